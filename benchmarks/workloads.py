@@ -1,0 +1,85 @@
+"""Inputs shared by the benchmark suites: real traces and synthetic streams."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "tests" / "data" / "captures"
+TRACE_1 = CAPTURES / "banyan-landing__log_1.server-events.jsonl"
+TRACE_2 = CAPTURES / "banyan-landing__log_2.server-events.jsonl"
+
+IDS = {"response_id": "resp_BaU74vyaswyzPWjZoJ6rY", "item_id": "item_BaU74LY2Poiq8lBMVXZ4R"}
+
+
+def trace_lines(path: Path = TRACE_1) -> list[bytes]:
+    return path.read_bytes().splitlines()
+
+
+def text_delta(n: int = 0, delta: str = " there") -> bytes:
+    return json.dumps(
+        {
+            "type": "response.audio_transcript.delta",
+            "event_id": f"event_{n:021d}",
+            **IDS,
+            "output_index": 0,
+            "content_index": 0,
+            "delta": delta,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def pcm_tone(ms: int, rate: int = 24000, seed: int = 0) -> bytes:
+    """Deterministic pcm16 audio (a sawtooth-ish pattern) of ``ms`` milliseconds."""
+    samples = rate * ms // 1000
+    out = bytearray()
+    for i in range(samples):
+        value = ((i * 37 + seed * 101) % 2000) - 1000
+        out += value.to_bytes(2, "little", signed=True)
+    return bytes(out)
+
+
+def audio_delta(n: int = 0, ms: int = 100) -> bytes:
+    """A ``response.audio.delta`` carrying ``ms`` of pcm16 (100 ms = 4800 bytes, 6.4 KB base64)."""
+    return json.dumps(
+        {
+            "type": "response.audio.delta",
+            "event_id": f"event_{n:021d}",
+            **IDS,
+            "output_index": 0,
+            "content_index": 0,
+            "delta": base64.b64encode(pcm_tone(ms, seed=n)).decode(),
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def tool(i: int) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": f"tool_{i}",
+        "description": f"Tool number {i}: looks something up for the user and returns JSON.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "What to look up."},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+                "mode": {"type": "string", "enum": ["fast", "exact", "fuzzy"]},
+            },
+            "required": ["query"],
+        },
+    }
+
+
+def session_updated(tools: int = 20) -> bytes:
+    """The real ``session.updated`` of trace 1 with ``tools`` function tools."""
+    for line in trace_lines():
+        event = json.loads(line)
+        if event["type"] == "session.updated":
+            event["session"]["tools"] = [tool(i) for i in range(tools)]
+            return json.dumps(event, separators=(",", ":")).encode()
+    raise LookupError("no session.updated in the trace")

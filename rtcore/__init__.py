@@ -1,0 +1,33 @@
+"""rtcore: a sans-IO engine for the OpenAI Realtime WebSocket protocol (beta dialect).
+
+Layers (each imports only from those above it): ``rtcore.events`` (the typed
+vocabulary and its codec), ``rtcore.audio``, ``rtcore.state`` (immutable
+snapshots), the role machines ``rtcore.client`` and ``rtcore.server``, and
+``rtcore.wire`` (WebSocket framing). Nothing here performs I/O, reads a clock or
+draws random numbers.
+"""
+
+from . import events
+from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from .events import (
+    DecodeError,
+    UnknownEvent,
+    decode_client_event,
+    decode_server_event,
+    encode_event,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DecodeError",
+    "LocalProtocolError",
+    "ProtocolError",
+    "RemoteProtocolError",
+    "UnknownEvent",
+    "__version__",
+    "decode_client_event",
+    "decode_server_event",
+    "encode_event",
+    "events",
+]

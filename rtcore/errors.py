@@ -1,0 +1,59 @@
+"""The two kinds of protocol error, as in h11 and wsproto.
+
+``LocalProtocolError``: this side tried something the protocol forbids (sending
+an event that contradicts the state, producing output for a finished
+response); raised by ``send``-style methods, nothing is changed.
+
+``RemoteProtocolError``: the peer did. A machine never raises it out of
+``receive_*``; it is returned or recorded as a value, and the state stays as
+it was before the offending input.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LocalProtocolError", "ProtocolError", "RemoteProtocolError"]
+
+
+class ProtocolError(Exception):
+    """Base of both protocol error kinds.
+
+    ``code`` is the protocol's error code for the problem when there is one
+    (``unknown_parameter``, ``invalid_value``, ...), ``param`` the dotted path
+    of the offending field, ``event_id`` the event concerned.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        event_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+        self.event_id = event_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and isinstance(other, ProtocolError)
+            and (self.message, self.code, self.param, self.event_id)
+            == (other.message, other.code, other.param, other.event_id)
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), self.message, self.code, self.param, self.event_id))
+
+
+class LocalProtocolError(ProtocolError):
+    """This side tried to do something the protocol forbids."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer did something the protocol forbids."""

@@ -1,0 +1,429 @@
+"""The JSON codec between event values and the bytes of a text frame.
+
+``decode_server_event`` / ``decode_client_event`` turn one message into one
+typed event, ``encode_event`` turns one event into compact JSON bytes. The
+rules it enforces:
+
+* A message is one JSON object with a string ``type`` (EVENTS.md section 1).
+  Anything else - malformed JSON, invalid UTF-8, a non-object, a missing or
+  non-string ``type``, wrong field types, bad enum values, bad base64, missing
+  required fields - raises ``DecodeError``, whose message names the JSON path
+  (``session.turn_detection.threshold: expected number, got string``) and
+  which carries the payload's ``event_id`` when one could be read.
+* A ``type`` this protocol version does not know decodes to ``UnknownEvent``,
+  which keeps the raw payload, so a client never breaks on events added later.
+* Unknown fields on a known event are **kept** by default: they are set aside
+  on the decoded event (see ``unknown_fields``), play no part in its typed
+  value or equality, and are written back by ``encode_event``. A relay built
+  on this codec therefore never strips fields that a newer server or client
+  added, and ``encode_event(decode(x))`` is lossless for every message. With
+  ``strict=True`` (the server role) they are an error instead, reported like
+  the protocol does: code ``unknown_parameter`` and the dotted path.
+
+Speed: the common case - a well-formed message of a known type - is a single
+call into msgspec's C decoder, which validates and builds the typed event in
+one pass. Everything above (error translation, unknown events, unknown
+fields) runs only after that fast path has failed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final, Union, cast
+
+import msgspec
+import msgspec.inspect as mi
+from msgspec.structs import force_setattr
+
+from ._base import EventBase
+from .client import CLIENT_EVENT_TYPES, ClientEvent
+from .server import SERVER_EVENT_TYPES, ServerEvent
+
+__all__ = [
+    "CLIENT_EVENTS",
+    "SERVER_EVENTS",
+    "DecodeError",
+    "Event",
+    "UnknownEvent",
+    "decode_client_event",
+    "decode_server_event",
+    "encode_event",
+    "unknown_fields",
+]
+
+
+class DecodeError(ValueError):
+    """A message that is not a valid event of this protocol version.
+
+    ``path`` is the dotted JSON path of the problem (``None`` when the message
+    as a whole is at fault), ``code`` the protocol error code a server answers
+    with (``invalid_event``, ``invalid_type``, ``invalid_value``,
+    ``missing_required_parameter``, ``unknown_parameter``), ``event_id`` the
+    message's own ``event_id`` when it could be read, and ``event_type`` its
+    ``type`` when it could be read.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | None = None,
+        code: str = "invalid_event",
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.path = path
+        self.code = code
+        self.event_id = event_id
+        self.event_type = event_type
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+class UnknownEvent(msgspec.Struct, frozen=True):
+    """An event whose ``type`` this protocol version does not define.
+
+    It changes nothing in either role; the raw payload is kept so that it can
+    be inspected, logged or relayed unchanged.
+    """
+
+    type: str
+    payload: dict[str, Any]
+
+    @property
+    def event_id(self) -> str | None:
+        value = self.payload.get("event_id")
+        return value if isinstance(value, str) else None
+
+
+Event = ServerEvent | ClientEvent | UnknownEvent
+
+SERVER_EVENTS: Final[dict[str, type[ServerEvent]]] = {c.type: c for c in SERVER_EVENT_TYPES}
+"""Server event classes by wire ``type``."""
+CLIENT_EVENTS: Final[dict[str, type[ClientEvent]]] = {c.type: c for c in CLIENT_EVENT_TYPES}
+"""Client event classes by wire ``type``."""
+
+_encoder: Final = msgspec.json.Encoder()
+_generic_decoder: Final = msgspec.json.Decoder()
+
+# A stashed unknown field: its path from the event's root, and its JSON value.
+_Path = tuple[str | int, ...]
+_Unknown = tuple[tuple[_Path, Any], ...]
+
+
+def unknown_fields(event: EventBase | UnknownEvent) -> dict[str, Any]:
+    """The fields a decoded event carried that this protocol version does not define.
+
+    Keys are dotted paths (``session.foo``, ``response.output[0].bar``).
+    Events built in Python, and events decoded without such fields, give ``{}``.
+    """
+    if isinstance(event, UnknownEvent):
+        return {}
+    stash = cast("_Unknown | None", event._rtcore_unknown)
+    return {_dotted(path): value for path, value in stash or ()}
+
+
+def encode_event(event: EventBase | UnknownEvent) -> bytes:
+    """Encode an event as compact JSON (one text frame's payload).
+
+    Fields left ``UNSET`` are left out, ``None`` is written as ``null``, bytes
+    as base64. Unknown fields kept by the decoder are written back.
+    """
+    if type(event) is UnknownEvent:
+        return _encoder.encode(event.payload)
+    stash = event._rtcore_unknown  # type: ignore[union-attr]
+    if stash is None:
+        return _encoder.encode(event)
+    tree = msgspec.to_builtins(event)
+    for path, value in stash:
+        _put(tree, path, value)
+    return _encoder.encode(tree)
+
+
+class _Table:
+    """Decoding machinery for one direction (server events or client events)."""
+
+    def __init__(self, classes: tuple[type[EventBase], ...]) -> None:
+        union: Any = Union[classes]  # noqa: UP007 - a runtime union of classes
+        self.decoder = msgspec.json.Decoder(union)
+        self.by_tag: dict[str, type[EventBase]] = {c.type: c for c in classes}
+        self.info: dict[type[EventBase], mi.StructType] = {}
+        for cls in classes:
+            info = mi.type_info(cls)
+            assert isinstance(info, mi.StructType)
+            self.info[cls] = info
+
+    def decode(self, data: bytes | str, strict: bool) -> Any:
+        try:
+            return self.decoder.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
+            return self._decode_slowly(data, strict)
+
+    def _decode_slowly(self, data: bytes | str, strict: bool) -> Any:
+        """Explain why the fast path failed, or recover an unknown event or unknown fields."""
+        obj = _parse(data)
+        if not isinstance(obj, dict):
+            raise DecodeError(f"expected a JSON object, got {_json_kind(obj)}")
+        raw_id = obj.get("event_id")
+        event_id = raw_id if isinstance(raw_id, str) else None
+        if "type" not in obj:
+            raise DecodeError("missing required field", path="type", event_id=event_id)
+        event_type = obj["type"]
+        if not isinstance(event_type, str):
+            raise DecodeError(
+                f"expected string, got {_json_kind(event_type)}",
+                path="type",
+                code="invalid_type",
+                event_id=event_id,
+            )
+        cls = self.by_tag.get(event_type)
+        if cls is None:
+            return UnknownEvent(type=event_type, payload=obj)
+        found: list[tuple[_Path, Any]] = []
+        cleaned = _strip(obj, self.info[cls], (), found)
+        if found and strict:
+            raise DecodeError(
+                "unknown field",
+                path=_dotted(found[0][0]),
+                code="unknown_parameter",
+                event_id=event_id,
+                event_type=event_type,
+            )
+        try:
+            event = msgspec.convert(cleaned, cls)
+        except msgspec.ValidationError as exc:
+            raise _translate(str(exc), cleaned, self.info[cls], event_id, event_type) from None
+        if found:
+            force_setattr(event, "_rtcore_unknown", tuple(found))
+        return event
+
+
+_server_table: Final = _Table(cast("tuple[type[EventBase], ...]", SERVER_EVENT_TYPES))
+_client_table: Final = _Table(cast("tuple[type[EventBase], ...]", CLIENT_EVENT_TYPES))
+
+
+def decode_server_event(data: bytes | str, *, strict: bool = False) -> ServerEvent | UnknownEvent:
+    """Decode one message sent by a server (the client role's input).
+
+    Raises ``DecodeError`` for invalid input. With ``strict=True`` unknown
+    fields are an error too (useful to check that a server sends nothing this
+    protocol version does not define).
+    """
+    return cast("ServerEvent | UnknownEvent", _server_table.decode(data, strict))
+
+
+def decode_client_event(data: bytes | str, *, strict: bool = False) -> ClientEvent | UnknownEvent:
+    """Decode one message sent by a client (the server role's input).
+
+    Raises ``DecodeError`` for invalid input. With ``strict=True`` - what a
+    server should use - unknown fields raise ``DecodeError`` with code
+    ``unknown_parameter`` and the dotted ``path``, as the real service answers.
+    """
+    return cast("ClientEvent | UnknownEvent", _client_table.decode(data, strict))
+
+
+# -- helpers of the slow path ------------------------------------------------
+
+
+def _parse(data: bytes | str) -> Any:
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise DecodeError(f"invalid text: {exc.reason} at position {exc.start}") from None
+    else:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"invalid UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return _generic_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc}") from None
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _dotted(path: _Path) -> str:
+    out = ""
+    for seg in path:
+        if isinstance(seg, int):
+            out += f"[{seg}]"
+        else:
+            out += f".{seg}" if out else seg
+    return out
+
+
+def _struct_fields(info: mi.StructType) -> dict[str, mi.Type]:
+    return {f.encode_name: f.type for f in info.fields}
+
+
+def _pick(value: Any, union: mi.UnionType) -> mi.Type | None:
+    """The member of ``union`` that a JSON value would be decoded as, if any."""
+    if isinstance(value, dict):
+        structs = [t for t in union.types if isinstance(t, mi.StructType)]
+        if len(structs) == 1:
+            return structs[0]
+        tag = value.get(structs[0].tag_field) if structs and structs[0].tag_field else None
+        for t in structs:
+            if t.tag == tag:
+                return t
+        return None
+    if isinstance(value, list):
+        for member in union.types:
+            if isinstance(member, (mi.VarTupleType, mi.ListType)):
+                return member
+    return None
+
+
+def _strip(value: Any, t: mi.Type, path: _Path, found: list[tuple[_Path, Any]]) -> Any:
+    """A copy of ``value`` without the fields type ``t`` does not define (recorded in ``found``)."""
+    if isinstance(t, mi.UnionType):
+        member = _pick(value, t)
+        return value if member is None else _strip(value, member, path, found)
+    if isinstance(t, mi.StructType):
+        if not isinstance(value, dict):
+            return value
+        fields = _struct_fields(t)
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == t.tag_field:
+                out[key] = item
+                continue
+            ft = fields.get(key)
+            if ft is None:
+                found.append((path + (key,), item))
+            else:
+                out[key] = _strip(item, ft, path + (key,), found)
+        return out
+    if isinstance(t, (mi.VarTupleType, mi.ListType)) and isinstance(value, list):
+        return [_strip(v, t.item_type, path + (i,), found) for i, v in enumerate(value)]
+    return value
+
+
+def _put(tree: Any, path: _Path, value: Any) -> None:
+    """Write an unknown field back at ``path`` (if its parent still exists)."""
+    node = tree
+    for seg in path[:-1]:
+        try:
+            node = node[seg]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node[path[-1]] = value
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
+_FIELD = re.compile(r"^Object (?P<kind>missing required|contains unknown) field `(?P<name>[^`]+)`$")
+_INVALID = re.compile(r"^Invalid (?:enum )?value (?P<value>.+)$")
+_JSON_NAMES = {
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "bool": "boolean",
+    "object": "object",
+    "array": "array",
+    "null": "null",
+    "bytes": "string",
+}
+
+
+def _json_type_names(spec: str) -> str:
+    names: list[str] = []
+    for part in spec.split("|"):
+        name = _JSON_NAMES.get(part.strip(), part.strip())
+        if name not in names:
+            names.append(name)
+    return " or ".join(names)
+
+
+def _translate(
+    message: str,
+    obj: Any,
+    info: mi.StructType,
+    event_id: str | None,
+    event_type: str,
+) -> DecodeError:
+    """Turn a msgspec validation message into a ``DecodeError`` naming the JSON path."""
+    m = _AT.match(message)
+    assert m is not None  # the pattern matches any string
+    text = m["msg"]
+    raw_path = (m["path"] or "").lstrip(".")
+    path = raw_path or None
+    code = "invalid_value"
+    if e := _EXPECTED.match(text):
+        reason = f"expected {_json_type_names(e['want'])}, got {_json_type_names(e['got'])}"
+        code = "invalid_type"
+    elif f := _FIELD.match(text):
+        path = f"{raw_path}.{f['name']}" if raw_path else f["name"]
+        if f["kind"] == "missing required":
+            reason, code = "missing required field", "missing_required_parameter"
+        else:
+            reason, code = "unknown field", "unknown_parameter"
+    elif v := _INVALID.match(text):
+        allowed = _allowed_values(obj, info, raw_path)
+        reason = f"invalid value {v['value']}"
+        if allowed:
+            reason += "; supported values are: " + ", ".join(repr(a) for a in allowed)
+    elif text == "Invalid base64 encoded string":
+        reason = "invalid base64"
+    else:
+        reason = text[:1].lower() + text[1:]
+    return DecodeError(reason, path=path, code=code, event_id=event_id, event_type=event_type)
+
+
+_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def _allowed_values(obj: Any, info: mi.Type, raw_path: str) -> list[Any]:
+    """The enum values, or the union tags, that the field at ``raw_path`` accepts."""
+    t: mi.Type | None = info
+    node = obj
+    segments = [(m[1], m[2]) for m in _SEGMENT.finditer("." + raw_path)] if raw_path else []
+    for i, (name, index) in enumerate(segments):
+        last = i == len(segments) - 1
+        if isinstance(t, mi.UnionType):
+            structs = [s for s in t.types if isinstance(s, mi.StructType)]
+            if last and name and structs and name == structs[0].tag_field:
+                return [s.tag for s in structs]
+            t = _pick(node, t)
+        if name:
+            if not isinstance(t, mi.StructType):
+                return []
+            if last and name == t.tag_field:
+                return [t.tag]
+            t = _struct_fields(t).get(name)
+            node = node.get(name) if isinstance(node, dict) else None
+        else:
+            if not isinstance(t, (mi.VarTupleType, mi.ListType)):
+                return []
+            t = t.item_type
+            pos = int(index)
+            node = node[pos] if isinstance(node, list) and pos < len(node) else None
+    return _literals(t)
+
+
+def _literals(t: mi.Type | None) -> list[Any]:
+    if isinstance(t, mi.LiteralType):
+        return list(t.values)
+    if isinstance(t, mi.UnionType):
+        out: list[Any] = []
+        for member in t.types:
+            out.extend(_literals(member))
+        return out
+    return []

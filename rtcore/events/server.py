@@ -1,0 +1,504 @@
+"""Server events: what a Realtime server sends to its client (EVENTS.md section 4).
+
+The 28 events of the beta protocol plus the later beta additions that real
+servers send (EVENTS.md section 6). Every server event carries a required
+``event_id``. The id threading between them (which ``response_id``,
+``item_id``, ``output_index``, ``content_index`` and ``call_id`` ride on which
+event) is EVENTS.md section 5; the order is SEQUENCES.md.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ._base import UNSET, EventBase, UnsetType
+from .objects import (
+    ContentPart,
+    Conversation,
+    ErrorDetails,
+    Item,
+    Logprob,
+    RateLimit,
+    Response,
+    Session,
+    TranscriptionError,
+    TranscriptionSession,
+    TranscriptionUsage,
+)
+
+__all__ = [
+    "SERVER_EVENT_TYPES",
+    "ConversationCreated",
+    "ConversationItemCreated",
+    "ConversationItemDeleted",
+    "ConversationItemInputAudioTranscriptionCompleted",
+    "ConversationItemInputAudioTranscriptionDelta",
+    "ConversationItemInputAudioTranscriptionFailed",
+    "ConversationItemInputAudioTranscriptionSegment",
+    "ConversationItemRetrieved",
+    "ConversationItemTruncated",
+    "ErrorEvent",
+    "InputAudioBufferCleared",
+    "InputAudioBufferCommitted",
+    "InputAudioBufferSpeechStarted",
+    "InputAudioBufferSpeechStopped",
+    "InputAudioBufferTimeoutTriggered",
+    "OutputAudioBufferCleared",
+    "OutputAudioBufferStarted",
+    "OutputAudioBufferStopped",
+    "RateLimitsUpdated",
+    "ResponseAudioDelta",
+    "ResponseAudioDone",
+    "ResponseAudioTranscriptDelta",
+    "ResponseAudioTranscriptDone",
+    "ResponseContentPartAdded",
+    "ResponseContentPartDone",
+    "ResponseCreated",
+    "ResponseDone",
+    "ResponseFunctionCallArgumentsDelta",
+    "ResponseFunctionCallArgumentsDone",
+    "ResponseOutputItemAdded",
+    "ResponseOutputItemDone",
+    "ResponseTextDelta",
+    "ResponseTextDone",
+    "ServerEvent",
+    "SessionCreated",
+    "SessionUpdated",
+    "TranscriptionSessionCreated",
+    "TranscriptionSessionUpdated",
+]
+
+
+class ServerEvent(EventBase, frozen=True, kw_only=True):
+    """Base of every server event."""
+
+    type: ClassVar[str]
+    event_id: str
+
+
+class ErrorEvent(ServerEvent, frozen=True, tag="error", kw_only=True):
+    """Something went wrong; most errors leave the session open."""
+
+    type: ClassVar[str] = "error"
+    error: ErrorDetails
+
+
+class SessionCreated(ServerEvent, frozen=True, tag="session.created", kw_only=True):
+    """First event of every connection; carries the default session."""
+
+    type: ClassVar[str] = "session.created"
+    session: Session
+
+
+class SessionUpdated(ServerEvent, frozen=True, tag="session.updated", kw_only=True):
+    """Confirms ``session.update`` with the complete effective session."""
+
+    type: ClassVar[str] = "session.updated"
+    session: Session
+
+
+class ConversationCreated(ServerEvent, frozen=True, tag="conversation.created", kw_only=True):
+    """Announces the conversation (documented; absent from real traces)."""
+
+    type: ClassVar[str] = "conversation.created"
+    conversation: Conversation
+
+
+class ConversationItemCreated(
+    ServerEvent, frozen=True, tag="conversation.item.created", kw_only=True
+):
+    """An item was added to the conversation after ``previous_item_id`` (``null``: first)."""
+
+    type: ClassVar[str] = "conversation.item.created"
+    item: Item
+    previous_item_id: str | None | UnsetType = UNSET
+
+
+class ConversationItemInputAudioTranscriptionCompleted(
+    ServerEvent,
+    frozen=True,
+    tag="conversation.item.input_audio_transcription.completed",
+    kw_only=True,
+):
+    """Result of the ASR pass over a committed user audio item."""
+
+    type: ClassVar[str] = "conversation.item.input_audio_transcription.completed"
+    item_id: str
+    content_index: int
+    transcript: str
+    usage: TranscriptionUsage | UnsetType = UNSET
+    logprobs: tuple[Logprob, ...] | None | UnsetType = UNSET
+
+
+class ConversationItemInputAudioTranscriptionFailed(
+    ServerEvent, frozen=True, tag="conversation.item.input_audio_transcription.failed", kw_only=True
+):
+    """The ASR pass failed for an item."""
+
+    type: ClassVar[str] = "conversation.item.input_audio_transcription.failed"
+    item_id: str
+    content_index: int
+    error: TranscriptionError
+
+
+class ConversationItemTruncated(
+    ServerEvent, frozen=True, tag="conversation.item.truncated", kw_only=True
+):
+    """The item's audio now ends at ``audio_end_ms`` and its transcript is gone."""
+
+    type: ClassVar[str] = "conversation.item.truncated"
+    item_id: str
+    content_index: int
+    audio_end_ms: int
+
+
+class ConversationItemDeleted(
+    ServerEvent, frozen=True, tag="conversation.item.deleted", kw_only=True
+):
+    """Confirms ``conversation.item.delete``."""
+
+    type: ClassVar[str] = "conversation.item.deleted"
+    item_id: str
+
+
+class InputAudioBufferCommitted(
+    ServerEvent, frozen=True, tag="input_audio_buffer.committed", kw_only=True
+):
+    """The input buffer became user item ``item_id``, to follow ``previous_item_id``."""
+
+    type: ClassVar[str] = "input_audio_buffer.committed"
+    item_id: str
+    previous_item_id: str | None | UnsetType = UNSET
+
+
+class InputAudioBufferCleared(
+    ServerEvent, frozen=True, tag="input_audio_buffer.cleared", kw_only=True
+):
+    """Confirms ``input_audio_buffer.clear``."""
+
+    type: ClassVar[str] = "input_audio_buffer.cleared"
+
+
+class InputAudioBufferSpeechStarted(
+    ServerEvent, frozen=True, tag="input_audio_buffer.speech_started", kw_only=True
+):
+    """Server VAD heard speech begin (``audio_start_ms`` includes the prefix padding)."""
+
+    type: ClassVar[str] = "input_audio_buffer.speech_started"
+    audio_start_ms: int
+    item_id: str
+
+
+class InputAudioBufferSpeechStopped(
+    ServerEvent, frozen=True, tag="input_audio_buffer.speech_stopped", kw_only=True
+):
+    """Server VAD heard speech end (``audio_end_ms`` includes the silence window)."""
+
+    type: ClassVar[str] = "input_audio_buffer.speech_stopped"
+    audio_end_ms: int
+    item_id: str
+
+
+class ResponseCreated(ServerEvent, frozen=True, tag="response.created", kw_only=True):
+    """A response started (``in_progress``, empty ``output``, ``usage`` null)."""
+
+    type: ClassVar[str] = "response.created"
+    response: Response
+
+
+class ResponseDone(ServerEvent, frozen=True, tag="response.done", kw_only=True):
+    """A response ended, whatever the reason; exactly one per ``response.created``."""
+
+    type: ClassVar[str] = "response.done"
+    response: Response
+
+
+class ResponseOutputItemAdded(
+    ServerEvent, frozen=True, tag="response.output_item.added", kw_only=True
+):
+    """An output item begins at ``output_index`` of the response."""
+
+    type: ClassVar[str] = "response.output_item.added"
+    response_id: str
+    output_index: int
+    item: Item
+
+
+class ResponseOutputItemDone(
+    ServerEvent, frozen=True, tag="response.output_item.done", kw_only=True
+):
+    """An output item is finished (also when the response is cut short)."""
+
+    type: ClassVar[str] = "response.output_item.done"
+    response_id: str
+    output_index: int
+    item: Item
+
+
+class ResponseContentPartAdded(
+    ServerEvent, frozen=True, tag="response.content_part.added", kw_only=True
+):
+    """A content part begins inside an assistant message."""
+
+    type: ClassVar[str] = "response.content_part.added"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    part: ContentPart
+
+
+class ResponseContentPartDone(
+    ServerEvent, frozen=True, tag="response.content_part.done", kw_only=True
+):
+    """A content part is finished; ``part`` holds the final text or transcript."""
+
+    type: ClassVar[str] = "response.content_part.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    part: ContentPart
+
+
+class ResponseTextDelta(ServerEvent, frozen=True, tag="response.text.delta", kw_only=True):
+    """Next chunk of a ``text`` part."""
+
+    type: ClassVar[str] = "response.text.delta"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+
+
+class ResponseTextDone(ServerEvent, frozen=True, tag="response.text.done", kw_only=True):
+    """A ``text`` part is complete; ``text`` is the whole of it."""
+
+    type: ClassVar[str] = "response.text.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    text: str
+
+
+class ResponseAudioTranscriptDelta(
+    ServerEvent, frozen=True, tag="response.audio_transcript.delta", kw_only=True
+):
+    """Next chunk of the model's transcript of the audio it is producing."""
+
+    type: ClassVar[str] = "response.audio_transcript.delta"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: str
+
+
+class ResponseAudioTranscriptDone(
+    ServerEvent, frozen=True, tag="response.audio_transcript.done", kw_only=True
+):
+    """The audio transcript of a part is complete."""
+
+    type: ClassVar[str] = "response.audio_transcript.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    transcript: str
+
+
+class ResponseAudioDelta(ServerEvent, frozen=True, tag="response.audio.delta", kw_only=True):
+    """Next chunk of generated audio (raw bytes in ``output_audio_format``)."""
+
+    type: ClassVar[str] = "response.audio.delta"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+    delta: bytes
+
+
+class ResponseAudioDone(ServerEvent, frozen=True, tag="response.audio.done", kw_only=True):
+    """Audio generation for a part is finished."""
+
+    type: ClassVar[str] = "response.audio.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    content_index: int
+
+
+class ResponseFunctionCallArgumentsDelta(
+    ServerEvent, frozen=True, tag="response.function_call_arguments.delta", kw_only=True
+):
+    """Next chunk of a function call's JSON arguments."""
+
+    type: ClassVar[str] = "response.function_call_arguments.delta"
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    delta: str
+
+
+class ResponseFunctionCallArgumentsDone(
+    ServerEvent, frozen=True, tag="response.function_call_arguments.done", kw_only=True
+):
+    """A function call's arguments are complete (real traffic also carries ``name``)."""
+
+    type: ClassVar[str] = "response.function_call_arguments.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    arguments: str
+    name: str | UnsetType = UNSET
+
+
+class RateLimitsUpdated(ServerEvent, frozen=True, tag="rate_limits.updated", kw_only=True):
+    """Rate-limit state at the start of a response."""
+
+    type: ClassVar[str] = "rate_limits.updated"
+    rate_limits: tuple[RateLimit, ...]
+
+
+# -- later beta additions (EVENTS.md section 6) ------------------------------
+
+
+class ConversationItemRetrieved(
+    ServerEvent, frozen=True, tag="conversation.item.retrieved", kw_only=True
+):
+    """Answer to ``conversation.item.retrieve``: the full item, audio included."""
+
+    type: ClassVar[str] = "conversation.item.retrieved"
+    item: Item
+
+
+class ConversationItemInputAudioTranscriptionDelta(
+    ServerEvent, frozen=True, tag="conversation.item.input_audio_transcription.delta", kw_only=True
+):
+    """Streamed input transcription (with whisper-1, one delta holding the whole text)."""
+
+    type: ClassVar[str] = "conversation.item.input_audio_transcription.delta"
+    item_id: str
+    content_index: int | UnsetType = UNSET
+    delta: str | UnsetType = UNSET
+    logprobs: tuple[Logprob, ...] | None | UnsetType = UNSET
+
+
+class ConversationItemInputAudioTranscriptionSegment(
+    ServerEvent,
+    frozen=True,
+    tag="conversation.item.input_audio_transcription.segment",
+    kw_only=True,
+):
+    """A diarised segment of an input transcription."""
+
+    type: ClassVar[str] = "conversation.item.input_audio_transcription.segment"
+    item_id: str
+    content_index: int
+    id: str
+    start: float
+    end: float
+    text: str
+    speaker: str | UnsetType = UNSET
+
+
+class InputAudioBufferTimeoutTriggered(
+    ServerEvent, frozen=True, tag="input_audio_buffer.timeout_triggered", kw_only=True
+):
+    """``turn_detection.idle_timeout_ms`` of silence elapsed; the silent audio is committed."""
+
+    type: ClassVar[str] = "input_audio_buffer.timeout_triggered"
+    audio_start_ms: int
+    audio_end_ms: int
+    item_id: str
+
+
+class OutputAudioBufferStarted(
+    ServerEvent, frozen=True, tag="output_audio_buffer.started", kw_only=True
+):
+    """WebRTC: playback of a response's audio began."""
+
+    type: ClassVar[str] = "output_audio_buffer.started"
+    response_id: str
+
+
+class OutputAudioBufferStopped(
+    ServerEvent, frozen=True, tag="output_audio_buffer.stopped", kw_only=True
+):
+    """WebRTC: the output audio buffer drained."""
+
+    type: ClassVar[str] = "output_audio_buffer.stopped"
+    response_id: str
+
+
+class OutputAudioBufferCleared(
+    ServerEvent, frozen=True, tag="output_audio_buffer.cleared", kw_only=True
+):
+    """WebRTC: queued output audio was flushed (barge-in or ``output_audio_buffer.clear``)."""
+
+    type: ClassVar[str] = "output_audio_buffer.cleared"
+    response_id: str
+
+
+class TranscriptionSessionCreated(
+    ServerEvent, frozen=True, tag="transcription_session.created", kw_only=True
+):
+    """First event of a transcription-only session."""
+
+    type: ClassVar[str] = "transcription_session.created"
+    session: TranscriptionSession
+
+
+class TranscriptionSessionUpdated(
+    ServerEvent, frozen=True, tag="transcription_session.updated", kw_only=True
+):
+    """Confirms ``transcription_session.update``."""
+
+    type: ClassVar[str] = "transcription_session.updated"
+    session: TranscriptionSession
+
+
+SERVER_EVENT_TYPES: tuple[type[ServerEvent], ...] = (
+    ErrorEvent,
+    SessionCreated,
+    SessionUpdated,
+    ConversationCreated,
+    ConversationItemCreated,
+    ConversationItemInputAudioTranscriptionCompleted,
+    ConversationItemInputAudioTranscriptionFailed,
+    ConversationItemTruncated,
+    ConversationItemDeleted,
+    InputAudioBufferCommitted,
+    InputAudioBufferCleared,
+    InputAudioBufferSpeechStarted,
+    InputAudioBufferSpeechStopped,
+    ResponseCreated,
+    ResponseDone,
+    ResponseOutputItemAdded,
+    ResponseOutputItemDone,
+    ResponseContentPartAdded,
+    ResponseContentPartDone,
+    ResponseTextDelta,
+    ResponseTextDone,
+    ResponseAudioTranscriptDelta,
+    ResponseAudioTranscriptDone,
+    ResponseAudioDelta,
+    ResponseAudioDone,
+    ResponseFunctionCallArgumentsDelta,
+    ResponseFunctionCallArgumentsDone,
+    RateLimitsUpdated,
+    ConversationItemRetrieved,
+    ConversationItemInputAudioTranscriptionDelta,
+    ConversationItemInputAudioTranscriptionSegment,
+    InputAudioBufferTimeoutTriggered,
+    OutputAudioBufferStarted,
+    OutputAudioBufferStopped,
+    OutputAudioBufferCleared,
+    TranscriptionSessionCreated,
+    TranscriptionSessionUpdated,
+)
+"""Every server event class: the 28 of the beta protocol, then the later additions."""

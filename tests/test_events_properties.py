@@ -1,0 +1,120 @@
+"""Property tests of the codec: generated events round-trip, mutations never crash it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from examples import client_message, server_message
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import JSON_VALUES, events_of
+
+from rtcore import events as ev
+from rtcore.events import DecodeError, decode_client_event, decode_server_event, encode_event
+
+SERVER_CLASSES = sorted(ev.SERVER_EVENTS.values(), key=lambda c: c.type)
+CLIENT_CLASSES = sorted(ev.CLIENT_EVENTS.values(), key=lambda c: c.type)
+ANY_SERVER_EVENT = st.one_of([events_of(c) for c in SERVER_CLASSES])
+ANY_CLIENT_EVENT = st.one_of([events_of(c) for c in CLIENT_CLASSES])
+
+
+@given(ANY_SERVER_EVENT)
+def test_generated_server_events_survive_encode_decode(event: Any) -> None:
+    data = encode_event(event)
+    assert decode_server_event(data, strict=True) == event
+    assert encode_event(decode_server_event(data)) == data
+
+
+@given(ANY_CLIENT_EVENT)
+def test_generated_client_events_survive_encode_decode(event: Any) -> None:
+    data = encode_event(event)
+    assert decode_client_event(data, strict=True) == event
+    assert encode_event(decode_client_event(data)) == data
+
+
+# -- mutations of valid payloads ---------------------------------------------------------
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.extend(_paths(v, prefix + (k,)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_paths(v, prefix + (i,)))
+    return out
+
+
+@st.composite
+def mutated_messages(draw: st.DrawFn, messages: list[dict[str, Any]]) -> Any:
+    message = json.loads(json.dumps(draw(st.sampled_from(messages))))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        paths = _paths(message)
+        path = draw(st.sampled_from(paths))
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if not path:
+            message = draw(JSON_VALUES) if action == "replace" else message
+            continue
+        parent = message
+        for seg in path[:-1]:
+            parent = parent[seg]
+        if action == "replace":
+            parent[path[-1]] = draw(JSON_VALUES)
+        elif action == "delete":
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.text(max_size=6))] = draw(JSON_VALUES)
+        if not isinstance(message, (dict, list)):
+            break
+    return message
+
+
+SERVER_MESSAGES = [server_message(t) for t in ev.SERVER_EVENTS]
+CLIENT_MESSAGES = [client_message(t) for t in ev.CLIENT_EVENTS]
+
+
+@given(mutated_messages(SERVER_MESSAGES), st.booleans())
+def test_mutated_server_messages_decode_or_raise_decode_error(message: Any, strict: bool) -> None:
+    data = json.dumps(message)
+    try:
+        event = decode_server_event(data, strict=strict)
+    except DecodeError as err:
+        assert str(err)
+        return
+    # Whatever decodes re-encodes to the same JSON (unknown fields included).
+    assert json.loads(encode_event(event)) == json.loads(data)
+
+
+@given(mutated_messages(CLIENT_MESSAGES), st.booleans())
+def test_mutated_client_messages_decode_or_raise_decode_error(message: Any, strict: bool) -> None:
+    data = json.dumps(message)
+    try:
+        event = decode_client_event(data, strict=strict)
+    except DecodeError:
+        return
+    assert json.loads(encode_event(event)) == json.loads(data)
+
+
+@given(st.binary(max_size=200))
+def test_random_bytes_decode_or_raise_decode_error(data: bytes) -> None:
+    for decode in (decode_server_event, decode_client_event):
+        try:
+            decode(data)
+        except DecodeError:
+            pass
+
+
+@given(st.sampled_from(SERVER_MESSAGES + CLIENT_MESSAGES), st.data())
+def test_truncated_messages_raise_decode_error(
+    message: dict[str, Any], data: st.DataObject
+) -> None:
+    raw = json.dumps(message).encode()
+    cut = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+    for decode in (decode_server_event, decode_client_event):
+        try:
+            decode(raw[:cut])
+        except DecodeError:
+            continue
+        raise AssertionError("a truncated message decoded")
