@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .harness import Result, format_table
 
-SUITES = ["decode"]
+SUITES = ["decode", "client"]
 
 
 def main(argv: list[str] | None = None) -> int:

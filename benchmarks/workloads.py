@@ -83,3 +83,56 @@ def session_updated(tools: int = 20) -> bytes:
             event["session"]["tools"] = [tool(i) for i in range(tools)]
             return json.dumps(event, separators=(",", ":")).encode()
     raise LookupError("no session.updated in the trace")
+
+
+def _event(event_type: str, n: int, **fields: Any) -> bytes:
+    return json.dumps(
+        {"type": event_type, "event_id": f"event_{n:021d}", **fields}, separators=(",", ":")
+    ).encode()
+
+
+def audio_response(deltas: int = 600, ms: int = 100, transcript_every: int = 0) -> list[bytes]:
+    """The server messages of one audio response of ``deltas`` x ``ms`` milliseconds.
+
+    With ``transcript_every`` > 0 a transcript delta follows every that many audio deltas.
+    """
+    rid, iid = IDS["response_id"], IDS["item_id"]
+    part = {"response_id": rid, "item_id": iid, "output_index": 0, "content_index": 0}
+    item = {"id": iid, "object": "realtime.item", "type": "message", "role": "assistant"}
+    n = 0
+
+    def nxt() -> int:
+        nonlocal n
+        n += 1
+        return n
+
+    out = [
+        _event("response.created", nxt(), response={"id": rid, "object": "realtime.response",
+               "status": "in_progress", "status_details": None, "output": [], "usage": None,
+               "conversation_id": "conv_1", "output_audio_format": "pcm16"}),
+        _event("response.output_item.added", nxt(), response_id=rid, output_index=0,
+               item={**item, "status": "in_progress", "content": []}),
+        _event("conversation.item.created", nxt(), previous_item_id=None,
+               item={**item, "status": "in_progress", "content": []}),
+        _event("response.content_part.added", nxt(), **part, part={"type": "audio", "transcript": ""}),
+    ]
+    words = []
+    chunk = base64.b64encode(pcm_tone(ms)).decode()
+    for i in range(deltas):
+        out.append(_event("response.audio.delta", nxt(), **part, delta=chunk))
+        if transcript_every and i % transcript_every == 0:
+            words.append(" word")
+            out.append(_event("response.audio_transcript.delta", nxt(), **part, delta=" word"))
+    transcript = "".join(words)
+    final = {**item, "status": "completed", "content": [{"type": "audio", "transcript": transcript}]}
+    out += [
+        _event("response.audio.done", nxt(), **part),
+        _event("response.audio_transcript.done", nxt(), **part, transcript=transcript),
+        _event("response.content_part.done", nxt(), **part, part={"type": "audio", "transcript": transcript}),
+        _event("response.output_item.done", nxt(), response_id=rid, output_index=0, item=final),
+        _event("response.done", nxt(), response={"id": rid, "object": "realtime.response",
+               "status": "completed", "status_details": None, "output": [final],
+               "usage": {"total_tokens": 10, "input_tokens": 4, "output_tokens": 6},
+               "conversation_id": "conv_1"}),
+    ]
+    return out

@@ -8,6 +8,7 @@ draws random numbers.
 """
 
 from . import events
+from .client import ClientSession, ReceivedEvent, replay_events
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import (
     DecodeError,
@@ -16,18 +17,30 @@ from .events import (
     decode_server_event,
     encode_event,
 )
+from .ids import DeterministicIds, IdFactory, SequentialIds
+from .state import ItemState, PartState, ResponseState, Snapshot
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClientSession",
     "DecodeError",
+    "DeterministicIds",
+    "IdFactory",
+    "ItemState",
     "LocalProtocolError",
+    "PartState",
     "ProtocolError",
+    "ReceivedEvent",
     "RemoteProtocolError",
+    "ResponseState",
+    "SequentialIds",
+    "Snapshot",
     "UnknownEvent",
     "__version__",
     "decode_client_event",
     "decode_server_event",
     "encode_event",
     "events",
+    "replay_events",
 ]

@@ -19,7 +19,7 @@ class ProtocolError(Exception):
 
     ``code`` is the protocol's error code for the problem when there is one
     (``unknown_parameter``, ``invalid_value``, ...), ``param`` the dotted path
-    of the offending field, ``event_id`` the event concerned.
+    of the offending field, ``event_id`` and ``event_type`` the event concerned.
     """
 
     def __init__(
@@ -29,12 +29,14 @@ class ProtocolError(Exception):
         code: str | None = None,
         param: str | None = None,
         event_id: str | None = None,
+        event_type: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.param = param
         self.event_id = event_id
+        self.event_type = event_type
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
@@ -43,12 +45,14 @@ class ProtocolError(Exception):
         return (
             type(other) is type(self)
             and isinstance(other, ProtocolError)
-            and (self.message, self.code, self.param, self.event_id)
-            == (other.message, other.code, other.param, other.event_id)
+            and self._key() == other._key()
         )
 
     def __hash__(self) -> int:
-        return hash((type(self), self.message, self.code, self.param, self.event_id))
+        return hash((type(self), *self._key()))
+
+    def _key(self) -> tuple[str, str | None, str | None, str | None, str | None]:
+        return (self.message, self.code, self.param, self.event_id, self.event_type)
 
 
 class LocalProtocolError(ProtocolError):

@@ -1,12 +1,16 @@
-"""The ``rtcore`` command line."""
+"""The ``rtcore`` command line: ``replay`` a recorded trace, ``demo`` the engine."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rtcore import events as ev
+from rtcore.state import snapshot_to_text
+from rtcore.trace import read_trace, replay
 
 _DEMO_MESSAGES = [
     b'{"type":"response.created","event_id":"event_1","response":{"object":"realtime.response",'
@@ -39,17 +43,37 @@ def _codec_demo() -> int:
     return 0
 
 
+def _replay(path: Path, as_json: bool) -> int:
+    try:
+        with path.open("rb") as lines:
+            client = replay(read_trace(lines))
+    except OSError as err:
+        print(f"rtcore replay: {err}", file=sys.stderr)
+        return 2
+    snapshot = client.state
+    if as_json:
+        json.dump(snapshot.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        print()
+    else:
+        print(snapshot_to_text(snapshot))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="rtcore", description="OpenAI Realtime (beta) protocol engine"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="show the engine at work")
+    replay_cmd = commands.add_parser(
+        "replay", help="feed a recorded JSONL trace to the client engine and print the conversation"
+    )
+    replay_cmd.add_argument("file", type=Path, help="trace file, one event per line")
+    replay_cmd.add_argument("--json", action="store_true", help="print the snapshot as JSON")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _codec_demo()
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+    if args.command == "replay":
+        return _replay(args.file, args.json)
+    return _codec_demo()
 
 
 if __name__ == "__main__":

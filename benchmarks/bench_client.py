@@ -1,0 +1,71 @@
+"""The client pipeline: bytes -> typed event -> new snapshot, against ``json.loads`` alone."""
+
+from __future__ import annotations
+
+import json
+
+from rtcore import ClientSession
+from rtcore.events import decode_server_event
+from rtcore.state import apply, initial_snapshot
+
+from .harness import Result, compare
+from .workloads import audio_response, trace_lines
+
+PIPELINE_GOAL = ("<= 2.0 x json.loads", lambda r: r <= 2.0)
+FLAT_GOAL = ("<= 1.3 (flat)", lambda r: r <= 1.3)
+
+
+def _replay(lines: list[bytes]) -> None:
+    client = ClientSession()
+    receive = client.receive_message
+    for line in lines:
+        receive(line)
+
+
+def _loads(lines: list[bytes]) -> None:
+    loads = json.loads
+    for line in lines:
+        loads(line)
+
+
+def run(quick: bool = False) -> list[Result]:
+    repeats = 5 if quick else 15
+    results = []
+    workloads = [
+        ("real trace (log 1, 414 events)", trace_lines()),
+        ("60 s audio response (600 x 100 ms)", audio_response(600, 100)),
+    ]
+    for name, lines in workloads:
+        result = compare(
+            "client",
+            name,
+            ("ClientSession.receive_message", lambda lines=lines: _replay(lines)),
+            ("json.loads", lambda lines=lines: _loads(lines)),
+            repeats=repeats,
+            target_s=0.05,
+            goal=PIPELINE_GOAL,
+        )
+        result.extra["events_per_s"] = len(lines) / (result.subject_us / 1e6)
+        results.append(result)
+
+    # The cost of one delta late in a long response against one early in it.
+    lines = audio_response(600, 100)
+    first_delta = 4  # response.created, output_item.added, item.created, part.added
+    early_state = initial_snapshot()
+    for line in lines[:first_delta]:
+        early_state = apply(early_state, decode_server_event(line))
+    late_state = early_state
+    for line in lines[first_delta : first_delta + 599]:
+        late_state = apply(late_state, decode_server_event(line))
+    early, late = lines[first_delta], lines[first_delta + 599]
+    results.append(
+        compare(
+            "client",
+            "600th audio delta vs 1st",
+            ("apply(late)", lambda: apply(late_state, decode_server_event(late))),
+            ("apply(early)", lambda: apply(early_state, decode_server_event(early))),
+            repeats=repeats,
+            goal=FLAT_GOAL,
+        )
+    )
+    return results

@@ -1,0 +1,221 @@
+"""The immutable picture of a session: ``Snapshot`` and the records it is made of.
+
+Records are frozen msgspec structs (constructed and copied in C, compared by
+value); collections that grow with the session are pyrsistent vectors and
+maps, so a new snapshot shares everything it did not change with the one
+before it. Old snapshots never change.
+
+Layout of the conversation: every item ever announced has a stable *slot* in
+``_slots`` (deleted items leave ``None`` behind); ``_index`` maps an item id
+to its slot and ``order`` lists the ids of the conversation's items in
+conversation order. Streaming a delta into an item therefore touches one
+vector slot, never the id map, which keeps the cost of a delta flat. Output
+items of out-of-band responses (``conversation: "none"``) have slots but are
+not in ``order``: they are not part of the conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+from pyrsistent import pmap, pvector
+from pyrsistent.typing import PMap, PVector
+
+from .. import events as ev
+from ..audio.formats import FORMATS
+from ..errors import RemoteProtocolError
+from .chunks import ByteChunks, TextChunks
+
+__all__ = [
+    "PartState",
+    "ItemState",
+    "ResponseState",
+    "InputAudioBufferState",
+    "ErrorRecord",
+    "Anomaly",
+    "Snapshot",
+    "PartType",
+]
+
+PartType = Literal["input_text", "input_audio", "text", "audio", "item_reference"]
+
+
+class PartState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """One content part of a message item.
+
+    ``text`` holds the text of ``text``/``input_text`` parts; ``transcript``
+    the transcript of ``audio`` parts (the model's own) and of ``input_audio``
+    parts (the input transcription; ``None`` until it arrives); ``audio`` the
+    audio bytes received for the part in ``audio_format``. After a truncation
+    ``transcript`` is emptied as on the server, while ``generated_transcript``
+    keeps what the model had said, ``generated_audio_ms`` how much audio had
+    arrived by then, and ``truncated_at_ms`` where it was cut.
+    """
+
+    type: PartType
+    text: TextChunks | None = None
+    transcript: TextChunks | None = None
+    audio: ByteChunks | None = None
+    audio_format: ev.AudioFormat | None = None
+    reference_id: str | None = None
+    generated_transcript: str | None = None
+    generated_audio_ms: int | None = None
+    truncated_at_ms: int | None = None
+    transcription_error: ev.TranscriptionError | None = None
+    text_done: bool = False
+    transcript_done: bool = False
+    audio_done: bool = False
+    done: bool = False
+
+    @property
+    def audio_ms(self) -> int:
+        """Whole milliseconds of audio held for this part."""
+        if self.audio is None or self.audio_format is None:
+            return 0
+        info = FORMATS[self.audio_format]
+        return (self.audio.size // info.sample_width) * 1000 // info.sample_rate
+
+
+class ItemState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """One conversation item (or output item of an out-of-band response)."""
+
+    id: str
+    type: Literal["message", "function_call", "function_call_output"]
+    status: ev.ItemStatus | None = None
+    role: ev.Role | None = None
+    content: tuple[PartState, ...] = ()
+    call_id: str | None = None
+    name: str | None = None
+    arguments: TextChunks | None = None
+    output: str | None = None
+    arguments_done: bool = False
+    response_id: str | None = None
+    in_conversation: bool = False
+    """False for output items of out-of-band responses (and before ``conversation.item.created``)."""
+    retrieved: ev.Item | None = None
+    """The server's full copy of the item from the last ``conversation.item.retrieved``."""
+
+
+class ResponseState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """One response, from ``response.created`` to ``response.done``."""
+
+    id: str
+    status: ev.ResponseStatus
+    status_details: ev.StatusDetails | None = None
+    usage: ev.Usage | None = None
+    output_item_ids: tuple[str, ...] = ()
+    conversation_id: str | None = None
+    out_of_band: bool = False
+    reported: ev.Response | None = None
+    """The response object as last reported (by ``response.created``, then ``response.done``)."""
+
+    @property
+    def done(self) -> bool:
+        return self.status != "in_progress"
+
+
+class InputAudioBufferState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """What the server reported about the input audio buffer."""
+
+    speech_active: bool = False
+    speech_item_id: str | None = None
+    audio_start_ms: int | None = None
+    audio_end_ms: int | None = None
+    committed_item_ids: PVector[str] = pvector()
+
+
+class ErrorRecord(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """An ``error`` event received, linked to the client event it names when that is known."""
+
+    error: ev.ErrorDetails
+    event_id: str
+    client_event: ev.ClientEvent | None = None
+
+
+class Anomaly(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """Something a real server does at times that the snapshot tolerated.
+
+    Kinds: ``unknown_anchor`` (``previous_item_id`` names no item; the item was
+    appended), ``done_mismatch`` (a ``*.done`` value differs from the joined
+    deltas; the ``done`` value won), ``unannounced_item`` (an item first seen
+    in ``response.output_item.done`` or ``response.done``), ``late_conversation_item``
+    (an in-conversation output item never announced by
+    ``conversation.item.created``; appended at the end).
+    """
+
+    kind: str
+    event_id: str | None
+    detail: str
+
+
+_EMPTY_MAP: PMap[str, int] = pmap()
+
+
+class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+    """The state of a session after one event: session, conversation, responses and more.
+
+    Build new snapshots with ``rtcore.state.apply``; read them with the
+    properties and methods below or as plain data with ``to_dict()``.
+    """
+
+    session: ev.Session | None = None
+    transcription_session: ev.TranscriptionSession | None = None
+    conversation_id: str | None = None
+    order: PVector[str] = pvector()
+    _slots: PVector[ItemState | None] = pvector()
+    _index: PMap[str, int] = _EMPTY_MAP
+    responses: PVector[ResponseState] = pvector()
+    _response_index: PMap[str, int] = _EMPTY_MAP
+    input_audio_buffer: InputAudioBufferState = InputAudioBufferState()
+    rate_limits: tuple[ev.RateLimit, ...] = ()
+    errors: PVector[ErrorRecord] = pvector()
+    protocol_errors: PVector[RemoteProtocolError] = pvector()
+    anomalies: PVector[Anomaly] = pvector()
+    pending_calls: PMap[str, str] = pmap()
+    """Tool calls still owed a ``function_call_output``: call id -> function_call item id."""
+    _early: PMap[str, tuple[ev.ServerEvent, ...]] = pmap()
+    """Input-transcription events that arrived before their item, by item id."""
+    output_audio_response_id: str | None = None
+    """WebRTC: the response whose audio is playing (``output_audio_buffer.started``/``stopped``)."""
+    unknown_events: int = 0
+    events_applied: int = 0
+
+    # -- reading -----------------------------------------------------------------
+
+    @property
+    def items(self) -> tuple[ItemState, ...]:
+        """The conversation's items, in conversation order."""
+        slots, index = self._slots, self._index
+        return tuple(slots[index[item_id]] for item_id in self.order)  # type: ignore[misc]
+
+    def item(self, item_id: str) -> ItemState | None:
+        """An item by id: a conversation item or an output item of an out-of-band response."""
+        slot = self._index.get(item_id)
+        return None if slot is None else self._slots[slot]
+
+    def response(self, response_id: str) -> ResponseState | None:
+        pos = self._response_index.get(response_id)
+        return None if pos is None else self.responses[pos]
+
+    @property
+    def active_response(self) -> ResponseState | None:
+        """The in-progress response writing to the conversation, if any."""
+        for response in reversed(self.responses):
+            if not response.done and not response.out_of_band:
+                return response
+        return None
+
+    def response_items(self, response_id: str) -> tuple[ItemState, ...]:
+        """The output items of a response, in output order."""
+        response = self.response(response_id)
+        if response is None:
+            return ()
+        out = (self.item(i) for i in response.output_item_ids)
+        return tuple(item for item in out if item is not None)
+
+    def to_dict(self) -> dict[str, object]:
+        """A plain, JSON-ready view of the snapshot."""
+        from .view import snapshot_to_dict
+
+        return snapshot_to_dict(self)
