@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .harness import Result, format_table
 
-SUITES = ["decode", "client"]
+SUITES = ["decode", "client", "wire"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -104,7 +104,16 @@ def compare(
 
 
 def format_table(results: list[Result]) -> str:
-    header = ("suite", "workload", "subject / baseline", "ratio", "IQR", "subject", "baseline", "goal")
+    header = (
+        "suite",
+        "workload",
+        "subject / baseline",
+        "ratio",
+        "IQR",
+        "subject",
+        "baseline",
+        "goal",
+    )
     rows = [header]
     for r in results:
         verdict = "" if r.ok is None else (" ok" if r.ok else " MISSED")

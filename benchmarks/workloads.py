@@ -107,14 +107,36 @@ def audio_response(deltas: int = 600, ms: int = 100, transcript_every: int = 0) 
         return n
 
     out = [
-        _event("response.created", nxt(), response={"id": rid, "object": "realtime.response",
-               "status": "in_progress", "status_details": None, "output": [], "usage": None,
-               "conversation_id": "conv_1", "output_audio_format": "pcm16"}),
-        _event("response.output_item.added", nxt(), response_id=rid, output_index=0,
-               item={**item, "status": "in_progress", "content": []}),
-        _event("conversation.item.created", nxt(), previous_item_id=None,
-               item={**item, "status": "in_progress", "content": []}),
-        _event("response.content_part.added", nxt(), **part, part={"type": "audio", "transcript": ""}),
+        _event(
+            "response.created",
+            nxt(),
+            response={
+                "id": rid,
+                "object": "realtime.response",
+                "status": "in_progress",
+                "status_details": None,
+                "output": [],
+                "usage": None,
+                "conversation_id": "conv_1",
+                "output_audio_format": "pcm16",
+            },
+        ),
+        _event(
+            "response.output_item.added",
+            nxt(),
+            response_id=rid,
+            output_index=0,
+            item={**item, "status": "in_progress", "content": []},
+        ),
+        _event(
+            "conversation.item.created",
+            nxt(),
+            previous_item_id=None,
+            item={**item, "status": "in_progress", "content": []},
+        ),
+        _event(
+            "response.content_part.added", nxt(), **part, part={"type": "audio", "transcript": ""}
+        ),
     ]
     words = []
     chunk = base64.b64encode(pcm_tone(ms)).decode()
@@ -124,15 +146,33 @@ def audio_response(deltas: int = 600, ms: int = 100, transcript_every: int = 0) 
             words.append(" word")
             out.append(_event("response.audio_transcript.delta", nxt(), **part, delta=" word"))
     transcript = "".join(words)
-    final = {**item, "status": "completed", "content": [{"type": "audio", "transcript": transcript}]}
+    final = {
+        **item,
+        "status": "completed",
+        "content": [{"type": "audio", "transcript": transcript}],
+    }
     out += [
         _event("response.audio.done", nxt(), **part),
         _event("response.audio_transcript.done", nxt(), **part, transcript=transcript),
-        _event("response.content_part.done", nxt(), **part, part={"type": "audio", "transcript": transcript}),
+        _event(
+            "response.content_part.done",
+            nxt(),
+            **part,
+            part={"type": "audio", "transcript": transcript},
+        ),
         _event("response.output_item.done", nxt(), response_id=rid, output_index=0, item=final),
-        _event("response.done", nxt(), response={"id": rid, "object": "realtime.response",
-               "status": "completed", "status_details": None, "output": [final],
-               "usage": {"total_tokens": 10, "input_tokens": 4, "output_tokens": 6},
-               "conversation_id": "conv_1"}),
+        _event(
+            "response.done",
+            nxt(),
+            response={
+                "id": rid,
+                "object": "realtime.response",
+                "status": "completed",
+                "status_details": None,
+                "output": [final],
+                "usage": {"total_tokens": 10, "input_tokens": 4, "output_tokens": 6},
+                "conversation_id": "conv_1",
+            },
+        ),
     ]
     return out

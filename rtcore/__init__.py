@@ -19,10 +19,12 @@ from .events import (
 )
 from .ids import DeterministicIds, IdFactory, SequentialIds
 from .state import ItemState, PartState, ResponseState, Snapshot
+from .wire import ClientConnection, ServerConnection
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClientConnection",
     "ClientSession",
     "DecodeError",
     "DeterministicIds",
@@ -35,6 +37,7 @@ __all__ = [
     "RemoteProtocolError",
     "ResponseState",
     "SequentialIds",
+    "ServerConnection",
     "Snapshot",
     "UnknownEvent",
     "__version__",

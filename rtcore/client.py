@@ -225,9 +225,7 @@ def _check_create(s: Snapshot, event: ev.ConversationItemCreate) -> None:
     if isinstance(item, ev.FunctionCallOutputItem):
         calls = (i for i in s.items if i.type == "function_call" and i.call_id == item.call_id)
         if next(calls, None) is None:
-            raise _refuse(
-                event, "unknown_call", f"no function_call with call_id {item.call_id!r}"
-            )
+            raise _refuse(event, "unknown_call", f"no function_call with call_id {item.call_id!r}")
     elif isinstance(item, ev.MessageItem) and not isinstance(item.content, ev.UnsetType):
         allowed = _ALLOWED_PARTS[item.role]
         for i, part in enumerate(item.content):
@@ -297,9 +295,7 @@ def _replayed_item(item: ItemState, unheard: str) -> ev.Item | None:
         )
     if item.type == "function_call_output":
         assert item.call_id is not None
-        return ev.FunctionCallOutputItem(
-            id=item.id, call_id=item.call_id, output=item.output or ""
-        )
+        return ev.FunctionCallOutputItem(id=item.id, call_id=item.call_id, output=item.output or "")
     assert item.role is not None
     parts: list[ev.ContentPart] = []
     for part in item.content:

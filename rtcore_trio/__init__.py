@@ -4,4 +4,14 @@ It moves bytes between trio streams and rtcore's sans-IO connections; every
 protocol rule lives in ``rtcore``.
 """
 
-__all__: list[str] = []
+from .client import RealtimeClient, attach, connect, open_client
+from .errors import ConnectionClosedError, HandshakeError
+
+__all__ = [
+    "ConnectionClosedError",
+    "HandshakeError",
+    "RealtimeClient",
+    "attach",
+    "connect",
+    "open_client",
+]

@@ -36,7 +36,9 @@ class Server:
 
     # -- items ---------------------------------------------------------------------
 
-    def user_text(self, item_id: str, text: str, previous: Any = ev.UNSET) -> ev.ConversationItemCreated:
+    def user_text(
+        self, item_id: str, text: str, previous: Any = ev.UNSET
+    ) -> ev.ConversationItemCreated:
         return self(
             ev.ConversationItemCreated,
             previous_item_id=previous,
@@ -99,7 +101,9 @@ class Server:
             ),
         )
 
-    def assistant_added(self, response_id: str, item_id: str, index: int = 0) -> ev.ResponseOutputItemAdded:
+    def assistant_added(
+        self, response_id: str, item_id: str, index: int = 0
+    ) -> ev.ResponseOutputItemAdded:
         return self(
             ev.ResponseOutputItemAdded,
             response_id=response_id,
@@ -113,7 +117,9 @@ class Server:
     def part_added(
         self, response_id: str, item_id: str, kind: str = "audio", index: int = 0, content: int = 0
     ) -> ev.ResponseContentPartAdded:
-        part: ev.ContentPart = ev.AudioContent(transcript="") if kind == "audio" else ev.TextContent(text="")
+        part: ev.ContentPart = (
+            ev.AudioContent(transcript="") if kind == "audio" else ev.TextContent(text="")
+        )
         return self(
             ev.ResponseContentPartAdded,
             response_id=response_id,
@@ -123,14 +129,31 @@ class Server:
             part=part,
         )
 
-    def part_event(self, cls: type[Any], response_id: str, item_id: str, index: int = 0, content: int = 0, **fields: Any) -> Any:
+    def part_event(
+        self,
+        cls: type[Any],
+        response_id: str,
+        item_id: str,
+        index: int = 0,
+        content: int = 0,
+        **fields: Any,
+    ) -> Any:
         return self(
-            cls, response_id=response_id, item_id=item_id, output_index=index, content_index=content, **fields
+            cls,
+            response_id=response_id,
+            item_id=item_id,
+            output_index=index,
+            content_index=content,
+            **fields,
         )
 
 
-def assistant_item(item_id: str, status: ev.ItemStatus, content: tuple[ev.ContentPart, ...]) -> ev.MessageItem:
-    return ev.MessageItem(id=item_id, object="realtime.item", status=status, role="assistant", content=content)
+def assistant_item(
+    item_id: str, status: ev.ItemStatus, content: tuple[ev.ContentPart, ...]
+) -> ev.MessageItem:
+    return ev.MessageItem(
+        id=item_id, object="realtime.item", status=status, role="assistant", content=content
+    )
 
 
 def audio_response(
@@ -152,13 +175,26 @@ def audio_response(
     ]
     for i in range(max(len(words), len(audio))):
         if i < len(words):
-            events.append(server.part_event(ev.ResponseAudioTranscriptDelta, response_id, item_id, delta=words[i]))
+            events.append(
+                server.part_event(
+                    ev.ResponseAudioTranscriptDelta, response_id, item_id, delta=words[i]
+                )
+            )
         if i < len(audio):
-            events.append(server.part_event(ev.ResponseAudioDelta, response_id, item_id, delta=audio[i]))
+            events.append(
+                server.part_event(ev.ResponseAudioDelta, response_id, item_id, delta=audio[i])
+            )
     events += [
         server.part_event(ev.ResponseAudioDone, response_id, item_id),
-        server.part_event(ev.ResponseAudioTranscriptDone, response_id, item_id, transcript=transcript),
-        server.part_event(ev.ResponseContentPartDone, response_id, item_id, part=ev.AudioContent(transcript=transcript)),
+        server.part_event(
+            ev.ResponseAudioTranscriptDone, response_id, item_id, transcript=transcript
+        ),
+        server.part_event(
+            ev.ResponseContentPartDone,
+            response_id,
+            item_id,
+            part=ev.AudioContent(transcript=transcript),
+        ),
         server(ev.ResponseOutputItemDone, response_id=response_id, output_index=0, item=final),
         server.response_done(response_id, (final,)),
     ]

@@ -32,7 +32,9 @@ def test_log_1_replays_to_the_conversation_it_describes() -> None:
     assert roles.count(("message", "assistant")) == 8
     assert roles[-1] == ("function_call", None)
     # 12 responses: 4 completed, 8 cancelled by barge-in, 4 of them before any output.
-    statuses = [(r.status, r.status_details.reason if r.status_details else None) for r in s.responses]
+    statuses = [
+        (r.status, r.status_details.reason if r.status_details else None) for r in s.responses
+    ]
     assert statuses.count(("completed", None)) == 4
     assert statuses.count(("cancelled", "turn_detected")) == 8
     assert sum(1 for r in s.responses if not r.output_item_ids) == 4
@@ -103,7 +105,11 @@ def test_envelope_lines_carry_direction_and_time() -> None:
         format_record("server", error),
     ]
     records = list(read_trace(lines))
-    assert [(r.direction, r.time) for r in records] == [("server", 0.0), ("client", 0.5), ("server", None)]
+    assert [(r.direction, r.time) for r in records] == [
+        ("server", 0.0),
+        ("client", 0.5),
+        ("server", None),
+    ]
     assert records[0].data == server_line
     s = replay(records).state
     assert s.errors[0].client_event is not None and s.errors[0].client_event.event_id == "c1"
@@ -117,7 +123,9 @@ def test_a_damaged_trace_records_protocol_errors_and_goes_on() -> None:
 
 
 @pytest.mark.parametrize("path", [LOG_1, LOG_2])
-def test_the_replay_command_prints_the_conversation(path: object, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_replay_command_prints_the_conversation(
+    path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["replay", str(path)]) == 0
     out = capsys.readouterr().out
     assert "user: 'Hello!'" in out
@@ -134,9 +142,25 @@ def test_the_replay_command_prints_the_conversation(path: object, capsys: pytest
         "errors",
         "unknown_events",
     }
-    assert set(data["items"][0]) == {"id", "type", "role", "status", "content", "call_id", "name", "arguments", "output"}
+    assert set(data["items"][0]) == {
+        "id",
+        "type",
+        "role",
+        "status",
+        "content",
+        "call_id",
+        "name",
+        "arguments",
+        "output",
+    }
     assert set(data["items"][0]["content"][0]) >= {"type", "text", "transcript", "audio_ms"}
-    assert set(data["responses"][0]) >= {"id", "status", "status_details", "output_item_ids", "usage"}
+    assert set(data["responses"][0]) >= {
+        "id",
+        "status",
+        "status_details",
+        "output_item_ids",
+        "usage",
+    }
 
 
 def test_the_replay_command_reports_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -33,7 +33,11 @@ def conversation_with_audio(client: ClientSession, seconds: int = 2, done: bool 
     events += audio_response(srv, "r1", "a", "u", ["Hello", " there"], [bytes(48000)] * seconds)
     if not done:
         events = [e for e in events if not isinstance(e, (ev.ResponseAudioDone, ev.ResponseDone))]
-        events = [e for e in events if not isinstance(e, (ev.ResponseContentPartDone, ev.ResponseOutputItemDone))]
+        events = [
+            e
+            for e in events
+            if not isinstance(e, (ev.ResponseContentPartDone, ev.ResponseOutputItemDone))
+        ]
     feed(client, events)
 
 
@@ -83,7 +87,9 @@ def test_unknown_events_are_returned_and_counted() -> None:
 def test_old_snapshots_never_change() -> None:
     client = ClientSession()
     srv = Server()
-    events = [srv.user_text("u", "hi", None)] + audio_response(srv, "r1", "a", "u", ["a", "b", "c"], [b"\x00\x00"] * 3)
+    events = [srv.user_text("u", "hi", None)] + audio_response(
+        srv, "r1", "a", "u", ["a", "b", "c"], [b"\x00\x00"] * 3
+    )
     snapshots = []
     dumps = []
     for event in events:
@@ -104,7 +110,12 @@ def test_send_assigns_event_ids_and_links_errors_to_what_was_sent() -> None:
     assert json.loads(kept)["event_id"] == "mine"
     error = ev.ErrorEvent(
         event_id="event_s1",
-        error=ev.ErrorDetails(type="invalid_request_error", code="response_cancel_not_active", message="no", event_id="mine"),
+        error=ev.ErrorDetails(
+            type="invalid_request_error",
+            code="response_cancel_not_active",
+            message="no",
+            event_id="mine",
+        ),
     )
     client.receive_message(encode_event(error))
     record = client.state.errors[-1]
@@ -122,25 +133,47 @@ def test_send_refuses_what_the_server_would_reject() -> None:
     client = ClientSession()
     conversation_with_audio(client, seconds=2)
     truncate = ev.ConversationItemTruncate
-    refused(client, truncate(item_id="u", content_index=0, audio_end_ms=0), "unsupported_content_type")
+    refused(
+        client, truncate(item_id="u", content_index=0, audio_end_ms=0), "unsupported_content_type"
+    )
     refused(client, truncate(item_id="nope", content_index=0, audio_end_ms=0), "unknown_item")
     refused(client, truncate(item_id="a", content_index=0, audio_end_ms=2001), "invalid_value")
     client.send(truncate(item_id="a", content_index=0, audio_end_ms=2000))
     refused(client, ev.ConversationItemDelete(item_id="nope"), "unknown_item")
     text = (ev.InputTextContent(text="x"),)
-    refused(client, ev.ConversationItemCreate(previous_item_id="nope", item=ev.MessageItem(role="user", content=text)), "unknown_item")
-    refused(client, ev.ConversationItemCreate(item=ev.MessageItem(id="u", role="user", content=text)), "duplicate_item")
-    refused(client, ev.ConversationItemCreate(item=ev.FunctionCallOutputItem(call_id="call_x", output="1")), "unknown_call")
     refused(
         client,
-        ev.ConversationItemCreate(item=ev.MessageItem(role="assistant", content=(ev.AudioContent(audio=b"\x00\x00"),))),
+        ev.ConversationItemCreate(
+            previous_item_id="nope", item=ev.MessageItem(role="user", content=text)
+        ),
+        "unknown_item",
+    )
+    refused(
+        client,
+        ev.ConversationItemCreate(item=ev.MessageItem(id="u", role="user", content=text)),
+        "duplicate_item",
+    )
+    refused(
+        client,
+        ev.ConversationItemCreate(item=ev.FunctionCallOutputItem(call_id="call_x", output="1")),
+        "unknown_call",
+    )
+    refused(
+        client,
+        ev.ConversationItemCreate(
+            item=ev.MessageItem(role="assistant", content=(ev.AudioContent(audio=b"\x00\x00"),))
+        ),
         "invalid_value",
     )
     refused(client, ev.InputAudioBufferAppend(audio=b"\x00\x00\x00"), "invalid_audio")
     refused(client, ev.SessionUpdate(session=ev.SessionConfig(voice="ash")), "cannot_update_voice")
     # Allowed: anchors that exist, "root", null; the same voice again.
     for anchor in ("u", "root", None):
-        client.send(ev.ConversationItemCreate(previous_item_id=anchor, item=ev.MessageItem(role="user", content=text)))
+        client.send(
+            ev.ConversationItemCreate(
+                previous_item_id=anchor, item=ev.MessageItem(role="user", content=text)
+            )
+        )
     client.send(ev.SessionUpdate(session=ev.SessionConfig(voice="alloy")))
     client.send(ev.InputAudioBufferAppend(audio=b"\x00\x00"))
 
@@ -153,7 +186,9 @@ def test_truncate_playback_clamps_to_the_audio_received() -> None:
     conversation_with_audio(client, seconds=2, done=False)
     event = client.truncate_playback("a", 5000)
     assert event == ev.ConversationItemTruncate(item_id="a", content_index=0, audio_end_ms=2000)
-    assert client.truncate_playback("a", -3) == ev.ConversationItemTruncate(item_id="a", content_index=0, audio_end_ms=0)
+    assert client.truncate_playback("a", -3) == ev.ConversationItemTruncate(
+        item_id="a", content_index=0, audio_end_ms=0
+    )
     assert client.truncate_playback("a", 1234).audio_end_ms == 1234  # type: ignore[union-attr]
 
 
@@ -184,7 +219,9 @@ def test_replay_events_rebuild_the_conversation_as_text() -> None:
         text="Hi there! Thank you for calling. My name is Sarah. How can I assist you with your billing issue today?"
     )
     user = events[2].item
-    assert isinstance(user, ev.MessageItem) and user.content == (ev.InputTextContent(text="Go with that."),)
+    assert isinstance(user, ev.MessageItem) and user.content == (
+        ev.InputTextContent(text="Go with that."),
+    )
     # A new session accepts them: the client checks pass for each in turn.
     fresh = ClientSession()
     for event in events:
@@ -196,7 +233,11 @@ def test_replay_events_drop_the_unheard_part_of_truncated_audio() -> None:
     conversation_with_audio(client, seconds=2)
     srv = Server()
     srv.n = 100
-    client.receive_message(encode_event(srv(ev.ConversationItemTruncated, item_id="a", content_index=0, audio_end_ms=1000)))
+    client.receive_message(
+        encode_event(
+            srv(ev.ConversationItemTruncated, item_id="a", content_index=0, audio_end_ms=1000)
+        )
+    )
     heard = replay_events(client.state)[1].item
     kept = replay_events(client.state, unheard="keep")[1].item
     assert isinstance(heard, ev.MessageItem) and isinstance(kept, ev.MessageItem)

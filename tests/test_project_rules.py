@@ -11,7 +11,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "rtcore"
-FORBIDDEN = {"trio", "trio_websocket", "asyncio", "socket", "threading", "time", "random", "selectors"}
+FORBIDDEN = {
+    "trio",
+    "trio_websocket",
+    "asyncio",
+    "socket",
+    "threading",
+    "time",
+    "random",
+    "selectors",
+}
 
 
 def _imports(path: Path) -> set[str]:

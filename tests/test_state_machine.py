@@ -57,7 +57,12 @@ class ServerStreams(RuleBasedStateMachine):
         self.open_part = False
         self.history: list[tuple[Snapshot, str]] = []
         self.counter = 0
-        self.send(ev.SessionCreated, session=ev.Session(id="sess_1", input_audio_format="pcm16", output_audio_format="pcm16"))
+        self.send(
+            ev.SessionCreated,
+            session=ev.Session(
+                id="sess_1", input_audio_format="pcm16", output_audio_format="pcm16"
+            ),
+        )
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -87,27 +92,52 @@ class ServerStreams(RuleBasedStateMachine):
     @rule(data=st.data(), kind=st.sampled_from(["text", "audio"]))
     def create_user_item(self, data: st.DataObject, kind: str) -> None:
         anchor = data.draw(
-            st.one_of(st.just(ev.UNSET), st.none(), st.sampled_from(self.order or ["x"]), st.just("nowhere"))
+            st.one_of(
+                st.just(ev.UNSET),
+                st.none(),
+                st.sampled_from(self.order or ["x"]),
+                st.just("nowhere"),
+            )
         )
         item_id = self.new_id("item")
         part: ev.ContentPart = (
-            ev.InputTextContent(text="hi") if kind == "text" else ev.InputAudioContent(transcript=None)
+            ev.InputTextContent(text="hi")
+            if kind == "text"
+            else ev.InputAudioContent(transcript=None)
         )
         item = ev.MessageItem(id=item_id, status="completed", role="user", content=(part,))
         self.send(ev.ConversationItemCreated, previous_item_id=anchor, item=item)
         self.place(item_id, anchor)
         self.items[item_id] = {"kind": kind, "transcript": None}
 
-    @precondition(lambda self: any(i["kind"] == "audio" and i["transcript"] is None for i in self.items.values()))
+    @precondition(
+        lambda self: any(
+            i["kind"] == "audio" and i["transcript"] is None for i in self.items.values()
+        )
+    )
     @rule(data=st.data(), text=WORDS)
     def transcribe(self, data: st.DataObject, text: str) -> None:
-        pending = [k for k, i in self.items.items() if i["kind"] == "audio" and i["transcript"] is None]
+        pending = [
+            k for k, i in self.items.items() if i["kind"] == "audio" and i["transcript"] is None
+        ]
         item_id = data.draw(st.sampled_from(pending))
-        self.send(ev.ConversationItemInputAudioTranscriptionDelta, item_id=item_id, content_index=0, delta=text)
-        self.send(ev.ConversationItemInputAudioTranscriptionCompleted, item_id=item_id, content_index=0, transcript=text)
+        self.send(
+            ev.ConversationItemInputAudioTranscriptionDelta,
+            item_id=item_id,
+            content_index=0,
+            delta=text,
+        )
+        self.send(
+            ev.ConversationItemInputAudioTranscriptionCompleted,
+            item_id=item_id,
+            content_index=0,
+            transcript=text,
+        )
         self.items[item_id]["transcript"] = text
 
-    @precondition(lambda self: any(k != self.open_item and k not in self.response_items for k in self.order))
+    @precondition(
+        lambda self: any(k != self.open_item and k not in self.response_items for k in self.order)
+    )
     @rule(data=st.data())
     def delete_item(self, data: st.DataObject) -> None:
         choices = [k for k in self.order if k != self.open_item and k not in self.response_items]
@@ -132,7 +162,11 @@ class ServerStreams(RuleBasedStateMachine):
         model["transcript"] = ""
 
     def truncatable(self) -> list[str]:
-        return [k for k, i in self.items.items() if i["kind"] == "assistant_audio" and i["done"] and i["parts"]]
+        return [
+            k
+            for k, i in self.items.items()
+            if i["kind"] == "assistant_audio" and i["done"] and i["parts"]
+        ]
 
     # -- responses -----------------------------------------------------------------------
 
@@ -152,7 +186,11 @@ class ServerStreams(RuleBasedStateMachine):
             ),
         )
 
-    @precondition(lambda self: self.response is not None and self.open_item is None and len(self.response_items) < 2)
+    @precondition(
+        lambda self: (
+            self.response is not None and self.open_item is None and len(self.response_items) < 2
+        )
+    )
     @rule(kind=st.sampled_from(["assistant_audio", "assistant_text", "call"]))
     def add_output_item(self, kind: str) -> None:
         assert self.response is not None
@@ -160,12 +198,32 @@ class ServerStreams(RuleBasedStateMachine):
         item: ev.Item
         if kind == "call":
             call_id = self.new_id("call")
-            item = ev.FunctionCallItem(id=item_id, status="in_progress", name="f", call_id=call_id, arguments="")
-            model: dict[str, Any] = {"kind": kind, "arguments": "", "call_id": call_id, "done": False}
+            item = ev.FunctionCallItem(
+                id=item_id, status="in_progress", name="f", call_id=call_id, arguments=""
+            )
+            model: dict[str, Any] = {
+                "kind": kind,
+                "arguments": "",
+                "call_id": call_id,
+                "done": False,
+            }
         else:
             item = ev.MessageItem(id=item_id, status="in_progress", role="assistant", content=())
-            model = {"kind": kind, "text": "", "transcript": "", "audio": b"", "generated": None, "done": False, "parts": 0}
-        self.send(ev.ResponseOutputItemAdded, response_id=self.response, output_index=len(self.response_items), item=item)
+            model = {
+                "kind": kind,
+                "text": "",
+                "transcript": "",
+                "audio": b"",
+                "generated": None,
+                "done": False,
+                "parts": 0,
+            }
+        self.send(
+            ev.ResponseOutputItemAdded,
+            response_id=self.response,
+            output_index=len(self.response_items),
+            item=item,
+        )
         if self.response_in_band:
             anchor = self.order[-1] if self.order else None
             self.send(ev.ConversationItemCreated, previous_item_id=anchor, item=item)
@@ -183,16 +241,22 @@ class ServerStreams(RuleBasedStateMachine):
         }
 
     @precondition(
-        lambda self: self.open_item is not None
-        and not self.open_part
-        and self.items[self.open_item]["kind"] != "call"
-        and self.items[self.open_item]["parts"] == 0
+        lambda self: (
+            self.open_item is not None
+            and not self.open_part
+            and self.items[self.open_item]["kind"] != "call"
+            and self.items[self.open_item]["parts"] == 0
+        )
     )
     @rule()
     def add_part(self) -> None:
         assert self.open_item is not None
         model = self.items[self.open_item]
-        part: ev.ContentPart = ev.AudioContent(transcript="") if model["kind"] == "assistant_audio" else ev.TextContent(text="")
+        part: ev.ContentPart = (
+            ev.AudioContent(transcript="")
+            if model["kind"] == "assistant_audio"
+            else ev.TextContent(text="")
+        )
         self.send(ev.ResponseContentPartAdded, content_index=0, part=part, **self.ids())
         model["parts"] = 1
         self.open_part = True
@@ -211,12 +275,23 @@ class ServerStreams(RuleBasedStateMachine):
             model["transcript"] += text
             model["audio"] += audio
 
-    @precondition(lambda self: self.open_item is not None and self.items[self.open_item]["kind"] == "call" and not self.items[self.open_item]["done"])
+    @precondition(
+        lambda self: (
+            self.open_item is not None
+            and self.items[self.open_item]["kind"] == "call"
+            and not self.items[self.open_item]["done"]
+        )
+    )
     @rule(text=WORDS)
     def arguments_delta(self, text: str) -> None:
         assert self.open_item is not None
         model = self.items[self.open_item]
-        self.send(ev.ResponseFunctionCallArgumentsDelta, call_id=model["call_id"], delta=text, **self.ids())
+        self.send(
+            ev.ResponseFunctionCallArgumentsDelta,
+            call_id=model["call_id"],
+            delta=text,
+            **self.ids(),
+        )
         model["arguments"] += text
 
     def close_open_part(self, final: str | None = None) -> None:
@@ -225,13 +300,25 @@ class ServerStreams(RuleBasedStateMachine):
         if model["kind"] == "assistant_text":
             value = model["text"] if final is None else final
             self.send(ev.ResponseTextDone, content_index=0, text=value, **self.ids())
-            self.send(ev.ResponseContentPartDone, content_index=0, part=ev.TextContent(text=value), **self.ids())
+            self.send(
+                ev.ResponseContentPartDone,
+                content_index=0,
+                part=ev.TextContent(text=value),
+                **self.ids(),
+            )
             model["text"] = value
         else:
             value = model["transcript"] if final is None else final
             self.send(ev.ResponseAudioDone, content_index=0, **self.ids())
-            self.send(ev.ResponseAudioTranscriptDone, content_index=0, transcript=value, **self.ids())
-            self.send(ev.ResponseContentPartDone, content_index=0, part=ev.AudioContent(transcript=value), **self.ids())
+            self.send(
+                ev.ResponseAudioTranscriptDone, content_index=0, transcript=value, **self.ids()
+            )
+            self.send(
+                ev.ResponseContentPartDone,
+                content_index=0,
+                part=ev.AudioContent(transcript=value),
+                **self.ids(),
+            )
             model["transcript"] = value
         self.open_part = False
 
@@ -243,13 +330,25 @@ class ServerStreams(RuleBasedStateMachine):
     def final_item(self, item_id: str, status: ev.ItemStatus) -> ev.Item:
         model = self.items[item_id]
         if model["kind"] == "call":
-            return ev.FunctionCallItem(id=item_id, status=status, name="f", call_id=model["call_id"], arguments=model["arguments"])
+            return ev.FunctionCallItem(
+                id=item_id,
+                status=status,
+                name="f",
+                call_id=model["call_id"],
+                arguments=model["arguments"],
+            )
         content: tuple[ev.ContentPart, ...] = ()
         if model["parts"]:
             content = (
                 (ev.TextContent(text=model["text"]),)
                 if model["kind"] == "assistant_text"
-                else (ev.AudioContent(transcript=model["generated"] if model["generated"] is not None else model["transcript"]),)
+                else (
+                    ev.AudioContent(
+                        transcript=model["generated"]
+                        if model["generated"] is not None
+                        else model["transcript"]
+                    ),
+                )
             )
         return ev.MessageItem(id=item_id, status=status, role="assistant", content=content)
 
@@ -260,10 +359,18 @@ class ServerStreams(RuleBasedStateMachine):
             self.close_open_part()
         if model["kind"] == "call":
             self.send(
-                ev.ResponseFunctionCallArgumentsDone, call_id=model["call_id"], arguments=model["arguments"], **self.ids()
+                ev.ResponseFunctionCallArgumentsDone,
+                call_id=model["call_id"],
+                arguments=model["arguments"],
+                **self.ids(),
             )
         ids = self.ids()
-        self.send(ev.ResponseOutputItemDone, response_id=ids["response_id"], output_index=ids["output_index"], item=self.final_item(self.open_item, status))
+        self.send(
+            ev.ResponseOutputItemDone,
+            response_id=ids["response_id"],
+            output_index=ids["output_index"],
+            item=self.final_item(self.open_item, status),
+        )
         model["done"] = True
         model["status"] = status
         self.open_item = None
@@ -279,7 +386,10 @@ class ServerStreams(RuleBasedStateMachine):
         assert self.response is not None
         if self.open_item is not None:
             self.close_open_item("incomplete" if cancel else "completed")
-        output = tuple(self.final_item(i, self.items[i].get("status", "completed")) for i in self.response_items)
+        output = tuple(
+            self.final_item(i, self.items[i].get("status", "completed"))
+            for i in self.response_items
+        )
         details = ev.StatusDetails(type="cancelled", reason="client_cancelled") if cancel else None
         self.send(
             ev.ResponseDone,
@@ -333,7 +443,9 @@ class ServerStreams(RuleBasedStateMachine):
             elif model["kind"] == "call":
                 assert item.arguments is not None and item.arguments.value == model["arguments"]
             elif model["kind"] == "assistant_text" and model["parts"]:
-                assert item.content[0].text is not None and item.content[0].text.value == model["text"]
+                assert (
+                    item.content[0].text is not None and item.content[0].text.value == model["text"]
+                )
             elif model["kind"] == "assistant_audio" and model["parts"]:
                 part = item.content[0]
                 assert part.transcript is not None and part.transcript.value == model["transcript"]

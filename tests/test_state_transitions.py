@@ -54,7 +54,8 @@ def test_transcription_sessions_are_recorded() -> None:
     srv = Server()
     created = srv(ev.TranscriptionSessionCreated, session=ev.TranscriptionSession(id="sess_t"))
     updated = srv(
-        ev.TranscriptionSessionUpdated, session=ev.TranscriptionSession(id="sess_t", input_audio_format="g711_ulaw")
+        ev.TranscriptionSessionUpdated,
+        session=ev.TranscriptionSession(id="sess_t", input_audio_format="g711_ulaw"),
     )
     assert fold([created]).transcription_session == created.session
     assert fold([created, updated]).transcription_session == updated.session
@@ -156,8 +157,16 @@ def test_truncating_past_the_received_audio_keeps_the_audio_as_is() -> None:
 def test_truncating_something_that_is_not_audio_is_a_contradiction() -> None:
     srv = Server()
     s = fold([srv.user_text("u", "hi", None)])
-    contradiction(s, srv(ev.ConversationItemTruncated, item_id="u", content_index=0, audio_end_ms=0), "not_audio")
-    contradiction(s, srv(ev.ConversationItemTruncated, item_id="x", content_index=0, audio_end_ms=0), "unknown_item")
+    contradiction(
+        s,
+        srv(ev.ConversationItemTruncated, item_id="u", content_index=0, audio_end_ms=0),
+        "not_audio",
+    )
+    contradiction(
+        s,
+        srv(ev.ConversationItemTruncated, item_id="x", content_index=0, audio_end_ms=0),
+        "unknown_item",
+    )
 
 
 def test_retrieved_items_are_kept_with_the_item() -> None:
@@ -167,7 +176,11 @@ def test_retrieved_items_are_kept_with_the_item() -> None:
     full = ev.MessageItem(id="u", role="user", content=(ev.InputAudioContent(audio=b"\x00\x00"),))
     s = apply(s, srv(ev.ConversationItemRetrieved, item=full))
     assert s.item("u").retrieved == full  # type: ignore[union-attr]
-    contradiction(s, srv(ev.ConversationItemRetrieved, item=ev.MessageItem(id="x", role="user")), "unknown_item")
+    contradiction(
+        s,
+        srv(ev.ConversationItemRetrieved, item=ev.MessageItem(id="x", role="user")),
+        "unknown_item",
+    )
 
 
 # -- input transcription --------------------------------------------------------------------
@@ -185,9 +198,16 @@ def test_transcription_completes_the_input_audio_transcript() -> None:
     srv = Server()
     s = fold([srv.user_audio("u", None)])
     assert s.item("u").content[0].transcript is None  # type: ignore[union-attr]
-    s = apply(s, transcription(srv, ev.ConversationItemInputAudioTranscriptionDelta, delta="Hello.\n"))
+    s = apply(
+        s, transcription(srv, ev.ConversationItemInputAudioTranscriptionDelta, delta="Hello.\n")
+    )
     assert s.item("u").content[0].transcript.value == "Hello.\n"  # type: ignore[union-attr]
-    s = apply(s, transcription(srv, ev.ConversationItemInputAudioTranscriptionCompleted, transcript="Hello.\n"))
+    s = apply(
+        s,
+        transcription(
+            srv, ev.ConversationItemInputAudioTranscriptionCompleted, transcript="Hello.\n"
+        ),
+    )
     part = s.item("u").content[0]  # type: ignore[union-attr]
     assert part.transcript.value == "Hello.\n" and part.transcript_done  # type: ignore[union-attr]
     assert not s.anomalies
@@ -210,7 +230,12 @@ def test_transcription_failure_is_recorded_on_the_part() -> None:
     tested(ev.ConversationItemInputAudioTranscriptionFailed)
     srv = Server()
     error = ev.TranscriptionError(type="transcription_error", code="audio_unintelligible")
-    s = fold([srv.user_audio("u", None), transcription(srv, ev.ConversationItemInputAudioTranscriptionFailed, error=error)])
+    s = fold(
+        [
+            srv.user_audio("u", None),
+            transcription(srv, ev.ConversationItemInputAudioTranscriptionFailed, error=error),
+        ]
+    )
     assert s.item("u").content[0].transcription_error == error  # type: ignore[union-attr]
 
 
@@ -219,10 +244,15 @@ def test_transcription_segments_name_a_real_input_audio_part() -> None:
     srv = Server()
     seg = dict(id="s1", start=0.0, end=0.5, text="Hi")
     s = fold([srv.user_audio("u", None)])
-    assert apply(s, transcription(srv, ev.ConversationItemInputAudioTranscriptionSegment, **seg)).items == s.items
+    assert (
+        apply(s, transcription(srv, ev.ConversationItemInputAudioTranscriptionSegment, **seg)).items
+        == s.items
+    )
     text = fold([srv.user_text("t", "typed", None)])
     contradiction(
-        text, transcription(srv, ev.ConversationItemInputAudioTranscriptionSegment, item_id="t", **seg), "not_input_audio"
+        text,
+        transcription(srv, ev.ConversationItemInputAudioTranscriptionSegment, item_id="t", **seg),
+        "not_input_audio",
     )
 
 
@@ -240,7 +270,12 @@ def test_input_audio_buffer_events_track_speech_and_commits() -> None:
     srv = Server()
     s = fold([srv(ev.InputAudioBufferSpeechStarted, audio_start_ms=4308, item_id="u1")])
     b = s.input_audio_buffer
-    assert (b.speech_active, b.speech_item_id, b.audio_start_ms, b.audio_end_ms) == (True, "u1", 4308, None)
+    assert (b.speech_active, b.speech_item_id, b.audio_start_ms, b.audio_end_ms) == (
+        True,
+        "u1",
+        4308,
+        None,
+    )
     s = apply(s, srv(ev.InputAudioBufferSpeechStopped, audio_end_ms=4896, item_id="u1"))
     assert not s.input_audio_buffer.speech_active and s.input_audio_buffer.audio_end_ms == 4896
     s = apply(s, srv(ev.InputAudioBufferCommitted, previous_item_id=None, item_id="u1"))
@@ -248,7 +283,15 @@ def test_input_audio_buffer_events_track_speech_and_commits() -> None:
     s = apply(s, srv(ev.InputAudioBufferSpeechStarted, audio_start_ms=6000, item_id="u2"))
     s = apply(s, srv(ev.InputAudioBufferCleared))
     assert not s.input_audio_buffer.speech_active and s.input_audio_buffer.speech_item_id is None
-    s = apply(s, srv(ev.InputAudioBufferTimeoutTriggered, audio_start_ms=7000, audio_end_ms=12000, item_id="u3"))
+    s = apply(
+        s,
+        srv(
+            ev.InputAudioBufferTimeoutTriggered,
+            audio_start_ms=7000,
+            audio_end_ms=12000,
+            item_id="u3",
+        ),
+    )
     b = s.input_audio_buffer
     assert (b.speech_item_id, b.audio_start_ms, b.audio_end_ms) == ("u3", 7000, 12000)
 
@@ -272,7 +315,9 @@ def test_a_complete_audio_response() -> None:
     srv = Server()
     s = fold(
         [srv.session_created(), srv.user_text("u", "hi", None)]
-        + audio_response(srv, "r1", "a", "u", ["Hi", " there", "!"], [b"\x01\x00" * 100, b"\x02\x00" * 50])
+        + audio_response(
+            srv, "r1", "a", "u", ["Hi", " there", "!"], [b"\x01\x00" * 100, b"\x02\x00" * 50]
+        )
     )
     assert ids(s) == ["u", "a"]
     item = s.item("a")
@@ -310,7 +355,14 @@ def test_a_text_response_and_a_mismatching_done_value() -> None:
 def test_a_function_call_is_owed_an_output_until_one_is_created() -> None:
     tested(ev.ResponseFunctionCallArgumentsDelta, ev.ResponseFunctionCallArgumentsDone)
     srv = Server()
-    call = ev.FunctionCallItem(id="f", object="realtime.item", status="in_progress", name="get_weather", call_id="call_1", arguments="")
+    call = ev.FunctionCallItem(
+        id="f",
+        object="realtime.item",
+        status="in_progress",
+        name="get_weather",
+        call_id="call_1",
+        arguments="",
+    )
     args = dict(response_id="r1", item_id="f", output_index=0, call_id="call_1")
     s = fold(
         [
@@ -319,16 +371,29 @@ def test_a_function_call_is_owed_an_output_until_one_is_created() -> None:
             srv.item_created(call, None),
             srv(ev.ResponseFunctionCallArgumentsDelta, delta='{"city":', **args),
             srv(ev.ResponseFunctionCallArgumentsDelta, delta='"Paris"}', **args),
-            srv(ev.ResponseFunctionCallArgumentsDone, arguments='{"city":"Paris"}', name="get_weather", **args),
+            srv(
+                ev.ResponseFunctionCallArgumentsDone,
+                arguments='{"city":"Paris"}',
+                name="get_weather",
+                **args,
+            ),
         ]
     )
     assert s.item("f").arguments.value == '{"city":"Paris"}'  # type: ignore[union-attr]
     assert dict(s.pending_calls) == {}
-    final = ev.FunctionCallItem(id="f", status="completed", name="get_weather", call_id="call_1", arguments='{"city":"Paris"}')
+    final = ev.FunctionCallItem(
+        id="f",
+        status="completed",
+        name="get_weather",
+        call_id="call_1",
+        arguments='{"city":"Paris"}',
+    )
     s = apply(s, srv(ev.ResponseOutputItemDone, response_id="r1", output_index=0, item=final))
     s = apply(s, srv.response_done("r1", (final,)))
     assert dict(s.pending_calls) == {"call_1": "f"}
-    output = ev.FunctionCallOutputItem(id="o", status="completed", call_id="call_1", output='{"temp":20}')
+    output = ev.FunctionCallOutputItem(
+        id="o", status="completed", call_id="call_1", output='{"temp":20}'
+    )
     s = apply(s, srv.item_created(output, "f"))
     assert dict(s.pending_calls) == {}
     assert ids(s) == ["f", "o"]
@@ -359,7 +424,15 @@ def test_response_done_updates_the_status_of_its_items() -> None:
         ]
     )
     partial = assistant_item("a", "incomplete", (ev.AudioContent(transcript="I am"),))
-    s = apply(s, srv.response_done("r1", (partial,), "cancelled", ev.StatusDetails(type="cancelled", reason="client_cancelled")))
+    s = apply(
+        s,
+        srv.response_done(
+            "r1",
+            (partial,),
+            "cancelled",
+            ev.StatusDetails(type="cancelled", reason="client_cancelled"),
+        ),
+    )
     item = s.item("a")
     assert item is not None and item.status == "incomplete" and item.content[0].done
 
@@ -411,23 +484,39 @@ def test_response_contradictions() -> None:
     contradiction(s, srv.part_event(ev.ResponseTextDelta, "r1", "nope", delta="x"), "unknown_item")
     contradiction(s, srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="x"), "unknown_part")
     s = apply(s, srv.part_added("r1", "a", "text"))
-    contradiction(s, srv.part_event(ev.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00"), "wrong_part_type")
+    contradiction(
+        s, srv.part_event(ev.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00"), "wrong_part_type"
+    )
     s = apply(s, srv.response_done("r1"))
     contradiction(s, srv.response_done("r1"), "response_finished")
-    contradiction(s, srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="x"), "response_finished")
+    contradiction(
+        s, srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="x"), "response_finished"
+    )
 
 
 def test_odd_length_pcm16_audio_is_a_contradiction() -> None:
     srv = Server()
-    s = fold([srv.response_created("r1"), srv.assistant_added("r1", "a"), srv.part_added("r1", "a")])
-    contradiction(s, srv.part_event(ev.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00\x00"), "odd_length_audio")
+    s = fold(
+        [srv.response_created("r1"), srv.assistant_added("r1", "a"), srv.part_added("r1", "a")]
+    )
+    contradiction(
+        s,
+        srv.part_event(ev.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00\x00"),
+        "odd_length_audio",
+    )
 
 
 # -- everything else -----------------------------------------------------------------------------
 
 
 def test_rate_limits_errors_and_playback() -> None:
-    tested(ev.RateLimitsUpdated, ev.ErrorEvent, ev.OutputAudioBufferStarted, ev.OutputAudioBufferStopped, ev.OutputAudioBufferCleared)
+    tested(
+        ev.RateLimitsUpdated,
+        ev.ErrorEvent,
+        ev.OutputAudioBufferStarted,
+        ev.OutputAudioBufferStopped,
+        ev.OutputAudioBufferCleared,
+    )
     srv = Server()
     limits = (ev.RateLimit(name="requests", limit=20000, remaining=19999, reset_seconds=0.003),)
     error = ev.ErrorDetails(type="invalid_request_error", code="x", message="bad", event_id="c1")
@@ -436,8 +525,14 @@ def test_rate_limits_errors_and_playback() -> None:
     assert [(r.error, r.event_id) for r in s.errors] == [(error, "event_2")]
     s = apply(s, srv(ev.OutputAudioBufferStarted, response_id="r1"))
     assert s.output_audio_response_id == "r1"
-    assert apply(s, srv(ev.OutputAudioBufferStopped, response_id="r1")).output_audio_response_id is None
-    assert apply(s, srv(ev.OutputAudioBufferCleared, response_id="r1")).output_audio_response_id is None
+    assert (
+        apply(s, srv(ev.OutputAudioBufferStopped, response_id="r1")).output_audio_response_id
+        is None
+    )
+    assert (
+        apply(s, srv(ev.OutputAudioBufferCleared, response_id="r1")).output_audio_response_id
+        is None
+    )
 
 
 def test_unknown_events_change_nothing_but_their_count() -> None:

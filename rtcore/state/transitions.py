@@ -121,7 +121,9 @@ def _response_at(s: Snapshot, response_id: str, event: ev.ServerEvent) -> Respon
     response = s.responses[pos]
     if response.done:
         raise _fail(
-            event, "response_finished", f"response {response_id!r} already ended ({response.status})"
+            event,
+            "response_finished",
+            f"response {response_id!r} already ended ({response.status})",
         )
     return response
 
@@ -151,7 +153,9 @@ def _part_from_wire(
     part: ev.ContentPart, input_format: ev.AudioFormat, output_format: ev.AudioFormat, done: bool
 ) -> PartState:
     if isinstance(part, ev.InputTextContent):
-        return PartState(type="input_text", text=TextChunks.of(part.text), text_done=True, done=True)
+        return PartState(
+            type="input_text", text=TextChunks.of(part.text), text_done=True, done=True
+        )
     if isinstance(part, ev.TextContent):
         return PartState(type="text", text=TextChunks.of(part.text), text_done=done, done=done)
     if isinstance(part, ev.InputAudioContent):
@@ -201,7 +205,9 @@ def _item_from_wire(
             status=status,
             call_id=None if isinstance(item.call_id, ev.UnsetType) else item.call_id,
             name=None if isinstance(item.name, ev.UnsetType) else item.name,
-            arguments=TextChunks.of("" if isinstance(item.arguments, ev.UnsetType) else item.arguments),
+            arguments=TextChunks.of(
+                "" if isinstance(item.arguments, ev.UnsetType) else item.arguments
+            ),
             arguments_done=done,
             response_id=response_id,
         )
@@ -250,7 +256,9 @@ def _settle_part(
     if isinstance(wire, (ev.AudioContent, ev.InputAudioContent)):
         transcript = part.transcript
         if isinstance(wire.transcript, str) and part.truncated_at_ms is None:
-            s, transcript = _settle(s, event, part.transcript, wire.transcript, f"{where} transcript")
+            s, transcript = _settle(
+                s, event, part.transcript, wire.transcript, f"{where} transcript"
+            )
         return s, replace(
             part, transcript=transcript, transcript_done=True, audio_done=True, done=True
         )
@@ -276,7 +284,9 @@ def _settle_item(
     elif isinstance(wire, ev.FunctionCallItem):
         arguments = item.arguments
         if not isinstance(wire.arguments, ev.UnsetType):
-            s, arguments = _settle(s, event, item.arguments, wire.arguments, f"item {item.id!r} arguments")
+            s, arguments = _settle(
+                s, event, item.arguments, wire.arguments, f"item {item.id!r} arguments"
+            )
         item = replace(
             item,
             arguments=arguments,
@@ -386,7 +396,10 @@ def _item_deleted(s: Snapshot, e: ev.ConversationItemDeleted) -> Snapshot:
 
 def _item_truncated(s: Snapshot, e: ev.ConversationItemTruncated) -> Snapshot:
     slot, item = _item_at(s, e.item_id, e)
-    if not 0 <= e.content_index < len(item.content) or item.content[e.content_index].type != "audio":
+    if (
+        not 0 <= e.content_index < len(item.content)
+        or item.content[e.content_index].type != "audio"
+    ):
         raise _fail(
             e, "not_audio", f"item {item.id!r} has no audio part at index {e.content_index}"
         )
@@ -438,7 +451,10 @@ def _transcribed_part(
         return None
     item = s._slots[slot]
     assert item is not None
-    if not 0 <= content_index < len(item.content) or item.content[content_index].type != "input_audio":
+    if (
+        not 0 <= content_index < len(item.content)
+        or item.content[content_index].type != "input_audio"
+    ):
         raise _fail(
             e, "not_input_audio", f"item {e.item_id!r} has no input audio part at {content_index}"
         )
@@ -507,7 +523,11 @@ def _buffer(s: Snapshot, **changes: Any) -> Snapshot:
 
 def _speech_started(s: Snapshot, e: ev.InputAudioBufferSpeechStarted) -> Snapshot:
     return _buffer(
-        s, speech_active=True, speech_item_id=e.item_id, audio_start_ms=e.audio_start_ms, audio_end_ms=None
+        s,
+        speech_active=True,
+        speech_item_id=e.item_id,
+        audio_start_ms=e.audio_start_ms,
+        audio_end_ms=None,
     )
 
 
@@ -678,9 +698,7 @@ def _part_added(s: Snapshot, e: ev.ResponseContentPartAdded) -> Snapshot:
     return _put_item(s, slot, replace(item, content=(*item.content, part)))
 
 
-def _open_part(
-    s: Snapshot, e: Any, part_type: str
-) -> tuple[int, ItemState, PartState]:
+def _open_part(s: Snapshot, e: Any, part_type: str) -> tuple[int, ItemState, PartState]:
     slot, item = _open_item(s, e)
     index = e.content_index
     if not 0 <= index < len(item.content):
@@ -742,7 +760,9 @@ def _audio_delta(s: Snapshot, e: ev.ResponseAudioDelta) -> Snapshot:
     width = FORMATS[part.audio_format or "pcm16"].sample_width
     if len(e.delta) % width:
         raise _fail(
-            e, "odd_length_audio", f"{len(e.delta)} bytes is not a whole number of {part.audio_format} samples"
+            e,
+            "odd_length_audio",
+            f"{len(e.delta)} bytes is not a whole number of {part.audio_format} samples",
         )
     audio = (part.audio or ByteChunks.of()).append(e.delta)
     return _put_part(s, slot, item, e.content_index, replace(part, audio=audio))
@@ -760,7 +780,9 @@ def _open_call(s: Snapshot, e: Any) -> tuple[int, ItemState]:
     if item.type != "function_call":
         raise _fail(e, "not_function_call", f"item {item.id!r} is a {item.type}")
     if item.call_id is not None and item.call_id != e.call_id:
-        raise _fail(e, "call_id", f"item {item.id!r} has call_id {item.call_id!r}, not {e.call_id!r}")
+        raise _fail(
+            e, "call_id", f"item {item.id!r} has call_id {item.call_id!r}, not {e.call_id!r}"
+        )
     if item.arguments_done:
         raise _fail(e, "stream_closed", f"arguments of item {item.id!r} already done")
     return slot, item

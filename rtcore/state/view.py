@@ -75,7 +75,12 @@ def snapshot_to_dict(s: Snapshot) -> dict[str, Any]:
         "rate_limits": [_plain(r) for r in s.rate_limits],
         "errors": [_plain(record.error) for record in s.errors],
         "protocol_errors": [
-            {"message": e.message, "code": e.code, "event_id": e.event_id, "event_type": e.event_type}
+            {
+                "message": e.message,
+                "code": e.code,
+                "event_id": e.event_id,
+                "event_type": e.event_type,
+            }
             for e in s.protocol_errors
         ],
         "anomalies": [_plain(a) for a in s.anomalies],
@@ -145,7 +150,9 @@ def snapshot_to_text(s: Snapshot) -> str:
         f"{len(s.anomalies)} anomalies, {s.unknown_events} unknown events"
     )
     for record in s.errors:
-        lines.append(f"  error {record.error.type}/{msgspec.to_builtins(record.error.code)}: {record.error.message}")
+        lines.append(
+            f"  error {record.error.type}/{msgspec.to_builtins(record.error.code)}: {record.error.message}"
+        )
     for error in s.protocol_errors:
         lines.append(f"  protocol error ({error.code}): {error.message}")
     for anomaly in s.anomalies:

@@ -1,0 +1,42 @@
+"""The WebSocket layer in the core (wsproto), for both roles.
+
+``ClientConnection`` and ``ServerConnection`` are byte-level: feed them what the
+socket gave with ``receive_data(bytes)``, iterate ``events()``, and write what
+``data_to_send()``, ``send(event)``, ``accept()``/``reject()`` and
+``close()`` return. No I/O happens here.
+"""
+
+from .client import AuthStyle, ClientConnection, ClientConnectionEvent
+from .events import (
+    ClientMessageError,
+    Connected,
+    ConnectionClosed,
+    Credentials,
+    HandshakeFailed,
+    HandshakeRequest,
+    Headers,
+    PongReceived,
+    Rejected,
+)
+from .framing import DEFAULT_MAX_MESSAGE_SIZE
+from .server import ServerConnection, ServerConnectionEvent, credentials_of, text_frame
+
+__all__ = [
+    "AuthStyle",
+    "ClientConnection",
+    "ClientConnectionEvent",
+    "ClientMessageError",
+    "Connected",
+    "ConnectionClosed",
+    "Credentials",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "HandshakeFailed",
+    "HandshakeRequest",
+    "Headers",
+    "PongReceived",
+    "Rejected",
+    "ServerConnection",
+    "ServerConnectionEvent",
+    "credentials_of",
+    "text_frame",
+]

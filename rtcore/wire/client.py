@@ -1,0 +1,241 @@
+"""``ClientConnection``: the client role at byte level.
+
+It composes the WebSocket layer (wsproto) with a ``ClientSession``: bytes in,
+typed server events and snapshots out; typed client events in, masked text
+frames out. The opening handshake follows EVENTS.md section 1:
+``Authorization: Bearer <key>`` and ``OpenAI-Beta: realtime=v1`` (or the
+Azure-style ``api-key`` header, or the browser subprotocols ``realtime``,
+``openai-insecure-api-key.<key>``, ``openai-beta.realtime-v1``), and the
+query string of the URL (``?model=...``) kept as given. A rejected handshake
+(HTTP 401, 403, 404, ...) is a ``Rejected`` event with the status and body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Literal
+from urllib.parse import urlsplit
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request, TextMessage
+from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
+
+from .. import events as ev
+from ..client import ClientSession, ReceivedEvent
+from ..errors import LocalProtocolError
+from ..state import Snapshot
+from .events import (
+    Connected,
+    ConnectionClosed,
+    HandshakeFailed,
+    Headers,
+    PongReceived,
+    Rejected,
+)
+from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
+
+__all__ = ["ClientConnection", "ClientConnectionEvent", "AuthStyle"]
+
+AuthStyle = Literal["bearer", "api-key", "subprotocol", "none"]
+ClientConnectionEvent = (
+    ReceivedEvent | Connected | Rejected | HandshakeFailed | ConnectionClosed | PongReceived
+)
+"""What ``ClientConnection.events()`` yields."""
+
+_MAX_REJECTION_BODY = 64 * 1024
+
+
+def _lower_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
+    return tuple(
+        (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers
+    )
+
+
+class ClientConnection:
+    """One client connection to a Realtime server, without I/O.
+
+    ``data_to_send()`` first gives the opening handshake; feed whatever the
+    socket gives to ``receive_data`` (any split; ``b""`` or ``None`` for end
+    of file), then iterate ``events()``. ``send(event)`` returns the bytes of
+    one masked text frame. ``state`` is the conversation snapshot.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        api_key: str | None = None,
+        auth: AuthStyle = "bearer",
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        subprotocols: Iterable[str] = (),
+        beta: bool = True,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        session: ClientSession | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss"):
+            raise ValueError(f"a Realtime URL must be ws:// or wss://, not {url!r}")
+        if not parts.hostname:
+            raise ValueError(f"no host in {url!r}")
+        self.url = url
+        self.secure = parts.scheme == "wss"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.secure else 80)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        self.target = target
+        self.session = session if session is not None else ClientSession()
+
+        extra: list[tuple[str, str]] = []
+        offered = list(subprotocols)
+        if api_key is not None and auth == "bearer":
+            extra.append(("Authorization", f"Bearer {api_key}"))
+        elif api_key is not None and auth == "api-key":
+            extra.append(("api-key", api_key))
+        elif api_key is not None and auth == "subprotocol":
+            offered += ["realtime", f"openai-insecure-api-key.{api_key}"]
+        if beta:
+            if auth == "subprotocol":
+                offered.append("openai-beta.realtime-v1")
+            else:
+                extra.append(("OpenAI-Beta", "realtime=v1"))
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        extra += list(items)
+
+        host_header = self.host if parts.port is None else f"{self.host}:{parts.port}"
+        if ":" in self.host and not self.host.startswith("["):
+            host_header = f"[{self.host}]" + (f":{parts.port}" if parts.port else "")
+        self._ws = WSConnection(ConnectionType.CLIENT)
+        self._socket = MessageSocket(self._ws, max_message_size)
+        self._socket._out += self._ws.send(
+            Request(
+                host=host_header,
+                target=target,
+                extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra],
+                subprotocols=offered,
+            )
+        )
+        self._handshake: Literal["pending", "accepted", "rejected", "failed"] = "pending"
+        self._rejection: tuple[int, Headers] | None = None
+        self._body = bytearray()
+        self._handshake_error: HandshakeFailed | None = None
+        self._eof = False
+        self.subprotocol: str | None = None
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def state(self) -> Snapshot:
+        """The conversation snapshot after the last server event."""
+        return self.session.state
+
+    @property
+    def accepted(self) -> bool:
+        return self._handshake == "accepted"
+
+    @property
+    def closed(self) -> bool:
+        """Nothing more will come from the server."""
+        return self._handshake in ("rejected", "failed") or self._socket.closed
+
+    # -- bytes ------------------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        """Bytes to write to the socket: the handshake, pongs, close frames."""
+        return self._socket.data_to_send()
+
+    def receive_data(self, data: bytes | bytearray | None) -> None:
+        """Take bytes from the socket (any split); ``b""`` or ``None`` means end of file."""
+        if self._handshake in ("rejected", "failed"):
+            return
+        if not data:
+            self._eof = True
+            if (
+                self._handshake == "pending"
+                and self._ws.connection is None
+                and self._rejection is None
+            ):
+                # Nothing complete arrived: there is no handshake answer to parse.
+                return
+        try:
+            self._socket._feed(data)
+        except (WSRemoteProtocolError, ValueError) as exc:
+            # ValueError: wsproto lets UnicodeDecodeError out of non-ASCII header values.
+            self._handshake = "failed"
+            self._handshake_error = HandshakeFailed(message=f"bad handshake response: {exc}")
+
+    def events(self) -> Iterator[ClientConnectionEvent]:
+        """Events from the data received so far, each applied to ``state`` as it is yielded."""
+        if self._handshake_error is not None:
+            error, self._handshake_error = self._handshake_error, None
+            yield error
+            return
+        if self._handshake == "pending" or self._rejection is not None:
+            yield from self._handshake_events()
+            if self._handshake == "pending" and self._eof:
+                self._handshake = "failed"
+                yield HandshakeFailed(
+                    message="the connection closed before the handshake completed"
+                )
+            if self._handshake != "accepted":
+                return
+        receive = self.session.receive_message
+        for message in self._socket._messages():
+            if type(message) is str:
+                yield from receive(message)
+            else:
+                yield message  # type: ignore[misc]
+
+    def _handshake_events(self) -> Iterator[ClientConnectionEvent]:
+        try:
+            for event in self._ws.events():
+                if isinstance(event, AcceptConnection):
+                    self._handshake = "accepted"
+                    self.subprotocol = event.subprotocol
+                    yield Connected(
+                        subprotocol=event.subprotocol, headers=_lower_headers(event.extra_headers)
+                    )
+                    return
+                if isinstance(event, RejectConnection):
+                    self._rejection = (event.status_code, _lower_headers(event.headers))
+                    if not event.has_body:
+                        yield self._rejected()
+                        return
+                elif isinstance(event, RejectData):
+                    room = _MAX_REJECTION_BODY - len(self._body)
+                    self._body += bytes(event.data[: max(room, 0)])
+                    if event.body_finished:
+                        yield self._rejected()
+                        return
+        except (WSRemoteProtocolError, ValueError) as exc:
+            self._handshake = "failed"
+            yield HandshakeFailed(message=f"bad handshake response: {exc}")
+
+    def _rejected(self) -> Rejected:
+        assert self._rejection is not None
+        status, headers = self._rejection
+        self._handshake = "rejected"
+        self._rejection = None
+        return Rejected(status_code=status, headers=headers, body=bytes(self._body))
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def send(self, event: ev.ClientEvent) -> bytes:
+        """The bytes of one masked text frame carrying ``event`` (checked against the state).
+
+        Raises ``LocalProtocolError`` if the connection is not open or the
+        event contradicts the state.
+        """
+        if not self.accepted or not self._socket.open:
+            raise LocalProtocolError("the connection is not open", code="connection_not_open")
+        payload = self.session.send(event)
+        return self._ws.send(TextMessage(data=payload.decode("utf-8")))
+
+    def ping(self, payload: bytes = b"") -> bytes:
+        """A ping frame for keep-alive; the answer arrives as ``PongReceived``."""
+        return self._socket.ping(payload) if self.accepted else b""
+
+    def close(self, code: int = 1000, reason: str = "") -> bytes:
+        """The close frame that starts the close handshake (``b""`` if already closing)."""
+        return self._socket.close(code, reason) if self.accepted else b""

@@ -1,0 +1,139 @@
+"""Connection-level events of the wire layer, for both roles.
+
+They sit beside the protocol's own events in what ``ClientConnection.events()``
+and ``ServerConnection.events()`` yield: the outcome of the opening handshake,
+and the end of the connection with its close code. Every way a connection can
+end - a normal close by either side, a protocol violation we answered with a
+close code, the peer vanishing - is a ``ConnectionClosed`` the caller sees,
+never an exception raised from deep inside.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from ..events import DecodeError
+
+__all__ = [
+    "Credentials",
+    "HandshakeRequest",
+    "Connected",
+    "Rejected",
+    "HandshakeFailed",
+    "ConnectionClosed",
+    "ClientMessageError",
+    "PongReceived",
+    "Headers",
+]
+
+Headers = tuple[tuple[str, str], ...]
+"""HTTP headers as (lower-case name, value) pairs, in the order received."""
+
+
+class Credentials(msgspec.Struct, frozen=True):
+    """The API key a client presented, and how.
+
+    ``scheme`` is ``"bearer"`` (``Authorization: Bearer <key>``), ``"api-key"``
+    (the Azure-style ``api-key`` header) or ``"subprotocol"`` (browsers:
+    ``openai-insecure-api-key.<key>`` among the WebSocket subprotocols).
+    """
+
+    scheme: Literal["bearer", "api-key", "subprotocol"]
+    key: str
+
+    def __repr__(self) -> str:  # never print a key
+        return f"Credentials(scheme={self.scheme!r}, key='…{self.key[-4:]}')"
+
+
+class HandshakeRequest(msgspec.Struct, frozen=True):
+    """A client asked to open a Realtime WebSocket (server role).
+
+    Answer with ``ServerConnection.accept()`` or ``reject(status)``.
+    """
+
+    path: str
+    query: dict[str, str]
+    headers: Headers
+    subprotocols: tuple[str, ...]
+    credentials: Credentials | None
+    beta: bool
+    """Whether the client asked for the beta dialect (``OpenAI-Beta: realtime=v1`` or its subprotocol)."""
+
+    @property
+    def model(self) -> str | None:
+        return self.query.get("model")
+
+    def header(self, name: str) -> str | None:
+        """The first value of a header (case-insensitive name)."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+class Connected(msgspec.Struct, frozen=True):
+    """The server accepted the opening handshake (client role)."""
+
+    subprotocol: str | None
+    headers: Headers
+
+
+class Rejected(msgspec.Struct, frozen=True):
+    """The server answered the opening handshake with an HTTP error (client role)."""
+
+    status_code: int
+    headers: Headers
+    body: bytes
+
+    @property
+    def message(self) -> str:
+        text = self.body.decode("utf-8", errors="replace").strip()
+        return f"the server rejected the WebSocket handshake with HTTP {self.status_code}" + (
+            f": {text}" if text else ""
+        )
+
+
+class HandshakeFailed(msgspec.Struct, frozen=True):
+    """The opening handshake could not be understood (malformed HTTP, bad accept token, ...)."""
+
+    message: str
+
+
+class ConnectionClosed(msgspec.Struct, frozen=True):
+    """The connection ended.
+
+    ``initiator`` is ``"peer"`` when the peer sent a close frame first,
+    ``"local"`` when this side did (including when it closed because the peer
+    broke the protocol: 1002 protocol error, 1003 binary frame, 1007 invalid
+    UTF-8, 1009 message too big), and ``"abnormal"`` when the transport ended
+    without a close handshake (code 1006).
+    """
+
+    code: int
+    reason: str
+    initiator: Literal["peer", "local", "abnormal"]
+
+    @property
+    def clean(self) -> bool:
+        """A normal end: a completed close handshake with 1000 (normal) or 1001 (going away)."""
+        return self.initiator != "abnormal" and self.code in (1000, 1001)
+
+
+class ClientMessageError(msgspec.Struct, frozen=True):
+    """A client message that is not a valid event (server role, without a ``ServerSession``).
+
+    The protocol answers it with an ``error`` event; ``error`` says what is
+    wrong and where (``error.code``, ``error.path``, ``error.event_id``).
+    """
+
+    error: DecodeError
+    data: str
+
+
+class PongReceived(msgspec.Struct, frozen=True):
+    """The peer answered a ping sent with ``ping()``."""
+
+    payload: bytes

@@ -1,0 +1,283 @@
+"""``ServerConnection``: the server role at byte level.
+
+It parses the opening handshake and shows it to the caller as a
+``HandshakeRequest`` - path, query (``model``), headers, the credentials
+presented (``Authorization: Bearer``, ``api-key``, or the browser subprotocol
+``openai-insecure-api-key.<key>``) and whether the beta dialect was asked for
+- and lets the caller ``accept()`` (selecting the ``realtime`` subprotocol
+when a browser offered it) or ``reject(status)``. After acceptance it yields
+the client's events, decoded strictly (unknown fields are errors, as on the
+real service), and frames the server's events.
+
+Messages the client pipelines right behind its handshake request are kept and
+processed once the handshake is accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
+from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
+
+from .. import events as ev
+from ..errors import LocalProtocolError
+from .events import (
+    ClientMessageError,
+    ConnectionClosed,
+    Credentials,
+    HandshakeFailed,
+    HandshakeRequest,
+    Headers,
+    PongReceived,
+)
+from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
+
+__all__ = ["ServerConnection", "ServerConnectionEvent", "text_frame", "credentials_of"]
+
+ServerConnectionEvent = (
+    HandshakeRequest
+    | ev.ClientEvent
+    | ev.UnknownEvent
+    | ClientMessageError
+    | HandshakeFailed
+    | ConnectionClosed
+    | PongReceived
+)
+"""What ``ServerConnection.events()`` yields."""
+
+_KEY_PROTOCOL = "openai-insecure-api-key."
+_BETA_PROTOCOL = "openai-beta.realtime-v1"
+_MAX_PENDING = 1024 * 1024
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, unfragmented text frame (what a server sends) around UTF-8 ``payload``."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
+def credentials_of(headers: Headers, subprotocols: Iterable[str]) -> Credentials | None:
+    """The API key a handshake presents: Bearer first, then ``api-key``, then the subprotocol."""
+    for name, value in headers:
+        if name == "authorization":
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return Credentials("bearer", token.strip())
+    for name, value in headers:
+        if name == "api-key" and value.strip():
+            return Credentials("api-key", value.strip())
+    for protocol in subprotocols:
+        if protocol.startswith(_KEY_PROTOCOL) and len(protocol) > len(_KEY_PROTOCOL):
+            return Credentials("subprotocol", protocol[len(_KEY_PROTOCOL) :])
+    return None
+
+
+class ServerConnection:
+    """One server-side connection of a Realtime endpoint, without I/O."""
+
+    def __init__(
+        self,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        strict: bool = True,
+    ) -> None:
+        self._ws = WSConnection(ConnectionType.SERVER)
+        self._socket = MessageSocket(self._ws, max_message_size)
+        self._strict = strict
+        self._phase: Literal["handshake", "requested", "open", "rejected", "failed"] = "handshake"
+        self._pending = bytearray()
+        self._failure: HandshakeFailed | None = None
+        self.request: HandshakeRequest | None = None
+        self.subprotocol: str | None = None
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def accepted(self) -> bool:
+        return self._phase == "open"
+
+    @property
+    def closed(self) -> bool:
+        """Nothing more will come from the client (rejected, failed, or closed)."""
+        return self._phase in ("rejected", "failed") or self._socket.closed
+
+    @property
+    def open(self) -> bool:
+        return self._phase == "open" and self._socket.open
+
+    # -- bytes --------------------------------------------------------------------------------
+
+    def data_to_send(self) -> bytes:
+        return self._socket.data_to_send()
+
+    def receive_data(self, data: bytes | bytearray | None) -> None:
+        """Take bytes from the socket (any split); ``b""`` or ``None`` means end of file."""
+        if self._phase in ("rejected", "failed"):
+            return
+        if self._phase == "open":
+            self._socket._feed(data)
+            return
+        if data:
+            self._pending += data
+            if len(self._pending) > _MAX_PENDING:
+                self._handshake_failed("too much data before the handshake was answered", 400)
+                return
+        if self._phase == "requested":
+            if not data:
+                self._phase = "failed"
+                self._failure = HandshakeFailed("the client left before the handshake was answered")
+            return
+        try:
+            self._ws.receive_data(bytes(data) if data else None)
+        except WSRemoteProtocolError as exc:
+            hint = exc.event_hint
+            status = hint.status_code if isinstance(hint, RejectConnection) else 400
+            self._handshake_failed(f"bad handshake request: {exc}", status)
+        except ValueError as exc:
+            # wsproto lets UnicodeDecodeError out of non-ASCII header values and targets.
+            self._handshake_failed(f"bad handshake request: {exc}", 400)
+
+    def _handshake_failed(self, message: str, status: int) -> None:
+        """Answer a handshake that cannot be served with an HTTP error, and stop."""
+        if self._phase == "handshake" and self._ws.state is ConnectionState.CONNECTING:
+            body = message.encode()
+            headers = [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            self._socket._out += self._ws.send(
+                RejectConnection(status_code=status, headers=headers, has_body=True)
+            )
+            self._socket._out += self._ws.send(RejectData(data=body, body_finished=True))
+        self._phase = "failed"
+        self._failure = HandshakeFailed(message)
+
+    def events(self) -> Iterator[ServerConnectionEvent]:
+        """The handshake request, then client events (decoded) and the end of the connection."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            yield failure
+            return
+        if self._phase == "handshake":
+            for event in self._ws.events():
+                if isinstance(event, Request):
+                    self.request = self._describe(event)
+                    self._phase = "requested"
+                    yield self.request
+                    return
+            return
+        if self._phase != "open":
+            return
+        strict = self._strict
+        for message in self._socket._messages():
+            if type(message) is str:
+                try:
+                    yield ev.decode_client_event(message, strict=strict)
+                except ev.DecodeError as err:
+                    yield ClientMessageError(error=err, data=message)
+            else:
+                yield message  # type: ignore[misc]
+
+    def _describe(self, request: Request) -> HandshakeRequest:
+        headers = tuple(
+            (name.decode("latin-1").lower(), value.decode("latin-1"))
+            for name, value in request.extra_headers
+        )
+        target = urlsplit(request.target)
+        subprotocols = tuple(request.subprotocols)
+        beta = _BETA_PROTOCOL in subprotocols or any(
+            name == "openai-beta" and "realtime=v1" in value.replace(" ", "")
+            for name, value in headers
+        )
+        return HandshakeRequest(
+            path=target.path,
+            query=dict(parse_qsl(target.query)),
+            headers=headers,
+            subprotocols=subprotocols,
+            credentials=credentials_of(headers, subprotocols),
+            beta=beta,
+        )
+
+    # -- answering the handshake ----------------------------------------------------------------
+
+    def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> bytes:
+        """Accept the handshake; returns the ``101`` response.
+
+        Without a ``subprotocol``, ``realtime`` is selected when the client
+        offered it (browsers require the server to pick one they offered).
+        """
+        if self._phase != "requested" or self.request is None:
+            raise LocalProtocolError("there is no handshake request to accept", code="no_handshake")
+        if subprotocol is None and "realtime" in self.request.subprotocols:
+            subprotocol = "realtime"
+        data = self._ws.send(
+            AcceptConnection(
+                subprotocol=subprotocol,
+                extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+            )
+        )
+        self.subprotocol = subprotocol
+        self._phase = "open"
+        end = self._pending.find(b"\r\n\r\n")
+        trailing = bytes(self._pending[end + 4 :]) if end >= 0 else b""
+        self._pending = bytearray()
+        if trailing:
+            self._socket._feed(trailing)
+        return data
+
+    def reject(
+        self,
+        status_code: int = 403,
+        body: bytes = b"",
+        headers: Iterable[tuple[str, str]] = (),
+        content_type: str = "application/json",
+    ) -> bytes:
+        """Refuse the handshake with an HTTP error; returns the whole response."""
+        if self._phase != "requested":
+            raise LocalProtocolError("there is no handshake request to reject", code="no_handshake")
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        if body:
+            raw_headers.append((b"content-type", content_type.encode("latin-1")))
+            raw_headers.append((b"content-length", str(len(body)).encode()))
+        data = self._ws.send(
+            RejectConnection(status_code=status_code, headers=raw_headers, has_body=bool(body))
+        )
+        if body:
+            data += self._ws.send(RejectData(data=body, body_finished=True))
+        self._phase = "rejected"
+        self._pending = bytearray()
+        return data
+
+    # -- sending ------------------------------------------------------------------------------------
+
+    def send(self, event: ev.ServerEvent) -> bytes:
+        """The bytes of one text frame carrying ``event``."""
+        if not self.open:
+            raise LocalProtocolError("the connection is not open", code="connection_not_open")
+        return text_frame(ev.encode_event(event))
+
+    def send_message(self, payload: bytes) -> bytes:
+        """The bytes of one text frame carrying an already encoded message."""
+        if not self.open:
+            raise LocalProtocolError("the connection is not open", code="connection_not_open")
+        return text_frame(payload)
+
+    def ping(self, payload: bytes = b"") -> bytes:
+        return self._socket.ping(payload) if self._phase == "open" else b""
+
+    def close(self, code: int = 1000, reason: str = "") -> bytes:
+        """The close frame that starts the close handshake (``b""`` if already closing)."""
+        return self._socket.close(code, reason) if self._phase == "open" else b""
