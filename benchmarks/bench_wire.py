@@ -77,9 +77,16 @@ def run(quick: bool = False) -> list[Result]:
     answer = _handshake_answer()
     results = []
     workloads = [
-        ("text deltas (600 transcript deltas)", audio_response(1, 100, transcript_every=1)[:4]
-         + [line for line in audio_response(600, 1, transcript_every=1) if b"transcript.delta" in line]
-         + audio_response(1, 100, transcript_every=1)[-5:]),
+        (
+            "text deltas (600 transcript deltas)",
+            audio_response(1, 100, transcript_every=1)[:4]
+            + [
+                line
+                for line in audio_response(600, 1, transcript_every=1)
+                if b"transcript.delta" in line
+            ]
+            + audio_response(1, 100, transcript_every=1)[-5:],
+        ),
         ("100 ms audio deltas (600 x 6.4 KB)", audio_response(600, 100)),
     ]
     for name, lines in workloads:

@@ -4,10 +4,31 @@ It moves bytes between trio streams and rtcore's sans-IO connections; every
 protocol rule lives in ``rtcore``.
 """
 
+from .backends import (
+    Backend,
+    EchoBackend,
+    EchoTranscriber,
+    ResponseRequest,
+    Scenario,
+    ScriptBackend,
+    Transcriber,
+    TranscriptionFailed,
+)
 from .client import RealtimeClient, attach, connect, open_client
 from .errors import ConnectionClosedError, HandshakeError
+from .server import RealtimeServer, serve
 
 __all__ = [
+    "Backend",
+    "EchoBackend",
+    "EchoTranscriber",
+    "RealtimeServer",
+    "ResponseRequest",
+    "Scenario",
+    "ScriptBackend",
+    "Transcriber",
+    "TranscriptionFailed",
+    "serve",
     "ConnectionClosedError",
     "HandshakeError",
     "RealtimeClient",

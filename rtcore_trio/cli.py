@@ -1,46 +1,23 @@
-"""The ``rtcore`` command line: ``replay`` a recorded trace, ``demo`` the engine."""
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rtcore import events as ev
+import trio
+
 from rtcore.state import snapshot_to_text
 from rtcore.trace import read_trace, replay
 
-_DEMO_MESSAGES = [
-    b'{"type":"response.created","event_id":"event_1","response":{"object":"realtime.response",'
-    b'"id":"resp_1","status":"in_progress","status_details":null,"output":[],"usage":null}}',
-    b'{"type":"response.text.delta","event_id":"event_2","response_id":"resp_1","item_id":"item_1",'
-    b'"output_index":0,"content_index":0,"delta":"Hello"}',
-    b'{"type":"response.audio.delta","event_id":"event_3","response_id":"resp_1","item_id":"item_1",'
-    b'"output_index":0,"content_index":0,"delta":"AAABAAIA"}',
-    b'{"type":"mcp_list_tools.completed","event_id":"event_4","item_id":"mcp_1"}',
-    b'{"type":"session.update","session":{"voice":"robot"}}',
-]
-
-
-def _codec_demo() -> int:
-    print("Decoding server messages into typed events:")
-    for data in _DEMO_MESSAGES:
-        try:
-            event = ev.decode_server_event(data)
-        except ev.DecodeError as err:
-            print(f"  DecodeError: {err}")
-            continue
-        print(f"  {event!r}")
-    print("\nEncoding client events:")
-    for client_event in (
-        ev.SessionUpdate(session=ev.SessionConfig(turn_detection=None, voice="ash")),
-        ev.InputAudioBufferAppend(audio=b"\x00\x00\x01\x00"),
-        ev.ResponseCreate(response=ev.ResponseParams(modalities=("text",))),
-    ):
-        print(f"  {ev.encode_event(client_event).decode()}")
-    return 0
+from .backends import load_backend
+from .demo import run_demo
+from .server import RealtimeServer
 
 
 def _replay(path: Path, as_json: bool) -> int:
@@ -59,12 +36,70 @@ def _replay(path: Path, as_json: bool) -> int:
     return 0
 
 
+async def _serve(server: RealtimeServer, host: str, port: int) -> None:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, host, port)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                logging.getLogger("rtcore.serve").info(
+                    "shutting down (every open response is ended)"
+                )
+                server.shutdown()
+                break
+
+
+def _run_server(args: argparse.Namespace) -> int:
+    try:
+        backend, transcriber = load_backend(args.backend, realtime=args.realtime)
+    except (ValueError, OSError) as err:
+        print(f"rtcore serve: {err}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+    )
+    server = RealtimeServer(
+        backend,
+        transcriber=transcriber,
+        api_keys=args.api_key or None,
+        idle_timeout=args.idle_timeout,
+        conversation_created=args.conversation_created,
+    )
+    try:
+        trio.run(_serve, server, args.host, args.port)
+    except OSError as err:
+        print(f"rtcore serve: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="rtcore", description="OpenAI Realtime (beta) protocol engine"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="show the engine at work")
+    serve_cmd = commands.add_parser("serve", help="run a local Realtime server")
+    serve_cmd.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: loopback)"
+    )
+    serve_cmd.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    serve_cmd.add_argument(
+        "--backend", default="echo", help="echo (default) or script:FILE (a JSON scenario)"
+    )
+    serve_cmd.add_argument(
+        "--api-key",
+        action="append",
+        help="accept this key (repeatable); without it any key is accepted",
+    )
+    serve_cmd.add_argument("--realtime", action="store_true", help="pace audio output in real time")
+    serve_cmd.add_argument(
+        "--idle-timeout", type=float, default=None, help="close idle connections after SECONDS"
+    )
+    serve_cmd.add_argument(
+        "--conversation-created",
+        action="store_true",
+        help="send conversation.created after session.created",
+    )
+    commands.add_parser("demo", help="start a server and a client and hold a short conversation")
     replay_cmd = commands.add_parser(
         "replay", help="feed a recorded JSONL trace to the client engine and print the conversation"
     )
@@ -73,7 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "replay":
         return _replay(args.file, args.json)
-    return _codec_demo()
+    if args.command == "serve":
+        return _run_server(args)
+    trio.run(run_demo)
+    return 0
 
 
 if __name__ == "__main__":

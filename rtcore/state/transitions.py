@@ -57,7 +57,7 @@ from .model import (
     Snapshot,
 )
 
-__all__ = ["apply", "record_protocol_error", "initial_snapshot"]
+__all__ = ["apply", "record_protocol_error", "initial_snapshot", "item_from_wire"]
 
 _Handler = Callable[[Snapshot, Any], Snapshot]
 
@@ -218,6 +218,43 @@ def _item_from_wire(
         call_id=item.call_id,
         output=None if isinstance(item.output, ev.UnsetType) else item.output,
         response_id=response_id,
+    )
+
+
+def item_from_wire(
+    item: ev.Item, input_format: ev.AudioFormat, output_format: ev.AudioFormat
+) -> ItemState:
+    """An item as the snapshot holds it, built from its wire form (complete, not streaming)."""
+    if isinstance(item.id, ev.UnsetType):
+        raise ValueError("an item needs an id to be held in a snapshot")
+    status = None if isinstance(item.status, ev.UnsetType) else item.status
+    if isinstance(item, ev.MessageItem):
+        content = () if isinstance(item.content, ev.UnsetType) else item.content
+        return ItemState(
+            id=item.id,
+            type="message",
+            status=status,
+            role=item.role,
+            content=tuple(_part_from_wire(p, input_format, output_format, True) for p in content),
+        )
+    if isinstance(item, ev.FunctionCallItem):
+        return ItemState(
+            id=item.id,
+            type="function_call",
+            status=status,
+            call_id=None if isinstance(item.call_id, ev.UnsetType) else item.call_id,
+            name=None if isinstance(item.name, ev.UnsetType) else item.name,
+            arguments=TextChunks.of(
+                "" if isinstance(item.arguments, ev.UnsetType) else item.arguments
+            ),
+            arguments_done=True,
+        )
+    return ItemState(
+        id=item.id,
+        type="function_call_output",
+        status=status,
+        call_id=item.call_id,
+        output=None if isinstance(item.output, ev.UnsetType) else item.output,
     )
 
 

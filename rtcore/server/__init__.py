@@ -1,0 +1,40 @@
+"""The server role: ``ServerSession``, its effects, and the backend's output chunks."""
+
+from .config import DEFAULT_MODEL, ServerLimits, default_session
+from .effects import (
+    ArgumentsChunk,
+    AudioChunk,
+    CancelResponse,
+    Effect,
+    EndItem,
+    Finish,
+    FunctionCallChunk,
+    OutputChunk,
+    ResponseSettings,
+    StartResponse,
+    TextChunk,
+    Transcribe,
+    TranscriptChunk,
+)
+from .session import Received, ServerSession
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ArgumentsChunk",
+    "AudioChunk",
+    "CancelResponse",
+    "Effect",
+    "EndItem",
+    "Finish",
+    "FunctionCallChunk",
+    "OutputChunk",
+    "Received",
+    "ResponseSettings",
+    "ServerLimits",
+    "ServerSession",
+    "StartResponse",
+    "TextChunk",
+    "Transcribe",
+    "TranscriptChunk",
+    "default_session",
+]

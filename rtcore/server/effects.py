@@ -1,0 +1,147 @@
+"""What the server session asks of the app, and what the app's backend hands back.
+
+Effects (returned by ``ServerSession.receive_message`` and friends) are the
+work the protocol implies but the engine cannot do itself: produce a
+response (``StartResponse``), stop producing one (``CancelResponse``),
+transcribe committed user audio (``Transcribe``). Each carries immutable
+data only.
+
+Output chunks are what a backend produces for a response; pass each to
+``ServerSession.produce(response_id, chunk)`` and the session turns it into
+the exact event sequence of SEQUENCES.md section 11.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from .. import events as ev
+from ..state import ItemState, Snapshot
+
+__all__ = [
+    "ResponseSettings",
+    "StartResponse",
+    "CancelResponse",
+    "Transcribe",
+    "Effect",
+    "TextChunk",
+    "AudioChunk",
+    "TranscriptChunk",
+    "FunctionCallChunk",
+    "ArgumentsChunk",
+    "EndItem",
+    "Finish",
+    "OutputChunk",
+]
+
+
+class ResponseSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """The effective settings of one response: session defaults with its overrides applied."""
+
+    modalities: tuple[ev.Modality, ...]
+    instructions: str
+    voice: ev.Voice
+    output_audio_format: ev.AudioFormat
+    tools: tuple[ev.Tool, ...]
+    tool_choice: ev.ToolChoice
+    temperature: float
+    max_output_tokens: ev.MaxTokens
+    conversation: Literal["auto", "none"]
+    metadata: dict[str, str] | None = None
+
+    @property
+    def audio(self) -> bool:
+        return "audio" in self.modalities
+
+
+class StartResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """Produce the content of response ``response_id``.
+
+    ``items`` is the prompt in order (the conversation, or the response's own
+    ``input``); ``input_audio`` holds the audio bytes of the user audio items
+    among them (server echoes never carry audio); ``snapshot`` is the whole
+    server state when the response began. ``trigger`` says whether the client
+    asked (``response.create``) or server VAD did.
+    """
+
+    response_id: str
+    settings: ResponseSettings
+    items: tuple[ItemState, ...]
+    input_audio: dict[str, bytes]
+    snapshot: Snapshot
+    trigger: Literal["client", "vad"]
+    event_id: str | None = None
+
+
+class CancelResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """Stop producing response ``response_id``; its ``response.done`` has been sent."""
+
+    response_id: str
+    reason: Literal["client_cancelled", "turn_detected", "disconnect", "shutdown"]
+
+
+class Transcribe(msgspec.Struct, frozen=True, kw_only=True):
+    """Transcribe committed user audio; answer with ``complete_transcription`` or ``fail_transcription``."""
+
+    item_id: str
+    content_index: int
+    audio: bytes
+    audio_format: ev.AudioFormat
+    settings: ev.InputAudioTranscription
+
+
+Effect = StartResponse | CancelResponse | Transcribe
+
+
+# -- output chunks -----------------------------------------------------------------
+
+
+class TextChunk(msgspec.Struct, frozen=True):
+    """Text of a ``text`` part (opens a message item and a text part if needed)."""
+
+    text: str
+
+
+class AudioChunk(msgspec.Struct, frozen=True):
+    """Audio bytes in the response's ``output_audio_format`` (opens an audio part if needed)."""
+
+    audio: bytes
+
+
+class TranscriptChunk(msgspec.Struct, frozen=True):
+    """Transcript of the audio part being produced (opens an audio part if needed)."""
+
+    text: str
+
+
+class FunctionCallChunk(msgspec.Struct, frozen=True, kw_only=True):
+    """Start a function call item (closing any open item); arguments may come whole or in chunks."""
+
+    name: str
+    arguments: str = ""
+    call_id: str | None = None
+
+
+class ArgumentsChunk(msgspec.Struct, frozen=True):
+    """More JSON arguments for the function call being produced."""
+
+    delta: str
+
+
+class EndItem(msgspec.Struct, frozen=True):
+    """Close the item being produced, so that the next chunk starts a new one."""
+
+
+class Finish(msgspec.Struct, frozen=True, kw_only=True):
+    """End the response (every open part and item is closed first)."""
+
+    status: Literal["completed", "incomplete", "failed"] = "completed"
+    details: ev.StatusDetails | None = None
+    usage: ev.Usage | None = None
+
+
+OutputChunk = (
+    TextChunk | AudioChunk | TranscriptChunk | FunctionCallChunk | ArgumentsChunk | EndItem | Finish
+)

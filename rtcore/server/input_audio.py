@@ -1,0 +1,141 @@
+"""The input audio buffer and the audio clock (SEQUENCES.md sections 3-7).
+
+The clock counts samples appended during the whole session (it is not reset
+by commits), so every ``*_ms`` the server reports - ``audio_start_ms``,
+``audio_end_ms``, buffer lengths - comes from sample counts in the session's
+input format. With server VAD on, each append is also cut into 20 ms frames
+for the speech segmenter, and while nobody speaks only the last
+``prefix_padding_ms`` (plus the frames a start needs) are kept, so an open
+microphone costs constant memory.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from .. import events as ev
+from ..audio.formats import FORMATS
+from ..audio.vad import FRAME_MS, Boundary, DetectorFactory, SpeechSegmenter
+
+__all__ = ["InputAudio"]
+
+T = TypeVar("T")
+
+
+class InputAudio:
+    """Uncommitted input audio, its position on the audio clock, and VAD."""
+
+    def __init__(self, fmt: ev.AudioFormat) -> None:
+        self.fmt: ev.AudioFormat = fmt
+        self._width = FORMATS[fmt].sample_width
+        self.rate = FORMATS[fmt].sample_rate
+        self.buffer = bytearray()
+        self.start = 0
+        """Clock position (samples) of the first buffered sample."""
+        self.clock = 0
+        """Samples appended during the session."""
+        self.segmenter: SpeechSegmenter | None = None
+        self.prefix_samples = 0
+        self._vad_key: tuple[object, ...] | None = None
+        self.speech_item_id: str | None = None
+        self.speech_start = 0
+        """Clock position where the current speech segment's audio begins (prefix included)."""
+
+    # -- configuration -------------------------------------------------------------------
+
+    def configure(
+        self,
+        fmt: ev.AudioFormat,
+        turn_detection: ev.TurnDetection | None,
+        detectors: DetectorFactory,
+    ) -> None:
+        """Follow the session's input format and turn detection (after a successful update)."""
+        if fmt != self.fmt:
+            # Buffered bytes in the old format cannot be read in the new one.
+            self.fmt = fmt
+            self._width = FORMATS[fmt].sample_width
+            self.rate = FORMATS[fmt].sample_rate
+            self.buffer.clear()
+            self.start = self.clock = 0
+            self._vad_key = None
+        if turn_detection is None:
+            self.segmenter = None
+            self._vad_key = None
+            self.speech_item_id = None
+            return
+        threshold = float(_get(turn_detection.threshold, 0.5))
+        silence = _get(turn_detection.silence_duration_ms, 200)
+        prefix = _get(turn_detection.prefix_padding_ms, 300)
+        key = (fmt, threshold, silence, detectors)
+        self.prefix_samples = self.rate * prefix // 1000
+        if key == self._vad_key:
+            return
+        self._vad_key = key
+        self.segmenter = SpeechSegmenter(detectors(threshold), fmt, silence, position=self.clock)
+        self.speech_item_id = None
+
+    # -- audio -------------------------------------------------------------------------------
+
+    def ms(self, samples: int) -> int:
+        return samples * 1000 // self.rate
+
+    @property
+    def buffered_samples(self) -> int:
+        return len(self.buffer) // self._width
+
+    @property
+    def buffered_ms(self) -> float:
+        return self.buffered_samples * 1000 / self.rate
+
+    def whole_samples(self, data: bytes) -> bool:
+        return len(data) % self._width == 0
+
+    def append(self, data: bytes) -> list[Boundary]:
+        """Add audio; returns the speech boundaries it completed (VAD on)."""
+        self.buffer += data
+        self.clock += len(data) // self._width
+        segmenter = self.segmenter
+        if segmenter is None:
+            return []
+        boundaries = segmenter.feed(data)
+        if not segmenter.speaking and not boundaries:
+            self._trim()
+        return boundaries
+
+    def _trim(self) -> None:
+        """While silent, keep only what a future speech start could reach back to."""
+        assert self.segmenter is not None
+        keep = self.prefix_samples + self.segmenter.frame_samples * (
+            self.segmenter.min_speech_frames + 1
+        )
+        drop = self.buffered_samples - keep
+        if drop > self.rate * FRAME_MS // 1000 * 50:  # trim in chunks of a second, not per frame
+            del self.buffer[: drop * self._width]
+            self.start += drop
+
+    def take(self, begin: int | None = None, end: int | None = None) -> bytes:
+        """The buffered audio between two clock positions; everything up to ``end`` leaves the buffer."""
+        begin = self.start if begin is None else max(begin, self.start)
+        end = self.clock if end is None else min(end, self.clock)
+        if end <= begin:
+            audio = b""
+        else:
+            audio = bytes(
+                self.buffer[(begin - self.start) * self._width : (end - self.start) * self._width]
+            )
+        cut = max(0, end - self.start)
+        del self.buffer[: cut * self._width]
+        self.start += cut
+        return audio
+
+    def clear(self) -> None:
+        """Drop the buffer and any speech in progress."""
+        self.buffer.clear()
+        self.start = self.clock
+        self.speech_item_id = None
+        if self.segmenter is not None:
+            self.segmenter.reset(self.clock)
+
+
+def _get(value: T | ev.UnsetType, default: T) -> T:
+    return default if isinstance(value, ev.UnsetType) else value

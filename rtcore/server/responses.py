@@ -1,0 +1,430 @@
+"""Writing responses: output chunks in, the exact event sequence out (SEQUENCES.md 11-14).
+
+For every response the writer emits, in order: ``response.created``; before
+the first output, ``rate_limits.updated`` (a response cancelled before any
+output gets none, as on the real service); per item
+``response.output_item.added`` then ``conversation.item.created`` (not for
+out-of-band responses); per part ``response.content_part.added``, the
+deltas, the part's ``*.done`` events (``audio.done`` before
+``audio_transcript.done``), ``response.content_part.done``; then
+``response.output_item.done`` and, exactly once, ``response.done``.
+
+Every ``*.added`` is closed on every path - completion, cancellation by the
+client or by speech, failure, disconnect, shutdown - with the values
+produced so far, the open item marked ``incomplete``. Items are produced one
+at a time (the first is closed before the second opens). Output for a
+response that has ended is refused with ``LocalProtocolError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import msgspec
+
+from .. import events as ev
+from ..audio.formats import FORMATS
+from ..errors import LocalProtocolError
+from ..ids import IdFactory
+from ..state import ItemState, Snapshot
+from .effects import (
+    ArgumentsChunk,
+    AudioChunk,
+    EndItem,
+    Finish,
+    FunctionCallChunk,
+    OutputChunk,
+    ResponseSettings,
+    TextChunk,
+    TranscriptChunk,
+)
+
+__all__ = ["ResponseWriter", "Run", "zero_usage", "wire_item"]
+
+Emit = Callable[[ev.ServerEvent], None]
+
+
+def zero_usage() -> ev.Usage:
+    """Usage with every counter at 0, as real servers report for responses cut before any output."""
+    return ev.Usage(
+        total_tokens=0,
+        input_tokens=0,
+        output_tokens=0,
+        input_token_details=ev.InputTokenDetails(
+            cached_tokens=0,
+            text_tokens=0,
+            audio_tokens=0,
+            cached_tokens_details=ev.CachedTokensDetails(text_tokens=0, audio_tokens=0),
+        ),
+        output_token_details=ev.OutputTokenDetails(text_tokens=0, audio_tokens=0),
+    )
+
+
+def wire_item(item: ItemState, *, with_audio: bool = False) -> ev.Item:
+    """An item as the server reports it; audio bytes only when asked (``conversation.item.retrieved``)."""
+    status = item.status if item.status is not None else ev.UNSET
+    if item.type == "function_call":
+        return ev.FunctionCallItem(
+            id=item.id,
+            object="realtime.item",
+            status=status,
+            name=item.name if item.name is not None else ev.UNSET,
+            call_id=item.call_id if item.call_id is not None else ev.UNSET,
+            arguments=item.arguments.value if item.arguments is not None else "",
+        )
+    if item.type == "function_call_output":
+        assert item.call_id is not None
+        return ev.FunctionCallOutputItem(
+            id=item.id,
+            object="realtime.item",
+            status=status,
+            call_id=item.call_id,
+            output=item.output if item.output is not None else "",
+        )
+    parts: list[ev.ContentPart] = []
+    for part in item.content:
+        if part.type == "text":
+            parts.append(ev.TextContent(text=part.text.value if part.text else ""))
+        elif part.type == "input_text":
+            parts.append(ev.InputTextContent(text=part.text.value if part.text else ""))
+        elif part.type == "audio":
+            parts.append(
+                ev.AudioContent(
+                    transcript=part.transcript.value if part.transcript is not None else "",
+                    audio=part.audio.value if with_audio and part.audio else ev.UNSET,
+                )
+            )
+        elif part.type == "input_audio":
+            parts.append(
+                ev.InputAudioContent(
+                    transcript=part.transcript.value if part.transcript is not None else None,
+                    audio=part.audio.value if with_audio and part.audio else ev.UNSET,
+                )
+            )
+        else:
+            parts.append(ev.ItemReferenceContent(id=part.reference_id or ""))
+    assert item.role is not None
+    return ev.MessageItem(
+        id=item.id, object="realtime.item", status=status, role=item.role, content=tuple(parts)
+    )
+
+
+class Run(msgspec.Struct, kw_only=True):
+    """The writer's bookkeeping for one response in progress."""
+
+    id: str
+    settings: ResponseSettings
+    conversation_id: str | None
+    trigger: Literal["client", "vad"]
+    items: list[str] = msgspec.field(default_factory=list)
+    open_item: str | None = None
+    open_kind: Literal["message", "function_call"] | None = None
+    open_part: int | None = None
+    part_kind: Literal["text", "audio"] | None = None
+    started_output: bool = False
+
+    @property
+    def out_of_band(self) -> bool:
+        return self.settings.conversation == "none"
+
+
+class ResponseWriter:
+    """Turns output chunks into server events for the responses in progress."""
+
+    def __init__(
+        self,
+        emit: Emit,
+        state: Callable[[], Snapshot],
+        ids: IdFactory,
+        rate_limits: Callable[[int], tuple[ev.RateLimit, ...]] | None,
+    ) -> None:
+        self._emit = emit
+        self._state = state
+        self._ids = ids
+        self._rate_limits = rate_limits
+        self.runs: dict[str, Run] = {}
+        self.started = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def active_in_conversation(self) -> Run | None:
+        for run in self.runs.values():
+            if not run.out_of_band:
+                return run
+        return None
+
+    def _response_object(self, run: Run, status: ev.ResponseStatus, **final: object) -> ev.Response:
+        s = run.settings
+        return ev.Response(
+            id=run.id,
+            object="realtime.response",
+            status=status,
+            status_details=final.get("status_details"),  # type: ignore[arg-type]
+            output=final.get("output", ()),  # type: ignore[arg-type]
+            conversation_id=run.conversation_id,
+            modalities=s.modalities,
+            voice=s.voice,
+            output_audio_format=s.output_audio_format,
+            temperature=s.temperature,
+            max_output_tokens=s.max_output_tokens,
+            usage=final.get("usage"),  # type: ignore[arg-type]
+            metadata=s.metadata,
+        )
+
+    def start(
+        self,
+        response_id: str,
+        settings: ResponseSettings,
+        conversation_id: str,
+        trigger: Literal["client", "vad"],
+    ) -> Run:
+        run = Run(
+            id=response_id,
+            settings=settings,
+            conversation_id=None if settings.conversation == "none" else conversation_id,
+            trigger=trigger,
+        )
+        self.runs[response_id] = run
+        self.started += 1
+        self._emit(
+            ev.ResponseCreated(
+                event_id=self._ids("event"), response=self._response_object(run, "in_progress")
+            )
+        )
+        return run
+
+    def _run(self, response_id: str) -> Run:
+        run = self.runs.get(response_id)
+        if run is None:
+            raise LocalProtocolError(
+                f"response {response_id!r} is not in progress (it ended, or never began)",
+                code="response_not_active",
+            )
+        return run
+
+    # -- output ------------------------------------------------------------------------------
+
+    def produce(self, response_id: str, chunk: OutputChunk) -> None:
+        run = self._run(response_id)
+        if isinstance(chunk, TextChunk):
+            self._open_part(run, "text")
+            self._delta(run, ev.ResponseTextDelta, delta=chunk.text)
+        elif isinstance(chunk, AudioChunk):
+            if not run.settings.audio:
+                raise LocalProtocolError(
+                    f"response {response_id!r} has audio output off (modalities {list(run.settings.modalities)})",
+                    code="audio_disabled",
+                )
+            fmt = run.settings.output_audio_format
+            if len(chunk.audio) % FORMATS[fmt].sample_width:
+                raise LocalProtocolError(
+                    f"{len(chunk.audio)} bytes is not a whole number of {fmt} samples",
+                    code="invalid_audio",
+                )
+            self._open_part(run, "audio")
+            self._delta(run, ev.ResponseAudioDelta, delta=chunk.audio)
+        elif isinstance(chunk, TranscriptChunk):
+            self._open_part(run, "audio")
+            self._delta(run, ev.ResponseAudioTranscriptDelta, delta=chunk.text)
+        elif isinstance(chunk, FunctionCallChunk):
+            self._open_call(run, chunk)
+        elif isinstance(chunk, ArgumentsChunk):
+            if run.open_kind != "function_call" or run.open_item is None:
+                raise LocalProtocolError(
+                    "there is no function call to add arguments to", code="no_function_call"
+                )
+            self._arguments(run, chunk.delta)
+        elif isinstance(chunk, EndItem):
+            self._close_item(run, "completed")
+        elif isinstance(chunk, Finish):
+            item_status: ev.ItemStatus = (
+                "completed" if chunk.status == "completed" else "incomplete"
+            )
+            self.finish(run, chunk.status, chunk.details, chunk.usage, item_status)
+
+    def _begin_output(self, run: Run) -> None:
+        if run.started_output:
+            return
+        run.started_output = True
+        if self._rate_limits is not None:
+            self._emit(
+                ev.RateLimitsUpdated(
+                    event_id=self._ids("event"), rate_limits=self._rate_limits(self.started - 1)
+                )
+            )
+
+    def _open_item(
+        self, run: Run, item: ev.Item, kind: Literal["message", "function_call"]
+    ) -> None:
+        self._begin_output(run)
+        previous = self._state().order[-1] if self._state().order else None
+        assert isinstance(item.id, str)
+        self._emit(
+            ev.ResponseOutputItemAdded(
+                event_id=self._ids("event"),
+                response_id=run.id,
+                output_index=len(run.items),
+                item=item,
+            )
+        )
+        if not run.out_of_band:
+            self._emit(
+                ev.ConversationItemCreated(
+                    event_id=self._ids("event"), previous_item_id=previous, item=item
+                )
+            )
+        run.items.append(item.id)
+        run.open_item, run.open_kind = item.id, kind
+
+    def _open_part(self, run: Run, kind: Literal["text", "audio"]) -> None:
+        if run.open_kind == "function_call":
+            self._close_item(run, "completed")
+        if run.open_item is None:
+            item = ev.MessageItem(
+                id=self._ids("item"),
+                object="realtime.item",
+                status="in_progress",
+                role="assistant",
+                content=(),
+            )
+            self._open_item(run, item, "message")
+        if run.open_part is not None and run.part_kind == kind:
+            return
+        if run.open_part is not None:
+            self._close_part(run)
+        assert run.open_item is not None
+        item_state = self._state().item(run.open_item)
+        assert item_state is not None
+        index = len(item_state.content)
+        part: ev.ContentPart = (
+            ev.TextContent(text="") if kind == "text" else ev.AudioContent(transcript="")
+        )
+        self._emit(
+            ev.ResponseContentPartAdded(
+                event_id=self._ids("event"),
+                response_id=run.id,
+                item_id=run.open_item,
+                output_index=len(run.items) - 1,
+                content_index=index,
+                part=part,
+            )
+        )
+        run.open_part, run.part_kind = index, kind
+
+    def _delta(self, run: Run, cls: Callable[..., ev.ServerEvent], **fields: object) -> None:
+        assert run.open_item is not None and run.open_part is not None
+        self._emit(
+            cls(
+                event_id=self._ids("event"),
+                response_id=run.id,
+                item_id=run.open_item,
+                output_index=len(run.items) - 1,
+                content_index=run.open_part,
+                **fields,
+            )
+        )
+
+    def _open_call(self, run: Run, chunk: FunctionCallChunk) -> None:
+        if run.open_item is not None:
+            self._close_item(run, "completed")
+        call_id = chunk.call_id or self._ids("call")
+        item = ev.FunctionCallItem(
+            id=self._ids("item"),
+            object="realtime.item",
+            status="in_progress",
+            name=chunk.name,
+            call_id=call_id,
+            arguments="",
+        )
+        self._open_item(run, item, "function_call")
+        if chunk.arguments:
+            self._arguments(run, chunk.arguments)
+
+    def _arguments(self, run: Run, delta: str) -> None:
+        assert run.open_item is not None
+        item = self._state().item(run.open_item)
+        assert item is not None and item.call_id is not None
+        self._emit(
+            ev.ResponseFunctionCallArgumentsDelta(
+                event_id=self._ids("event"),
+                response_id=run.id,
+                item_id=run.open_item,
+                output_index=len(run.items) - 1,
+                call_id=item.call_id,
+                delta=delta,
+            )
+        )
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def _close_part(self, run: Run) -> None:
+        assert run.open_item is not None and run.open_part is not None
+        item = self._state().item(run.open_item)
+        assert item is not None
+        part = item.content[run.open_part]
+        final: ev.ContentPart
+        if run.part_kind == "text":
+            text = part.text.value if part.text is not None else ""
+            self._delta(run, ev.ResponseTextDone, text=text)
+            final = ev.TextContent(text=text)
+        else:
+            transcript = part.transcript.value if part.transcript is not None else ""
+            self._delta(run, ev.ResponseAudioDone)
+            self._delta(run, ev.ResponseAudioTranscriptDone, transcript=transcript)
+            final = ev.AudioContent(transcript=transcript)
+        self._delta(run, ev.ResponseContentPartDone, part=final)
+        run.open_part = run.part_kind = None
+
+    def _close_item(self, run: Run, status: ev.ItemStatus) -> None:
+        if run.open_item is None:
+            return
+        if run.open_part is not None:
+            self._close_part(run)
+        item = self._state().item(run.open_item)
+        assert item is not None
+        if run.open_kind == "function_call":
+            assert item.call_id is not None
+            self._emit(
+                ev.ResponseFunctionCallArgumentsDone(
+                    event_id=self._ids("event"),
+                    response_id=run.id,
+                    item_id=item.id,
+                    output_index=len(run.items) - 1,
+                    call_id=item.call_id,
+                    name=item.name or "",
+                    arguments=item.arguments.value if item.arguments is not None else "",
+                )
+            )
+        final = msgspec.structs.replace(wire_item(item), status=status)
+        self._emit(
+            ev.ResponseOutputItemDone(
+                event_id=self._ids("event"),
+                response_id=run.id,
+                output_index=len(run.items) - 1,
+                item=final,
+            )
+        )
+        run.open_item = run.open_kind = None
+
+    def finish(
+        self,
+        run: Run,
+        status: ev.ResponseStatus,
+        details: ev.StatusDetails | None,
+        usage: ev.Usage | None,
+        item_status: ev.ItemStatus,
+    ) -> None:
+        """Close what is open and send the one ``response.done``."""
+        self._close_item(run, item_status)
+        state = self._state()
+        output = []
+        for item_id in run.items:
+            item = state.item(item_id)
+            if item is not None:  # an output item the client deleted is gone from the output too
+                output.append(wire_item(item))
+        response = self._response_object(
+            run, status, status_details=details, output=tuple(output), usage=usage or zero_usage()
+        )
+        del self.runs[run.id]
+        self._emit(ev.ResponseDone(event_id=self._ids("event"), response=response))

@@ -1,0 +1,158 @@
+"""``rtcore demo``: a local server and a client in one process, and a short conversation.
+
+Three turns, each over a real loopback WebSocket: a text turn; an audio turn
+through server VAD (synthetic speech, then silence; speech start and stop,
+the commit, the input transcription and a spoken answer); and a tool call
+round trip (the model calls ``get_weather``, the client answers with a
+``function_call_output``, the model reads it back).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import trio
+
+from rtcore import events as ev
+from rtcore.audio.codecs import from_linear
+from rtcore.state import snapshot_to_text
+
+from .client import RealtimeClient, connect
+from .server import RealtimeServer
+
+__all__ = ["run_demo", "speech_like"]
+
+Say = Callable[[str], None]
+
+
+def speech_like(ms: int, rate: int = 24000, level: float = 0.25) -> bytes:
+    """pcm16 that a voice detector takes for speech: a voiced tone with syllable-like bursts."""
+    t = np.arange(rate * ms // 1000) / rate
+    syllables = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
+    voice = np.sin(2 * np.pi * 140 * t) + 0.5 * np.sin(2 * np.pi * 280 * t)
+    return from_linear((level * 32767 * syllables * voice / 1.5).astype(np.int16), "pcm16")
+
+
+async def _until(
+    rt: RealtimeClient, say: Say, kinds: tuple[type[ev.ServerEvent], ...]
+) -> ev.ServerEvent:
+    """Print events until one of ``kinds`` arrives (and return it)."""
+    async for event, _ in rt:
+        if isinstance(event, ev.ServerEvent):
+            _describe(event, say)
+            if isinstance(event, kinds):
+                return event
+    raise RuntimeError("the connection ended early")
+
+
+def _describe(event: ev.ServerEvent, say: Say) -> None:
+    if isinstance(
+        event,
+        (
+            ev.ResponseAudioDelta,
+            ev.ResponseTextDelta,
+            ev.ResponseAudioTranscriptDelta,
+            ev.ResponseFunctionCallArgumentsDelta,
+            ev.RateLimitsUpdated,
+        ),
+    ):
+        return  # streaming detail: summarised by the done events
+    detail = ""
+    if isinstance(event, ev.InputAudioBufferSpeechStarted):
+        detail = f"audio_start_ms={event.audio_start_ms}"
+    elif isinstance(event, ev.InputAudioBufferSpeechStopped):
+        detail = f"audio_end_ms={event.audio_end_ms}"
+    elif isinstance(event, ev.ConversationItemInputAudioTranscriptionCompleted):
+        detail = repr(event.transcript)
+    elif isinstance(event, ev.ResponseTextDone):
+        detail = repr(event.text)
+    elif isinstance(event, ev.ResponseAudioTranscriptDone):
+        detail = repr(event.transcript)
+    elif isinstance(event, ev.ResponseFunctionCallArgumentsDone):
+        detail = f"{event.name}({event.arguments})"
+    elif isinstance(event, ev.ResponseDone):
+        detail = event.response.status
+    elif isinstance(event, ev.ErrorEvent):
+        detail = f"{event.error.code}: {event.error.message}"
+    say(f"  <- {event.type} {detail}".rstrip())
+
+
+async def _conversation(url: str, say: Say) -> None:
+    async with connect(url, api_key="sk-demo") as rt:
+        await _until(rt, say, (ev.SessionCreated,))
+
+        say("\n1. A text turn")
+        await rt.send(
+            ev.SessionUpdate(session=ev.SessionConfig(modalities=("text",), turn_detection=None))
+        )
+        await _until(rt, say, (ev.SessionUpdated,))
+        text = (ev.InputTextContent(text="Hello, rtcore!"),)
+        await rt.send(ev.ConversationItemCreate(item=ev.MessageItem(role="user", content=text)))
+        await rt.send(ev.ResponseCreate())
+        await _until(rt, say, (ev.ResponseDone,))
+
+        say("\n2. An audio turn through server VAD")
+        await rt.send(
+            ev.SessionUpdate(
+                session=ev.SessionConfig(
+                    modalities=("text", "audio"),
+                    input_audio_transcription=ev.InputAudioTranscription(model="whisper-1"),
+                    turn_detection=ev.TurnDetection(type="server_vad", silence_duration_ms=300),
+                )
+            )
+        )
+        await _until(rt, say, (ev.SessionUpdated,))
+        audio = bytes(24000 * 2 // 2) + speech_like(1200) + bytes(24000 * 2 * 6 // 10)
+        frame = 960  # 20 ms of pcm16
+        for offset in range(0, len(audio), frame):
+            await rt.send(ev.InputAudioBufferAppend(audio=audio[offset : offset + frame]))
+        done = await _until(rt, say, (ev.ResponseDone,))
+        assert isinstance(done, ev.ResponseDone)
+        answer = rt.state.response_items(done.response.id)
+        if answer and answer[0].content:
+            say(f"     (the answer carried {answer[0].content[0].audio_ms} ms of audio)")
+
+        say("\n3. A tool call round trip")
+        tool = ev.Tool(
+            name="get_weather",
+            description="The weather in a city.",
+            parameters={"type": "object", "properties": {"text": {"type": "string"}}},
+        )
+        await rt.send(
+            ev.SessionUpdate(
+                session=ev.SessionConfig(modalities=("text",), turn_detection=None, tools=(tool,))
+            )
+        )
+        await _until(rt, say, (ev.SessionUpdated,))
+        ask = (ev.InputTextContent(text="Please call get_weather for Paris."),)
+        await rt.send(ev.ConversationItemCreate(item=ev.MessageItem(role="user", content=ask)))
+        await rt.send(ev.ResponseCreate())
+        await _until(rt, say, (ev.ResponseDone,))
+        for call_id in list(rt.state.pending_calls):
+            result = json.dumps({"city": "Paris", "sky": "clear", "temperature_c": 21})
+            say(f"  -> function_call_output {call_id}: {result}")
+            await rt.send(
+                ev.ConversationItemCreate(
+                    item=ev.FunctionCallOutputItem(call_id=call_id, output=result)
+                )
+            )
+        await rt.send(ev.ResponseCreate())
+        await _until(rt, say, (ev.ResponseDone,))
+
+        say("\nThe conversation, as the client's snapshot holds it:")
+        for line in snapshot_to_text(rt.state).splitlines():
+            say("  " + line)
+
+
+async def run_demo(say: Say = print) -> None:
+    """Start a server on a free loopback port, hold the demo conversation, stop the server."""
+    async with trio.open_nursery() as nursery:
+        server: RealtimeServer = await nursery.start(
+            RealtimeServer(api_keys=["sk-demo"]).serve, "127.0.0.1", 0
+        )
+        url = f"ws://127.0.0.1:{server.port}/v1/realtime?model=gpt-4o-realtime-preview"
+        say(f"rtcore demo: server listening on {url}")
+        await _conversation(url, say)
+        server.shutdown()

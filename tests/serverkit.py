@@ -1,0 +1,87 @@
+"""A harness for server tests: a ServerSession with readable ids, its client, and the events between."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from rtcore import ClientSession, SequentialIds
+from rtcore import events as ev
+from rtcore.audio.codecs import from_linear
+from rtcore.server import Effect, ServerSession, StartResponse
+
+
+def tone(ms: int, amplitude: int = 8000, rate: int = 24000, fmt: ev.AudioFormat = "pcm16") -> bytes:
+    t = np.arange(rate * ms // 1000)
+    return from_linear((amplitude * np.sin(2 * np.pi * 220 * t / rate)).astype(np.int16), fmt)
+
+
+def silence(ms: int, rate: int = 24000, fmt: ev.AudioFormat = "pcm16") -> bytes:
+    return from_linear(np.zeros(rate * ms // 1000, dtype=np.int16), fmt)
+
+
+class Harness:
+    """Client events in (as JSON, like a real client), server events out, both snapshots kept in step."""
+
+    def __init__(self, **options: Any) -> None:
+        self.server = ServerSession(id_factory=SequentialIds(), **options)
+        self.client = ClientSession()
+        self.log: list[ev.ServerEvent] = []
+        self.raw: list[bytes] = []
+        self._mark = 0
+        self.pump()
+
+    def pump(self) -> list[ev.ServerEvent]:
+        for message in self.server.messages_to_send():
+            self.raw.append(message)
+            [event] = self.client.receive_message(message)
+            assert isinstance(event, ev.ServerEvent), event
+            self.log.append(event)
+        return self.log
+
+    def send(self, message: dict[str, Any] | ev.ClientEvent | bytes | str) -> list[Effect]:
+        if isinstance(message, dict):
+            data: bytes | str = json.dumps(message)
+        elif isinstance(message, ev.EventBase):
+            data = ev.encode_event(message)
+        else:
+            data = message
+        out = self.server.receive_message(data)
+        self.pump()
+        return [e for e in out if not isinstance(e, ev.ClientEvent)]
+
+    def new(self) -> list[ev.ServerEvent]:
+        """The events since the last call."""
+        out = self.log[self._mark :]
+        self._mark = len(self.log)
+        return out
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.new()]
+
+    def append_audio(self, audio: bytes, frame: int = 960) -> list[Effect]:
+        effects: list[Effect] = []
+        for offset in range(0, len(audio), frame):
+            effects += self.send(ev.InputAudioBufferAppend(audio=audio[offset : offset + frame]))
+        return effects
+
+    def flush(self) -> None:
+        self.pump()
+
+    def start(self, effects: list[Effect]) -> StartResponse:
+        [start] = [e for e in effects if isinstance(e, StartResponse)]
+        return start
+
+    def in_step(self) -> bool:
+        """The client rebuilt exactly the server's snapshot."""
+        return self.client.state == self.server.state
+
+    def no_vad(self) -> None:
+        self.send({"type": "session.update", "session": {"turn_detection": None}})
+        self.new()
+
+
+def errors(events: list[ev.ServerEvent]) -> list[ev.ErrorDetails]:
+    return [e.error for e in events if isinstance(e, ev.ErrorEvent)]

@@ -1,0 +1,97 @@
+"""The command line: ``rtcore demo`` (the main job), ``rtcore serve``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import trio
+
+from rtcore import events as ev
+from rtcore_trio import connect
+from rtcore_trio.cli import main
+from rtcore_trio.demo import run_demo
+
+
+async def test_the_demo_holds_its_three_turns() -> None:
+    lines: list[str] = []
+    with trio.fail_after(30):
+        await run_demo(lines.append)
+    text = "\n".join(lines)
+    assert "response.text.done 'Hello, rtcore!'" in text
+    for event in (
+        "speech_started",
+        "speech_stopped",
+        "input_audio_buffer.committed",
+        "transcription.completed",
+    ):
+        assert event in text
+    assert "response.function_call_arguments.done get_weather(" in text
+    assert "-> function_call_output call_" in text
+    assert "The tool returned:" in text
+    assert "4 responses: 4 completed" in text
+    assert "0 errors, 0 protocol errors, 0 anomalies, 0 unknown events" in text
+
+
+def test_serve_refuses_an_unknown_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--backend", "nope"]) == 2
+    assert "unknown backend" in capsys.readouterr().err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_runs_a_server_until_interrupted() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rtcore_trio.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--api-key",
+            "sk-cli",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.05)
+
+        async def talk() -> str:
+            async with connect(
+                f"ws://127.0.0.1:{port}/v1/realtime?model=m", api_key="sk-cli"
+            ) as rt:
+                async for event, _ in rt:
+                    if isinstance(event, ev.SessionCreated):
+                        return event.session.id
+            raise AssertionError("no session")
+
+        session_id = trio.run(talk)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0
+    assert f"listening on ws://127.0.0.1:{port}/v1/realtime" in err
+    assert f"connected: session {session_id}" in err
+    assert "closed 1000 by peer" in err
