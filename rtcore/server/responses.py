@@ -421,8 +421,8 @@ class ResponseWriter:
         output = []
         for item_id in run.items:
             item = state.item(item_id)
-            if item is not None:  # an output item the client deleted is gone from the output too
-                output.append(wire_item(item))
+            assert item is not None  # output items cannot be deleted while their response runs
+            output.append(wire_item(item))
         response = self._response_object(
             run, status, status_details=details, output=tuple(output), usage=usage or zero_usage()
         )

@@ -14,7 +14,7 @@ style, and the dotted ``param``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from msgspec.structs import replace
 
@@ -266,79 +266,53 @@ def response_settings(
     session: ev.Session, params: ev.ResponseParams | ev.UnsetType, *, audio_produced: bool
 ) -> ResponseSettings:
     """The effective settings of a ``response.create``: its overrides over the session."""
-
-    def pick(name: str, session_name: str | None = None) -> Any:
-        own = ev.UNSET if isinstance(params, ev.UnsetType) else getattr(params, name)
-        if not isinstance(own, ev.UnsetType):
-            return own
-        return getattr(session, session_name or name)
-
+    own = ev.ResponseParams() if isinstance(params, ev.UnsetType) else params
     p = "response"
-    modalities = pick("modalities")
-    voice = pick("voice")
-    tools = pick("tools")
-    choice = pick("tool_choice")
-    temperature = pick("temperature")
-    max_tokens = pick("max_response_output_tokens")
-    if not isinstance(params, ev.UnsetType):
-        if not isinstance(params.modalities, ev.UnsetType):
-            _check_modalities(f"{p}.modalities", params.modalities)
-        if (
-            not isinstance(params.voice, ev.UnsetType)
-            and params.voice != session.voice
-            and audio_produced
-        ):
-            raise Invalid(
-                "cannot_update_voice",
-                "Cannot update a conversation's voice if assistant audio is present.",
-                f"{p}.voice",
-            )
-        if not isinstance(params.tools, ev.UnsetType):
-            tools = _check_tools(f"{p}.tools", params.tools)
-        if not isinstance(params.temperature, ev.UnsetType):
-            _range(f"{p}.temperature", params.temperature, 0.6, 1.2)
-        if isinstance(params.max_response_output_tokens, ev.UnsetType) and not isinstance(
-            params.max_output_tokens, ev.UnsetType
-        ):
-            max_tokens = params.max_output_tokens  # the Oct 2024 draft's name
-            _check_max_tokens(f"{p}.max_output_tokens", max_tokens)
-        elif not isinstance(params.max_response_output_tokens, ev.UnsetType):
-            _check_max_tokens(f"{p}.max_response_output_tokens", params.max_response_output_tokens)
-        if not isinstance(params.metadata, ev.UnsetType):
-            _metadata(f"{p}.metadata", params.metadata)
-        if not isinstance(params.tool_choice, ev.UnsetType) or not isinstance(
-            params.tools, ev.UnsetType
-        ):
-            _check_tool_choice(
-                f"{p}.tool_choice",
-                "auto" if isinstance(choice, ev.UnsetType) else choice,
-                tools or (),
-            )
-    conversation = "auto"
-    metadata = None
-    if not isinstance(params, ev.UnsetType):
-        if not isinstance(params.conversation, ev.UnsetType):
-            conversation = params.conversation
-        if not isinstance(params.metadata, ev.UnsetType):
-            metadata = params.metadata
+    if not isinstance(own.modalities, ev.UnsetType):
+        _check_modalities(f"{p}.modalities", own.modalities)
+    if not isinstance(own.voice, ev.UnsetType) and own.voice != session.voice and audio_produced:
+        raise Invalid(
+            "cannot_update_voice", "Cannot update a conversation's voice if assistant audio is present.", f"{p}.voice"
+        )
+    tools = _either(own.tools, session.tools, ())
+    if not isinstance(own.tools, ev.UnsetType):
+        tools = _check_tools(f"{p}.tools", own.tools)
+    default_choice: ev.ToolChoice = "auto"
+    choice = _either(own.tool_choice, session.tool_choice, default_choice)
+    if not isinstance(own.tool_choice, ev.UnsetType) or not isinstance(own.tools, ev.UnsetType):
+        _check_tool_choice(f"{p}.tool_choice", choice, tools)
+    if not isinstance(own.temperature, ev.UnsetType):
+        _range(f"{p}.temperature", own.temperature, 0.6, 1.2)
+    # max_output_tokens is the Oct 2024 draft's name for the same cap.
+    cap_name, cap = "max_response_output_tokens", own.max_response_output_tokens
+    if isinstance(cap, ev.UnsetType) and not isinstance(own.max_output_tokens, ev.UnsetType):
+        cap_name, cap = "max_output_tokens", own.max_output_tokens
+    if not isinstance(cap, ev.UnsetType):
+        _check_max_tokens(f"{p}.{cap_name}", cap)
+    metadata = None if isinstance(own.metadata, ev.UnsetType) else own.metadata
+    _metadata(f"{p}.metadata", metadata)
     return ResponseSettings(
-        modalities=tuple(modalities)
-        if not isinstance(modalities, ev.UnsetType)
-        else ("text", "audio"),
-        instructions=pick("instructions")
-        if not isinstance(pick("instructions"), ev.UnsetType)
-        else "",
-        voice=voice if not isinstance(voice, ev.UnsetType) else "alloy",
-        output_audio_format=pick("output_audio_format")
-        if not isinstance(pick("output_audio_format"), ev.UnsetType)
-        else "pcm16",
-        tools=tuple(tools) if not isinstance(tools, ev.UnsetType) else (),
-        tool_choice=choice if not isinstance(choice, ev.UnsetType) else "auto",
-        temperature=float(temperature) if not isinstance(temperature, ev.UnsetType) else 0.8,
-        max_output_tokens=max_tokens if not isinstance(max_tokens, ev.UnsetType) else "inf",
-        conversation=conversation,  # type: ignore[arg-type]
+        modalities=tuple(_either(own.modalities, session.modalities, ("text", "audio"))),
+        instructions=_either(own.instructions, session.instructions, ""),
+        voice=_either(own.voice, session.voice, "alloy"),
+        output_audio_format=_either(own.output_audio_format, session.output_audio_format, "pcm16"),
+        tools=tuple(tools),
+        tool_choice=choice,
+        temperature=float(_either(own.temperature, session.temperature, 0.8)),
+        max_output_tokens=_either(cap, session.max_response_output_tokens, "inf"),
+        conversation=_either(own.conversation, "auto", "auto"),
         metadata=metadata,
     )
+
+
+T = TypeVar("T")
+
+
+def _either(own: T | ev.UnsetType, session: T | ev.UnsetType, default: T) -> T:
+    """The response's own value, else the session's, else the protocol default."""
+    if not isinstance(own, ev.UnsetType):
+        return own
+    return default if isinstance(session, ev.UnsetType) else session
 
 
 # -- items -----------------------------------------------------------------------------------
