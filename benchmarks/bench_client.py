@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from rtcore import ClientSession
 from rtcore.events import decode_server_event
 from rtcore.state import apply, initial_snapshot
 
 from .harness import Result, compare
-from .workloads import audio_response, trace_lines
+from .workloads import audio_response, sdk_parser, trace_lines
 
 PIPELINE_GOAL = ("<= 2.0 x json.loads", lambda r: r <= 2.0)
+SDK_GOAL = ("<= 0.125 (8x faster than the SDK)", lambda r: r <= 0.125)
 FLAT_GOAL = ("<= 1.3 (flat)", lambda r: r <= 1.3)
 
 
@@ -45,8 +47,26 @@ def run(quick: bool = False) -> list[Result]:
             target_s=0.05,
             goal=PIPELINE_GOAL,
         )
-        result.extra["events_per_s"] = len(lines) / (result.subject_us / 1e6)
+        result.extra["events_per_s"] = len(lines) / (result.subject_value / 1e6)
         results.append(result)
+        sdk = sdk_parser()
+        if sdk is not None:
+
+            def sdk_parse(lines: list[bytes] = lines, sdk: Any = sdk) -> None:
+                for line in lines:
+                    sdk(line)
+
+            results.append(
+                compare(
+                    "client",
+                    name,
+                    ("ClientSession.receive_message", lambda lines=lines: _replay(lines)),
+                    ("openai SDK parse_event", sdk_parse),
+                    repeats=repeats,
+                    target_s=0.05,
+                    goal=SDK_GOAL,
+                )
+            )
 
     # The cost of one delta late in a long response against one early in it.
     lines = audio_response(600, 100)

@@ -100,7 +100,7 @@ def run(quick: bool = False) -> list[Result]:
             repeats=repeats,
             target_s=0.05,
         )
-        result.extra["frames_per_s"] = len(lines) / (result.subject_us / 1e6)
-        result.extra["baseline_frames_per_s"] = len(lines) / (result.baseline_us / 1e6)
+        result.extra["frames_per_s"] = len(lines) / (result.subject_value / 1e6)
+        result.extra["baseline_frames_per_s"] = len(lines) / (result.baseline_value / 1e6)
         results.append(result)
     return results

@@ -25,11 +25,17 @@ class Result:
     baseline: str
     ratio: float
     spread: tuple[float, float]
-    subject_us: float
-    baseline_us: float
+    subject_value: float
+    baseline_value: float
+    unit: str = "us"
+    """What ``subject_value`` and ``baseline_value`` count: ``us`` (median time per run), ``MB``, ..."""
     goal: str = ""
     ok: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def subject_us(self) -> float:
+        return self.subject_value
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,8 +101,8 @@ def compare(
         baseline=baseline[0],
         ratio=ratio,
         spread=(q[0], q[-1]),
-        subject_us=statistics.median(subject_times) * 1e6,
-        baseline_us=statistics.median(baseline_times) * 1e6,
+        subject_value=statistics.median(subject_times) * 1e6,
+        baseline_value=statistics.median(baseline_times) * 1e6,
         goal=goal[0] if goal else "",
         ok=ok,
         extra=extra or {},
@@ -124,8 +130,8 @@ def format_table(results: list[Result]) -> str:
                 f"{r.subject} / {r.baseline}",
                 f"{r.ratio:.3f}",
                 f"{r.spread[0]:.3f}-{r.spread[1]:.3f}",
-                _human(r.subject_us),
-                _human(r.baseline_us),
+                _human(r.subject_value, r.unit),
+                _human(r.baseline_value, r.unit),
                 (r.goal + verdict).strip(),
             )
         )
@@ -138,7 +144,10 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def _human(us: float) -> str:
+def _human(value: float, unit: str = "us") -> str:
+    if unit != "us":
+        return f"{value:.2f} {unit}"
+    us = value
     if us >= 1e6:
         return f"{us / 1e6:.2f} s"
     if us >= 1e3:

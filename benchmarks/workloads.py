@@ -176,3 +176,58 @@ def audio_response(deltas: int = 600, ms: int = 100, transcript_every: int = 0) 
         ),
     ]
     return out
+
+
+def voice_session(
+    turns: int = 100, user_ms: int = 1500, answer_ms: int = 3000, delta_ms: int = 100
+) -> list[bytes]:
+    """The server messages of a voice session of ``turns`` turns, as our own server writes them.
+
+    Each turn: the user's audio is committed and transcribed, and the assistant
+    answers with ``answer_ms`` of audio in ``delta_ms`` deltas, with a
+    transcript delta per word.
+    """
+    from rtcore import SequentialIds
+    from rtcore.server import AudioChunk, Finish, ServerSession, StartResponse, TranscriptChunk
+
+    server = ServerSession(id_factory=SequentialIds())
+    out: list[bytes] = []
+    server.receive_message(
+        b'{"type":"session.update","session":{"turn_detection":null,"input_audio_transcription":{"model":"whisper-1"}}}'
+    )
+    user = pcm_tone(user_ms, seed=1)
+    chunk = pcm_tone(delta_ms, seed=2)
+    words = "this is what the assistant says in answer to you".split()
+    for _ in range(turns):
+        server.receive_message(
+            json.dumps(
+                {"type": "input_audio_buffer.append", "audio": base64.b64encode(user).decode()}
+            )
+        )
+        effects = server.receive_message(b'{"type":"input_audio_buffer.commit"}')
+        transcribe = effects[1]
+        server.complete_transcription(transcribe.item_id, "what the user said")  # type: ignore[attr-defined]
+        [start] = [
+            e
+            for e in server.receive_message(b'{"type":"response.create"}')
+            if isinstance(e, StartResponse)
+        ]
+        for i in range(answer_ms // delta_ms):
+            if i % 3 == 0:
+                server.produce(
+                    start.response_id, TranscriptChunk(words[(i // 3) % len(words)] + " ")
+                )
+            server.produce(start.response_id, AudioChunk(chunk))
+        server.produce(start.response_id, Finish())
+        out += server.messages_to_send()
+    return out
+
+
+def sdk_parser() -> Any:
+    """The official SDK's own parsing of beta server events, or ``None`` when it is not installed."""
+    try:
+        from openai.resources.beta.realtime.realtime import AsyncRealtimeConnection
+    except ImportError:
+        return None
+    parse = AsyncRealtimeConnection.parse_event
+    return lambda data: parse(None, data)  # type: ignore[arg-type]

@@ -1340,3 +1340,16 @@ def test_other_clients_rebuild_the_same_conversation_from_the_bytes() -> None:
     for message in h.raw:
         other.receive_message(message)
     assert other.state == h.server.state
+
+
+def test_4_the_audio_clock_goes_on_across_a_format_change() -> None:
+    h = Harness()
+    h.send({"type": "session.update", "session": {"turn_detection": {"create_response": False}}})
+    h.append_audio(silence(1000))  # one second of pcm16
+    h.send({"type": "session.update", "session": {"input_audio_format": "g711_alaw"}})
+    h.new()
+    h.append_audio(
+        silence(500, rate=8000, fmt="g711_alaw") + tone(400, rate=8000, fmt="g711_alaw"), frame=160
+    )
+    [started] = [e for e in h.new() if isinstance(e, ev.InputAudioBufferSpeechStarted)]
+    assert started.audio_start_ms == 1500 - 300  # counted from the start of the session

@@ -246,3 +246,65 @@ def test_fuzzed_frames_never_break_the_server(chunks: list[bytes], tail: bytes) 
         for _ in server.events():
             pass
     server.data_to_send()
+
+
+# -- the fast path agrees with wsproto ---------------------------------------------------------
+
+
+def _socket_run(
+    chunks: list[bytes], fast: bool, masked: bool
+) -> tuple[list[Any], list[tuple[int, bool, bytes]]]:
+    from wsproto.connection import Connection, ConnectionType
+
+    from rtcore.wire.framing import MessageSocket
+
+    class _Open:
+        """A WSConnection stand-in: the frame layer of an open connection."""
+
+        def __init__(self) -> None:
+            self.connection = Connection(ConnectionType.SERVER if masked else ConnectionType.CLIENT)
+
+        @property
+        def state(self) -> Any:
+            return self.connection.state
+
+        def receive_data(self, data: bytes | None) -> None:
+            self.connection.receive_data(data)
+
+        def events(self) -> Any:
+            return self.connection.events()
+
+        def send(self, event: Any) -> bytes:
+            return self.connection.send(event)
+
+    sock = MessageSocket(_Open(), 300, masked=masked, fast=fast)  # type: ignore[arg-type]
+    out: list[Any] = []
+    for chunk in chunks:
+        sock._feed(chunk)
+        out.extend(sock._messages())
+    sock._feed(None)
+    out.extend(sock._messages())
+    return out, parse_frames(sock.data_to_send())
+
+
+@given(
+    st.lists(frames(masked=True), max_size=8),
+    st.lists(st.integers(min_value=0), max_size=6),
+    st.booleans(),
+)
+def test_the_fast_path_agrees_with_wsproto(
+    chunks: list[bytes], cuts: list[int], masked: bool
+) -> None:
+    if not masked:
+        chunks = [
+            frame(c[0] & 0x0F, b"x" * (len(c) % 40), fin=bool(c[0] & 0x80)) for c in chunks
+        ] + [
+            frame(1, b'{"type":"a"}'),
+            frame(1, "é".encode()),
+        ]
+    data = b"".join(chunks)
+    pieces = list(splits(data, cuts)) if data else []
+    fast, fast_replies = _socket_run(pieces, True, masked)
+    slow, slow_replies = _socket_run(pieces, False, masked)
+    assert fast == slow
+    assert [(op, fin) for op, fin, _ in fast_replies] == [(op, fin) for op, fin, _ in slow_replies]

@@ -140,9 +140,19 @@ class SpeechSegmenter:
         self._silence = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Boundary]:
-        pending = self._pending
-        pending += data
         size = self._frame_bytes
+        pending = self._pending
+        if not pending and len(data) % size == 0:
+            # Whole frames and nothing waiting (appends of 20 ms): no copy into the pending buffer.
+            direct: list[Boundary] = []
+            view = memoryview(data)
+            try:
+                for offset in range(0, len(data), size):
+                    self._frame(to_linear(view[offset : offset + size], self.fmt), direct)
+            finally:
+                view.release()
+            return direct
+        pending += data
         usable = len(pending) - len(pending) % size
         if usable == 0:
             return []

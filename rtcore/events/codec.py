@@ -23,21 +23,29 @@ rules it enforces:
 Speed: the common case - a well-formed message of a known type - is a single
 call into msgspec's C decoder, which validates and builds the typed event in
 one pass. Everything above (error translation, unknown events, unknown
-fields) runs only after that fast path has failed.
+fields) runs only after that fast path has failed. Audio messages
+(``response.audio.delta``, ``input_audio_buffer.append``) are mostly one
+base64 string: for large ones the JSON parser only sees the rest of the
+message, and the audio is validated and decoded by a SIMD base64 decoder
+(pybase64). Anything unusual about such a message (an escape inside the
+string, bad base64, unknown fields, another type) sends it down the ordinary
+path, which gives the same result and the same errors.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
 from typing import Any, Final, Union, cast
 
 import msgspec
 import msgspec.inspect as mi
+import pybase64
 from msgspec.structs import force_setattr
 
 from ._base import EventBase
-from .client import CLIENT_EVENT_TYPES, ClientEvent
-from .server import SERVER_EVENT_TYPES, ServerEvent
+from .client import CLIENT_EVENT_TYPES, ClientEvent, InputAudioBufferAppend
+from .server import SERVER_EVENT_TYPES, ResponseAudioDelta, ServerEvent
 
 __all__ = [
     "CLIENT_EVENTS",
@@ -140,10 +148,66 @@ def encode_event(event: EventBase | UnknownEvent) -> bytes:
     return _encoder.encode(tree)
 
 
+_BULK_MIN = 2048
+"""Messages shorter than this gain nothing from the audio fast path."""
+
+
+class _Bulk:
+    """The audio fast path for one event class whose bulk is one base64 field."""
+
+    def __init__(
+        self, decoder: msgspec.json.Decoder[Any], cls: type[EventBase], field: str
+    ) -> None:
+        self.decoder = decoder
+        self.cls = cls
+        self.field = field
+        self.marker = f'"{field}":"'.encode()
+        self.text_marker = f'"{field}":"'
+
+    def decode(self, data: bytes | str) -> Any:
+        """The event, or ``None`` when the ordinary path must decide."""
+        if type(data) is bytes:
+            start = data.find(self.marker)
+            if start < 0:
+                return None
+            start += len(self.marker)
+            # An escape inside the string (or an escaped quote) leaves a backslash in
+            # the payload, which is not base64: the decoder refuses it below and the
+            # JSON parser reads the message instead.
+            end = data.find(b'"', start)
+            if end < 0:
+                return None
+            shell: bytes | str = data[:start] + data[end:]
+            payload: bytes | memoryview | str = memoryview(data)[start:end]
+        else:
+            assert isinstance(data, str)
+            start = data.find(self.text_marker)
+            if start < 0:
+                return None
+            start += len(self.text_marker)
+            end = data.find('"', start)
+            if end < 0:
+                return None
+            shell = data[:start] + data[end:]
+            payload = data[start:end]
+        try:
+            audio = pybase64.b64decode(payload, validate=True)
+            event = self.decoder.decode(shell)
+        except (binascii.Error, ValueError, msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        if type(event) is not self.cls or getattr(event, self.field) != b"":
+            return None
+        # The event was built a moment ago and nobody else holds it: fill it in place.
+        force_setattr(event, self.field, audio)
+        return event
+
+
 class _Table:
     """Decoding machinery for one direction (server events or client events)."""
 
-    def __init__(self, classes: tuple[type[EventBase], ...]) -> None:
+    def __init__(
+        self, classes: tuple[type[EventBase], ...], bulk: tuple[type[EventBase], str]
+    ) -> None:
         union: Any = Union[classes]  # noqa: UP007 - a runtime union of classes
         self.decoder = msgspec.json.Decoder(union)
         self.by_tag: dict[str, type[EventBase]] = {c.type: c for c in classes}
@@ -152,8 +216,13 @@ class _Table:
             info = mi.type_info(cls)
             assert isinstance(info, mi.StructType)
             self.info[cls] = info
+        self.bulk = _Bulk(self.decoder, *bulk)
 
     def decode(self, data: bytes | str, strict: bool) -> Any:
+        if len(data) >= _BULK_MIN:
+            event = self.bulk.decode(data)
+            if event is not None:
+                return event
         try:
             return self.decoder.decode(data)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
@@ -198,8 +267,12 @@ class _Table:
         return event
 
 
-_server_table: Final = _Table(cast("tuple[type[EventBase], ...]", SERVER_EVENT_TYPES))
-_client_table: Final = _Table(cast("tuple[type[EventBase], ...]", CLIENT_EVENT_TYPES))
+_server_table: Final = _Table(
+    cast("tuple[type[EventBase], ...]", SERVER_EVENT_TYPES), (ResponseAudioDelta, "delta")
+)
+_client_table: Final = _Table(
+    cast("tuple[type[EventBase], ...]", CLIENT_EVENT_TYPES), (InputAudioBufferAppend, "audio")
+)
 
 
 def decode_server_event(data: bytes | str, *, strict: bool = False) -> ServerEvent | UnknownEvent:

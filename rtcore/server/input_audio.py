@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from .. import events as ev
 from ..audio.formats import FORMATS
-from ..audio.vad import FRAME_MS, Boundary, DetectorFactory, SpeechSegmenter
+from ..audio.vad import Boundary, DetectorFactory, SpeechSegmenter
 
 __all__ = ["InputAudio"]
 
@@ -38,6 +38,8 @@ class InputAudio:
         self.prefix_samples = 0
         self._vad_key: tuple[object, ...] | None = None
         self.speech_item_id: str | None = None
+        self._keep_samples = 0
+        self._trim_above = 0
         self.speech_start = 0
         """Clock position where the current speech segment's audio begins (prefix included)."""
 
@@ -51,12 +53,15 @@ class InputAudio:
     ) -> None:
         """Follow the session's input format and turn detection (after a successful update)."""
         if fmt != self.fmt:
-            # Buffered bytes in the old format cannot be read in the new one.
+            # Buffered bytes in the old format cannot be read in the new one; the clock
+            # goes on, counted in the new format's samples.
+            new_rate = FORMATS[fmt].sample_rate
+            self.clock = self.clock * new_rate // self.rate
             self.fmt = fmt
             self._width = FORMATS[fmt].sample_width
-            self.rate = FORMATS[fmt].sample_rate
+            self.rate = new_rate
             self.buffer.clear()
-            self.start = self.clock = 0
+            self.start = self.clock
             self._vad_key = None
         if turn_detection is None:
             self.segmenter = None
@@ -68,11 +73,19 @@ class InputAudio:
         prefix = _get(turn_detection.prefix_padding_ms, 300)
         key = (fmt, threshold, silence, detectors)
         self.prefix_samples = self.rate * prefix // 1000
-        if key == self._vad_key:
-            return
-        self._vad_key = key
-        self.segmenter = SpeechSegmenter(detectors(threshold), fmt, silence, position=self.clock)
-        self.speech_item_id = None
+        if key != self._vad_key:
+            self._vad_key = key
+            self.segmenter = SpeechSegmenter(
+                detectors(threshold), fmt, silence, position=self.clock
+            )
+            self.speech_item_id = None
+        segmenter = self.segmenter
+        assert segmenter is not None
+        self._keep_samples = self.prefix_samples + segmenter.frame_samples * (
+            segmenter.min_speech_frames + 1
+        )
+        # Trim a second at a time, not per frame.
+        self._trim_above = (self._keep_samples + self.rate) * self._width
 
     # -- audio -------------------------------------------------------------------------------
 
@@ -98,20 +111,15 @@ class InputAudio:
         if segmenter is None:
             return []
         boundaries = segmenter.feed(data)
-        if not segmenter.speaking and not boundaries:
+        if len(self.buffer) > self._trim_above and not segmenter.speaking and not boundaries:
             self._trim()
         return boundaries
 
     def _trim(self) -> None:
         """While silent, keep only what a future speech start could reach back to."""
-        assert self.segmenter is not None
-        keep = self.prefix_samples + self.segmenter.frame_samples * (
-            self.segmenter.min_speech_frames + 1
-        )
-        drop = self.buffered_samples - keep
-        if drop > self.rate * FRAME_MS // 1000 * 50:  # trim in chunks of a second, not per frame
-            del self.buffer[: drop * self._width]
-            self.start += drop
+        drop = self.buffered_samples - self._keep_samples
+        del self.buffer[: drop * self._width]
+        self.start += drop
 
     def take(self, begin: int | None = None, end: int | None = None) -> bytes:
         """The buffered audio between two clock positions; everything up to ``end`` leaves the buffer."""

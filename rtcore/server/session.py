@@ -178,6 +178,11 @@ class ServerSession:
 
     # -- output ---------------------------------------------------------------------------
 
+    @property
+    def has_output(self) -> bool:
+        """Whether events are waiting in ``events_to_send``."""
+        return bool(self._out)
+
     def events_to_send(self) -> list[ev.ServerEvent]:
         """The server events produced since the last call, in protocol order."""
         out, self._out = self._out, []

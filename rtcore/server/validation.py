@@ -272,7 +272,9 @@ def response_settings(
         _check_modalities(f"{p}.modalities", own.modalities)
     if not isinstance(own.voice, ev.UnsetType) and own.voice != session.voice and audio_produced:
         raise Invalid(
-            "cannot_update_voice", "Cannot update a conversation's voice if assistant audio is present.", f"{p}.voice"
+            "cannot_update_voice",
+            "Cannot update a conversation's voice if assistant audio is present.",
+            f"{p}.voice",
         )
     tools = _either(own.tools, session.tools, ())
     if not isinstance(own.tools, ev.UnsetType):

@@ -96,10 +96,16 @@ def _anomaly(s: Snapshot, event: ev.ServerEvent, kind: str, detail: str) -> Snap
 
 
 def _item_at(s: Snapshot, item_id: str, event: ev.ServerEvent) -> tuple[int, ItemState]:
+    slots = s._slots
+    if slots:
+        # Slots are append-only: a streamed delta almost always names the newest item.
+        newest = slots[-1]
+        if newest is not None and newest.id == item_id:
+            return len(slots) - 1, newest
     slot = s._index.get(item_id)
     if slot is None:
         raise _fail(event, "unknown_item", f"item {item_id!r} was never announced")
-    item = s._slots[slot]
+    item = slots[slot]
     assert item is not None
     return slot, item
 
@@ -110,15 +116,22 @@ def _put_item(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
 
 def _put_part(s: Snapshot, slot: int, item: ItemState, index: int, part: PartState) -> Snapshot:
     content = item.content
-    new_content = (*content[:index], part, *content[index + 1 :])
+    if len(content) == 1:
+        new_content: tuple[PartState, ...] = (part,)  # the usual single audio or text part
+    else:
+        new_content = (*content[:index], part, *content[index + 1 :])
     return replace(s, _slots=s._slots.set(slot, replace(item, content=new_content)))
 
 
 def _response_at(s: Snapshot, response_id: str, event: ev.ServerEvent) -> ResponseState:
-    pos = s._response_index.get(response_id)
-    if pos is None:
-        raise _fail(event, "unknown_response", f"response {response_id!r} was never created")
-    response = s.responses[pos]
+    responses = s.responses
+    if responses and responses[-1].id == response_id:
+        response = responses[-1]  # the newest response: the usual case
+    else:
+        pos = s._response_index.get(response_id)
+        if pos is None:
+            raise _fail(event, "unknown_response", f"response {response_id!r} was never created")
+        response = responses[pos]
     if response.done:
         raise _fail(
             event,
@@ -736,7 +749,20 @@ def _part_added(s: Snapshot, e: ev.ResponseContentPartAdded) -> Snapshot:
 
 
 def _open_part(s: Snapshot, e: Any, part_type: str) -> tuple[int, ItemState, PartState]:
-    slot, item = _open_item(s, e)
+    """The open part a delta streams into (the hot path: checks inlined for the usual case)."""
+    responses, slots = s.responses, s._slots
+    newest = slots[-1] if slots else None
+    if (
+        responses
+        and responses[-1].id == e.response_id
+        and responses[-1].status == "in_progress"
+        and newest is not None
+        and newest.id == e.item_id
+        and newest.response_id == e.response_id
+    ):
+        slot, item = len(slots) - 1, newest
+    else:
+        slot, item = _open_item(s, e)
     index = e.content_index
     if not 0 <= index < len(item.content):
         raise _fail(e, "unknown_part", f"item {item.id!r} has no content part {index}")
@@ -790,11 +816,15 @@ def _transcript_done(s: Snapshot, e: ev.ResponseAudioTranscriptDone) -> Snapshot
     return _put_part(s, slot, item, e.content_index, part)
 
 
+_WIDTH: dict[str | None, int] = {name: info.sample_width for name, info in FORMATS.items()}
+_WIDTH[None] = 2
+
+
 def _audio_delta(s: Snapshot, e: ev.ResponseAudioDelta) -> Snapshot:
     slot, item, part = _open_part(s, e, "audio")
     if part.audio_done:
         raise _fail(e, "stream_closed", f"audio of item {item.id!r} already done")
-    width = FORMATS[part.audio_format or "pcm16"].sample_width
+    width = _WIDTH[part.audio_format]
     if len(e.delta) % width:
         raise _fail(
             e,

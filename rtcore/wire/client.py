@@ -43,6 +43,7 @@ ClientConnectionEvent = (
 """What ``ClientConnection.events()`` yields."""
 
 _MAX_REJECTION_BODY = 64 * 1024
+_MAX_HEAD = 64 * 1024
 
 
 def _lower_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
@@ -107,7 +108,7 @@ class ClientConnection:
         if ":" in self.host and not self.host.startswith("["):
             host_header = f"[{self.host}]" + (f":{parts.port}" if parts.port else "")
         self._ws = WSConnection(ConnectionType.CLIENT)
-        self._socket = MessageSocket(self._ws, max_message_size)
+        self._socket = MessageSocket(self._ws, max_message_size, masked=False)
         self._socket._out += self._ws.send(
             Request(
                 host=host_header,
@@ -121,6 +122,10 @@ class ClientConnection:
         self._body = bytearray()
         self._handshake_error: HandshakeFailed | None = None
         self._eof = False
+        self._head = bytearray()
+        self._head_done = False
+        self._answer_seen = False
+        self._rest = b""
         self.subprotocol: str | None = None
 
     # -- state ----------------------------------------------------------------------------
@@ -151,15 +156,35 @@ class ClientConnection:
             return
         if not data:
             self._eof = True
-            if (
-                self._handshake == "pending"
-                and self._ws.connection is None
-                and self._rejection is None
-            ):
-                # Nothing complete arrived: there is no handshake answer to parse.
-                return
-        try:
+        if self._handshake == "accepted":
             self._socket._feed(data)
+            return
+        if self._head_done:
+            if not self._answer_seen:
+                # events() has not read the answer yet: keep these behind what came with the head.
+                if data:
+                    self._rest += data
+                return
+            self._to_handshake(data)  # the rest of a rejection's body
+            return
+        # Still reading the answer's head: wsproto gets exactly the head, so that the
+        # frames that may follow it stay with the frame reader.
+        if data:
+            self._head += data
+        end = self._head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._head) > _MAX_HEAD:
+                self._handshake = "failed"
+                self._handshake_error = HandshakeFailed(message="the handshake answer is too long")
+            return
+        head, self._rest = bytes(self._head[: end + 4]), bytes(self._head[end + 4 :])
+        self._head = bytearray()
+        self._head_done = True
+        self._to_handshake(head)
+
+    def _to_handshake(self, data: bytes | bytearray | None) -> None:
+        try:
+            self._ws.receive_data(bytes(data) if data else None)
         except (WSRemoteProtocolError, ValueError) as exc:
             # ValueError: wsproto lets UnicodeDecodeError out of non-ASCII header values.
             self._handshake = "failed"
@@ -173,7 +198,11 @@ class ClientConnection:
             return
         if self._handshake == "pending" or self._rejection is not None:
             yield from self._handshake_events()
-            if self._handshake == "pending" and self._eof:
+            if self._handshake_error is not None:
+                error, self._handshake_error = self._handshake_error, None
+                yield error
+                return
+            if self._handshake == "pending" and self._eof and not self._head_done:
                 self._handshake = "failed"
                 yield HandshakeFailed(
                     message="the connection closed before the handshake completed"
@@ -191,17 +220,29 @@ class ClientConnection:
         try:
             for event in self._ws.events():
                 if isinstance(event, AcceptConnection):
+                    self._answer_seen = True
                     self._handshake = "accepted"
                     self.subprotocol = event.subprotocol
+                    rest, self._rest = self._rest, b""
+                    if rest:
+                        self._socket._feed(rest)  # frames that came with the answer
+                    if self._eof:
+                        self._socket._feed(None)
                     yield Connected(
                         subprotocol=event.subprotocol, headers=_lower_headers(event.extra_headers)
                     )
                     return
                 if isinstance(event, RejectConnection):
+                    self._answer_seen = True
                     self._rejection = (event.status_code, _lower_headers(event.headers))
                     if not event.has_body:
                         yield self._rejected()
                         return
+                    rest, self._rest = self._rest, b""
+                    if rest:
+                        self._to_handshake(rest)  # the start of the body came with the head
+                    if self._eof:
+                        self._to_handshake(None)
                 elif isinstance(event, RejectData):
                     room = _MAX_REJECTION_BODY - len(self._body)
                     self._body += bytes(event.data[: max(room, 0)])

@@ -91,7 +91,7 @@ class ServerConnection:
         strict: bool = True,
     ) -> None:
         self._ws = WSConnection(ConnectionType.SERVER)
-        self._socket = MessageSocket(self._ws, max_message_size)
+        self._socket = MessageSocket(self._ws, max_message_size, masked=True)
         self._strict = strict
         self._phase: Literal["handshake", "requested", "open", "rejected", "failed"] = "handshake"
         self._pending = bytearray()

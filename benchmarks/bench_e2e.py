@@ -1,0 +1,290 @@
+"""End to end on loopback: N concurrent real-time audio sessions through ``rtcore serve``.
+
+The server runs in its own process with the ``echo`` backend; trio is
+single-threaded, so that is one core. This process opens N WebSocket
+sessions (``rtcore.wire.ClientConnection`` for the handshake and for reading)
+and streams real-time audio into each: a 20 ms pcm16 append every 20 ms, one
+second of speech then one second of silence, under server VAD. It times
+every ``speech_started`` and ``speech_stopped`` from the moment the frame that
+completes it was sent.
+
+A load is *sustained* when the server stays under one core and those events
+come back promptly (p99 under 100 ms) while the load generator keeps its own
+schedule (p99 lag under 20 ms; otherwise the figure says nothing about the
+server). The ratio reported is the server's CPU time against the real time
+that passed: below 1.0 means it keeps up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import trio
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import TextMessage
+
+from rtcore import events as ev
+from rtcore.wire import ClientConnection, Connected
+
+from .harness import Result
+
+FRAME_S = 0.020
+SPEECH_FRAMES = 50
+SILENCE_FRAMES = 50
+SUSTAINED_P99 = 0.100
+GENERATOR_P99 = 0.020
+STARTED = "input_audio_buffer.speech_started"
+STOPPED = "input_audio_buffer.speech_stopped"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _speech(ms: int) -> bytes:
+    """A 220 Hz tone at about -15 dBFS: speech to the energy detector."""
+    rate = 24000
+    t = np.arange(rate * ms // 1000)
+    return (8000 * np.sin(2 * np.pi * 220 * t / rate)).astype("<i2").tobytes()
+
+
+def _frame(event: ev.ClientEvent) -> bytes:
+    """One masked client frame; any mask key is as good as another, so it is built once."""
+    return Connection(ConnectionType.CLIENT).send(TextMessage(data=ev.encode_event(event).decode()))
+
+
+class _Session:
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.expected: list[tuple[str, float]] = []
+        self.latencies: list[float] = []
+        self.lag: list[float] = []
+        self.events = 0
+
+
+async def _connect(
+    port: int, session: _Session, update: bytes
+) -> tuple[trio.SocketStream, ClientConnection]:
+    conn = ClientConnection(f"ws://127.0.0.1:{port}/v1/realtime")
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    await stream.send_all(conn.data_to_send())
+    while not any(isinstance(e, Connected) for e in conn.events()):
+        conn.receive_data(await stream.receive_some(65536))
+    await stream.send_all(update)
+    return stream, conn
+
+
+async def _write(fd: int, data: bytes) -> None:
+    """Write a frame on a non-blocking socket; a load generator cannot afford trio's wrapper."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(fd)
+
+
+async def _read(stream: trio.SocketStream, conn: ClientConnection, session: _Session) -> None:
+    fd = stream.socket.fileno()
+    while True:
+        await trio.lowlevel.wait_readable(fd)
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            continue
+        except OSError:
+            return
+        if not data:
+            return
+        conn.receive_data(data)
+        now = trio.current_time()
+        for event in conn.events():
+            session.events += 1
+            kind = getattr(event, "type", "")
+            if kind not in (STARTED, STOPPED):
+                continue
+            # Match the oldest expectation of this kind; older ones of the other kind were missed.
+            while session.expected and session.expected[0][0] != kind:
+                session.expected.pop(0)
+            if session.expected:
+                session.latencies.append(now - session.expected.pop(0)[1])
+
+
+async def _send(
+    group: list[tuple[_Session, int]], frames: dict[str, bytes], phase: float, stop: float
+) -> None:
+    """One timer for a group of sessions: every 20 ms, one frame to each of them."""
+    n = 0
+    while (due := phase + n * FRAME_S) < stop:
+        await trio.sleep_until(due)
+        position = n % (SPEECH_FRAMES + SILENCE_FRAMES)
+        frame = frames["speech" if position < SPEECH_FRAMES else "silence"]
+        for session, fd in group:
+            sent = trio.current_time()
+            session.lag.append(sent - due)
+            # The 2nd speech frame opens a turn; the 10th frame of silence (200 ms) closes
+            # it. Noted before sending: the answer may arrive before send_all returns.
+            if position == 1:
+                session.expected.append((STARTED, sent))
+            elif position == SPEECH_FRAMES + 9:
+                session.expected.append((STOPPED, sent))
+            await _write(fd, frame)
+        n += 1
+
+
+GROUPS = 20
+
+
+async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, Any]:
+    update = ev.SessionUpdate(
+        session=ev.SessionConfig(
+            turn_detection=ev.TurnDetection(create_response=False, silence_duration_ms=200)
+        )
+    )
+    frames = {
+        "speech": _frame(ev.InputAudioBufferAppend(audio=_speech(20))),
+        "silence": _frame(ev.InputAudioBufferAppend(audio=bytes(960))),
+    }
+    sessions = [_Session(i) for i in range(count)]
+    connections: list[tuple[_Session, int]] = []
+    streams: list[trio.SocketStream] = []
+    async with trio.open_nursery() as nursery:
+        with trio.fail_after(60):
+            for session in sessions:
+                stream, conn = await _connect(port, session, _frame(update))
+                connections.append((session, stream.socket.fileno()))
+                streams.append(stream)
+                nursery.start_soon(_read, stream, conn, session)
+        start = trio.current_time() + 0.5
+        stop = start + seconds
+        async with trio.open_nursery() as senders:
+            for g in range(GROUPS):
+                # Groups are spread across the 20 ms period so the sends do not line up.
+                senders.start_soon(
+                    _send, connections[g::GROUPS], frames, start + FRAME_S * g / GROUPS, stop
+                )
+            await trio.sleep_until(start + 1.0)  # the first second is warm-up
+            cpu_start, wall_start = _cpu_seconds(pid), time.monotonic()
+            await trio.sleep_until(stop)
+            cpu = (_cpu_seconds(pid) - cpu_start) / (time.monotonic() - wall_start)
+        await trio.sleep(0.5)  # the last answers
+        nursery.cancel_scope.cancel()
+    for stream in streams:
+        await trio.aclose_forcefully(stream)
+    latencies = sorted(x for s in sessions for x in s.latencies)
+    lags = sorted(x for s in sessions for x in s.lag)
+
+    def pct(values: list[float], q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))] if values else float("inf")
+
+    cycles = int(seconds / ((SPEECH_FRAMES + SILENCE_FRAMES) * FRAME_S))
+    return {
+        "sessions": count,
+        "server_cpu": cpu,
+        "p50_ms": pct(latencies, 0.50) * 1000,
+        "p99_ms": pct(latencies, 0.99) * 1000,
+        "generator_p99_lag_ms": pct(lags, 0.99) * 1000,
+        "vad_events": len(latencies),
+        "vad_events_expected_about": count * 2 * cycles,
+    }
+
+
+def _serve(port: int, profile: str | None = None) -> subprocess.Popen[bytes]:
+    prefix = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
+    process = subprocess.Popen(
+        [*prefix, "-m", "rtcore_trio.cli", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.05)
+
+
+def measure(count: int, seconds: float, profile: str | None = None) -> dict[str, Any]:
+    port = _free_port()
+    server = _serve(port, profile)
+    try:
+        return trio.run(_load, port, server.pid, count, seconds)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def sustained(m: dict[str, Any]) -> bool:
+    return (
+        m["server_cpu"] < 0.95
+        and m["p99_ms"] < SUSTAINED_P99 * 1000
+        and m["generator_p99_lag_ms"] < GENERATOR_P99 * 1000
+    )
+
+
+def run(quick: bool = False) -> list[Result]:
+    counts = [50] if quick else [100, 250, 500, 750, 1000]
+    seconds = 3.0 if quick else 6.0
+    results = []
+    best = 0
+    for count in counts:
+        m = measure(count, seconds)
+        ok = sustained(m)
+        if ok:
+            best = count
+        results.append(
+            Result(
+                suite="e2e",
+                name=f"{count} sessions (columns: VAD latency p50, p99)",
+                subject="server CPU",
+                baseline="real time",
+                ratio=m["server_cpu"],
+                spread=(m["server_cpu"], m["server_cpu"]),
+                subject_value=m["p50_ms"],
+                baseline_value=m["p99_ms"],
+                unit="ms",
+                goal="sustained" if ok else "falls behind",
+                ok=None,
+                extra=m,
+            )
+        )
+        if not ok and m["generator_p99_lag_ms"] < GENERATOR_P99 * 1000:
+            break  # the server fell behind; larger loads only fall further
+    results.append(
+        Result(
+            suite="e2e",
+            name="sessions one core sustains",
+            subject="largest sustained load",
+            baseline="aim",
+            ratio=best / 500,
+            spread=(best / 500, best / 500),
+            subject_value=best,
+            baseline_value=500,
+            unit="sessions",
+            goal=">= 500 real-time sessions" if not quick else "(quick run: one load only)",
+            ok=best >= 500 if not quick else None,
+        )
+    )
+    return results
