@@ -266,20 +266,27 @@ class ServerSession:
 
     # -- session ----------------------------------------------------------------------------
 
+    @property
+    def _audio_source(self) -> Any:
+        """Where the input-audio settings live: the transcription session, or the session."""
+        return self._transcription if self._transcription is not None else self._session
+
     def _input_format(self) -> ev.AudioFormat:
-        source: Any = self._transcription if self._transcription is not None else self._session
-        fmt = source.input_audio_format
+        fmt = self._audio_source.input_audio_format
         return "pcm16" if isinstance(fmt, ev.UnsetType) else fmt
 
     def _turn_detection(self) -> ev.TurnDetection | None:
-        source: Any = self._transcription if self._transcription is not None else self._session
-        value = source.turn_detection
+        value = self._audio_source.turn_detection
         return None if isinstance(value, ev.UnsetType) else value
 
     def _transcription_settings(self) -> ev.InputAudioTranscription | None:
-        source: Any = self._transcription if self._transcription is not None else self._session
-        value = source.input_audio_transcription
+        value = self._audio_source.input_audio_transcription
         return None if isinstance(value, ev.UnsetType) else value
+
+    def _conversation_only(self, message: str) -> None:
+        """Refuse, in a transcription session, an event that only a conversation session has."""
+        if self._transcription is not None:
+            raise Invalid("invalid_value", message, "type")
 
     def _audio_produced(self) -> bool:
         for item in self._state.items:
@@ -290,12 +297,9 @@ class ServerSession:
         return False
 
     def _session_update(self, e: ev.SessionUpdate, event_id: str | None) -> list[Effect]:
-        if self._transcription is not None:
-            raise Invalid(
-                "invalid_value",
-                "session.update is not valid in a transcription session; use transcription_session.update.",
-                "type",
-            )
+        self._conversation_only(
+            "session.update is not valid in a transcription session; use transcription_session.update."
+        )
         self._session = merge_session(
             self._session, e.session, audio_produced=self._audio_produced()
         )
@@ -480,12 +484,7 @@ class ServerSession:
         return item
 
     def _create(self, e: ev.ConversationItemCreate, event_id: str | None) -> list[Effect]:
-        if self._transcription is not None:
-            raise Invalid(
-                "invalid_value",
-                "A transcription session has no conversation to add items to.",
-                "type",
-            )
+        self._conversation_only("A transcription session has no conversation to add items to.")
         item = e.item
         fmt = self._input_format()
         check_item(item, "item", fmt)
@@ -611,10 +610,7 @@ class ServerSession:
     # -- responses ----------------------------------------------------------------------------------
 
     def _response_create(self, e: ev.ResponseCreate, event_id: str | None) -> list[Effect]:
-        if self._transcription is not None:
-            raise Invalid(
-                "invalid_value", "A transcription session does not produce responses.", "type"
-            )
+        self._conversation_only("A transcription session does not produce responses.")
         return self._start_response(e.response, event_id, "client")
 
     def _start_response(

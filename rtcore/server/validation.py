@@ -146,19 +146,11 @@ def _turn_detection(param: str, given: ev.TurnDetection) -> ev.TurnDetection:
         )
     merged = ev.TurnDetection(
         type="server_vad",
-        threshold=base.threshold if isinstance(given.threshold, ev.UnsetType) else given.threshold,
-        prefix_padding_ms=base.prefix_padding_ms
-        if isinstance(given.prefix_padding_ms, ev.UnsetType)
-        else given.prefix_padding_ms,
-        silence_duration_ms=base.silence_duration_ms
-        if isinstance(given.silence_duration_ms, ev.UnsetType)
-        else given.silence_duration_ms,
-        create_response=base.create_response
-        if isinstance(given.create_response, ev.UnsetType)
-        else given.create_response,
-        interrupt_response=base.interrupt_response
-        if isinstance(given.interrupt_response, ev.UnsetType)
-        else given.interrupt_response,
+        threshold=_either(given.threshold, base.threshold, 0.5),
+        prefix_padding_ms=_either(given.prefix_padding_ms, base.prefix_padding_ms, 300),
+        silence_duration_ms=_either(given.silence_duration_ms, base.silence_duration_ms, 200),
+        create_response=_either(given.create_response, base.create_response, True),
+        interrupt_response=_either(given.interrupt_response, base.interrupt_response, True),
         idle_timeout_ms=given.idle_timeout_ms,
     )
     assert isinstance(merged.threshold, float | int)

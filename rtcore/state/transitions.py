@@ -194,21 +194,30 @@ def _part_from_wire(
     return PartState(type="item_reference", reference_id=part.id, done=True)
 
 
-def _item_from_wire(
-    s: Snapshot, item: ev.Item, event: ev.ServerEvent, response_id: str | None, done: bool
+def item_from_wire(
+    item: ev.Item,
+    input_format: ev.AudioFormat,
+    output_format: ev.AudioFormat,
+    *,
+    response_id: str | None = None,
+    done: bool = True,
 ) -> ItemState:
+    """An item as the snapshot holds it, built from its wire form.
+
+    ``done`` says whether its parts and arguments are complete (a created
+    item) or still to be streamed (an output item just announced).
+    """
     if isinstance(item.id, ev.UnsetType):
-        raise _fail(event, "missing_item_id", f"a {item.type} item arrived without an id")
+        raise ValueError("an item needs an id to be held in a snapshot")
     status = None if isinstance(item.status, ev.UnsetType) else item.status
     if isinstance(item, ev.MessageItem):
-        in_fmt, out_fmt = _input_format(s), _output_format(s, response_id)
         content = () if isinstance(item.content, ev.UnsetType) else item.content
         return ItemState(
             id=item.id,
             type="message",
             status=status,
             role=item.role,
-            content=tuple(_part_from_wire(p, in_fmt, out_fmt, done) for p in content),
+            content=tuple(_part_from_wire(p, input_format, output_format, done) for p in content),
             response_id=response_id,
         )
     if isinstance(item, ev.FunctionCallItem):
@@ -234,40 +243,13 @@ def _item_from_wire(
     )
 
 
-def item_from_wire(
-    item: ev.Item, input_format: ev.AudioFormat, output_format: ev.AudioFormat
+def _item_from_wire(
+    s: Snapshot, item: ev.Item, event: ev.ServerEvent, response_id: str | None, done: bool
 ) -> ItemState:
-    """An item as the snapshot holds it, built from its wire form (complete, not streaming)."""
     if isinstance(item.id, ev.UnsetType):
-        raise ValueError("an item needs an id to be held in a snapshot")
-    status = None if isinstance(item.status, ev.UnsetType) else item.status
-    if isinstance(item, ev.MessageItem):
-        content = () if isinstance(item.content, ev.UnsetType) else item.content
-        return ItemState(
-            id=item.id,
-            type="message",
-            status=status,
-            role=item.role,
-            content=tuple(_part_from_wire(p, input_format, output_format, True) for p in content),
-        )
-    if isinstance(item, ev.FunctionCallItem):
-        return ItemState(
-            id=item.id,
-            type="function_call",
-            status=status,
-            call_id=None if isinstance(item.call_id, ev.UnsetType) else item.call_id,
-            name=None if isinstance(item.name, ev.UnsetType) else item.name,
-            arguments=TextChunks.of(
-                "" if isinstance(item.arguments, ev.UnsetType) else item.arguments
-            ),
-            arguments_done=True,
-        )
-    return ItemState(
-        id=item.id,
-        type="function_call_output",
-        status=status,
-        call_id=item.call_id,
-        output=None if isinstance(item.output, ev.UnsetType) else item.output,
+        raise _fail(event, "missing_item_id", f"a {item.type} item arrived without an id")
+    return item_from_wire(
+        item, _input_format(s), _output_format(s, response_id), response_id=response_id, done=done
     )
 
 
