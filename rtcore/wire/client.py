@@ -211,7 +211,7 @@ class ClientConnection:
                 return
         receive = self.session.receive_message
         for message in self._socket._messages():
-            if type(message) is str:
+            if type(message) is bytes or type(message) is str:
                 yield from receive(message)
             else:
                 yield message  # type: ignore[misc]

@@ -130,7 +130,7 @@ class ClientMessageError(msgspec.Struct, frozen=True):
     """
 
     error: DecodeError
-    data: str
+    data: bytes | str
 
 
 class PongReceived(msgspec.Struct, frozen=True):

@@ -136,8 +136,8 @@ class MessageSocket:
 
     # -- messages in ------------------------------------------------------------------
 
-    def _messages(self) -> Iterator[str | ConnectionClosed | PongReceived]:
-        """Complete text messages and the end of the connection, in the order received."""
+    def _messages(self) -> Iterator[bytes | str | ConnectionClosed | PongReceived]:
+        """Complete text messages (UTF-8 checked; ``bytes`` or ``str``) and the end of the connection."""
         buf = self._in
         while not (self._failed or self._closed):
             if self._owed:
@@ -182,6 +182,9 @@ class MessageSocket:
             finally:
                 view.release()
             del buf[:total]
+            if payload.isascii():
+                yield payload  # ASCII is valid UTF-8; JSON from the service almost always is
+                continue
             try:
                 yield payload.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -193,7 +196,7 @@ class MessageSocket:
             self._ws.receive_data(None)
             yield from self._from_wsproto()
 
-    def _from_wsproto(self) -> Iterator[str | ConnectionClosed | PongReceived]:
+    def _from_wsproto(self) -> Iterator[bytes | str | ConnectionClosed | PongReceived]:
         """Messages and control events of the frames handed to wsproto."""
         for event in self._ws.events():
             if isinstance(event, TextMessage):

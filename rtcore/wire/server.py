@@ -179,7 +179,7 @@ class ServerConnection:
             return
         strict = self._strict
         for message in self._socket._messages():
-            if type(message) is str:
+            if type(message) is bytes or type(message) is str:
                 try:
                     yield ev.decode_client_event(message, strict=strict)
                 except ev.DecodeError as err:
