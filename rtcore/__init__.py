@@ -18,12 +18,14 @@ from .events import (
     encode_event,
 )
 from .ids import DeterministicIds, IdFactory, SequentialIds
+from .server import CancelResponse, ServerSession, StartResponse, Transcribe
 from .state import ItemState, PartState, ResponseState, Snapshot
 from .wire import ClientConnection, ServerConnection
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CancelResponse",
     "ClientConnection",
     "ClientSession",
     "DecodeError",
@@ -38,6 +40,9 @@ __all__ = [
     "ResponseState",
     "SequentialIds",
     "ServerConnection",
+    "ServerSession",
+    "StartResponse",
+    "Transcribe",
     "Snapshot",
     "UnknownEvent",
     "__version__",

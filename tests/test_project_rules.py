@@ -56,3 +56,21 @@ def test_the_core_is_mypy_clean_in_strict_mode() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_design_sketch_runs_as_written() -> None:
+    # ../shared/DESIGN.md, "Sketch of the public API", message level, both roles.
+    import rtcore
+    from rtcore import events as ev
+
+    client = rtcore.ClientSession()
+    data = client.send(ev.ResponseCreate())
+    server = rtcore.ServerSession()
+    for item in server.receive_message(data):
+        if isinstance(item, rtcore.StartResponse):
+            server.add_text(item.response_id, "Hello")
+            server.finish_response(item.response_id)
+    for payload in server.messages_to_send():
+        client.receive_message(payload)
+    assert [i.content[0].text.value for i in client.state.items] == ["Hello"]  # type: ignore[union-attr]
+    assert client.state == server.state
