@@ -1353,3 +1353,51 @@ def test_4_the_audio_clock_goes_on_across_a_format_change() -> None:
     )
     [started] = [e for e in h.new() if isinstance(e, ev.InputAudioBufferSpeechStarted)]
     assert started.audio_start_ms == 1500 - 300  # counted from the start of the session
+
+
+def test_an_idle_timeout_commits_the_silence_and_starts_a_response() -> None:
+    h = Harness()
+    h.send({"type": "session.update", "session": {"turn_detection": {"idle_timeout_ms": 5000}}})
+    h.new()
+    assert h.append_audio(silence(4900)) == []
+    effects = h.append_audio(silence(200))
+    events = h.new()
+    assert [e.type for e in events] == [
+        "input_audio_buffer.timeout_triggered",
+        "input_audio_buffer.committed",
+        "conversation.item.created",
+        "response.created",
+    ]
+    triggered = events[0]
+    assert isinstance(triggered, ev.InputAudioBufferTimeoutTriggered)
+    assert (triggered.audio_start_ms, triggered.audio_end_ms) == (0, 5000)
+    assert triggered.item_id == events[1].item_id  # type: ignore[attr-defined]
+    start = h.start(effects)
+    # No second timeout while the response runs, and the silence counts again from its end.
+    h.append_audio(silence(6000))
+    assert h.types() == []
+    h.server.finish_response(start.response_id)
+    h.flush()
+    h.new()
+    h.append_audio(silence(4000))
+    assert h.types() == []
+    h.append_audio(silence(1000))
+    assert h.types()[0] == "input_audio_buffer.timeout_triggered"
+    # Speech resets it too.
+    h.append_audio(tone(600) + silence(300))
+    assert "input_audio_buffer.timeout_triggered" not in h.types()
+    assert h.in_step()
+
+
+def test_idle_timeouts_are_checked_for_range() -> None:
+    h = Harness()
+    h.new()
+    h.send(
+        {
+            "type": "session.update",
+            "event_id": "i",
+            "session": {"turn_detection": {"idle_timeout_ms": 1000}},
+        }
+    )
+    [error] = errors(h.new())
+    assert (error.code, error.param) == ("invalid_value", "session.turn_detection.idle_timeout_ms")

@@ -138,11 +138,13 @@ class ResponseWriter:
         state: Callable[[], Snapshot],
         ids: IdFactory,
         rate_limits: Callable[[int], tuple[ev.RateLimit, ...]] | None,
+        on_finish: Callable[[Run], None] | None = None,
     ) -> None:
         self._emit = emit
         self._state = state
         self._ids = ids
         self._rate_limits = rate_limits
+        self._on_finish = on_finish
         self.runs: dict[str, Run] = {}
         self.started = 0
 
@@ -428,3 +430,5 @@ class ResponseWriter:
         )
         del self.runs[run.id]
         self._emit(ev.ResponseDone(event_id=self._ids("event"), response=response))
+        if self._on_finish is not None:
+            self._on_finish(run)

@@ -101,8 +101,14 @@ class ServerSession:
         self._state = initial_snapshot()
         self._out: list[ev.ServerEvent] = []
         self._writer = ResponseWriter(
-            self._emit, lambda: self._state, self._ids, default_rate_limits if rate_limits else None
+            self._emit,
+            lambda: self._state,
+            self._ids,
+            default_rate_limits if rate_limits else None,
+            on_finish=self._response_ended,
         )
+        self._idle_from = 0
+        """Where on the audio clock the current silence began (for ``idle_timeout_ms``)."""
         self._item_audio: dict[str, bytes] = {}
         self._item_seconds: dict[str, float] = {}
         self._transcribing: set[str] = set()
@@ -304,6 +310,7 @@ class ServerSession:
             self._session, e.session, audio_produced=self._audio_produced()
         )
         self._audio.configure(self._input_format(), self._turn_detection(), self._detectors)
+        self._idle_from = self._audio.clock
         self._emit(ev.SessionUpdated(event_id=self._ids("event"), session=self._session))
         return []
 
@@ -370,6 +377,48 @@ class ServerSession:
                 effects += self._speech_started(position)
             else:
                 effects += self._speech_stopped(position)
+        return effects + self._check_idle()
+
+    def _response_ended(self, run: Run) -> None:
+        self._idle_from = self._audio.clock
+
+    def _check_idle(self) -> list[Effect]:
+        """``turn_detection.idle_timeout_ms`` of silence on the audio clock (EVENTS.md section 6).
+
+        Silence counts from the later of the last end of speech, the last
+        finished response and the configuration of the timeout, while no
+        response is running. When it runs out the server reports
+        ``input_audio_buffer.timeout_triggered``, commits the silent audio it
+        kept (the buffer keeps only the prefix-padding window of silence) and
+        starts a response.
+        """
+        detection = self._turn_detection()
+        audio = self._audio
+        if (
+            detection is None
+            or not isinstance(detection.idle_timeout_ms, int)
+            or audio.segmenter is None
+            or audio.segmenter.speaking
+            or self._transcription is not None
+            or self._writer.active_in_conversation() is not None
+        ):
+            return []
+        if audio.clock - self._idle_from < audio.rate * detection.idle_timeout_ms // 1000:
+            return []
+        start, end = self._idle_from, audio.clock
+        self._idle_from = end
+        item_id = self._ids("item")
+        self._emit(
+            ev.InputAudioBufferTimeoutTriggered(
+                event_id=self._ids("event"),
+                audio_start_ms=audio.ms(start),
+                audio_end_ms=audio.ms(end),
+                item_id=item_id,
+            )
+        )
+        effects = self._commit(item_id, audio.take(start, end))
+        if detection.create_response is not False:
+            effects += self._start_response(ev.UNSET, None, "vad")
         return effects
 
     def _speech_started(self, position: int) -> list[Effect]:
@@ -400,6 +449,7 @@ class ServerSession:
         )
         effects = self._commit(item_id, audio.take(audio.speech_start, position))
         audio.speech_item_id = None
+        self._idle_from = position
         detection = self._turn_detection()
         if (
             self._transcription is None
