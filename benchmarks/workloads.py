@@ -91,10 +91,13 @@ def _event(event_type: str, n: int, **fields: Any) -> bytes:
     ).encode()
 
 
-def audio_response(deltas: int = 600, ms: int = 100, transcript_every: int = 0) -> list[bytes]:
+def audio_response(
+    deltas: int = 600, ms: int = 100, transcript_every: int = 0, audio: bool = True
+) -> list[bytes]:
     """The server messages of one audio response of ``deltas`` x ``ms`` milliseconds.
 
-    With ``transcript_every`` > 0 a transcript delta follows every that many audio deltas.
+    With ``transcript_every`` > 0 a transcript delta follows every that many audio
+    deltas; with ``audio=False`` only the transcript deltas are sent.
     """
     rid, iid = IDS["response_id"], IDS["item_id"]
     part = {"response_id": rid, "item_id": iid, "output_index": 0, "content_index": 0}
@@ -141,7 +144,8 @@ def audio_response(deltas: int = 600, ms: int = 100, transcript_every: int = 0) 
     words = []
     chunk = base64.b64encode(pcm_tone(ms)).decode()
     for i in range(deltas):
-        out.append(_event("response.audio.delta", nxt(), **part, delta=chunk))
+        if audio:
+            out.append(_event("response.audio.delta", nxt(), **part, delta=chunk))
         if transcript_every and i % transcript_every == 0:
             words.append(" word")
             out.append(_event("response.audio_transcript.delta", nxt(), **part, delta=" word"))
