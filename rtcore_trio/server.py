@@ -104,18 +104,30 @@ class _Connection:
                     self.errors += 1
                     log.info("%s error %s: %s", self.peer, event.error.code, event.error.message)
                 frames.append(self.conn.send_message(ev.encode_event(event)))
-            try:
-                await self.stream.send_all(b"".join(frames))
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass  # the reader sees the end of the connection and cleans up
+            await self._write(b"".join(frames))
 
     async def send_raw(self, data: bytes) -> None:
         if data:
             async with self.write_lock:
-                try:
-                    await self.stream.send_all(data)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    return
+                await self._write(data)
+
+    async def _write(self, data: bytes) -> None:
+        """Write with the lock held, shielded from cancellation.
+
+        The events in ``data`` have left the session's queue, and a backend task
+        is cancelled whenever its response is: an interrupted write would lose
+        them (a ``response.done`` among them) or cut a frame in half. A client
+        that stops reading for ``close_timeout`` has the connection closed.
+        """
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + self.server.close_timeout
+            try:
+                await self.stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return  # the reader sees the end of the connection and cleans up
+        if scope.cancelled_caught:
+            log.info("%s stopped reading; closing the connection", self.peer)
+            await trio.aclose_forcefully(self.stream)
 
     # -- effects ---------------------------------------------------------------------------
 

@@ -281,3 +281,41 @@ async def test_the_echo_backend_calls_a_named_tool() -> None:
             done = await until(rt, ev.ResponseDone)
             [answer] = rt.state.response_items(done.response.id)
             assert answer.content[0].text.value == "The tool returned: 42"
+
+
+async def test_a_cancelled_flush_loses_no_event() -> None:
+    # A backend task is cancelled whenever its response is. The race: it wins the
+    # write lock, is cancelled before it runs again (the reader handling
+    # response.cancel), then takes the queued events - the reader's response.done
+    # among them - and its send_all meets the cancellation. Those events must
+    # still reach the client.
+    import trio.testing
+
+    from rtcore.server import ServerSession
+    from rtcore.wire import ClientConnection, ServerConnection
+    from rtcore_trio.server import _Connection
+
+    ours, theirs = trio.testing.memory_stream_pair()
+    conn = ServerConnection()
+    conn.receive_data(ClientConnection("ws://127.0.0.1:1/v1/realtime").data_to_send())
+    list(conn.events())
+    conn.accept()
+    session = ServerSession()  # session.created is queued
+    connection = _Connection(RealtimeServer(), ours, conn, session, "test")
+    scope = trio.CancelScope()
+
+    async def backend_flush() -> None:
+        with scope:
+            await connection.flush()
+
+    async with trio.open_nursery() as nursery:
+        await connection.write_lock.acquire()
+        nursery.start_soon(backend_flush)
+        await trio.testing.wait_all_tasks_blocked()  # the backend waits for the lock
+        connection.write_lock.release()  # it gets the lock ...
+        scope.cancel()  # ... and is cancelled before it runs again
+    with trio.fail_after(2):  # without the shield the frame never comes
+        data = await theirs.receive_some(1 << 16)
+    assert data[:1] == b"\x81"  # a whole text frame
+    assert isinstance(ev.decode_server_event(data[4:]), ev.SessionCreated)
+    assert not session.has_output
