@@ -10,8 +10,9 @@ pcm16 audio) raises ``RemoteProtocolError`` without producing a new snapshot.
 Both roles use it: the client folds the events it receives, the server folds
 the events it sends, so their snapshots are the same type and compare equal.
 
-Every transition is listed in the ``_HANDLERS`` table at the bottom of this
-file, one handler per event class. The rules they enforce, with the events
+Every transition is listed in the two tables at the bottom of this file, one
+handler per event class: ``_DELTAS`` for the streaming deltas (the hot path)
+and ``_HANDLERS`` for everything else. The rules they enforce, with the events
 that carry them (EVENTS.md, SEQUENCES.md):
 
 * Order: ``conversation.item.created`` inserts after ``previous_item_id``;
@@ -69,7 +70,11 @@ def initial_snapshot() -> Snapshot:
 
 def apply(s: Snapshot, event: ev.ServerEvent | ev.UnknownEvent) -> Snapshot:
     """The snapshot after ``event``; raises ``RemoteProtocolError`` if it contradicts ``s``."""
-    handler = _HANDLERS.get(type(event))
+    kind = type(event)
+    delta = _DELTAS.get(kind)
+    if delta is not None:
+        return delta(s, event)  # counts the event itself
+    handler = _HANDLERS.get(kind)
     if handler is None:
         return replace(s, unknown_events=s.unknown_events + 1, events_applied=s.events_applied + 1)
     new = handler(s, event)
@@ -115,12 +120,21 @@ def _put_item(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
 
 
 def _put_part(s: Snapshot, slot: int, item: ItemState, index: int, part: PartState) -> Snapshot:
+    return replace(s, _slots=s._slots.set(slot, _with_part(item, index, part)))
+
+
+def _with_part(item: ItemState, index: int, part: PartState) -> ItemState:
     content = item.content
     if len(content) == 1:
         new_content: tuple[PartState, ...] = (part,)  # the usual single audio or text part
     else:
         new_content = (*content[:index], part, *content[index + 1 :])
-    return replace(s, _slots=s._slots.set(slot, replace(item, content=new_content)))
+    return replace(item, content=new_content)
+
+
+def _streamed(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
+    """The snapshot after a delta: ``item`` put back, and the event counted (see ``apply``)."""
+    return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
 
 
 def _response_at(s: Snapshot, response_id: str, event: ev.ServerEvent) -> ResponseState:
@@ -732,23 +746,26 @@ def _part_added(s: Snapshot, e: ev.ResponseContentPartAdded) -> Snapshot:
 
 def _open_part(s: Snapshot, e: Any, part_type: str) -> tuple[int, ItemState, PartState]:
     """The open part a delta streams into (the hot path: checks inlined for the usual case)."""
-    responses, slots = s.responses, s._slots
-    newest = slots[-1] if slots else None
+    slots = s._slots
+    slot = len(slots) - 1
+    item = slots[slot] if slot >= 0 else None
+    responses = s.responses
+    response = responses[len(responses) - 1] if responses else None
+    # The usual case: the newest item of the newest response, which is still in progress.
     if (
-        responses
-        and responses[-1].id == e.response_id
-        and responses[-1].status == "in_progress"
-        and newest is not None
-        and newest.id == e.item_id
-        and newest.response_id == e.response_id
+        item is None
+        or response is None
+        or item.id != e.item_id
+        or item.response_id != e.response_id
+        or response.id != e.response_id
+        or response.status != "in_progress"
     ):
-        slot, item = len(slots) - 1, newest
-    else:
         slot, item = _open_item(s, e)
     index = e.content_index
-    if not 0 <= index < len(item.content):
+    content = item.content
+    if not 0 <= index < len(content):
         raise _fail(e, "unknown_part", f"item {item.id!r} has no content part {index}")
-    part = item.content[index]
+    part = content[index]
     if part.type != part_type:
         raise _fail(e, "wrong_part_type", f"part {index} of item {item.id!r} is {part.type}")
     return slot, item, part
@@ -770,7 +787,8 @@ def _text_delta(s: Snapshot, e: ev.ResponseTextDelta) -> Snapshot:
     if part.text_done:
         raise _fail(e, "stream_closed", f"text of item {item.id!r} already done")
     assert part.text is not None
-    return _put_part(s, slot, item, e.content_index, replace(part, text=part.text.append(e.delta)))
+    part = replace(part, text=part.text.append(e.delta))
+    return _streamed(s, slot, _with_part(item, e.content_index, part))
 
 
 def _text_done(s: Snapshot, e: ev.ResponseTextDone) -> Snapshot:
@@ -785,8 +803,10 @@ def _transcript_delta(s: Snapshot, e: ev.ResponseAudioTranscriptDelta) -> Snapsh
     slot, item, part = _open_part(s, e, "audio")
     if part.transcript_done:
         raise _fail(e, "stream_closed", f"transcript of item {item.id!r} already done")
-    transcript = (part.transcript or TextChunks.of()).append(e.delta)
-    return _put_part(s, slot, item, e.content_index, replace(part, transcript=transcript))
+    transcript = part.transcript
+    transcript = TextChunks.of(e.delta) if transcript is None else transcript.append(e.delta)
+    part = replace(part, transcript=transcript)
+    return _streamed(s, slot, _with_part(item, e.content_index, part))
 
 
 def _transcript_done(s: Snapshot, e: ev.ResponseAudioTranscriptDone) -> Snapshot:
@@ -806,15 +826,16 @@ def _audio_delta(s: Snapshot, e: ev.ResponseAudioDelta) -> Snapshot:
     slot, item, part = _open_part(s, e, "audio")
     if part.audio_done:
         raise _fail(e, "stream_closed", f"audio of item {item.id!r} already done")
-    width = _WIDTH[part.audio_format]
-    if len(e.delta) % width:
+    delta = e.delta
+    if len(delta) % _WIDTH[part.audio_format]:
         raise _fail(
             e,
             "odd_length_audio",
-            f"{len(e.delta)} bytes is not a whole number of {part.audio_format} samples",
+            f"{len(delta)} bytes is not a whole number of {part.audio_format} samples",
         )
-    audio = (part.audio or ByteChunks.of()).append(e.delta)
-    return _put_part(s, slot, item, e.content_index, replace(part, audio=audio))
+    audio = part.audio
+    audio = ByteChunks.of(delta) if audio is None else audio.append(delta)
+    return _streamed(s, slot, _with_part(item, e.content_index, replace(part, audio=audio)))
 
 
 def _audio_done(s: Snapshot, e: ev.ResponseAudioDone) -> Snapshot:
@@ -839,8 +860,9 @@ def _open_call(s: Snapshot, e: Any) -> tuple[int, ItemState]:
 
 def _arguments_delta(s: Snapshot, e: ev.ResponseFunctionCallArgumentsDelta) -> Snapshot:
     slot, item = _open_call(s, e)
-    arguments = (item.arguments or TextChunks.of()).append(e.delta)
-    return _put_item(s, slot, replace(item, arguments=arguments, call_id=e.call_id))
+    arguments = item.arguments
+    arguments = TextChunks.of(e.delta) if arguments is None else arguments.append(e.delta)
+    return _streamed(s, slot, replace(item, arguments=arguments, call_id=e.call_id))
 
 
 def _arguments_done(s: Snapshot, e: ev.ResponseFunctionCallArgumentsDone) -> Snapshot:
@@ -875,6 +897,17 @@ def _playback_ended(
 _EMPTY = Snapshot()
 
 # The whole machine: server event class -> transition.
+# Streaming deltas are most of the traffic. Their transitions count the event
+# themselves, so that a delta costs one copy of the snapshot instead of two.
+_DELTAS: dict[type[Any], _Handler] = {
+    ev.ResponseTextDelta: _text_delta,
+    ev.ResponseAudioTranscriptDelta: _transcript_delta,
+    ev.ResponseAudioDelta: _audio_delta,
+    ev.ResponseFunctionCallArgumentsDelta: _arguments_delta,
+}
+
+# Everything else: ``apply`` counts the event.
+
 _HANDLERS: dict[type[Any], _Handler] = {
     ev.SessionCreated: _session,
     ev.SessionUpdated: _session,
@@ -900,13 +933,9 @@ _HANDLERS: dict[type[Any], _Handler] = {
     ev.ResponseOutputItemDone: _output_item_done,
     ev.ResponseContentPartAdded: _part_added,
     ev.ResponseContentPartDone: _part_done,
-    ev.ResponseTextDelta: _text_delta,
     ev.ResponseTextDone: _text_done,
-    ev.ResponseAudioTranscriptDelta: _transcript_delta,
     ev.ResponseAudioTranscriptDone: _transcript_done,
-    ev.ResponseAudioDelta: _audio_delta,
     ev.ResponseAudioDone: _audio_done,
-    ev.ResponseFunctionCallArgumentsDelta: _arguments_delta,
     ev.ResponseFunctionCallArgumentsDone: _arguments_done,
     ev.RateLimitsUpdated: _rate_limits,
     ev.ErrorEvent: _error,
@@ -915,4 +944,5 @@ _HANDLERS: dict[type[Any], _Handler] = {
     ev.OutputAudioBufferCleared: _playback_ended,
 }
 
-assert set(_HANDLERS) == set(ev.SERVER_EVENTS.values()), "every server event needs a transition"
+assert not set(_HANDLERS) & set(_DELTAS)
+assert set(_HANDLERS) | set(_DELTAS) == set(ev.SERVER_EVENTS.values()), "every event needs a transition"
