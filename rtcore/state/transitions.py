@@ -945,4 +945,6 @@ _HANDLERS: dict[type[Any], _Handler] = {
 }
 
 assert not set(_HANDLERS) & set(_DELTAS)
-assert set(_HANDLERS) | set(_DELTAS) == set(ev.SERVER_EVENTS.values()), "every event needs a transition"
+assert set(_HANDLERS) | set(_DELTAS) == set(ev.SERVER_EVENTS.values()), (
+    "every event needs a transition"
+)
