@@ -31,6 +31,7 @@ from rtcore.wire import (
     Connected,
     ConnectionClosed,
     HandshakeFailed,
+    PongReceived,
     Rejected,
 )
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
@@ -82,7 +83,7 @@ class RealtimeClient(ABC):
             return await self._receive_events.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
             pass
-        if self.closed is not None and self.closed.clean:
+        if self._broken is None and self.closed is not None and self.closed.clean:
             raise StopAsyncIteration
         raise self._closed_error()
 
@@ -124,6 +125,32 @@ class RealtimeClient(ABC):
             await self._write(data)
 
     @abstractmethod
+    async def ping(self, timeout: float = 20.0) -> float:
+        """Send a WebSocket ping and wait for its pong; returns the round trip in seconds.
+
+        Raises ``trio.TooSlowError`` when no pong comes within ``timeout`` (the
+        connection stays open; what to do about it is the caller's choice) and
+        ``ConnectionClosedError`` when the connection ends first.
+        """
+
+    async def _keepalive(self, interval: float, timeout: float) -> None:
+        """Ping every ``interval`` seconds; a missing pong means the connection is dead."""
+        while True:
+            await trio.sleep(interval)
+            try:
+                await self.ping(timeout)
+            except trio.TooSlowError:
+                self._broken = f"no pong within {timeout} s"
+                await self._abort()
+                return
+            except ConnectionClosedError:
+                return
+
+    @abstractmethod
+    async def _abort(self) -> None:
+        """Drop the transport at once (the reader then ends with ``_broken`` as the reason)."""
+
+    @abstractmethod
     def _encode(self, event: ev.ClientEvent) -> Any:
         """Check and encode a client event for this transport."""
 
@@ -155,6 +182,9 @@ class _StreamClient(RealtimeClient):
         self._stream = stream
         self._conn = conn
         self._close_timeout = close_timeout
+        self._pings_sent = 0
+        # Pings waiting for their pong, by number (the payload is the number).
+        self._pongs: dict[int, trio.Event] = {}
 
     async def _handshake(self, timeout: float) -> None:
         conn = self._conn
@@ -203,6 +233,38 @@ class _StreamClient(RealtimeClient):
             async with self._write_lock:
                 await self._write(pending)
 
+    async def ping(self, timeout: float = 20.0) -> float:
+        if self.closed is not None or self._broken is not None or self._reader_done.is_set():
+            raise self._closed_error()
+        self._pings_sent += 1
+        number = self._pings_sent
+        answered = self._pongs[number] = trio.Event()
+        start = trio.current_time()
+        try:
+            async with self._write_lock:
+                frame = self._conn.ping(number.to_bytes(8, "big"))
+                if not frame:
+                    raise self._closed_error()  # closing: no more pings
+                await self._write(frame)
+            with trio.fail_after(timeout):
+                await answered.wait()
+        finally:
+            unanswered = self._pongs.pop(number, None) is not None
+        if unanswered:
+            raise self._closed_error()  # woken by the reader's end, not by a pong
+        return trio.current_time() - start
+
+    def _pong(self, payload: bytes) -> None:
+        """A pong answers its ping and every earlier one (RFC 6455 5.5.3)."""
+        if len(payload) != 8:
+            return  # unsolicited, or not one of ours
+        number = int.from_bytes(payload, "big")
+        for waiting in [n for n in self._pongs if n <= number]:
+            self._pongs.pop(waiting).set()
+
+    async def _abort(self) -> None:
+        await trio.aclose_forcefully(self._stream)
+
     async def _reader(self) -> None:
         conn = self._conn
         try:
@@ -211,6 +273,8 @@ class _StreamClient(RealtimeClient):
                 for event in conn.events():
                     if isinstance(event, ConnectionClosed):
                         self.closed = event
+                    elif isinstance(event, PongReceived):
+                        self._pong(event.payload)
                     elif isinstance(event, _RECEIVED):
                         await self._flush()
                         await self._deliver(event)
@@ -225,6 +289,8 @@ class _StreamClient(RealtimeClient):
         finally:
             self._send_events.close()
             self._reader_done.set()
+            for waiting in self._pongs.values():
+                waiting.set()  # no pong will come now; ``ping`` sees it was not answered
             await trio.aclose_forcefully(self._stream)
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
@@ -268,6 +334,23 @@ class _WebSocketClient(RealtimeClient):
         if scope.cancelled_caught:
             self._broken = f"a write took longer than {self._write_timeout} s"
             raise self._closed_error()
+
+    async def ping(self, timeout: float = 20.0) -> float:
+        if self.closed is not None or self._broken is not None:
+            raise self._closed_error()
+        start = trio.current_time()
+        try:
+            with trio.fail_after(timeout):
+                await self._ws.ping()
+        except trio_websocket.ConnectionClosed as exc:
+            self._note_close(exc.reason)
+            raise self._closed_error() from exc
+        return trio.current_time() - start
+
+    async def _abort(self) -> None:
+        # trio-websocket closes its stream when the close handshake is cut short.
+        with trio.move_on_after(self._write_timeout):
+            await self._ws.aclose(1011, self._broken)
 
     def _note_close(self, reason: Any) -> None:
         if self.closed is None and reason is not None:
@@ -322,12 +405,18 @@ async def connect(
     write_timeout: float = 10.0,
     queue_size: int = 256,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float = 20.0,
 ) -> AsyncIterator[RealtimeClient]:
     """Open a Realtime connection (``ws://`` or ``wss://``) and yield a ``RealtimeClient``.
 
     ``wss`` uses the system's trust store unless ``ssl_context`` is given.
     Raises ``HandshakeError`` when the server refuses the connection (with its
     HTTP status and body) or does not answer within ``connect_timeout``.
+
+    Keep-alive: every ``ping_interval`` seconds (``None``: never) the client
+    pings the server; without a pong within ``ping_timeout`` the connection
+    counts as dead and iteration raises ``ConnectionClosedError`` (1006).
     """
     conn = ClientConnection(
         url,
@@ -360,6 +449,8 @@ async def connect(
         close_timeout=close_timeout,
         write_timeout=write_timeout,
         queue_size=queue_size,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
     ) as client:
         yield client
 
@@ -373,15 +464,20 @@ async def open_client(
     close_timeout: float = 5.0,
     write_timeout: float = 10.0,
     queue_size: int = 256,
+    ping_interval: float | None = 20.0,
+    ping_timeout: float = 20.0,
 ) -> AsyncIterator[RealtimeClient]:
-    """Run a ``ClientConnection`` over an already open trio stream (any transport)."""
+    """Run a ``ClientConnection`` over an already open trio stream (any transport).
+
+    Keep-alive works as for ``connect``.
+    """
     client = _StreamClient(stream, conn, queue_size, write_timeout, close_timeout)
     try:
         await client._handshake(connect_timeout)
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise
-    async with _running(client) as running:
+    async with _running(client, ping_interval=ping_interval, ping_timeout=ping_timeout) as running:
         yield running
 
 
@@ -392,21 +488,37 @@ async def attach(
     session: ClientSession | None = None,
     queue_size: int = 256,
     write_timeout: float = 10.0,
+    ping_interval: float | None = None,
+    ping_timeout: float = 20.0,
 ) -> AsyncIterator[RealtimeClient]:
-    """Drive the client engine over a WebSocket the app already owns, at message level."""
+    """Drive the client engine over a WebSocket the app already owns, at message level.
+
+    Keep-alive is off by default here, since the app owns the connection;
+    with ``ping_interval`` set, a missing pong closes it with code 1011.
+    """
     client = _WebSocketClient(
         ws, session if session is not None else ClientSession(), queue_size, write_timeout
     )
-    async with _running(client, close=False) as running:
+    async with _running(
+        client, close=False, ping_interval=ping_interval, ping_timeout=ping_timeout
+    ) as running:
         yield running
 
 
 @asynccontextmanager
-async def _running(client: RealtimeClient, close: bool = True) -> AsyncIterator[RealtimeClient]:
-    """Run the client's reader beside the body; the body's own exception comes out unwrapped."""
+async def _running(
+    client: RealtimeClient,
+    close: bool = True,
+    *,
+    ping_interval: float | None,
+    ping_timeout: float,
+) -> AsyncIterator[RealtimeClient]:
+    """Run the reader (and the pinger) beside the body; the body's exception comes out unwrapped."""
     error: BaseException | None = None
     async with trio.open_nursery() as nursery:
         nursery.start_soon(client._reader)
+        if ping_interval is not None:
+            nursery.start_soon(client._keepalive, ping_interval, ping_timeout)
         try:
             yield client
         except BaseException as exc:  # re-raised below, outside the nursery

@@ -21,7 +21,7 @@ from wirekit import session_created
 
 from rtcore import events as ev
 from rtcore.wire import ClientMessageError, ConnectionClosed, HandshakeRequest, ServerConnection
-from rtcore_trio import attach, connect
+from rtcore_trio import ConnectionClosedError, attach, connect
 
 websockets_sync = pytest.importorskip("websockets.sync.server")
 websockets_client = pytest.importorskip("websockets.sync.client")
@@ -114,6 +114,46 @@ async def test_attach_drives_an_existing_trio_websocket_connection() -> None:
                 kinds = [type(event).__name__ async for event, _ in rt]
                 assert kinds == ["SessionCreated", "ErrorEvent"]
                 assert rt.state.session is not None
+        nursery.cancel_scope.cancel()
+
+
+async def _silent_server(stream: trio.SocketStream) -> None:
+    """Accepts the handshake, sends session.created, then reads and answers nothing."""
+    server = ServerConnection()
+    async with stream:
+        while server.request is None:
+            server.receive_data(await stream.receive_some(65536))
+            list(server.events())
+        await stream.send_all(server.accept() + server.send(session_created()))
+        while await stream.receive_some(65536):
+            pass
+
+
+async def test_attach_keepalive_pings_and_declares_a_silent_peer_dead() -> None:
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message(SESSION)
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        live = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
+        silent = (await nursery.start(trio.serve_tcp, _silent_server, 0))[0]
+        async with trio_websocket.open_websocket(
+            "127.0.0.1", live.port, "/v1/realtime", use_ssl=False
+        ) as ws:
+            async with attach(ws) as rt:
+                assert 0 <= await rt.ping(5) < 5
+        with trio.fail_after(10):
+            async with trio_websocket.open_websocket(
+                "127.0.0.1", silent.socket.getsockname()[1], "/v1/realtime", use_ssl=False
+            ) as ws:
+                with pytest.raises(ConnectionClosedError) as info:
+                    async with attach(
+                        ws, ping_interval=0.2, ping_timeout=0.2, write_timeout=0.5
+                    ) as rt:
+                        async for _ in rt:
+                            pass
+        assert (info.value.code, info.value.reason) == (1006, "no pong within 0.2 s")
         nursery.cancel_scope.cancel()
 
 

@@ -245,3 +245,134 @@ async def test_local_protocol_errors_are_raised_by_send_and_change_nothing() -> 
             with pytest.raises(LocalProtocolError):
                 await rt.send(ev.ConversationItemDelete(item_id="nope"))
         nursery.cancel_scope.cancel()
+
+
+# -- keep-alive -------------------------------------------------------------------------------
+
+
+async def answer_pings(stream: trio.abc.Stream, server: ServerConnection, seen: list[Any]) -> None:
+    """A live server: the core answers each ping with a pong."""
+    while True:
+        data = await stream.receive_some(65536)
+        server.receive_data(data)
+        seen.extend(server.events())
+        await stream.send_all(server.data_to_send())
+        if server.closed or not data:
+            return
+
+
+async def test_ping_measures_the_round_trip(autojump_clock: trio.testing.MockClock) -> None:
+    client_stream, server_stream = streams()
+    server = ServerConnection()
+    seen: list[Any] = []
+
+    async def serve() -> None:
+        await handshake(server_stream, server)
+        await answer_pings(server_stream, server, seen)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        async with open_client(client_stream, client_conn(), ping_interval=None) as rt:
+            assert await rt.ping() >= 0
+            assert await rt.ping() >= 0
+    assert server.closed
+
+
+async def test_keepalive_pings_a_live_server_and_the_connection_stays_up(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = streams()
+    server = ServerConnection()
+    seen: list[Any] = []
+
+    async def serve() -> None:
+        await handshake(server_stream, server)
+        await server_stream.send_all(server.send(session_created()))
+        await answer_pings(server_stream, server, seen)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        async with open_client(client_stream, client_conn(), ping_interval=5, ping_timeout=2) as rt:
+            event, _ = await rt.receive()
+            assert isinstance(event, ev.SessionCreated)
+            await trio.sleep(60)  # twelve pings, each answered
+            await rt.send(ev.ResponseCreate(event_id="r1"))
+    assert rt.closed is not None and rt.closed.clean
+    assert ev.ResponseCreate(event_id="r1") in seen
+
+
+async def test_keepalive_declares_a_silent_server_dead(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = streams()
+    server = ServerConnection()
+
+    async def serve() -> None:
+        await handshake(server_stream, server)
+        await server_stream.send_all(server.send(session_created()))
+        while await server_stream.receive_some(65536):
+            pass  # reads everything, answers nothing: a hung peer
+
+    with trio.fail_after(100):  # a failure must not hang the test
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve)
+            with pytest.raises(ConnectionClosedError) as info:
+                async with open_client(
+                    client_stream, client_conn(), ping_interval=5, ping_timeout=2
+                ) as rt:
+                    event, _ = await rt.receive()
+                    assert isinstance(event, ev.SessionCreated)
+                    start = trio.current_time()
+                    await rt.receive()
+            assert trio.current_time() - start == pytest.approx(7)
+            assert (info.value.code, info.value.reason) == (1006, "no pong within 2 s")
+            with pytest.raises(ConnectionClosedError):
+                await rt.send(ev.ResponseCreate())
+
+
+async def test_a_pong_answers_every_earlier_ping(autojump_clock: trio.testing.MockClock) -> None:
+    client_stream, server_stream = streams()
+    server = ServerConnection()
+
+    async def serve() -> None:
+        await handshake(server_stream, server)
+        # Hold the pongs back until both pings are in, then send only the last one,
+        # as RFC 6455 allows.
+        pongs = b""
+        while len(pongs) < 20:
+            server.receive_data(await server_stream.receive_some(65536))
+            assert list(server.events()) == []
+            pongs += server.data_to_send()  # a pong frame is 10 bytes: 0x8a, 8, payload
+        assert pongs[:2] == pongs[10:12] == b"\x8a\x08"
+        await server_stream.send_all(pongs[10:])
+        await answer_pings(server_stream, server, [])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        async with open_client(client_stream, client_conn(), ping_interval=None) as rt:
+            async with trio.open_nursery() as pingers:
+                pingers.start_soon(rt.ping, 5)
+                await trio.sleep(1)
+                pingers.start_soon(rt.ping, 5)
+            assert trio.current_time() < 5  # neither ping timed out
+
+
+async def test_ping_raises_when_the_connection_ends_first(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = streams()
+    server = ServerConnection()
+
+    async def serve() -> None:
+        await handshake(server_stream, server)
+        await server_stream.receive_some(65536)  # the ping
+        await server_stream.aclose()  # gone without a word
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        with pytest.raises(ConnectionClosedError):
+            async with open_client(client_stream, client_conn(), ping_interval=None) as rt:
+                with pytest.raises(ConnectionClosedError):
+                    await rt.ping(30)
+                assert trio.current_time() < 30
+                raise ConnectionClosedError(0, "done")
