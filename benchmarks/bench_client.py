@@ -10,7 +10,7 @@ from rtcore.events import decode_server_event
 from rtcore.state import apply, initial_snapshot
 
 from .harness import Result, compare
-from .workloads import audio_response, sdk_parser, trace_lines
+from .workloads import TRACE_2, TRACE_TEXT, audio_response, sdk_parser, trace_lines
 
 PIPELINE_GOAL = ("<= 2.0 x json.loads", lambda r: r <= 2.0)
 SDK_GOAL = ("<= 0.125 (8x faster than the SDK)", lambda r: r <= 0.125)
@@ -35,6 +35,8 @@ def run(quick: bool = False) -> list[Result]:
     results = []
     workloads = [
         ("real trace (log 1, 414 events)", trace_lines()),
+        ("real trace (log 2, 72 events)", trace_lines(TRACE_2)),
+        ("real trace (text response, 85 events)", trace_lines(TRACE_TEXT)),
         ("60 s audio response (600 x 100 ms)", audio_response(600, 100)),
     ]
     for name, lines in workloads:

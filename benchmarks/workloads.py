@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "tests" / "data" / "captures"
 TRACE_1 = CAPTURES / "banyan-landing__log_1.server-events.jsonl"
 TRACE_2 = CAPTURES / "banyan-landing__log_2.server-events.jsonl"
+TRACE_TEXT = CAPTURES / "liusida-dictionary__text-response.server-events.jsonl"
 
 IDS = {"response_id": "resp_BaU74vyaswyzPWjZoJ6rY", "item_id": "item_BaU74LY2Poiq8lBMVXZ4R"}
 

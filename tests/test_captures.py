@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
 import pytest
 from conftest import CAPTURES
+from consoledump import ELIDED, events
 
 from rtcore import ClientSession, Snapshot
 from rtcore.trace import format_record, read_trace, replay
@@ -13,6 +16,31 @@ from rtcore_trio.cli import main
 
 LOG_1 = CAPTURES / "banyan-landing__log_1.server-events.jsonl"
 LOG_2 = CAPTURES / "banyan-landing__log_2.server-events.jsonl"
+TEXT_DUMP = CAPTURES / "liusida-dictionary__OpenAI-Realtime-API-responses-example.md"
+TEXT = CAPTURES / "liusida-dictionary__text-response.server-events.jsonl"
+
+
+def text_response_events() -> list[dict[str, Any]]:
+    """The Node.js dump's 85 events, with the three things it elided filled in.
+
+    Node printed ``[Object]`` where nesting got deep. Two of those are
+    recoverable from earlier events: the finished item's content is the part
+    of ``response.content_part.done``, and the response's output is the item
+    of ``response.output_item.done``. The token details in ``usage`` are not;
+    they are left out (the fields are optional).
+    """
+    found = events(TEXT_DUMP.read_text(encoding="utf-8"))
+    by_type = {e["type"]: e for e in found}
+    item = by_type["response.output_item.done"]["item"]
+    assert item["content"] == [ELIDED]
+    item["content"] = [copy.deepcopy(by_type["response.content_part.done"]["part"])]
+    response = by_type["response.done"]["response"]
+    assert response["output"] == [ELIDED]
+    response["output"] = [copy.deepcopy(item)]
+    usage = response["usage"]
+    assert usage["input_token_details"] is ELIDED and usage["output_token_details"] is ELIDED
+    del usage["input_token_details"], usage["output_token_details"]
+    return found
 
 
 def replayed(path: object) -> Snapshot:
@@ -59,6 +87,34 @@ def test_log_1_replays_to_the_conversation_it_describes() -> None:
     assert dict(s.pending_calls) == {"call_kmnUtkOoDYWLgJHP": call.id}
     assert list(s.input_audio_buffer.committed_item_ids) == [u.id for u in users]
     assert s.output_audio_response_id is None  # playback stopped at the end
+
+
+def test_the_text_response_trace_is_the_dump_with_its_elisions_filled() -> None:
+    lines = TEXT.read_text(encoding="utf-8").splitlines()
+    assert lines == [
+        json.dumps(e, separators=(",", ":"), ensure_ascii=False) for e in text_response_events()
+    ]
+
+
+def test_the_text_response_replays_to_the_answer_it_describes() -> None:
+    s = replayed(TEXT)
+    assert not s.protocol_errors and not s.anomalies and s.unknown_events == 0
+    assert s.events_applied == 85
+    (item,) = s.items
+    assert (item.id, item.role, item.status) == (
+        "item_C1PSbur7hgTONg4H8lKhl",
+        "assistant",
+        "completed",
+    )
+    (part,) = item.content
+    assert part.type == "text" and part.text is not None and len(part.text.parts) == 77
+    answer = json.loads(part.text.value)  # the app asked for a JSON answer
+    assert answer["word"] == "pending" and answer["sentence"].startswith("The approval")
+    (response,) = s.responses
+    assert response.status == "completed" and response.output_item_ids == (item.id,)
+    assert response.usage is not None and response.usage.total_tokens == 151
+    # The dump has no conversation.created: the id comes from response.created.
+    assert s.conversation_id == "conv_C1PSNA8UPPAtBRO0xzWHR"
 
 
 def test_log_2_replays_to_the_conversation_it_describes() -> None:
