@@ -140,6 +140,10 @@ class RealtimeClient(ABC):
             try:
                 await self.ping(timeout)
             except trio.TooSlowError:
+                if self._send_events.statistics().tasks_waiting_send:
+                    # The reader is waiting for the app to take an event, so it
+                    # is not reading: the pong may well be in the socket unread.
+                    continue
                 self._broken = f"no pong within {timeout} s"
                 await self._abort()
                 return

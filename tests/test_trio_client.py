@@ -330,6 +330,34 @@ async def test_keepalive_declares_a_silent_server_dead(
                 await rt.send(ev.ResponseCreate())
 
 
+async def test_keepalive_does_not_blame_the_server_for_a_slow_consumer(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = streams()
+    server = ServerConnection()
+    srv = Server()
+    items = [srv.user_text(f"i{n}", "x", ev.UNSET) for n in range(50)]
+
+    async def serve() -> None:
+        await handshake(server_stream, server)
+        for event in items:
+            await server_stream.send_all(server.send(event))
+        await answer_pings(server_stream, server, [])
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(serve)
+        async with open_client(
+            client_stream, client_conn(), queue_size=2, ping_interval=5, ping_timeout=2
+        ) as rt:
+            # The app takes nothing for a minute: the reader stops reading, so the
+            # pongs wait in the socket behind the events.
+            await trio.sleep(60)
+            for _ in range(50):
+                await rt.receive()
+            assert await rt.ping() >= 0
+        assert rt.closed is not None and rt.closed.clean
+
+
 async def test_a_pong_answers_every_earlier_ping(autojump_clock: trio.testing.MockClock) -> None:
     client_stream, server_stream = streams()
     server = ServerConnection()
