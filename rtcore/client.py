@@ -34,8 +34,6 @@ from .state import ItemState, PartState, Snapshot, apply, initial_snapshot, reco
 
 __all__ = ["ClientSession", "ReceivedEvent", "replay_events"]
 
-_decode = ev.decode_server_event
-
 ReceivedEvent = ev.ServerEvent | ev.UnknownEvent | RemoteProtocolError
 """What ``receive_message`` returns: a server event, an unknown event, or the peer's protocol error."""
 
@@ -70,7 +68,7 @@ class ClientSession:
     def receive_message(self, data: bytes | str) -> list[ReceivedEvent]:
         """Decode and apply one server message; never raises for anything the server sends."""
         try:
-            event = _decode(data)
+            event = ev.decode_server_event(data)
         except ev.DecodeError as err:
             error = RemoteProtocolError(
                 f"malformed server message: {err}",

@@ -39,28 +39,17 @@ class Server:
     def user_text(
         self, item_id: str, text: str, previous: Any = ev.UNSET
     ) -> ev.ConversationItemCreated:
-        return self(
-            ev.ConversationItemCreated,
-            previous_item_id=previous,
-            item=ev.MessageItem(
-                id=item_id,
-                object="realtime.item",
-                status="completed",
-                role="user",
-                content=(ev.InputTextContent(text=text),),
-            ),
-        )
+        return self._user(item_id, ev.InputTextContent(text=text), previous)
 
     def user_audio(self, item_id: str, previous: Any = ev.UNSET) -> ev.ConversationItemCreated:
+        return self._user(item_id, ev.InputAudioContent(transcript=None), previous)
+
+    def _user(self, item_id: str, part: Any, previous: Any) -> ev.ConversationItemCreated:
         return self(
             ev.ConversationItemCreated,
             previous_item_id=previous,
             item=ev.MessageItem(
-                id=item_id,
-                object="realtime.item",
-                status="completed",
-                role="user",
-                content=(ev.InputAudioContent(transcript=None),),
+                id=item_id, object="realtime.item", status="completed", role="user", content=(part,)
             ),
         )
 
