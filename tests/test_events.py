@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import json
 from typing import Any
 
@@ -10,7 +12,12 @@ from conftest import CAPTURES
 from examples import CLIENT_EXAMPLES, SERVER_EXAMPLES, client_message, server_message
 
 from rtcore import events as ev
-from rtcore.events import DecodeError, decode_client_event, decode_server_event, encode_event
+from rtcore import events as _events
+from rtcore.events import DecodeError, encode_event
+
+# These tests speak the beta dialect (EVENTS.md); tests/test_events_ga.py covers GA.
+decode_server_event = functools.partial(_events.decode_server_event, dialect="beta")
+decode_client_event = functools.partial(_events.decode_client_event, dialect="beta")
 
 
 def camel(event_type: str) -> str:
@@ -356,10 +363,10 @@ BAD_INPUTS: list[tuple[bytes | str, str | None, str, str]] = [
         "expected number, got string",
     ),
     (
-        b'{"type":"session.update","session":{"voice":"robot"}}',
-        "session.voice",
+        b'{"type":"session.update","session":{"input_audio_format":"mp3"}}',
+        "session.input_audio_format",
         "invalid_value",
-        "invalid value 'robot'; supported values are: 'alloy'",
+        "invalid value 'mp3'; supported values are: 'g711_alaw'",
     ),
     (
         b'{"type":"session.update","session":{"modalities":["text","video"]}}',

@@ -174,7 +174,7 @@ async def _serve_connection(stream: trio.SocketStream, log: list[Any]) -> None:
                     await stream.send_all(server.send(session_created()))
                 elif isinstance(event, ev.ClientEvent):
                     reply = json.loads(error_for(ev.encode_event(event).decode()))
-                    await stream.send_all(server.send(ev.decode_server_event(json.dumps(reply))))  # type: ignore[arg-type]
+                    await stream.send_all(server.send(ev.decode_server_event(json.dumps(reply), dialect="beta")))  # type: ignore[arg-type]
                 elif isinstance(event, ClientMessageError):
                     await stream.send_all(server.close(1008, event.error.code))
             await stream.send_all(server.data_to_send())

@@ -1,12 +1,17 @@
-"""The typed vocabulary of the Realtime beta protocol, and its JSON codec.
+"""The typed vocabulary of the Realtime protocol in both dialects, and its JSON codec.
 
 One frozen class per client and server event (class name = wire ``type`` in
 CamelCase; ``error`` is ``ErrorEvent``), one per nested object, and the codec
-functions ``decode_server_event``, ``decode_client_event`` and
-``encode_event``. See ``rtcore.events.codec`` for the decoding rules.
+functions ``decode_server_event``, ``decode_client_event`` (both take
+``dialect="ga"`` or ``"beta"``) and ``encode_event``. This namespace holds the
+beta vocabulary and the classes both dialects share; ``rtcore.events.ga`` is
+the GA namespace (GA names, GA shapes, the shared classes again). See
+``rtcore.events.codec`` for the decoding rules.
 """
 
+from . import ga
 from ._base import (
+    BUILTIN_VOICES,
     UNSET,
     AudioFormat,
     EventBase,
@@ -36,8 +41,15 @@ from .client import (
 )
 from .codec import (
     CLIENT_EVENTS,
+    DEFAULT_DIALECT,
+    GA_CLIENT_EVENTS,
+    GA_SERVER_EVENTS,
+    MAX_NESTING_DEPTH,
     SERVER_EVENTS,
     DecodeError,
+    Dialect,
+    client_events,
+    server_events,
     Event,
     UnknownEvent,
     decode_client_event,
@@ -51,6 +63,7 @@ from .objects import (
     ClientSecret,
     ContentPart,
     Conversation,
+    DetectedLanguage,
     ErrorDetails,
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -133,6 +146,16 @@ from .server import (
 )
 
 __all__ = [
+    "ga",
+    "BUILTIN_VOICES",
+    "DEFAULT_DIALECT",
+    "GA_CLIENT_EVENTS",
+    "GA_SERVER_EVENTS",
+    "MAX_NESTING_DEPTH",
+    "Dialect",
+    "client_events",
+    "server_events",
+    "DetectedLanguage",
     "UNSET",
     "UnsetType",
     "EventBase",

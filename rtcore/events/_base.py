@@ -25,6 +25,7 @@ from msgspec import UNSET, UnsetType
 __all__ = [
     "UNSET",
     "AudioFormat",
+    "BUILTIN_VOICES",
     "EventBase",
     "ItemStatus",
     "MaxTokens",
@@ -70,7 +71,12 @@ class EventBase(
 Modality: TypeAlias = Literal["text", "audio"]
 """An output modality (EVENTS.md 2.1 ``modalities``)."""
 
-Voice: TypeAlias = Literal[
+Voice: TypeAlias = str
+"""A voice name. Any string is accepted (GA.md 2.1: the types allow any string,
+and new voices such as ``marin`` and ``cedar`` keep arriving); the built-in
+names are ``BUILTIN_VOICES``."""
+
+BUILTIN_VOICES: tuple[str, ...] = (
     "alloy",
     "ash",
     "ballad",
@@ -79,12 +85,13 @@ Voice: TypeAlias = Literal[
     "sage",
     "shimmer",
     "verse",
-    # Later beta additions (EVENTS.md section 6).
+    "marin",
+    "cedar",
+    # Beta-era voices no longer listed by GA, still accepted as strings.
     "fable",
     "onyx",
     "nova",
-]
-"""Voices of the beta protocol, including the 2025 additions."""
+)
 
 AudioFormat: TypeAlias = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 """Audio encodings: pcm16 is 24 kHz mono s16le; the G.711 laws are 8 kHz."""

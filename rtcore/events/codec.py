@@ -38,13 +38,14 @@ import binascii
 import re
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, Final, Union, cast
+from typing import Any, Final, Literal, TypeAlias, Union, cast
 
 import msgspec
 import msgspec.inspect as mi
 import pybase64
 from msgspec.structs import force_setattr
 
+from . import ga
 from ._base import EventBase
 from .client import CLIENT_EVENT_TYPES, ClientEvent, InputAudioBufferAppend
 from .server import SERVER_EVENT_TYPES, ResponseAudioDelta, ServerEvent
@@ -52,6 +53,13 @@ from .server import SERVER_EVENT_TYPES, ResponseAudioDelta, ServerEvent
 __all__ = [
     "CLIENT_EVENTS",
     "SERVER_EVENTS",
+    "GA_CLIENT_EVENTS",
+    "GA_SERVER_EVENTS",
+    "DEFAULT_DIALECT",
+    "MAX_NESTING_DEPTH",
+    "Dialect",
+    "client_events",
+    "server_events",
     "DecodeError",
     "Event",
     "UnknownEvent",
@@ -108,10 +116,37 @@ class UnknownEvent(msgspec.Struct, frozen=True):
 
 Event = ServerEvent | ClientEvent | UnknownEvent
 
+Dialect: TypeAlias = Literal["ga", "beta"]
+"""The two dialects of the protocol: GA (GA.md) and beta (EVENTS.md)."""
+
+DEFAULT_DIALECT: Final[Dialect] = "ga"
+"""GA is the default: it is what OpenAI's endpoint and every current SDK speak;
+beta must be asked for, as its handshake asks for it (``OpenAI-Beta: realtime=v1``)."""
+
+MAX_NESTING_DEPTH: Final = 64
+"""Messages nested deeper than this (objects and arrays) are refused before any
+recursive work. The deepest protocol path is about six levels plus a tool's JSON
+Schema; without a bound a 2 KB message of brackets exhausts Python's recursion."""
+
 SERVER_EVENTS: Final[dict[str, type[ServerEvent]]] = {c.type: c for c in SERVER_EVENT_TYPES}
-"""Server event classes by wire ``type``."""
+"""Beta server event classes by wire ``type``."""
 CLIENT_EVENTS: Final[dict[str, type[ClientEvent]]] = {c.type: c for c in CLIENT_EVENT_TYPES}
-"""Client event classes by wire ``type``."""
+"""Beta client event classes by wire ``type``."""
+GA_SERVER_EVENTS: Final[dict[str, type[ServerEvent]]] = {c.type: c for c in ga.SERVER_EVENT_TYPES}
+"""GA server event classes by wire ``type`` (the 46 of GA.md section 4)."""
+GA_CLIENT_EVENTS: Final[dict[str, type[ClientEvent]]] = {c.type: c for c in ga.CLIENT_EVENT_TYPES}
+"""GA client event classes by wire ``type`` (the 11 of GA.md section 3)."""
+
+
+def server_events(dialect: Dialect) -> dict[str, type[ServerEvent]]:
+    """The server event classes of a dialect, by wire ``type``."""
+    return GA_SERVER_EVENTS if dialect == "ga" else SERVER_EVENTS
+
+
+def client_events(dialect: Dialect) -> dict[str, type[ClientEvent]]:
+    """The client event classes of a dialect, by wire ``type``."""
+    return GA_CLIENT_EVENTS if dialect == "ga" else CLIENT_EVENTS
+
 
 _encoder: Final = msgspec.json.Encoder()
 _generic_decoder: Final = msgspec.json.Decoder()
@@ -185,9 +220,12 @@ def _bulk_decoder(
         end = data.find(b'"', start)
         if end < 0:
             return None
+        shell = data[:start] + data[end:]
+        if shell.count(b"{") + shell.count(b"[") > MAX_NESTING_DEPTH:
+            return None  # the ordinary path measures the nesting
         try:
             audio = b64decode(data[start:end], None, True)  # validate; positional is faster
-            event = decode_shell(data[:start] + data[end:])
+            event = decode_shell(shell)
         except (binascii.Error, ValueError, msgspec.ValidationError, msgspec.DecodeError):
             return None
         # The field was emptied in the shell; anything else means the marker was
@@ -222,10 +260,18 @@ class _Table:
             event = self.bulk(data)
             if event is not None:
                 return event
+        if type(data) is bytes:
+            brackets = data.count(b"{") + data.count(b"[")
+        else:
+            brackets = data.count("{") + data.count("[")  # type: ignore[arg-type]
+        if brackets > MAX_NESTING_DEPTH:
+            _check_nesting(data)
         try:
             return self.decoder.decode(data)
         except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
             return self._decode_slowly(data, strict)
+        except RecursionError:  # pragma: no cover - the nesting check runs first
+            raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
 
     def _decode_slowly(self, data: bytes | str, strict: bool) -> Any:
         """Explain why the fast path failed, or recover an unknown event or unknown fields."""
@@ -266,34 +312,92 @@ class _Table:
         return event
 
 
-_server_table: Final = _Table(
-    cast("tuple[type[EventBase], ...]", SERVER_EVENT_TYPES), (ResponseAudioDelta, "delta")
-)
-_client_table: Final = _Table(
-    cast("tuple[type[EventBase], ...]", CLIENT_EVENT_TYPES), (InputAudioBufferAppend, "audio")
-)
+def _classes(types: tuple[type[Any], ...]) -> tuple[type[EventBase], ...]:
+    return cast("tuple[type[EventBase], ...]", types)
 
 
-def decode_server_event(data: bytes | str, *, strict: bool = False) -> ServerEvent | UnknownEvent:
+_SERVER_TABLES: Final[dict[str, _Table]] = {
+    "beta": _Table(_classes(SERVER_EVENT_TYPES), (ResponseAudioDelta, "delta")),
+    "ga": _Table(
+        _classes(ga.SERVER_EVENT_TYPES + ga.BETA_NAMES_TOLERATED),
+        (ga.ResponseOutputAudioDelta, "delta"),
+    ),
+}
+_CLIENT_TABLES: Final[dict[str, _Table]] = {
+    "beta": _Table(_classes(CLIENT_EVENT_TYPES), (InputAudioBufferAppend, "audio")),
+    "ga": _Table(_classes(ga.CLIENT_EVENT_TYPES), (InputAudioBufferAppend, "audio")),
+}
+
+
+def _table(tables: dict[str, _Table], dialect: str) -> _Table:
+    try:
+        return tables[dialect]
+    except KeyError:
+        raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'") from None
+
+
+def decode_server_event(
+    data: bytes | str, *, dialect: Dialect = DEFAULT_DIALECT, strict: bool = False
+) -> ServerEvent | UnknownEvent:
     """Decode one message sent by a server (the client role's input).
 
-    Raises ``DecodeError`` for invalid input. With ``strict=True`` unknown
-    fields are an error too (useful to check that a server sends nothing this
-    protocol version does not define).
+    ``dialect`` picks the vocabulary (``"ga"``, the default, or ``"beta"``);
+    a type the dialect does not have decodes to ``UnknownEvent``. Raises
+    ``DecodeError`` for invalid input. With ``strict=True`` unknown fields are
+    an error too (useful to check that a server sends nothing this protocol
+    version does not define).
     """
-    event: ServerEvent | UnknownEvent = _server_table.decode(data, strict)
+    event: ServerEvent | UnknownEvent = _table(_SERVER_TABLES, dialect).decode(data, strict)
     return event
 
 
-def decode_client_event(data: bytes | str, *, strict: bool = False) -> ClientEvent | UnknownEvent:
+def decode_client_event(
+    data: bytes | str, *, dialect: Dialect = DEFAULT_DIALECT, strict: bool = False
+) -> ClientEvent | UnknownEvent:
     """Decode one message sent by a client (the server role's input).
 
-    Raises ``DecodeError`` for invalid input. With ``strict=True`` - what a
-    server should use - unknown fields raise ``DecodeError`` with code
-    ``unknown_parameter`` and the dotted ``path``, as the real service answers.
+    ``dialect`` as for ``decode_server_event``. Raises ``DecodeError`` for
+    invalid input. With ``strict=True`` - what a server should use - unknown
+    fields raise ``DecodeError`` with code ``unknown_parameter`` and the
+    dotted ``path``, as the real service answers.
     """
-    event: ClientEvent | UnknownEvent = _client_table.decode(data, strict)
+    event: ClientEvent | UnknownEvent = _table(_CLIENT_TABLES, dialect).decode(data, strict)
     return event
+
+
+_NESTING_CHUNK = 1 << 18
+
+
+def _check_nesting(data: bytes | str) -> None:
+    """Refuse a message nested deeper than ``MAX_NESTING_DEPTH``, without recursion.
+
+    Runs only when a message has more brackets than the limit. Escapes are cut
+    out first, so that every quote left opens or closes a string; a running
+    count of quotes says which bytes are inside strings, and a running sum of
+    the brackets outside them is the depth. numpy does each step over chunks,
+    so a 16 MiB message of brackets costs about 0.1 s and little memory.
+    """
+    import numpy as np
+
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    plain = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    codes = np.frombuffer(plain, dtype=np.uint8)
+    step_of = np.zeros(256, dtype=np.int8)
+    step_of[[ord("["), ord("{")]] = 1
+    step_of[[ord("]"), ord("}")]] = -1
+    level = parity = 0
+    for start in range(0, len(codes), _NESTING_CHUNK):
+        chunk = codes[start : start + _NESTING_CHUNK]
+        quotes = np.cumsum(chunk == ord('"'), dtype=np.int32)
+        quotes += parity
+        steps = step_of[chunk]
+        steps[(quotes & 1) == 1] = 0
+        levels = np.cumsum(steps, dtype=np.int32)
+        levels += level
+        if int(levels.max()) > MAX_NESTING_DEPTH:
+            raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels")
+        level, parity = int(levels[-1]), int(quotes[-1]) & 1
 
 
 # -- helpers of the slow path ------------------------------------------------

@@ -77,6 +77,7 @@ __all__ = [
     "TranscriptionUsage",
     "TranscriptionTokenDetails",
     "Logprob",
+    "DetectedLanguage",
 ]
 
 
@@ -181,21 +182,21 @@ class SessionConfig(Object, frozen=True):
     accepted where the protocol gives it a meaning (switching a feature off).
     """
 
-    modalities: tuple[Modality, ...] | UnsetType = UNSET
-    instructions: str | UnsetType = UNSET
-    voice: Voice | UnsetType = UNSET
-    input_audio_format: AudioFormat | UnsetType = UNSET
-    output_audio_format: AudioFormat | UnsetType = UNSET
+    modalities: tuple[Modality, ...] | None | UnsetType = UNSET
+    instructions: str | None | UnsetType = UNSET
+    voice: Voice | None | UnsetType = UNSET
+    input_audio_format: AudioFormat | None | UnsetType = UNSET
+    output_audio_format: AudioFormat | None | UnsetType = UNSET
     input_audio_transcription: InputAudioTranscription | None | UnsetType = UNSET
     turn_detection: TurnDetection | None | UnsetType = UNSET
-    tools: tuple[Tool, ...] | UnsetType = UNSET
-    tool_choice: ToolChoice | UnsetType = UNSET
-    temperature: float | UnsetType = UNSET
-    max_response_output_tokens: MaxTokens | UnsetType = UNSET
-    model: str | UnsetType = UNSET
+    tools: tuple[Tool, ...] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
+    temperature: float | None | UnsetType = UNSET
+    max_response_output_tokens: MaxTokens | None | UnsetType = UNSET
+    model: str | None | UnsetType = UNSET
     # 2025 additions seen in real session echoes (EVENTS.md 2.2 and 6).
     input_audio_noise_reduction: NoiseReduction | None | UnsetType = UNSET
-    speed: float | UnsetType = UNSET
+    speed: float | None | UnsetType = UNSET
     tracing: Tracing | None | UnsetType = UNSET
     include: tuple[str, ...] | None | UnsetType = UNSET
 
@@ -354,12 +355,14 @@ class StatusDetails(Object, frozen=True):
 class CachedTokensDetails(Object, frozen=True):
     text_tokens: int | UnsetType = UNSET
     audio_tokens: int | UnsetType = UNSET
+    image_tokens: int | UnsetType = UNSET  # GA
 
 
 class InputTokenDetails(Object, frozen=True):
     cached_tokens: int | UnsetType = UNSET
     text_tokens: int | UnsetType = UNSET
     audio_tokens: int | UnsetType = UNSET
+    image_tokens: int | UnsetType = UNSET  # GA
     cached_tokens_details: CachedTokensDetails | UnsetType = UNSET
 
 
@@ -400,19 +403,19 @@ class Response(Object, frozen=True):
 class ResponseParams(Object, frozen=True):
     """``response.create.response``: per-response overrides (EVENTS.md 2.6)."""
 
-    modalities: tuple[Modality, ...] | UnsetType = UNSET
-    instructions: str | UnsetType = UNSET
-    voice: Voice | UnsetType = UNSET
-    output_audio_format: AudioFormat | UnsetType = UNSET
-    tools: tuple[Tool, ...] | UnsetType = UNSET
-    tool_choice: ToolChoice | UnsetType = UNSET
-    temperature: float | UnsetType = UNSET
-    max_response_output_tokens: MaxTokens | UnsetType = UNSET
+    modalities: tuple[Modality, ...] | None | UnsetType = UNSET
+    instructions: str | None | UnsetType = UNSET
+    voice: Voice | None | UnsetType = UNSET
+    output_audio_format: AudioFormat | None | UnsetType = UNSET
+    tools: tuple[Tool, ...] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
+    temperature: float | None | UnsetType = UNSET
+    max_response_output_tokens: MaxTokens | None | UnsetType = UNSET
     # The name used by the Oct 2024 draft and the Feb 2025 doc example.
-    max_output_tokens: MaxTokens | UnsetType = UNSET
-    conversation: Literal["auto", "none"] | UnsetType = UNSET
+    max_output_tokens: MaxTokens | None | UnsetType = UNSET
+    conversation: Literal["auto", "none"] | None | UnsetType = UNSET
     metadata: dict[str, str] | None | UnsetType = UNSET
-    input: tuple[InputItem, ...] | UnsetType = UNSET
+    input: tuple[InputItem, ...] | None | UnsetType = UNSET
 
 
 # --------------------------------------------------------------------------
@@ -479,3 +482,9 @@ class Logprob(Object, frozen=True):
     token: str
     logprob: float
     bytes: tuple[int, ...] | UnsetType = UNSET
+
+
+class DetectedLanguage(Object, frozen=True):
+    """A language detected in input audio (GA.md 2.14)."""
+
+    code: str

@@ -17,6 +17,7 @@ from .objects import (
     Conversation,
     ErrorDetails,
     Item,
+    DetectedLanguage,
     Logprob,
     RateLimit,
     Response,
@@ -128,6 +129,8 @@ class ConversationItemInputAudioTranscriptionCompleted(
     transcript: str
     usage: TranscriptionUsage | UnsetType = UNSET
     logprobs: tuple[Logprob, ...] | None | UnsetType = UNSET
+    languages: tuple[DetectedLanguage, ...] | None | UnsetType = UNSET
+    """Detected languages (GA, ``gpt-transcribe``); ``[]`` when none is reliable."""
 
 
 class ConversationItemInputAudioTranscriptionFailed(
@@ -386,6 +389,8 @@ class ConversationItemInputAudioTranscriptionDelta(
     content_index: int | UnsetType = UNSET
     delta: str | UnsetType = UNSET
     logprobs: tuple[Logprob, ...] | None | UnsetType = UNSET
+    obfuscation: str | None | UnsetType = UNSET
+    """Random padding some servers add to deltas (GA.md 4.4); meaningless, kept for relays."""
 
 
 class ConversationItemInputAudioTranscriptionSegment(

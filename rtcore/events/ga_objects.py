@@ -1,0 +1,565 @@
+"""The nested objects of the GA dialect whose wire shape differs from beta (GA.md section 2).
+
+GA nests the audio configuration (``session.audio.input`` / ``.output``),
+spells audio formats as objects (``{"type": "audio/pcm", "rate": 24000}``),
+names assistant content ``output_text`` / ``output_audio``, adds
+``input_image`` content, MCP tools and four MCP item types, and reshapes the
+response object and the response parameters. Objects whose shape is the same
+in both dialects (function tools, function call items, usage, status details,
+errors, rate limits, the content parts of ``response.content_part.*``) are the
+beta classes of ``rtcore.events.objects``, shared.
+
+As in beta, the codec checks types, required fields and enum values here and
+nothing else: ranges (``max_output_tokens`` 1-4096, ``speed`` 0.25-1.5,
+``idle_timeout_ms`` 5000-30000, ``retention_ratio`` 0-1), the single output
+modality and the item rules are the server role's business
+(``rtcore.server``), because a client must read whatever a server reports.
+
+Choices where GA.md leaves room (each also in the README):
+
+* Tagged unions need their tag: a tool, a turn-detection object, an audio
+  format, a content part and an item must carry ``type`` (the SDK types mark a
+  few of these optional, but every sender sets them).
+* Items also accept the beta part names ``text`` / ``audio`` (GA.md 11.2 #14,
+  #15: the spec's own GA examples still use them), so that a client reads
+  such a server; the server role refuses them in GA input.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal, TypeAlias
+
+from ._base import UNSET, ItemStatus, MaxTokens, Modality, Object, ResponseStatus, UnsetType
+from .objects import (
+    AudioContent,
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    InputAudioContent,
+    InputTextContent,
+    ItemReference,
+    StatusDetails,
+    TextContent,
+    TracingConfig,
+    Usage,
+)
+
+__all__ = [
+    # formats and audio configuration
+    "PcmFormat",
+    "PcmuFormat",
+    "PcmaFormat",
+    "AudioFormatSpec",
+    "VoiceId",
+    "GAVoice",
+    "GANoiseReduction",
+    "GATranscription",
+    "ServerVad",
+    "SemanticVad",
+    "GATurnDetection",
+    "AudioInput",
+    "AudioOutput",
+    "AudioConfig",
+    "TranscriptionAudio",
+    # tools
+    "FunctionTool",
+    "McpToolFilter",
+    "McpApprovalFilter",
+    "McpTool",
+    "GATool",
+    "ToolChoiceFunctionGA",
+    "ToolChoiceMcp",
+    "GAToolChoice",
+    # other session members
+    "TokenLimits",
+    "RetentionRatioTruncation",
+    "Truncation",
+    "Prompt",
+    "Reasoning",
+    "GATracing",
+    # sessions
+    "RealtimeSessionConfig",
+    "RealtimeSession",
+    "TranscriptionSessionConfigGA",
+    "TranscriptionSessionGA",
+    "GASessionConfig",
+    "GASession",
+    # items
+    "InputImageContent",
+    "OutputTextContent",
+    "OutputAudioContent",
+    "GAContentPart",
+    "GAMessageItem",
+    "McpListedTool",
+    "McpListToolsItem",
+    "McpProtocolError",
+    "McpToolExecutionError",
+    "McpHttpError",
+    "McpError",
+    "McpCallItem",
+    "McpApprovalRequestItem",
+    "McpApprovalResponseItem",
+    "GAItem",
+    "GAInputItem",
+    # responses
+    "ResponseAudioOutput",
+    "ResponseAudio",
+    "GAResponse",
+    "GAResponseParams",
+]
+
+
+# --------------------------------------------------------------------------
+# Audio formats and the nested audio configuration (GA.md 2.1-2.5)
+
+
+class PcmFormat(Object, frozen=True, tag_field="type", tag="audio/pcm"):
+    """16-bit little-endian mono PCM; ``rate`` may only be 24000 (beta ``pcm16``)."""
+
+    type: ClassVar[str] = "audio/pcm"
+    rate: Literal[24000] | UnsetType = UNSET
+
+
+class PcmuFormat(Object, frozen=True, tag_field="type", tag="audio/pcmu"):
+    """G.711 mu-law at 8 kHz (beta ``g711_ulaw``)."""
+
+    type: ClassVar[str] = "audio/pcmu"
+
+
+class PcmaFormat(Object, frozen=True, tag_field="type", tag="audio/pcma"):
+    """G.711 A-law at 8 kHz (beta ``g711_alaw``)."""
+
+    type: ClassVar[str] = "audio/pcma"
+
+
+AudioFormatSpec: TypeAlias = PcmFormat | PcmuFormat | PcmaFormat
+
+
+class VoiceId(Object, frozen=True):
+    """A custom voice, ``{"id": "voice_..."}`` (March 2026)."""
+
+    id: str
+
+
+GAVoice: TypeAlias = str | VoiceId
+"""A built-in voice name (any string: ``marin``, ``cedar``, ...) or a custom voice."""
+
+
+class GANoiseReduction(Object, frozen=True):
+    """``audio.input.noise_reduction``: ``near_field`` / ``far_field`` and a strength."""
+
+    type: Literal["near_field", "far_field"] | UnsetType = UNSET
+    strength: float | UnsetType = UNSET
+
+
+class GATranscription(Object, frozen=True):
+    """``audio.input.transcription``: the separate ASR pass over user audio (GA.md 2.5)."""
+
+    model: str | None | UnsetType = UNSET
+    language: str | None | UnsetType = UNSET
+    prompt: str | None | UnsetType = UNSET
+    languages: tuple[str, ...] | None | UnsetType = UNSET
+    keywords: tuple[str, ...] | None | UnsetType = UNSET
+    delay: Literal["minimal", "low", "medium", "high", "xhigh"] | None | UnsetType = UNSET
+
+
+class ServerVad(Object, frozen=True, tag_field="type", tag="server_vad"):
+    """Voice activity detection on loudness (GA.md 2.3)."""
+
+    type: ClassVar[str] = "server_vad"
+    threshold: float | None | UnsetType = UNSET
+    prefix_padding_ms: int | None | UnsetType = UNSET
+    silence_duration_ms: int | None | UnsetType = UNSET
+    idle_timeout_ms: int | None | UnsetType = UNSET
+    create_response: bool | None | UnsetType = UNSET
+    interrupt_response: bool | None | UnsetType = UNSET
+
+
+class SemanticVad(Object, frozen=True, tag_field="type", tag="semantic_vad"):
+    """Turn detection that waits longer when the user seems unfinished (GA.md 2.3)."""
+
+    type: ClassVar[str] = "semantic_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] | None | UnsetType = UNSET
+    create_response: bool | None | UnsetType = UNSET
+    interrupt_response: bool | None | UnsetType = UNSET
+
+
+GATurnDetection: TypeAlias = ServerVad | SemanticVad
+
+
+class AudioInput(Object, frozen=True):
+    """``session.audio.input``."""
+
+    format: AudioFormatSpec | None | UnsetType = UNSET
+    noise_reduction: GANoiseReduction | None | UnsetType = UNSET
+    transcription: GATranscription | None | UnsetType = UNSET
+    turn_detection: GATurnDetection | None | UnsetType = UNSET
+
+
+class AudioOutput(Object, frozen=True):
+    """``session.audio.output``."""
+
+    format: AudioFormatSpec | None | UnsetType = UNSET
+    voice: GAVoice | None | UnsetType = UNSET
+    speed: float | None | UnsetType = UNSET
+
+
+class AudioConfig(Object, frozen=True):
+    """``session.audio``: merged field by field by ``session.update``."""
+
+    input: AudioInput | None | UnsetType = UNSET
+    output: AudioOutput | None | UnsetType = UNSET
+
+
+class TranscriptionAudio(Object, frozen=True):
+    """``session.audio`` of a transcription session: input only."""
+
+    input: AudioInput | None | UnsetType = UNSET
+
+
+# --------------------------------------------------------------------------
+# Tools (GA.md 2.6)
+
+
+class FunctionTool(Object, frozen=True, tag_field="type", tag="function"):
+    """A function the model may call; ``parameters`` is any JSON Schema object."""
+
+    type: ClassVar[str] = "function"
+    name: str | UnsetType = UNSET
+    description: str | UnsetType = UNSET
+    parameters: dict[str, Any] | UnsetType = UNSET
+
+
+class McpToolFilter(Object, frozen=True):
+    """Selects MCP tools by name or by their read-only annotation."""
+
+    tool_names: tuple[str, ...] | UnsetType = UNSET
+    read_only: bool | UnsetType = UNSET
+
+
+class McpApprovalFilter(Object, frozen=True):
+    """Which MCP tools need approval (``always``) and which never do."""
+
+    always: McpToolFilter | UnsetType = UNSET
+    never: McpToolFilter | UnsetType = UNSET
+
+
+class McpTool(Object, frozen=True, tag_field="type", tag="mcp"):
+    """Tools of a remote MCP server that the service calls itself (GA.md 2.6, 10.14)."""
+
+    type: ClassVar[str] = "mcp"
+    server_label: str
+    server_url: str | UnsetType = UNSET
+    connector_id: str | UnsetType = UNSET
+    tunnel_id: str | UnsetType = UNSET
+    authorization: str | UnsetType = UNSET
+    headers: dict[str, str] | None | UnsetType = UNSET
+    server_description: str | UnsetType = UNSET
+    allowed_tools: tuple[str, ...] | McpToolFilter | None | UnsetType = UNSET
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None | UnsetType = UNSET
+    allowed_callers: tuple[Literal["direct", "programmatic"], ...] | None | UnsetType = UNSET
+    defer_loading: bool | UnsetType = UNSET
+
+
+GATool: TypeAlias = FunctionTool | McpTool
+
+
+class ToolChoiceFunctionGA(Object, frozen=True, tag_field="type", tag="function"):
+    """``{"type": "function", "name": ...}``: GA settles the flat form."""
+
+    type: ClassVar[str] = "function"
+    name: str
+
+
+class ToolChoiceMcp(Object, frozen=True, tag_field="type", tag="mcp"):
+    """``{"type": "mcp", "server_label": ..., "name"?: ...}``."""
+
+    type: ClassVar[str] = "mcp"
+    server_label: str
+    name: str | None | UnsetType = UNSET
+
+
+GAToolChoice: TypeAlias = str | ToolChoiceFunctionGA | ToolChoiceMcp
+"""``"auto"``, ``"none"``, ``"required"``, a named function or an MCP server's tool."""
+
+
+# --------------------------------------------------------------------------
+# Other session members (GA.md 2.1)
+
+
+class TokenLimits(Object, frozen=True):
+    post_instructions: int | UnsetType = UNSET
+
+
+class RetentionRatioTruncation(Object, frozen=True, tag_field="type", tag="retention_ratio"):
+    """Drop old items down to a fraction of the input limit when it is exceeded."""
+
+    type: ClassVar[str] = "retention_ratio"
+    retention_ratio: float
+    token_limits: TokenLimits | UnsetType = UNSET
+
+
+Truncation: TypeAlias = Literal["auto", "disabled"] | RetentionRatioTruncation
+
+
+class Prompt(Object, frozen=True):
+    """A stored prompt template; ``variables`` map to strings or input objects."""
+
+    id: str
+    version: str | None | UnsetType = UNSET
+    variables: dict[str, Any] | None | UnsetType = UNSET
+
+
+class Reasoning(Object, frozen=True):
+    """Reasoning effort of reasoning models (``gpt-realtime-2``, May 2026)."""
+
+    effort: Literal["minimal", "low", "medium", "high", "xhigh"] | None | UnsetType = UNSET
+
+
+GATracing: TypeAlias = Literal["auto"] | TracingConfig
+
+
+# --------------------------------------------------------------------------
+# Sessions (GA.md 2.1, 2.9)
+
+
+class RealtimeSessionConfig(Object, frozen=True, tag_field="type", tag="realtime"):
+    """``session.update.session`` of a speech-to-speech session; only fields present change."""
+
+    type: ClassVar[str] = "realtime"
+    model: str | None | UnsetType = UNSET
+    output_modalities: tuple[Modality, ...] | None | UnsetType = UNSET
+    instructions: str | None | UnsetType = UNSET
+    audio: AudioConfig | None | UnsetType = UNSET
+    include: tuple[str, ...] | None | UnsetType = UNSET
+    max_output_tokens: MaxTokens | None | UnsetType = UNSET
+    tools: tuple[GATool, ...] | None | UnsetType = UNSET
+    tool_choice: GAToolChoice | None | UnsetType = UNSET
+    parallel_tool_calls: bool | None | UnsetType = UNSET
+    reasoning: Reasoning | None | UnsetType = UNSET
+    tracing: GATracing | None | UnsetType = UNSET
+    truncation: Truncation | None | UnsetType = UNSET
+    prompt: Prompt | None | UnsetType = UNSET
+
+
+class RealtimeSession(RealtimeSessionConfig, frozen=True, kw_only=True, tag="realtime"):
+    """The session of ``session.created`` / ``session.updated``: complete, with its id."""
+
+    id: str | UnsetType = UNSET
+    object: Literal["realtime.session"] | UnsetType = UNSET
+    expires_at: int | UnsetType = UNSET
+
+
+class TranscriptionSessionConfigGA(Object, frozen=True, tag_field="type", tag="transcription"):
+    """``session.update.session`` of a transcription session (GA.md 2.9)."""
+
+    type: ClassVar[str] = "transcription"
+    audio: TranscriptionAudio | None | UnsetType = UNSET
+    include: tuple[str, ...] | None | UnsetType = UNSET
+
+
+class TranscriptionSessionGA(
+    TranscriptionSessionConfigGA, frozen=True, kw_only=True, tag="transcription"
+):
+    """The session of ``session.created`` / ``.updated`` in a transcription session."""
+
+    id: str | UnsetType = UNSET
+    object: str | UnsetType = UNSET
+    expires_at: int | UnsetType = UNSET
+
+
+GASessionConfig: TypeAlias = RealtimeSessionConfig | TranscriptionSessionConfigGA
+GASession: TypeAlias = RealtimeSession | TranscriptionSessionGA
+
+
+# --------------------------------------------------------------------------
+# Items and content (GA.md 2.7)
+
+
+class InputImageContent(Object, frozen=True, tag_field="type", tag="input_image"):
+    """An image from the user: a PNG or JPEG data URI."""
+
+    type: ClassVar[str] = "input_image"
+    image_url: str | UnsetType = UNSET
+    detail: Literal["auto", "low", "high"] | UnsetType = UNSET
+
+
+class OutputTextContent(Object, frozen=True, tag_field="type", tag="output_text"):
+    """Assistant text (beta ``text``)."""
+
+    type: ClassVar[str] = "output_text"
+    text: str | UnsetType = UNSET
+
+
+class OutputAudioContent(Object, frozen=True, tag_field="type", tag="output_audio"):
+    """Assistant audio (beta ``audio``); the bytes are left out of every server echo."""
+
+    type: ClassVar[str] = "output_audio"
+    audio: bytes | UnsetType = UNSET
+    transcript: str | None | UnsetType = UNSET
+
+
+GAContentPart: TypeAlias = (
+    InputTextContent
+    | InputAudioContent
+    | InputImageContent
+    | OutputTextContent
+    | OutputAudioContent
+    | TextContent
+    | AudioContent
+)
+
+
+class GAMessageItem(Object, frozen=True, tag_field="type", tag="message"):
+    """A message from the user, the assistant or the system."""
+
+    type: ClassVar[str] = "message"
+    role: Literal["user", "assistant", "system"]
+    content: tuple[GAContentPart, ...] | UnsetType = UNSET
+    id: str | UnsetType = UNSET
+    object: Literal["realtime.item"] | UnsetType = UNSET
+    status: ItemStatus | UnsetType = UNSET
+
+
+class McpListedTool(Object, frozen=True):
+    """One tool an MCP server offers."""
+
+    name: str
+    input_schema: Any
+    description: str | None | UnsetType = UNSET
+    annotations: Any | UnsetType = UNSET
+
+
+class McpListToolsItem(Object, frozen=True, tag_field="type", tag="mcp_list_tools"):
+    """The tools an MCP server offers, listed by the server when the tool is configured."""
+
+    type: ClassVar[str] = "mcp_list_tools"
+    server_label: str
+    tools: tuple[McpListedTool, ...]
+    id: str | UnsetType = UNSET
+
+
+class McpProtocolError(Object, frozen=True, tag_field="type", tag="protocol_error"):
+    type: ClassVar[str] = "protocol_error"
+    code: int
+    message: str
+
+
+class McpToolExecutionError(Object, frozen=True, tag_field="type", tag="tool_execution_error"):
+    type: ClassVar[str] = "tool_execution_error"
+    message: str
+
+
+class McpHttpError(Object, frozen=True, tag_field="type", tag="http_error"):
+    type: ClassVar[str] = "http_error"
+    code: int
+    message: str
+
+
+McpError: TypeAlias = McpProtocolError | McpToolExecutionError | McpHttpError
+
+
+class McpCallItem(Object, frozen=True, tag_field="type", tag="mcp_call"):
+    """A call of an MCP tool, run by the service; ``output`` or ``error`` when it returned."""
+
+    type: ClassVar[str] = "mcp_call"
+    id: str
+    server_label: str
+    name: str
+    arguments: str
+    approval_request_id: str | None | UnsetType = UNSET
+    output: str | None | UnsetType = UNSET
+    error: McpError | None | UnsetType = UNSET
+
+
+class McpApprovalRequestItem(Object, frozen=True, tag_field="type", tag="mcp_approval_request"):
+    """The server asks the client before running an MCP tool."""
+
+    type: ClassVar[str] = "mcp_approval_request"
+    id: str
+    server_label: str
+    name: str
+    arguments: str
+
+
+class McpApprovalResponseItem(Object, frozen=True, tag_field="type", tag="mcp_approval_response"):
+    """The client's answer to an approval request."""
+
+    type: ClassVar[str] = "mcp_approval_response"
+    id: str
+    approval_request_id: str
+    approve: bool
+    reason: str | None | UnsetType = UNSET
+
+
+GAItem: TypeAlias = (
+    GAMessageItem
+    | FunctionCallItem
+    | FunctionCallOutputItem
+    | McpListToolsItem
+    | McpCallItem
+    | McpApprovalRequestItem
+    | McpApprovalResponseItem
+)
+GAInputItem: TypeAlias = (
+    GAMessageItem
+    | FunctionCallItem
+    | FunctionCallOutputItem
+    | McpListToolsItem
+    | McpCallItem
+    | McpApprovalRequestItem
+    | McpApprovalResponseItem
+    | ItemReference
+)
+"""An entry of ``response.create.response.input``: an item, or a reference to one."""
+
+
+# --------------------------------------------------------------------------
+# Responses (GA.md 2.10, 2.11)
+
+
+class ResponseAudioOutput(Object, frozen=True):
+    """``response.audio.output``: the effective (or requested) output format and voice."""
+
+    format: AudioFormatSpec | None | UnsetType = UNSET
+    voice: GAVoice | None | UnsetType = UNSET
+
+
+class ResponseAudio(Object, frozen=True):
+    output: ResponseAudioOutput | None | UnsetType = UNSET
+
+
+class GAResponse(Object, frozen=True):
+    """The ``realtime.response`` object of ``response.created`` / ``response.done`` (GA.md 2.11)."""
+
+    id: str
+    status: ResponseStatus
+    output: tuple[GAItem, ...]
+    object: Literal["realtime.response"] | UnsetType = UNSET
+    status_details: StatusDetails | None | UnsetType = UNSET
+    conversation_id: str | None | UnsetType = UNSET
+    output_modalities: tuple[Modality, ...] | UnsetType = UNSET
+    max_output_tokens: MaxTokens | UnsetType = UNSET
+    audio: ResponseAudio | UnsetType = UNSET
+    usage: Usage | None | UnsetType = UNSET
+    metadata: dict[str, str] | None | UnsetType = UNSET
+
+
+class GAResponseParams(Object, frozen=True):
+    """``response.create.response``: per-response overrides (GA.md 2.10).
+
+    ``null`` for an optional member means "not set", as for ``session.update``
+    (third-party clients send ``"instructions": null``).
+    """
+
+    output_modalities: tuple[Modality, ...] | None | UnsetType = UNSET
+    instructions: str | None | UnsetType = UNSET
+    audio: ResponseAudio | None | UnsetType = UNSET
+    tools: tuple[GATool, ...] | None | UnsetType = UNSET
+    tool_choice: GAToolChoice | None | UnsetType = UNSET
+    max_output_tokens: MaxTokens | None | UnsetType = UNSET
+    conversation: str | None | UnsetType = UNSET
+    metadata: dict[str, str] | None | UnsetType = UNSET
+    input: tuple[GAInputItem, ...] | None | UnsetType = UNSET
+    prompt: Prompt | None | UnsetType = UNSET
+    reasoning: Reasoning | None | UnsetType = UNSET
+    parallel_tool_calls: bool | None | UnsetType = UNSET
