@@ -1,14 +1,30 @@
 """WebSocket messaging shared by both roles, on top of wsproto.
 
 The rules of the protocol's transport (EVENTS.md section 1, RFC 6455) that this
-module enforces once for both roles:
+module enforces once for both roles, each failure answered with a close frame:
 
 * Every message is one text frame (or a fragmented text message) holding one
-  JSON object. Binary messages are not part of the protocol: the connection
-  is closed with 1003.
-* Messages larger than ``max_message_size`` bytes (default 16 MiB) close the
-  connection with 1009, as soon as a frame header announces it.
-* Invalid UTF-8 closes with 1007 and framing violations with 1002.
+  JSON object. Binary messages are not part of the protocol: 1003.
+* Limits on what one message may cost, checked as soon as a frame header
+  announces it, so that nothing is buffered first:
+
+  - ``max_message_size`` (default 16 MiB): the payload bytes of all its frames,
+    plus the header bytes of every frame after the first. A message sent in one
+    frame may carry exactly ``max_message_size`` bytes; a fragmented one pays
+    2 to 14 bytes per extra fragment, so that empty continuation frames are not
+    free. Beyond it: 1009.
+  - ``max_fragments`` (default 1024): frames per message. Each fragment costs
+    a parser round and a buffered piece whatever its size, so their number is
+    bounded on its own. Beyond it: 1009 as well - like the size, it is a limit
+    on what one message may cost us (1008 is a policy refusal that says
+    nothing about the message); the close reason names the limit.
+
+* Invalid UTF-8 closes with 1007 as soon as the bad bytes arrive, whether the
+  message is fragmented or its single frame is still incomplete: the payload
+  read so far goes through an incremental UTF-8 decoder.
+* A payload length not in its shortest encoding (126 for a length below 126,
+  127 for one below 65536) or a 64-bit length with the top bit set closes with
+  1002 (RFC 6455 section 5.2), as do all other framing violations.
 * A ping is answered with a pong; a close frame from the peer is answered with
   the same code, completing the close handshake.
 
@@ -17,16 +33,24 @@ for ``data_to_send()``. After this side has failed a connection (1002, 1003,
 1007, 1009) it reads nothing more from the peer; the caller should send the
 queued close frame and close the transport.
 
+Timing is the adapter's business: ``partial_since`` tells it that the peer has
+begun a frame or a fragmented message and not finished it, so it can put a
+deadline on that (a peer that starts a frame and then feeds it a byte a
+second would otherwise hold a buffer open forever).
+
 Speed: almost every frame of a Realtime session is one complete, unfragmented
 text frame. Those are parsed here directly - header, unmasking, UTF-8 - which
 is several times cheaper than wsproto's general parser. Every other frame
 (control frames, fragments, anything malformed) is handed to wsproto whole,
 so wsproto's parser always sits at a frame boundary and decides, with its
-own errors, everything the fast path does not.
+own errors, everything the fast path does not. The header checks above (length
+encoding, limits) run here for every frame, whichever path reads its payload.
 """
 
 from __future__ import annotations
 
+import codecs
+import io
 from collections.abc import Iterator
 
 from wsproto import WSConnection
@@ -35,10 +59,12 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 
 from .events import ConnectionClosed, PongReceived
 
-__all__ = ["MessageSocket", "DEFAULT_MAX_MESSAGE_SIZE", "unmask"]
+__all__ = ["MessageSocket", "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_FRAGMENTS", "unmask"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+DEFAULT_MAX_FRAGMENTS = 1024
 _TEXT = 0x1
+_utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
 def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
@@ -51,6 +77,10 @@ def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
     return value.to_bytes(n, "little")
 
 
+class _BadHeader(Exception):
+    """A frame header that RFC 6455 forbids (the connection closes with 1002)."""
+
+
 class MessageSocket:
     """Text messages in and out of a wsproto connection, with the limits above.
 
@@ -59,20 +89,41 @@ class MessageSocket:
     """
 
     def __init__(
-        self, ws: WSConnection, max_message_size: int, *, masked: bool, fast: bool = True
+        self,
+        ws: WSConnection,
+        max_message_size: int,
+        *,
+        masked: bool,
+        fast: bool = True,
+        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
     ) -> None:
+        if max_fragments < 1:
+            raise ValueError("max_fragments must be at least 1")
         self._ws = ws
         self._fast = fast  # False: every frame goes through wsproto (for differential tests)
         self.max_message_size = max_message_size
+        self.max_fragments = max_fragments
         self._masked = masked
         self._out = bytearray()
         self._in = bytearray()
         self._eof = False
         self._eof_passed = False
-        self._parts: list[str] = []
+        self._consumed = 0  # bytes of the stream read before self._in[0]
+        # The fragmented message being read (header-level view, ahead of wsproto's):
+        # where it began in the stream, its cost so far, its frames so far.
+        self._message_at: int | None = None
         self._size = 0
-        self._fragmented = False
+        self._frames = 0
+        self._text: io.StringIO | None = None  # its text, as wsproto decodes it
+        # The frame wsproto is reading: bytes still to pass, where it began, whether it ends a message.
         self._owed = 0
+        self._frame_start = 0
+        self._owed_ends_message = False
+        # The fast-path frame at the start of self._in while incomplete: payload bytes
+        # already checked as UTF-8, and the decoder holding a sequence cut by the read.
+        self._checked = 0
+        self._utf8: codecs.IncrementalDecoder | None = None
+        self._unmasked = bytearray()  # masked frames: the checked bytes, unmasked once
         self._failed = False
         self._closed = False
         self._close_sent = False
@@ -96,6 +147,36 @@ class MessageSocket:
     def open(self) -> bool:
         """Messages can be exchanged."""
         return not self.closed and self._ws.state is ConnectionState.OPEN and not self._close_sent
+
+    @property
+    def partial_since(self) -> int | None:
+        """Where the incoming frame or message that has begun but not ended began, if any.
+
+        The value is a position in the stream of bytes received since the
+        handshake; ``None`` when the peer is between messages (or the
+        connection is over). A fragmented message counts as one unit from its
+        first byte to its last, control frames in its middle included. Read it
+        once the events of the data received so far have been drained: it
+        describes what is left over. An adapter can arm a deadline whenever the
+        value changes from ``None`` or to a new position, so a peer that
+        trickles one frame or message forever is cut off, while one that sends
+        many frames back to back (each read ending mid-frame, but a new frame
+        every time) is not.
+        """
+        if self._failed or self._closed:
+            return None
+        if self._message_at is not None:
+            return self._message_at
+        if self._owed:
+            return self._frame_start
+        if self._in:
+            return self._consumed
+        return None
+
+    @property
+    def partial(self) -> bool:
+        """The peer has begun a frame or a fragmented message and not finished it (see ``partial_since``)."""
+        return self.partial_since is not None
 
     def _feed(self, data: bytes | bytearray | None) -> None:
         if self._failed or self._closed or self._eof:
@@ -130,7 +211,9 @@ class MessageSocket:
         """Close because the peer broke the protocol; nothing more will be read."""
         self._out += self.close(code, reason)
         self._failed = True
-        self._parts.clear()
+        self._text = None
+        self._utf8 = None
+        self._unmasked.clear()
         self._in.clear()
         return ConnectionClosed(code=code, reason=reason, initiator="local")
 
@@ -147,75 +230,159 @@ class MessageSocket:
                     break
                 chunk = bytes(buf[:take])
                 del buf[:take]
+                self._consumed += take
                 self._owed -= take
+                if not self._owed and self._owed_ends_message:
+                    self._message_at = None
                 self._ws.receive_data(chunk)
                 yield from self._from_wsproto()
                 continue
-            frame = _frame_at(buf)
+            try:
+                frame = _frame_at(buf)
+            except _BadHeader as exc:
+                yield self._fail(1002, str(exc))
+                return
             if frame is None:
                 break
             opcode, fin, rsv, masked, header, length = frame
-            if opcode < 0x8 and length > self.max_message_size:
-                yield self._fail(1009, f"message larger than {self.max_message_size} bytes")
-                return
-            total = header + length
-            fast = (
+            if (
                 self._fast
                 and opcode == _TEXT
                 and fin
                 and not rsv
                 and masked == self._masked
-                and not self._fragmented
+                and self._message_at is None
                 and not self._close_sent  # open: the loop stops once the peer's close arrives
-            )
-            if not fast:
-                self._owed = total  # control frames, fragments, anything odd: wsproto decides
+            ):
+                if length > self.max_message_size:
+                    yield self._fail(1009, f"message larger than {self.max_message_size} bytes")
+                    return
+                total = header + length
+                if len(buf) < total:
+                    # Wait for the rest of the frame, but judge its UTF-8 as it comes.
+                    if len(buf) - header > self._checked:
+                        error = self._check_utf8(buf, header, masked)
+                        if error is not None:
+                            yield self._fail(1007, error)
+                            return
+                    break
+                view = memoryview(buf)
+                try:
+                    if not masked:
+                        payload = bytes(view[header:total])
+                    elif not self._checked:
+                        payload = unmask(view[header:total], bytes(view[header - 4 : header]))
+                    else:
+                        payload = self._unmasked_rest(view, header, total)
+                finally:
+                    view.release()
+                if self._checked:
+                    self._checked = 0
+                    self._utf8 = None
+                del buf[:total]
+                self._consumed += total
+                if payload.isascii():
+                    yield payload  # ASCII is valid UTF-8; JSON from the service almost always is
+                    continue
+                try:
+                    yield payload.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield self._fail(1007, _utf8_reason(exc))
+                    return
                 continue
-            if len(buf) < total:
-                break  # wait for the rest of the frame
-            view = memoryview(buf)
-            try:
-                if masked:
-                    payload = unmask(view[header:total], bytes(view[header - 4 : header]))
-                else:
-                    payload = bytes(view[header:total])
-            finally:
-                view.release()
-            del buf[:total]
-            if payload.isascii():
-                yield payload  # ASCII is valid UTF-8; JSON from the service almost always is
-                continue
-            try:
-                yield payload.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield self._fail(1007, str(exc))  # the same reason wsproto gives
-                return
+            # Control frames, fragments, anything odd: wsproto reads the payload and
+            # decides, but the limits are ours and are checked on the header first.
+            if opcode < 0x8:
+                error = self._account(opcode, fin, header, length)
+                if error is not None:
+                    yield self._fail(1009, error)
+                    return
+            else:
+                self._owed_ends_message = False  # a control frame inside a message ends nothing
+            self._owed = header + length
+            self._frame_start = self._consumed
         if self._eof and not self._eof_passed and not (self._failed or self._closed):
             self._eof_passed = True
             buf.clear()  # a partial frame at the end of the stream is lost with the stream
             self._ws.receive_data(None)
             yield from self._from_wsproto()
 
+    def _account(self, opcode: int, fin: bool, header: int, length: int) -> str | None:
+        """Charge a data frame to its message; the limit it breaks, if any.
+
+        Only the order of frames that continue a message matters here; a
+        frame that breaks the order (a continuation with no message, a new
+        message in the middle of one) is charged alone, and wsproto fails it.
+        """
+        continues = opcode == 0 and self._message_at is not None
+        if continues:
+            self._size += header + length
+            self._frames += 1
+        else:
+            self._size = length
+            self._frames = 1
+            if not fin:
+                self._message_at = self._consumed
+        self._owed_ends_message = fin
+        if self._size > self.max_message_size:
+            return f"message larger than {self.max_message_size} bytes"
+        if self._frames > self.max_fragments:
+            return f"message in more than {self.max_fragments} fragments"
+        return None
+
+    def _check_utf8(self, buf: bytearray, header: int, masked: bool) -> str | None:
+        """Check the newly arrived payload bytes of the incomplete frame at the start of ``buf``.
+
+        Masked payload is unmasked once: the unmasked bytes are kept in
+        ``_unmasked`` for when the frame is complete.
+        """
+        start, end = header + self._checked, len(buf)
+        view = memoryview(buf)
+        try:
+            if masked:
+                key = _turned(bytes(view[header - 4 : header]), self._checked)
+                chunk = unmask(view[start:end], key)
+                self._unmasked += chunk
+            else:
+                chunk = bytes(view[start:end])
+        finally:
+            view.release()
+        self._checked = end - header
+        if self._utf8 is None:
+            if chunk.isascii():
+                return None
+            self._utf8 = _utf8_decoder()
+        try:
+            self._utf8.decode(chunk)
+        except UnicodeDecodeError as exc:
+            return _utf8_reason(exc)
+        return None
+
+    def _unmasked_rest(self, view: memoryview, header: int, total: int) -> bytes:
+        """The payload of a complete masked frame whose beginning ``_check_utf8`` unmasked."""
+        start = header + self._checked
+        key = _turned(bytes(view[header - 4 : header]), self._checked)
+        self._unmasked += unmask(view[start:total], key)
+        payload = bytes(self._unmasked)
+        self._unmasked.clear()
+        return payload
+
     def _from_wsproto(self) -> Iterator[bytes | str | ConnectionClosed | PongReceived]:
         """Messages and control events of the frames handed to wsproto."""
         for event in self._ws.events():
             if isinstance(event, TextMessage):
                 chunk = event.data
-                self._size += len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
-                if self._size > self.max_message_size:
-                    yield self._fail(1009, f"message larger than {self.max_message_size} bytes")
-                    return
                 if event.message_finished:
-                    self._fragmented = False
-                    if self._parts:
-                        self._parts.append(chunk)
-                        chunk = "".join(self._parts)
-                        self._parts.clear()
-                    self._size = 0
+                    if self._text is not None:
+                        self._text.write(chunk)
+                        chunk = self._text.getvalue()
+                        self._text = None
                     yield chunk
                 else:
-                    self._fragmented = True
-                    self._parts.append(chunk)
+                    # One piece per frame and per read: a StringIO keeps them in one buffer.
+                    if self._text is None:
+                        self._text = io.StringIO()
+                    self._text.write(chunk)
             elif isinstance(event, BytesMessage):
                 yield self._fail(1003, "binary frames are not part of the Realtime protocol")
                 return
@@ -249,8 +416,23 @@ class MessageSocket:
         return self._fail(int(event.code), event.reason or "protocol error")
 
 
+def _turned(key: bytes, offset: int) -> bytes:
+    """The masking key as it applies from payload byte ``offset`` on."""
+    turn = offset % 4
+    return key[turn:] + key[:turn] if turn else key
+
+
+def _utf8_reason(exc: UnicodeDecodeError) -> str:
+    return f"invalid UTF-8 in a text message: {exc.reason}"
+
+
 def _frame_at(buf: bytearray) -> tuple[int, bool, int, bool, int, int] | None:
-    """The header of the frame at the start of ``buf``: (opcode, fin, rsv, masked, header size, payload size)."""
+    """The header of the frame at the start of ``buf``: (opcode, fin, rsv, masked, header size, payload size).
+
+    ``None`` until the whole header is there; ``_BadHeader`` for a payload
+    length that is not in its shortest form or does not fit in 63 bits
+    (RFC 6455 section 5.2).
+    """
     if len(buf) < 2:
         return None
     first, second = buf[0], buf[1]
@@ -261,11 +443,17 @@ def _frame_at(buf: bytearray) -> tuple[int, bool, int, bool, int, int] | None:
             return None
         length = int.from_bytes(buf[2:4], "big")
         header = 4
+        if length < 126:
+            raise _BadHeader(f"payload length {length} sent in 2 bytes, not in its shortest form")
     elif length == 127:
         if len(buf) < 10:
             return None
         length = int.from_bytes(buf[2:10], "big")
         header = 10
+        if length < 0x10000:
+            raise _BadHeader(f"payload length {length} sent in 8 bytes, not in its shortest form")
+        if length >> 63:
+            raise _BadHeader("64-bit payload length with the most significant bit set")
     masked = bool(second & 0x80)
     if masked:
         header += 4

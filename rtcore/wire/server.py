@@ -11,10 +11,25 @@ real service), and frames the server's events.
 
 Messages the client pipelines right behind its handshake request are kept and
 processed once the handshake is accepted.
+
+Handshake rules enforced before the caller sees a request (RFC 6455 section
+4.2.1; wsproto checks the rest - method, ``Upgrade``, ``Connection``,
+``Sec-WebSocket-Key``, ``Host``):
+
+* HTTP/1.1 or later: an HTTP/1.0 upgrade is answered with 400.
+* ``Sec-WebSocket-Version: 13``: any other version, or none, is answered with
+  426 Upgrade Required carrying ``Sec-WebSocket-Version: 13`` (section 4.4),
+  which tells the client what to retry with.
+
+After acceptance, frames are read by ``MessageSocket`` with its limits
+(message size, fragments per message, UTF-8, length encodings: see
+``framing``), and ``partial_since`` lets the adapter time out a frame or
+message the client began and never finished.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -35,7 +50,7 @@ from .events import (
     Headers,
     PongReceived,
 )
-from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
+from .framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
 
 __all__ = ["ServerConnection", "ServerConnectionEvent", "text_frame", "credentials_of"]
 
@@ -53,6 +68,9 @@ ServerConnectionEvent = (
 _KEY_PROTOCOL = "openai-insecure-api-key."
 _BETA_PROTOCOL = "openai-beta.realtime-v1"
 _MAX_PENDING = 1024 * 1024
+_WEBSOCKET_VERSION = b"13"
+# The request line's version; h11 has read and checked the line by the time it is looked at.
+_REQUEST_VERSION = re.compile(rb"[\r\n]*[^\r\n]* HTTP/(\d)\.(\d)\r?\n")
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -88,10 +106,13 @@ class ServerConnection:
         self,
         *,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         strict: bool = True,
     ) -> None:
         self._ws = WSConnection(ConnectionType.SERVER)
-        self._socket = MessageSocket(self._ws, max_message_size, masked=True)
+        self._socket = MessageSocket(
+            self._ws, max_message_size, masked=True, max_fragments=max_fragments
+        )
         self._strict = strict
         self._phase: Literal["handshake", "requested", "open", "rejected", "failed"] = "handshake"
         self._pending = bytearray()
@@ -113,6 +134,22 @@ class ServerConnection:
     @property
     def open(self) -> bool:
         return self._phase == "open" and self._socket.open
+
+    @property
+    def partial_since(self) -> int | None:
+        """Where the frame or message the client began and has not finished began, if any.
+
+        A position in the bytes received since the handshake; ``None`` when the
+        client is between messages, and before acceptance (the handshake has
+        its own timeout). Read it after draining ``events()``; re-arm a
+        deadline whenever it changes to a new value (see ``MessageSocket.partial_since``).
+        """
+        return self._socket.partial_since if self._phase == "open" else None
+
+    @property
+    def partial(self) -> bool:
+        """The client has begun a frame or a fragmented message and not finished it."""
+        return self.partial_since is not None
 
     # -- bytes --------------------------------------------------------------------------------
 
@@ -140,17 +177,31 @@ class ServerConnection:
             self._ws.receive_data(bytes(data) if data else None)
         except WSRemoteProtocolError as exc:
             hint = exc.event_hint
+            if isinstance(hint, RejectConnection) and any(
+                name.lower() == b"sec-websocket-version" for name, _ in hint.headers
+            ):
+                # wsproto answers a missing version with 400; RFC 6455 4.4 asks for 426
+                # with the version we speak, whatever the client sent or left out.
+                self._handshake_failed(
+                    "bad handshake request: Sec-WebSocket-Version must be 13",
+                    426,
+                    [(b"sec-websocket-version", _WEBSOCKET_VERSION)],
+                )
+                return
             status = hint.status_code if isinstance(hint, RejectConnection) else 400
             self._handshake_failed(f"bad handshake request: {exc}", status)
         except ValueError as exc:
             # wsproto lets UnicodeDecodeError out of non-ASCII header values and targets.
             self._handshake_failed(f"bad handshake request: {exc}", 400)
 
-    def _handshake_failed(self, message: str, status: int) -> None:
+    def _handshake_failed(
+        self, message: str, status: int, extra: list[tuple[bytes, bytes]] | None = None
+    ) -> HandshakeFailed:
         """Answer a handshake that cannot be served with an HTTP error, and stop."""
         if self._phase == "handshake" and self._ws.state is ConnectionState.CONNECTING:
             body = message.encode()
             headers = [
+                *(extra or ()),
                 (b"content-type", b"text/plain; charset=utf-8"),
                 (b"content-length", str(len(body)).encode()),
             ]
@@ -160,6 +211,7 @@ class ServerConnection:
             self._socket._out += self._ws.send(RejectData(data=body, body_finished=True))
         self._phase = "failed"
         self._failure = HandshakeFailed(message)
+        return self._failure
 
     def events(self) -> Iterator[ServerConnectionEvent]:
         """The handshake request, then client events (decoded) and the end of the connection."""
@@ -170,6 +222,13 @@ class ServerConnection:
         if self._phase == "handshake":
             for event in self._ws.events():
                 if isinstance(event, Request):
+                    version = _REQUEST_VERSION.match(self._pending)
+                    if version is None or (int(version[1]), int(version[2])) < (1, 1):
+                        yield self._handshake_failed(
+                            "bad handshake request: a WebSocket upgrade needs HTTP/1.1", 400
+                        )
+                        self._failure = None  # given to the caller just now
+                        return
                     self.request = self._describe(event)
                     self._phase = "requested"
                     yield self.request
