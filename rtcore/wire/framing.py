@@ -115,7 +115,9 @@ class MessageSocket:
         self._size = 0
         self._frames = 0
         self._text: io.StringIO | None = None  # its text, as wsproto decodes it
-        # The frame wsproto is reading: bytes still to pass, where it began, whether it ends a message.
+        # The frame wsproto is reading: bytes still to pass, where it began, and whether
+        # it ends a message (the fin bit of the last data frame: a control frame inside
+        # a message follows one without it, so it ends nothing).
         self._owed = 0
         self._frame_start = 0
         self._owed_ends_message = False
@@ -297,8 +299,6 @@ class MessageSocket:
                 if error is not None:
                     yield self._fail(1009, error)
                     return
-            else:
-                self._owed_ends_message = False  # a control frame inside a message ends nothing
             self._owed = header + length
             self._frame_start = self._consumed
         if self._eof and not self._eof_passed and not (self._failed or self._closed):
