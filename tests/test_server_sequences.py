@@ -139,9 +139,9 @@ def test_2_session_update_merges_and_echoes_the_complete_session() -> None:
             "session.turn_detection.threshold",
         ),
         (
-            {"turn_detection": {"type": "semantic_vad"}},
-            "invalid_value",
-            "session.turn_detection.type",
+            {"turn_detection": {"type": "semantic_vad", "silence_duration_ms": 500}},
+            "unknown_parameter",
+            "session.turn_detection.silence_duration_ms",
         ),
         (
             {"input_audio_transcription": {"model": "ears-2"}},

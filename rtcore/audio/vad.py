@@ -11,6 +11,9 @@ Server VAD (SEQUENCES.md section 4) is split in two:
   - the audio clock, never the wall clock. Each frame costs O(1), whatever
   came before it.
 
+Semantic VAD (``rtcore.audio.turns``) uses the same detector and the same
+onset rule and replaces only the rule that ends speech.
+
 Mapping of ``threshold`` (0.0-1.0) for the energy detector: a frame is speech
 when its RMS level is at least ``-70 + 70 * threshold`` dBFS. The default 0.5
 puts the line at -35 dBFS: ordinary speech into a close microphone is well
@@ -182,12 +185,23 @@ class SpeechSegmenter:
                 self._silence = 0
                 self._run_frames = 0
                 boundaries.append(("start", self._run_start))
+                self._began(samples)
             return
-        if speech:
-            self._silence = 0
-            return
-        self._silence += self.frame_samples
-        if self._silence >= self.silence_samples:
+        if self._speaking_frame(samples, speech):
             self.speaking = False
             self._silence = 0
             boundaries.append(("stop", self.position))
+
+    # The end-of-speech rule, overridden by semantic VAD (``rtcore.audio.turns``); the onset
+    # rule above is the same for both kinds of turn detection.
+
+    def _began(self, samples: Samples) -> None:
+        """Speech has just started; ``samples`` is the frame that confirmed it."""
+
+    def _speaking_frame(self, samples: Samples, speech: bool) -> bool:
+        """One frame while speaking; True when it ends the speech (server VAD: enough silence)."""
+        if speech:
+            self._silence = 0
+            return False
+        self._silence += self.frame_samples
+        return self._silence >= self.silence_samples

@@ -3,23 +3,44 @@
 The clock counts samples appended during the whole session (it is not reset
 by commits), so every ``*_ms`` the server reports - ``audio_start_ms``,
 ``audio_end_ms``, buffer lengths - comes from sample counts in the session's
-input format. With server VAD on, each append is also cut into 20 ms frames
-for the speech segmenter, and while nobody speaks only the last
+input format. With turn detection on, each append is also cut into 20 ms
+frames for the speech segmenter, and while nobody speaks only the last
 ``prefix_padding_ms`` (plus the frames a start needs) are kept, so an open
 microphone costs constant memory.
+
+Turn detection comes in either dialect's shape - the beta
+``TurnDetection`` (``type`` ``server_vad`` or ``semantic_vad``) or the GA
+``ServerVad`` / ``SemanticVad`` objects - and both kinds give the same
+boundaries: ``server_vad`` ends speech after ``silence_duration_ms`` of
+silence (``rtcore.audio.vad``), ``semantic_vad`` when its end-of-turn detector
+and ``eagerness`` say so (``rtcore.audio.turns``; its threshold and prefix
+padding are the fixed 0.5 and 300 ms). A null setting counts as unset.
 """
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
+from typing import TypeAlias, TypeVar
 
 from .. import events as ev
 from ..audio.formats import FORMATS
+from ..audio.turns import (
+    SEMANTIC_PREFIX_PADDING_MS,
+    SEMANTIC_THRESHOLD,
+    EndOfTurnFactory,
+    EnergyTurnDetector,
+    SemanticSegmenter,
+    patience_for,
+)
 from ..audio.vad import Boundary, DetectorFactory, SpeechSegmenter
+from ..events.ga import SemanticVad, ServerVad
 
-__all__ = ["InputAudio"]
+__all__ = ["InputAudio", "TurnDetectionSettings"]
 
 T = TypeVar("T")
+
+TurnDetectionSettings: TypeAlias = ev.TurnDetection | ServerVad | SemanticVad
+"""Turn detection as either dialect configures it (beta ``TurnDetection``, GA objects)."""
 
 
 class InputAudio:
@@ -48,10 +69,16 @@ class InputAudio:
     def configure(
         self,
         fmt: ev.AudioFormat,
-        turn_detection: ev.TurnDetection | None,
+        turn_detection: TurnDetectionSettings | None,
         detectors: DetectorFactory,
+        end_of_turn: EndOfTurnFactory = EnergyTurnDetector,
     ) -> None:
-        """Follow the session's input format and turn detection (after a successful update)."""
+        """Follow the session's input format and turn detection (after a successful update).
+
+        ``detectors`` builds the voice detector for a threshold (both kinds of
+        turn detection), ``end_of_turn`` the end-of-turn detector of semantic
+        VAD. Settings equal to the current ones keep the speech in progress.
+        """
         if fmt != self.fmt:
             # Buffered bytes in the old format cannot be read in the new one; the clock
             # goes on, counted in the new format's samples.
@@ -68,16 +95,30 @@ class InputAudio:
             self._vad_key = None
             self.speech_item_id = None
             return
-        threshold = float(_get(turn_detection.threshold, 0.5))
-        silence = _get(turn_detection.silence_duration_ms, 200)
-        prefix = _get(turn_detection.prefix_padding_ms, 300)
-        key = (fmt, threshold, silence, detectors)
+        build: Callable[[], SpeechSegmenter]
+        if _is_semantic(turn_detection):
+            patience = patience_for(_get(getattr(turn_detection, "eagerness", None), None))
+            prefix = SEMANTIC_PREFIX_PADDING_MS
+            key: tuple[object, ...] = (fmt, "semantic_vad", patience, detectors, end_of_turn)
+
+            def build() -> SpeechSegmenter:
+                return SemanticSegmenter(
+                    detectors(SEMANTIC_THRESHOLD), end_of_turn(), fmt, patience, position=self.clock
+                )
+        else:
+            assert not isinstance(turn_detection, SemanticVad)
+            threshold = float(_get(turn_detection.threshold, 0.5))
+            silence = _get(turn_detection.silence_duration_ms, 200)
+            prefix = _get(turn_detection.prefix_padding_ms, 300)
+            key = (fmt, "server_vad", threshold, silence, detectors)
+
+            def build() -> SpeechSegmenter:
+                return SpeechSegmenter(detectors(threshold), fmt, silence, position=self.clock)
+
         self.prefix_samples = self.rate * prefix // 1000
         if key != self._vad_key:
             self._vad_key = key
-            self.segmenter = SpeechSegmenter(
-                detectors(threshold), fmt, silence, position=self.clock
-            )
+            self.segmenter = build()
             self.speech_item_id = None
         segmenter = self.segmenter
         assert segmenter is not None
@@ -145,5 +186,12 @@ class InputAudio:
             self.segmenter.reset(self.clock)
 
 
-def _get(value: T | ev.UnsetType, default: T) -> T:
-    return default if isinstance(value, ev.UnsetType) else value
+def _get(value: T | None | ev.UnsetType, default: T) -> T:
+    """A setting's value; unset and null (GA "not set") give the default."""
+    return default if value is None or isinstance(value, ev.UnsetType) else value
+
+
+def _is_semantic(turn_detection: TurnDetectionSettings) -> bool:
+    if isinstance(turn_detection, ev.TurnDetection):
+        return turn_detection.type == "semantic_vad"
+    return isinstance(turn_detection, SemanticVad)

@@ -134,11 +134,35 @@ def _check_tool_choice(param: str, choice: ev.ToolChoice, tools: tuple[ev.Tool, 
 
 
 def _turn_detection(param: str, given: ev.TurnDetection) -> ev.TurnDetection:
+    """Server VAD with every field filled in, or semantic VAD (GA.md 2.3).
+
+    ``semantic_vad`` takes ``eagerness`` (``auto`` when absent, echoed as such),
+    ``create_response`` and ``interrupt_response``; the loudness fields of
+    server VAD (``threshold``, ``prefix_padding_ms``, ``silence_duration_ms``,
+    ``idle_timeout_ms``) do not exist there and are ``unknown_parameter``, as
+    the GA schema has it; a null ``idle_timeout_ms`` counts as absent.
+    ``eagerness`` is likewise unknown in server VAD.
+    """
     base = default_turn_detection()
     kind = base.type if isinstance(given.type, ev.UnsetType) else given.type
-    if kind != "server_vad":
-        raise _value(
-            f"{param}.type", kind, ["server_vad"], "This server implements server-side VAD only."
+    if kind not in ("server_vad", "semantic_vad"):
+        raise _value(f"{param}.type", kind, ["server_vad", "semantic_vad"])
+    create = _either(given.create_response, base.create_response, True)
+    interrupt = _either(given.interrupt_response, base.interrupt_response, True)
+    if kind == "semantic_vad":
+        for name in ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms"):
+            value = getattr(given, name)
+            if value is not None and not isinstance(value, ev.UnsetType):
+                raise Invalid(
+                    "unknown_parameter",
+                    f"Unknown parameter: '{param}.{name}' (semantic_vad has no {name}).",
+                    f"{param}.{name}",
+                )
+        return ev.TurnDetection(
+            type="semantic_vad",
+            eagerness=_either(given.eagerness, ev.UNSET, "auto"),
+            create_response=create,
+            interrupt_response=interrupt,
         )
     if not isinstance(given.eagerness, ev.UnsetType):
         raise Invalid(
@@ -149,8 +173,8 @@ def _turn_detection(param: str, given: ev.TurnDetection) -> ev.TurnDetection:
         threshold=_either(given.threshold, base.threshold, 0.5),
         prefix_padding_ms=_either(given.prefix_padding_ms, base.prefix_padding_ms, 300),
         silence_duration_ms=_either(given.silence_duration_ms, base.silence_duration_ms, 200),
-        create_response=_either(given.create_response, base.create_response, True),
-        interrupt_response=_either(given.interrupt_response, base.interrupt_response, True),
+        create_response=create,
+        interrupt_response=interrupt,
         idle_timeout_ms=given.idle_timeout_ms,
     )
     assert isinstance(merged.threshold, float | int)
