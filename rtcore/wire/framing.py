@@ -125,7 +125,6 @@ class MessageSocket:
         # already checked as UTF-8, and the decoder holding a sequence cut by the read.
         self._checked = 0
         self._utf8: codecs.IncrementalDecoder | None = None
-        self._unmasked = bytearray()  # masked frames: the checked bytes, unmasked once
         self._failed = False
         self._closed = False
         self._close_sent = False
@@ -215,7 +214,6 @@ class MessageSocket:
         self._failed = True
         self._text = None
         self._utf8 = None
-        self._unmasked.clear()
         self._in.clear()
         return ConnectionClosed(code=code, reason=reason, initiator="local")
 
@@ -333,20 +331,20 @@ class MessageSocket:
     def _check_utf8(self, buf: bytearray, header: int, masked: bool) -> str | None:
         """Check the newly arrived payload bytes of the incomplete frame at the start of ``buf``.
 
-        Masked payload is unmasked once: the unmasked bytes are kept in
-        ``_unmasked`` for when the frame is complete.
+        Masked bytes are unmasked in place, once: the frame costs no second
+        buffer while it arrives, and only its rest is unmasked when it is complete.
         """
         start, end = header + self._checked, len(buf)
-        view = memoryview(buf)
-        try:
-            if masked:
+        if masked:
+            view = memoryview(buf)
+            try:
                 key = _turned(bytes(view[header - 4 : header]), self._checked)
                 chunk = unmask(view[start:end], key)
-                self._unmasked += chunk
-            else:
-                chunk = bytes(view[start:end])
-        finally:
-            view.release()
+            finally:
+                view.release()
+            buf[start:end] = chunk
+        else:
+            chunk = bytes(buf[start:end])
         self._checked = end - header
         if self._utf8 is None:
             if chunk.isascii():
@@ -362,10 +360,7 @@ class MessageSocket:
         """The payload of a complete masked frame whose beginning ``_check_utf8`` unmasked."""
         start = header + self._checked
         key = _turned(bytes(view[header - 4 : header]), self._checked)
-        self._unmasked += unmask(view[start:total], key)
-        payload = bytes(self._unmasked)
-        self._unmasked.clear()
-        return payload
+        return bytes(view[header:start]) + unmask(view[start:total], key)
 
     def _from_wsproto(self) -> Iterator[bytes | str | ConnectionClosed | PongReceived]:
         """Messages and control events of the frames handed to wsproto."""
