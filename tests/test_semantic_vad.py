@@ -276,11 +276,11 @@ def test_an_open_microphone_costs_constant_memory() -> None:
         buffer.append(quiet)
         sizes.append(len(buffer.buffer))
     assert buffer.segmenter is not None and not buffer.segmenter.speaking
-    # Everything up to the end of the turn is the session's to take; after the turn, while
-    # nobody speaks, the buffer stays under ~1.5 s more than that.
-    turn_bytes = (600 + 800) * MS * 2
-    assert max(sizes[100:]) < turn_bytes + 48 * 1500
-    assert sizes[-1] < 48 * 1500 or buffer.start > 0
+    # The turn (600 ms + 800 ms of silence) stays until the session takes it or, here, until
+    # the next trim; from then on only the prefix window and at most a second more is kept.
+    assert max(sizes) <= (600 + 800) * 48
+    assert max(sizes[100:]) < 48 * 1500 and sizes[-1] < 48 * 500
+    assert buffer.start == buffer.clock - buffer.buffered_samples
 
 
 def test_the_default_detector_keeps_a_fixed_amount_of_state() -> None:
