@@ -106,7 +106,8 @@ class SpeechSegmenter:
     ``silence_duration_ms`` of silence (so the silence window is included).
     Speech begins after ``min_speech_frames`` consecutive speech frames, which
     keeps single clicks from opening a turn; the start is still dated to the
-    first of them.
+    first of them. A subclass changes when speech ends by overriding
+    ``_began`` and ``_speaking_frame`` (``rtcore.audio.turns.SemanticSegmenter``).
     """
 
     def __init__(
