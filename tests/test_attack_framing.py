@@ -15,6 +15,7 @@ begun and not finished shows in ``partial_since``; HTTP/1.0 upgrades get
 from __future__ import annotations
 
 import struct
+import tracemalloc
 from collections.abc import Iterator
 from typing import Any
 
@@ -204,6 +205,24 @@ def test_empty_continuation_frames_are_not_free() -> None:
     attacked = accepted(max_message_size=100, max_fragments=1000)
     events = feed(attacked, fragments(20, last=False))  # 19 x 6 header bytes > 100
     failed_with(attacked, events, 1009)
+
+
+def test_a_fragmented_message_holds_about_its_size_however_it_is_cut() -> None:
+    # 5000 fragments of 2 bytes, read 3 bytes at a time: a string object per
+    # piece would cost some 50 bytes each (about 250 KB); one buffer costs ~10 KB.
+    server = accepted(max_fragments=10_000)
+    data = frame(1, b'"', fin=False, mask=True) + frame(0, b"ab", fin=False, mask=True) * 5000
+    feed(server, data[:100])
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100, len(data), 3):
+            assert feed(server, data[i : i + 3]) == []
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert server.open and server.partial
+    assert held < 3 * 10_000, held
 
 
 def test_the_client_role_has_the_same_fragment_limit() -> None:

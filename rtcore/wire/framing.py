@@ -14,10 +14,14 @@ module enforces once for both roles, each failure answered with a close frame:
     2 to 14 bytes per extra fragment, so that empty continuation frames are not
     free. Beyond it: 1009.
   - ``max_fragments`` (default 1024): frames per message. Each fragment costs
-    a parser round and a buffered piece whatever its size, so their number is
-    bounded on its own. Beyond it: 1009 as well - like the size, it is a limit
-    on what one message may cost us (1008 is a policy refusal that says
+    a round of frame parsing whatever its size (some 15 us), so their number
+    is bounded on its own. Beyond it: 1009 as well - like the size, it is a
+    limit on what one message may cost us (1008 is a policy refusal that says
     nothing about the message); the close reason names the limit.
+
+  What a message holds while it arrives: the bytes of its incomplete frame,
+  and for a fragmented message its text so far in one buffer - never a piece
+  per fragment or per read.
 
 * Invalid UTF-8 closes with 1007 as soon as the bad bytes arrive, whether the
   message is fragmented or its single frame is still incomplete: the payload
@@ -50,7 +54,6 @@ encoding, limits) run here for every frame, whichever path reads its payload.
 from __future__ import annotations
 
 import codecs
-import io
 from collections.abc import Iterator
 
 from wsproto import WSConnection
@@ -114,7 +117,7 @@ class MessageSocket:
         self._message_at: int | None = None
         self._size = 0
         self._frames = 0
-        self._text: io.StringIO | None = None  # its text, as wsproto decodes it
+        self._text = bytearray()  # its text so far, in UTF-8 (wsproto gives it in pieces)
         # The frame wsproto is reading: bytes still to pass, where it began, and whether
         # it ends a message (the fin bit of the last data frame: a control frame inside
         # a message follows one without it, so it ends nothing).
@@ -122,7 +125,8 @@ class MessageSocket:
         self._frame_start = 0
         self._owed_ends_message = False
         # The fast-path frame at the start of self._in while incomplete: payload bytes
-        # already checked as UTF-8, and the decoder holding a sequence cut by the read.
+        # already checked as UTF-8 (and unmasked in place), and the decoder holding a
+        # sequence cut by the read.
         self._checked = 0
         self._utf8: codecs.IncrementalDecoder | None = None
         self._failed = False
@@ -212,7 +216,7 @@ class MessageSocket:
         """Close because the peer broke the protocol; nothing more will be read."""
         self._out += self.close(code, reason)
         self._failed = True
-        self._text = None
+        self._text = bytearray()
         self._utf8 = None
         self._in.clear()
         return ConnectionClosed(code=code, reason=reason, initiator="local")
@@ -367,17 +371,16 @@ class MessageSocket:
         for event in self._ws.events():
             if isinstance(event, TextMessage):
                 chunk = event.data
-                if event.message_finished:
-                    if self._text is not None:
-                        self._text.write(chunk)
-                        chunk = self._text.getvalue()
-                        self._text = None
+                if not event.message_finished:
+                    # A piece per frame and per read: kept as bytes in one buffer, not
+                    # as a string object each (some 50 bytes apiece, whatever its size).
+                    self._text += chunk.encode()
+                elif not self._text:
                     yield chunk
                 else:
-                    # One piece per frame and per read: a StringIO keeps them in one buffer.
-                    if self._text is None:
-                        self._text = io.StringIO()
-                    self._text.write(chunk)
+                    self._text += chunk.encode()
+                    data, self._text = bytes(self._text), bytearray()
+                    yield data if data.isascii() else data.decode()
             elif isinstance(event, BytesMessage):
                 yield self._fail(1003, "binary frames are not part of the Realtime protocol")
                 return
