@@ -366,6 +366,21 @@ def test_non_ascii_text_fed_a_byte_at_a_time_arrives_intact(mask: bool) -> None:
         assert sock.open
 
 
+def test_closing_while_a_frame_arrives_keeps_its_unmasked_beginning() -> None:
+    # Part of a masked frame is unmasked in place as it is checked; if this
+    # side starts the close handshake meanwhile, the frame is still read as one.
+    server = accepted()
+    body = ('{"type":"response.create","event_id":"' + "é" * 50 + '"}').encode()
+    data = frame(1, body, mask=True)
+    assert feed(server, data[:40]) == []
+    server.close(1001)
+    [event] = feed(server, data[40:])
+    assert event == ev.ResponseCreate(event_id="é" * 50)
+    assert feed(server, frame(8, struct.pack("!H", 1001), mask=True)) == [
+        ConnectionClosed(code=1001, reason="", initiator="local")
+    ]
+
+
 # -- frames begun and not finished ------------------------------------------------------------
 
 

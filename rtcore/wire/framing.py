@@ -217,6 +217,7 @@ class MessageSocket:
         self._out += self.close(code, reason)
         self._failed = True
         self._text = bytearray()
+        self._checked = 0
         self._utf8 = None
         self._in.clear()
         return ConnectionClosed(code=code, reason=reason, initiator="local")
@@ -256,7 +257,9 @@ class MessageSocket:
                 and not rsv
                 and masked == self._masked
                 and self._message_at is None
-                and not self._close_sent  # open: the loop stops once the peer's close arrives
+                # Open: the loop stops once the peer's close arrives. A frame whose
+                # beginning is already unmasked in place stays here whatever happens.
+                and (not self._close_sent or self._checked)
             ):
                 if length > self.max_message_size:
                     yield self._fail(1009, f"message larger than {self.max_message_size} bytes")
