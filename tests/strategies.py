@@ -2,18 +2,23 @@
 
 ``events_of(cls)`` builds arbitrary valid instances of any event or object
 class by walking ``msgspec.inspect`` type info, so every field of every event
-is covered without writing a strategy per class.
+is covered without writing a strategy per class; ``ga_server_events()`` and
+``ga_client_events()`` do so for the GA vocabulary. ``json_objects(types)``
+and ``mutations(messages)`` give invalid input: random objects with real field
+names, and valid messages with random edits.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
 import msgspec.inspect as mi
 from hypothesis import strategies as st
 
-from rtcore.events import UNSET
+from rtcore.events import CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES, UNSET, ga
 
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -73,3 +78,103 @@ def _struct_strategy(cls: type) -> st.SearchStrategy[Any]:
 def events_of(cls: type) -> st.SearchStrategy[Any]:
     """Arbitrary valid instances of an event (or object) class."""
     return _struct_strategy(cls)
+
+
+def any_event(classes: Iterable[type]) -> st.SearchStrategy[Any]:
+    """Arbitrary valid instances of any of ``classes`` (in wire-type order, so shrinking is stable)."""
+    ordered = sorted(classes, key=lambda c: (c.type, c.__module__))
+    return st.one_of([events_of(c) for c in ordered])
+
+
+def ga_server_events() -> st.SearchStrategy[Any]:
+    """Any event the GA server decoder reads: the 46 GA events and the tolerated beta names."""
+    return any_event(ga.SERVER_EVENT_TYPES + ga.BETA_NAMES_TOLERATED)
+
+
+def ga_client_events() -> st.SearchStrategy[Any]:
+    """Any of the 11 GA client events."""
+    return any_event(ga.CLIENT_EVENT_TYPES)
+
+
+@cache
+def _field_names() -> tuple[str, ...]:
+    """Every JSON field name the vocabulary of both dialects uses, for plausible random objects."""
+    names: set[str] = set()
+    pending: list[mi.Type] = [
+        mi.type_info(c)
+        for c in ga.CLIENT_EVENT_TYPES
+        + ga.SERVER_EVENT_TYPES
+        + CLIENT_EVENT_TYPES
+        + SERVER_EVENT_TYPES
+    ]
+    seen: set[type] = set()
+    while pending:
+        t = pending.pop()
+        if isinstance(t, mi.StructType):
+            if t.cls in seen:
+                continue
+            seen.add(t.cls)
+            names.update(f.encode_name for f in t.fields)
+            pending.extend(f.type for f in t.fields)
+        elif isinstance(t, mi.UnionType):
+            pending.extend(t.types)
+        elif isinstance(t, (mi.VarTupleType, mi.ListType)):
+            pending.append(t.item_type)
+        elif isinstance(t, mi.DictType):
+            pending.append(t.value_type)
+    return tuple(sorted(names))
+
+
+def json_objects(types: Iterable[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Random JSON objects whose ``type`` is one of ``types`` (or anything), with plausible fields.
+
+    The keys are mostly real field names of the vocabulary and the values
+    arbitrary JSON, so a decoder meets valid and invalid shapes at every depth.
+    """
+    keys = st.one_of(st.sampled_from(_field_names()), st.text(max_size=8))
+    values = st.recursive(
+        JSON_SCALARS,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=4)
+        ),
+        max_leaves=16,
+    )
+    kind = st.one_of(st.sampled_from(sorted(types)), JSON_SCALARS)
+    return st.builds(
+        lambda t, rest: {"type": t, **rest}, kind, st.dictionaries(keys, values, max_size=6)
+    )
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.extend(_paths(v, prefix + (k,)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out.extend(_paths(v, prefix + (i,)))
+    return out
+
+
+@st.composite
+def mutations(draw: st.DrawFn, messages: list[dict[str, Any]]) -> Any:
+    """One of ``messages`` with one to three random edits: a value replaced, a key removed or added."""
+    message = json.loads(json.dumps(draw(st.sampled_from(messages))))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        path = draw(st.sampled_from(_paths(message)))
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if not path:
+            message = draw(JSON_VALUES) if action == "replace" else message
+        else:
+            parent = message
+            for seg in path[:-1]:
+                parent = parent[seg]
+            if action == "replace":
+                parent[path[-1]] = draw(JSON_VALUES)
+            elif action == "delete":
+                del parent[path[-1]]
+            elif isinstance(parent, dict):
+                parent[draw(st.text(max_size=6))] = draw(JSON_VALUES)
+        if not isinstance(message, (dict, list)):
+            break
+    return message

@@ -518,6 +518,11 @@ _JSON_NAMES = {
     "array": "array",
     "null": "null",
     "bytes": "string",
+    # A tag field (``type`` of an item, a session, a tool) that is not a string
+    # is reported with the Python name of what was found.
+    "NoneType": "null",
+    "list": "array",
+    "dict": "object",
 }
 
 
