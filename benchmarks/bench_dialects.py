@@ -1,0 +1,123 @@
+"""GA decoding against beta decoding of the same conversation (issue 11: within 10%).
+
+Each row decodes one server message of the GA dialect with
+``decode_server_event(..., dialect="ga")`` and, as the baseline, the
+equivalent beta message with ``dialect="beta"``: the transcript delta
+(``response.output_audio_transcript.delta`` / ``response.audio_transcript.delta``),
+100 ms of audio (``response.output_audio.delta`` / ``response.audio.delta``,
+both on the audio fast path) and the real ``session.updated`` of trace 1 with
+20 tools, translated field by field to the GA session shape (GA.md 6.4). A
+last, informational row adds the ``obfuscation`` padding that real GA
+transcript deltas carry (GA.md 4.4), which makes the GA message longer.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rtcore.events import decode_server_event
+
+from .harness import Result, compare
+from .workloads import audio_delta, session_updated, text_delta
+
+WITHIN_10 = ("<= 1.10 (within 10% of beta)", lambda r: r <= 1.10)
+
+_RENAMED = {
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio.delta": "response.output_audio.delta",
+}
+_FORMATS: dict[str, dict[str, Any]] = {
+    "pcm16": {"type": "audio/pcm", "rate": 24000},
+    "g711_ulaw": {"type": "audio/pcmu"},
+    "g711_alaw": {"type": "audio/pcma"},
+}
+
+
+def ga_streaming(beta: bytes, **extra: Any) -> bytes:
+    """The GA form of a beta streaming event: the same fields under the GA name."""
+    event = json.loads(beta)
+    event["type"] = _RENAMED[event["type"]]
+    event.update(extra)
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def ga_session(beta: dict[str, Any]) -> dict[str, Any]:
+    """A complete beta session object in the GA shape (GA.md 6.4), in the GA key order."""
+    modalities = beta.get("modalities") or ["audio"]
+    vad = beta.get("turn_detection")
+    return {
+        "type": "realtime",
+        "object": "realtime.session",
+        "id": beta["id"],
+        "model": beta.get("model"),
+        "output_modalities": ["audio"] if "audio" in modalities else ["text"],
+        "instructions": beta.get("instructions"),
+        "tools": beta.get("tools", []),
+        "tool_choice": beta.get("tool_choice", "auto"),
+        "max_output_tokens": beta.get("max_response_output_tokens", "inf"),
+        "tracing": beta.get("tracing"),
+        "truncation": "auto",
+        "prompt": None,
+        "expires_at": beta.get("expires_at"),
+        "audio": {
+            "input": {
+                "format": _FORMATS[beta.get("input_audio_format", "pcm16")],
+                "transcription": beta.get("input_audio_transcription"),
+                "noise_reduction": beta.get("input_audio_noise_reduction"),
+                "turn_detection": None if vad is None else {**vad, "idle_timeout_ms": None},
+            },
+            "output": {
+                "format": _FORMATS[beta.get("output_audio_format", "pcm16")],
+                "voice": beta.get("voice", "alloy"),
+                "speed": beta.get("speed", 1.0),
+            },
+        },
+        "include": beta.get("include"),
+    }
+
+
+def ga_session_updated(beta: bytes) -> bytes:
+    event = json.loads(beta)
+    event["session"] = ga_session(event["session"])
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def pairs() -> list[tuple[str, bytes, bytes]]:
+    """``(workload, GA message, equivalent beta message)``."""
+    text, audio, session = text_delta(), audio_delta(), session_updated(20)
+    return [
+        ("transcript delta", ga_streaming(text), text),
+        ("100 ms audio delta (6.4 KB)", ga_streaming(audio), audio),
+        ("session.updated, 20 tools", ga_session_updated(session), session),
+    ]
+
+
+def _check(ga: bytes, beta: bytes) -> None:
+    """Both messages decode to real events (a benchmark of errors would measure nothing)."""
+    ga_event = decode_server_event(ga, dialect="ga", strict=True)
+    beta_event = decode_server_event(beta, dialect="beta", strict=True)
+    assert ga_event.type == json.loads(ga)["type"], ga_event
+    assert beta_event.type == json.loads(beta)["type"], beta_event
+
+
+def run(quick: bool = False) -> list[Result]:
+    repeats = 5 if quick else 15
+    results = []
+    rows = [(name, ga, beta, WITHIN_10) for name, ga, beta in pairs()]
+    text = text_delta()
+    padded = ga_streaming(text, obfuscation="LBqdwEYsSEHbF")
+    rows.append(("transcript delta + obfuscation (real GA)", padded, text, None))
+    for name, ga, beta, goal in rows:
+        _check(ga, beta)
+        results.append(
+            compare(
+                "dialects",
+                f"{name} ({len(ga)} / {len(beta)} B)",
+                ("decode GA", lambda ga=ga: decode_server_event(ga, dialect="ga")),
+                ("decode beta", lambda beta=beta: decode_server_event(beta, dialect="beta")),
+                repeats=repeats,
+                goal=goal,
+            )
+        )
+    return results
