@@ -180,7 +180,10 @@ class MessageSocket:
 
     @property
     def partial(self) -> bool:
-        """The peer has begun a frame or a fragmented message and not finished it (see ``partial_since``)."""
+        """The peer has begun a frame or a fragmented message and not finished it.
+
+        See ``partial_since``, which also tells one such unit from the next.
+        """
         return self.partial_since is not None
 
     def _feed(self, data: bytes | bytearray | None) -> None:
@@ -428,9 +431,10 @@ def _utf8_reason(exc: UnicodeDecodeError) -> str:
 
 
 def _frame_at(buf: bytearray) -> tuple[int, bool, int, bool, int, int] | None:
-    """The header of the frame at the start of ``buf``: (opcode, fin, rsv, masked, header size, payload size).
+    """The header of the frame at the start of ``buf``.
 
-    ``None`` until the whole header is there; ``_BadHeader`` for a payload
+    It is (opcode, fin, rsv, masked, header size, payload size), or ``None``
+    until the whole header is there. Raises ``_BadHeader`` for a payload
     length that is not in its shortest form or does not fit in 63 bits
     (RFC 6455 section 5.2).
     """
