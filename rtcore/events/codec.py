@@ -208,7 +208,8 @@ def _bulk_decoder(
         if type(data) is not bytes:
             try:
                 data = data.encode()  # type: ignore[union-attr]
-            except UnicodeError:  # lone surrogates: the ordinary path explains them
+            except (UnicodeError, AttributeError):
+                # Lone surrogates, or a bytearray / memoryview: the ordinary path.
                 return None
         start = data.find(marker)
         if start < 0:
@@ -262,8 +263,12 @@ class _Table:
                 return event
         if type(data) is bytes:
             brackets = data.count(b"{") + data.count(b"[")
+        elif isinstance(data, str):
+            brackets = data.count("{") + data.count("[")
         else:
-            brackets = data.count("{") + data.count("[")  # type: ignore[arg-type]
+            # Another bytes-like object (bytearray, memoryview): decoded as bytes.
+            # Anything else is a TypeError naming what was passed.
+            return self.decode(memoryview(data).tobytes(), strict)
         if brackets > MAX_NESTING_DEPTH:
             _check_nesting(data)
         try:
@@ -341,8 +346,10 @@ def decode_server_event(
 ) -> ServerEvent | UnknownEvent:
     """Decode one message sent by a server (the client role's input).
 
-    ``dialect`` picks the vocabulary (``"ga"``, the default, or ``"beta"``);
-    a type the dialect does not have decodes to ``UnknownEvent``. Raises
+    ``data`` is the text frame's payload, as ``bytes`` (or any bytes-like
+    object) or ``str``. ``dialect`` picks the vocabulary (``"ga"``, the
+    default, or ``"beta"``); a type the dialect does not have decodes to
+    ``UnknownEvent``. Raises
     ``DecodeError`` for invalid input. With ``strict=True`` unknown fields are
     an error too (useful to check that a server sends nothing this protocol
     version does not define).
