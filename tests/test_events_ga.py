@@ -18,6 +18,7 @@ import json
 import re
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -330,6 +331,36 @@ def test_absent_and_null_stay_different_in_ga() -> None:
         assert isinstance(session.audio.input, ga.AudioInput)
         assert session.audio.input.turn_detection is expected
         assert encode_event(event) == data
+
+
+# -- real GA traffic ---------------------------------------------------------------------
+
+REAL_GA = Path(__file__).parent / "data" / "ga-sip-bridge.server-events.jsonl"
+"""Server messages from ``gpt-realtime`` (Dec 2025), quoted in full in the comments of the
+SIP bridge GA.md 13 names ("yonge-liu trace"); one line each, as received."""
+
+
+@pytest.mark.parametrize("line", REAL_GA.read_bytes().splitlines(), ids=lambda b: str(b[9:45]))
+def test_real_ga_traffic_decodes_strictly_and_losslessly(line: bytes) -> None:
+    event = decode_ga_server(line, strict=True)
+    assert type(event) is ev.GA_SERVER_EVENTS[json.loads(line)["type"]]
+    assert json.loads(encode_event(event)) == json.loads(line)
+    server_models, _ = _sdk_models()
+    server_models[event.type].model_validate_json(line, strict=True)
+
+
+def test_a_real_ga_session_update_decodes_strictly() -> None:
+    # What the same bridge sends (nlohmann::json writes keys in sorted order).
+    data = (
+        b'{"session":{"instructions":"You are a polite AI assistant on a phone call. Keep '
+        b'answers short.","model":"gpt-realtime","output_modalities":["audio"],'
+        b'"type":"realtime"},"type":"session.update"}'
+    )
+    event = decode_ga_client(data, strict=True)
+    assert isinstance(event, ga.SessionUpdate)
+    assert isinstance(event.session, ga.RealtimeSessionConfig)
+    assert event.session.output_modalities == ("audio",)
+    assert json.loads(encode_event(event)) == json.loads(data)
 
 
 # -- the official SDK's GA models (GA.md 11.1) -----------------------------------------
