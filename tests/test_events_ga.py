@@ -425,6 +425,51 @@ def test_examples_validate_against_the_sdk_ga_models(
     model.model_validate_json(json.dumps(message), strict=True)
 
 
+def _sdk_paths(model: Any, prefix: str = "") -> set[str]:
+    """The dotted field paths of an SDK model (list items and union members merged)."""
+
+    def models(annotation: Any) -> list[Any]:
+        if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+            return [annotation]
+        return [m for arg in typing.get_args(annotation) for m in models(arg)]
+
+    pydantic = pytest.importorskip("pydantic")
+    out: set[str] = set()
+    for name, field in model.model_fields.items():
+        out.add(prefix + name)
+        for member in models(field.annotation):
+            out |= _sdk_paths(member, f"{prefix}{name}.")
+    return out
+
+
+def _our_paths(t: mi.Type, prefix: str = "") -> set[str]:
+    if isinstance(t, mi.StructType):
+        out = {prefix + t.tag_field} if t.tag_field else set()
+        for field in t.fields:
+            out.add(prefix + field.encode_name)
+            out |= _our_paths(field.type, f"{prefix}{field.encode_name}.")
+        return out
+    if isinstance(t, mi.UnionType):
+        return {p for member in t.types for p in _our_paths(member, prefix)}
+    if isinstance(t, (mi.VarTupleType, mi.ListType)):
+        return _our_paths(t.item_type, prefix)
+    return set()
+
+
+def test_every_field_of_the_sdk_ga_models_is_in_the_vocabulary() -> None:
+    server_models, client_models = _sdk_models()
+    for models, table in (
+        (server_models, ev.GA_SERVER_EVENTS),
+        (client_models, ev.GA_CLIENT_EVENTS),
+    ):
+        assert set(models) == set(table)
+        for event_type, model in models.items():
+            ours = _our_paths(mi.type_info(table[event_type]))
+            # Prompt variables are any JSON here (GA.md 2.1: strings or input objects).
+            theirs = {p for p in _sdk_paths(model) if ".prompt.variables." not in p}
+            assert theirs - ours == set(), event_type
+
+
 # -- unknown fields and unknown types --------------------------------------------------
 
 
