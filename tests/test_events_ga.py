@@ -319,6 +319,38 @@ def test_typed_values_are_what_the_ga_json_says() -> None:
     assert create.item.content[1].detail == "high"
 
 
+def test_ga_events_are_pleasant_to_build() -> None:
+    update = ga.SessionUpdate(
+        session=ga.RealtimeSessionConfig(
+            output_modalities=("text",),
+            audio=ga.AudioConfig(
+                input=ga.AudioInput(format=ga.PcmuFormat(), turn_detection=ga.SemanticVad()),
+                output=ga.AudioOutput(voice=ga.VoiceId(id="voice_1")),
+            ),
+            max_output_tokens="inf",
+            truncation=ga.RetentionRatioTruncation(retention_ratio=0.5),
+        )
+    )
+    assert encode_event(update) == (
+        b'{"type":"session.update","session":{"type":"realtime","output_modalities":["text"],'
+        b'"audio":{"input":{"format":{"type":"audio/pcmu"},"turn_detection":{"type":"semantic_vad"}},'
+        b'"output":{"voice":{"id":"voice_1"}}},"max_output_tokens":"inf",'
+        b'"truncation":{"type":"retention_ratio","retention_ratio":0.5}}}'
+    )
+    assert decode_ga_client(encode_event(update), strict=True) == update
+    create = ga.ConversationItemCreate(
+        item=ga.GAMessageItem(
+            role="user", content=(ga.InputImageContent(image_url="data:image/png;base64,AA=="),)
+        )
+    )
+    assert encode_event(create) == (
+        b'{"type":"conversation.item.create","item":{"type":"message","role":"user",'
+        b'"content":[{"type":"input_image","image_url":"data:image/png;base64,AA=="}]}}'
+    )
+    assert encode_event(ga.ResponseCreate()) == b'{"type":"response.create"}'
+    assert repr(ga.ResponseCreate(response=None)) == "ResponseCreate(response=None)"
+
+
 def test_absent_and_null_stay_different_in_ga() -> None:
     off = b'{"type":"session.update","session":{"type":"realtime","audio":{"input":{"turn_detection":null}}}}'
     same = b'{"type":"session.update","session":{"type":"realtime","audio":{"input":{}}}}'
@@ -633,6 +665,22 @@ def test_beta_flat_session_fields_in_a_ga_session_update() -> None:
     )
     relaxed = decode_ga_client(data)
     assert unknown_fields(relaxed) == {"session.modalities": ["text"], "session.temperature": 0.8}
+
+
+def test_a_transcription_session_has_no_realtime_fields() -> None:
+    # GA.md 2.9: no output_modalities, instructions, tools, voice or output audio.
+    for field, value in [
+        ("instructions", "Be brief."),
+        ("output_modalities", ["text"]),
+        ("tools", []),
+        ("audio", {"output": {"voice": "alloy"}}),
+    ]:
+        session = {"type": "transcription", field: value}
+        data = json.dumps({"type": "session.update", "session": session})
+        with pytest.raises(DecodeError) as info:
+            decode_ga_client(data, strict=True)
+        path = "session.audio.output" if field == "audio" else f"session.{field}"
+        assert (info.value.code, info.value.path) == ("unknown_parameter", path)
 
 
 def test_a_session_update_without_session_type() -> None:
@@ -1559,6 +1607,21 @@ def test_generated_ga_client_events_survive_encode_decode(event: Any) -> None:
     data = encode_event(event)
     assert decode_ga_client(data, strict=True) == event
     assert encode_event(decode_ga_client(data)) == data
+
+
+@given(st.one_of(ga_server_events(), ga_client_events()), st.sampled_from([None, 1]))
+def test_generated_ga_events_survive_any_json_layout(event: Any, indent: int | None) -> None:
+    # Whitespace, key order and escapes are the sender's business: the same value
+    # written another way decodes to the same event (on the fast path or not).
+    value = json.loads(encode_event(event))
+    keys = list(value)
+    value = {k: value[k] for k in reversed(keys)}
+    data = json.dumps(value, indent=indent, ensure_ascii=True)
+    decode = decode_ga_server if event.type in SERVER_TYPES else decode_ga_client
+    assert decode(data, strict=True) == event
+
+
+SERVER_TYPES = set(ev.GA_SERVER_EVENTS) | {c.type for c in ga.BETA_NAMES_TOLERATED}
 
 
 def _decodes_or_refuses(decode: Decoder, data: bytes | str, strict: bool) -> None:
