@@ -8,14 +8,26 @@ of output chunks (``rtcore.server.TextChunk``, ``AudioChunk``,
 transcriber has ``async transcribe(request) -> str`` and raises
 ``TranscriptionFailed`` to report a failure.
 
+Every session shares one event loop, so a backend must stream: make each
+chunk when it is sent, reach a checkpoint between chunks, and push any
+CPU-heavy step (a model, a codec, a big table) to a worker thread with
+``run_off_loop``. The built-in backends follow ``rtcore_trio.speech``: chunks
+of bounded size, ``trio.sleep(0)`` after each, nothing proportional to the
+answer built up front, and the response's output token limit
+(``max_output_tokens`` / ``max_response_output_tokens``) honoured: output
+stops at the limit and the response ends ``incomplete`` with reason
+``max_output_tokens`` (the token rule is in ``rtcore_trio.speech``).
+
 Built in:
 
 * ``EchoBackend`` answers with the text of the last user message or its
-  transcript. With audio output on it speaks it as a deterministic synthetic
-  waveform whose length follows the text (``ms_per_char``), with the
-  transcript alongside, so playback and truncation arithmetic can be tested.
-  When the session has tools and the user names one, it calls that tool; after
-  a tool output it reads the output back.
+  transcript, at most ``max_echo_chars`` (default ``MAX_ECHO_CHARS``, 4096)
+  characters of it: what a client sends bounds what the echo builds. With
+  audio output on it speaks it as a deterministic synthetic waveform of
+  ``ms_per_char`` (50 ms) per character, with the transcript alongside, so
+  playback and truncation arithmetic can be tested. When the session has
+  tools and the user names one, it calls that tool; after a tool output it
+  reads the output back (also capped).
 * ``ScriptBackend`` plays a JSON scenario: per turn the text, audio, tool
   calls, errors, usage, chunk sizes and delays to produce (see
   ``Scenario``); and the transcripts to return, in order.
@@ -26,32 +38,37 @@ Built in:
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import json
-import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import msgspec
-import numpy as np
 import trio
 
 from rtcore import events as ev
-from rtcore.audio.codecs import from_linear
 from rtcore.audio.formats import FORMATS
 from rtcore.server import (
-    ArgumentsChunk,
-    AudioChunk,
-    Finish,
-    FunctionCallChunk,
     OutputChunk,
     ResponseSettings,
     StartResponse,
-    TextChunk,
     Transcribe,
-    TranscriptChunk,
 )
 from rtcore.state import ItemState
+
+from .speech import (
+    MAX_AUDIO_CHUNK_MS,
+    MAX_MS_PER_CHAR,
+    MAX_TEXT_CHUNK_CHARS,
+    Output,
+    Voice,
+    cached_voice,
+    check_range,
+    synthetic_speech,
+    voice,
+)
 
 __all__ = [
     "Backend",
@@ -62,9 +79,19 @@ __all__ = [
     "EchoTranscriber",
     "ScriptBackend",
     "Scenario",
+    "Turn",
+    "MAX_ECHO_CHARS",
+    "BACKEND_THREADS",
+    "run_off_loop",
+    "load_voice",
     "synthetic_speech",
     "load_backend",
 ]
+
+MAX_ECHO_CHARS = 4096
+"""The most the echo repeats of a user message or a tool output (the Realtime API's 4096-token cap)."""
+
+T = TypeVar("T")
 
 
 class ResponseRequest:
@@ -101,20 +128,35 @@ class ResponseRequest:
                         return part.transcript.value
         return None if self._transcript is None else await self._transcript(item_id)
 
-    async def last_user_text(self) -> str | None:
-        """The text of the last user message, or its transcript."""
+    async def last_user_text(self, max_chars: int | None = None) -> str | None:
+        """The text of the last user message, or its transcript: at most ``max_chars`` of it.
+
+        Parts are joined with a space; once ``max_chars`` are gathered the rest
+        is neither copied nor waited for.
+        """
         for item in reversed(self.items):
             if item.role != "user":
                 continue
-            texts = []
+            pieces: list[str] = []
+            size = 0
             for part in item.content:
+                if max_chars is not None and size >= max_chars:
+                    break
+                text: str | None = None
                 if part.type == "input_text" and part.text is not None:
-                    texts.append(part.text.value)
+                    text = part.text.value
                 elif part.type == "input_audio":
                     heard = await self.transcript(item.id)
-                    if heard is not None:
-                        texts.append(heard.strip())
-            return " ".join(t for t in texts if t) or None
+                    text = None if heard is None else heard.strip()
+                if not text:
+                    continue
+                if pieces:
+                    text = " " + text
+                if max_chars is not None:
+                    text = text[: max_chars - size]
+                pieces.append(text)
+                size += len(text)
+            return "".join(pieces) or None
         return None
 
 
@@ -134,68 +176,52 @@ class Transcriber(Protocol):
     async def transcribe(self, request: Transcribe) -> str: ...
 
 
-# -- synthetic speech ----------------------------------------------------------------------
+# -- work off the event loop -------------------------------------------------------------------
+
+BACKEND_THREADS = 4
+"""Worker threads ``run_off_loop`` uses at once (per trio run); further calls wait their turn."""
+
+_limiter: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar(
+    "rtcore_backend_threads"
+)
+
+# trio 0.23 renamed ``cancellable`` to ``abandon_on_cancel``; accept both.
+_ABANDON = (
+    "abandon_on_cancel"
+    if "abandon_on_cancel" in inspect.signature(trio.to_thread.run_sync).parameters
+    else "cancellable"
+)
 
 
-def synthetic_speech(text: str, fmt: ev.AudioFormat, ms_per_char: int = 50) -> bytes:
-    """A deterministic waveform for ``text``: ``ms_per_char`` of a tone per character.
+def _backend_limiter() -> trio.CapacityLimiter:
+    try:
+        return _limiter.get()
+    except LookupError:
+        limiter = trio.CapacityLimiter(BACKEND_THREADS)
+        _limiter.set(limiter)
+        return limiter
 
-    Each character gets its own pitch (spaces are quiet), so the result is
-    repeatable, audible, and exactly ``len(text) * ms_per_char`` ms long.
+
+async def run_off_loop(
+    fn: Callable[..., T], *args: Any, limiter: trio.CapacityLimiter | None = None
+) -> T:
+    """``fn(*args)`` in a worker thread, so that every other session runs on meanwhile.
+
+    For CPU-heavy steps of a backend (a model, a big codec or table, parsing a
+    large document). At most ``BACKEND_THREADS`` calls run at once (or as many
+    as ``limiter`` allows), so a flood of responses queues instead of starting
+    threads without bound. A cancelled caller (a cancelled response) returns
+    at once; the thread finishes in the background, its result is dropped,
+    and its slot is freed only then, so abandoned work still counts against
+    the limit. ``fn`` must not touch trio objects.
     """
-    info = FORMATS[fmt]
-    per_char = info.sample_rate * ms_per_char // 1000
-    t = np.arange(per_char, dtype=np.float64) / info.sample_rate
-    envelope = np.minimum(
-        1.0, np.minimum(np.arange(per_char), np.arange(per_char)[::-1]) / (per_char / 8 + 1)
-    )
-    pieces = []
-    for char in text:
-        if char.isspace():
-            pieces.append(np.zeros(per_char))
-            continue
-        pitch = 180.0 + (ord(char) % 24) * 15.0
-        pieces.append(0.3 * 32767 * envelope * np.sin(2 * math.pi * pitch * t))
-    samples = np.concatenate(pieces) if pieces else np.zeros(0)
-    return from_linear(samples.astype(np.int16), fmt)
+    options: dict[str, Any] = {_ABANDON: True, "limiter": limiter or _backend_limiter()}
+    return await trio.to_thread.run_sync(fn, *args, **options)  # type: ignore[no-any-return]
 
 
-async def _speak(
-    text: str, settings: ResponseSettings, ms_per_char: int, chunk_ms: int, pace: bool, delay: float
-) -> AsyncIterator[OutputChunk]:
-    """Audio and transcript chunks for ``text``: each word's transcript just before its audio."""
-    fmt = settings.output_audio_format
-    info = FORMATS[fmt]
-    chunk_bytes = max(info.sample_width, info.sample_rate * chunk_ms // 1000 * info.sample_width)
-    char_bytes = info.sample_rate * ms_per_char // 1000 * info.sample_width
-    audio = synthetic_speech(text, fmt, ms_per_char)
-    words: list[tuple[int, str]] = []  # (first audio byte, text) of each word and its space
-    offset = 0
-    for piece in text.split(" "):
-        if words:
-            words[-1] = (words[-1][0], words[-1][1] + " ")
-            offset += char_bytes
-        words.append((offset, piece))
-        offset += len(piece) * char_bytes
-    word = 0
-    for start in range(0, len(audio), chunk_bytes):
-        chunk = audio[start : start + chunk_bytes]
-        while word < len(words) and words[word][0] < start + len(chunk):
-            yield TranscriptChunk(words[word][1])
-            word += 1
-        yield AudioChunk(chunk)
-        if pace:
-            await trio.sleep(len(chunk) / info.sample_width / info.sample_rate)
-        elif delay:
-            await trio.sleep(delay)
-    for _, rest in words[word:]:
-        yield TranscriptChunk(rest)
-
-
-def _text_chunks(text: str, size: int) -> list[str]:
-    if size <= 0:
-        return [text]
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+async def load_voice(fmt: ev.AudioFormat, ms_per_char: int) -> Voice:
+    """The synthetic voice, built in a worker thread the first time (up to ~10 ms at 1 s per char)."""
+    return cached_voice(fmt, ms_per_char) or await run_off_loop(voice, fmt, ms_per_char)
 
 
 # -- echo -------------------------------------------------------------------------------------
@@ -210,38 +236,57 @@ class EchoBackend:
         ms_per_char: int = 50,
         audio_chunk_ms: int = 100,
         text_chunk_chars: int = 8,
+        argument_chunk_chars: int = 256,
         realtime: bool = False,
         transcript_wait: float = 5.0,
+        max_echo_chars: int | None = MAX_ECHO_CHARS,
     ) -> None:
-        self.ms_per_char = ms_per_char
-        self.audio_chunk_ms = audio_chunk_ms
-        self.text_chunk_chars = text_chunk_chars
+        self.ms_per_char = check_range("ms_per_char", ms_per_char, 1, MAX_MS_PER_CHAR)
+        self.audio_chunk_ms = check_range("audio_chunk_ms", audio_chunk_ms, 1, MAX_AUDIO_CHUNK_MS)
+        self.text_chunk_chars = check_range(
+            "text_chunk_chars", text_chunk_chars, 1, MAX_TEXT_CHUNK_CHARS
+        )
+        self.argument_chunk_chars = check_range(
+            "argument_chunk_chars", argument_chunk_chars, 1, MAX_TEXT_CHUNK_CHARS
+        )
         self.realtime = realtime
         self.transcript_wait = transcript_wait
+        if max_echo_chars is not None:
+            check_range("max_echo_chars", max_echo_chars, 1, 2**31)
+        self.max_echo_chars = max_echo_chars
+        """``None`` lifts the cap: then only the message size limit bounds the echo."""
 
     async def respond(self, request: ResponseRequest) -> AsyncIterator[OutputChunk]:
         settings = request.settings
+        out = Output(settings, realtime=self.realtime)
+        cap = self.max_echo_chars
         last = request.items[-1] if request.items else None
+        parts: Iterable[OutputChunk]
         if last is not None and last.type == "function_call_output":
-            reply = f"The tool returned: {last.output or ''}"
+            parts = await self._say("The tool returned: " + (last.output or "")[:cap], out)
         else:
+            heard = None
             with trio.move_on_after(self.transcript_wait):
-                heard = await request.last_user_text()
+                heard = await request.last_user_text(cap)
             reply = heard if heard else "I heard nothing to repeat."
             tool = self._tool_named(reply, settings)
             if tool is not None:
-                yield FunctionCallChunk(name=tool, arguments=json.dumps({"text": reply}))
-                yield Finish()
-                return
-        if settings.audio:
-            async for chunk in _speak(
-                reply, settings, self.ms_per_char, self.audio_chunk_ms, self.realtime, 0.0
-            ):
-                yield chunk
-        else:
-            for piece in _text_chunks(reply, self.text_chunk_chars):
-                yield TextChunk(piece)
-        yield Finish()
+                arguments = json.dumps({"text": reply})
+                parts = out.function_call(tool, arguments, self.argument_chunk_chars)
+            else:
+                parts = await self._say(reply, out)
+        # Each chunk is made only when the previous one has been sent and the loop has run on.
+        for chunk in parts:
+            yield chunk
+            await out.pause(chunk)
+        yield out.finish()
+
+    async def _say(self, text: str, out: Output) -> Iterable[OutputChunk]:
+        settings = out.settings
+        if not settings.audio:
+            return out.text(text, self.text_chunk_chars)
+        speaker = await load_voice(settings.output_audio_format, self.ms_per_char)
+        return out.speech(text, speaker, self.audio_chunk_ms)
 
     @staticmethod
     def _tool_named(text: str, settings: ResponseSettings) -> str | None:
@@ -267,6 +312,10 @@ class EchoTranscriber:
 
 # -- script -------------------------------------------------------------------------------------
 
+ChunkChars = Annotated[int, msgspec.Meta(ge=1, le=MAX_TEXT_CHUNK_CHARS)]
+ChunkMs = Annotated[int, msgspec.Meta(ge=1, le=MAX_AUDIO_CHUNK_MS)]
+DelayMs = Annotated[int, msgspec.Meta(ge=0)]
+
 
 class ScriptToolCall(msgspec.Struct, forbid_unknown_fields=True):
     name: str
@@ -281,7 +330,14 @@ class ScriptError(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Turn(msgspec.Struct, forbid_unknown_fields=True):
-    """One response of a scenario."""
+    """One response of a scenario.
+
+    Its output is produced in this order: ``text`` (spoken or written), then
+    ``tool_calls``; then the response ends with ``status``. When the
+    response's token limit cuts the output short, what is left is skipped and
+    the response ends ``incomplete`` (``max_output_tokens``) whatever
+    ``status`` says.
+    """
 
     text: str = ""
     audio: bool | None = None
@@ -291,19 +347,19 @@ class Turn(msgspec.Struct, forbid_unknown_fields=True):
     reason: Literal["max_output_tokens", "content_filter"] | None = None
     error: ScriptError | None = None
     usage: ev.Usage | None = None
-    text_chunk_chars: int = 8
-    audio_chunk_ms: int = 100
-    argument_chunk_chars: int = 16
-    delay_ms: int = 0
+    text_chunk_chars: ChunkChars = 8
+    audio_chunk_ms: ChunkMs = 100
+    argument_chunk_chars: ChunkChars = 16
+    delay_ms: DelayMs = 0
     """Pause between chunks."""
-    first_delay_ms: int = 0
+    first_delay_ms: DelayMs = 0
     """Pause before the first chunk (time to first token)."""
 
 
 class ScriptTranscript(msgspec.Struct, forbid_unknown_fields=True):
     text: str | None = None
     error: ScriptError | None = None
-    delay_ms: int = 0
+    delay_ms: DelayMs = 0
 
 
 class Scenario(msgspec.Struct, forbid_unknown_fields=True):
@@ -312,7 +368,7 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     turns: list[Turn] = msgspec.field(default_factory=list)
     transcripts: list[ScriptTranscript | str] = msgspec.field(default_factory=list)
     repeat: bool = False
-    ms_per_char: int = 50
+    ms_per_char: Annotated[int, msgspec.Meta(ge=1, le=MAX_MS_PER_CHAR)] = 50
     realtime: bool = False
 
 
@@ -353,40 +409,35 @@ class ScriptBackend:
             async for chunk in self._echo.respond(request):
                 yield chunk
             return
-        delay = turn.delay_ms / 1000
+        settings = request.settings
+        out = Output(settings, realtime=self.scenario.realtime, delay=turn.delay_ms / 1000)
         if turn.first_delay_ms:
             await trio.sleep(turn.first_delay_ms / 1000)
-        if turn.text:
-            speak = (
-                request.settings.audio
-                if turn.audio is None
-                else (turn.audio and request.settings.audio)
-            )
-            if speak:
-                stream = _speak(
-                    turn.text,
-                    request.settings,
-                    self.scenario.ms_per_char,
-                    turn.audio_chunk_ms,
-                    self.scenario.realtime,
-                    delay,
-                )
-                async for chunk in stream:
-                    yield chunk
-            else:
-                for piece in _text_chunks(turn.text, turn.text_chunk_chars):
-                    yield TextChunk(piece)
-                    if delay:
-                        await trio.sleep(delay)
+        parts = [await self._text(turn, out)]
         for call in turn.tool_calls:
             arguments = (
                 call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
             )
-            yield FunctionCallChunk(name=call.name, call_id=call.call_id)
-            for piece in _text_chunks(arguments, turn.argument_chunk_chars):
-                yield ArgumentsChunk(piece)
-                if delay:
-                    await trio.sleep(delay)
+            parts.append(
+                out.function_call(call.name, arguments, turn.argument_chunk_chars, call.call_id)
+            )
+        # The parts are lazy generators: each consults the budget only when its turn comes.
+        for chunk in itertools.chain.from_iterable(parts):
+            yield chunk
+            await out.pause(chunk)
+        yield self._finish(turn, out)
+
+    async def _text(self, turn: Turn, out: Output) -> Iterable[OutputChunk]:
+        if not turn.text:
+            return ()
+        speak = out.settings.audio if turn.audio is None else (turn.audio and out.settings.audio)
+        if not speak:
+            return out.text(turn.text, turn.text_chunk_chars)
+        speaker = await load_voice(out.settings.output_audio_format, self.scenario.ms_per_char)
+        return out.speech(turn.text, speaker, turn.audio_chunk_ms)
+
+    @staticmethod
+    def _finish(turn: Turn, out: Output) -> OutputChunk:
         details = None
         if turn.status == "incomplete":
             details = ev.StatusDetails(type="incomplete", reason=turn.reason or "max_output_tokens")
@@ -396,7 +447,7 @@ class ScriptBackend:
                 type="failed",
                 error=ev.StatusError(type=err.type, code=err.code, message=err.message or ev.UNSET),
             )
-        yield Finish(status=turn.status, details=details, usage=turn.usage)
+        return out.finish(turn.status, details, turn.usage)
 
     async def transcribe(self, request: Transcribe) -> str:
         """The scenario's transcripts, in order; then the echo description."""
