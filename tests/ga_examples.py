@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 from typing import Any, Literal
 
 PCM = base64.b64encode(bytes(range(256)) * 2).decode()  # 512 bytes = 256 samples
@@ -961,3 +962,34 @@ def all_ga_messages() -> list[tuple[str, Role, dict[str, Any]]]:
     out += [(t, "client", ga_client_message(t)) for t in GA_CLIENT_EXAMPLES]
     out += [(name, role, copy.deepcopy(m)) for name, (role, m) in GA_VARIANTS.items()]
     return out
+
+
+# -- large audio messages (the codec's audio fast path) -----------------------------------
+
+
+def audio_bytes(n: int) -> bytes:
+    """``n`` bytes of deterministic, non-silent audio."""
+    return bytes((i * 7 + 3) % 256 for i in range(n))
+
+
+BIG = base64.b64encode(audio_bytes(3000)).decode()
+"""3000 bytes of audio in base64: large enough for the audio fast path."""
+
+
+def audio_message(event_type: str, field: str, b64: str, *, last: bool = True, **extra: Any) -> str:
+    """A compact audio message with its base64 ``field`` written last (or first).
+
+    ``response.output_audio.delta`` carries ``obfuscation`` too, as real deltas may.
+    """
+    fields: dict[str, Any] = {"event_id": "event_1"}
+    if event_type != "input_audio_buffer.append":
+        fields.update(PART_IDS)
+    if event_type == "response.output_audio.delta":
+        fields["obfuscation"] = "x9Qz"
+    body = {"type": event_type, **fields, **extra}
+    head = json.dumps(body, separators=(",", ":"))[:-1]  # without the closing brace
+    audio = f'"{field}":"{b64}"'
+    if last:
+        return head + "," + audio + "}"
+    opening = '{"type":' + json.dumps(event_type) + ","
+    return opening + audio + "," + head[len(opening) :] + "}"
