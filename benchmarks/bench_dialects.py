@@ -6,9 +6,10 @@ equivalent beta message with ``dialect="beta"``: the transcript delta
 (``response.output_audio_transcript.delta`` / ``response.audio_transcript.delta``),
 100 ms of audio (``response.output_audio.delta`` / ``response.audio.delta``,
 both on the audio fast path) and the real ``session.updated`` of trace 1 with
-20 tools, translated field by field to the GA session shape (GA.md 6.4). A
-last, informational row adds the ``obfuscation`` padding that real GA
-transcript deltas carry (GA.md 4.4), which makes the GA message longer.
+20 tools, translated field by field to the GA session shape (GA.md 6.4). An
+informational row adds the ``obfuscation`` padding that real GA transcript
+deltas carry (GA.md 4.4), which makes the GA message longer; the last row
+decodes a beta-named audio delta in a GA stream (GA.md 11.2 #2).
 """
 
 from __future__ import annotations
@@ -108,6 +109,9 @@ def run(quick: bool = False) -> list[Result]:
     text = text_delta()
     padded = ga_streaming(text, obfuscation="LBqdwEYsSEHbF")
     rows.append(("transcript delta + obfuscation (real GA)", padded, text, None))
+    # The beta name in a GA stream (GA.md 11.2 #2) takes the same audio fast path.
+    audio = audio_delta()
+    rows.append(("beta-named audio delta in a GA stream", audio, audio, WITHIN_10))
     for name, ga, beta, goal in rows:
         _check(ga, beta)
         results.append(

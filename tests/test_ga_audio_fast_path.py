@@ -127,3 +127,21 @@ def test_any_bytes_like_input_decodes_as_bytes(dialect: str) -> None:
     for wrong in (None, 5, [b"{}"]):
         with pytest.raises(TypeError):
             ev.decode_client_event(wrong, dialect=dialect)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("event_type", ["response.output_audio.delta", "response.audio.delta"])
+def test_both_audio_delta_names_take_the_ga_fast_path(event_type: str) -> None:
+    # A GA stream may carry the beta name (GA.md 11.2 #2); it must not cost a second
+    # parse. The fast path is internal: ask it directly (None means "not taken").
+    from rtcore.events import codec
+
+    message = audio_message(event_type, "delta", BIG).encode()
+    event = codec._SERVER_TABLES["ga"].bulk(message)
+    assert event is not None and event.type == event_type
+    assert event == DECODERS["server"](_reference(message, "delta"))
+    assert (
+        codec._CLIENT_TABLES["ga"].bulk(
+            audio_message("input_audio_buffer.append", "audio", BIG).encode()
+        )
+        is not None
+    )

@@ -190,9 +190,9 @@ _BULK_MIN = 2048
 
 
 def _bulk_decoder(
-    decoder: msgspec.json.Decoder[Any], cls: type[EventBase], field: str
+    decoder: msgspec.json.Decoder[Any], classes: tuple[type[EventBase], ...], field: str
 ) -> Callable[[bytes | str], Any]:
-    """The audio fast path for one event class whose bulk is one base64 field.
+    """The audio fast path for event classes whose bulk is one base64 field of this name.
 
     The returned function gives the event, or ``None`` when the ordinary path
     must decide. It is a closure over its constants because it runs once per
@@ -231,7 +231,7 @@ def _bulk_decoder(
             return None
         # The field was emptied in the shell; anything else means the marker was
         # found somewhere other than the event's own field.
-        if type(event) is not cls or read_field(event) != b"":
+        if type(event) not in classes or read_field(event) != b"":
             return None
         # The event was built a moment ago and nobody else holds it: fill it in place.
         force_setattr(event, field, audio)
@@ -244,7 +244,9 @@ class _Table:
     """Decoding machinery for one direction (server events or client events)."""
 
     def __init__(
-        self, classes: tuple[type[EventBase], ...], bulk: tuple[type[EventBase], str]
+        self,
+        classes: tuple[type[EventBase], ...],
+        bulk: tuple[tuple[type[EventBase], ...], str],
     ) -> None:
         union: Any = Union[classes]  # noqa: UP007 - a runtime union of classes
         self.decoder = msgspec.json.Decoder(union)
@@ -322,15 +324,16 @@ def _classes(types: tuple[type[Any], ...]) -> tuple[type[EventBase], ...]:
 
 
 _SERVER_TABLES: Final[dict[str, _Table]] = {
-    "beta": _Table(_classes(SERVER_EVENT_TYPES), (ResponseAudioDelta, "delta")),
+    "beta": _Table(_classes(SERVER_EVENT_TYPES), ((ResponseAudioDelta,), "delta")),
+    # A GA stream may carry the beta name of the audio delta (GA.md 11.2 #2): same speed.
     "ga": _Table(
         _classes(ga.SERVER_EVENT_TYPES + ga.BETA_NAMES_TOLERATED),
-        (ga.ResponseOutputAudioDelta, "delta"),
+        ((ga.ResponseOutputAudioDelta, ResponseAudioDelta), "delta"),
     ),
 }
 _CLIENT_TABLES: Final[dict[str, _Table]] = {
-    "beta": _Table(_classes(CLIENT_EVENT_TYPES), (InputAudioBufferAppend, "audio")),
-    "ga": _Table(_classes(ga.CLIENT_EVENT_TYPES), (InputAudioBufferAppend, "audio")),
+    "beta": _Table(_classes(CLIENT_EVENT_TYPES), ((InputAudioBufferAppend,), "audio")),
+    "ga": _Table(_classes(ga.CLIENT_EVENT_TYPES), ((InputAudioBufferAppend,), "audio")),
 }
 
 
