@@ -1,0 +1,201 @@
+"""Attacks on one connection's failure domain, over real loopback sockets.
+
+Each test runs a real ``RealtimeServer`` and a healthy session beside the
+attacker; the healthy session completes a text turn before, during and
+after the attack. What each attack must get: an exception in a connection's
+handler, decoder or backend is logged once with its traceback and closes that
+connection alone with 1011; a client that stops reading (during an audio
+answer, or while it sends pings) is closed by the write timeout without any
+other task touching the closed socket; rtcore's own client, whose consumer
+sits on one event for longer than the server's write timeout, ends with
+``ConnectionClosedError`` and nothing worse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import trio
+from attackkit import TEXT_ONLY, Loud, RawClient, healthy, running, url_of, wait_for
+from wirekit import frame
+
+from rtcore import events as ev
+from rtcore.server import ServerSession
+from rtcore_trio import ConnectionClosedError, RealtimeServer, ResponseRequest, connect
+
+AUDIO_ANSWER = {"type": "session.update", "session": {"turn_detection": None}}
+
+
+def failure_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "rtcore.serve" and "failed" in r.getMessage()]
+
+
+# -- exceptions inside one connection ------------------------------------------------------------
+
+
+@pytest.fixture
+def booby_trapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug in the engine that one client can trigger: an event with id ``boom`` raises."""
+    original = ServerSession.receive_event
+
+    def receive_event(self: ServerSession, event: Any) -> Any:
+        if getattr(event, "event_id", None) == "boom":
+            raise RuntimeError("a bug reached by one client's input")
+        return original(self, event)
+
+    monkeypatch.setattr(ServerSession, "receive_event", receive_event)
+
+
+@pytest.mark.usefixtures("booby_trapped")
+async def test_an_exception_in_a_handler_closes_that_connection_alone_with_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "rtcore.serve")
+    async with running(RealtimeServer()) as server, healthy(server) as other:
+        attacker = await RawClient.open(server.port)  # type: ignore[arg-type]
+        await attacker.send_json({"type": "response.cancel", "event_id": "boom"})
+        assert await attacker.close_code() == 1011
+        await other.turn()
+        assert server.failures == 1
+        # The server still takes new sessions.
+        async with healthy(server):
+            pass
+    [record] = failure_records(caplog)  # logged once ...
+    assert record.exc_info is not None  # ... with its traceback
+    assert "a bug reached by one client's input" in record.getMessage()
+
+
+async def test_deep_nesting_never_reaches_another_session() -> None:
+    # 2 KB nested a thousand levels deep in a field. Whether the codec answers
+    # it with an error event or it fails the connection, only this connection
+    # may notice.
+    nested = "[" * 1000 + "]" * 1000
+    message = '{"type":"session.update","event_id":"deep","session":{"tools":' + nested + "}}"
+    async with running(RealtimeServer()) as server, healthy(server) as other:
+        attacker = await RawClient.open(server.port)  # type: ignore[arg-type]
+        for _ in range(3):
+            await attacker.send_json(message)
+        await other.turn()
+        await attacker.send(frame(0x8, (1000).to_bytes(2, "big"), mask=True))
+        code = await attacker.close_code()
+        errors = [e for e in attacker.events() if e["type"] == "error"]
+        assert code == 1011 or (code == 1000 and len(errors) == 3), (code, errors)
+        await other.turn()
+
+
+class FailsToStart:
+    """A backend whose ``respond`` raises before it returns an iterator."""
+
+    def respond(self, request: ResponseRequest) -> AsyncIterator[Any]:
+        raise KeyError("no such model")
+
+
+async def test_a_backend_that_cannot_start_fails_its_response_not_the_connection() -> None:
+    async with running(RealtimeServer(FailsToStart())) as server:
+        async with connect(url_of(server), ping_interval=None) as rt:
+            await rt.send(TEXT_ONLY)
+            await rt.send(ev.ResponseCreate())
+            async for event, _ in rt:
+                if isinstance(event, ev.ResponseDone):
+                    break
+            assert event.response.status == "failed"
+            assert event.response.status_details.error.code == "backend_error"
+            await rt.send(ev.ResponseCreate())  # the session goes on
+            async for event, _ in rt:
+                if isinstance(event, ev.ResponseDone):
+                    break
+            assert event.response.status == "failed"
+        assert server.failures == 0
+
+
+# -- peers that stop reading -------------------------------------------------------------------
+
+
+async def start_audio_answer(attacker: RawClient) -> None:
+    await attacker.send_json(AUDIO_ANSWER)
+    await attacker.send_json({"type": "response.create"})
+
+
+async def test_a_client_that_stops_reading_during_an_audio_answer_is_dropped_alone(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "rtcore.serve")
+    backend = Loud()
+    server = RealtimeServer(backend, write_timeout=0.5)
+    async with running(server), healthy(server) as other:
+        attacker = await RawClient.open(server.port, receive_buffer=4096)  # type: ignore[arg-type]
+        await start_audio_answer(attacker)
+        # The attacker's writer is stuck; the healthy session is not.
+        await trio.sleep(0.2)
+        assert server.connections == 2
+        await other.turn()
+        await wait_for(lambda: server.connections == 1, what="the attacker being dropped")
+        await other.turn()
+        await attacker.read_all()  # the socket was closed (without a close frame: one may be cut)
+        assert server.failures == 0
+        assert backend.finished == 0
+    assert any("did not read" in r.getMessage() for r in caplog.records)
+    assert not failure_records(caplog)
+
+
+async def test_a_client_that_pings_and_never_reads_the_pongs_is_dropped_alone() -> None:
+    server = RealtimeServer(write_timeout=0.5)
+    async with running(server), healthy(server) as other:
+        attacker = await RawClient.open(server.port, receive_buffer=4096)  # type: ignore[arg-type]
+        ping = frame(0x9, bytes(125), mask=True)
+
+        async def flood() -> None:
+            try:
+                for _ in range(100_000):  # far more pongs than any socket buffer holds
+                    await attacker.send(ping * 64)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # dropped
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(flood)
+            await other.turn()
+            await wait_for(lambda: server.connections == 1, what="the pinger being dropped")
+            nursery.cancel_scope.cancel()
+        await other.turn()
+        assert server.failures == 0
+
+
+async def test_rtcore_s_client_with_a_consumer_slower_than_the_write_timeout_just_ends() -> None:
+    # The consumer sits on one event longer than the server waits for a write
+    # (7 s against 5 s in the report; scaled down here). The server drops the
+    # connection; the client's iteration then ends with ConnectionClosedError.
+    server = RealtimeServer(Loud(), write_timeout=0.5)
+    async with running(server), healthy(server) as other:
+        with pytest.raises(ConnectionClosedError) as info:
+            async with connect(url_of(server), ping_interval=0.2, ping_timeout=0.1) as rt:
+                await rt.send(ev.SessionUpdate(session=ev.SessionConfig(turn_detection=None)))
+                await rt.send(ev.ResponseCreate())
+                seen = 0
+                async for event, _ in rt:
+                    seen += 1
+                    if isinstance(event, ev.ResponseAudioDelta) and seen < 10:
+                        await trio.sleep(1.5)  # the app is busy
+                        await other.turn()
+        assert info.value.code == 1006
+        await wait_for(lambda: server.connections == 1, what="the slow client being dropped")
+        await other.turn()
+        assert server.failures == 0
+
+
+async def test_the_healthy_session_keeps_pace_while_many_clients_stop_reading() -> None:
+    server = RealtimeServer(Loud(chunks=100), write_timeout=1.0)
+    async with running(server), healthy(server) as other:
+        attackers = [
+            await RawClient.open(server.port, receive_buffer=4096)  # type: ignore[arg-type]
+            for _ in range(8)
+        ]
+        for attacker in attackers:
+            await start_audio_answer(attacker)
+        for _ in range(3):
+            await other.turn()
+        await wait_for(lambda: server.connections == 1, what="every attacker being dropped")
+        await other.turn()
+        assert server.failures == 0
