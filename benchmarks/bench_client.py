@@ -18,7 +18,7 @@ FLAT_GOAL = ("<= 1.3 (flat)", lambda r: r <= 1.3)
 
 
 def _replay(lines: list[bytes]) -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     receive = client.receive_message
     for line in lines:
         receive(line)

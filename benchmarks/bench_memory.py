@@ -26,7 +26,7 @@ def _held(messages: list[bytes], keep_all: bool) -> float:
     gc.collect()
     tracemalloc.start()
     start = tracemalloc.get_traced_memory()[0]
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     kept: list[Any] = []
     for message in messages:
         client.receive_message(message)

@@ -17,6 +17,10 @@ state before turning them into bytes. The rules it enforces:
 * Client events get an ``event_id`` when they have none, and the session
   remembers recent ones, so that an ``error`` naming one in ``error.event_id``
   is linked to it (``ErrorRecord.client_event``).
+* A session speaks one dialect (``dialect="ga"``, the default, or ``"beta"``):
+  it decodes the server's messages with that vocabulary and refuses to send an
+  event class the dialect does not have (a beta ``SessionUpdate`` on a GA
+  session would be refused by the server for its flat session).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from msgspec.structs import replace
 from . import events as ev
 from .audio.formats import FORMATS
 from .errors import LocalProtocolError, RemoteProtocolError
+from .events import ga
 from .ids import DeterministicIds, IdFactory
 from .state import ItemState, PartState, Snapshot, apply, initial_snapshot, record_protocol_error
 
@@ -52,7 +57,13 @@ class ClientSession:
         id_factory: IdFactory | None = None,
         state: Snapshot | None = None,
         remember: int = 1024,
+        dialect: ev.Dialect = ev.DEFAULT_DIALECT,
     ) -> None:
+        if dialect not in ("ga", "beta"):
+            raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
+        self.dialect: ev.Dialect = dialect
+        self._client_events = frozenset(ev.client_events(dialect).values())
+        self._reported_session: object = None
         self._state = state if state is not None else initial_snapshot()
         self._ids: IdFactory = id_factory or DeterministicIds(b"rtcore-client")
         self._sent: OrderedDict[str, ev.ClientEvent] = OrderedDict()
@@ -63,12 +74,26 @@ class ClientSession:
         """The snapshot after the last server event (immutable; keep it as long as you like)."""
         return self._state
 
+    @property
+    def reported_session(
+        self,
+    ) -> (
+        ev.Session | ev.TranscriptionSession | ga.RealtimeSession | ga.TranscriptionSessionGA | None
+    ):
+        """The session object exactly as the server last reported it, in its dialect.
+
+        The snapshot holds the same settings read into one vocabulary
+        (``Snapshot.session``); this is the place for what only one dialect
+        reports, such as beta's ``temperature``.
+        """
+        return self._reported_session  # type: ignore[return-value]
+
     # -- receiving ---------------------------------------------------------------------
 
     def receive_message(self, data: bytes | str) -> list[ReceivedEvent]:
         """Decode and apply one server message; never raises for anything the server sends."""
         try:
-            event = ev.decode_server_event(data)
+            event = ev.decode_server_event(data, dialect=self.dialect)
         except ev.DecodeError as err:
             error = RemoteProtocolError(
                 f"malformed server message: {err}",
@@ -90,6 +115,8 @@ class ClientSession:
             return error
         if type(event) is ev.ErrorEvent:
             state = self._link_error(state, event)
+        elif state.session is not self._state.session:
+            self._reported_session = event.session  # type: ignore[union-attr]
         self._state = state
         return event
 
@@ -111,6 +138,7 @@ class ClientSession:
         Raises ``LocalProtocolError`` (and remembers nothing) if the server would
         have to reject it.
         """
+        event = self._in_dialect(event)
         self._check(event)
         if isinstance(event.event_id, ev.UnsetType):
             event = replace(event, event_id=self._ids("event"))
@@ -128,6 +156,27 @@ class ClientSession:
         """A recently sent client event by ``event_id``."""
         return self._sent.get(event_id)
 
+    def _in_dialect(self, event: ev.ClientEvent) -> ev.ClientEvent:
+        """``event`` as its dialect's class; a class of the other dialect passes if its JSON is valid here.
+
+        ``ev.ResponseCreate()`` is the same message in both dialects and may be
+        sent on a GA session; a beta ``SessionUpdate`` (a flat session without
+        ``type``) may not.
+        """
+        if type(event) in self._client_events:
+            return event
+        try:
+            same = ev.decode_client_event(ev.encode_event(event), dialect=self.dialect, strict=True)
+        except ev.DecodeError as err:
+            raise _refuse(
+                event,
+                "wrong_dialect",
+                f"not a valid {self.dialect} event ({err}); this session speaks {self.dialect}"
+                + (": use the classes of rtcore.events.ga" if self.dialect == "ga" else ""),
+            ) from None
+        assert not isinstance(same, ev.UnknownEvent)
+        return same
+
     def _check(self, event: ev.ClientEvent) -> None:
         s = self._state
         if isinstance(event, ev.ConversationItemTruncate):
@@ -135,17 +184,17 @@ class ClientSession:
         elif isinstance(event, ev.ConversationItemDelete):
             if s.item(event.item_id) is None:
                 raise _refuse(event, "unknown_item", f"no item {event.item_id!r} to delete")
-        elif isinstance(event, ev.ConversationItemCreate):
+        elif isinstance(event, (ev.ConversationItemCreate, ga.ConversationItemCreate)):
             _check_create(s, event)
         elif isinstance(event, ev.InputAudioBufferAppend):
-            fmt = _session_value(s, "input_audio_format", "pcm16")
+            fmt = (s.session.input_format if s.session is not None else None) or "pcm16"
             if len(event.audio) % FORMATS[fmt].sample_width:
                 raise _refuse(
                     event,
                     "invalid_audio",
                     f"{len(event.audio)} bytes is not a whole number of {fmt} samples",
                 )
-        elif isinstance(event, ev.SessionUpdate):
+        elif isinstance(event, (ev.SessionUpdate, ga.SessionUpdate)):
             _check_voice(s, event)
 
     # -- helpers apps need -------------------------------------------------------------
@@ -182,11 +231,6 @@ def _refuse(event: ev.ClientEvent, code: str, message: str) -> LocalProtocolErro
     return LocalProtocolError(message, code=code, event_id=event_id, event_type=event.type)
 
 
-def _session_value(s: Snapshot, name: str, default: str) -> ev.AudioFormat:
-    value = getattr(s.session, name, ev.UNSET) if s.session is not None else ev.UNSET
-    return default if isinstance(value, ev.UnsetType) else value  # type: ignore[return-value]
-
-
 def _is_assistant_audio(item: ItemState, content_index: int) -> bool:
     return (
         item.type == "message"
@@ -215,7 +259,9 @@ def _check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> None:
         )
 
 
-def _check_create(s: Snapshot, event: ev.ConversationItemCreate) -> None:
+def _check_create(
+    s: Snapshot, event: ev.ConversationItemCreate | ga.ConversationItemCreate
+) -> None:
     anchor = event.previous_item_id
     if isinstance(anchor, str) and anchor != "root" and s.item(anchor) is None:
         raise _refuse(event, "unknown_item", f"previous_item_id {anchor!r} names no item")
@@ -226,8 +272,12 @@ def _check_create(s: Snapshot, event: ev.ConversationItemCreate) -> None:
         calls = (i for i in s.items if i.type == "function_call" and i.call_id == item.call_id)
         if next(calls, None) is None:
             raise _refuse(event, "unknown_call", f"no function_call with call_id {item.call_id!r}")
-    elif isinstance(item, ev.MessageItem) and not isinstance(item.content, ev.UnsetType):
-        allowed = _ALLOWED_PARTS[item.role]
+    elif isinstance(item, (ev.MessageItem, ga.GAMessageItem)) and not isinstance(
+        item.content, ev.UnsetType
+    ):
+        allowed = (_ALLOWED_GA_PARTS if isinstance(item, ga.GAMessageItem) else _ALLOWED_PARTS)[
+            item.role
+        ]
         for i, part in enumerate(item.content):
             if part.type not in allowed:
                 raise _refuse(
@@ -242,11 +292,31 @@ _ALLOWED_PARTS: dict[str, frozenset[str]] = {
     "system": frozenset({"input_text"}),
     "assistant": frozenset({"text"}),
 }
+_ALLOWED_GA_PARTS: dict[str, frozenset[str]] = {
+    "user": frozenset({"input_text", "input_audio", "input_image"}),
+    "system": frozenset({"input_text"}),
+    "assistant": frozenset({"output_text"}),
+}
 
 
-def _check_voice(s: Snapshot, event: ev.SessionUpdate) -> None:
-    voice = event.session.voice
-    if isinstance(voice, ev.UnsetType) or s.session is None or s.session.voice == voice:
+def _requested_voice(event: ev.SessionUpdate | ga.SessionUpdate) -> object:
+    session = event.session
+    if isinstance(session, ev.SessionConfig):
+        return session.voice
+    if not isinstance(session, ga.RealtimeSessionConfig):
+        return None
+    audio = session.audio
+    if audio is None or isinstance(audio, ev.UnsetType):
+        return None
+    output = audio.output
+    return None if output is None or isinstance(output, ev.UnsetType) else output.voice
+
+
+def _check_voice(s: Snapshot, event: ev.SessionUpdate | ga.SessionUpdate) -> None:
+    voice = _requested_voice(event)
+    if voice is None or isinstance(voice, ev.UnsetType) or s.session is None:
+        return
+    if s.session.voice == voice:
         return
     for item in s.items:
         if item.role == "assistant" and any(p.type == "audio" for p in item.content):
@@ -262,7 +332,8 @@ def replay_events(
     *,
     keep_ids: bool = True,
     unheard: Literal["drop", "keep"] = "drop",
-) -> list[ev.ConversationItemCreate]:
+    dialect: ev.Dialect = ev.DEFAULT_DIALECT,
+) -> list[ev.ConversationItemCreate | ga.ConversationItemCreate]:
     """``conversation.item.create`` events that rebuild ``snapshot``'s conversation in a new session.
 
     State is not kept across connections (SEQUENCES.md section 17), and a
@@ -272,20 +343,31 @@ def replay_events(
     ``unheard="drop"`` keeps only the share of the transcript that was heard,
     estimated from the played and received audio and cut at a word boundary;
     ``"keep"`` keeps all of it. Function calls and their outputs are replayed
-    as they are. Send the events in order; each appends to the conversation.
+    as they are; MCP items are the server's own and are not replayed. The
+    events are in ``dialect`` (GA assistant text is ``output_text``). Send
+    them in order; each appends to the conversation.
     """
-    out: list[ev.ConversationItemCreate] = []
+    out: list[ev.ConversationItemCreate | ga.ConversationItemCreate] = []
     for item in snapshot.items:
-        wire = _replayed_item(item, unheard)
+        wire = _replayed_item(item, unheard, dialect)
         if wire is None:
             continue
         if not keep_ids:
             wire = replace(wire, id=ev.UNSET)
-        out.append(ev.ConversationItemCreate(item=wire))
+        if dialect == "ga":
+            assert not isinstance(wire, ev.MessageItem)
+            out.append(ga.ConversationItemCreate(item=wire))
+        else:
+            assert not isinstance(wire, ga.GAMessageItem)
+            out.append(ev.ConversationItemCreate(item=wire))
     return out
 
 
-def _replayed_item(item: ItemState, unheard: str) -> ev.Item | None:
+def _replayed_item(
+    item: ItemState, unheard: str, dialect: ev.Dialect
+) -> ev.Item | ga.GAMessageItem | None:
+    if item.type not in ("message", "function_call", "function_call_output"):
+        return None
     if item.type == "function_call":
         return ev.FunctionCallItem(
             id=item.id,
@@ -297,18 +379,22 @@ def _replayed_item(item: ItemState, unheard: str) -> ev.Item | None:
         assert item.call_id is not None
         return ev.FunctionCallOutputItem(id=item.id, call_id=item.call_id, output=item.output or "")
     assert item.role is not None
-    parts: list[ev.ContentPart] = []
-    for part in item.content:
-        text = _replayed_text(part, unheard)
-        if text is None:
-            continue
-        if item.role == "assistant":
-            parts.append(ev.TextContent(text=text))
-        else:
-            parts.append(ev.InputTextContent(text=text))
-    if not parts:
+    texts = [t for t in (_replayed_text(p, unheard) for p in item.content) if t is not None]
+    if not texts:
         return None
-    return ev.MessageItem(id=item.id, role=item.role, content=tuple(parts))
+    if dialect == "ga":
+        ga_parts = tuple(
+            ga.OutputTextContent(text=t)
+            if item.role == "assistant"
+            else ev.InputTextContent(text=t)
+            for t in texts
+        )
+        return ga.GAMessageItem(id=item.id, role=item.role, content=ga_parts)
+    parts = tuple(
+        ev.TextContent(text=t) if item.role == "assistant" else ev.InputTextContent(text=t)
+        for t in texts
+    )
+    return ev.MessageItem(id=item.id, role=item.role, content=parts)
 
 
 def _replayed_text(part: PartState, unheard: str) -> str | None:

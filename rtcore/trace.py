@@ -11,6 +11,11 @@ in the tests - or an envelope that also says who sent it and when::
 are skipped. A line that is not valid JSON is still passed on as a server
 message, so that replaying a damaged trace records protocol errors instead of
 stopping.
+
+A trace does not say its dialect; ``detect_dialect`` tells it from the event
+names (GA's ``response.output_*``, ``conversation.item.added`` / ``.done``,
+MCP events and typed sessions; beta's ``response.text.*``, ``response.audio*``,
+``conversation.item.created``, ``transcription_session.*`` and flat sessions).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import msgspec
 from . import events as ev
 from .client import ClientSession
 
-__all__ = ["TraceRecord", "read_trace", "format_record", "replay"]
+__all__ = ["TraceRecord", "read_trace", "format_record", "replay", "detect_dialect"]
 
 Direction = Literal["server", "client"]
 
@@ -67,19 +72,62 @@ def format_record(direction: Direction, data: bytes, time: float | None = None) 
     return _encoder.encode(envelope) + b"\n"
 
 
-def replay(records: Iterable[TraceRecord], session: ClientSession | None = None) -> ClientSession:
+_GA_ONLY = frozenset(ev.GA_SERVER_EVENTS) - frozenset(ev.SERVER_EVENTS)
+_BETA_ONLY = (frozenset(ev.SERVER_EVENTS) - frozenset(ev.GA_SERVER_EVENTS)) | {
+    "conversation.item.created"
+}
+
+
+class _Peek(msgspec.Struct):
+    type: str = ""
+    session: dict[str, object] | None = None
+
+
+_peek = msgspec.json.Decoder(_Peek)
+
+
+def detect_dialect(records: Iterable[TraceRecord]) -> ev.Dialect:
+    """The dialect a trace's server events are in, from their names (GA when nothing tells)."""
+    for record in records:
+        if record.direction != "server":
+            continue
+        try:
+            peek = _peek.decode(record.data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        if peek.type in _GA_ONLY:
+            return "ga"
+        if peek.type in _BETA_ONLY:
+            return "beta"
+        if peek.type in ("session.created", "session.updated") and peek.session is not None:
+            return "ga" if "type" in peek.session else "beta"
+    return ev.DEFAULT_DIALECT
+
+
+def replay(
+    records: Iterable[TraceRecord],
+    session: ClientSession | None = None,
+    *,
+    dialect: ev.Dialect | Literal["auto"] = "auto",
+) -> ClientSession:
     """Feed a trace to a ``ClientSession`` (a new one unless given) and return it.
 
     Server messages go through ``receive_message``; client events are noted as
     sent, so that errors naming them are linked, without being checked again.
+    A new session speaks ``dialect``; ``"auto"`` detects it (``detect_dialect``).
     """
-    client = session if session is not None else ClientSession()
+    if session is None:
+        if dialect == "auto":
+            records = list(records)
+            dialect = detect_dialect(records)
+        session = ClientSession(dialect=dialect)
+    client = session
     for record in records:
         if record.direction == "server":
             client.receive_message(record.data)
             continue
         try:
-            sent = ev.decode_client_event(record.data)
+            sent = ev.decode_client_event(record.data, dialect=client.dialect)
         except ev.DecodeError:
             continue
         if not isinstance(sent, ev.UnknownEvent):

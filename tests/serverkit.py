@@ -27,7 +27,7 @@ class Harness:
 
     def __init__(self, **options: Any) -> None:
         self.server = ServerSession(id_factory=SequentialIds(), **options)
-        self.client = ClientSession()
+        self.client = ClientSession(dialect="beta")
         self.log: list[ev.ServerEvent] = []
         self.raw: list[bytes] = []
         self._mark = 0

@@ -141,7 +141,7 @@ def test_log_2_replays_to_the_conversation_it_describes() -> None:
 
 
 def test_replay_is_the_same_as_feeding_a_client_session() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     for line in LOG_2.read_bytes().splitlines():
         client.receive_message(line)
     assert client.state == replayed(LOG_2)

@@ -17,6 +17,7 @@ from rtcore import (
     replay_events,
 )
 from rtcore import events as ev
+from rtcore.state.session import session_from_wire
 from rtcore.events import encode_event
 
 
@@ -45,15 +46,16 @@ def conversation_with_audio(client: ClientSession, seconds: int = 2, done: bool 
 
 
 def test_receive_message_returns_typed_events_and_updates_the_state() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     srv = Server()
     [event] = client.receive_message(encode_event(srv.session_created()))
     assert isinstance(event, ev.SessionCreated)
-    assert client.state.session == event.session
+    assert client.state.session == session_from_wire(event.session)
+    assert client.reported_session == event.session
 
 
 def test_malformed_messages_are_returned_as_protocol_errors_and_change_nothing() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     conversation_with_audio(client)
     before = client.state
     for bad in [b"{nope", b"[]", b'{"type":"response.text.delta","event_id":"e9"}', b"\xff"]:
@@ -68,7 +70,7 @@ def test_malformed_messages_are_returned_as_protocol_errors_and_change_nothing()
 
 
 def test_contradicting_events_are_returned_as_protocol_errors() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     srv = Server()
     delta = srv.part_event(ev.ResponseTextDelta, "r1", "ghost", delta="boo")
     [error] = client.receive_message(encode_event(delta))
@@ -78,14 +80,14 @@ def test_contradicting_events_are_returned_as_protocol_errors() -> None:
 
 
 def test_unknown_events_are_returned_and_counted() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     [event] = client.receive_message(b'{"type":"mcp_list_tools.completed","event_id":"e1"}')
     assert isinstance(event, ev.UnknownEvent)
     assert client.state.unknown_events == 1
 
 
 def test_old_snapshots_never_change() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     srv = Server()
     events = [srv.user_text("u", "hi", None)] + audio_response(
         srv, "r1", "a", "u", ["a", "b", "c"], [b"\x00\x00"] * 3
@@ -103,7 +105,7 @@ def test_old_snapshots_never_change() -> None:
 
 
 def test_send_assigns_event_ids_and_links_errors_to_what_was_sent() -> None:
-    client = ClientSession(id_factory=SequentialIds())
+    client = ClientSession(id_factory=SequentialIds(), dialect="beta")
     data = client.send(ev.ResponseCreate())
     assert json.loads(data) == {"type": "response.create", "event_id": "event_1"}
     kept = client.send(ev.ResponseCancel(event_id="mine"))
@@ -130,7 +132,7 @@ def refused(client: ClientSession, event: ev.ClientEvent, code: str) -> None:
 
 
 def test_send_refuses_what_the_server_would_reject() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     conversation_with_audio(client, seconds=2)
     truncate = ev.ConversationItemTruncate
     refused(
@@ -182,7 +184,7 @@ def test_send_refuses_what_the_server_would_reject() -> None:
 
 
 def test_truncate_playback_clamps_to_the_audio_received() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     conversation_with_audio(client, seconds=2, done=False)
     event = client.truncate_playback("a", 5000)
     assert event == ev.ConversationItemTruncate(item_id="a", content_index=0, audio_end_ms=2000)
@@ -193,7 +195,7 @@ def test_truncate_playback_clamps_to_the_audio_received() -> None:
 
 
 def test_truncate_playback_has_nothing_to_send_when_everything_was_played() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     conversation_with_audio(client, seconds=2, done=True)
     assert client.truncate_playback("a", 2000) is None
     assert client.truncate_playback("a", 1999) is not None
@@ -202,11 +204,11 @@ def test_truncate_playback_has_nothing_to_send_when_everything_was_played() -> N
 
 
 def test_replay_events_rebuild_the_conversation_as_text() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     with (CAPTURES / "banyan-landing__log_1.server-events.jsonl").open("rb") as lines:
         for line in lines:
             client.receive_message(line)
-    events = replay_events(client.state)
+    events = replay_events(client.state, dialect="beta")
     kinds = [(e.item.type, getattr(e.item, "role", None)) for e in events]
     # 21 items: the text turn, 11 transcribed user turns, 8 assistant turns, 1 tool call.
     assert len(events) == 21
@@ -223,13 +225,24 @@ def test_replay_events_rebuild_the_conversation_as_text() -> None:
         ev.InputTextContent(text="Go with that."),
     )
     # A new session accepts them: the client checks pass for each in turn.
-    fresh = ClientSession()
+    fresh = ClientSession(dialect="beta")
     for event in events:
         fresh.send(event) if not isinstance(event.item, ev.FunctionCallOutputItem) else None
+    # The same conversation for a GA session: assistant text is output_text.
+    ga_events = replay_events(client.state)
+    assert [(e.type, e.item.type) for e in ga_events] == [(e.type, e.item.type) for e in events]
+    assert ga_events[1].item == ev.ga.GAMessageItem(
+        id=first_answer.id,
+        role="assistant",
+        content=(ev.ga.OutputTextContent(text=first_answer.content[0].text),),  # type: ignore[union-attr]
+    )
+    ga_session = ClientSession()
+    for event in ga_events:
+        ga_session.send(event) if not isinstance(event.item, ev.FunctionCallOutputItem) else None
 
 
 def test_replay_events_drop_the_unheard_part_of_truncated_audio() -> None:
-    client = ClientSession()
+    client = ClientSession(dialect="beta")
     conversation_with_audio(client, seconds=2)
     srv = Server()
     srv.n = 100
@@ -238,8 +251,8 @@ def test_replay_events_drop_the_unheard_part_of_truncated_audio() -> None:
             srv(ev.ConversationItemTruncated, item_id="a", content_index=0, audio_end_ms=1000)
         )
     )
-    heard = replay_events(client.state)[1].item
-    kept = replay_events(client.state, unheard="keep")[1].item
+    heard = replay_events(client.state, dialect="beta")[1].item
+    kept = replay_events(client.state, unheard="keep", dialect="beta")[1].item
     assert isinstance(heard, ev.MessageItem) and isinstance(kept, ev.MessageItem)
     assert heard.content == (ev.TextContent(text="Hello"),)
     assert kept.content == (ev.TextContent(text="Hello there"),)

@@ -46,7 +46,7 @@ def core(s: Snapshot) -> tuple[Any, ...]:
 class ServerStreams(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.client = ClientSession()
+        self.client = ClientSession(dialect="beta")
         self.n = 0
         self.order: list[str] = []
         self.items: dict[str, dict[str, Any]] = {}

@@ -8,6 +8,7 @@ import pytest
 from builders import Server, assistant_item, audio_response, fold
 
 from rtcore import events as ev
+from rtcore.state.session import session_from_wire
 from rtcore.errors import RemoteProtocolError
 from rtcore.state import Snapshot, apply
 
@@ -39,7 +40,8 @@ def test_session_created_and_updated_replace_the_session() -> None:
     assert s.session is not None and s.session.voice == "alloy"
     updated = srv(ev.SessionUpdated, session=ev.Session(id="sess_1", voice="ash"))
     s = apply(s, updated)
-    assert s.session == updated.session
+    assert s.session == session_from_wire(updated.session)
+    assert s.session is not None and (s.session.id, s.session.voice) == ("sess_1", "ash")
 
 
 def test_conversation_created_names_the_conversation() -> None:
@@ -57,8 +59,11 @@ def test_transcription_sessions_are_recorded() -> None:
         ev.TranscriptionSessionUpdated,
         session=ev.TranscriptionSession(id="sess_t", input_audio_format="g711_ulaw"),
     )
-    assert fold([created]).transcription_session == created.session
-    assert fold([created, updated]).transcription_session == updated.session
+    first = fold([created]).session
+    assert first is not None and (first.kind, first.id) == ("transcription", "sess_t")
+    second = fold([created, updated]).session
+    assert second == session_from_wire(updated.session)
+    assert second is not None and second.input_format == "g711_ulaw"
 
 
 # -- items ------------------------------------------------------------------------------
@@ -175,7 +180,9 @@ def test_retrieved_items_are_kept_with_the_item() -> None:
     s = fold([srv.user_audio("u", None)])
     full = ev.MessageItem(id="u", role="user", content=(ev.InputAudioContent(audio=b"\x00\x00"),))
     s = apply(s, srv(ev.ConversationItemRetrieved, item=full))
-    assert s.item("u").retrieved == full  # type: ignore[union-attr]
+    copy = s.item("u").retrieved  # type: ignore[union-attr]
+    assert copy is not None and copy.content[0].audio is not None
+    assert copy.content[0].audio.value == b"\x00\x00"
     contradiction(
         s,
         srv(ev.ConversationItemRetrieved, item=ev.MessageItem(id="x", role="user")),

@@ -43,7 +43,7 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..ids import DeterministicIds, IdFactory
 from ..state import ItemState, Snapshot, apply, initial_snapshot
-from ..state.transitions import item_from_wire
+from ..state.wire import item_from_wire
 from .config import (
     DEFAULT_MODEL,
     ServerLimits,
@@ -232,7 +232,7 @@ class ServerSession:
         if self._ended:
             return []
         try:
-            event = ev.decode_client_event(data, strict=True)
+            event = ev.decode_client_event(data, dialect="beta", strict=True)
         except ev.DecodeError as err:
             self.reject_message(err)
             return []

@@ -25,7 +25,9 @@ from pyrsistent.typing import PMap, PVector
 from .. import events as ev
 from ..audio.formats import FORMATS
 from ..errors import RemoteProtocolError
+from ..events import ga
 from .chunks import ByteChunks, TextChunks
+from .session import SessionState
 
 __all__ = [
     "PartState",
@@ -36,9 +38,24 @@ __all__ = [
     "Anomaly",
     "Snapshot",
     "PartType",
+    "ItemType",
+    "SessionState",
 ]
 
-PartType = Literal["input_text", "input_audio", "text", "audio", "item_reference"]
+PartType = Literal["input_text", "input_audio", "input_image", "text", "audio", "item_reference"]
+"""Content part types, named alike in both dialects: assistant parts are ``text`` and
+``audio`` (as in ``response.content_part.*`` of both dialects; GA items call them
+``output_text`` / ``output_audio``)."""
+
+ItemType = Literal[
+    "message",
+    "function_call",
+    "function_call_output",
+    "mcp_list_tools",
+    "mcp_call",
+    "mcp_approval_request",
+    "mcp_approval_response",
+]
 
 
 class PartState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
@@ -59,6 +76,9 @@ class PartState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     audio: ByteChunks | None = None
     audio_format: ev.AudioFormat | None = None
     reference_id: str | None = None
+    image_url: str | None = None
+    """``input_image`` parts: the image as a data URI, and the ``detail`` asked for."""
+    detail: str | None = None
     generated_transcript: str | None = None
     generated_audio_ms: int | None = None
     truncated_at_ms: int | None = None
@@ -81,7 +101,7 @@ class ItemState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """One conversation item (or output item of an out-of-band response)."""
 
     id: str
-    type: Literal["message", "function_call", "function_call_output"]
+    type: ItemType
     status: ev.ItemStatus | None = None
     role: ev.Role | None = None
     content: tuple[PartState, ...] = ()
@@ -92,9 +112,18 @@ class ItemState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     arguments_done: bool = False
     response_id: str | None = None
     in_conversation: bool = False
-    """False for output items of out-of-band responses (and before ``conversation.item.created``)."""
-    retrieved: ev.Item | None = None
-    """The server's full copy of the item from the last ``conversation.item.retrieved``."""
+    """False for output items of out-of-band responses (and before the item is added)."""
+    # MCP items (GA): the server's label, listed tools, approvals, the call's outcome.
+    server_label: str | None = None
+    tools: tuple[ga.McpListedTool, ...] | None = None
+    approval_request_id: str | None = None
+    approve: bool | None = None
+    reason: str | None = None
+    error: ga.McpError | None = None
+    mcp_status: Literal["in_progress", "completed", "failed"] | None = None
+    """Progress of an ``mcp_list_tools`` listing or of an ``mcp_call``."""
+    retrieved: ItemState | None = None
+    """The server's full copy of the item (audio included) from ``conversation.item.retrieved``."""
 
 
 class ResponseState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
@@ -107,8 +136,12 @@ class ResponseState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     output_item_ids: tuple[str, ...] = ()
     conversation_id: str | None = None
     out_of_band: bool = False
-    reported: ev.Response | None = None
-    """The response object as last reported (by ``response.created``, then ``response.done``)."""
+    # The effective settings the server reported for this response, in either dialect.
+    output_modalities: tuple[ev.Modality, ...] | None = None
+    output_format: ev.AudioFormat | None = None
+    voice: str | ga.VoiceId | None = None
+    max_output_tokens: ev.MaxTokens | None = None
+    metadata: dict[str, str] | None = None
 
     @property
     def done(self) -> bool:
@@ -159,8 +192,8 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     properties and methods below or as plain data with ``to_dict()``.
     """
 
-    session: ev.Session | None = None
-    transcription_session: ev.TranscriptionSession | None = None
+    session: SessionState | None = None
+    """The session as last reported (``session.*`` or ``transcription_session.*``)."""
     conversation_id: str | None = None
     order: PVector[str] = pvector()
     _slots: PVector[ItemState | None] = pvector()
@@ -174,6 +207,10 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     anomalies: PVector[Anomaly] = pvector()
     pending_calls: PMap[str, str] = pmap()
     """Tool calls still owed a ``function_call_output``: call id -> function_call item id."""
+    pending_approvals: PMap[str, str] = pmap()
+    """MCP approval requests still owed an ``mcp_approval_response``: request id -> its item id."""
+    dtmf: PVector[tuple[str, int]] = pvector()
+    """Keypad tones of a SIP call (``input_audio_buffer.dtmf_event_received``): (key, received_at)."""
     _early: PMap[str, tuple[ev.ServerEvent, ...]] = pmap()
     """Input-transcription events that arrived before their item, by item id."""
     output_audio_response_id: str | None = None

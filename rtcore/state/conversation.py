@@ -1,0 +1,263 @@
+"""Transitions of the session and the conversation's items (GA.md 9.1, 10.8-10.10, 10.14).
+
+* ``session.created`` / ``.updated`` (and beta's ``transcription_session.*``)
+  replace the session record with what the server reported, read into the
+  one vocabulary of ``rtcore.state.session``.
+* An item enters the conversation with beta's ``conversation.item.created``
+  or GA's ``conversation.item.added``; GA's ``conversation.item.done`` then
+  settles it (status, final content) - for output items after
+  ``response.output_item.done``. An output item already announced by its
+  response takes its place in the conversation instead of being added twice.
+* Truncation cuts the part's audio at ``audio_end_ms`` in the part's own
+  format and empties its transcript as the server does, keeping what the
+  model said in ``generated_transcript``.
+* Input transcription events and MCP listing events may arrive before their
+  item; they are held back and applied when the item arrives.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from msgspec.structs import replace
+
+from .. import events as ev
+from ..audio.formats import FORMATS
+from ..events import ga
+from .chunks import TextChunks
+from .model import ItemState, PartState, Snapshot
+from .session import session_from_wire
+from .steps import (
+    add_item,
+    anomaly,
+    enter_conversation,
+    fail,
+    item_at,
+    item_state,
+    place,
+    put_item,
+    put_part,
+    settle,
+    settle_item,
+)
+
+_Transcription = (
+    ev.ConversationItemInputAudioTranscriptionCompleted
+    | ev.ConversationItemInputAudioTranscriptionFailed
+    | ev.ConversationItemInputAudioTranscriptionDelta
+    | ev.ConversationItemInputAudioTranscriptionSegment
+)
+_Listing = ga.McpListToolsInProgress | ga.McpListToolsCompleted | ga.McpListToolsFailed
+
+
+def on_session(s: Snapshot, e: Any) -> Snapshot:
+    """``session.created`` / ``.updated`` (either dialect) or ``transcription_session.*``."""
+    return replace(s, session=session_from_wire(e.session))
+
+
+def on_conversation_created(s: Snapshot, e: ev.ConversationCreated) -> Snapshot:
+    return replace(s, conversation_id=e.conversation.id)
+
+
+def on_item_added(
+    s: Snapshot, e: ev.ConversationItemCreated | ga.ConversationItemAdded
+) -> Snapshot:
+    """An item enters the conversation (beta ``created``; GA ``added``, or ``created``)."""
+    item_id = e.item.id
+    if isinstance(item_id, ev.UnsetType):
+        raise fail(e, "missing_item_id", f"{e.type} without item.id")
+    slot = s._index.get(item_id)
+    if slot is not None:
+        known = s._slots[slot]
+        assert known is not None
+        if known.in_conversation:
+            raise fail(e, "duplicate_item", f"item {item_id!r} is already in the conversation")
+        # An output item announced by response.output_item.added now takes its place.
+        s = place(s, item_id, e.previous_item_id, e)
+        return enter_conversation(s, slot, known)
+    item = item_state(s, e.item, e, response_id=None, done=True)
+    s = add_item(s, item)
+    s = place(s, item_id, e.previous_item_id, e)
+    s = enter_conversation(s, s._index[item_id], item)
+    return replay_held(s, item_id)
+
+
+def replay_held(s: Snapshot, item_id: str) -> Snapshot:
+    """Apply the events that arrived before item ``item_id`` did (see ``hold_back``)."""
+    early = s._early.get(item_id)
+    if not early:
+        return s
+    from .transitions import handler_for  # the machine's table, which imports this module
+
+    s = replace(s, _early=s._early.discard(item_id))
+    for held in early:
+        s = handler_for(held)(s, held)
+    return s
+
+
+def on_item_done(s: Snapshot, e: ga.ConversationItemDone) -> Snapshot:
+    """GA: the item is final; its status and content replace what was streamed (GA.md 9.1)."""
+    item_id = e.item.id
+    if isinstance(item_id, ev.UnsetType):
+        raise fail(e, "missing_item_id", "conversation.item.done without item.id")
+    slot = s._index.get(item_id)
+    if slot is None:
+        s = anomaly(
+            s, e, "unannounced_item", f"item {item_id!r} first seen in conversation.item.done"
+        )
+        s = on_item_added(s, e)  # type: ignore[arg-type]  # same fields as added
+        slot = s._index[item_id]
+    item = s._slots[slot]
+    assert item is not None
+    return settle_item(s, e, slot, item, e.item)
+
+
+def on_item_deleted(s: Snapshot, e: ev.ConversationItemDeleted) -> Snapshot:
+    slot, item = item_at(s, e.item_id, e)
+    order = s.order
+    if item.in_conversation:
+        order = order.remove(item.id)
+    pending = s.pending_calls
+    if item.type == "function_call" and item.call_id is not None:
+        pending = pending.discard(item.call_id)
+    return replace(
+        s,
+        order=order,
+        _slots=s._slots.set(slot, None),
+        _index=s._index.discard(item.id),
+        pending_calls=pending,
+        pending_approvals=s.pending_approvals.discard(item.id),
+    )
+
+
+def on_item_truncated(s: Snapshot, e: ev.ConversationItemTruncated) -> Snapshot:
+    slot, item = item_at(s, e.item_id, e)
+    if (
+        not 0 <= e.content_index < len(item.content)
+        or item.content[e.content_index].type != "audio"
+    ):
+        raise fail(e, "not_audio", f"item {item.id!r} has no audio part at index {e.content_index}")
+    if e.audio_end_ms < 0:
+        raise fail(e, "invalid_value", f"audio_end_ms {e.audio_end_ms} is negative")
+    part = item.content[e.content_index]
+    fmt = part.audio_format or "pcm16"
+    info = FORMATS[fmt]
+    keep = e.audio_end_ms * info.sample_rate // 1000 * info.sample_width
+    generated, generated_ms = part.generated_transcript, part.generated_audio_ms
+    if generated is None:
+        generated = part.transcript.value if part.transcript is not None else None
+        generated_ms = part.audio_ms
+    part = replace(
+        part,
+        audio=part.audio.head(keep) if part.audio is not None else None,
+        transcript=TextChunks.of(""),
+        generated_transcript=generated,
+        generated_audio_ms=generated_ms,
+        truncated_at_ms=e.audio_end_ms,
+    )
+    return put_part(s, slot, item, e.content_index, part)
+
+
+def on_item_retrieved(
+    s: Snapshot, e: ev.ConversationItemRetrieved | ga.ConversationItemRetrieved
+) -> Snapshot:
+    item_id = e.item.id
+    if isinstance(item_id, ev.UnsetType):
+        raise fail(e, "missing_item_id", "conversation.item.retrieved without item.id")
+    slot, item = item_at(s, item_id, e)
+    copy = item_state(s, e.item, e, response_id=item.response_id, done=True)
+    return put_item(s, slot, replace(item, retrieved=copy))
+
+
+def on_mcp_list_tools(
+    s: Snapshot, e: ga.McpListToolsInProgress | ga.McpListToolsCompleted | ga.McpListToolsFailed
+) -> Snapshot:
+    """The progress of an MCP tool listing (its item may be announced before or after)."""
+    slot = s._index.get(e.item_id)
+    if slot is None:
+        return hold_back(s, e)
+    item = s._slots[slot]
+    assert item is not None
+    if item.type != "mcp_list_tools":
+        raise fail(e, "not_mcp_list_tools", f"item {item.id!r} is a {item.type}")
+    return put_item(s, slot, replace(item, mcp_status=_LISTING[e.type]))
+
+
+_LISTING: dict[str, Literal["in_progress", "completed", "failed"]] = {
+    "mcp_list_tools.in_progress": "in_progress",
+    "mcp_list_tools.completed": "completed",
+    "mcp_list_tools.failed": "failed",
+}
+
+
+def _transcribed_part(
+    s: Snapshot, e: _Transcription, content_index: int
+) -> tuple[int, ItemState, PartState] | None:
+    """The input-audio part a transcription event is about (``None``: hold the event back)."""
+    slot = s._index.get(e.item_id)
+    if slot is None:
+        return None
+    item = s._slots[slot]
+    assert item is not None
+    if (
+        not 0 <= content_index < len(item.content)
+        or item.content[content_index].type != "input_audio"
+    ):
+        raise fail(
+            e, "not_input_audio", f"item {e.item_id!r} has no input audio part at {content_index}"
+        )
+    return slot, item, item.content[content_index]
+
+
+def hold_back(s: Snapshot, e: _Transcription | _Listing) -> Snapshot:
+    """Keep an event about an item not announced yet; ``replay_held`` applies it later."""
+    held = s._early.get(e.item_id, ())
+    return replace(s, _early=s._early.set(e.item_id, (*held, e)))
+
+
+def on_transcription_completed(
+    s: Snapshot, e: ev.ConversationItemInputAudioTranscriptionCompleted
+) -> Snapshot:
+    found = _transcribed_part(s, e, e.content_index)
+    if found is None:
+        return hold_back(s, e)
+    slot, item, part = found
+    s, transcript = settle(s, e, part.transcript, e.transcript, f"item {item.id!r} transcription")
+    part = replace(part, transcript=transcript, transcript_done=True, transcription_error=None)
+    return put_part(s, slot, item, e.content_index, part)
+
+
+def on_transcription_failed(
+    s: Snapshot, e: ev.ConversationItemInputAudioTranscriptionFailed
+) -> Snapshot:
+    found = _transcribed_part(s, e, e.content_index)
+    if found is None:
+        return hold_back(s, e)
+    slot, item, part = found
+    part = replace(part, transcription_error=e.error, transcript_done=True)
+    return put_part(s, slot, item, e.content_index, part)
+
+
+def on_transcription_delta(
+    s: Snapshot, e: ev.ConversationItemInputAudioTranscriptionDelta
+) -> Snapshot:
+    index = 0 if isinstance(e.content_index, ev.UnsetType) else e.content_index
+    found = _transcribed_part(s, e, index)
+    if found is None:
+        return hold_back(s, e)
+    slot, item, part = found
+    if part.transcript_done:
+        raise fail(e, "stream_closed", f"transcription of item {item.id!r} already completed")
+    delta = "" if isinstance(e.delta, ev.UnsetType) else e.delta
+    transcript = (part.transcript or TextChunks.of()).append(delta)
+    return put_part(s, slot, item, index, replace(part, transcript=transcript))
+
+
+def on_transcription_segment(
+    s: Snapshot, e: ev.ConversationItemInputAudioTranscriptionSegment
+) -> Snapshot:
+    # A diarised segment repeats text that the completed event carries whole;
+    # it only has to name a real input-audio part (or be held back until it exists).
+    if _transcribed_part(s, e, e.content_index) is None:
+        return hold_back(s, e)
+    return s

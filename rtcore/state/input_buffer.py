@@ -1,0 +1,60 @@
+"""Transitions of the input audio buffer (SEQUENCES.md 3-7, GA.md 10.5-10.7, 10.13).
+
+The snapshot keeps what the server reported about the buffer: whether speech
+is active and for which item, the last ``audio_start_ms`` / ``audio_end_ms``
+(from VAD or the idle timeout), and the ids of the items committed from it.
+GA adds keypad tones on SIP calls (``dtmf_event_received``), recorded in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec.structs import replace
+
+from .. import events as ev
+from ..events import ga
+from .model import Snapshot
+
+
+def _buffer(s: Snapshot, **changes: Any) -> Snapshot:
+    return replace(s, input_audio_buffer=replace(s.input_audio_buffer, **changes))
+
+
+def on_speech_started(s: Snapshot, e: ev.InputAudioBufferSpeechStarted) -> Snapshot:
+    return _buffer(
+        s,
+        speech_active=True,
+        speech_item_id=e.item_id,
+        audio_start_ms=e.audio_start_ms,
+        audio_end_ms=None,
+    )
+
+
+def on_speech_stopped(s: Snapshot, e: ev.InputAudioBufferSpeechStopped) -> Snapshot:
+    return _buffer(s, speech_active=False, speech_item_id=e.item_id, audio_end_ms=e.audio_end_ms)
+
+
+def on_timeout_triggered(s: Snapshot, e: ev.InputAudioBufferTimeoutTriggered) -> Snapshot:
+    return _buffer(
+        s,
+        speech_active=False,
+        speech_item_id=e.item_id,
+        audio_start_ms=e.audio_start_ms,
+        audio_end_ms=e.audio_end_ms,
+    )
+
+
+def on_committed(s: Snapshot, e: ev.InputAudioBufferCommitted) -> Snapshot:
+    buffer = s.input_audio_buffer
+    return _buffer(
+        s, speech_active=False, committed_item_ids=buffer.committed_item_ids.append(e.item_id)
+    )
+
+
+def on_cleared(s: Snapshot, e: ev.InputAudioBufferCleared) -> Snapshot:
+    return _buffer(s, speech_active=False, speech_item_id=None)
+
+
+def on_dtmf(s: Snapshot, e: ga.InputAudioBufferDtmfEventReceived) -> Snapshot:
+    return replace(s, dtmf=s.dtmf.append((e.event, e.received_at)))

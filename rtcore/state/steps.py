@@ -1,0 +1,265 @@
+"""The shared steps of the transitions: look-ups, placement and settling.
+
+Every transition is made of these steps, and they carry the rules that hold
+for all events (EVENTS.md, SEQUENCES.md, GA.md 9-10):
+
+* Ids thread through: an event names an item, response or part that exists
+  (``unknown_item``, ``unknown_response``), belongs where the event says
+  (``wrong_response``) and is still open (``response_finished``).
+* Order: an item is placed after ``previous_item_id``; ``null`` means first,
+  an absent anchor means last, and an anchor naming no item is tolerated
+  (appended, with an ``unknown_anchor`` anomaly).
+* ``*.done`` settles a streamed value: if it differs from the joined deltas
+  the done value wins and a ``done_mismatch`` anomaly is recorded.
+* A completed function call in the conversation is owed an output
+  (``pending_calls``); an MCP approval request is owed a response
+  (``pending_approvals``).
+"""
+
+from __future__ import annotations
+
+from msgspec.structs import replace
+from pyrsistent import pvector
+
+from .. import events as ev
+from ..errors import RemoteProtocolError
+from ..events import ga
+from .chunks import TextChunks
+from .model import Anomaly, ItemState, PartState, ResponseState, Snapshot
+from .wire import WireItem, WirePart, item_from_wire, part_from_wire
+
+
+def fail(event: ev.ServerEvent, code: str, message: str) -> RemoteProtocolError:
+    return RemoteProtocolError(message, code=code, event_id=event.event_id, event_type=event.type)
+
+
+def anomaly(s: Snapshot, event: ev.ServerEvent, kind: str, detail: str) -> Snapshot:
+    return replace(
+        s, anomalies=s.anomalies.append(Anomaly(kind=kind, event_id=event.event_id, detail=detail))
+    )
+
+
+def item_at(s: Snapshot, item_id: str, event: ev.ServerEvent) -> tuple[int, ItemState]:
+    slots = s._slots
+    if slots:
+        # Slots are append-only: a streamed delta almost always names the newest item.
+        newest = slots[-1]
+        if newest is not None and newest.id == item_id:
+            return len(slots) - 1, newest
+    slot = s._index.get(item_id)
+    if slot is None:
+        raise fail(event, "unknown_item", f"item {item_id!r} was never announced")
+    item = slots[slot]
+    assert item is not None
+    return slot, item
+
+
+def put_item(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
+    return replace(s, _slots=s._slots.set(slot, item))
+
+
+def put_part(s: Snapshot, slot: int, item: ItemState, index: int, part: PartState) -> Snapshot:
+    return replace(s, _slots=s._slots.set(slot, with_part(item, index, part)))
+
+
+def with_part(item: ItemState, index: int, part: PartState) -> ItemState:
+    content = item.content
+    if len(content) == 1:
+        new_content: tuple[PartState, ...] = (part,)  # the usual single audio or text part
+    else:
+        new_content = (*content[:index], part, *content[index + 1 :])
+    return replace(item, content=new_content)
+
+
+def streamed(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
+    """The snapshot after a delta: ``item`` put back, and the event counted (see ``apply``)."""
+    return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
+
+
+def response_at(s: Snapshot, response_id: str, event: ev.ServerEvent) -> ResponseState:
+    responses = s.responses
+    if responses and responses[-1].id == response_id:
+        response = responses[-1]  # the newest response: the usual case
+    else:
+        pos = s._response_index.get(response_id)
+        if pos is None:
+            raise fail(event, "unknown_response", f"response {response_id!r} was never created")
+        response = responses[pos]
+    if response.done:
+        raise fail(
+            event,
+            "response_finished",
+            f"response {response_id!r} already ended ({response.status})",
+        )
+    return response
+
+
+def put_response(s: Snapshot, response: ResponseState) -> Snapshot:
+    pos = s._response_index[response.id]
+    return replace(s, responses=s.responses.set(pos, response))
+
+
+def input_format(s: Snapshot) -> ev.AudioFormat:
+    session = s.session
+    return (session.input_format if session is not None else None) or "pcm16"
+
+
+def output_format(s: Snapshot, response_id: str | None) -> ev.AudioFormat:
+    if response_id is not None:
+        pos = s._response_index.get(response_id)
+        if pos is not None:
+            fmt = s.responses[pos].output_format
+            if fmt is not None:
+                return fmt
+    session = s.session
+    return (session.output_format if session is not None else None) or "pcm16"
+
+
+def item_state(
+    s: Snapshot, item: WireItem, event: ev.ServerEvent, response_id: str | None, done: bool
+) -> ItemState:
+    if isinstance(item.id, ev.UnsetType):
+        raise fail(event, "missing_item_id", f"a {item.type} item arrived without an id")
+    return item_from_wire(
+        item, input_format(s), output_format(s, response_id), response_id=response_id, done=done
+    )
+
+
+def add_item(s: Snapshot, item: ItemState) -> Snapshot:
+    slot = len(s._slots)
+    return replace(s, _slots=s._slots.append(item), _index=s._index.set(item.id, slot))
+
+
+def settle(
+    s: Snapshot,
+    event: ev.ServerEvent,
+    current: TextChunks | None,
+    final: str,
+    what: str,
+) -> tuple[Snapshot, TextChunks]:
+    """The settled value of a streamed text: the ``done`` value, noting any mismatch."""
+    if current is not None and current.size == len(final) and current.value == final:
+        return s, current
+    if current is not None and (current.size or final):
+        s = anomaly(
+            s,
+            event,
+            "done_mismatch",
+            f"{what}: the deltas gave {current.value!r}, the done event says {final!r}",
+        )
+    return s, TextChunks.of(final)
+
+
+def settle_part(
+    s: Snapshot, event: ev.ServerEvent, part: PartState, wire: WirePart, where: str
+) -> tuple[Snapshot, PartState]:
+    """Close a part, taking the final text or transcript from a done event."""
+    if isinstance(wire, (ev.TextContent, ev.InputTextContent, ga.OutputTextContent)):
+        if isinstance(wire.text, str):
+            s, text = settle(s, event, part.text, wire.text, f"{where} text")
+            part = replace(part, text=text)
+        return s, replace(part, text_done=True, done=True)
+    if isinstance(wire, (ev.AudioContent, ev.InputAudioContent, ga.OutputAudioContent)):
+        transcript = part.transcript
+        if isinstance(wire.transcript, str) and part.truncated_at_ms is None:
+            s, transcript = settle(
+                s, event, part.transcript, wire.transcript, f"{where} transcript"
+            )
+        return s, replace(
+            part, transcript=transcript, transcript_done=True, audio_done=True, done=True
+        )
+    return s, replace(part, done=True)
+
+
+def settle_item(
+    s: Snapshot, event: ev.ServerEvent, slot: int, item: ItemState, wire: WireItem
+) -> Snapshot:
+    """Bring an item in line with its final form (``output_item.done``, ``item.done``, ``response.done``)."""
+    wire_status = getattr(wire, "status", ev.UNSET)
+    status = item.status if isinstance(wire_status, ev.UnsetType) else wire_status
+    if isinstance(wire, (ev.MessageItem, ga.GAMessageItem)) and not isinstance(
+        wire.content, ev.UnsetType
+    ):
+        parts = list(item.content)
+        in_fmt, out_fmt = input_format(s), output_format(s, item.response_id)
+        for i, wire_part in enumerate(wire.content):
+            where = f"item {item.id!r} part {i}"
+            if i < len(parts):
+                s, parts[i] = settle_part(s, event, parts[i], wire_part, where)
+            else:
+                s = anomaly(s, event, "unannounced_part", f"{where} was never announced")
+                parts.append(part_from_wire(wire_part, in_fmt, out_fmt, done=True))
+        item = replace(item, content=tuple(parts))
+    elif isinstance(wire, (ev.FunctionCallItem, ga.McpCallItem)):
+        arguments = item.arguments
+        if not isinstance(wire.arguments, ev.UnsetType):
+            s, arguments = settle(
+                s, event, item.arguments, wire.arguments, f"item {item.id!r} arguments"
+            )
+        item = replace(
+            item,
+            arguments=arguments,
+            arguments_done=True,
+            name=item.name if isinstance(wire.name, ev.UnsetType) else wire.name,
+        )
+        if isinstance(wire, ev.FunctionCallItem):
+            call_id = wire.call_id
+            item = replace(
+                item, call_id=item.call_id if isinstance(call_id, ev.UnsetType) else call_id
+            )
+        else:
+            if status is None and (wire.output is not None or wire.error is not None):
+                status = "completed"
+            item = replace(
+                item,
+                output=item.output if isinstance(wire.output, ev.UnsetType) else wire.output,
+                error=item.error if isinstance(wire.error, ev.UnsetType) else wire.error,
+            )
+    elif isinstance(wire, ga.McpListToolsItem):
+        item = replace(item, tools=wire.tools, server_label=wire.server_label)
+    item = replace(item, status=status)
+    s = put_item(s, slot, item)
+    return track_call(s, item)
+
+
+def track_call(s: Snapshot, item: ItemState) -> Snapshot:
+    """Keep ``pending_calls`` and ``pending_approvals`` in step with the conversation."""
+    if not item.in_conversation:
+        return s
+    kind = item.type
+    if kind == "function_call" and item.call_id is not None and item.status == "completed":
+        if s.pending_calls.get(item.call_id) != item.id:
+            return replace(s, pending_calls=s.pending_calls.set(item.call_id, item.id))
+    elif kind == "function_call_output" and item.call_id in s.pending_calls:
+        assert item.call_id is not None
+        return replace(s, pending_calls=s.pending_calls.discard(item.call_id))
+    elif kind == "mcp_approval_request" and item.id not in s.pending_approvals:
+        return replace(s, pending_approvals=s.pending_approvals.set(item.id, item.id))
+    elif kind == "mcp_approval_response" and item.approval_request_id in s.pending_approvals:
+        assert item.approval_request_id is not None
+        return replace(s, pending_approvals=s.pending_approvals.discard(item.approval_request_id))
+    return s
+
+
+def place(
+    s: Snapshot, item_id: str, anchor: str | None | ev.UnsetType, event: ev.ServerEvent
+) -> Snapshot:
+    """Put ``item_id`` into the conversation order after ``anchor``."""
+    order = s.order
+    if isinstance(anchor, ev.UnsetType) or (order and order[-1] == anchor):
+        return replace(s, order=order.append(item_id))
+    if anchor is None:
+        return replace(s, order=pvector((item_id, *order)))
+    try:
+        pos = order.index(anchor)
+    except ValueError:
+        s = anomaly(
+            s, event, "unknown_anchor", f"previous_item_id {anchor!r} names no item; appended"
+        )
+        return replace(s, order=order.append(item_id))
+    return replace(s, order=pvector((*order[: pos + 1], item_id, *order[pos + 1 :])))
+
+
+def enter_conversation(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
+    item = replace(item, in_conversation=True)
+    return track_call(put_item(s, slot, item), item)

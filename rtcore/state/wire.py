@@ -1,0 +1,184 @@
+"""Items, content parts and response settings from their wire form, in either dialect.
+
+The snapshot holds one kind of item whatever the dialect (GA.md 6.6): GA's
+assistant ``output_text`` / ``output_audio`` parts are ``text`` / ``audio``
+parts here, as the ``response.content_part.*`` events of both dialects name
+them; ``input_image`` parts and the four MCP items exist only in GA
+conversations. Audio bytes are kept in the format that applies to the part:
+the session's input format for user audio, the response's (or session's)
+output format for assistant audio.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import events as ev
+from ..events import ga
+from .chunks import ByteChunks, TextChunks
+from .model import ItemState, PartState
+from .session import format_from_ga, modalities_from_beta
+
+__all__ = ["item_from_wire", "part_from_wire", "response_fields", "WireItem", "WirePart"]
+
+WireItem = ev.Item | ga.GAItem
+WirePart = ev.ContentPart | ga.GAContentPart
+
+
+def _text_of(value: str | None | ev.UnsetType) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def part_from_wire(
+    part: WirePart, input_format: ev.AudioFormat, output_format: ev.AudioFormat, done: bool
+) -> PartState:
+    """A content part as the snapshot holds it; ``done`` says whether it is complete."""
+    if isinstance(part, ev.InputTextContent):
+        return PartState(
+            type="input_text", text=TextChunks.of(part.text), text_done=True, done=True
+        )
+    if isinstance(part, (ev.TextContent, ga.OutputTextContent)):
+        text = TextChunks.of(_text_of(part.text))
+        return PartState(type="text", text=text, text_done=done, done=done)
+    if isinstance(part, ev.InputAudioContent):
+        return PartState(
+            type="input_audio",
+            transcript=TextChunks.of(part.transcript) if isinstance(part.transcript, str) else None,
+            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else ByteChunks.of(),
+            audio_format=input_format,
+            done=True,
+        )
+    if isinstance(part, (ev.AudioContent, ga.OutputAudioContent)):
+        return PartState(
+            type="audio",
+            transcript=TextChunks.of(_text_of(part.transcript)),
+            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else ByteChunks.of(),
+            audio_format=output_format,
+            text_done=done,
+            transcript_done=done,
+            audio_done=done,
+            done=done,
+        )
+    if isinstance(part, ga.InputImageContent):
+        return PartState(
+            type="input_image",
+            image_url=part.image_url if isinstance(part.image_url, str) else None,
+            detail=part.detail if isinstance(part.detail, str) else None,
+            done=True,
+        )
+    return PartState(type="item_reference", reference_id=part.id, done=True)
+
+
+def _opt(value: Any) -> Any:
+    return None if isinstance(value, ev.UnsetType) else value
+
+
+def item_from_wire(
+    item: WireItem,
+    input_format: ev.AudioFormat,
+    output_format: ev.AudioFormat,
+    *,
+    response_id: str | None = None,
+    done: bool = True,
+) -> ItemState:
+    """An item as the snapshot holds it, built from its wire form (either dialect).
+
+    ``done`` says whether its parts and arguments are complete (an added
+    item) or still to be streamed (an output item just announced).
+    """
+    if isinstance(item.id, ev.UnsetType):
+        raise ValueError("an item needs an id to be held in a snapshot")
+    status = _opt(getattr(item, "status", ev.UNSET))
+    if isinstance(item, (ev.MessageItem, ga.GAMessageItem)):
+        content: tuple[WirePart, ...] = (
+            () if isinstance(item.content, ev.UnsetType) else item.content
+        )
+        return ItemState(
+            id=item.id,
+            type="message",
+            status=status,
+            role=item.role,
+            content=tuple(part_from_wire(p, input_format, output_format, done) for p in content),
+            response_id=response_id,
+        )
+    if isinstance(item, ev.FunctionCallItem):
+        return ItemState(
+            id=item.id,
+            type="function_call",
+            status=status,
+            call_id=_opt(item.call_id),
+            name=_opt(item.name),
+            arguments=TextChunks.of(_text_of(item.arguments)),
+            arguments_done=done,
+            response_id=response_id,
+        )
+    if isinstance(item, ev.FunctionCallOutputItem):
+        return ItemState(
+            id=item.id,
+            type="function_call_output",
+            status=status,
+            call_id=item.call_id,
+            output=_opt(item.output),
+            response_id=response_id,
+        )
+    if isinstance(item, ga.McpCallItem):
+        return ItemState(
+            id=item.id,
+            type="mcp_call",
+            server_label=item.server_label,
+            name=item.name,
+            arguments=TextChunks.of(item.arguments),
+            arguments_done=done,
+            approval_request_id=_opt(item.approval_request_id),
+            output=_opt(item.output),
+            error=_opt(item.error),
+            response_id=response_id,
+        )
+    if isinstance(item, ga.McpListToolsItem):
+        return ItemState(
+            id=item.id,
+            type="mcp_list_tools",
+            server_label=item.server_label,
+            tools=item.tools,
+            response_id=response_id,
+        )
+    if isinstance(item, ga.McpApprovalRequestItem):
+        return ItemState(
+            id=item.id,
+            type="mcp_approval_request",
+            server_label=item.server_label,
+            name=item.name,
+            arguments=TextChunks.of(item.arguments),
+            arguments_done=True,
+            response_id=response_id,
+        )
+    return ItemState(
+        id=item.id,
+        type="mcp_approval_response",
+        approval_request_id=item.approval_request_id,
+        approve=item.approve,
+        reason=_opt(item.reason),
+        response_id=response_id,
+    )
+
+
+def response_fields(response: ev.Response | ga.GAResponse) -> dict[str, Any]:
+    """The effective settings a response object reports, as ``ResponseState`` fields."""
+    if isinstance(response, ga.GAResponse):
+        fmt = voice = None
+        audio = response.audio
+        if not (audio is None or isinstance(audio, ev.UnsetType)):
+            out = audio.output
+            if not (out is None or isinstance(out, ev.UnsetType)):
+                fmt, voice = format_from_ga(out.format), _opt(out.voice)
+        modalities = _opt(response.output_modalities)
+    else:
+        fmt, voice = _opt(response.output_audio_format), _opt(response.voice)
+        modalities = modalities_from_beta(response.modalities)
+    return {
+        "output_modalities": modalities,
+        "output_format": fmt,
+        "voice": voice,
+        "max_output_tokens": _opt(response.max_output_tokens),
+        "metadata": _opt(response.metadata),
+    }
