@@ -187,11 +187,23 @@ class RawClient:
         return parse_frames(bytes(self.received))
 
     async def close_code(self, timeout: float = 10.0) -> int | None:
-        """The code of the server's close frame (``None``: the connection was dropped without one)."""
-        for opcode, _, payload in await self.read_all(timeout):
-            if opcode == 0x8:
-                return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
-        return None
+        """The code of the server's close frame, read as soon as it comes.
+
+        ``None``: the connection was dropped without one.
+        """
+        with trio.fail_after(timeout):
+            while True:
+                for opcode, _, payload in parse_frames(bytes(self.received)):
+                    if opcode == 0x8:
+                        return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                if self.eof:
+                    return None
+                try:
+                    data = await self.stream.receive_some(65536)
+                except trio.BrokenResourceError:
+                    data = b""
+                self.received += data
+                self.eof = not data
 
     def events(self) -> list[dict[str, Any]]:
         """The server events received so far (complete text frames)."""
