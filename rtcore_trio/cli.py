@@ -17,6 +17,7 @@ from rtcore.trace import read_trace, replay
 
 from .backends import load_backend
 from .demo import run_demo
+from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
 
@@ -61,8 +62,8 @@ def _run_server(args: argparse.Namespace) -> int:
         backend,
         transcriber=transcriber,
         api_keys=args.api_key or None,
-        idle_timeout=args.idle_timeout,
         conversation_created=args.conversation_created,
+        **server_options(args),
     )
     try:
         trio.run(_serve, server, args.host, args.port)
@@ -92,13 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     serve_cmd.add_argument("--realtime", action="store_true", help="pace audio output in real time")
     serve_cmd.add_argument(
-        "--idle-timeout", type=float, default=None, help="close idle connections after SECONDS"
-    )
-    serve_cmd.add_argument(
         "--conversation-created",
         action="store_true",
         help="send conversation.created after session.created",
     )
+    add_serve_limits(serve_cmd)
     commands.add_parser("demo", help="start a server and a client and hold a short conversation")
     replay_cmd = commands.add_parser(
         "replay", help="feed a recorded JSONL trace to the client engine and print the conversation"

@@ -62,7 +62,7 @@ from rtcore.wire import (
     HandshakeRequest,
     ServerConnection,
 )
-from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
+from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
 
 from .backends import (
     Backend,
@@ -488,6 +488,7 @@ class RealtimeServer:
 
     Every bound a client can make the server hold has a default and an option:
     ``max_connections`` (503 beyond), ``max_message_size`` (1009 beyond),
+    ``max_fragments`` (frames in one message, 1009 beyond),
     the session limits in ``limits`` (buffer, items, ...), ``handshake_timeout``,
     ``frame_timeout``, ``idle_timeout`` (``None``: none), ``max_session_seconds``,
     ``write_timeout`` and ``close_timeout``. Logs are throttled to ``log_lines``
@@ -504,6 +505,7 @@ class RealtimeServer:
         path: str = DEFAULT_PATH,
         limits: ServerLimits | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         frame_timeout: float | None = DEFAULT_FRAME_TIMEOUT,
@@ -529,6 +531,7 @@ class RealtimeServer:
         self.path = path
         self.limits = limits or ServerLimits()
         self.max_message_size = max_message_size
+        self.max_fragments = max_fragments
         self.max_connections = max_connections
         self.handshake_timeout = handshake_timeout
         self.frame_timeout = frame_timeout
@@ -624,7 +627,7 @@ class RealtimeServer:
             return  # a flood: closing without a word is all we can afford
         self._turning_away += 1
         try:
-            conn = ServerConnection(max_message_size=self.max_message_size)
+            conn = self._new_connection()
             timeout = min(self.handshake_timeout, _TURN_AWAY_TIMEOUT)
             request = await self._handshake(stream, conn, peer, timeout)
             if request is None:
@@ -678,7 +681,7 @@ class RealtimeServer:
         return None
 
     async def _handle(self, stream: trio.SocketStream, peer: str, started: float) -> None:
-        conn = ServerConnection(max_message_size=self.max_message_size)
+        conn = self._new_connection()
         request = await self._handshake(stream, conn, peer, self.handshake_timeout)
         if request is None:
             return
@@ -730,6 +733,11 @@ class RealtimeServer:
             len(session.state.order),
             len(session.state.responses),
             connection.errors,
+        )
+
+    def _new_connection(self) -> ServerConnection:
+        return ServerConnection(
+            max_message_size=self.max_message_size, max_fragments=self.max_fragments
         )
 
     def _refuse(self, request: HandshakeRequest) -> tuple[int, str, str] | None:

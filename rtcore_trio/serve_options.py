@@ -1,0 +1,212 @@
+"""The limits of ``rtcore serve`` as command-line options, each with its default in ``--help``.
+
+Every bound a client can make the server hold has a flag: the connection
+limits of ``RealtimeServer`` (connections, message size, timeouts, log
+throttling, the path served) and every field of ``ServerLimits`` (the
+per-session limits), read from the struct itself so that a limit added there
+shows up here without a second list to keep in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+from typing import Any
+
+import msgspec
+
+from rtcore.server import ServerLimits
+from rtcore.server.config import MAX_SESSION_SECONDS
+from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+
+from .server import (
+    DEFAULT_CLOSE_TIMEOUT,
+    DEFAULT_FRAME_TIMEOUT,
+    DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_PATH,
+    DEFAULT_WRITE_TIMEOUT,
+)
+from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES
+
+__all__ = ["add_serve_limits", "server_options"]
+
+_SESSION_LIMIT_HELP = {
+    "max_append_bytes": "decoded audio in one input_audio_buffer.append, bytes",
+    "max_buffer_bytes": "uncommitted input audio, bytes",
+    "max_items": "conversation items",
+    "min_commit_ms": "the shortest input audio a commit accepts, ms",
+}
+_PREFIX = "session_limit_"
+
+
+def _seconds_or_none(text: str) -> float | None:
+    if text.lower() in ("none", "off", "0"):
+        return None
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("expected a positive number of seconds, or 'none'")
+    return value
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error messages
+    return parse
+
+
+def add_serve_limits(parser: argparse.ArgumentParser) -> None:
+    """Add the connection and session limit options to ``rtcore serve``."""
+    taken = set(parser._option_string_actions)
+    conn = parser.add_argument_group("connections (every bound a client can make the server hold)")
+    conn.add_argument(
+        "--path",
+        default=DEFAULT_PATH,
+        help="the one path served; any other gets 404 (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--max-connections",
+        type=_positive(int),
+        default=DEFAULT_MAX_CONNECTIONS,
+        metavar="N",
+        help="open connections at most; more get HTTP 503 before any session (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--max-message-size",
+        type=_positive(int),
+        default=DEFAULT_MAX_MESSAGE_SIZE,
+        metavar="BYTES",
+        help="largest client message, frame headers included; larger closes 1009 (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--max-fragments",
+        type=_positive(int),
+        default=DEFAULT_MAX_FRAGMENTS,
+        metavar="N",
+        help="frames in one fragmented message at most; more closes 1009 (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--handshake-timeout",
+        type=_positive(float),
+        default=DEFAULT_HANDSHAKE_TIMEOUT,
+        metavar="SECONDS",
+        help="the opening handshake must arrive within this (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--frame-timeout",
+        type=_seconds_or_none,
+        default=DEFAULT_FRAME_TIMEOUT,
+        metavar="SECONDS",
+        help="a frame or fragmented message begun must end within this; closes 1008 "
+        "('none' turns it off) (default: %(default)s)",
+    )
+    if "--idle-timeout" not in taken:
+        conn.add_argument(
+            "--idle-timeout",
+            type=_seconds_or_none,
+            default=None,
+            metavar="SECONDS",
+            help="close a connection that sends nothing for this long (default: none)",
+        )
+    conn.add_argument(
+        "--session-seconds",
+        type=_positive(float),
+        default=float(MAX_SESSION_SECONDS),
+        metavar="SECONDS",
+        help="maximum session length, then session_expired and close 1001 (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--write-timeout",
+        type=_positive(float),
+        default=DEFAULT_WRITE_TIMEOUT,
+        metavar="SECONDS",
+        help="a write to a client must finish within this, or the client is taken for "
+        "one that stopped reading and dropped (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--close-timeout",
+        type=_positive(float),
+        default=DEFAULT_CLOSE_TIMEOUT,
+        metavar="SECONDS",
+        help="how long to wait for the client's answer to our close frame (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--log-lines",
+        type=_positive(int),
+        default=DEFAULT_LOG_LINES,
+        metavar="N",
+        help="log at most N lines of each kind (connection, error, refused, ...) "
+        "per --log-interval; the rest are counted (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--log-interval",
+        type=_positive(float),
+        default=DEFAULT_LOG_INTERVAL,
+        metavar="SECONDS",
+        help="the log throttling window (default: %(default)s)",
+    )
+    session = parser.add_argument_group("per session (exceeding one gets an error event)")
+    defaults = ServerLimits()
+    for field in msgspec.structs.fields(ServerLimits):
+        value = getattr(defaults, field.name)
+        option = "--" + field.name.replace("_", "-")
+        if isinstance(value, bool) or not isinstance(value, int | float) or option in taken:
+            continue
+        described = _SESSION_LIMIT_HELP.get(field.name, field.name.replace("_", " "))
+        session.add_argument(
+            option,
+            dest=_PREFIX + field.name,
+            type=type(value),
+            default=value,
+            metavar="N",
+            help=f"{described} (default: %(default)s)",
+        )
+
+
+def server_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``RealtimeServer`` keyword arguments from the parsed options."""
+    limits = {
+        name[len(_PREFIX) :]: value
+        for name, value in vars(args).items()
+        if name.startswith(_PREFIX)
+    }
+    _allow_descriptors(args.max_connections)
+    return {
+        "path": args.path,
+        "max_connections": args.max_connections,
+        "max_message_size": args.max_message_size,
+        "max_fragments": args.max_fragments,
+        "handshake_timeout": args.handshake_timeout,
+        "frame_timeout": args.frame_timeout,
+        "idle_timeout": args.idle_timeout,
+        "max_session_seconds": args.session_seconds,
+        "write_timeout": args.write_timeout,
+        "close_timeout": args.close_timeout,
+        "log_lines": args.log_lines,
+        "log_interval": args.log_interval,
+        "limits": ServerLimits(**limits),
+    }
+
+
+def _allow_descriptors(connections: int) -> None:
+    """Raise the soft limit on open files to fit ``connections`` (plus headroom), if allowed."""
+    wanted = connections + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            target = soft
+        if target < wanted:
+            print(
+                f"rtcore serve: only {target} open files allowed; "
+                f"--max-connections {connections} will not be reached",
+                file=sys.stderr,
+            )
