@@ -218,18 +218,30 @@ class _StreamClient(RealtimeClient):
         return self._conn.send(event)
 
     async def _write(self, data: bytes) -> None:
+        """Write whole frames, shielded, within ``write_timeout``.
+
+        A write that fails or times out may have left half a frame on the wire:
+        nothing may follow it. The connection is broken from then on, and the
+        transport is dropped so that the reader ends too, instead of waiting
+        for a server that may never send another byte.
+        """
         if not data:
             return
+        if self._broken is not None:
+            raise self._closed_error()
+        failure: Exception | None = None
         with trio.CancelScope(shield=True) as scope:
             scope.deadline = trio.current_time() + self._write_timeout
             try:
                 await self._stream.send_all(data)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 self._broken = f"write failed: {exc}"
-                raise self._closed_error() from exc
+                failure = exc
         if scope.cancelled_caught:
             self._broken = f"a write took longer than {self._write_timeout} s"
-            raise self._closed_error()
+        if self._broken is not None:
+            await self._abort()
+            raise self._closed_error() from failure
 
     async def _flush(self) -> None:
         pending = self._conn.data_to_send()
@@ -267,7 +279,10 @@ class _StreamClient(RealtimeClient):
             self._pongs.pop(waiting).set()
 
     async def _abort(self) -> None:
-        await trio.aclose_forcefully(self._stream)
+        # Closing a trio stream wakes its reader with ClosedResourceError, which it
+        # takes for the end of the connection: no task is left using a closed socket.
+        with trio.CancelScope(shield=True):
+            await trio.aclose_forcefully(self._stream)
 
     async def _reader(self) -> None:
         conn = self._conn

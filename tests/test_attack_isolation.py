@@ -13,6 +13,7 @@ sits on one event for longer than the server's write timeout, ends with
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -199,3 +200,38 @@ async def test_the_healthy_session_keeps_pace_while_many_clients_stop_reading() 
         await wait_for(lambda: server.connections == 1, what="every attacker being dropped")
         await other.turn()
         assert server.failures == 0
+
+
+async def test_rtcore_s_client_whose_server_stops_reading_ends_instead_of_hanging() -> None:
+    # The server accepts, sends session.created, then never reads or writes again.
+    from rtcore.wire import ServerConnection
+
+    accepted = trio.Event()
+
+    async def stuck_server(stream: trio.SocketStream) -> None:
+        conn = ServerConnection()
+        while conn.request is None:
+            conn.receive_data(await stream.receive_some(65536))
+            list(conn.events())
+        await stream.send_all(conn.accept())
+        accepted.set()
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        [listener] = await nursery.start(
+            functools.partial(trio.serve_tcp, stuck_server, 0, host="127.0.0.1")
+        )
+        port = listener.socket.getsockname()[1]
+        with trio.fail_after(10):
+            with pytest.raises(ConnectionClosedError) as info:
+                async with connect(
+                    f"ws://127.0.0.1:{port}/v1/realtime", write_timeout=0.5, close_timeout=0.5
+                ) as rt:
+                    await accepted.wait()
+                    with pytest.raises(ConnectionClosedError):
+                        for _ in range(1000):  # far more than the socket buffers hold
+                            await rt.send(ev.InputAudioBufferAppend(audio=bytes(96_000)))
+                    async for _ in rt:  # must end, not wait for the silent server forever
+                        pass  # pragma: no cover
+            assert "longer than 0.5" in str(info.value)
+        nursery.cancel_scope.cancel()
