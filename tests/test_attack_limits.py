@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections import Counter
 from typing import Any
 
@@ -309,3 +310,36 @@ async def test_a_flood_of_bad_events_costs_a_bounded_number_of_log_lines(
             nursery.cancel_scope.cancel()
     error_lines = [r for r in caplog.records if " error " in r.getMessage()]
     assert len(error_lines) == 5
+
+
+def test_serve_help_lists_every_limit_with_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    import msgspec
+
+    from rtcore.server import ServerLimits
+    from rtcore_trio.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    out = capsys.readouterr().out
+    # One block per option: from its line ("  --name ...") to the next option's.
+    blocks = {
+        block.split()[0]: " ".join(block.split())
+        for block in re.split(r"\n  (?=-)", out)
+        if block.startswith("-")
+    }
+    options = [
+        "--path",
+        "--max-connections",
+        "--max-message-size",
+        "--max-fragments",
+        "--handshake-timeout",
+        "--frame-timeout",
+        "--idle-timeout",
+        "--session-seconds",
+        "--write-timeout",
+        "--close-timeout",
+        "--log-lines",
+        "--log-interval",
+    ] + ["--" + f.name.replace("_", "-") for f in msgspec.structs.fields(ServerLimits)]
+    for option in options:
+        assert "(default: " in blocks[option], option
