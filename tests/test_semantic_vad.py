@@ -293,31 +293,49 @@ def test_the_default_detector_keeps_a_fixed_amount_of_state() -> None:
     assert detector.turn_end_probability(500) == 0.5
 
 
-# -- a ServerSession, message by message (beta dialect) -------------------------------------------------
+# -- a ServerSession, message by message, in both dialects ---------------------------------------------
+
+DIALECTS = ("beta", "ga")
 
 
-class Beta:
-    """A ServerSession fed JSON in the beta dialect; its messages read back as beta events."""
+class Session:
+    """A ServerSession fed JSON messages in one dialect; its messages read back in that dialect."""
 
-    def __init__(self) -> None:
-        self.server = ServerSession(id_factory=SequentialIds())
+    def __init__(self, dialect: ev.Dialect) -> None:
+        self.dialect: ev.Dialect = dialect
+        self.server = ServerSession(id_factory=SequentialIds(), dialect=dialect)
         self.raw: list[bytes] = []
         self.events: list[ev.ServerEvent] = []
-        self._drain()
+        self.flush()
 
     def send(self, message: dict[str, Any] | ev.ClientEvent) -> list[Effect]:
         if isinstance(message, dict):
             data: bytes = json.dumps(message).encode()
         else:
             data = ev.encode_event(message)
-        event = ev.decode_client_event(data, dialect="beta", strict=True)
-        assert isinstance(event, ev.ClientEvent)
-        effects = self.server.receive_event(event)
-        self._drain()
-        return effects
+        received = self.server.receive_message(data)
+        self.flush()
+        return [e for e in received if not isinstance(e, ev.EventBase)]
 
-    def turn_detection(self, value: dict[str, Any] | None) -> None:
-        self.send({"type": "session.update", "session": {"turn_detection": value}})
+    def update(self, turn_detection: dict[str, Any] | None, **extra: Any) -> None:
+        """``session.update`` with this turn detection, where the dialect keeps it."""
+        if self.dialect == "beta":
+            session: dict[str, Any] = {"turn_detection": turn_detection}
+        else:
+            session = {"type": "realtime", "audio": {"input": {"turn_detection": turn_detection}}}
+        self.send({"type": "session.update", "session": session, **extra})
+
+    def turn_detection(self) -> object:
+        """The turn detection of the last ``session.updated``."""
+        [updated] = [e for e in self.new() if e.type == "session.updated"]
+        session: Any = updated.session  # type: ignore[attr-defined]
+        return (
+            session.turn_detection if self.dialect == "beta" else session.audio.input.turn_detection
+        )
+
+    def param(self, name: str) -> str:
+        where = "session" if self.dialect == "beta" else "session.audio.input"
+        return f"{where}.turn_detection.{name}"
 
     def append(self, audio: bytes, chunk: int = 960) -> list[Effect]:
         effects: list[Effect] = []
@@ -330,34 +348,46 @@ class Beta:
         return out
 
     def flush(self) -> None:
-        """Read what the server wrote outside a client event (backend output)."""
-        self._drain()
-
-    def _drain(self) -> None:
+        """Read what the server has written (also backend output between client events)."""
         for message in self.server.messages_to_send():
             self.raw.append(message)
-            event = ev.decode_server_event(message, dialect="beta")
+            event = ev.decode_server_event(message, dialect=self.dialect)
             assert isinstance(event, ev.ServerEvent), event
             self.events.append(event)
 
+    @property
+    def item_events(self) -> list[str]:
+        """How the dialect announces a committed user item."""
+        if self.dialect == "beta":
+            return ["conversation.item.created"]
+        return ["conversation.item.added", "conversation.item.done"]
 
-def test_a_beta_session_accepts_semantic_vad_and_echoes_it_with_its_defaults() -> None:
-    s = Beta()
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_semantic_vad_is_accepted_and_echoed_with_its_defaults(dialect: ev.Dialect) -> None:
+    s = Session(dialect)
     s.new()
-    s.turn_detection({"type": "semantic_vad"})
-    [updated] = s.new()
-    assert isinstance(updated, ev.SessionUpdated)
-    assert updated.session.turn_detection == ev.TurnDetection(
-        type="semantic_vad", eagerness="auto", create_response=True, interrupt_response=True
-    )
-    s.turn_detection({"type": "semantic_vad", "eagerness": "low", "create_response": False})
-    [updated] = s.new()
-    assert isinstance(updated, ev.SessionUpdated)
-    assert updated.session.turn_detection == ev.TurnDetection(
-        type="semantic_vad", eagerness="low", create_response=False, interrupt_response=True
-    )
+    s.update({"type": "semantic_vad"})
+    echoed = s.turn_detection()
+    s.update({"type": "semantic_vad", "eagerness": "low", "create_response": False})
+    changed = s.turn_detection()
+    if dialect == "beta":
+        assert echoed == ev.TurnDetection(
+            type="semantic_vad", eagerness="auto", create_response=True, interrupt_response=True
+        )
+        assert changed == ev.TurnDetection(
+            type="semantic_vad", eagerness="low", create_response=False, interrupt_response=True
+        )
+    else:
+        assert echoed == ga.SemanticVad(
+            eagerness="auto", create_response=True, interrupt_response=True
+        )
+        assert changed == ga.SemanticVad(
+            eagerness="low", create_response=False, interrupt_response=True
+        )
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize(
     "turn_detection,param",
     [
@@ -369,27 +399,26 @@ def test_a_beta_session_accepts_semantic_vad_and_echoes_it_with_its_defaults() -
     ],
 )
 def test_fields_of_the_other_kind_of_vad_are_unknown_parameters(
-    turn_detection: dict[str, Any], param: str
+    dialect: ev.Dialect, turn_detection: dict[str, Any], param: str
 ) -> None:
-    s = Beta()
+    s = Session(dialect)
     before = s.server.session
     s.new()
-    s.send(
-        {"type": "session.update", "event_id": "u", "session": {"turn_detection": turn_detection}}
-    )
+    s.update(turn_detection, event_id="u")
     [error] = s.new()
     assert isinstance(error, ev.ErrorEvent)
     assert (error.error.code, error.error.param, error.error.event_id) == (
         "unknown_parameter",
-        f"session.turn_detection.{param}",
+        s.param(param),
         "u",
     )
     assert s.server.session == before
 
 
-def test_a_semantic_vad_turn_has_the_events_of_a_server_vad_turn() -> None:
-    s = Beta()
-    s.turn_detection({"type": "semantic_vad", "eagerness": "high"})
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_semantic_vad_turn_has_the_events_of_a_server_vad_turn(dialect: ev.Dialect) -> None:
+    s = Session(dialect)
+    s.update({"type": "semantic_vad", "eagerness": "high"})
     s.new()
     effects = s.append(silence(500) + tone(1000) + silence(400))
     events = s.new()
@@ -397,28 +426,29 @@ def test_a_semantic_vad_turn_has_the_events_of_a_server_vad_turn() -> None:
         "input_audio_buffer.speech_started",
         "input_audio_buffer.speech_stopped",
         "input_audio_buffer.committed",
-        "conversation.item.created",
+        *s.item_events,
         "response.created",
     ]
-    started, stopped, committed, created, response = events
+    started, stopped, committed, *items, response = events
     assert isinstance(started, ev.InputAudioBufferSpeechStarted)
     assert isinstance(stopped, ev.InputAudioBufferSpeechStopped)
     assert isinstance(committed, ev.InputAudioBufferCommitted)
-    assert isinstance(created, ev.ConversationItemCreated)
     assert started.audio_start_ms == 500 - 300  # the fixed 300 ms prefix padding
     assert stopped.audio_end_ms == 1500 + 300  # high eagerness, a firm ending
-    assert started.item_id == stopped.item_id == committed.item_id == created.item.id
+    assert started.item_id == stopped.item_id == committed.item_id
+    assert all(item.item.id == started.item_id for item in items)  # type: ignore[attr-defined]
     [start] = [e for e in effects if isinstance(e, StartResponse)]
-    assert isinstance(response, ev.ResponseCreated) and response.response.id == start.response_id
+    assert response.response.id == start.response_id  # type: ignore[attr-defined]
     assert start.trigger == "vad"
     assert len(start.input_audio[started.item_id]) == (1800 - 200) * 48
 
 
-def test_speech_stopped_comes_earlier_the_more_eager_the_session() -> None:
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_speech_stopped_comes_earlier_the_more_eager_the_session(dialect: ev.Dialect) -> None:
     ends = []
     for eagerness in EAGERNESS:
-        s = Beta()
-        s.turn_detection({"type": "semantic_vad", "eagerness": eagerness})
+        s = Session(dialect)
+        s.update({"type": "semantic_vad", "eagerness": eagerness})
         s.new()
         s.append(tone(600) + fading(400, 300) + silence(8500))
         [stopped] = [e for e in s.new() if isinstance(e, ev.InputAudioBufferSpeechStopped)]
@@ -430,26 +460,28 @@ def test_speech_stopped_comes_earlier_the_more_eager_the_session() -> None:
     )
 
 
-def test_without_create_response_the_turn_stops_at_the_item() -> None:
-    s = Beta()
-    s.turn_detection({"type": "semantic_vad", "create_response": False})
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_without_create_response_the_turn_stops_at_the_item(dialect: ev.Dialect) -> None:
+    s = Session(dialect)
+    s.update({"type": "semantic_vad", "create_response": False})
     s.new()
     effects = s.append(tone(600) + silence(600))
     assert [e.type for e in s.new()] == [
         "input_audio_buffer.speech_started",
         "input_audio_buffer.speech_stopped",
         "input_audio_buffer.committed",
-        "conversation.item.created",
+        *s.item_events,
     ]
     assert effects == []
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("interrupt", [True, False])
 def test_speech_during_a_response_interrupts_it_only_with_interrupt_response(
-    interrupt: bool,
+    dialect: ev.Dialect, interrupt: bool
 ) -> None:
-    s = Beta()
-    s.turn_detection({"type": "semantic_vad", "interrupt_response": interrupt})
+    s = Session(dialect)
+    s.update({"type": "semantic_vad", "interrupt_response": interrupt})
     [start] = [e for e in s.send({"type": "response.create"}) if isinstance(e, StartResponse)]
     s.server.add_text(start.response_id, "Well, ")
     s.flush()
@@ -463,10 +495,11 @@ def test_speech_during_a_response_interrupts_it_only_with_interrupt_response(
     assert s.server.is_active(start.response_id) is not interrupt
 
 
-def test_the_same_messages_give_the_same_bytes() -> None:
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_same_messages_give_the_same_bytes(dialect: ev.Dialect) -> None:
     def run() -> list[bytes]:
-        s = Beta()
-        s.turn_detection({"type": "semantic_vad", "eagerness": "medium"})
+        s = Session(dialect)
+        s.update({"type": "semantic_vad", "eagerness": "medium"})
         s.append(silence(300) + fading(700, 200) + silence(300) + tone(500) + silence(5000))
         return s.raw
 
