@@ -152,13 +152,47 @@ async def run(scenario: Callable[[Any], Awaitable[None]], **options: Any) -> Non
         await trio.to_thread.run_sync(run_sdk, port, scenario)
 
 
+SESSION_FIELDS = {
+    "type",
+    "model",
+    "output_modalities",
+    "instructions",
+    "tools",
+    "tool_choice",
+    "max_output_tokens",
+    "tracing",
+    "truncation",
+    "prompt",
+    "audio",
+    "include",
+}
+"""Every field of the real default session (GA.md 1.5), each sent even when ``null``."""
+
+
+def check_complete_session(session: Any) -> None:
+    """A complete GA session (GA.md 10.18 #1): the response-only fields, every field present."""
+    assert SESSION_FIELDS <= session.model_fields_set
+    assert {"input", "output"} <= session.audio.model_fields_set
+    assert {"format", "transcription", "noise_reduction", "turn_detection"} <= (
+        session.audio.input.model_fields_set
+    )
+    assert {"format", "voice", "speed"} <= session.audio.output.model_fields_set
+    extra = session.model_extra
+    assert extra["object"] == "realtime.session"
+    assert isinstance(extra["id"], str) and extra["id"].startswith("sess_")
+    assert isinstance(extra["expires_at"], int)
+
+
 async def configure(events: Events, session: dict[str, Any]) -> Any:
     """``session.created``, then ``session.update``; the ``session.updated`` answer."""
     created = await events.until("session.created")
     assert created.session.type == "realtime"
     assert created.session.model == MODEL
+    check_complete_session(created.session)
     await events.conn.session.update(session={"type": "realtime", **session})
     updated = await events.until("session.updated")
+    check_complete_session(updated.session)
+    assert updated.session.model_extra["id"] == created.session.model_extra["id"]
     events.take()
     return updated
 
