@@ -415,6 +415,18 @@ async def test_a_server_vad_turn_with_input_transcription() -> None:
             ("output_audio", "[1.20 s of audio]", None)
         ]
         assert audio_ms(response) == 50 * len("[1.20 s of audio]")
+        # A second turn follows the assistant's answer in the conversation.
+        for offset in range(0, len(audio), 4800):
+            await conn.input_audio_buffer.append(
+                audio=base64.b64encode(audio[offset : offset + 4800]).decode()
+            )
+        await events.until("response.done")
+        second = [e for e in events.take() if not e.type.startswith("conversation.item.input")]
+        assert types(second[:6]) == types(turn[:6])
+        committed, added = second[2], second[3]
+        assert committed.previous_item_id == added.previous_item_id == item.id
+        assert committed.item_id not in (user, item.id)
+        check_response(second[5:], previous=committed.item_id)
 
     await run(scenario)
 
