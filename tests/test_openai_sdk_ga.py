@@ -594,6 +594,91 @@ async def test_truncate_the_assistant_audio() -> None:
     await run(scenario)
 
 
+# -- 6. a session and responses configured the way GA clients do -------------------------------
+
+
+async def test_a_session_and_responses_configured_as_ga_clients_do() -> None:
+    """Nulls for "not set", open voices, G.711 output, semantic VAD, an out-of-band response."""
+
+    async def scenario(conn: Any) -> None:
+        events = Events(conn)
+        updated = await configure(
+            events,
+            {
+                "instructions": None,
+                "tracing": "auto",
+                "include": ["item.input_audio_transcription.logprobs"],
+                "max_output_tokens": "inf",
+                "audio": {
+                    "input": {
+                        "turn_detection": {"type": "semantic_vad", "eagerness": "high"},
+                        "noise_reduction": {"type": "near_field"},
+                        "format": {"type": "audio/pcm", "rate": 24000},
+                    },
+                    "output": {"voice": "marin", "speed": 1.2, "format": {"type": "audio/pcmu"}},
+                },
+            },
+        )
+        session = updated.session
+        assert session.instructions  # null left the default in place
+        assert session.tracing == "auto"
+        assert session.include == ["item.input_audio_transcription.logprobs"]
+        assert session.audio.input.turn_detection.type == "semantic_vad"
+        assert session.audio.input.turn_detection.eagerness == "high"
+        assert session.audio.input.noise_reduction.type == "near_field"
+        assert (session.audio.output.voice, session.audio.output.speed) == ("marin", 1.2)
+        assert session.audio.output.format.type == "audio/pcmu"
+        user = await say(events, "hi")
+        events.take()
+        await conn.response.create(
+            response={
+                "conversation": "none",
+                "output_modalities": ["text"],
+                "metadata": {"topic": "greeting"},
+                "max_output_tokens": 100,
+                "input": [
+                    {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": "out of band"}],
+                    }
+                ],
+            }
+        )
+        oob = await events.until("response.done")
+        kinds = types(events.take())
+        assert not [k for k in kinds if k.startswith("conversation.item.")]
+        assert oob.response.conversation_id is None
+        assert oob.response.metadata == {"topic": "greeting"}
+        assert (oob.response.output_modalities, oob.response.max_output_tokens) == (["text"], 100)
+        assert oob.response.output[0].content[0].text == "out of band"
+        await conn.response.create(response={"audio": {"output": {"voice": "cedar"}}})
+        spoken = await events.until("response.done")
+        response = events.take()
+        check_response(response, previous=user.item.id)  # the out-of-band item is not in it
+        assert spoken.response.audio.output.voice == "cedar"
+        assert spoken.response.audio.output.format.type == "audio/pcmu"
+        g711 = b"".join(
+            base64.b64decode(e.delta) for e in response if e.type == "response.output_audio.delta"
+        )
+        assert len(g711) == 8000 * 50 * len("hi") // 1000  # 8 kHz, a byte per sample
+        await conn.session.update(session={"modalities": ["text"]}, event_id="beta-shaped")
+        error = await events.until("error")
+        assert (error.error.code, error.error.param, error.error.event_id) == (
+            "missing_required_parameter",
+            "session.type",
+            "beta-shaped",
+        )
+        await conn.input_audio_buffer.commit(event_id="empty")
+        error = await events.until("error")
+        assert (error.error.code, error.error.event_id) == (
+            "input_audio_buffer_commit_empty",
+            "empty",
+        )
+
+    await run(scenario)
+
+
 # -- a beta handshake to a GA-only server ----------------------------------------------------
 
 
