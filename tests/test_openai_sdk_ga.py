@@ -679,6 +679,102 @@ async def test_a_session_and_responses_configured_as_ga_clients_do() -> None:
     await run(scenario)
 
 
+# -- 7. speech interrupts an audio answer (GA.md 10.12.2) ---------------------------------------
+
+
+async def test_speech_interrupts_an_audio_answer() -> None:
+    async def scenario(conn: Any) -> None:
+        events = Events(conn)
+        await configure(events, {})  # server VAD with interrupt_response, by default
+        user = await say(events, "a long answer please " * 4)
+        events.take()
+        await conn.response.create()
+        await events.until("response.output_audio.delta")
+        speech = tone(700) + silence(300)
+        for offset in range(0, len(speech), 4800):
+            await conn.input_audio_buffer.append(
+                audio=base64.b64encode(speech[offset : offset + 4800]).decode()
+            )
+        interrupted = await events.until("response.done")
+        answer = await events.until("response.done")
+        seen = [e for e in events.take() if not e.type.startswith("conversation.item.input")]
+        first = seen.index(interrupted)
+        started = types(seen).index("input_audio_buffer.speech_started")
+        # Everything of the first response but its start came in before; speech cut it short.
+        cut = seen[: first + 1]
+        del cut[started]
+        check_response(cut, previous=user.item.id)
+        check_audio_part_stream(cut)
+        assert interrupted.response.status == "cancelled"
+        assert interrupted.response.status_details.reason == "turn_detected"
+        assert interrupted.response.output[0].status == "incomplete"
+        rest = seen[first + 1 :]
+        assert types(rest[:5]) == [
+            "input_audio_buffer.speech_stopped",
+            "input_audio_buffer.committed",
+            "conversation.item.added",
+            "conversation.item.done",
+            "response.created",
+        ]
+        assert rest[1].previous_item_id == interrupted.response.output[0].id
+        check_response(rest[4:], previous=rest[1].item_id)
+        assert answer.response.status == "completed"
+
+    # Audio paced at its real duration: the user speaks while the answer is playing.
+    await run(scenario, backend=EchoBackend(realtime=True))
+
+
+# -- 8. a transcription session (GA.md 1.4, 10.15) --------------------------------------------
+
+
+async def test_a_transcription_session() -> None:
+    def run_transcription(port: int) -> None:
+        async def main() -> None:
+            client = openai.AsyncOpenAI(
+                api_key="sk-local", websocket_base_url=f"ws://127.0.0.1:{port}/v1"
+            )
+            async with client.realtime.connect(extra_query={"intent": "transcription"}) as conn:
+                events = Events(conn)
+                created = await events.until("session.created")
+                assert created.session.type == "transcription"
+                assert created.session.model_extra["object"] == "realtime.transcription_session"
+                await conn.session.update(
+                    session={
+                        "type": "transcription",
+                        "audio": {"input": {"transcription": {"model": "gpt-4o-transcribe"}}},
+                    }
+                )
+                updated = await events.until("session.updated")
+                assert updated.session.audio.input.transcription.model == "gpt-4o-transcribe"
+                events.take()
+                audio = silence(300) + tone(700) + silence(300)
+                for offset in range(0, len(audio), 4800):
+                    await conn.input_audio_buffer.append(
+                        audio=base64.b64encode(audio[offset : offset + 4800]).decode()
+                    )
+                completed = await events.until(
+                    "conversation.item.input_audio_transcription.completed"
+                )
+                assert completed.transcript == "[1.20 s of audio]"
+                await conn.response.create(event_id="no-responses")
+                error = await events.until("error")
+                assert error.error.event_id == "no-responses"
+                kinds = types(events.take())
+                assert kinds[:5] == [
+                    "input_audio_buffer.speech_started",
+                    "input_audio_buffer.speech_stopped",
+                    "input_audio_buffer.committed",
+                    "conversation.item.added",
+                    "conversation.item.done",
+                ]
+                assert not [k for k in kinds if k.startswith("response.")]
+
+        asyncio.run(main())
+
+    async with server() as port:
+        await trio.to_thread.run_sync(run_transcription, port)
+
+
 # -- a beta handshake to a GA-only server ----------------------------------------------------
 
 
