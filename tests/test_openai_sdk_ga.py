@@ -4,7 +4,10 @@
 ``OpenAI-Beta`` header) talks to an in-process ``RealtimeServer`` on
 127.0.0.1 with the echo backend: a text turn, a server-VAD audio turn with
 input transcription, a tool call round trip, a cancel in the middle of an
-audio answer, and a truncate of the assistant's audio.
+audio answer, and a truncate of the assistant's audio (the issue's list);
+then a session configured the way GA clients do (nulls, open voices, G.711,
+semantic VAD, an out-of-band response), speech interrupting an answer, and a
+transcription session.
 
 The SDK runs on asyncio in a worker thread; the server runs on trio. The
 SDK's own receive path does not validate (GA.md 11.1), so every message it
