@@ -26,8 +26,9 @@ class Harness:
     """Client events in (as JSON, like a real client), server events out, both snapshots kept in step."""
 
     def __init__(self, **options: Any) -> None:
+        options.setdefault("dialect", "beta")
         self.server = ServerSession(id_factory=SequentialIds(), **options)
-        self.client = ClientSession(dialect="beta")
+        self.client = ClientSession(dialect=options["dialect"])
         self.log: list[ev.ServerEvent] = []
         self.raw: list[bytes] = []
         self._mark = 0

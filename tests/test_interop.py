@@ -64,7 +64,7 @@ async def test_our_client_against_a_trio_websocket_server() -> None:
     async with trio.open_nursery() as nursery:
         server = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
         url = f"ws://127.0.0.1:{server.port}/v1/realtime?model=m"
-        async with connect(url, api_key="sk-interop") as rt:
+        async with connect(url, dialect="beta", api_key="sk-interop") as rt:
             await rt.send(ev.ResponseCreate(event_id="c1"))
             kinds = [type(event).__name__ async for event, _ in rt]
             assert kinds == ["SessionCreated", "ErrorEvent"]
@@ -87,7 +87,7 @@ async def test_our_client_against_a_websockets_server() -> None:
     thread.start()
     try:
         port = server.socket.getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}/v1/realtime", api_key="sk-ws") as rt:
+        async with connect(f"ws://127.0.0.1:{port}/v1/realtime", dialect="beta", api_key="sk-ws") as rt:
             await rt.send(ev.ResponseCancel(event_id="c2"))
             kinds = [type(event).__name__ async for event, _ in rt]
             assert kinds == ["SessionCreated", "ErrorEvent"]
@@ -109,7 +109,7 @@ async def test_attach_drives_an_existing_trio_websocket_connection() -> None:
         async with trio_websocket.open_websocket(
             "127.0.0.1", server.port, "/v1/realtime", use_ssl=False
         ) as ws:
-            async with attach(ws) as rt:
+            async with attach(ws, dialect="beta") as rt:
                 await rt.send(ev.ResponseCreate(event_id="c3"))
                 kinds = [type(event).__name__ async for event, _ in rt]
                 assert kinds == ["SessionCreated", "ErrorEvent"]
@@ -141,7 +141,7 @@ async def test_attach_keepalive_pings_and_declares_a_silent_peer_dead() -> None:
         async with trio_websocket.open_websocket(
             "127.0.0.1", live.port, "/v1/realtime", use_ssl=False
         ) as ws:
-            async with attach(ws) as rt:
+            async with attach(ws, dialect="beta") as rt:
                 assert 0 <= await rt.ping(5) < 5
         with trio.fail_after(10):
             async with trio_websocket.open_websocket(

@@ -12,6 +12,7 @@ from builders import Server
 from wirekit import URL, session_created
 
 from rtcore import events as ev
+from rtcore.state.session import session_from_wire
 from rtcore.wire import ClientConnection, ConnectionClosed, HandshakeRequest, ServerConnection
 from rtcore_trio import ConnectionClosedError, HandshakeError, open_client
 
@@ -44,7 +45,7 @@ def streams() -> tuple[trio.abc.Stream, trio.abc.Stream]:
 
 
 def client_conn() -> ClientConnection:
-    return ClientConnection(URL, api_key="sk-test")
+    return ClientConnection(URL, dialect="beta", api_key="sk-test")
 
 
 async def test_events_arrive_with_their_snapshots_and_iteration_ends_on_a_normal_close() -> None:
@@ -63,7 +64,7 @@ async def test_events_arrive_with_their_snapshots_and_iteration_ends_on_a_normal
         nursery.start_soon(serve)
         async with open_client(client_stream, client_conn()) as rt:
             event, snapshot = await rt.receive()
-            assert isinstance(event, ev.SessionCreated) and snapshot.session == event.session
+            assert isinstance(event, ev.SessionCreated) and snapshot.session == session_from_wire(event.session)
             event, snapshot = await rt.receive()
             assert isinstance(event, ev.ConversationItemCreated)
             assert [i.id for i in snapshot.items] == ["u"] and rt.state is snapshot

@@ -59,7 +59,7 @@ async def text_turn(rt: Any, text: str) -> str:
 @pytest.mark.parametrize("auth", ["bearer", "api-key", "subprotocol"])
 async def test_every_key_style_is_accepted(auth: str) -> None:
     async with running(RealtimeServer(api_keys=["sk-good"])) as url:
-        async with connect(url, api_key="sk-good", auth=auth) as rt:  # type: ignore[arg-type]
+        async with connect(url, dialect="beta", api_key="sk-good", auth=auth) as rt:  # type: ignore[arg-type]
             created = await until(rt, ev.SessionCreated)
             assert created.session.model == "gpt-4o-realtime-preview"
 
@@ -68,7 +68,7 @@ async def test_every_key_style_is_accepted(auth: str) -> None:
 async def test_wrong_or_missing_keys_are_refused_before_the_session(key: str | None) -> None:
     async with running(RealtimeServer(api_keys=["sk-good"])) as url:
         with pytest.raises(HandshakeError) as info:
-            async with connect(url, api_key=key):
+            async with connect(url, dialect="beta", api_key=key):
                 pass  # pragma: no cover
     assert info.value.status_code == 401
     body = json.loads(info.value.body)
@@ -93,7 +93,7 @@ async def test_many_concurrent_sessions() -> None:
     async with running(RealtimeServer()) as url:
 
         async def one(n: int) -> None:
-            async with connect(url) as rt:
+            async with connect(url, dialect="beta") as rt:
                 await rt.send(TEXT_ONLY)
                 results[n] = await text_turn(rt, f"hello {n}")
 
@@ -105,7 +105,7 @@ async def test_many_concurrent_sessions() -> None:
 
 async def test_an_audio_turn_with_vad_transcription_and_echo() -> None:
     async with running(RealtimeServer()) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             await rt.send(
                 ev.SessionUpdate(
                     session=ev.SessionConfig(input_audio_transcription=ev.InputAudioTranscription())
@@ -146,7 +146,7 @@ class Slow:
 async def test_a_client_cancel_cancels_the_backend() -> None:
     backend = Slow()
     async with running(RealtimeServer(backend)) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             await rt.send(TEXT_ONLY)
             await rt.send(ev.ResponseCreate())
             await until(rt, ev.ResponseTextDelta)
@@ -160,7 +160,7 @@ async def test_a_client_cancel_cancels_the_backend() -> None:
 async def test_speech_cancels_the_backend() -> None:
     backend = Slow()
     async with running(RealtimeServer(backend)) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             await rt.send(ev.ResponseCreate())
             await until(rt, ev.ResponseTextDelta)
             await rt.send(ev.InputAudioBufferAppend(audio=tone(200)))
@@ -180,7 +180,7 @@ class Broken:
 
 async def test_a_failing_backend_fails_its_response_not_the_server() -> None:
     async with running(RealtimeServer(Broken())) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             await rt.send(TEXT_ONLY)
             await rt.send(ev.ResponseCreate())
             done = await until(rt, ev.ResponseDone)
@@ -195,7 +195,7 @@ async def test_a_failing_backend_fails_its_response_not_the_server() -> None:
 
 async def test_oversized_messages_close_with_1009() -> None:
     async with running(RealtimeServer(max_message_size=10_000)) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             await until(rt, ev.SessionCreated)
             await rt.send(ev.InputAudioBufferAppend(audio=bytes(20_000)))
             with pytest.raises(ConnectionClosedError) as info:
@@ -206,7 +206,7 @@ async def test_oversized_messages_close_with_1009() -> None:
 
 async def test_a_full_buffer_is_an_error_event() -> None:
     async with running(RealtimeServer(limits=ServerLimits(max_buffer_bytes=4800))) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             await rt.send(ev.SessionUpdate(session=ev.SessionConfig(turn_detection=None)))
             await rt.send(ev.InputAudioBufferAppend(audio=bytes(4800)))
             await rt.send(ev.InputAudioBufferAppend(event_id="over", audio=bytes(2)))
@@ -216,7 +216,7 @@ async def test_a_full_buffer_is_an_error_event() -> None:
 
 async def test_idle_connections_are_closed() -> None:
     async with running(RealtimeServer(idle_timeout=0.3)) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             with trio.fail_after(5):
                 kinds = [type(event).__name__ async for event, _ in rt]
             assert kinds == ["SessionCreated"]
@@ -254,7 +254,7 @@ async def test_graceful_shutdown_ends_every_open_response() -> None:
 async def test_the_echo_backend_calls_a_named_tool() -> None:
     tool = ev.Tool(name="lookup", parameters={"type": "object"})
     async with running(RealtimeServer(EchoBackend())) as url:
-        async with connect(url) as rt:
+        async with connect(url, dialect="beta") as rt:
             await rt.send(
                 ev.SessionUpdate(
                     session=ev.SessionConfig(
@@ -297,7 +297,7 @@ async def test_a_cancelled_flush_loses_no_event() -> None:
 
     ours, theirs = trio.testing.memory_stream_pair()
     conn = ServerConnection()
-    conn.receive_data(ClientConnection("ws://127.0.0.1:1/v1/realtime").data_to_send())
+    conn.receive_data(ClientConnection("ws://127.0.0.1:1/v1/realtime", dialect="beta").data_to_send())
     list(conn.events())
     conn.accept()
     session = ServerSession()  # session.created is queued

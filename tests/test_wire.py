@@ -33,7 +33,7 @@ def request_of(client: ClientConnection) -> HandshakeRequest:
 
 
 def test_the_client_handshake_carries_the_key_the_beta_header_and_the_model() -> None:
-    client = ClientConnection(URL, api_key="sk-abc", headers={"X-Trace": "1"})
+    client = ClientConnection(URL, dialect="beta", api_key="sk-abc", headers={"X-Trace": "1"})
     raw = client.data_to_send()
     head = raw.decode()
     assert head.startswith("GET /v1/realtime?model=gpt-4o-realtime-preview-2024-12-17 HTTP/1.1\r\n")
@@ -41,7 +41,7 @@ def test_the_client_handshake_carries_the_key_the_beta_header_and_the_model() ->
     assert "Authorization: Bearer sk-abc\r\n" in head
     assert "OpenAI-Beta: realtime=v1\r\n" in head
     assert "X-Trace: 1\r\n" in head
-    request = request_of(ClientConnection(URL, api_key="sk-abc"))
+    request = request_of(ClientConnection(URL, dialect="beta", api_key="sk-abc"))
     assert request.path == "/v1/realtime"
     assert request.model == "gpt-4o-realtime-preview-2024-12-17"
     assert request.credentials == Credentials("bearer", "sk-abc")
@@ -50,10 +50,10 @@ def test_the_client_handshake_carries_the_key_the_beta_header_and_the_model() ->
 
 
 def test_azure_style_and_browser_style_credentials() -> None:
-    azure = request_of(ClientConnection(URL, api_key="az-key", auth="api-key"))
+    azure = request_of(ClientConnection(URL, dialect="beta", api_key="az-key", auth="api-key"))
     assert azure.credentials == Credentials("api-key", "az-key") and azure.beta
     assert azure.header("api-key") == "az-key"
-    browser = request_of(ClientConnection(URL, api_key="br-key", auth="subprotocol"))
+    browser = request_of(ClientConnection(URL, dialect="beta", api_key="br-key", auth="subprotocol"))
     assert browser.credentials == Credentials("subprotocol", "br-key")
     assert browser.subprotocols == (
         "realtime",
@@ -61,12 +61,12 @@ def test_azure_style_and_browser_style_credentials() -> None:
         "openai-beta.realtime-v1",
     )
     assert browser.beta
-    anonymous = request_of(ClientConnection(URL, beta=False))
+    anonymous = request_of(ClientConnection(URL, dialect="ga"))
     assert anonymous.credentials is None and not anonymous.beta
 
 
 def test_the_server_selects_the_realtime_subprotocol_for_browsers() -> None:
-    client = ClientConnection(URL, api_key="br-key", auth="subprotocol")
+    client = ClientConnection(URL, dialect="beta", api_key="br-key", auth="subprotocol")
     server = ServerConnection()
     server.receive_data(client.data_to_send())
     list(server.events())
@@ -79,7 +79,7 @@ def test_the_server_selects_the_realtime_subprotocol_for_browsers() -> None:
 
 
 def test_ws_and_wss_urls_and_ports() -> None:
-    secure = ClientConnection("wss://api.openai.com/v1/realtime?model=m")
+    secure = ClientConnection("wss://api.openai.com/v1/realtime?model=m", dialect="beta")
     assert (secure.secure, secure.host, secure.port, secure.target) == (
         True,
         "api.openai.com",
@@ -87,7 +87,7 @@ def test_ws_and_wss_urls_and_ports() -> None:
         "/v1/realtime?model=m",
     )
     assert b"Host: api.openai.com\r\n" in secure.data_to_send()
-    plain = ClientConnection("ws://localhost/realtime")
+    plain = ClientConnection("ws://localhost/realtime", dialect="beta")
     assert (plain.secure, plain.port, plain.target) == (False, 80, "/realtime")
     with pytest.raises(ValueError):
         ClientConnection("http://example.com/")
@@ -98,7 +98,7 @@ def test_ws_and_wss_urls_and_ports() -> None:
     [(401, b'{"error":{"message":"Incorrect API key provided"}}'), (403, b""), (404, b"not here")],
 )
 def test_a_rejected_handshake_is_an_event_with_status_and_body(status: int, body: bytes) -> None:
-    client = ClientConnection(URL, api_key="bad")
+    client = ClientConnection(URL, dialect="beta", api_key="bad")
     server = ServerConnection()
     server.receive_data(client.data_to_send())
     list(server.events())
@@ -117,15 +117,15 @@ def test_a_rejected_handshake_is_an_event_with_status_and_body(status: int, body
 
 
 def test_a_malformed_handshake_answer_or_an_early_eof_is_a_handshake_failure() -> None:
-    client = ClientConnection(URL)
+    client = ClientConnection(URL, dialect="beta")
     client.receive_data(b"this is not HTTP\r\n\r\n")
     [failed] = list(client.events())
     assert isinstance(failed, HandshakeFailed)
-    early = ClientConnection(URL)
+    early = ClientConnection(URL, dialect="beta")
     early.receive_data(b"")
     [failed] = list(early.events())
     assert isinstance(failed, HandshakeFailed) and "closed" in failed.message
-    cut = ClientConnection(URL)
+    cut = ClientConnection(URL, dialect="beta")
     cut.receive_data(b"HTTP/1.1 101 Switching")
     cut.receive_data(b"")
     [failed] = list(cut.events())
@@ -133,7 +133,7 @@ def test_a_malformed_handshake_answer_or_an_early_eof_is_a_handshake_failure() -
 
 
 def test_a_bad_accept_token_fails_the_handshake() -> None:
-    client = ClientConnection(URL)
+    client = ClientConnection(URL, dialect="beta")
     client.receive_data(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Accept: bogus=\r\n\r\n"
@@ -152,7 +152,7 @@ def test_a_malformed_handshake_request_is_answered_with_400() -> None:
 
 
 def test_messages_pipelined_behind_the_handshake_are_kept() -> None:
-    client = ClientConnection(URL)
+    client = ClientConnection(URL, dialect="beta")
     server = ServerConnection()
     handshake = client.data_to_send()
     early = frame(1, b'{"type":"response.create","event_id":"early"}', mask=True)
@@ -288,7 +288,7 @@ def test_messages_beyond_the_size_limit_close_with_1009() -> None:
     client, server, _ = pair(max_message_size=1000)
     closes_with(client, frame(1, b'"' + b"a" * 2000 + b'"'), 1009)
     small = ServerConnection(max_message_size=100)
-    helper = ClientConnection(URL)
+    helper = ClientConnection(URL, dialect="beta")
     small.receive_data(helper.data_to_send())
     list(small.events())
     small.accept()

@@ -34,7 +34,7 @@ def frame(
 
 def pair(**client_options: Any) -> tuple[ClientConnection, ServerConnection, HandshakeRequest]:
     """A client and a server connection with the handshake done."""
-    client = ClientConnection(URL, api_key="sk-test", **client_options)
+    client = ClientConnection(URL, dialect="beta", api_key="sk-test", **client_options)
     server = ServerConnection()
     server.receive_data(client.data_to_send())
     [request] = list(server.events())

@@ -1,6 +1,6 @@
 """The server role: ``ServerSession``, its effects, and the backend's output chunks."""
 
-from .config import DEFAULT_MODEL, ServerLimits, default_session
+from .config import DEFAULT_GA_MODEL, DEFAULT_MODEL, ServerLimits, default_config
 from .effects import (
     ArgumentsChunk,
     AudioChunk,
@@ -20,6 +20,7 @@ from .session import Received, ServerSession
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_GA_MODEL",
     "ArgumentsChunk",
     "AudioChunk",
     "CancelResponse",
@@ -36,5 +37,5 @@ __all__ = [
     "TextChunk",
     "Transcribe",
     "TranscriptChunk",
-    "default_session",
+    "default_config",
 ]

@@ -1,35 +1,54 @@
 """Server defaults and limits.
 
-The default session is the one real servers reported in 2024-2025
-(SEQUENCES.md section 1): text and audio, voice ``alloy``, pcm16 both ways, no
-input transcription, server VAD with threshold 0.5, 300 ms prefix padding,
-200 ms silence, automatic responses and interruptions, no tools,
-``tool_choice: "auto"``, temperature 0.8, no output-token cap.
+The default session is the one real servers report (SEQUENCES.md section 1,
+GA.md 1.5), the same in both dialects: audio output (beta writes it as
+``["text", "audio"]``), voice ``alloy``, pcm16 (``audio/pcm`` at 24 kHz) both
+ways, no input transcription, server VAD with threshold 0.5, 300 ms prefix
+padding, 200 ms silence, automatic responses and interruptions, no tools,
+``tool_choice: "auto"``, no output-token cap, speed 1.0, truncation ``auto``;
+beta adds temperature 0.8. Transcription sessions transcribe with
+``whisper-1`` under server VAD.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from .. import events as ev
+from ..events import ga
+from ..state.session import SessionState
 
 __all__ = [
     "ServerLimits",
     "DEFAULT_MODEL",
+    "DEFAULT_GA_MODEL",
+    "default_config",
     "DEFAULT_INSTRUCTIONS",
-    "default_session",
-    "default_turn_detection",
     "default_rate_limits",
     "TRANSCRIPTION_MODELS",
     "MAX_SESSION_SECONDS",
 ]
 
 DEFAULT_MODEL = "gpt-4o-realtime-preview-2024-12-17"
+"""The model of a beta session when the URL names none."""
+DEFAULT_GA_MODEL = "gpt-realtime"
+"""The model of a GA session when the URL names none."""
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant running on an rtcore Realtime endpoint. "
     "Answer briefly and clearly."
 )
-TRANSCRIPTION_MODELS = ("whisper-1", "gpt-4o-transcribe", "gpt-4o-mini-transcribe")
+TRANSCRIPTION_MODELS = (
+    "whisper-1",
+    "gpt-4o-transcribe",
+    "gpt-4o-mini-transcribe",
+    "gpt-4o-mini-transcribe-2025-12-15",
+    "gpt-4o-transcribe-diarize",
+    "gpt-transcribe",
+    "gpt-live-transcribe",
+    "gpt-realtime-whisper",
+)
 MAX_SESSION_SECONDS = 30 * 60
 
 
@@ -48,46 +67,47 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
     min_commit_ms: int = 100
 
 
-def default_turn_detection() -> ev.TurnDetection:
-    return ev.TurnDetection(
-        type="server_vad",
+def default_config(
+    session_id: str,
+    *,
+    model: str,
+    created_at: int | None = None,
+    kind: Literal["realtime", "transcription"] = "realtime",
+    instructions: str = DEFAULT_INSTRUCTIONS,
+) -> SessionState:
+    """The effective configuration a session starts with (either dialect)."""
+    vad = ga.ServerVad(
         threshold=0.5,
         prefix_padding_ms=300,
         silence_duration_ms=200,
+        idle_timeout_ms=None,
         create_response=True,
         interrupt_response=True,
     )
-
-
-def default_session(
-    session_id: str,
-    *,
-    model: str = DEFAULT_MODEL,
-    created_at: int | None = None,
-    instructions: str = DEFAULT_INSTRUCTIONS,
-) -> ev.Session:
-    """The session of ``session.created``; ``expires_at`` only when the creation time is known."""
-    return ev.Session(
+    expires = None if created_at is None else created_at + MAX_SESSION_SECONDS
+    if kind == "transcription":
+        return SessionState(
+            kind="transcription",
+            id=session_id,
+            expires_at=expires,
+            input_format="pcm16",
+            transcription=ga.GATranscription(model="whisper-1", language=None, prompt=None),
+            turn_detection=vad,
+        )
+    return SessionState(
         id=session_id,
-        object="realtime.session",
         model=model,
-        expires_at=ev.UNSET if created_at is None else created_at + MAX_SESSION_SECONDS,
-        modalities=("text", "audio"),
+        expires_at=expires,
+        output_modalities=("audio",),
         instructions=instructions,
         voice="alloy",
-        input_audio_format="pcm16",
-        output_audio_format="pcm16",
-        input_audio_transcription=None,
-        turn_detection=default_turn_detection(),
-        tools=(),
-        tool_choice="auto",
-        temperature=0.8,
-        max_response_output_tokens="inf",
-        input_audio_noise_reduction=None,
         speed=1.0,
-        tracing=None,
-        include=None,
-        client_secret=None,
+        input_format="pcm16",
+        output_format="pcm16",
+        turn_detection=vad,
+        tool_choice="auto",
+        max_output_tokens="inf",
+        truncation="auto",
     )
 
 

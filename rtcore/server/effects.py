@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 
 from .. import events as ev
+from ..events import ga
 from ..state import ItemState, Snapshot
 
 __all__ = [
@@ -38,22 +39,54 @@ __all__ = [
 
 
 class ResponseSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """The effective settings of one response: session defaults with its overrides applied."""
+    """The effective settings of one response: session defaults with its overrides applied.
 
-    modalities: tuple[ev.Modality, ...]
+    One vocabulary for both dialects (see ``rtcore.state.SessionState``):
+    ``output_modalities`` is ``("audio",)`` (audio with its transcript) or
+    ``("text",)``; tools and tool choice are the GA objects, which hold every
+    beta form; ``temperature`` is set only in beta sessions.
+    """
+
+    output_modalities: tuple[ev.Modality, ...]
     instructions: str
-    voice: ev.Voice
-    output_audio_format: ev.AudioFormat
-    tools: tuple[ev.Tool, ...]
-    tool_choice: ev.ToolChoice
-    temperature: float
+    voice: str | ga.VoiceId
+    output_format: ev.AudioFormat
+    tools: tuple[ga.GATool, ...]
+    tool_choice: ga.GAToolChoice
     max_output_tokens: ev.MaxTokens
-    conversation: Literal["auto", "none"]
+    conversation: str
     metadata: dict[str, str] | None = None
+    temperature: float | None = None
+    prompt: ga.Prompt | None = None
+    reasoning: ga.Reasoning | None = None
+    parallel_tool_calls: bool | None = None
 
     @property
     def audio(self) -> bool:
-        return "audio" in self.modalities
+        """Whether the response speaks."""
+        return "audio" in self.output_modalities
+
+    @property
+    def output_audio_format(self) -> ev.AudioFormat:
+        """The output format by its beta name (the same value as ``output_format``)."""
+        return self.output_format
+
+    @property
+    def modalities(self) -> tuple[ev.Modality, ...]:
+        """The modalities as beta reports them: ``("text", "audio")`` for an audio response."""
+        return ("text", "audio") if self.audio else ("text",)
+
+    @property
+    def function_names(self) -> tuple[str, ...]:
+        """The names of the function tools the model may call."""
+        return tuple(
+            t.name for t in self.tools if isinstance(t, ga.FunctionTool) and isinstance(t.name, str)
+        )
+
+    @property
+    def mcp_servers(self) -> tuple[ga.McpTool, ...]:
+        """The MCP servers whose tools the model may call."""
+        return tuple(t for t in self.tools if isinstance(t, ga.McpTool))
 
 
 class StartResponse(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,7 +122,7 @@ class Transcribe(msgspec.Struct, frozen=True, kw_only=True):
     content_index: int
     audio: bytes
     audio_format: ev.AudioFormat
-    settings: ev.InputAudioTranscription
+    settings: ga.GATranscription
 
 
 Effect = StartResponse | CancelResponse | Transcribe

@@ -1,13 +1,16 @@
-"""Writing responses: output chunks in, the exact event sequence out (SEQUENCES.md 11-14).
+"""Writing responses: output chunks in, the exact event sequence out (SEQUENCES.md 11-14, GA.md 10.4).
 
-For every response the writer emits, in order: ``response.created``; before
-the first output, ``rate_limits.updated`` (a response cancelled before any
-output gets none, as on the real service); per item
-``response.output_item.added`` then ``conversation.item.created`` (not for
-out-of-band responses); per part ``response.content_part.added``, the
-deltas, the part's ``*.done`` events (``audio.done`` before
-``audio_transcript.done``), ``response.content_part.done``; then
-``response.output_item.done`` and, exactly once, ``response.done``.
+For every response the writer emits, in order: ``response.created``; per
+item ``response.output_item.added`` then the item's announcement in the
+conversation (beta ``conversation.item.created``, GA
+``conversation.item.added``; none for out-of-band responses); per part
+``response.content_part.added``, the deltas, the part's ``*.done`` events
+(audio before its transcript), ``response.content_part.done``; then
+``response.output_item.done`` (and, in GA, ``conversation.item.done``) and,
+exactly once, ``response.done``. ``rate_limits.updated`` comes once per
+response that produced output: in beta right when the first output begins,
+in GA after the last part closes (GA.md 10.4; a response cancelled before
+any output gets none). The names and shapes are the connection's edge's.
 
 Every ``*.added`` is closed on every path - completion, cancellation by the
 client or by speech, failure, disconnect, shutdown - with the values
@@ -19,7 +22,7 @@ response that has ended is refused with ``LocalProtocolError``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -27,7 +30,8 @@ from .. import events as ev
 from ..audio.formats import FORMATS
 from ..errors import LocalProtocolError
 from ..ids import IdFactory
-from ..state import ItemState, Snapshot
+from ..state import ItemState, Snapshot, TextChunks
+from .edge import Edge
 from .effects import (
     ArgumentsChunk,
     AudioChunk,
@@ -40,7 +44,7 @@ from .effects import (
     TranscriptChunk,
 )
 
-__all__ = ["ResponseWriter", "Run", "zero_usage", "wire_item"]
+__all__ = ["ResponseWriter", "Run", "zero_usage"]
 
 Emit = Callable[[ev.ServerEvent], None]
 
@@ -61,55 +65,6 @@ def zero_usage() -> ev.Usage:
     )
 
 
-def wire_item(item: ItemState, *, with_audio: bool = False) -> ev.Item:
-    """An item as the server reports it; audio bytes only when asked (``conversation.item.retrieved``)."""
-    status = item.status if item.status is not None else ev.UNSET
-    if item.type == "function_call":
-        return ev.FunctionCallItem(
-            id=item.id,
-            object="realtime.item",
-            status=status,
-            name=item.name if item.name is not None else ev.UNSET,
-            call_id=item.call_id if item.call_id is not None else ev.UNSET,
-            arguments=item.arguments.value if item.arguments is not None else "",
-        )
-    if item.type == "function_call_output":
-        assert item.call_id is not None
-        return ev.FunctionCallOutputItem(
-            id=item.id,
-            object="realtime.item",
-            status=status,
-            call_id=item.call_id,
-            output=item.output if item.output is not None else "",
-        )
-    parts: list[ev.ContentPart] = []
-    for part in item.content:
-        if part.type == "text":
-            parts.append(ev.TextContent(text=part.text.value if part.text else ""))
-        elif part.type == "input_text":
-            parts.append(ev.InputTextContent(text=part.text.value if part.text else ""))
-        elif part.type == "audio":
-            parts.append(
-                ev.AudioContent(
-                    transcript=part.transcript.value if part.transcript is not None else "",
-                    audio=part.audio.value if with_audio and part.audio else ev.UNSET,
-                )
-            )
-        elif part.type == "input_audio":
-            parts.append(
-                ev.InputAudioContent(
-                    transcript=part.transcript.value if part.transcript is not None else None,
-                    audio=part.audio.value if with_audio and part.audio else ev.UNSET,
-                )
-            )
-        else:
-            parts.append(ev.ItemReferenceContent(id=part.reference_id or ""))
-    assert item.role is not None
-    return ev.MessageItem(
-        id=item.id, object="realtime.item", status=status, role=item.role, content=tuple(parts)
-    )
-
-
 class Run(msgspec.Struct, kw_only=True):
     """The writer's bookkeeping for one response in progress."""
 
@@ -117,7 +72,11 @@ class Run(msgspec.Struct, kw_only=True):
     settings: ResponseSettings
     conversation_id: str | None
     trigger: Literal["client", "vad"]
+    number: int = 0
+    """How many responses the session started before this one."""
     items: list[str] = msgspec.field(default_factory=list)
+    previous: dict[str, str | None] = msgspec.field(default_factory=dict)
+    """The conversation item each output item was placed after (for GA's ``item.done``)."""
     open_item: str | None = None
     open_kind: Literal["message", "function_call"] | None = None
     open_part: int | None = None
@@ -138,8 +97,11 @@ class ResponseWriter:
         state: Callable[[], Snapshot],
         ids: IdFactory,
         rate_limits: Callable[[int], tuple[ev.RateLimit, ...]] | None,
+        edge: Edge,
         on_finish: Callable[[Run], None] | None = None,
     ) -> None:
+        self._edge = edge
+        self._streams = edge.streams
         self._emit = emit
         self._state = state
         self._ids = ids
@@ -147,6 +109,10 @@ class ResponseWriter:
         self._on_finish = on_finish
         self.runs: dict[str, Run] = {}
         self.started = 0
+        self.call_ids: set[str] = set()
+        """Every function call id of the session, for the check of ``function_call_output``."""
+        self.audio_produced = False
+        """Whether any response has produced audio (the session's voice is locked from then on)."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -156,22 +122,15 @@ class ResponseWriter:
                 return run
         return None
 
-    def _response_object(self, run: Run, status: ev.ResponseStatus, **final: object) -> ev.Response:
-        s = run.settings
-        return ev.Response(
+    def _response_object(self, run: Run, status: ev.ResponseStatus, **final: Any) -> Any:
+        return self._edge.response_object(
             id=run.id,
-            object="realtime.response",
             status=status,
-            status_details=final.get("status_details"),  # type: ignore[arg-type]
-            output=final.get("output", ()),  # type: ignore[arg-type]
+            status_details=final.get("status_details"),
+            output=final.get("output", ()),
             conversation_id=run.conversation_id,
-            modalities=s.modalities,
-            voice=s.voice,
-            output_audio_format=s.output_audio_format,
-            temperature=s.temperature,
-            max_output_tokens=s.max_output_tokens,
-            usage=final.get("usage"),  # type: ignore[arg-type]
-            metadata=s.metadata,
+            usage=final.get("usage"),
+            settings=run.settings,
         )
 
     def start(
@@ -186,12 +145,13 @@ class ResponseWriter:
             settings=settings,
             conversation_id=None if settings.conversation == "none" else conversation_id,
             trigger=trigger,
+            number=self.started,
         )
         self.runs[response_id] = run
         self.started += 1
         self._emit(
-            ev.ResponseCreated(
-                event_id=self._ids("event"), response=self._response_object(run, "in_progress")
+            self._edge.response_created(
+                self._ids("event"), self._response_object(run, "in_progress")
             )
         )
         return run
@@ -211,24 +171,25 @@ class ResponseWriter:
         run = self._run(response_id)
         if isinstance(chunk, TextChunk):
             self._open_part(run, "text")
-            self._delta(run, ev.ResponseTextDelta, delta=chunk.text)
+            self._delta(run, self._streams.text_delta, delta=chunk.text)
         elif isinstance(chunk, AudioChunk):
             if not run.settings.audio:
                 raise LocalProtocolError(
-                    f"response {response_id!r} has audio output off (modalities {list(run.settings.modalities)})",
+                    f"response {response_id!r} has audio output off (output modalities {list(run.settings.output_modalities)})",
                     code="audio_disabled",
                 )
-            fmt = run.settings.output_audio_format
+            fmt = run.settings.output_format
             if len(chunk.audio) % FORMATS[fmt].sample_width:
                 raise LocalProtocolError(
                     f"{len(chunk.audio)} bytes is not a whole number of {fmt} samples",
                     code="invalid_audio",
                 )
             self._open_part(run, "audio")
-            self._delta(run, ev.ResponseAudioDelta, delta=chunk.audio)
+            self.audio_produced = True
+            self._delta(run, self._streams.audio_delta, delta=chunk.audio)
         elif isinstance(chunk, TranscriptChunk):
             self._open_part(run, "audio")
-            self._delta(run, ev.ResponseAudioTranscriptDelta, delta=chunk.text)
+            self._delta(run, self._streams.transcript_delta, delta=chunk.text)
         elif isinstance(chunk, FunctionCallChunk):
             self._open_call(run, chunk)
         elif isinstance(chunk, ArgumentsChunk):
@@ -245,50 +206,48 @@ class ResponseWriter:
             )
             self.finish(run, chunk.status, chunk.details, chunk.usage, item_status)
 
+    def _rate_limits_update(self, run: Run) -> None:
+        if self._rate_limits is not None:
+            self._emit(
+                ev.RateLimitsUpdated(
+                    event_id=self._ids("event"), rate_limits=self._rate_limits(run.number)
+                )
+            )
+
     def _begin_output(self, run: Run) -> None:
         if run.started_output:
             return
         run.started_output = True
-        if self._rate_limits is not None:
-            self._emit(
-                ev.RateLimitsUpdated(
-                    event_id=self._ids("event"), rate_limits=self._rate_limits(self.started - 1)
-                )
-            )
+        if self._edge.rate_limits_first:
+            self._rate_limits_update(run)
 
     def _open_item(
-        self, run: Run, item: ev.Item, kind: Literal["message", "function_call"]
+        self, run: Run, item: ItemState, kind: Literal["message", "function_call"]
     ) -> None:
         self._begin_output(run)
         previous = self._state().order[-1] if self._state().order else None
-        assert isinstance(item.id, str)
         self._emit(
-            ev.ResponseOutputItemAdded(
+            self._edge.output_item(
+                True,
                 event_id=self._ids("event"),
                 response_id=run.id,
                 output_index=len(run.items),
-                item=item,
+                item=self._edge.wire_item(item),
             )
         )
         if not run.out_of_band:
-            self._emit(
-                ev.ConversationItemCreated(
-                    event_id=self._ids("event"), previous_item_id=previous, item=item
-                )
-            )
+            for event in self._edge.item_added(self._ids, previous, item, final=False):
+                self._emit(event)
         run.items.append(item.id)
+        run.previous[item.id] = previous
         run.open_item, run.open_kind = item.id, kind
 
     def _open_part(self, run: Run, kind: Literal["text", "audio"]) -> None:
         if run.open_kind == "function_call":
             self._close_item(run, "completed")
         if run.open_item is None:
-            item = ev.MessageItem(
-                id=self._ids("item"),
-                object="realtime.item",
-                status="in_progress",
-                role="assistant",
-                content=(),
+            item = ItemState(
+                id=self._ids("item"), type="message", status="in_progress", role="assistant"
             )
             self._open_item(run, item, "message")
         if run.open_part is not None and run.part_kind == kind:
@@ -331,13 +290,14 @@ class ResponseWriter:
         if run.open_item is not None:
             self._close_item(run, "completed")
         call_id = chunk.call_id or self._ids("call")
-        item = ev.FunctionCallItem(
+        self.call_ids.add(call_id)
+        item = ItemState(
             id=self._ids("item"),
-            object="realtime.item",
+            type="function_call",
             status="in_progress",
             name=chunk.name,
             call_id=call_id,
-            arguments="",
+            arguments=TextChunks.of(""),
         )
         self._open_item(run, item, "function_call")
         if chunk.arguments:
@@ -368,12 +328,12 @@ class ResponseWriter:
         final: ev.ContentPart
         if run.part_kind == "text":
             text = part.text.value if part.text is not None else ""
-            self._delta(run, ev.ResponseTextDone, text=text)
+            self._delta(run, self._streams.text_done, text=text)
             final = ev.TextContent(text=text)
         else:
             transcript = part.transcript.value if part.transcript is not None else ""
-            self._delta(run, ev.ResponseAudioDone)
-            self._delta(run, ev.ResponseAudioTranscriptDone, transcript=transcript)
+            self._delta(run, self._streams.audio_done)
+            self._delta(run, self._streams.transcript_done, transcript=transcript)
             final = ev.AudioContent(transcript=transcript)
         self._delta(run, ev.ResponseContentPartDone, part=final)
         run.open_part = run.part_kind = None
@@ -398,15 +358,20 @@ class ResponseWriter:
                     arguments=item.arguments.value if item.arguments is not None else "",
                 )
             )
-        final = msgspec.structs.replace(wire_item(item), status=status)
         self._emit(
-            ev.ResponseOutputItemDone(
+            self._edge.output_item(
+                False,
                 event_id=self._ids("event"),
                 response_id=run.id,
                 output_index=len(run.items) - 1,
-                item=final,
+                item=self._edge.wire_item(msgspec.structs.replace(item, status=status)),
             )
         )
+        if not run.out_of_band:
+            final = self._state().item(item.id)
+            assert final is not None
+            for event in self._edge.item_done(self._ids, run.previous[item.id], final):
+                self._emit(event)
         run.open_item = run.open_kind = None
 
     def finish(
@@ -419,16 +384,18 @@ class ResponseWriter:
     ) -> None:
         """Close what is open and send the one ``response.done``."""
         self._close_item(run, item_status)
+        if run.started_output and not self._edge.rate_limits_first:
+            self._rate_limits_update(run)
         state = self._state()
         output = []
         for item_id in run.items:
             item = state.item(item_id)
             assert item is not None  # output items cannot be deleted while their response runs
-            output.append(wire_item(item))
+            output.append(self._edge.wire_item(item))
         response = self._response_object(
             run, status, status_details=details, output=tuple(output), usage=usage or zero_usage()
         )
         del self.runs[run.id]
-        self._emit(ev.ResponseDone(event_id=self._ids("event"), response=response))
+        self._emit(self._edge.response_done(self._ids("event"), response))
         if self._on_finish is not None:
             self._on_finish(run)

@@ -1,4 +1,4 @@
-"""The server role at message level: ``ServerSession``.
+"""The server role at message level: ``ServerSession``, in either dialect.
 
 Theory of operation
 -------------------
@@ -9,18 +9,24 @@ back as effects (``StartResponse``, ``CancelResponse``, ``Transcribe``), and
 the app's backend answers through ``produce()`` (output chunks) and the
 transcription methods.
 
+One session logic serves both dialects. The connection's dialect (chosen at
+the handshake: GA unless the client asked for beta) picks an *edge*
+(``BetaEdge`` or ``GAEdge``) that reads the dialect's requests into one
+vocabulary and writes the session's happenings as the dialect's events; the
+buffers, VAD, items, responses and errors below are written once. The parts
+of the session live by concern: ``buffer`` (input audio and VAD), ``items``
+(conversation items), ``requests`` (starting and stopping responses),
+``responses`` (writing them); this module holds the session's configuration,
+the backend's side and the end of the session, and the table of every client
+event the session handles.
+
 Every event the session emits is also folded into its own ``Snapshot`` with
 the same ``rtcore.state.apply`` the client uses, so the server's conversation
 and the conversation a client rebuilds from the server's events are equal by
-construction, and an emitted event that contradicted the state would be
-caught at once.
+construction. The rules that hold on every path:
 
-The handling of each client event is in the ``_HANDLERS`` table at the
-bottom of this file (SEQUENCES.md sections 2-13), with the VAD flow of
-section 4 and 14 in ``_append``. The rules that hold on every path:
-
-* ``session.created`` (or ``transcription_session.created``) is the first
-  event, before anything else.
+* ``session.created`` is the first event (beta transcription sessions:
+  ``transcription_session.created``), before anything else.
 * Bad input never changes state and never ends the session: it is answered
   with one ``error`` whose ``error.event_id`` is the offending client event's
   ``event_id`` and whose ``code`` and ``param`` say what and where.
@@ -35,22 +41,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from msgspec.structs import replace
-
 from .. import events as ev
-from ..audio.formats import FORMATS
 from ..audio.vad import DetectorFactory, EnergyDetector
-from ..errors import LocalProtocolError, RemoteProtocolError
+from ..errors import LocalProtocolError
+from ..events import ga
 from ..ids import DeterministicIds, IdFactory
-from ..state import ItemState, Snapshot, apply, initial_snapshot
-from ..state.wire import item_from_wire
+from ..state import Snapshot, initial_snapshot
+from ..state.session import SessionState
+from .beta_edge import BetaEdge
+from .buffer import InputBuffer
 from .config import (
+    DEFAULT_GA_MODEL,
     DEFAULT_MODEL,
     ServerLimits,
+    default_config,
     default_rate_limits,
-    default_session,
-    default_turn_detection,
 )
+from .edge import Edge
 from .effects import (
     ArgumentsChunk,
     AudioChunk,
@@ -59,99 +66,109 @@ from .effects import (
     Finish,
     FunctionCallChunk,
     OutputChunk,
-    StartResponse,
     TextChunk,
-    Transcribe,
     TranscriptChunk,
 )
+from .ga_edge import GAEdge
 from .input_audio import InputAudio
-from .responses import ResponseWriter, Run, wire_item
-from .validation import Invalid, check_item, decode_error_message, merge_session, response_settings
+from .items import Items
+from .requests import Requests
+from .responses import ResponseWriter
+from .settings import Invalid, merge_config
 
 __all__ = ["ServerSession", "Received"]
 
 Received = ev.ClientEvent | Effect
 """What ``receive_message`` returns: the client event it decoded, then the effects it caused."""
 
-_CANCELLED = {
-    "client_cancelled": ev.StatusDetails(type="cancelled", reason="client_cancelled"),
-    "turn_detected": ev.StatusDetails(type="cancelled", reason="turn_detected"),
-}
+_EDGES: dict[str, type[BetaEdge] | type[GAEdge]] = {"beta": BetaEdge, "ga": GAEdge}
 
 
-class ServerSession:
-    """One Realtime session, server side, without I/O."""
+def _decode_error_message(error: ev.DecodeError) -> str:
+    """The service-style message for a message the codec refused."""
+    path, reason = error.path, error.reason
+    if error.code == "unknown_parameter":
+        return f"Unknown parameter: '{path}'."
+    if error.code == "missing_required_parameter":
+        if path == "type":
+            return "The 'type' field is missing."
+        return f"Missing required parameter: '{path}'."
+    if error.code == "invalid_type":
+        return f"Invalid type for '{path}': {reason}."
+    if error.code == "invalid_value":
+        return f"Invalid value for '{path}': {reason}."
+    if path == "type":
+        return "The 'type' field is missing."
+    return f"Invalid event: {reason}."
+
+
+class ServerSession(InputBuffer, Items, Requests):
+    """One Realtime session, server side, without I/O.
+
+    ``dialect`` is the connection's (``"ga"`` by default; ``"beta"`` when the
+    handshake asked for it); ``intent`` the session type the URL asked for.
+    """
 
     def __init__(
         self,
         *,
         id_factory: IdFactory | None = None,
-        model: str = DEFAULT_MODEL,
+        model: str | None = None,
         created_at: int | None = None,
-        session: ev.Session | None = None,
         limits: ServerLimits | None = None,
         detector: DetectorFactory = EnergyDetector,
         conversation_created: bool = False,
         rate_limits: bool = True,
         intent: Literal["conversation", "transcription"] = "conversation",
+        dialect: ev.Dialect = ev.DEFAULT_DIALECT,
     ) -> None:
-        self._ids: IdFactory = id_factory or DeterministicIds()
+        if dialect not in _EDGES:
+            raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
+        self.dialect: ev.Dialect = dialect
+        self._edge: Edge = _EDGES[dialect]()
+        self._ids = id_factory or DeterministicIds()
         self.limits = limits or ServerLimits()
         self._detectors = detector
         self._state = initial_snapshot()
-        self._out: list[ev.ServerEvent] = []
+        self._out = []
         self._writer = ResponseWriter(
             self._emit,
             lambda: self._state,
             self._ids,
             default_rate_limits if rate_limits else None,
+            self._edge,
             on_finish=self._response_ended,
         )
         self._idle_from = 0
         """Where on the audio clock the current silence began (for ``idle_timeout_ms``)."""
-        self._item_audio: dict[str, bytes] = {}
-        self._item_seconds: dict[str, float] = {}
-        self._transcribing: set[str] = set()
+        self._item_audio = {}
+        self._item_seconds = {}
+        self._transcribing = set()
         self._ended = False
+        self._extras = {}
+        """Settings only the dialect has (beta's ``temperature``)."""
         self.intent = intent
         self.conversation_id = self._ids("conv")
-        self._session = session or default_session(
-            self._ids("sess"), model=model, created_at=created_at
+        if model is None:
+            model = DEFAULT_GA_MODEL if dialect == "ga" else DEFAULT_MODEL
+        self._config = default_config(
+            self._ids("sess"),
+            model=model,
+            created_at=created_at,
+            kind="transcription" if intent == "transcription" else "realtime",
         )
-        self._transcription: ev.TranscriptionSession | None = None
-        if intent == "transcription":
-            self._transcription = ev.TranscriptionSession(
-                id=self._session.id,
-                object="realtime.transcription_session",
-                expires_at=self._session.expires_at,
-                input_audio_format="pcm16",
-                input_audio_transcription=ev.InputAudioTranscription(
-                    model="whisper-1", language=None, prompt=None
-                ),
-                turn_detection=default_turn_detection(),
-                input_audio_noise_reduction=None,
-                include=None,
-                modalities=("text",),
-                client_secret=None,
-            )
+        self._emit(self._edge.session_event(True, self._config, self._extras, self._ids("event")))
+        if conversation_created and not self._transcription_only:
             self._emit(
-                ev.TranscriptionSessionCreated(
-                    event_id=self._ids("event"), session=self._transcription
+                ev.ConversationCreated(
+                    event_id=self._ids("event"),
+                    conversation=ev.Conversation(
+                        id=self.conversation_id, object="realtime.conversation"
+                    ),
                 )
             )
-        else:
-            self._emit(ev.SessionCreated(event_id=self._ids("event"), session=self._session))
-            if conversation_created:
-                self._emit(
-                    ev.ConversationCreated(
-                        event_id=self._ids("event"),
-                        conversation=ev.Conversation(
-                            id=self.conversation_id, object="realtime.conversation"
-                        ),
-                    )
-                )
         self._audio = InputAudio(self._input_format())
-        self._audio.configure(self._input_format(), self._turn_detection(), self._detectors)
+        self._configure_audio()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -161,9 +178,9 @@ class ServerSession:
         return self._state
 
     @property
-    def session(self) -> ev.Session:
-        """The effective session configuration."""
-        return self._session
+    def session(self) -> SessionState:
+        """The effective session configuration (the same vocabulary in both dialects)."""
+        return self._config
 
     @property
     def ended(self) -> bool:
@@ -199,32 +216,6 @@ class ServerSession:
         encode = ev.encode_event
         return [encode(event) for event in self.events_to_send()]
 
-    def _emit(self, event: ev.ServerEvent) -> None:
-        try:
-            self._state = apply(self._state, event)
-        except (
-            RemoteProtocolError
-        ) as exc:  # pragma: no cover - a bug in the engine, not in the input
-            raise LocalProtocolError(f"the server built an inconsistent event: {exc}") from exc
-        self._out.append(event)
-
-    def _error(
-        self,
-        code: str | None,
-        message: str,
-        param: str | None = None,
-        event_id: str | None = None,
-        kind: str = "invalid_request_error",
-    ) -> None:
-        self._emit(
-            ev.ErrorEvent(
-                event_id=self._ids("event"),
-                error=ev.ErrorDetails(
-                    type=kind, code=code, message=message, param=param, event_id=event_id
-                ),
-            )
-        )
-
     # -- input ----------------------------------------------------------------------------
 
     def receive_message(self, data: bytes | str) -> list[Received]:
@@ -232,7 +223,7 @@ class ServerSession:
         if self._ended:
             return []
         try:
-            event = ev.decode_client_event(data, dialect="beta", strict=True)
+            event = ev.decode_client_event(data, dialect=self.dialect, strict=True)
         except ev.DecodeError as err:
             self.reject_message(err)
             return []
@@ -244,13 +235,13 @@ class ServerSession:
     def reject_message(self, error: ev.DecodeError) -> None:
         """Answer a client message that is not a valid event (from a decoder upstream)."""
         if not self._ended:
-            self._error(error.code, decode_error_message(error), error.path, error.event_id)
+            self._error(error.code, _decode_error_message(error), error.path, error.event_id)
 
     def reject_unknown(self, event: ev.UnknownEvent) -> None:
-        """Answer a client event of a type this protocol does not have."""
+        """Answer a client event of a type this dialect does not have."""
         if self._ended:
             return
-        allowed = ", ".join(repr(t) for t in ev.CLIENT_EVENTS)
+        allowed = ", ".join(repr(t) for t in ev.client_events(self.dialect))
         self._error(
             "invalid_value",
             f"Invalid value: {event.type!r}. Supported values are: {allowed}.",
@@ -262,8 +253,16 @@ class ServerSession:
         """Handle one decoded client event; returns the effects for the app."""
         if self._ended:
             return []
-        handler = _HANDLERS[type(event)]
+        handler = _HANDLERS.get(type(event))
         event_id = event.event_id if isinstance(event.event_id, str) else None
+        if handler is None or type(event) not in self._edge.client_events:
+            self._error(
+                "invalid_value",
+                f"Invalid value: {event.type!r} is not an event of the {self.dialect} dialect.",
+                "type",
+                event_id,
+            )
+            return []
         try:
             return handler(self, event, event_id)
         except Invalid as bad:
@@ -272,481 +271,51 @@ class ServerSession:
 
     # -- session ----------------------------------------------------------------------------
 
-    @property
-    def _audio_source(self) -> Any:
-        """Where the input-audio settings live: the transcription session, or the session."""
-        return self._transcription if self._transcription is not None else self._session
-
-    def _input_format(self) -> ev.AudioFormat:
-        fmt = self._audio_source.input_audio_format
-        return "pcm16" if isinstance(fmt, ev.UnsetType) else fmt
-
-    def _turn_detection(self) -> ev.TurnDetection | None:
-        value = self._audio_source.turn_detection
-        return None if isinstance(value, ev.UnsetType) else value
-
-    def _transcription_settings(self) -> ev.InputAudioTranscription | None:
-        value = self._audio_source.input_audio_transcription
-        return None if isinstance(value, ev.UnsetType) else value
-
-    def _conversation_only(self, message: str) -> None:
-        """Refuse, in a transcription session, an event that only a conversation session has."""
-        if self._transcription is not None:
-            raise Invalid("invalid_value", message, "type")
-
-    def _audio_produced(self) -> bool:
-        for item in self._state.items:
-            if item.role == "assistant" and any(
-                p.audio is not None and p.audio.size for p in item.content
-            ):
-                return True
-        return False
-
-    def _session_update(self, e: ev.SessionUpdate, event_id: str | None) -> list[Effect]:
-        self._conversation_only(
-            "session.update is not valid in a transcription session; use transcription_session.update."
+    def _update(self, update: Any) -> None:
+        changes, paths, extras = self._edge.session_changes(update, self._config)
+        self._config = merge_config(
+            self._config, changes, paths, audio_produced=self._audio_produced()
         )
-        self._session = merge_session(
-            self._session, e.session, audio_produced=self._audio_produced()
-        )
-        self._audio.configure(self._input_format(), self._turn_detection(), self._detectors)
+        self._extras.update(extras)
+        self._configure_audio()
         self._idle_from = self._audio.clock
-        self._emit(ev.SessionUpdated(event_id=self._ids("event"), session=self._session))
+        self._emit(self._edge.session_event(False, self._config, self._extras, self._ids("event")))
+
+    def _session_update(self, e: Any, event_id: str | None) -> list[Effect]:
+        if self.dialect == "beta" and self._transcription_only:
+            raise Invalid(
+                "invalid_value",
+                "session.update is not valid in a transcription session; use transcription_session.update.",
+                "type",
+            )
+        self._update(e.session)
         return []
 
     def _transcription_session_update(
         self, e: ev.TranscriptionSessionUpdate, event_id: str | None
     ) -> list[Effect]:
-        if self._transcription is None:
+        if not self._transcription_only:
             raise Invalid(
                 "invalid_value",
                 "transcription_session.update is only valid in a transcription session (connect with ?intent=transcription).",
                 "type",
             )
-        probe = ev.SessionConfig(
-            turn_detection=e.session.turn_detection,
-            input_audio_transcription=e.session.input_audio_transcription,
-            include=e.session.include,
-        )
-        checked = merge_session(self._session, probe, audio_produced=False)
-        changes: dict[str, Any] = {
-            name: getattr(e.session, name)
-            for name in e.session.__struct_fields__
-            if not isinstance(getattr(e.session, name), ev.UnsetType)
-        }
-        for name in ("turn_detection", "input_audio_transcription"):
-            if name in changes:
-                changes[name] = getattr(checked, name)
-        if "modalities" in changes and tuple(changes["modalities"]) != ("text",):
+        session = e.session
+        if not isinstance(session.modalities, ev.UnsetType) and tuple(session.modalities) != (
+            "text",
+        ):
             raise Invalid(
                 "invalid_value", "A transcription session produces text only.", "session.modalities"
             )
-        self._transcription = replace(self._transcription, **changes)
-        self._audio.configure(self._input_format(), self._turn_detection(), self._detectors)
-        self._emit(
-            ev.TranscriptionSessionUpdated(event_id=self._ids("event"), session=self._transcription)
+        probe = ev.SessionConfig(
+            input_audio_format=session.input_audio_format,
+            input_audio_transcription=session.input_audio_transcription,
+            turn_detection=session.turn_detection,
+            input_audio_noise_reduction=session.input_audio_noise_reduction,
+            include=session.include,
         )
+        self._update(probe)
         return []
-
-    # -- input audio buffer ---------------------------------------------------------------------
-
-    def _append(self, e: ev.InputAudioBufferAppend, event_id: str | None) -> list[Effect]:
-        audio = e.audio
-        fmt = self._audio.fmt
-        if not self._audio.whole_samples(audio):
-            raise Invalid(
-                "invalid_value",
-                f"Invalid audio: {len(audio)} bytes is not a whole number of {fmt} samples.",
-                "audio",
-            )
-        if len(audio) > self.limits.max_append_bytes:
-            raise Invalid(
-                "invalid_value",
-                f"Audio content of {len(audio)} bytes exceeds the limit of {self.limits.max_append_bytes} bytes per append.",
-                "audio",
-            )
-        if len(self._audio.buffer) + len(audio) > self.limits.max_buffer_bytes:
-            raise Invalid(
-                "input_audio_buffer_full",
-                f"The input audio buffer is full ({self.limits.max_buffer_bytes} bytes); commit or clear it.",
-                "audio",
-            )
-        effects: list[Effect] = []
-        for kind, position in self._audio.append(audio):
-            if kind == "start":
-                effects += self._speech_started(position)
-            else:
-                effects += self._speech_stopped(position)
-        return effects + self._check_idle()
-
-    def _response_ended(self, run: Run) -> None:
-        self._idle_from = self._audio.clock
-
-    def _check_idle(self) -> list[Effect]:
-        """``turn_detection.idle_timeout_ms`` of silence on the audio clock (EVENTS.md section 6).
-
-        Silence counts from the later of the last end of speech, the last
-        finished response and the configuration of the timeout, while no
-        response is running. When it runs out the server reports
-        ``input_audio_buffer.timeout_triggered``, commits the silent audio it
-        kept (the buffer keeps only the prefix-padding window of silence) and
-        starts a response.
-        """
-        detection = self._turn_detection()
-        audio = self._audio
-        if (
-            detection is None
-            or not isinstance(detection.idle_timeout_ms, int)
-            or audio.segmenter is None
-            or audio.segmenter.speaking
-            or self._transcription is not None
-            or self._writer.active_in_conversation() is not None
-        ):
-            return []
-        if audio.clock - self._idle_from < audio.rate * detection.idle_timeout_ms // 1000:
-            return []
-        start, end = self._idle_from, audio.clock
-        self._idle_from = end
-        item_id = self._ids("item")
-        self._emit(
-            ev.InputAudioBufferTimeoutTriggered(
-                event_id=self._ids("event"),
-                audio_start_ms=audio.ms(start),
-                audio_end_ms=audio.ms(end),
-                item_id=item_id,
-            )
-        )
-        effects = self._commit(item_id, audio.take(start, end))
-        if detection.create_response is not False:
-            effects += self._start_response(ev.UNSET, None, "vad")
-        return effects
-
-    def _speech_started(self, position: int) -> list[Effect]:
-        audio = self._audio
-        item_id = self._ids("item")
-        audio.speech_item_id = item_id
-        audio.speech_start = max(0, position - audio.prefix_samples)
-        self._emit(
-            ev.InputAudioBufferSpeechStarted(
-                event_id=self._ids("event"),
-                audio_start_ms=audio.ms(audio.speech_start),
-                item_id=item_id,
-            )
-        )
-        detection = self._turn_detection()
-        run = self._writer.active_in_conversation()
-        if run is not None and detection is not None and detection.interrupt_response is not False:
-            return self._end_run(run, "turn_detected")
-        return []
-
-    def _speech_stopped(self, position: int) -> list[Effect]:
-        audio = self._audio
-        item_id = audio.speech_item_id or self._ids("item")
-        self._emit(
-            ev.InputAudioBufferSpeechStopped(
-                event_id=self._ids("event"), audio_end_ms=audio.ms(position), item_id=item_id
-            )
-        )
-        effects = self._commit(item_id, audio.take(audio.speech_start, position))
-        audio.speech_item_id = None
-        self._idle_from = position
-        detection = self._turn_detection()
-        if (
-            self._transcription is None
-            and detection is not None
-            and detection.create_response is not False
-            and self._writer.active_in_conversation() is None
-        ):
-            effects += self._start_response(ev.UNSET, None, "vad")
-        return effects
-
-    def _commit(self, item_id: str, audio: bytes) -> list[Effect]:
-        order = self._state.order
-        previous = order[-1] if order else None
-        self._emit(
-            ev.InputAudioBufferCommitted(
-                event_id=self._ids("event"), previous_item_id=previous, item_id=item_id
-            )
-        )
-        item = ev.MessageItem(
-            id=item_id,
-            object="realtime.item",
-            status="completed",
-            role="user",
-            content=(ev.InputAudioContent(transcript=None),),
-        )
-        self._emit(
-            ev.ConversationItemCreated(
-                event_id=self._ids("event"), previous_item_id=previous, item=item
-            )
-        )
-        self._item_audio[item_id] = audio
-        self._item_seconds[item_id] = (
-            len(audio) / FORMATS[self._audio.fmt].sample_width / self._audio.rate
-        )
-        settings = self._transcription_settings()
-        if settings is None:
-            return []
-        self._transcribing.add(item_id)
-        return [
-            Transcribe(
-                item_id=item_id,
-                content_index=0,
-                audio=audio,
-                audio_format=self._audio.fmt,
-                settings=settings,
-            )
-        ]
-
-    def _manual_commit(self, e: ev.InputAudioBufferCommit, event_id: str | None) -> list[Effect]:
-        audio = self._audio
-        if audio.buffered_ms < self.limits.min_commit_ms:
-            raise Invalid(
-                "input_audio_buffer_commit_empty",
-                "Error committing input audio buffer: buffer too small. Expected at least "
-                f"{self.limits.min_commit_ms}ms of audio, but buffer only has {audio.buffered_ms:.2f}ms of audio.",
-            )
-        self._check_room()
-        # A manual commit during VAD speech closes that segment (no speech_stopped follows).
-        item_id = audio.speech_item_id or self._ids("item")
-        data = audio.take()
-        audio.clear()
-        return self._commit(item_id, data)
-
-    def _clear(self, e: ev.InputAudioBufferClear, event_id: str | None) -> list[Effect]:
-        self._audio.clear()
-        self._emit(ev.InputAudioBufferCleared(event_id=self._ids("event")))
-        return []
-
-    def _check_room(self) -> None:
-        if len(self._state.order) >= self.limits.max_items:
-            raise Invalid(
-                "conversation_full",
-                f"The conversation holds the maximum of {self.limits.max_items} items; delete some first.",
-            )
-
-    # -- conversation items -----------------------------------------------------------------------
-
-    def _item(self, item_id: str, param: str = "item_id") -> ItemState:
-        item = self._state.item(item_id)
-        if item is None or not item.in_conversation:
-            raise Invalid("invalid_value", f"Item with item_id '{item_id}' not found.", param)
-        return item
-
-    def _create(self, e: ev.ConversationItemCreate, event_id: str | None) -> list[Effect]:
-        self._conversation_only("A transcription session has no conversation to add items to.")
-        item = e.item
-        fmt = self._input_format()
-        check_item(item, "item", fmt)
-        order = self._state.order
-        anchor = e.previous_item_id
-        if isinstance(anchor, str) and anchor != "root":
-            self._item(anchor, "previous_item_id")
-        if isinstance(item.id, str) and self._state.item(item.id) is not None:
-            raise Invalid("invalid_value", f"Item with id '{item.id}' already exists.", "item.id")
-        if isinstance(item, ev.FunctionCallOutputItem):
-            if not any(
-                i.type == "function_call" and i.call_id == item.call_id for i in self._state.items
-            ):
-                raise Invalid(
-                    "invalid_value",
-                    f"No tool call found for function call output with call_id '{item.call_id}'.",
-                    "item.call_id",
-                )
-        self._check_room()
-        item_id = item.id if isinstance(item.id, str) else self._ids("item")
-        previous: str | None
-        if anchor == "root":
-            previous = None  # first of the conversation
-        elif isinstance(anchor, str):
-            previous = anchor
-        else:
-            previous = order[-1] if order else None  # absent or null: at the end
-        echo = replace(item, id=item_id, object="realtime.item", status="completed")
-        if isinstance(echo, ev.MessageItem) and not isinstance(echo.content, ev.UnsetType):
-            audio = b"".join(
-                p.audio
-                for p in echo.content
-                if isinstance(p, ev.InputAudioContent) and isinstance(p.audio, bytes)
-            )
-            if audio:
-                self._item_audio[item_id] = audio
-            echo = replace(echo, content=tuple(_without_audio(p) for p in echo.content))
-        self._emit(
-            ev.ConversationItemCreated(
-                event_id=self._ids("event"), previous_item_id=previous, item=echo
-            )
-        )
-        return []
-
-    def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
-        item = self._item(e.item_id)
-        ok = (
-            item.type == "message"
-            and item.role == "assistant"
-            and 0 <= e.content_index < len(item.content)
-        )
-        if not ok or item.content[e.content_index].type != "audio":
-            raise Invalid(
-                "unsupported_content_type",
-                "Only model output audio messages can be truncated",
-                "item_id",
-            )
-        part = item.content[e.content_index]
-        if not part.audio_done:
-            raise Invalid(
-                "invalid_value",
-                "The item's audio is still being generated; cancel the response first.",
-                "item_id",
-            )
-        if e.audio_end_ms < 0:
-            raise Invalid(
-                "invalid_value",
-                f"Invalid 'audio_end_ms': {e.audio_end_ms} is negative.",
-                "audio_end_ms",
-            )
-        if e.audio_end_ms > part.audio_ms:
-            raise Invalid(
-                "invalid_value",
-                f"Audio content of {part.audio_ms}ms is already shorter than {e.audio_end_ms}ms",
-                "audio_end_ms",
-            )
-        self._emit(
-            ev.ConversationItemTruncated(
-                event_id=self._ids("event"),
-                item_id=e.item_id,
-                content_index=e.content_index,
-                audio_end_ms=e.audio_end_ms,
-            )
-        )
-        return []
-
-    def _in_active_response(self, item_id: str) -> bool:
-        return any(item_id in run.items for run in self._writer.runs.values())
-
-    def _delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
-        self._item(e.item_id)
-        if self._in_active_response(e.item_id):
-            raise Invalid(
-                "invalid_value",
-                f"Item '{e.item_id}' is still being generated; cancel the response first.",
-                "item_id",
-            )
-        self._emit(ev.ConversationItemDeleted(event_id=self._ids("event"), item_id=e.item_id))
-        self._item_audio.pop(e.item_id, None)
-        self._item_seconds.pop(e.item_id, None)
-        self._transcribing.discard(e.item_id)
-        return []
-
-    def _retrieve(self, e: ev.ConversationItemRetrieve, event_id: str | None) -> list[Effect]:
-        item = self._item(e.item_id)
-        wire = wire_item(item, with_audio=True)
-        user_audio = self._item_audio.get(item.id)
-        if (
-            user_audio is not None
-            and isinstance(wire, ev.MessageItem)
-            and not isinstance(wire.content, ev.UnsetType)
-        ):
-            wire = replace(
-                wire,
-                content=tuple(
-                    replace(p, audio=user_audio) if isinstance(p, ev.InputAudioContent) else p
-                    for p in wire.content
-                ),
-            )
-        self._emit(ev.ConversationItemRetrieved(event_id=self._ids("event"), item=wire))
-        return []
-
-    # -- responses ----------------------------------------------------------------------------------
-
-    def _response_create(self, e: ev.ResponseCreate, event_id: str | None) -> list[Effect]:
-        self._conversation_only("A transcription session does not produce responses.")
-        return self._start_response(e.response, event_id, "client")
-
-    def _start_response(
-        self,
-        params: ev.ResponseParams | ev.UnsetType,
-        event_id: str | None,
-        trigger: Literal["client", "vad"],
-    ) -> list[Effect]:
-        settings = response_settings(self._session, params, audio_produced=self._audio_produced())
-        if settings.conversation == "auto":
-            active = self._writer.active_in_conversation()
-            if active is not None:
-                raise Invalid(
-                    "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: {active.id}. "
-                    "Wait until the response is finished before creating a new one.",
-                )
-        items = self._prompt(params)
-        response_id = self._ids("resp")
-        self._writer.start(response_id, settings, self.conversation_id, trigger)
-        audio = {i.id: self._item_audio[i.id] for i in items if i.id in self._item_audio}
-        return [
-            StartResponse(
-                response_id=response_id,
-                settings=settings,
-                items=items,
-                input_audio=audio,
-                snapshot=self._state,
-                trigger=trigger,
-                event_id=event_id,
-            )
-        ]
-
-    def _prompt(self, params: ev.ResponseParams | ev.UnsetType) -> tuple[ItemState, ...]:
-        if isinstance(params, ev.UnsetType) or isinstance(params.input, ev.UnsetType):
-            return self._state.items
-        fmt = self._input_format()
-        out: list[ItemState] = []
-        for i, entry in enumerate(params.input):
-            where = f"response.input[{i}]"
-            if isinstance(entry, ev.ItemReference):
-                out.append(self._item(entry.id, f"{where}.id"))
-                continue
-            check_item(entry, where, fmt)
-            if isinstance(entry, ev.MessageItem) and not isinstance(entry.content, ev.UnsetType):
-                for j, part in enumerate(entry.content):
-                    if isinstance(part, ev.ItemReferenceContent):
-                        self._item(part.id, f"{where}.content[{j}].id")
-            entry_id = entry.id if isinstance(entry.id, str) else self._ids("item")
-            out.append(
-                item_from_wire(replace(entry, id=entry_id), fmt, self._session_output_format())
-            )
-        return tuple(out)
-
-    def _session_output_format(self) -> ev.AudioFormat:
-        fmt = self._session.output_audio_format
-        return "pcm16" if isinstance(fmt, ev.UnsetType) else fmt
-
-    def _cancel(self, e: ev.ResponseCancel, event_id: str | None) -> list[Effect]:
-        if isinstance(e.response_id, str):
-            run = self._writer.runs.get(e.response_id)
-        else:
-            run = self._writer.active_in_conversation()
-        if run is None:
-            named = f" with id '{e.response_id}'" if isinstance(e.response_id, str) else ""
-            raise Invalid(
-                "response_cancel_not_active",
-                f"Cancellation failed: no active response found{named}",
-                "response_id" if named else None,
-            )
-        return self._end_run(run, "client_cancelled")
-
-    def _end_run(
-        self, run: Run, reason: Literal["client_cancelled", "turn_detected"]
-    ) -> list[Effect]:
-        self._writer.finish(run, "cancelled", _CANCELLED[reason], None, "incomplete")
-        return [CancelResponse(response_id=run.id, reason=reason)]
-
-    def _output_audio_clear(
-        self, e: ev.OutputAudioBufferClear, event_id: str | None
-    ) -> list[Effect]:
-        raise Invalid(
-            "invalid_value",
-            "output_audio_buffer.clear is only supported on WebRTC and SIP connections.",
-            "type",
-        )
 
     # -- the backend's side -----------------------------------------------------------------------------
 
@@ -889,30 +458,27 @@ class ServerSession:
         return effects
 
 
-def _without_audio(part: ev.ContentPart) -> ev.ContentPart:
-    if isinstance(part, ev.InputAudioContent):
-        return ev.InputAudioContent(
-            transcript=part.transcript if isinstance(part.transcript, str) else None
-        )
-    return part
-
-
 _Handler = Callable[[ServerSession, Any, "str | None"], list[Effect]]
 
-# The whole machine: client event class -> handler (SEQUENCES.md sections 2-13).
+# The whole machine: client event class (of either dialect) -> handler.
 _HANDLERS: dict[type[ev.ClientEvent], _Handler] = {
     ev.SessionUpdate: ServerSession._session_update,
+    ga.SessionUpdate: ServerSession._session_update,
+    ev.TranscriptionSessionUpdate: ServerSession._transcription_session_update,
     ev.InputAudioBufferAppend: ServerSession._append,
     ev.InputAudioBufferCommit: ServerSession._manual_commit,
     ev.InputAudioBufferClear: ServerSession._clear,
+    ev.OutputAudioBufferClear: ServerSession._output_audio_clear,
     ev.ConversationItemCreate: ServerSession._create,
+    ga.ConversationItemCreate: ServerSession._create,
     ev.ConversationItemTruncate: ServerSession._truncate,
     ev.ConversationItemDelete: ServerSession._delete,
     ev.ConversationItemRetrieve: ServerSession._retrieve,
     ev.ResponseCreate: ServerSession._response_create,
+    ga.ResponseCreate: ServerSession._response_create,
     ev.ResponseCancel: ServerSession._cancel,
-    ev.OutputAudioBufferClear: ServerSession._output_audio_clear,
-    ev.TranscriptionSessionUpdate: ServerSession._transcription_session_update,
 }
 
-assert set(_HANDLERS) == set(ev.CLIENT_EVENTS.values()), "every client event needs a handler"
+assert set(_HANDLERS) == set(ev.CLIENT_EVENTS.values()) | set(ev.GA_CLIENT_EVENTS.values()), (
+    "every client event of both dialects needs a handler"
+)

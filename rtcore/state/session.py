@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any, Literal, TypeVar
 
 import msgspec
+from msgspec.structs import replace
 
 from .. import events as ev
 from ..events import ga
@@ -96,6 +97,18 @@ _FROM_GA: dict[type[object], ev.AudioFormat] = {
     ga.PcmuFormat: "g711_ulaw",
     ga.PcmaFormat: "g711_alaw",
 }
+
+
+def _normal_vad(value: TurnDetectionConfig | None) -> TurnDetectionConfig | None:
+    """Turn detection with ``null`` members read as absent, as both dialects mean them.
+
+    GA echoes an unset ``idle_timeout_ms`` as ``null``, beta leaves it out; the
+    record holds both the same way.
+    """
+    if value is None:
+        return None
+    nulls = {name: ev.UNSET for name in value.__struct_fields__ if getattr(value, name) is None}
+    return replace(value, **nulls) if nulls else value
 
 
 def format_from_ga(spec: ga.AudioFormatSpec | None | ev.UnsetType) -> ev.AudioFormat | None:
@@ -185,7 +198,7 @@ def _from_beta(session: ev.Session) -> SessionState:
         input_format=_opt(session.input_audio_format),
         output_format=_opt(session.output_audio_format),
         transcription=transcription_from_beta(session.input_audio_transcription),
-        turn_detection=turn_detection_from_beta(session.turn_detection),
+        turn_detection=_normal_vad(turn_detection_from_beta(session.turn_detection)),
         noise_reduction=_noise_from_beta(session.input_audio_noise_reduction),
         tools=() if not tools else tuple(tool_from_beta(t) for t in tools),
         tool_choice=tool_choice_from_beta(session.tool_choice),
@@ -202,7 +215,7 @@ def _from_beta_transcription(session: ev.TranscriptionSession) -> SessionState:
         expires_at=_opt(session.expires_at),
         input_format=_opt(session.input_audio_format),
         transcription=transcription_from_beta(session.input_audio_transcription),
-        turn_detection=turn_detection_from_beta(session.turn_detection),
+        turn_detection=_normal_vad(turn_detection_from_beta(session.turn_detection)),
         noise_reduction=_noise_from_beta(session.input_audio_noise_reduction),
         include=_opt(session.include),
     )
@@ -214,7 +227,7 @@ def _audio_input(audio: ga.AudioInput | None | ev.UnsetType) -> dict[str, Any]:
     return {
         "input_format": format_from_ga(audio.format),
         "transcription": _opt(audio.transcription),
-        "turn_detection": _opt(audio.turn_detection),
+        "turn_detection": _normal_vad(_opt(audio.turn_detection)),
         "noise_reduction": _opt(audio.noise_reduction),
     }
 

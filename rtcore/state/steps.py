@@ -159,7 +159,10 @@ def settle_part(
             s, text = settle(s, event, part.text, wire.text, f"{where} text")
             part = replace(part, text=text)
         return s, replace(part, text_done=True, done=True)
-    if isinstance(wire, (ev.AudioContent, ev.InputAudioContent, ga.OutputAudioContent)):
+    if isinstance(wire, ev.InputAudioContent):
+        # The input transcription arrives in its own events, never in the item (GA.md 2.7).
+        return s, replace(part, done=True)
+    if isinstance(wire, (ev.AudioContent, ga.OutputAudioContent)):
         transcript = part.transcript
         if isinstance(wire.transcript, str) and part.truncated_at_ms is None:
             s, transcript = settle(

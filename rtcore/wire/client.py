@@ -2,12 +2,17 @@
 
 It composes the WebSocket layer (wsproto) with a ``ClientSession``: bytes in,
 typed server events and snapshots out; typed client events in, masked text
-frames out. The opening handshake follows EVENTS.md section 1:
-``Authorization: Bearer <key>`` and ``OpenAI-Beta: realtime=v1`` (or the
-Azure-style ``api-key`` header, or the browser subprotocols ``realtime``,
-``openai-insecure-api-key.<key>``, ``openai-beta.realtime-v1``), and the
-query string of the URL (``?model=...``) kept as given. A rejected handshake
-(HTTP 401, 403, 404, ...) is a ``Rejected`` event with the status and body.
+frames out. The opening handshake follows GA.md 1.2 and EVENTS.md section 1:
+``Authorization: Bearer <key>`` (or the Azure-style ``api-key`` header, or the
+browser subprotocols ``realtime`` and ``openai-insecure-api-key.<key>``), and
+the query string of the URL (``?model=...``) kept as given. The dialect is
+the session's (GA unless ``dialect="beta"``); a beta connection adds
+``OpenAI-Beta: realtime=v1`` (browsers: the ``openai-beta.realtime-v1``
+subprotocol), which is how a server tells the dialects apart. A rejected
+handshake (HTTP 401, 403, 404, ...) is a ``Rejected`` event with the status
+and body; a server that refuses the dialect after the upgrade (OpenAI answers
+beta with an ``error`` and close 4000) shows as that error and a
+``ConnectionClosed`` with code 4000.
 """
 
 from __future__ import annotations
@@ -69,7 +74,7 @@ class ClientConnection:
         auth: AuthStyle = "bearer",
         headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         subprotocols: Iterable[str] = (),
-        beta: bool = True,
+        dialect: ev.Dialect | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         session: ClientSession | None = None,
     ) -> None:
@@ -86,7 +91,14 @@ class ClientConnection:
         if parts.query:
             target += "?" + parts.query
         self.target = target
-        self.session = session if session is not None else ClientSession()
+        if session is None:
+            session = ClientSession(dialect=dialect or ev.DEFAULT_DIALECT)
+        elif dialect is not None and dialect != session.dialect:
+            raise ValueError(
+                f"dialect {dialect!r} differs from the session's ({session.dialect!r})"
+            )
+        self.session = session
+        self.dialect: ev.Dialect = session.dialect
 
         extra: list[tuple[str, str]] = []
         offered = list(subprotocols)
@@ -96,7 +108,7 @@ class ClientConnection:
             extra.append(("api-key", api_key))
         elif api_key is not None and auth == "subprotocol":
             offered += ["realtime", f"openai-insecure-api-key.{api_key}"]
-        if beta:
+        if self.dialect == "beta":
             if auth == "subprotocol":
                 offered.append("openai-beta.realtime-v1")
             else:

@@ -237,10 +237,11 @@ class ServerConnection:
         if self._phase != "open":
             return
         strict = self._strict
+        dialect = self.dialect
         for message in self._socket._messages():
             if type(message) is bytes or type(message) is str:
                 try:
-                    yield ev.decode_client_event(message, strict=strict)
+                    yield ev.decode_client_event(message, dialect=dialect, strict=strict)
                 except ev.DecodeError as err:
                     yield ClientMessageError(error=err, data=message)
             else:
@@ -265,6 +266,11 @@ class ServerConnection:
             credentials=credentials_of(headers, subprotocols),
             beta=beta,
         )
+
+    @property
+    def dialect(self) -> ev.Dialect:
+        """The connection's dialect: beta when the handshake asked for it, else GA (GA.md 1.3)."""
+        return "beta" if self.request is not None and self.request.beta else "ga"
 
     # -- answering the handshake ----------------------------------------------------------------
 

@@ -1,0 +1,180 @@
+"""Conversation items of a ``ServerSession`` (SEQUENCES.md 8-10, GA.md 10.8-10.10).
+
+* ``conversation.item.create`` puts a client's item after ``previous_item_id``
+  (absent or ``null``: at the end; ``"root"``: first; an id: after that item,
+  which must exist) and announces it in the connection's dialect. The
+  dialect's item rules apply (``BetaEdge.check_item`` / ``GAEdge.check_item``);
+  a ``function_call_output`` must name a call that exists and an
+  ``mcp_approval_response`` an approval request that exists. User audio is
+  kept by the server and never echoed.
+* ``conversation.item.truncate`` cuts assistant audio that is complete, at
+  most at the audio actually produced (``unsupported_content_type`` for
+  anything else).
+* ``conversation.item.delete`` removes an item that no response is writing;
+  ``conversation.item.retrieve`` answers with the item, audio included.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from msgspec.structs import replace
+
+from .. import events as ev
+from ..events import ga
+from ..state import ByteChunks, ItemState
+from ..state.wire import item_from_wire
+from .core import SessionCore
+from .effects import Effect
+from .settings import Invalid
+
+__all__ = ["Items"]
+
+
+class Items(SessionCore):
+    """The conversation-items part of ``ServerSession``."""
+
+    def _item(self, item_id: str, param: str = "item_id") -> ItemState:
+        item = self._state.item(item_id)
+        if item is None or not item.in_conversation:
+            raise Invalid("invalid_value", f"Item with item_id '{item_id}' not found.", param)
+        return item
+
+    def _check_references(self, item: Any, param: str) -> None:
+        """The ids a client item refers to exist (a call for an output, a request for an approval)."""
+        if (
+            isinstance(item, ev.FunctionCallOutputItem)
+            and item.call_id not in self._writer.call_ids
+        ):
+            raise Invalid(
+                "invalid_value",
+                f"No tool call found for function call output with call_id '{item.call_id}'.",
+                f"{param}.call_id",
+            )
+        if isinstance(item, ga.McpApprovalResponseItem):
+            request = self._state.item(item.approval_request_id)
+            if request is None or request.type != "mcp_approval_request":
+                raise Invalid(
+                    "invalid_value",
+                    f"No MCP approval request found with id '{item.approval_request_id}'.",
+                    f"{param}.approval_request_id",
+                )
+
+    def _create(self, e: Any, event_id: str | None) -> list[Effect]:
+        self._conversation_only("A transcription session has no conversation to add items to.")
+        item = e.item
+        fmt = self._input_format()
+        self._edge.check_item(item, "item", fmt)
+        order = self._state.order
+        anchor = e.previous_item_id
+        if isinstance(anchor, str) and anchor != "root":
+            self._item(anchor, "previous_item_id")
+        if isinstance(item.id, str) and self._state.item(item.id) is not None:
+            raise Invalid("invalid_value", f"Item with id '{item.id}' already exists.", "item.id")
+        self._check_references(item, "item")
+        self._check_room()
+        item_id = item.id if isinstance(item.id, str) else self._ids("item")
+        previous: str | None
+        if anchor == "root":
+            previous = None  # first of the conversation
+        elif isinstance(anchor, str):
+            previous = anchor
+        else:
+            previous = order[-1] if order else None  # absent or null: at the end
+        state = item_from_wire(
+            replace(item, id=item_id), fmt, self._config.output_format or "pcm16", done=True
+        )
+        audio = b"".join(
+            p.audio.value for p in state.content if p.type == "input_audio" and p.audio is not None
+        )
+        if audio:
+            self._item_audio[item_id] = audio
+        state = replace(
+            state,
+            status="completed" if state.type in _HAS_STATUS else None,
+            content=tuple(
+                replace(p, audio=None) if p.type == "input_audio" else p for p in state.content
+            ),
+        )
+        if state.type == "function_call" and state.call_id is not None:
+            self._writer.call_ids.add(state.call_id)
+        for event in self._edge.item_added(self._ids, previous, state, final=True):
+            self._emit(event)
+        return []
+
+    def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
+        item = self._item(e.item_id)
+        ok = (
+            item.type == "message"
+            and item.role == "assistant"
+            and 0 <= e.content_index < len(item.content)
+        )
+        if not ok or item.content[e.content_index].type != "audio":
+            raise Invalid(
+                "unsupported_content_type",
+                "Only model output audio messages can be truncated",
+                "item_id",
+            )
+        part = item.content[e.content_index]
+        if not part.audio_done:
+            raise Invalid(
+                "invalid_value",
+                "The item's audio is still being generated; cancel the response first.",
+                "item_id",
+            )
+        if e.audio_end_ms < 0:
+            raise Invalid(
+                "invalid_value",
+                f"Invalid 'audio_end_ms': {e.audio_end_ms} is negative.",
+                "audio_end_ms",
+            )
+        if e.audio_end_ms > part.audio_ms:
+            raise Invalid(
+                "invalid_value",
+                f"Audio content of {part.audio_ms}ms is already shorter than {e.audio_end_ms}ms",
+                "audio_end_ms",
+            )
+        self._emit(
+            ev.ConversationItemTruncated(
+                event_id=self._ids("event"),
+                item_id=e.item_id,
+                content_index=e.content_index,
+                audio_end_ms=e.audio_end_ms,
+            )
+        )
+        return []
+
+    def _in_active_response(self, item_id: str) -> bool:
+        return any(item_id in run.items for run in self._writer.runs.values())
+
+    def _delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
+        self._item(e.item_id)
+        if self._in_active_response(e.item_id):
+            raise Invalid(
+                "invalid_value",
+                f"Item '{e.item_id}' is still being generated; cancel the response first.",
+                "item_id",
+            )
+        self._emit(ev.ConversationItemDeleted(event_id=self._ids("event"), item_id=e.item_id))
+        self._item_audio.pop(e.item_id, None)
+        self._item_seconds.pop(e.item_id, None)
+        self._transcribing.discard(e.item_id)
+        return []
+
+    def _retrieve(self, e: ev.ConversationItemRetrieve, event_id: str | None) -> list[Effect]:
+        item = self._item(e.item_id)
+        user_audio = self._item_audio.get(item.id)
+        if user_audio is not None:
+            item = replace(
+                item,
+                content=tuple(
+                    replace(p, audio=ByteChunks.of(user_audio)) if p.type == "input_audio" else p
+                    for p in item.content
+                ),
+            )
+        wire = self._edge.wire_item(item, with_audio=True)
+        self._emit(self._edge.retrieved(self._ids("event"), wire))
+        return []
+
+
+_HAS_STATUS = frozenset({"message", "function_call", "function_call_output"})
