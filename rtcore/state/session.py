@@ -227,7 +227,9 @@ def _audio_input(audio: ga.AudioInput | None | ev.UnsetType) -> dict[str, Any]:
     return {
         "input_format": format_from_ga(audio.format),
         "transcription": _opt(audio.transcription),
-        "turn_detection": _normal_vad(_opt(audio.turn_detection)),
+        "turn_detection": _normal_vad(
+            None if isinstance(audio.turn_detection, ev.UnsetType) else audio.turn_detection
+        ),
         "noise_reduction": _opt(audio.noise_reduction),
     }
 
