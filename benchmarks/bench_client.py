@@ -75,17 +75,20 @@ def run(quick: bool = False) -> list[Result]:
     first_delta = 4  # response.created, output_item.added, item.created, part.added
     early_state = initial_snapshot()
     for line in lines[:first_delta]:
-        early_state = apply(early_state, decode_server_event(line))
+        early_state = apply(early_state, decode_server_event(line, dialect="beta"))
     late_state = early_state
     for line in lines[first_delta : first_delta + 599]:
-        late_state = apply(late_state, decode_server_event(line))
+        late_state = apply(late_state, decode_server_event(line, dialect="beta"))
     early, late = lines[first_delta], lines[first_delta + 599]
     results.append(
         compare(
             "client",
             "600th audio delta vs 1st",
-            ("apply(late)", lambda: apply(late_state, decode_server_event(late))),
-            ("apply(early)", lambda: apply(early_state, decode_server_event(early))),
+            ("apply(late)", lambda: apply(late_state, decode_server_event(late, dialect="beta"))),
+            (
+                "apply(early)",
+                lambda: apply(early_state, decode_server_event(early, dialect="beta")),
+            ),
             repeats=repeats,
             goal=FLAT_GOAL,
         )

@@ -26,7 +26,7 @@ def run(quick: bool = False) -> list[Result]:
     ]
     for name, data in cases:
         label = f"{name} ({len(data)} B)"
-        ours = ("decode_server_event", lambda data=data: decode_server_event(data))
+        ours = ("decode_server_event", lambda data=data: decode_server_event(data, dialect="beta"))
         results.append(
             compare(
                 "decode",

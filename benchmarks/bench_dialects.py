@@ -10,6 +10,11 @@ both on the audio fast path) and the real ``session.updated`` of trace 1 with
 informational row adds the ``obfuscation`` padding that real GA transcript
 deltas carry (GA.md 4.4), which makes the GA message longer; the last row
 decodes a beta-named audio delta in a GA stream (GA.md 11.2 #2).
+
+The pipeline rows feed a ``ClientSession`` of each dialect the bytes of the
+same conversation as rtcore's own server writes it in that dialect (a text
+turn, a spoken answer of 300 audio and transcript deltas, a tool call): bytes
+-> typed event -> snapshot, the whole client path.
 """
 
 from __future__ import annotations
@@ -17,10 +22,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rtcore.events import decode_server_event
+from rtcore import ClientSession, SequentialIds
+from rtcore.events import Dialect, decode_server_event
+from rtcore.server import (
+    ArgumentsChunk,
+    AudioChunk,
+    Finish,
+    FunctionCallChunk,
+    ServerSession,
+    StartResponse,
+    TextChunk,
+    TranscriptChunk,
+)
 
 from .harness import Result, compare
-from .workloads import audio_delta, session_updated, text_delta
+from .workloads import audio_delta, pcm_tone, session_updated, text_delta
 
 WITHIN_10 = ("<= 1.10 (within 10% of beta)", lambda r: r <= 1.10)
 
@@ -102,6 +118,48 @@ def _check(ga: bytes, beta: bytes) -> None:
     assert beta_event.type == json.loads(beta)["type"], beta_event
 
 
+def conversation(dialect: Dialect) -> list[bytes]:
+    """The server messages of one scripted conversation, written by rtcore's server in ``dialect``."""
+    server = ServerSession(id_factory=SequentialIds(), dialect=dialect, model="gpt-realtime")
+    messages = server.messages_to_send()
+    user = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    update = (
+        {"type": "realtime", "audio": {"input": {"turn_detection": None}}}
+        if dialect == "ga"
+        else {"turn_detection": None}
+    )
+    for message in (
+        {"type": "session.update", "session": update},
+        {"type": "conversation.item.create", "item": user},
+    ):
+        server.receive_message(json.dumps(message))
+    messages += server.messages_to_send()
+    for turn in range(2):
+        [start] = [
+            e
+            for e in server.receive_message(b'{"type":"response.create"}')
+            if isinstance(e, StartResponse)
+        ]
+        rid = start.response_id
+        for n in range(300 if turn == 0 else 0):
+            server.produce(rid, TranscriptChunk("word "))
+            server.produce(rid, AudioChunk(pcm_tone(100, seed=n)))
+        if turn == 1:
+            server.produce(rid, TextChunk("calling"))
+            server.produce(rid, FunctionCallChunk(name="lookup"))
+            server.produce(rid, ArgumentsChunk('{"q": 1}'))
+        server.produce(rid, Finish())
+        messages += server.messages_to_send()
+    return messages
+
+
+def _client_pipeline(dialect: Dialect, messages: list[bytes]) -> None:
+    client = ClientSession(dialect=dialect)
+    receive = client.receive_message
+    for message in messages:
+        receive(message)
+
+
 def run(quick: bool = False) -> list[Result]:
     repeats = 5 if quick else 15
     results = []
@@ -112,6 +170,22 @@ def run(quick: bool = False) -> list[Result]:
     # The beta name in a GA stream (GA.md 11.2 #2) takes the same audio fast path.
     audio = audio_delta()
     rows.append(("beta-named audio delta in a GA stream", audio, audio, WITHIN_10))
+    ga_messages, beta_messages = conversation("ga"), conversation("beta")
+    for dialect, messages in (("ga", ga_messages), ("beta", beta_messages)):
+        client = ClientSession(dialect=dialect)
+        for message in messages:
+            client.receive_message(message)
+        assert not client.state.protocol_errors and not client.state.anomalies, dialect
+    results.append(
+        compare(
+            "dialects",
+            f"client pipeline, one conversation ({len(ga_messages)} / {len(beta_messages)} messages)",
+            ("ClientSession GA", lambda: _client_pipeline("ga", ga_messages)),
+            ("ClientSession beta", lambda: _client_pipeline("beta", beta_messages)),
+            repeats=repeats,
+            goal=WITHIN_10,
+        )
+    )
     for name, ga, beta, goal in rows:
         _check(ga, beta)
         results.append(
