@@ -952,6 +952,24 @@ GA_VARIANTS: dict[str, tuple[Role, dict[str, Any]]] = {
         "server",
         _server("response.audio_transcript.done", **PART_IDS, transcript="Hi there"),
     ),
+    # What the live server sent transcription sessions in Oct 2025 (GA.md 1.4).
+    "beta transcription session created in GA": (
+        "server",
+        _server(
+            "transcription_session.created",
+            session={
+                "id": "sess_t",
+                "object": "realtime.transcription_session",
+                "input_audio_format": "pcm16",
+                "input_audio_transcription": {"model": "whisper-1", "language": None, "prompt": ""},
+                "turn_detection": None,
+            },
+        ),
+    ),
+    "beta transcription session updated in GA": (
+        "server",
+        _server("transcription_session.updated", session={"id": "sess_t", "include": None}),
+    ),
 }
 
 

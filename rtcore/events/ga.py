@@ -23,8 +23,10 @@ GA events defined here:
 
 The GA decoder also accepts the three beta streaming names
 (``response.text.*``, ``response.audio.*``, ``response.audio_transcript.*``),
-because a GA server has been seen sending them (GA.md 11.2 #2); they decode
-to the beta classes and drive the same transitions.
+because a GA server has been seen sending them (GA.md 11.2 #2), and
+``transcription_session.created`` / ``.updated``, which the live server sent to
+transcription sessions (GA.md 1.4); they decode to the beta classes and drive
+the same transitions.
 """
 
 from __future__ import annotations
@@ -77,6 +79,8 @@ from .server import (
     ResponseTextDelta,
     ResponseTextDone,
     ServerEvent,
+    TranscriptionSessionCreated,
+    TranscriptionSessionUpdated,
 )
 
 # -- client events whose shape is GA's own (GA.md section 3) ------------------------
@@ -427,6 +431,8 @@ SERVER_EVENT_TYPES: tuple[type[ServerEvent], ...] = (
 """The 46 server events of the GA SDK union."""
 
 BETA_NAMES_TOLERATED: tuple[type[ServerEvent], ...] = (
+    TranscriptionSessionCreated,
+    TranscriptionSessionUpdated,
     ResponseTextDelta,
     ResponseTextDone,
     ResponseAudioDelta,
@@ -434,7 +440,9 @@ BETA_NAMES_TOLERATED: tuple[type[ServerEvent], ...] = (
     ResponseAudioTranscriptDelta,
     ResponseAudioTranscriptDone,
 )
-"""Beta streaming events a GA client also reads (GA.md 11.2 #2); never sent in GA."""
+"""Beta events a GA client also reads, never sent in GA: the streaming names a GA server
+has been seen sending (GA.md 11.2 #2), and the first event of a transcription session
+as the live server sent it in Oct 2025 (GA.md 1.4, 11.2 #4)."""
 
 _events = [c.__name__ for c in CLIENT_EVENT_TYPES + SERVER_EVENT_TYPES + BETA_NAMES_TOLERATED]
 __all__ = sorted(
