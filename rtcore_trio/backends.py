@@ -215,13 +215,19 @@ async def run_off_loop(
     and its slot is freed only then, so abandoned work still counts against
     the limit. ``fn`` must not touch trio objects.
     """
-    options: dict[str, Any] = {_ABANDON: True, "limiter": limiter or _backend_limiter()}
-    return await trio.to_thread.run_sync(fn, *args, **options)  # type: ignore[no-any-return]
+    if limiter is None:
+        limiter = _backend_limiter()
+    options: dict[str, Any] = {_ABANDON: True, "limiter": limiter}
+    result: T = await trio.to_thread.run_sync(fn, *args, **options)
+    return result
 
 
 async def load_voice(fmt: ev.AudioFormat, ms_per_char: int) -> Voice:
     """The synthetic voice, built in a worker thread the first time (up to ~10 ms at 1 s per char)."""
-    return cached_voice(fmt, ms_per_char) or await run_off_loop(voice, fmt, ms_per_char)
+    found = cached_voice(fmt, ms_per_char)
+    if found is None:
+        found = await run_off_loop(voice, fmt, ms_per_char)
+    return found
 
 
 # -- echo -------------------------------------------------------------------------------------
@@ -292,12 +298,13 @@ class EchoBackend:
     def _tool_named(text: str, settings: ResponseSettings) -> str | None:
         if settings.tool_choice == "none":
             return None
+        names = settings.function_names
         lowered = text.lower()
-        for tool in settings.tools:
-            if tool.name.lower() in lowered:
-                return tool.name
-        if settings.tool_choice == "required" and settings.tools:
-            return settings.tools[0].name
+        for name in names:
+            if name.lower() in lowered:
+                return name
+        if settings.tool_choice == "required" and names:
+            return names[0]
         return None
 
 

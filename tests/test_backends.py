@@ -98,13 +98,12 @@ def settings(
     fmt: ev.AudioFormat = "pcm16", limit: ev.MaxTokens = "inf", audio: bool = True
 ) -> ResponseSettings:
     return ResponseSettings(
-        modalities=("text", "audio") if audio else ("text",),
+        output_modalities=("audio",) if audio else ("text",),
         instructions="",
         voice="alloy",
-        output_audio_format=fmt,
+        output_format=fmt,
         tools=(),
         tool_choice="auto",
-        temperature=0.8,
         max_output_tokens=limit,
         conversation="auto",
     )
