@@ -22,6 +22,7 @@ import trio
 import trio_websocket
 
 from rtcore import events as ev
+from rtcore.events import DEFAULT_DIALECT, Dialect
 from rtcore.client import ClientSession, ReceivedEvent
 from rtcore.errors import RemoteProtocolError
 from rtcore.state import Snapshot
@@ -418,6 +419,7 @@ async def connect(
     headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
     subprotocols: Iterable[str] = (),
     session: ClientSession | None = None,
+    dialect: Dialect | None = None,
     ssl_context: ssl.SSLContext | None = None,
     connect_timeout: float = 10.0,
     close_timeout: float = 5.0,
@@ -429,6 +431,9 @@ async def connect(
 ) -> AsyncIterator[RealtimeClient]:
     """Open a Realtime connection (``ws://`` or ``wss://``) and yield a ``RealtimeClient``.
 
+    ``dialect`` is ``"ga"`` (the default) or ``"beta"``; it decides the
+    handshake (a beta connection sends ``OpenAI-Beta: realtime=v1``) and the
+    vocabulary of the events (or give a ``session`` of that dialect).
     ``wss`` uses the system's trust store unless ``ssl_context`` is given.
     Raises ``HandshakeError`` when the server refuses the connection (with its
     HTTP status and body) or does not answer within ``connect_timeout``.
@@ -444,6 +449,7 @@ async def connect(
         headers=headers,
         subprotocols=subprotocols,
         session=session,
+        dialect=dialect,
         max_message_size=max_message_size,
     )
     stream: trio.abc.Stream
@@ -505,6 +511,7 @@ async def attach(
     ws: trio_websocket.WebSocketConnection,
     *,
     session: ClientSession | None = None,
+    dialect: Dialect = DEFAULT_DIALECT,
     queue_size: int = 256,
     write_timeout: float = 10.0,
     ping_interval: float | None = None,
@@ -516,7 +523,10 @@ async def attach(
     with ``ping_interval`` set, a missing pong closes it with code 1011.
     """
     client = _WebSocketClient(
-        ws, session if session is not None else ClientSession(), queue_size, write_timeout
+        ws,
+        session if session is not None else ClientSession(dialect=dialect),
+        queue_size,
+        write_timeout,
     )
     async with _running(
         client, close=False, ping_interval=ping_interval, ping_timeout=ping_timeout
