@@ -292,6 +292,10 @@ class Output:
         leads the audio by at most a word, as a real model's does.
         """
         ms = check_range("chunk_ms", chunk_ms, 1, MAX_AUDIO_CHUNK_MS)
+        if speaker.fmt != self.settings.output_audio_format:
+            raise ValueError(
+                f"a {speaker.fmt} voice cannot speak a {self.settings.output_audio_format} response"
+            )
         chunk = max(1, speaker.sample_rate * ms // 1000)
         per, total = speaker.char_samples, speaker.samples(text)
         position = said = 0

@@ -208,6 +208,11 @@ def test_a_long_word_is_transcribed_a_little_ahead_of_its_audio() -> None:
     assert max(said) == 2 + TRANSCRIPT_LOOKAHEAD
 
 
+def test_a_voice_speaks_only_its_own_format() -> None:
+    with pytest.raises(ValueError, match="a g711_ulaw voice cannot speak a pcm16 response"):
+        list(Output(settings("pcm16")).speech("hi", voice("g711_ulaw"), 100))
+
+
 # -- echo -------------------------------------------------------------------------------------
 
 
