@@ -446,6 +446,40 @@ async def test_a_scenario_stops_at_the_token_limit_and_skips_the_rest() -> None:
     ]
 
 
+async def test_the_session_reports_a_cut_answer_as_the_api_does() -> None:
+    h = Harness()
+    h.send(
+        {
+            "type": "session.update",
+            "session": {"turn_detection": None, "max_response_output_tokens": 4},
+        }
+    )
+    h.send(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hello there"}],
+            },
+        }
+    )
+    [start] = h.send({"type": "response.create"})
+    assert isinstance(start, StartResponse)
+    async for chunk in EchoBackend().respond(ResponseRequest(start)):
+        h.server.produce(start.response_id, chunk)
+    h.pump()
+    [done] = [e for e in h.log if isinstance(e, ev.ResponseDone)]
+    assert done.response.status == "incomplete"
+    assert done.response.status_details == ev.StatusDetails(
+        type="incomplete", reason="max_output_tokens"
+    )
+    [item] = h.client.state.response_items(start.response_id)
+    assert item.content[0].transcript.value == "Hello "
+    assert item.content[0].audio_ms == 4 * 50  # what truncation is checked against
+    assert h.in_step()
+
+
 # -- work off the loop -------------------------------------------------------------------------
 
 
