@@ -900,3 +900,17 @@ async def _created_only(conn: Any) -> None:
 def test_the_validator_refuses_wrong_shapes(message: dict[str, Any]) -> None:
     with pytest.raises((AssertionError, pydantic.ValidationError)):
         validate(json.dumps(message).encode())
+
+
+async def test_a_beta_only_server_refuses_the_ga_client_before_the_upgrade() -> None:
+    def ga_refused(port: int) -> Any:
+        from websockets.exceptions import InvalidStatus
+
+        with pytest.raises(InvalidStatus) as refused:
+            run_sdk(port, _created_only)
+        return refused.value.response
+
+    async with server(dialects=("beta",)) as port:
+        response = await trio.to_thread.run_sync(ga_refused, port)
+    assert response.status_code == 400
+    assert json.loads(response.body)["error"]["code"] == "beta_header_required"
