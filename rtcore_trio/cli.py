@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,10 +22,10 @@ from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
 
-def _replay(path: Path, as_json: bool) -> int:
+def _replay(path: Path, as_json: bool, dialect: str = "auto") -> int:
     try:
         with path.open("rb") as lines:
-            client = replay(read_trace(lines))
+            client = replay(read_trace(lines), dialect=dialect)  # type: ignore[arg-type]
     except OSError as err:
         print(f"rtcore replay: {err}", file=sys.stderr)
         return 2
@@ -49,6 +50,24 @@ async def _serve(server: RealtimeServer, host: str, port: int) -> None:
                 break
 
 
+def _dialects(spec: str) -> tuple[str, ...]:
+    chosen = tuple(d.strip() for d in spec.split(",") if d.strip())
+    if not chosen or set(chosen) - {"ga", "beta"}:
+        raise ValueError(f"--dialects takes ga, beta or ga,beta, not {spec!r}")
+    return chosen
+
+
+def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """A server TLS context from a PEM certificate chain and key (``wss://``)."""
+    if cert is None and key is None:
+        return None
+    if cert is None:
+        raise ValueError("--tls-key needs --tls-cert")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 def _run_server(args: argparse.Namespace) -> int:
     try:
         backend, transcriber = load_backend(args.backend, realtime=args.realtime)
@@ -58,11 +77,19 @@ def _run_server(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
     )
+    try:
+        ssl_context = _tls(args.tls_cert, args.tls_key)
+        dialects = _dialects(args.dialects)
+    except (ValueError, OSError, ssl.SSLError) as err:
+        print(f"rtcore serve: {err}", file=sys.stderr)
+        return 2
     server = RealtimeServer(
         backend,
         transcriber=transcriber,
         api_keys=args.api_key or None,
         conversation_created=args.conversation_created,
+        dialects=dialects,
+        ssl_context=ssl_context,
         **server_options(args),
     )
     try:
@@ -75,7 +102,7 @@ def _run_server(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="rtcore", description="OpenAI Realtime (beta) protocol engine"
+        prog="rtcore", description="OpenAI Realtime protocol engine (GA and beta dialects)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run a local Realtime server")
@@ -97,6 +124,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="send conversation.created after session.created",
     )
+    serve_cmd.add_argument(
+        "--dialects",
+        default="ga,beta",
+        help="dialects served: ga, beta or ga,beta; a refused beta handshake gets"
+        " beta_api_shape_disabled and close 4000 as on OpenAI (default: ga,beta)",
+    )
+    serve_cmd.add_argument(
+        "--tls-cert", metavar="FILE", help="PEM certificate chain: serve wss:// (default: ws://)"
+    )
+    serve_cmd.add_argument(
+        "--tls-key", metavar="FILE", help="PEM private key (default: in the --tls-cert file)"
+    )
     add_serve_limits(serve_cmd)
     commands.add_parser("demo", help="start a server and a client and hold a short conversation")
     replay_cmd = commands.add_parser(
@@ -104,9 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     replay_cmd.add_argument("file", type=Path, help="trace file, one event per line")
     replay_cmd.add_argument("--json", action="store_true", help="print the snapshot as JSON")
+    replay_cmd.add_argument(
+        "--dialect",
+        choices=("auto", "beta", "ga"),
+        default="auto",
+        help="the trace's dialect; auto decides from the event names (default: auto)",
+    )
     args = parser.parse_args(argv)
     if args.command == "replay":
-        return _replay(args.file, args.json)
+        return _replay(args.file, args.json, args.dialect)
     if args.command == "serve":
         return _run_server(args)
     trio.run(run_demo)

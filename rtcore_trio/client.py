@@ -192,6 +192,15 @@ class _StreamClient(RealtimeClient):
         self._pongs: dict[int, trio.Event] = {}
 
     async def _handshake(self, timeout: float) -> None:
+        try:
+            await self._exchange(timeout)
+        except trio.BrokenResourceError as exc:
+            # Over TLS this is where the TLS handshake runs: an untrusted certificate,
+            # a server that does not speak TLS, a reset connection.
+            cause = exc.__cause__ or exc
+            raise HandshakeError(f"the connection broke during the handshake: {cause}") from exc
+
+    async def _exchange(self, timeout: float) -> None:
         conn = self._conn
         with trio.move_on_after(timeout) as scope:
             await self._stream.send_all(conn.data_to_send())

@@ -109,7 +109,7 @@ class Healthy:
 @asynccontextmanager
 async def healthy(server: RealtimeServer) -> AsyncIterator[Healthy]:
     """A healthy session on ``server`` that has completed one turn; it completes one more at the end."""
-    async with connect(url_of(server), ping_interval=None) as rt:
+    async with connect(url_of(server), dialect="beta", ping_interval=None) as rt:
         await rt.send(TEXT_ONLY)
         client = Healthy(rt)
         await client.turn()
@@ -148,7 +148,9 @@ class RawClient:
 
     @staticmethod
     def request(path: str = "/v1/realtime", api_key: str | None = None) -> bytes:
-        return ClientConnection(f"ws://127.0.0.1:1{path}", api_key=api_key).data_to_send()
+        return ClientConnection(
+            f"ws://127.0.0.1:1{path}", dialect="beta", api_key=api_key
+        ).data_to_send()
 
     async def handshake(self, path: str = "/v1/realtime", api_key: str | None = None) -> int:
         """Send the opening handshake and read the HTTP answer's status line."""

@@ -51,7 +51,7 @@ def kinds(events: list[Any]) -> list[tuple[str, Any]]:
 def accepted(**server_options: Any) -> ServerConnection:
     """A server connection past its handshake."""
     server = ServerConnection(**server_options)
-    server.receive_data(ClientConnection(URL, api_key="k").data_to_send())
+    server.receive_data(ClientConnection(URL, dialect="beta", api_key="k").data_to_send())
     [request] = list(server.events())
     assert isinstance(request, HandshakeRequest)
     server.accept()
@@ -448,7 +448,7 @@ def test_partial_since_spans_a_fragmented_message_and_its_control_frames() -> No
 
 def test_partial_since_is_none_before_acceptance_and_after_the_end() -> None:
     server = ServerConnection()
-    client = ClientConnection(URL)
+    client = ClientConnection(URL, dialect="beta")
     server.receive_data(client.data_to_send()[:20])
     list(server.events())
     assert server.partial_since is None  # the handshake has its own timeout

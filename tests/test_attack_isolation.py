@@ -96,7 +96,7 @@ class FailsToStart:
 
 async def test_a_backend_that_cannot_start_fails_its_response_not_the_connection() -> None:
     async with running(RealtimeServer(FailsToStart())) as server:
-        async with connect(url_of(server), ping_interval=None) as rt:
+        async with connect(url_of(server), dialect="beta", ping_interval=None) as rt:
             await rt.send(TEXT_ONLY)
             await rt.send(ev.ResponseCreate())
             async for event, _ in rt:
@@ -171,7 +171,9 @@ async def test_rtcore_s_client_with_a_consumer_slower_than_the_write_timeout_jus
     server = RealtimeServer(Loud(), write_timeout=0.5)
     async with running(server), healthy(server) as other:
         with pytest.raises(ConnectionClosedError) as info:
-            async with connect(url_of(server), ping_interval=0.2, ping_timeout=0.1) as rt:
+            async with connect(
+                url_of(server), dialect="beta", ping_interval=0.2, ping_timeout=0.1
+            ) as rt:
                 await rt.send(ev.SessionUpdate(session=ev.SessionConfig(turn_detection=None)))
                 await rt.send(ev.ResponseCreate())
                 seen = 0

@@ -39,7 +39,7 @@ async def test_clients_over_the_limit_get_503_before_any_session() -> None:
         assert [h.status for h in holders] == [101, 101]
         assert server.connections == 3
         with pytest.raises(HandshakeError) as info:
-            async with connect(url_of(server), ping_interval=None):
+            async with connect(url_of(server), dialect="beta", ping_interval=None):
                 pass  # pragma: no cover
         assert info.value.status_code == 503
         assert b"server_busy" in info.value.body
@@ -200,7 +200,7 @@ async def test_a_handshake_fed_a_byte_at_a_time_is_cut_off() -> None:
 async def test_the_session_still_expires_at_its_maximum_length() -> None:
     server = RealtimeServer(max_session_seconds=0.6)
     async with running(server):
-        async with connect(url_of(server), ping_interval=None) as rt:
+        async with connect(url_of(server), dialect="beta", ping_interval=None) as rt:
             with trio.fail_after(5):
                 events = [event async for event, _ in rt]
         assert [type(e).__name__ for e in events] == ["SessionCreated", "ErrorEvent"]
@@ -219,6 +219,23 @@ async def test_shutdown_ends_idle_sessions_at_once() -> None:
             server.shutdown()
             codes = [await c.close_code() for c in clients]
     assert codes == [1001] * 5
+
+
+async def test_events_sent_with_the_handshake_are_answered_without_more_bytes() -> None:
+    async with running(RealtimeServer()) as server:
+        client = await RawClient.open(server.port, handshake=False)  # type: ignore[arg-type]
+        clear = frame(0x1, b'{"type":"input_audio_buffer.clear","event_id":"early"}', mask=True)
+        await client.send(RawClient.request() + clear)  # one segment
+        with trio.fail_after(5):
+            while len(client.events()) < 2:
+                client.received += await client.stream.receive_some(65536)
+                head, _, rest = bytes(client.received).partition(b"\r\n\r\n")
+                if rest and head.startswith(b"HTTP/1.1 101"):
+                    client.received = bytearray(rest)
+        assert [e["type"] for e in client.events()] == [
+            "session.created",
+            "input_audio_buffer.cleared",
+        ]
 
 
 # -- paths and keys ------------------------------------------------------------------------------

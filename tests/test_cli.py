@@ -23,7 +23,8 @@ async def test_the_demo_holds_its_three_turns() -> None:
     with trio.fail_after(30):
         await run_demo(lines.append)
     text = "\n".join(lines)
-    assert "response.text.done 'Hello, rtcore!'" in text
+    assert "response.output_text.done 'Hello, rtcore!'" in text
+    assert "conversation.item.added" in text and "conversation.item.done" in text
     for event in (
         "speech_started",
         "speech_stopped",
@@ -81,7 +82,8 @@ def test_serve_runs_a_server_until_interrupted() -> None:
                 f"ws://127.0.0.1:{port}/v1/realtime?model=m", api_key="sk-cli"
             ) as rt:
                 async for event, _ in rt:
-                    if isinstance(event, ev.SessionCreated):
+                    if isinstance(event, ev.ga.SessionCreated):
+                        assert isinstance(event.session.id, str)
                         return event.session.id
             raise AssertionError("no session")
 

@@ -211,7 +211,9 @@ class Attacks:
         await client.read_all()
 
     async def valid_voice(self) -> None:
-        async with connect(f"ws://127.0.0.1:{self.port}/v1/realtime", ping_interval=None) as rt:
+        async with connect(
+            f"ws://127.0.0.1:{self.port}/v1/realtime", dialect="beta", ping_interval=None
+        ) as rt:
             rng = self.rng
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._drain, rt)
@@ -271,7 +273,9 @@ async def _attacker(attacks: Attacks, until: float) -> None:
 
 
 async def _healthy(port: int, until: float, turns: list[float]) -> None:
-    async with connect(f"ws://127.0.0.1:{port}/v1/realtime", ping_interval=None) as rt:
+    async with connect(
+        f"ws://127.0.0.1:{port}/v1/realtime", dialect="beta", ping_interval=None
+    ) as rt:
         await rt.send(TEXT_ONLY)
         client = Healthy(rt)
         while trio.current_time() < until:
@@ -307,7 +311,9 @@ def test_the_server_survives_random_traffic_from_many_clients() -> None:
                         rss.append(_rss_mb(process.pid))
                         await trio.sleep(0.1)
                 # A new session after the storm.
-                async with connect(f"ws://127.0.0.1:{port}/v1/realtime", ping_interval=None) as rt:
+                async with connect(
+                    f"ws://127.0.0.1:{port}/v1/realtime", dialect="beta", ping_interval=None
+                ) as rt:
                     await rt.send(TEXT_ONLY)
                     await Healthy(rt).turn()
 

@@ -237,7 +237,7 @@ async def test_graceful_shutdown_ends_every_open_response() -> None:
     server = RealtimeServer(backend)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.serve, "127.0.0.1", 0)
-        async with connect(f"ws://127.0.0.1:{server.port}/v1/realtime") as rt:
+        async with connect(f"ws://127.0.0.1:{server.port}/v1/realtime", dialect="beta") as rt:
             await rt.send(TEXT_ONLY)
             await rt.send(ev.ResponseCreate())
             await until(rt, ev.ResponseTextDelta)
@@ -297,7 +297,9 @@ async def test_a_cancelled_flush_loses_no_event() -> None:
 
     ours, theirs = trio.testing.memory_stream_pair()
     conn = ServerConnection()
-    conn.receive_data(ClientConnection("ws://127.0.0.1:1/v1/realtime", dialect="beta").data_to_send())
+    conn.receive_data(
+        ClientConnection("ws://127.0.0.1:1/v1/realtime", dialect="beta").data_to_send()
+    )
     list(conn.events())
     conn.accept()
     session = ServerSession()  # session.created is queued
@@ -317,5 +319,5 @@ async def test_a_cancelled_flush_loses_no_event() -> None:
     with trio.fail_after(2):  # without the shield the frame never comes
         data = await theirs.receive_some(1 << 16)
     assert data[:1] == b"\x81"  # a whole text frame
-    assert isinstance(ev.decode_server_event(data[4:]), ev.SessionCreated)
+    assert isinstance(ev.decode_server_event(data[4:]), ev.ga.SessionCreated)
     assert not session.has_output
