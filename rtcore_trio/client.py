@@ -22,9 +22,9 @@ import trio
 import trio_websocket
 
 from rtcore import events as ev
-from rtcore.events import DEFAULT_DIALECT, Dialect
 from rtcore.client import ClientSession, ReceivedEvent
 from rtcore.errors import RemoteProtocolError
+from rtcore.events import DEFAULT_DIALECT, Dialect
 from rtcore.state import Snapshot
 from rtcore.wire import (
     AuthStyle,
