@@ -30,8 +30,8 @@ from ..state.session import (
     tool_from_beta,
     transcription_from_beta,
 )
-from .edge import Streams, check_parts, item_text, transcript_text
-from .settings import NOT_SET_WHEN_NULL, Invalid, check_range, invalid_value, missing
+from .edge import EdgeEvents, Streams, check_parts, given_fields, item_text, transcript_text
+from .settings import NOT_SET_WHEN_NULL, Invalid, check_range, missing
 
 __all__ = ["BetaEdge"]
 
@@ -142,14 +142,6 @@ def _common(fields: dict[str, Any], prefix: str) -> tuple[dict[str, Any], float 
     return out, temperature
 
 
-def _given(struct: Any) -> dict[str, Any]:
-    return {
-        name: getattr(struct, name)
-        for name in struct.__struct_fields__
-        if not isinstance(getattr(struct, name), ev.UnsetType)
-    }
-
-
 def _turn_detection_out(value: ga.ServerVad | ga.SemanticVad | None) -> ev.TurnDetection | None:
     if value is None:
         return None
@@ -199,7 +191,7 @@ def _voice_out(voice: str | ga.VoiceId | None) -> str:
     return voice or "alloy"
 
 
-class BetaEdge:
+class BetaEdge(EdgeEvents):
     """What is beta about a beta connection."""
 
     dialect: ClassVar[ev.Dialect] = "beta"
@@ -212,6 +204,11 @@ class BetaEdge:
         transcript_delta=ev.ResponseAudioTranscriptDelta,
         transcript_done=ev.ResponseAudioTranscriptDone,
     )
+    response_created_class = ev.ResponseCreated
+    response_done_class = ev.ResponseDone
+    output_item_added_class = ev.ResponseOutputItemAdded
+    output_item_done_class = ev.ResponseOutputItemDone
+    retrieved_class = ev.ConversationItemRetrieved
     rate_limits_first: ClassVar[bool] = True
 
     # -- reading ------------------------------------------------------------------------
@@ -220,7 +217,7 @@ class BetaEdge:
         self, update: Any, current: SessionState
     ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
         assert isinstance(update, ev.SessionConfig)
-        changes, temperature = _common(_given(update), "session")
+        changes, temperature = _common(given_fields(update), "session")
         extras = {} if temperature is None else {"temperature": temperature}
         return changes, _PATHS, extras
 
@@ -228,7 +225,7 @@ class BetaEdge:
         if params is None or isinstance(params, ev.UnsetType):
             return {}, _RESPONSE_PATHS
         assert isinstance(params, ev.ResponseParams)
-        given = _given(params)
+        given = given_fields(params)
         # max_output_tokens is the Oct 2024 draft's name for the same cap.
         cap = given.pop("max_output_tokens", None)
         if cap is not None and "max_response_output_tokens" not in given:
@@ -372,22 +369,3 @@ class BetaEdge:
             metadata=settings.metadata,
             **fields,
         )
-
-    def response_created(self, event_id: str, response: Any) -> ev.ServerEvent:
-        return ev.ResponseCreated(event_id=event_id, response=response)
-
-    def response_done(self, event_id: str, response: Any) -> ev.ServerEvent:
-        return ev.ResponseDone(event_id=event_id, response=response)
-
-    def output_item(self, added: bool, **fields: Any) -> ev.ServerEvent:
-        kind = ev.ResponseOutputItemAdded if added else ev.ResponseOutputItemDone
-        return kind(**fields)
-
-    def retrieved(self, event_id: str, item: Any) -> ev.ServerEvent:
-        return ev.ConversationItemRetrieved(event_id=event_id, item=item)
-
-    def unknown_type_error(self) -> str:
-        return ", ".join(repr(t) for t in ev.CLIENT_EVENTS)
-
-    def invalid_value(self, param: str, value: Any) -> Invalid:
-        return invalid_value(param, value)

@@ -24,7 +24,15 @@ from ..state import ItemState, PartState
 from ..state.session import SessionState
 from .settings import Invalid, invalid_value, missing
 
-__all__ = ["Edge", "Streams", "check_parts", "item_text", "transcript_text"]
+__all__ = [
+    "Edge",
+    "EdgeEvents",
+    "Streams",
+    "check_parts",
+    "given_fields",
+    "item_text",
+    "transcript_text",
+]
 
 
 class Streams(msgspec.Struct, frozen=True, kw_only=True):
@@ -85,6 +93,44 @@ class Edge(Protocol):
     def output_item(self, added: bool, **fields: Any) -> ev.ServerEvent: ...
 
     def retrieved(self, event_id: str, item: Any) -> ev.ServerEvent: ...
+
+
+class EdgeEvents:
+    """The events both edges write the same way, each with its dialect's class."""
+
+    response_created_class: ClassVar[Any]
+    response_done_class: ClassVar[Any]
+    output_item_added_class: ClassVar[Any]
+    output_item_done_class: ClassVar[Any]
+    retrieved_class: ClassVar[Any]
+
+    def response_created(self, event_id: str, response: Any) -> ev.ServerEvent:
+        event: ev.ServerEvent = self.response_created_class(event_id=event_id, response=response)
+        return event
+
+    def response_done(self, event_id: str, response: Any) -> ev.ServerEvent:
+        event: ev.ServerEvent = self.response_done_class(event_id=event_id, response=response)
+        return event
+
+    def output_item(self, added: bool, **fields: Any) -> ev.ServerEvent:
+        kind = self.output_item_added_class if added else self.output_item_done_class
+        event: ev.ServerEvent = kind(**fields)
+        return event
+
+    def retrieved(self, event_id: str, item: Any) -> ev.ServerEvent:
+        event: ev.ServerEvent = self.retrieved_class(event_id=event_id, item=item)
+        return event
+
+
+def given_fields(struct: Any) -> dict[str, Any]:
+    """The members a client set in a request object (``{}`` for an absent or null object)."""
+    if struct is None or isinstance(struct, ev.UnsetType):
+        return {}
+    return {
+        name: getattr(struct, name)
+        for name in struct.__struct_fields__
+        if not isinstance(getattr(struct, name), ev.UnsetType)
+    }
 
 
 def item_text(part: PartState) -> str:

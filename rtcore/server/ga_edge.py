@@ -26,7 +26,7 @@ from .. import events as ev
 from ..events import ga
 from ..state import ItemState
 from ..state.session import SessionState, format_from_ga, format_to_ga
-from .edge import Streams, check_parts, item_text, transcript_text
+from .edge import EdgeEvents, Streams, check_parts, given_fields, item_text, transcript_text
 from .settings import NOT_SET_WHEN_NULL, Invalid, missing
 
 __all__ = ["GAEdge"]
@@ -52,16 +52,6 @@ _PARTS_BY_ROLE = {
 _IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,")
 
 
-def _given(struct: Any) -> dict[str, Any]:
-    if struct is None or isinstance(struct, ev.UnsetType):
-        return {}
-    return {
-        name: getattr(struct, name)
-        for name in struct.__struct_fields__
-        if not isinstance(getattr(struct, name), ev.UnsetType)
-    }
-
-
 def _keep(changes: dict[str, Any], name: str, value: Any) -> None:
     """Record a change; ``null`` means "not set" for fields without an off state."""
     if value is None and name in NOT_SET_WHEN_NULL:
@@ -72,10 +62,10 @@ def _keep(changes: dict[str, Any], name: str, value: Any) -> None:
 
 
 def _audio_changes(audio: Any, changes: dict[str, Any]) -> None:
-    given = _given(audio)
-    for name, value in _given(given.get("input")).items():
+    given = given_fields(audio)
+    for name, value in given_fields(given.get("input")).items():
         _keep(changes, "input_format" if name == "format" else name, value)
-    for name, value in _given(given.get("output")).items():
+    for name, value in given_fields(given.get("output")).items():
         _keep(changes, "output_format" if name == "format" else name, value)
 
 
@@ -83,7 +73,7 @@ def _voice_out(voice: str | ga.VoiceId | None) -> str | ga.VoiceId:
     return voice if voice is not None else "alloy"
 
 
-class GAEdge:
+class GAEdge(EdgeEvents):
     """What is GA about a GA connection."""
 
     dialect: ClassVar[ev.Dialect] = "ga"
@@ -98,6 +88,11 @@ class GAEdge:
         transcript_delta=ga.ResponseOutputAudioTranscriptDelta,
         transcript_done=ga.ResponseOutputAudioTranscriptDone,
     )
+    response_created_class = ga.ResponseCreated
+    response_done_class = ga.ResponseDone
+    output_item_added_class = ga.ResponseOutputItemAdded
+    output_item_done_class = ga.ResponseOutputItemDone
+    retrieved_class = ga.ConversationItemRetrieved
     rate_limits_first: ClassVar[bool] = False
 
     # -- reading ------------------------------------------------------------------------
@@ -114,7 +109,7 @@ class GAEdge:
                 "session.type",
             )
         changes: dict[str, Any] = {}
-        for name, value in _given(update).items():
+        for name, value in given_fields(update).items():
             if name == "audio":
                 _audio_changes(value, changes)
             else:
@@ -123,9 +118,9 @@ class GAEdge:
 
     def response_overrides(self, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
         overrides: dict[str, Any] = {}
-        for name, value in _given(params).items():
+        for name, value in given_fields(params).items():
             if name == "audio":
-                for member, setting in _given(_given(value).get("output")).items():
+                for member, setting in given_fields(given_fields(value).get("output")).items():
                     _keep(overrides, "output_format" if member == "format" else member, setting)
             elif value is not None:
                 overrides[name] = value
@@ -313,16 +308,3 @@ class GAEdge:
             metadata=settings.metadata,
             **fields,
         )
-
-    def response_created(self, event_id: str, response: Any) -> ev.ServerEvent:
-        return ga.ResponseCreated(event_id=event_id, response=response)
-
-    def response_done(self, event_id: str, response: Any) -> ev.ServerEvent:
-        return ga.ResponseDone(event_id=event_id, response=response)
-
-    def output_item(self, added: bool, **fields: Any) -> ev.ServerEvent:
-        kind = ga.ResponseOutputItemAdded if added else ga.ResponseOutputItemDone
-        return kind(**fields)
-
-    def retrieved(self, event_id: str, item: Any) -> ev.ServerEvent:
-        return ga.ConversationItemRetrieved(event_id=event_id, item=item)
