@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import trio
@@ -97,3 +99,33 @@ def test_serve_runs_a_server_until_interrupted() -> None:
     assert f"listening on ws://127.0.0.1:{port}/v1/realtime" in err
     assert f"connected: session {session_id}" in err
     assert "closed 1000 by peer" in err
+
+
+def test_replay_tells_the_dialect_of_a_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from serverkit import Harness
+
+    from rtcore.server import StartResponse, TextChunk
+    from rtcore.trace import detect_dialect, read_trace
+
+    h = Harness(dialect="ga")
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    h.send({"type": "conversation.item.create", "item": item})
+    [start] = [e for e in h.send({"type": "response.create"}) if isinstance(e, StartResponse)]
+    h.server.produce(start.response_id, TextChunk("hello"))
+    h.server.finish_response(start.response_id)
+    h.flush()
+    trace = tmp_path / "ga.jsonl"
+    trace.write_bytes(b"\n".join(h.raw) + b"\n")
+    with trace.open("rb") as lines:
+        assert detect_dialect(read_trace(lines)) == "ga"
+    beta = Path(__file__).parent / "data" / "captures" / "banyan-landing__log_2.server-events.jsonl"
+    with beta.open("rb") as lines:
+        assert detect_dialect(read_trace(lines)) == "beta"
+
+    assert main(["replay", str(trace), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(h.client.state.to_dict()))
+    # Read as beta, the GA events are unknown or malformed: nothing of the conversation.
+    assert main(["replay", str(trace), "--dialect", "beta"]) == 0
+    assert "0 items" in capsys.readouterr().out
