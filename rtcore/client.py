@@ -49,6 +49,8 @@ class ClientSession:
     ``receive_message(data)`` for every message from the server; ``send(event)``
     for every event the client wants to send (put the returned bytes in a text
     frame); ``state`` is the snapshot after the last server event.
+    ``retain_audio=False`` keeps only the length of streamed output audio in
+    the snapshot (``AudioLength``), not its bytes; the default keeps them.
     """
 
     def __init__(
@@ -58,13 +60,20 @@ class ClientSession:
         state: Snapshot | None = None,
         remember: int = 1024,
         dialect: ev.Dialect = ev.DEFAULT_DIALECT,
+        retain_audio: bool | None = None,
     ) -> None:
         if dialect not in ("ga", "beta"):
             raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
         self.dialect: ev.Dialect = dialect
         self._client_events = frozenset(ev.client_events(dialect).values())
         self._reported_session: object = None
-        self._state = state if state is not None else initial_snapshot()
+        # retain_audio=False keeps only the length of streamed audio (durations and
+        # truncation still work; the bytes are the application's to keep or drop).
+        base = state if state is not None else initial_snapshot()
+        # None: the given state's policy (a fresh state retains).
+        if retain_audio is not None and base.retain_audio != retain_audio:
+            base = replace(base, retain_audio=retain_audio)
+        self._state = base
         self._ids: IdFactory = id_factory or DeterministicIds(b"rtcore-client")
         self._sent: OrderedDict[str, ev.ClientEvent] = OrderedDict()
         self._remember = remember

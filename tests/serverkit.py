@@ -23,12 +23,19 @@ def silence(ms: int, rate: int = 24000, fmt: ev.AudioFormat = "pcm16") -> bytes:
 
 
 class Harness:
-    """Client events in (as JSON, like a real client), server events out, both snapshots kept in step."""
+    """Client events in (as JSON, like a real client), server events out, both snapshots kept in step.
+
+    Both peers get the same audio retention policy (``retain_audio``), so that their snapshots stay
+    equal; the harness retains audio unless told otherwise (the server's own default is not to).
+    """
 
     def __init__(self, **options: Any) -> None:
         options.setdefault("dialect", "beta")
+        options.setdefault("retain_audio", True)
         self.server = ServerSession(id_factory=SequentialIds(), **options)
-        self.client = ClientSession(dialect=options["dialect"])
+        self.client = ClientSession(
+            dialect=options["dialect"], retain_audio=options["retain_audio"]
+        )
         self.log: list[ev.ServerEvent] = []
         self.raw: list[bytes] = []
         self._mark = 0

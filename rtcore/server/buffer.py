@@ -158,8 +158,13 @@ class InputBuffer(SessionCore):
         self._item_seconds[item_id] = self._seconds(audio)
         settings = self._config.transcription
         if settings is None:
+            if self._transcription_only:
+                self._release_audio((item_id,))  # nothing will ever use it
             return []
         self._transcribing.add(item_id)
+        if self._transcription_only:
+            # No response will ever ask for this audio: the Transcribe effect is its last use.
+            self._release_audio((item_id,))
         return [
             Transcribe(
                 item_id=item_id,

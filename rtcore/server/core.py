@@ -7,6 +7,16 @@ core. The core holds the session's configuration in the neutral vocabulary
 (``SessionState``), the connection's dialect edge, the snapshot folded from
 every emitted event, the queue of events to send, and the audio clock.
 
+Audio retention. ``ServerSession(retain_audio=False)``, the default, keeps
+no audio bytes longer than the backend needs them: the snapshot holds output
+audio as ``AudioLength`` (durations only, enough for truncation), and the
+bytes of a user audio item (committed from the buffer or created with
+audio) are kept in ``_item_audio`` only until they have been handed out in
+a ``StartResponse.input_audio`` - or, in a transcription session, in the
+``Transcribe`` effect - and are dropped then. ``conversation.item.retrieve``
+includes audio only while it is still held. ``retain_audio=True`` keeps
+every byte for the session's lifetime (bounded by ``max_session_bytes``).
+
 Two rules live here: every emitted event is folded into the server's own
 snapshot with the client's transition function (so an inconsistent event is
 a bug caught at once, never sent), and an ``Invalid`` raised by a handler
@@ -15,6 +25,7 @@ becomes one ``error`` event naming the offending client event.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import events as ev
@@ -98,6 +109,19 @@ class SessionCore:
                 ),
             )
         )
+
+    # -- audio retention ------------------------------------------------------------------
+
+    @property
+    def _retain_audio(self) -> bool:
+        return self._state.retain_audio
+
+    def _release_audio(self, item_ids: Iterable[str]) -> None:
+        """Drop user audio the backend has been handed, unless the session retains audio."""
+        if self._retain_audio:
+            return
+        for item_id in item_ids:
+            self._item_audio.pop(item_id, None)
 
     # -- reading the configuration -----------------------------------------------------------
 

@@ -65,6 +65,8 @@ class Requests(SessionCore):
         response_id = self._ids("resp")
         self._writer.start(response_id, settings, self.conversation_id, trigger)
         audio = {i.id: self._item_audio[i.id] for i in items if i.id in self._item_audio}
+        # The backend now has this audio: without retention the session keeps only durations.
+        self._release_audio(audio)
         return [
             StartResponse(
                 response_id=response_id,

@@ -46,7 +46,7 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import DeterministicIds, IdFactory
-from ..state import Snapshot, initial_snapshot
+from ..state import Snapshot
 from ..state.session import SessionState
 from .beta_edge import BetaEdge
 from .buffer import InputBuffer
@@ -107,6 +107,9 @@ class ServerSession(InputBuffer, Items, Requests):
 
     ``dialect`` is the connection's (``"ga"`` by default; ``"beta"`` when the
     handshake asked for it); ``intent`` the session type the URL asked for.
+    ``retain_audio`` (default false): keep audio bytes in the snapshot and for
+    user items after the backend has been handed them, or only their
+    durations (see ``SessionCore``).
     """
 
     def __init__(
@@ -121,6 +124,7 @@ class ServerSession(InputBuffer, Items, Requests):
         rate_limits: bool = True,
         intent: Literal["conversation", "transcription"] = "conversation",
         dialect: ev.Dialect = ev.DEFAULT_DIALECT,
+        retain_audio: bool = False,
     ) -> None:
         if dialect not in _EDGES:
             raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
@@ -129,7 +133,8 @@ class ServerSession(InputBuffer, Items, Requests):
         self._ids = id_factory or DeterministicIds()
         self.limits = limits or ServerLimits()
         self._detectors = detector
-        self._state = initial_snapshot()
+        # Audio retention (see SessionCore): by default only durations are kept.
+        self._state = Snapshot(retain_audio=retain_audio)
         self._out = []
         self._writer = ResponseWriter(
             self._emit,

@@ -6,6 +6,12 @@ delta costs the same whether the value is ten bytes or ten megabytes long,
 and consecutive snapshots share every chunk they have in common. The joined
 value is computed on first use and cached on that chunk vector; later
 snapshots that only append do not invalidate it.
+
+Audio has a second form, ``AudioLength``: the same interface as
+``ByteChunks`` (``size``, ``append``, ``head``, ``of``) but only the byte
+count is kept. A snapshot whose ``retain_audio`` is false holds audio this
+way; every duration (``PartState.audio_ms``, truncation, generated audio)
+is computed from ``size`` alone, so the two forms agree on all of them.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from msgspec.structs import force_setattr
 from pyrsistent import pvector
 from pyrsistent.typing import PVector
 
-__all__ = ["TextChunks", "ByteChunks"]
+__all__ = ["TextChunks", "ByteChunks", "AudioLength"]
 
 T = TypeVar("T", str, bytes)
 
@@ -103,6 +109,46 @@ class ByteChunks(_Chunks[bytes], frozen=True, gc=False, eq=False):
         if n_bytes >= self.size:
             return self
         return ByteChunks.of(self.value[: max(n_bytes, 0)])
+
+
+class AudioLength(msgspec.Struct, frozen=True, gc=False):
+    """Audio of which only the length is kept (``retain_audio=False``).
+
+    ``size`` counts bytes as ``ByteChunks.size`` does. No bytes are held:
+    the value is false (so writers that include audio only when it is held
+    leave it out) and ``value`` is empty. Two lengths are equal when their
+    sizes are.
+    """
+
+    size: int = 0
+
+    @classmethod
+    def of(cls, data: bytes = b"") -> AudioLength:
+        return cls(len(data))
+
+    def append(self, delta: bytes) -> AudioLength:
+        return AudioLength(self.size + len(delta))
+
+    def head(self, n_bytes: int) -> AudioLength:
+        """The length of the first ``n_bytes`` bytes (all of them when there are fewer)."""
+        if n_bytes >= self.size:
+            return self
+        return AudioLength(max(n_bytes, 0))
+
+    @property
+    def value(self) -> bytes:
+        """No bytes are held: always empty (read ``size`` for the length)."""
+        return b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __bool__(self) -> bool:
+        # "Holds audio bytes": false, whatever the length.
+        return False
+
+    def __repr__(self) -> str:
+        return f"AudioLength({self.size})"
 
 
 _EMPTY_TEXT_PARTS: PVector[str] = pvector()

@@ -26,7 +26,7 @@ from .. import events as ev
 from ..audio.formats import FORMATS
 from ..errors import RemoteProtocolError
 from ..events import ga
-from .chunks import ByteChunks, TextChunks
+from .chunks import AudioLength, ByteChunks, TextChunks
 from .session import SessionState
 
 __all__ = [
@@ -73,7 +73,9 @@ class PartState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     type: PartType
     text: TextChunks | None = None
     transcript: TextChunks | None = None
-    audio: ByteChunks | None = None
+    audio: ByteChunks | AudioLength | None = None
+    """The audio bytes (``ByteChunks``), or only their length (``AudioLength``) when the
+    snapshot does not retain audio."""
     audio_format: ev.AudioFormat | None = None
     reference_id: str | None = None
     image_url: str | None = None
@@ -217,6 +219,10 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     """WebRTC: the response whose audio is playing (``output_audio_buffer.started``/``stopped``)."""
     unknown_events: int = 0
     events_applied: int = 0
+    retain_audio: bool = True
+    """Audio retention policy: keep streamed audio bytes (``ByteChunks``), or only their
+    length (``AudioLength``) - enough for every duration and truncation. Held in the
+    snapshot so that ``apply`` stays a pure function of (snapshot, event)."""
 
     # -- reading -----------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from msgspec.structs import replace
 from .. import events as ev
 from ..audio.formats import FORMATS
 from ..events import ga
-from .chunks import ByteChunks, TextChunks
+from .chunks import AudioLength, ByteChunks, TextChunks
 from .model import ItemState, PartState, ResponseState, Snapshot
 from .steps import (
     add_item,
@@ -285,7 +285,12 @@ def on_audio_delta(s: Snapshot, e: Any) -> Snapshot:
             f"{len(delta)} bytes is not a whole number of {part.audio_format} samples",
         )
     audio = part.audio
-    audio = ByteChunks.of(delta) if audio is None else audio.append(delta)
+    if audio is not None:
+        audio = audio.append(delta)
+    elif s.retain_audio:
+        audio = ByteChunks.of(delta)
+    else:
+        audio = AudioLength(len(delta))
     return streamed(s, slot, with_part(item, e.content_index, replace(part, audio=audio)))
 
 
