@@ -13,7 +13,11 @@
   ``conversation.item.added`` then ``.done``), and asks for its transcription
   when the session transcribes. Commits of less than ``min_commit_ms`` are
   ``input_audio_buffer_commit_empty``.
-* Every path that adds an item counts toward ``max_items``.
+* Every path that adds an item counts toward ``max_items``, and the audio
+  toward ``max_session_bytes``: a client's commit is refused
+  (``conversation_full`` / ``session_memory_exceeded``); a VAD or
+  idle-timeout commit past either limit gives that ``error`` event instead of
+  the commit, and the turn's audio is dropped.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ class InputBuffer(SessionCore):
                 f"The input audio buffer is full ({self.limits.max_buffer_bytes} bytes); commit or clear it.",
                 "audio",
             )
+        self._check_budget(len(audio), "audio")
         effects: list[Effect] = []
         for kind, position in self._audio.append(audio):
             if kind == "start":
@@ -93,7 +98,10 @@ class InputBuffer(SessionCore):
                 item_id=item_id,
             )
         )
-        effects = self._commit(item_id, audio.take(start, end))
+        data = audio.take(start, end)
+        if self._refuse_vad_commit(len(data)):
+            return []
+        effects = self._commit(item_id, data)
         if detection.create_response is not False:
             effects += self._start_response(ev.UNSET, None, "vad")
         return effects
@@ -124,9 +132,12 @@ class InputBuffer(SessionCore):
                 event_id=self._ids("event"), audio_end_ms=audio.ms(position), item_id=item_id
             )
         )
-        effects = self._commit(item_id, audio.take(audio.speech_start, position))
+        data = audio.take(audio.speech_start, position)
         audio.speech_item_id = None
         self._idle_from = position
+        if self._refuse_vad_commit(len(data)):
+            return []
+        effects = self._commit(item_id, data)
         detection = self._turn_detection()
         if (
             not self._transcription_only
@@ -156,6 +167,7 @@ class InputBuffer(SessionCore):
             self._emit(event)
         self._item_audio[item_id] = audio
         self._item_seconds[item_id] = self._seconds(audio)
+        self._charge(item_id, len(item_id) + len(audio))
         settings = self._config.transcription
         if settings is None:
             if self._transcription_only:
@@ -184,6 +196,8 @@ class InputBuffer(SessionCore):
                 f"{self.limits.min_commit_ms}ms of audio, but buffer only has {audio.buffered_ms:.2f}ms of audio.",
             )
         self._check_room()
+        # The buffer's audio moves into the item: the total held does not grow.
+        self._check_budget(0)
         # A manual commit during VAD speech closes that segment (no speech_stopped follows).
         item_id = audio.speech_item_id or self._ids("item")
         data = audio.take()
@@ -196,8 +210,27 @@ class InputBuffer(SessionCore):
         return []
 
     def _check_room(self) -> None:
-        if len(self._state.order) >= self.limits.max_items:
-            raise Invalid(
-                "conversation_full",
-                f"The conversation holds the maximum of {self.limits.max_items} items; delete some first.",
+        if self._conversation_full():
+            raise Invalid("conversation_full", self._full_message())
+
+    def _full_message(self) -> str:
+        return f"The conversation holds the maximum of {self.limits.max_items} items; delete some first."
+
+    def _refuse_vad_commit(self, n_bytes: int) -> bool:
+        """At ``max_items`` or over the memory budget a VAD commit is dropped, with an error event.
+
+        The speech events have been sent; the audio of the turn is discarded (it was already
+        taken from the buffer) and no item or response follows.
+        """
+        if self._conversation_full():
+            self._error("conversation_full", self._full_message())
+            return True
+        # The turn's audio has left the buffer already: it would come back as the item.
+        if not self._fits(n_bytes):
+            self._error(
+                "session_memory_exceeded",
+                f"The session would hold more than its limit of {self.limits.max_session_bytes} "
+                "bytes; the turn's audio was dropped.",
             )
+            return True
+        return False

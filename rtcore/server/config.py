@@ -57,14 +57,28 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
 
     ``max_append_bytes``: decoded audio per ``input_audio_buffer.append``
     (EVENTS.md 2.9: 15 MiB). ``max_buffer_bytes``: uncommitted input audio.
-    ``max_items``: conversation items. ``min_commit_ms``: the shortest buffer
-    a commit accepts (100 ms).
+    ``max_items``: conversation items, from every path (``conversation.item.create``,
+    manual, VAD and idle-timeout commits, response output); at the limit a
+    client request is refused (``conversation_full``), a VAD or idle-timeout
+    commit is dropped with a ``conversation_full`` error event, and a response
+    that would add an item ends ``failed`` with that code. ``min_commit_ms``:
+    the shortest buffer a commit accepts (100 ms). ``max_session_bytes``: the
+    session's memory budget (64 MiB) - uncommitted input audio, user audio
+    still held, and the content of every item (text and transcripts counted
+    per character, retained audio per byte; a response's output is counted
+    when it ends); a request that would go past it is refused with
+    ``session_memory_exceeded`` and changes nothing (a VAD commit's audio is
+    dropped). ``max_out_of_band_responses``: out-of-band responses
+    (``conversation: "none"``) running at once (8); one more is
+    ``too_many_out_of_band_responses``.
     """
 
     max_append_bytes: int = 15 * 1024 * 1024
     max_buffer_bytes: int = 50 * 1024 * 1024
     max_items: int = 4096
     min_commit_ms: int = 100
+    max_session_bytes: int = 64 * 1024 * 1024
+    max_out_of_band_responses: int = 8
 
 
 def default_config(

@@ -34,7 +34,7 @@ from ..audio.vad import DetectorFactory
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..events import ga
 from ..ids import IdFactory
-from ..state import Snapshot, apply
+from ..state import ByteChunks, ItemState, Snapshot, apply
 from ..state.session import SessionState
 from .config import ServerLimits
 from .edge import Edge
@@ -43,11 +43,25 @@ from .responses import ResponseWriter
 from .settings import Invalid
 
 if TYPE_CHECKING:
-    from ..state import ItemState
     from .effects import Effect
     from .responses import Run
 
-__all__ = ["SessionCore"]
+__all__ = ["SessionCore", "item_cost"]
+
+
+def item_cost(item: ItemState) -> int:
+    """What an item's content holds: characters of text, bytes of retained audio."""
+    cost = len(item.id) + len(item.name or "") + len(item.output or "")
+    if item.arguments is not None:
+        cost += item.arguments.size
+    for part in item.content:
+        for text in (part.text, part.transcript):
+            if text is not None:
+                cost += text.size
+        if isinstance(part.audio, ByteChunks):
+            cost += part.audio.size
+        cost += len(part.image_url or "") + len(part.generated_transcript or "")
+    return cost
 
 
 class SessionCore:
@@ -65,6 +79,10 @@ class SessionCore:
     _idle_from: int
     _item_audio: dict[str, bytes]
     _item_seconds: dict[str, float]
+    _item_bytes: dict[str, int]
+    """What each item holds in memory (its content, and its user audio while kept)."""
+    _used_bytes: int
+    """The sum of ``_item_bytes``."""
     _transcribing: set[str]
     _ended: bool
     limits: ServerLimits
@@ -121,7 +139,39 @@ class SessionCore:
         if self._retain_audio:
             return
         for item_id in item_ids:
-            self._item_audio.pop(item_id, None)
+            audio = self._item_audio.pop(item_id, None)
+            if audio is not None:
+                self._charge(item_id, self._item_bytes.get(item_id, 0) - len(audio))
+
+    # -- the memory budget ------------------------------------------------------------------
+    #
+    # What each item costs is recorded when it is added (and again when a response that
+    # wrote it ends, or a truncation shortens it), so that checking the budget is O(1)
+    # however long the conversation is.
+
+    def _charge(self, item_id: str, cost: int) -> None:
+        self._used_bytes += cost - self._item_bytes.get(item_id, 0)
+        self._item_bytes[item_id] = cost
+
+    def _discharge(self, item_id: str) -> None:
+        self._used_bytes -= self._item_bytes.pop(item_id, 0)
+
+    def _fits(self, extra: int) -> bool:
+        """Whether ``extra`` more bytes stay within ``max_session_bytes``."""
+        held = self._used_bytes + len(self._audio.buffer)
+        return held + extra <= self.limits.max_session_bytes
+
+    def _check_budget(self, extra: int, param: str | None = None) -> None:
+        if not self._fits(extra):
+            raise Invalid(
+                "session_memory_exceeded",
+                f"The session would hold more than its limit of {self.limits.max_session_bytes} "
+                "bytes; delete items or start a new session.",
+                param,
+            )
+
+    def _conversation_full(self) -> bool:
+        return len(self._state.order) >= self.limits.max_items
 
     # -- reading the configuration -----------------------------------------------------------
 

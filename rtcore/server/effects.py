@@ -13,6 +13,7 @@ the exact event sequence of SEQUENCES.md section 11.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import msgspec
@@ -92,7 +93,8 @@ class ResponseSettings(msgspec.Struct, frozen=True, kw_only=True):
 class StartResponse(msgspec.Struct, frozen=True, kw_only=True):
     """Produce the content of response ``response_id``.
 
-    ``items`` is the prompt in order (the conversation, or the response's own
+    ``items`` is the prompt in order (the conversation, as a read-only view
+    of the snapshot that costs nothing to make, or the response's own
     ``input``); ``input_audio`` holds the audio bytes of the user audio items
     among them (server echoes never carry audio); ``snapshot`` is the whole
     server state when the response began. ``trigger`` says whether the client
@@ -101,7 +103,7 @@ class StartResponse(msgspec.Struct, frozen=True, kw_only=True):
 
     response_id: str
     settings: ResponseSettings
-    items: tuple[ItemState, ...]
+    items: Sequence[ItemState]
     input_audio: dict[str, bytes]
     snapshot: Snapshot
     trigger: Literal["client", "vad"]

@@ -6,12 +6,16 @@
   dialect's item rules apply (``BetaEdge.check_item`` / ``GAEdge.check_item``);
   a ``function_call_output`` must name a call that exists and an
   ``mcp_approval_response`` an approval request that exists. User audio is
-  kept by the server and never echoed.
+  kept by the server (until a response hands it to the backend, unless the
+  session retains audio) and never echoed. The item counts toward
+  ``max_items`` and its content toward ``max_session_bytes``.
 * ``conversation.item.truncate`` cuts assistant audio that is complete, at
   most at the audio actually produced (``unsupported_content_type`` for
   anything else).
 * ``conversation.item.delete`` removes an item that no response is writing;
-  ``conversation.item.retrieve`` answers with the item, audio included.
+  ``conversation.item.retrieve`` answers with the item, its audio included
+  while the server still holds it (always with ``retain_audio=True``; by
+  default only until the backend has been handed the audio).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .. import events as ev
 from ..events import ga
 from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
-from .core import SessionCore
+from .core import SessionCore, item_cost
 from .effects import Effect
 from .settings import Invalid
 
@@ -87,8 +91,6 @@ class Items(SessionCore):
         audio = b"".join(
             p.audio.value for p in state.content if p.type == "input_audio" and p.audio is not None
         )
-        if audio:
-            self._item_audio[item_id] = audio
         state = replace(
             state,
             status="completed" if state.type in _HAS_STATUS else None,
@@ -96,6 +98,11 @@ class Items(SessionCore):
                 replace(p, audio=None) if p.type == "input_audio" else p for p in state.content
             ),
         )
+        cost = item_cost(state) + len(audio)
+        self._check_budget(cost, "item")
+        if audio:
+            self._item_audio[item_id] = audio
+        self._charge(item_id, cost)
         if state.type == "function_call" and state.call_id is not None:
             self._writer.call_ids.add(state.call_id)
         for event in self._edge.item_added(self._ids, previous, state, final=True):
@@ -142,6 +149,9 @@ class Items(SessionCore):
                 audio_end_ms=e.audio_end_ms,
             )
         )
+        truncated = self._state.item(e.item_id)
+        if truncated is not None:  # it holds less audio (or transcript) now
+            self._charge(e.item_id, item_cost(truncated))
         return []
 
     def _in_active_response(self, item_id: str) -> bool:
@@ -158,6 +168,7 @@ class Items(SessionCore):
         self._emit(ev.ConversationItemDeleted(event_id=self._ids("event"), item_id=e.item_id))
         self._item_audio.pop(e.item_id, None)
         self._item_seconds.pop(e.item_id, None)
+        self._discharge(e.item_id)
         self._transcribing.discard(e.item_id)
         return []
 

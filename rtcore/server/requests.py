@@ -4,7 +4,10 @@
   response with the session's settings and the request's overrides, read by
   the connection's edge; at most one response writes to the conversation at
   a time (``conversation_already_has_active_response``), out-of-band ones
-  (``conversation: "none"``) run beside it. The prompt is the conversation,
+  (``conversation: "none"``) run beside it, at most
+  ``max_out_of_band_responses`` at once (``too_many_out_of_band_responses``).
+  A session over ``max_session_bytes`` starts none
+  (``session_memory_exceeded``). The prompt is the conversation,
   or the request's own ``input`` (items and references to existing items).
   The backend is asked for the content with a ``StartResponse`` effect.
 * ``response.cancel`` (or speech with ``interrupt_response``) closes every
@@ -15,14 +18,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from msgspec.structs import replace
 
 from .. import events as ev
 from ..state import ItemState
+from ..state.model import ConversationView
 from ..state.wire import item_from_wire
-from .core import SessionCore
+from .core import SessionCore, item_cost
 from .effects import CancelResponse, Effect, StartResponse
 from .responses import Run
 from .settings import Invalid, response_settings
@@ -61,10 +66,27 @@ class Requests(SessionCore):
                     f"Conversation already has an active response in progress: {active.id}. "
                     "Wait until the response is finished before creating a new one.",
                 )
+        else:
+            running = sum(1 for run in self._writer.runs.values() if run.out_of_band)
+            if running >= self.limits.max_out_of_band_responses:
+                raise Invalid(
+                    "too_many_out_of_band_responses",
+                    f"{running} out-of-band responses are already in progress (the limit is "
+                    f"{self.limits.max_out_of_band_responses}); wait for one to finish.",
+                    "response.conversation",
+                )
+        # A response adds content; once the session holds its budget no new one starts. (A VAD
+        # turn's commit has been checked already, and a refusal here would follow a commit.)
+        if trigger == "client":
+            self._check_budget(1)
         items = self._prompt(overrides.get("input"))
         response_id = self._ids("resp")
         self._writer.start(response_id, settings, self.conversation_id, trigger)
-        audio = {i.id: self._item_audio[i.id] for i in items if i.id in self._item_audio}
+        if isinstance(items, ConversationView):
+            # Held user audio belongs to conversation items only (a delete drops it).
+            audio = dict(self._item_audio)
+        else:
+            audio = {i.id: self._item_audio[i.id] for i in items if i.id in self._item_audio}
         # The backend now has this audio: without retention the session keeps only durations.
         self._release_audio(audio)
         return [
@@ -79,10 +101,14 @@ class Requests(SessionCore):
             )
         ]
 
-    def _prompt(self, entries: Any) -> tuple[ItemState, ...]:
-        """The items a response is about: the conversation, or its own ``input``."""
+    def _prompt(self, entries: Any) -> Sequence[ItemState]:
+        """The items a response is about: the conversation, or its own ``input``.
+
+        The conversation is handed over as a view of the snapshot, not a copy, so that
+        starting a response costs the same at item 10 and at item 4000.
+        """
         if entries is None:
-            return self._state.items
+            return self._state.conversation
         fmt = self._input_format()
         out: list[ItemState] = []
         for i, entry in enumerate(entries):
@@ -123,6 +149,12 @@ class Requests(SessionCore):
 
     def _response_ended(self, run: Run) -> None:
         self._idle_from = self._audio.clock
+        # The response's output is counted toward max_session_bytes once, when it ends.
+        state = self._state
+        for item_id in run.items:
+            item = state.item(item_id)
+            if item is not None:
+                self._charge(item_id, item_cost(item))
 
     def _output_audio_clear(
         self, e: ev.OutputAudioBufferClear, event_id: str | None

@@ -88,6 +88,25 @@ class Run(msgspec.Struct, kw_only=True):
         return self.settings.conversation == "none"
 
 
+_CONVERSATION_FULL = ev.StatusDetails(
+    type="failed",
+    error=ev.StatusError(
+        type="invalid_request_error",
+        code="conversation_full",
+        message="The conversation holds the maximum number of items; delete some first.",
+    ),
+)
+
+
+def _opens_item(run: Run, chunk: OutputChunk) -> bool:
+    """Whether ``chunk`` starts a new output item of ``run`` (what counts toward ``max_items``)."""
+    if isinstance(chunk, FunctionCallChunk):
+        return True
+    if isinstance(chunk, (TextChunk, AudioChunk, TranscriptChunk)):
+        return run.open_item is None or run.open_kind == "function_call"
+    return False
+
+
 class ResponseWriter:
     """Turns output chunks into server events for the responses in progress."""
 
@@ -113,6 +132,9 @@ class ResponseWriter:
         """Every function call id of the session, for the check of ``function_call_output``."""
         self.audio_produced = False
         """Whether any response has produced audio (the session's voice is locked from then on)."""
+        self.conversation_full: Callable[[], bool] = lambda: False
+        """Whether the conversation is at ``max_items`` (set by the session): a response that
+        would add an item to a full conversation ends ``failed`` (``conversation_full``)."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -169,6 +191,9 @@ class ResponseWriter:
 
     def produce(self, response_id: str, chunk: OutputChunk) -> None:
         run = self._run(response_id)
+        if not run.out_of_band and _opens_item(run, chunk) and self.conversation_full():
+            self.finish(run, "failed", _CONVERSATION_FULL, None, "incomplete")
+            return
         if isinstance(chunk, TextChunk):
             self._open_part(run, "text")
             self._delta(run, self._streams.text_delta, delta=chunk.text)

@@ -148,6 +148,9 @@ class ServerSession(InputBuffer, Items, Requests):
         """Where on the audio clock the current silence began (for ``idle_timeout_ms``)."""
         self._item_audio = {}
         self._item_seconds = {}
+        self._item_bytes = {}
+        self._used_bytes = 0
+        self._writer.conversation_full = self._conversation_full
         self._transcribing = set()
         self._ended = False
         self._extras = {}

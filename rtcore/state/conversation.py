@@ -116,7 +116,9 @@ def on_item_deleted(s: Snapshot, e: ev.ConversationItemDeleted) -> Snapshot:
     slot, item = item_at(s, e.item_id, e)
     order = s.order
     if item.in_conversation:
-        order = order.remove(item.id)
+        # The newest item is the one most often deleted: find it without a scan.
+        last = len(order) - 1
+        order = order.delete(last) if order[last] == item.id else order.remove(item.id)
     pending = s.pending_calls
     if item.type == "function_call" and item.call_id is not None:
         pending = pending.discard(item.call_id)

@@ -16,7 +16,8 @@ not in ``order``: they are not part of the conversation.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterator, Sequence
+from typing import Literal, overload
 
 import msgspec
 from pyrsistent import pmap, pvector
@@ -37,6 +38,7 @@ __all__ = [
     "ErrorRecord",
     "Anomaly",
     "Snapshot",
+    "ConversationView",
     "PartType",
     "ItemType",
     "SessionState",
@@ -202,6 +204,8 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     _index: PMap[str, int] = _EMPTY_MAP
     responses: PVector[ResponseState] = pvector()
     _response_index: PMap[str, int] = _EMPTY_MAP
+    _running: PMap[str, bool] = pmap()
+    """Responses in progress: id -> out of band (so finding the active one is O(running))."""
     input_audio_buffer: InputAudioBufferState = InputAudioBufferState()
     rate_limits: tuple[ev.RateLimit, ...] = ()
     errors: PVector[ErrorRecord] = pvector()
@@ -228,9 +232,13 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
 
     @property
     def items(self) -> tuple[ItemState, ...]:
-        """The conversation's items, in conversation order."""
-        slots, index = self._slots, self._index
-        return tuple(slots[index[item_id]] for item_id in self.order)  # type: ignore[misc]
+        """The conversation's items, in conversation order (a copy: O(items))."""
+        return tuple(self.conversation)
+
+    @property
+    def conversation(self) -> ConversationView:
+        """The conversation's items, in conversation order, read on demand (O(1) to make)."""
+        return ConversationView(self)
 
     def item(self, item_id: str) -> ItemState | None:
         """An item by id: a conversation item or an output item of an out-of-band response."""
@@ -244,9 +252,9 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     @property
     def active_response(self) -> ResponseState | None:
         """The in-progress response writing to the conversation, if any."""
-        for response in reversed(self.responses):
-            if not response.done and not response.out_of_band:
-                return response
+        for response_id, out_of_band in self._running.items():
+            if not out_of_band:
+                return self.response(response_id)
         return None
 
     def response_items(self, response_id: str) -> tuple[ItemState, ...]:
@@ -262,3 +270,63 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
         from .view import snapshot_to_dict
 
         return snapshot_to_dict(self)
+
+
+class ConversationView(Sequence[ItemState]):
+    """The items of one snapshot's conversation, in order, looked up only when read.
+
+    Making one costs the same however long the conversation is (the server
+    hands one to its backend with every response); reading item ``i`` is a
+    lookup by id. Snapshots are immutable, so the view never changes. It
+    equals any sequence with the same items (a tuple included).
+    """
+
+    __slots__ = ("_snapshot",)
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def __len__(self) -> int:
+        return len(self._snapshot.order)
+
+    @overload
+    def __getitem__(self, index: int) -> ItemState: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ItemState, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ItemState | tuple[ItemState, ...]:
+        s = self._snapshot
+        if isinstance(index, slice):
+            return tuple(self._at(item_id) for item_id in s.order[index])
+        return self._at(s.order[index])
+
+    def _at(self, item_id: str) -> ItemState:
+        item = self._snapshot.item(item_id)
+        assert item is not None  # every id in the order has its item
+        return item
+
+    def __iter__(self) -> Iterator[ItemState]:
+        slots, index = self._snapshot._slots, self._snapshot._index
+        for item_id in self._snapshot.order:
+            item = slots[index[item_id]]
+            assert item is not None
+            yield item
+
+    def __reversed__(self) -> Iterator[ItemState]:
+        slots, index = self._snapshot._slots, self._snapshot._index
+        order = self._snapshot.order
+        for i in range(len(order) - 1, -1, -1):
+            item = slots[index[order[i]]]
+            assert item is not None
+            yield item
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ConversationView, tuple, list)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ConversationView({list(self)!r})"

@@ -80,6 +80,7 @@ def on_response_created(s: Snapshot, e: ev.ResponseCreated | ga.ResponseCreated)
         s,
         responses=s.responses.append(response),
         _response_index=s._response_index.set(r.id, len(s.responses)),
+        _running=s._running.set(r.id, out_of_band),
         conversation_id=s.conversation_id or conversation_id,
     )
 
@@ -110,7 +111,7 @@ def on_response_done(s: Snapshot, e: ev.ResponseDone | ga.ResponseDone) -> Snaps
         output_item_ids=tuple(output_ids),
         **response_fields(r),
     )
-    return put_response(s, done)
+    return put_response(replace(s, _running=s._running.discard(r.id)), done)
 
 
 def _join_late(s: Snapshot, e: ev.ServerEvent, slot: int, response: ResponseState) -> Snapshot:
