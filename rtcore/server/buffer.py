@@ -13,11 +13,11 @@
   ``conversation.item.added`` then ``.done``), and asks for its transcription
   when the session transcribes. Commits of less than ``min_commit_ms`` are
   ``input_audio_buffer_commit_empty``.
-* Every path that adds an item counts toward ``max_items``, and the audio
-  toward ``max_session_bytes``: a client's commit is refused
-  (``conversation_full`` / ``session_memory_exceeded``); a VAD or
-  idle-timeout commit past either limit gives that ``error`` event instead of
-  the commit, and the turn's audio is dropped.
+* Every path that adds an item counts toward ``max_items``: a client's
+  commit is refused (``conversation_full``); a VAD or idle-timeout commit at
+  the limit gives that ``error`` event instead of the commit, and the turn's
+  audio is dropped. Buffered audio counts toward ``max_session_bytes`` from
+  its append (``session_memory_exceeded``); a commit moves it into the item.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ class InputBuffer(SessionCore):
             )
         )
         data = audio.take(start, end)
-        if self._refuse_vad_commit(len(data)):
+        if self._refuse_vad_commit():
             return []
         effects = self._commit(item_id, data)
         if detection.create_response is not False:
@@ -135,7 +135,7 @@ class InputBuffer(SessionCore):
         data = audio.take(audio.speech_start, position)
         audio.speech_item_id = None
         self._idle_from = position
-        if self._refuse_vad_commit(len(data)):
+        if self._refuse_vad_commit():
             return []
         effects = self._commit(item_id, data)
         detection = self._turn_detection()
@@ -216,21 +216,15 @@ class InputBuffer(SessionCore):
     def _full_message(self) -> str:
         return f"The conversation holds the maximum of {self.limits.max_items} items; delete some first."
 
-    def _refuse_vad_commit(self, n_bytes: int) -> bool:
-        """At ``max_items`` or over the memory budget a VAD commit is dropped, with an error event.
+    def _refuse_vad_commit(self) -> bool:
+        """At ``max_items`` a VAD or idle-timeout commit is dropped, with an error event.
 
-        The speech events have been sent; the audio of the turn is discarded (it was already
-        taken from the buffer) and no item or response follows.
+        The speech (or timeout) events have been sent; the turn's audio, already taken from
+        the buffer, is discarded and no item or response follows. (The memory budget needs
+        no check here: the audio was counted while buffered, and moving it into an item
+        does not add to what the session holds.)
         """
         if self._conversation_full():
             self._error("conversation_full", self._full_message())
-            return True
-        # The turn's audio has left the buffer already: it would come back as the item.
-        if not self._fits(n_bytes):
-            self._error(
-                "session_memory_exceeded",
-                f"The session would hold more than its limit of {self.limits.max_session_bytes} "
-                "bytes; the turn's audio was dropped.",
-            )
             return True
         return False

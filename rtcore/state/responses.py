@@ -285,13 +285,14 @@ def on_audio_delta(s: Snapshot, e: Any) -> Snapshot:
             "odd_length_audio",
             f"{len(delta)} bytes is not a whole number of {part.audio_format} samples",
         )
-    audio = part.audio
-    if audio is not None:
-        audio = audio.append(delta)
-    elif s.retain_audio:
+    audio: ByteChunks | AudioLength | None = part.audio
+    if not s.retain_audio:
+        # Only the length is kept (a part announced empty starts as empty ByteChunks).
+        audio = AudioLength(len(delta) + (0 if audio is None else audio.size))
+    elif audio is None:
         audio = ByteChunks.of(delta)
     else:
-        audio = AudioLength(len(delta))
+        audio = audio.append(delta)
     return streamed(s, slot, with_part(item, e.content_index, replace(part, audio=audio)))
 
 
