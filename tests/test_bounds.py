@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from serverkit import Harness, errors, silence, tone
 
 from rtcore import ClientSession
 from rtcore import events as ev
@@ -17,7 +18,6 @@ from rtcore.server.effects import Transcribe
 from rtcore.state import ByteChunks
 from rtcore.state.chunks import AudioLength
 from rtcore.state.model import ConversationView
-from serverkit import Harness, errors, silence, tone
 
 
 def create(text: str = "Hello!", **extra: Any) -> dict[str, Any]:
