@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .harness import Result, format_table
 
-SUITES = ["decode", "client", "wire", "memory", "server", "e2e", "dialects", "idle"]
+SUITES = ["decode", "client", "wire", "memory", "server", "e2e", "dialects", "idle", "bounds"]
 
 
 def main(argv: list[str] | None = None) -> int:
