@@ -356,3 +356,23 @@ def test_the_active_response_is_the_running_one_in_the_conversation() -> None:
     h.flush()
     assert h.client.state.active_response is None
     assert h.client.state.response(oob.response_id).done is False  # type: ignore[union-attr]
+
+
+def test_an_input_transcript_counts_toward_the_budget() -> None:
+    h = Harness(intent="transcription")
+    effects = h.append_audio(silence(500) + tone(1000) + silence(300))
+    [transcribe] = [e for e in effects if isinstance(e, Transcribe)]
+    server: Any = h.server
+    before = server._used_bytes
+    h.server.complete_transcription(transcribe.item_id, "hello world")
+    assert server._used_bytes == before + len("hello world")
+
+
+def test_a_function_call_that_does_not_fit_ends_the_response() -> None:
+    from rtcore.errors import LocalProtocolError
+
+    h = full()
+    start = h.start(h.send({"type": "response.create"}))
+    with pytest.raises(LocalProtocolError):
+        h.server.start_function_call(start.response_id, "lookup")
+    assert not h.server.is_active(start.response_id)

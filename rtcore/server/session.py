@@ -343,7 +343,12 @@ class ServerSession(InputBuffer, Items, Requests):
     def start_function_call(self, response_id: str, name: str, call_id: str | None = None) -> str:
         """Open a function call item; returns its ``call_id``."""
         self.produce(response_id, FunctionCallChunk(name=name, call_id=call_id))
-        run = self._writer.runs[response_id]
+        run = self._writer.runs.get(response_id)
+        if run is None:  # the call did not fit (max_items): the response ended failed
+            raise LocalProtocolError(
+                f"response {response_id!r} ended: the conversation is full",
+                code="response_not_active",
+            )
         assert run.open_item is not None
         item = self._state.item(run.open_item)
         assert item is not None and item.call_id is not None
@@ -406,6 +411,7 @@ class ServerSession(InputBuffer, Items, Requests):
                 usage=ev.TranscriptionUsageDuration(seconds=round(seconds, 3)),
             )
         )
+        self._charge(item_id, self._item_bytes.get(item_id, 0) + len(transcript))
 
     def fail_transcription(
         self, item_id: str, error: ev.TranscriptionError, content_index: int = 0
