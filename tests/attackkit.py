@@ -37,6 +37,8 @@ async def running(server: RealtimeServer) -> AsyncIterator[RealtimeServer]:
         try:
             yield server
         finally:
+            # Raw clients never answer a close frame: do not wait long for them.
+            server.close_timeout = min(server.close_timeout, 0.5)
             server.shutdown()
 
 
