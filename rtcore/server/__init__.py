@@ -9,6 +9,9 @@ from .effects import (
     EndItem,
     Finish,
     FunctionCallChunk,
+    ListMcpTools,
+    McpCallChunk,
+    McpResultChunk,
     OutputChunk,
     ResponseSettings,
     StartResponse,
@@ -16,6 +19,7 @@ from .effects import (
     Transcribe,
     TranscriptChunk,
 )
+from .mcp import McpVerdict, mcp_verdict
 from .session import Received, ServerSession
 
 __all__ = [
@@ -28,6 +32,10 @@ __all__ = [
     "EndItem",
     "Finish",
     "FunctionCallChunk",
+    "ListMcpTools",
+    "McpCallChunk",
+    "McpResultChunk",
+    "McpVerdict",
     "OutputChunk",
     "Received",
     "ResponseSettings",
@@ -38,4 +46,5 @@ __all__ = [
     "Transcribe",
     "TranscriptChunk",
     "default_config",
+    "mcp_verdict",
 ]

@@ -3,12 +3,15 @@
 Effects (returned by ``ServerSession.receive_message`` and friends) are the
 work the protocol implies but the engine cannot do itself: produce a
 response (``StartResponse``), stop producing one (``CancelResponse``),
-transcribe committed user audio (``Transcribe``). Each carries immutable
-data only.
+transcribe committed user audio (``Transcribe``), list the tools of an MCP
+server a GA session just configured (``ListMcpTools``). Each carries
+immutable data only.
 
 Output chunks are what a backend produces for a response; pass each to
 ``ServerSession.produce(response_id, chunk)`` and the session turns it into
-the exact event sequence of SEQUENCES.md section 11.
+the exact event sequence of SEQUENCES.md section 11 (GA.md 10.4). In GA
+sessions a backend also calls MCP tools: ``McpCallChunk`` then, once the
+call has run, ``McpResultChunk`` (the rules are in ``rtcore.server.mcp``).
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ __all__ = [
     "StartResponse",
     "CancelResponse",
     "Transcribe",
+    "ListMcpTools",
     "Effect",
     "TextChunk",
     "AudioChunk",
     "TranscriptChunk",
     "FunctionCallChunk",
     "ArgumentsChunk",
+    "McpCallChunk",
+    "McpResultChunk",
     "EndItem",
     "Finish",
     "OutputChunk",
@@ -127,7 +133,19 @@ class Transcribe(msgspec.Struct, frozen=True, kw_only=True):
     settings: ga.GATranscription
 
 
-Effect = StartResponse | CancelResponse | Transcribe
+class ListMcpTools(msgspec.Struct, frozen=True, kw_only=True):
+    """List the tools of MCP server ``tool`` into item ``item_id`` (GA sessions only).
+
+    Answer with ``ServerSession.complete_mcp_listing(item_id, tools)`` or
+    ``fail_mcp_listing(item_id)``; check ``mcp_listing_pending(item_id)``
+    first (the client may have deleted the item meanwhile).
+    """
+
+    item_id: str
+    tool: ga.McpTool
+
+
+Effect = StartResponse | CancelResponse | Transcribe | ListMcpTools
 
 
 # -- output chunks -----------------------------------------------------------------
@@ -165,6 +183,28 @@ class ArgumentsChunk(msgspec.Struct, frozen=True):
     delta: str
 
 
+class McpCallChunk(msgspec.Struct, frozen=True, kw_only=True):
+    """Call tool ``name`` of the MCP server ``server_label`` with ``arguments`` (a JSON object).
+
+    Closes any open item. When the tool needs an approval the conversation
+    does not hold, this becomes an ``mcp_approval_request`` item instead and
+    the backend should end the response; ``rtcore.server.mcp.mcp_verdict``
+    tells beforehand which of the two will happen. Otherwise an ``mcp_call``
+    item opens and waits for its ``McpResultChunk``.
+    """
+
+    server_label: str
+    name: str
+    arguments: str
+
+
+class McpResultChunk(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of the open MCP call: exactly one of ``output`` and ``error``."""
+
+    output: str | None = None
+    error: ga.McpError | None = None
+
+
 class EndItem(msgspec.Struct, frozen=True):
     """Close the item being produced, so that the next chunk starts a new one."""
 
@@ -178,5 +218,13 @@ class Finish(msgspec.Struct, frozen=True, kw_only=True):
 
 
 OutputChunk = (
-    TextChunk | AudioChunk | TranscriptChunk | FunctionCallChunk | ArgumentsChunk | EndItem | Finish
+    TextChunk
+    | AudioChunk
+    | TranscriptChunk
+    | FunctionCallChunk
+    | ArgumentsChunk
+    | McpCallChunk
+    | McpResultChunk
+    | EndItem
+    | Finish
 )

@@ -17,6 +17,20 @@ client or by speech, failure, disconnect, shutdown - with the values
 produced so far, the open item marked ``incomplete``. Items are produced one
 at a time (the first is closed before the second opens). Output for a
 response that has ended is refused with ``LocalProtocolError``.
+
+MCP calls (GA, GA.md 10.14; the rules are in ``rtcore.server.mcp``): an
+``McpCallChunk`` the conversation approves (or that needs no approval) opens
+an ``mcp_call`` item - ``output_item.added`` (and ``conversation.item.added``)
+with empty arguments, ``response.mcp_call_arguments.delta`` and ``.done``,
+``response.mcp_call.in_progress`` - and the item waits for its
+``McpResultChunk``: ``response.mcp_call.completed`` (or ``.failed``), then
+``output_item.done`` / ``conversation.item.done`` carrying ``output`` (or
+``error``). The response then goes on (the answer may follow in the same
+response). Anything else while a call waits for its result is refused,
+except the response's end: a call cut by it (finish, cancel, disconnect)
+ends ``failed`` with a ``tool_execution_error``. A call that needs an
+approval the conversation does not give becomes an ``mcp_approval_request``
+item instead (added and done at once).
 """
 
 from __future__ import annotations
@@ -29,6 +43,7 @@ import msgspec
 from .. import events as ev
 from ..audio.formats import FORMATS
 from ..errors import LocalProtocolError
+from ..events import ga
 from ..ids import IdFactory
 from ..state import ItemState, Snapshot, TextChunks
 from .edge import Edge
@@ -38,15 +53,21 @@ from .effects import (
     EndItem,
     Finish,
     FunctionCallChunk,
+    McpCallChunk,
+    McpResultChunk,
     OutputChunk,
     ResponseSettings,
     TextChunk,
     TranscriptChunk,
 )
+from .mcp import mcp_verdict
 
 __all__ = ["ResponseWriter", "Run", "zero_usage"]
 
 Emit = Callable[[ev.ServerEvent], None]
+_Kind = Literal["message", "function_call", "mcp_call", "mcp_approval_request"]
+
+_CUT_CALL = ga.McpToolExecutionError(message="The response ended before the MCP call returned.")
 
 
 def zero_usage() -> ev.Usage:
@@ -78,7 +99,7 @@ class Run(msgspec.Struct, kw_only=True):
     previous: dict[str, str | None] = msgspec.field(default_factory=dict)
     """The conversation item each output item was placed after (for GA's ``item.done``)."""
     open_item: str | None = None
-    open_kind: Literal["message", "function_call"] | None = None
+    open_kind: _Kind | None = None
     open_part: int | None = None
     part_kind: Literal["text", "audio"] | None = None
     started_output: bool = False
@@ -100,7 +121,7 @@ _CONVERSATION_FULL = ev.StatusDetails(
 
 def _opens_item(run: Run, chunk: OutputChunk) -> bool:
     """Whether ``chunk`` starts a new output item of ``run`` (what counts toward ``max_items``)."""
-    if isinstance(chunk, FunctionCallChunk):
+    if isinstance(chunk, (FunctionCallChunk, McpCallChunk)):
         return True
     if isinstance(chunk, (TextChunk, AudioChunk, TranscriptChunk)):
         return run.open_item is None or run.open_kind == "function_call"
@@ -191,6 +212,11 @@ class ResponseWriter:
 
     def produce(self, response_id: str, chunk: OutputChunk) -> None:
         run = self._run(response_id)
+        if run.open_kind == "mcp_call" and not isinstance(chunk, (McpResultChunk, Finish)):
+            raise LocalProtocolError(
+                f"the MCP call {run.open_item!r} waits for its result (McpResultChunk)",
+                code="mcp_call_pending",
+            )
         if not run.out_of_band and _opens_item(run, chunk) and self.conversation_full():
             self.finish(run, "failed", _CONVERSATION_FULL, None, "incomplete")
             return
@@ -223,6 +249,10 @@ class ResponseWriter:
                     "there is no function call to add arguments to", code="no_function_call"
                 )
             self._arguments(run, chunk.delta)
+        elif isinstance(chunk, McpCallChunk):
+            self._mcp_call(run, chunk)
+        elif isinstance(chunk, McpResultChunk):
+            self._mcp_result(run, chunk)
         elif isinstance(chunk, EndItem):
             self._close_item(run, "completed")
         elif isinstance(chunk, Finish):
@@ -246,9 +276,7 @@ class ResponseWriter:
         if self._edge.rate_limits_first:
             self._rate_limits_update(run)
 
-    def _open_item(
-        self, run: Run, item: ItemState, kind: Literal["message", "function_call"]
-    ) -> None:
+    def _open_item(self, run: Run, item: ItemState, kind: _Kind) -> None:
         self._begin_output(run)
         previous = self._state().order[-1] if self._state().order else None
         self._emit(
@@ -343,6 +371,79 @@ class ResponseWriter:
             )
         )
 
+    def _mcp_call(self, run: Run, chunk: McpCallChunk) -> None:
+        label, name, arguments = chunk.server_label, chunk.name, chunk.arguments
+        # Checked before anything is sent: a call that can never be made changes nothing.
+        verdict = mcp_verdict(
+            run.settings.tools, self._state().conversation, label, name, arguments
+        )
+        if run.open_item is not None:
+            self._close_item(run, "completed")
+        if verdict.action != "call":
+            request = ItemState(
+                id=self._ids("mcpr"),
+                type="mcp_approval_request",
+                server_label=label,
+                name=name,
+                arguments=TextChunks.of(arguments),
+            )
+            self._open_item(run, request, "mcp_approval_request")
+            self._close_item(run, "completed")
+            return
+        item = ItemState(
+            id=self._ids("mcp"),
+            type="mcp_call",
+            server_label=label,
+            name=name,
+            arguments=TextChunks.of(""),
+            approval_request_id=verdict.approval_request_id,
+        )
+        self._open_item(run, item, "mcp_call")
+        index = len(run.items) - 1
+        for event in (
+            ga.ResponseMcpCallArgumentsDelta(
+                event_id=self._ids("event"),
+                response_id=run.id,
+                item_id=item.id,
+                output_index=index,
+                delta=arguments,
+            ),
+            ga.ResponseMcpCallArgumentsDone(
+                event_id=self._ids("event"),
+                response_id=run.id,
+                item_id=item.id,
+                output_index=index,
+                arguments=arguments,
+            ),
+            ga.ResponseMcpCallInProgress(
+                event_id=self._ids("event"), item_id=item.id, output_index=index
+            ),
+        ):
+            self._emit(event)
+
+    def _mcp_result(self, run: Run, chunk: McpResultChunk) -> None:
+        if run.open_kind != "mcp_call":
+            raise LocalProtocolError(
+                "there is no MCP call waiting for a result", code="no_mcp_call"
+            )
+        if (chunk.output is None) == (chunk.error is None):
+            raise LocalProtocolError(
+                "an MCP result has exactly one of output and error", code="invalid_mcp_result"
+            )
+        self._end_mcp_call(run, chunk.output, chunk.error)
+
+    def _end_mcp_call(self, run: Run, output: str | None, error: ga.McpError | None) -> None:
+        assert run.open_item is not None
+        ended = ga.ResponseMcpCallCompleted if error is None else ga.ResponseMcpCallFailed
+        self._emit(
+            ended(
+                event_id=self._ids("event"),
+                item_id=run.open_item,
+                output_index=len(run.items) - 1,
+            )
+        )
+        self._close_item(run, "completed", output=output, error=error)
+
     # -- closing ---------------------------------------------------------------------------------
 
     def _close_part(self, run: Run) -> None:
@@ -363,8 +464,12 @@ class ResponseWriter:
         self._delta(run, ev.ResponseContentPartDone, part=final)
         run.open_part = run.part_kind = None
 
-    def _close_item(self, run: Run, status: ev.ItemStatus) -> None:
+    def _close_item(self, run: Run, status: ev.ItemStatus, **result: Any) -> None:
+        """Close the open item; ``result``: an MCP call's ``output`` / ``error``."""
         if run.open_item is None:
+            return
+        if run.open_kind == "mcp_call" and not result:
+            self._end_mcp_call(run, None, _CUT_CALL)  # cut by the response's end
             return
         if run.open_part is not None:
             self._close_part(run)
@@ -389,7 +494,7 @@ class ResponseWriter:
                 event_id=self._ids("event"),
                 response_id=run.id,
                 output_index=len(run.items) - 1,
-                item=self._edge.wire_item(msgspec.structs.replace(item, status=status)),
+                item=self._edge.wire_item(msgspec.structs.replace(item, status=status, **result)),
             )
         )
         if not run.out_of_band:

@@ -5,9 +5,9 @@ Theory of operation
 A ``ServerSession`` is one Realtime session seen from the server. Client
 messages go in through ``receive_message``; server events come out of
 ``messages_to_send()`` in protocol order; the work only the app can do comes
-back as effects (``StartResponse``, ``CancelResponse``, ``Transcribe``), and
-the app's backend answers through ``produce()`` (output chunks) and the
-transcription methods.
+back as effects (``StartResponse``, ``CancelResponse``, ``Transcribe``,
+``ListMcpTools``), and the app's backend answers through ``produce()``
+(output chunks), the transcription methods and the MCP listing methods.
 
 One session logic serves both dialects. The connection's dialect (chosen at
 the handshake: GA unless the client asked for beta) picks an *edge*
@@ -16,7 +16,8 @@ vocabulary and writes the session's happenings as the dialect's events; the
 buffers, VAD, items, responses and errors below are written once. The parts
 of the session live by concern: ``buffer`` (input audio and VAD), ``items``
 (conversation items), ``requests`` (starting and stopping responses),
-``responses`` (writing them); this module holds the session's configuration,
+``responses`` (writing them), ``mcp_listings`` (listing MCP servers' tools)
+with the rules of MCP calls in ``mcp``; this module holds the session's configuration,
 the backend's side and the end of the session, and the table of every client
 event the session handles.
 
@@ -72,6 +73,7 @@ from .effects import (
 from .ga_edge import GAEdge
 from .input_audio import InputAudio
 from .items import Items
+from .mcp_listings import McpListings, new_mcp_servers
 from .requests import Requests
 from .responses import ResponseWriter
 from .settings import Invalid, merge_config
@@ -102,7 +104,7 @@ def _decode_error_message(error: ev.DecodeError) -> str:
     return f"Invalid event: {reason}."
 
 
-class ServerSession(InputBuffer, Items, Requests):
+class ServerSession(InputBuffer, Items, Requests, McpListings):
     """One Realtime session, server side, without I/O.
 
     ``dialect`` is the connection's (``"ga"`` by default; ``"beta"`` when the
@@ -152,6 +154,7 @@ class ServerSession(InputBuffer, Items, Requests):
         self._used_bytes = 0
         self._writer.conversation_full = self._conversation_full
         self._transcribing = set()
+        self._listings = {}
         self._ended = False
         self._extras = {}
         """Settings only the dialect has (beta's ``temperature``)."""
@@ -279,15 +282,17 @@ class ServerSession(InputBuffer, Items, Requests):
 
     # -- session ----------------------------------------------------------------------------
 
-    def _update(self, update: Any) -> None:
+    def _update(self, update: Any) -> list[Effect]:
         changes, paths, extras = self._edge.session_changes(update, self._config)
-        self._config = merge_config(
-            self._config, changes, paths, audio_produced=self._audio_produced()
-        )
+        config = merge_config(self._config, changes, paths, audio_produced=self._audio_produced())
+        servers = new_mcp_servers(self._config, config)
+        self._check_listing_room(len(servers))
+        self._config = config
         self._extras.update(extras)
         self._configure_audio()
         self._idle_from = self._audio.clock
         self._emit(self._edge.session_event(False, self._config, self._extras, self._ids("event")))
+        return self._start_listings(servers)
 
     def _session_update(self, e: Any, event_id: str | None) -> list[Effect]:
         if self.dialect == "beta" and self._transcription_only:
@@ -296,8 +301,7 @@ class ServerSession(InputBuffer, Items, Requests):
                 "session.update is not valid in a transcription session; use transcription_session.update.",
                 "type",
             )
-        self._update(e.session)
-        return []
+        return self._update(e.session)
 
     def _transcription_session_update(
         self, e: ev.TranscriptionSessionUpdate, event_id: str | None
