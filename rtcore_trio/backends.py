@@ -27,10 +27,13 @@ Built in:
   ``ms_per_char`` (50 ms) per character, with the transcript alongside, so
   playback and truncation arithmetic can be tested. When the session has
   tools and the user names one, it calls that tool; after a tool output it
-  reads the output back (also capped).
+  reads the output back (also capped). Likewise for a listed MCP tool (GA):
+  it calls it, reads its fixed result back, or asks for the approval the
+  session requires (``rtcore_trio.mcp``).
 * ``ScriptBackend`` plays a JSON scenario: per turn the text, audio, tool
-  calls, errors, usage, chunk sizes and delays to produce (see
-  ``Scenario``); and the transcripts to return, in order.
+  calls, MCP calls, errors, usage, chunk sizes and delays to produce (see
+  ``Scenario``); the transcripts to return, in order; the MCP servers it
+  plays (``rtcore_trio.mcp``).
 * ``EchoTranscriber`` "transcribes" audio as a description of it
   (``"[1.50 s of audio]"``): there is no speech recognition here, but the
   events, their order and the timing are real.
@@ -50,7 +53,9 @@ import trio
 
 from rtcore import events as ev
 from rtcore.audio.formats import FORMATS
+from rtcore.events import ga
 from rtcore.server import (
+    McpResultChunk,
     OutputChunk,
     ResponseSettings,
     StartResponse,
@@ -58,6 +63,7 @@ from rtcore.server import (
 )
 from rtcore.state import ItemState
 
+from . import mcp
 from .speech import (
     MAX_AUDIO_CHUNK_MS,
     MAX_MS_PER_CHAR,
@@ -276,9 +282,15 @@ class EchoBackend:
                 heard = await request.last_user_text(cap)
             reply = heard if heard else "I heard nothing to repeat."
             tool = self._tool_named(reply, settings)
+            conversation = request.start.snapshot.conversation
+            named = None
+            if tool is None and settings.tool_choice != "none":
+                named = mcp.named_mcp_tool(reply, settings.tools, conversation)
             if tool is not None:
                 arguments = json.dumps({"text": reply})
                 parts = out.function_call(tool, arguments, self.argument_chunk_chars)
+            elif named is not None:
+                parts = await self._mcp_call(named, reply, settings, conversation, out)
             else:
                 parts = await self._say(reply, out)
         # Each chunk is made only when the previous one has been sent and the loop has run on.
@@ -286,6 +298,35 @@ class EchoBackend:
             yield chunk
             await out.pause(chunk)
         yield out.finish()
+
+    def list_mcp_tools(self, tool: ga.McpTool) -> tuple[ga.McpListedTool, ...]:
+        return mcp.echo_listing(tool)
+
+    async def _mcp_call(
+        self,
+        named: tuple[str, str],
+        reply: str,
+        settings: ResponseSettings,
+        items: Any,
+        out: Output,
+    ) -> Iterable[OutputChunk]:
+        label, name = named
+        chunks, happened = mcp.call_chunks(
+            settings.tools,
+            items,
+            label,
+            name,
+            {"text": reply},
+            lambda *call: McpResultChunk(output=mcp.echo_output(*call)),
+        )
+        if happened == "ask":  # the call became an approval request: the response ends
+            return chunks
+        if happened == "denied":
+            return await self._say(f"The call of {name} was not approved.", out)
+        result = chunks[-1]
+        assert isinstance(result, McpResultChunk) and result.output is not None
+        said = await self._say("The tool returned: " + result.output[: self.max_echo_chars], out)
+        return itertools.chain(chunks, said)
 
     async def _say(self, text: str, out: Output) -> Iterable[OutputChunk]:
         settings = out.settings
@@ -350,6 +391,8 @@ class Turn(msgspec.Struct, forbid_unknown_fields=True):
     audio: bool | None = None
     """Speak ``text`` as synthetic audio; by default when the response has audio output."""
     tool_calls: list[ScriptToolCall] = msgspec.field(default_factory=list)
+    mcp_calls: list[mcp.ScriptMcpCall] = msgspec.field(default_factory=list)
+    """Made first; one that needs an approval ends the response, and the turn plays again."""
     status: Literal["completed", "incomplete", "failed"] = "completed"
     reason: Literal["max_output_tokens", "content_filter"] | None = None
     error: ScriptError | None = None
@@ -375,6 +418,7 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
     turns: list[Turn] = msgspec.field(default_factory=list)
     transcripts: list[ScriptTranscript | str] = msgspec.field(default_factory=list)
     repeat: bool = False
+    mcp_servers: dict[str, mcp.ScriptMcpServer] = msgspec.field(default_factory=dict)
     ms_per_char: Annotated[int, msgspec.Meta(ge=1, le=MAX_MS_PER_CHAR)] = 50
     realtime: bool = False
 
@@ -420,7 +464,15 @@ class ScriptBackend:
         out = Output(settings, realtime=self.scenario.realtime, delay=turn.delay_ms / 1000)
         if turn.first_delay_ms:
             await trio.sleep(turn.first_delay_ms / 1000)
-        parts = [await self._text(turn, out)]
+        calls, asked = mcp.script_calls(turn.mcp_calls, request.start, self.scenario.mcp_servers)
+        if asked:
+            self._turn -= 1  # the approval request ends the response; the answer replays the turn
+            for chunk in calls:
+                yield chunk
+                await out.pause(chunk)
+            yield out.finish()
+            return
+        parts = [calls, await self._text(turn, out)]
         for call in turn.tool_calls:
             arguments = (
                 call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
@@ -455,6 +507,9 @@ class ScriptBackend:
                 error=ev.StatusError(type=err.type, code=err.code, message=err.message or ev.UNSET),
             )
         return out.finish(turn.status, details, turn.usage)
+
+    def list_mcp_tools(self, tool: ga.McpTool) -> tuple[ga.McpListedTool, ...]:
+        return mcp.script_listing(self.scenario.mcp_servers, tool)
 
     async def transcribe(self, request: Transcribe) -> str:
         """The scenario's transcripts, in order; then the echo description."""

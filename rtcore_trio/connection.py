@@ -31,6 +31,7 @@ from rtcore import events as ev
 from rtcore.server import (
     CancelResponse,
     Effect,
+    ListMcpTools,
     ServerSession,
     StartResponse,
     Transcribe,
@@ -38,6 +39,7 @@ from rtcore.server import (
 from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
 
 from .backends import ResponseRequest, TranscriptionFailed
+from .mcp import answer_listing
 
 if TYPE_CHECKING:
     from .server import RealtimeServer
@@ -174,6 +176,10 @@ class _Connection:
             elif isinstance(effect, Transcribe):
                 self.transcripts[effect.item_id] = trio.Event()
                 nursery.start_soon(self._transcribe, effect)
+            elif isinstance(effect, ListMcpTools):
+                nursery.start_soon(
+                    answer_listing, self.session, self.server.backend, effect, self.flush
+                )
 
     async def _wait_transcript(self, item_id: str) -> str | None:
         done = self.transcripts.get(item_id)

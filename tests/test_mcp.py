@@ -12,9 +12,13 @@ the script backend plays an MCP server for rtcore's trio client.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import pytest
+import trio
 from serverkit import Harness, errors
 
 from rtcore import events as ev
@@ -26,9 +30,13 @@ from rtcore.server import (
     McpCallChunk,
     McpResultChunk,
     ServerLimits,
+    ServerSession,
     TextChunk,
     mcp_verdict,
 )
+from rtcore_trio import EchoBackend, RealtimeServer, ScriptBackend, connect
+from rtcore_trio.backends import Scenario
+from rtcore_trio.mcp import answer_listing
 
 SEARCH = ga.McpListedTool(
     name="search",
@@ -545,3 +553,227 @@ def test_events_are_exact_json(h: Harness) -> None:
         ev.decode_server_event(h.raw[-1], dialect="ga", strict=True).type
         == "response.mcp_call.in_progress"
     )
+
+
+# -- over sockets -----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def running(server: RealtimeServer) -> AsyncIterator[str]:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        yield f"ws://127.0.0.1:{server.port}/v1/realtime?model=gpt-realtime"
+        server.shutdown()
+
+
+def client_event(message: dict[str, Any]) -> Any:
+    return ev.decode_client_event(json.dumps(message), dialect="ga")
+
+
+async def until(rt: Any, kind: type[Any]) -> Any:
+    with trio.fail_after(10):
+        async for event, _ in rt:
+            if isinstance(event, kind):
+                return event
+    raise AssertionError(f"no {kind.__name__}")
+
+
+def text_session(*tools: dict[str, Any]) -> Any:
+    return client_event(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "output_modalities": ["text"],
+                "audio": {"input": {"turn_detection": None}},
+                "tools": list(tools),
+            },
+        }
+    )
+
+
+def user_says(text: str) -> Any:
+    return client_event(
+        {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+    )
+
+
+SCENARIO = {
+    "mcp_servers": {
+        "docs": {
+            "tools": [
+                {
+                    "name": "search",
+                    "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}},
+                    "description": "Search the docs.",
+                },
+                {"name": "delete"},
+            ],
+            "results": {
+                "search": "3 pages about trio",
+                "delete": {"error": {"type": "http_error", "code": 503, "message": "down"}},
+            },
+        }
+    },
+    "turns": [
+        {
+            "mcp_calls": [{"server_label": "docs", "name": "search", "arguments": {"q": "trio"}}],
+            "text": "Found 3 pages.",
+        },
+        {
+            "mcp_calls": [{"server_label": "docs", "name": "delete", "arguments": {}}],
+            "text": "Sorry.",
+        },
+    ],
+}
+
+
+async def test_the_script_backend_plays_an_mcp_server_over_sockets() -> None:
+    backend = ScriptBackend(msgspec.convert(SCENARIO, Scenario))
+    async with running(RealtimeServer(backend)) as url:
+        async with connect(url, dialect="ga") as rt:
+            await rt.send(
+                text_session(
+                    mcp_tool(require_approval={"never": {"tool_names": ["delete"]}}),
+                    mcp_tool("wiki"),  # undeclared by the scenario: its listing fails
+                )
+            )
+            outcomes = {}
+            for _ in range(2):
+                event = await until(rt, (ga.McpListToolsCompleted, ga.McpListToolsFailed))
+                outcomes[rt.state.item(event.item_id).server_label] = event.type
+                await until(rt, ga.ConversationItemDone)
+            assert outcomes == {"docs": "mcp_list_tools.completed", "wiki": "mcp_list_tools.failed"}
+            listing = [i for i in rt.state.conversation if i.server_label == "docs"][0]
+            assert [t.name for t in listing.tools or ()] == ["search", "delete"]
+
+            # The first turn needs an approval: the response ends with the request.
+            await rt.send(user_says("search the docs for trio"))
+            await rt.send(client_event({"type": "response.create"}))
+            done = await until(rt, ga.ResponseDone)
+            [request] = rt.state.response_items(done.response.id)
+            assert request.type == "mcp_approval_request" and request.name == "search"
+            assert list(rt.state.pending_approvals) == [request.id]
+
+            # Approved, the same turn plays again: the call, its result, then the answer.
+            await rt.send(
+                client_event(
+                    {
+                        "type": "conversation.item.create",
+                        "item": {
+                            "type": "mcp_approval_response",
+                            "id": "answer_1",
+                            "approval_request_id": request.id,
+                            "approve": True,
+                        },
+                    }
+                )
+            )
+            await rt.send(client_event({"type": "response.create"}))
+            done = await until(rt, ga.ResponseDone)
+            call, answer = rt.state.response_items(done.response.id)
+            assert (call.type, call.output, call.approval_request_id) == (
+                "mcp_call",
+                "3 pages about trio",
+                request.id,
+            )
+            assert json.loads(call.arguments.value) == {"q": "trio"}
+            assert (
+                call.mcp_status == "completed" and answer.content[0].text.value == "Found 3 pages."
+            )
+            assert not rt.state.pending_approvals
+
+            # The second turn's tool needs no approval; its call fails as scripted.
+            await rt.send(client_event({"type": "response.create"}))
+            done = await until(rt, ga.ResponseDone)
+            call, answer = rt.state.response_items(done.response.id)
+            assert call.mcp_status == "failed" and call.error == ga.McpHttpError(
+                code=503, message="down"
+            )
+            assert answer.content[0].text.value == "Sorry."
+            assert done.response.status == "completed"
+
+
+async def test_the_echo_backend_calls_a_named_mcp_tool() -> None:
+    async with running(RealtimeServer(EchoBackend())) as url:
+        async with connect(url, dialect="ga") as rt:
+            await rt.send(
+                text_session(mcp_tool(allowed_tools=["lookup"], require_approval="never"))
+            )
+            await until(rt, ga.McpListToolsCompleted)
+            await until(rt, ga.ConversationItemDone)
+            await rt.send(user_says("please lookup x"))
+            await rt.send(client_event({"type": "response.create"}))
+            done = await until(rt, ga.ResponseDone)
+            call, answer = rt.state.response_items(done.response.id)
+            arguments = '{"text": "please lookup x"}'
+            assert (call.type, call.server_label, call.name) == ("mcp_call", "docs", "lookup")
+            assert call.output == f"docs.lookup received {arguments}"
+            assert (
+                answer.content[0].text.value
+                == f"The tool returned: docs.lookup received {arguments}"
+            )
+
+
+async def test_the_echo_asks_for_the_approval_the_session_requires() -> None:
+    async with running(RealtimeServer(EchoBackend())) as url:
+        async with connect(url, dialect="ga") as rt:
+            await rt.send(text_session(mcp_tool()))  # the echo lists one tool, "echo"
+            await until(rt, ga.McpListToolsCompleted)
+            await rt.send(user_says("echo this"))
+            await rt.send(client_event({"type": "response.create"}))
+            done = await until(rt, ga.ResponseDone)
+            [request] = rt.state.response_items(done.response.id)
+            assert (request.type, request.name) == ("mcp_approval_request", "echo")
+            answer = {"type": "mcp_approval_response", "approval_request_id": request.id}
+            await rt.send(
+                client_event(
+                    {
+                        "type": "conversation.item.create",
+                        "item": {**answer, "id": "no", "approve": False},
+                    }
+                )
+            )
+            await rt.send(client_event({"type": "response.create"}))
+            done = await until(rt, ga.ResponseDone)
+            [said] = rt.state.response_items(done.response.id)
+            assert said.content[0].text.value == "The call of echo was not approved."
+
+
+async def test_listings_come_from_the_backend_and_a_broken_one_fails() -> None:
+    class Broken:
+        async def list_mcp_tools(self, tool: ga.McpTool) -> list[ga.McpListedTool]:
+            raise RuntimeError("no such server")
+
+    update = {
+        "type": "session.update",
+        "session": {"type": "realtime", "tools": [mcp_tool()]},
+    }
+    flushed: list[int] = []
+
+    async def flush() -> None:
+        flushed.append(1)
+
+    for backend, outcome in (
+        (Broken(), "mcp_list_tools.failed"),
+        (object(), "mcp_list_tools.completed"),
+    ):
+        session = ServerSession(dialect="ga")
+        [effect] = session.receive_message(json.dumps(update))[1:]
+        assert isinstance(effect, ListMcpTools)
+        session.events_to_send()
+        broken: list[BaseException] = []
+        await answer_listing(session, backend, effect, flush, broken.append)
+        assert [e.type for e in session.events_to_send()] == [outcome, "conversation.item.done"]
+        assert session.state.item(effect.item_id).tools == ()  # type: ignore[union-attr]
+        assert [str(e) for e in broken] == (
+            ["no such server"] if outcome.endswith("failed") else []
+        )
+    assert flushed == [1, 1]

@@ -1,0 +1,282 @@
+"""MCP servers played by the built-in backends of ``rtcore serve`` (no network, ever).
+
+In a GA session the real service lists a remote MCP server's tools and calls
+them itself. ``rtcore serve`` never opens a connection: the backend plays
+every MCP server. The engine's rules (``rtcore.server.mcp``: approvals,
+``allowed_tools``, the event order) stay the engine's; this module holds
+what the backends decide.
+
+* Listing: the server answers a ``ListMcpTools`` effect with
+  ``answer_listing``, which asks the backend's ``list_mcp_tools(tool)``
+  (plain or async; raising ``McpListingFailed`` - or anything else - fails
+  the listing). A backend without that method lists no tools.
+* The echo backend's servers (``echo_listing``): the names of the tool's
+  ``allowed_tools`` when it gives a list, else one tool named ``echo``; each
+  takes ``{"text": string}``. A call returns ``echo_output``, a fixed text
+  made of the server, the tool and the arguments.
+* A scenario's servers (``ScriptMcpServer``), in the script JSON::
+
+      "mcp_servers": {"docs": {"tools": [{"name": "search", "input_schema": {...},
+                                          "description": "...", "annotations": {...}}],
+                               "results": {"search": "3 pages",
+                                           "delete": {"error": {"type": "http_error",
+                                                                "code": 503, "message": "down"}}},
+                               "fail": false}}
+
+  and a turn's ``"mcp_calls": [{"server_label": "docs", "name": "search",
+  "arguments": {...}}]``. A scenario that declares servers lists only those
+  (another label, or ``"fail": true``, fails its listing); one that declares
+  none lists like the echo. A call without a scripted result returns
+  ``echo_output``.
+* Calls (``call_chunks``): the backend asks ``mcp_verdict`` with the snapshot
+  of its ``StartResponse``. Approved, or needing no approval: the call and its
+  result. Needing an approval: the call chunk alone (it becomes the
+  ``mcp_approval_request``), after which the backend ends the response; the
+  script then plays the same turn again for the next response, so the
+  client's answer decides it. Denied: no call at all.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Literal
+
+import msgspec
+
+from rtcore import events as ev
+from rtcore.events import ga
+from rtcore.server import (
+    ListMcpTools,
+    McpCallChunk,
+    McpResultChunk,
+    OutputChunk,
+    ServerSession,
+    StartResponse,
+    mcp_verdict,
+)
+from rtcore.state import ItemState
+
+__all__ = [
+    "McpListingFailed",
+    "ScriptMcpCall",
+    "ScriptMcpServer",
+    "ScriptMcpTool",
+    "answer_listing",
+    "call_chunks",
+    "echo_listing",
+    "echo_output",
+    "named_mcp_tool",
+    "script_calls",
+    "script_listing",
+]
+
+ECHO_TOOL = "echo"
+_ECHO_SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}}
+
+
+class McpListingFailed(Exception):
+    """Raised by ``list_mcp_tools``: the server's tools cannot be listed."""
+
+
+# -- the echo's servers -----------------------------------------------------------------------
+
+
+def echo_listing(tool: ga.McpTool) -> tuple[ga.McpListedTool, ...]:
+    """The echo's tools for MCP server ``tool`` (see the module docstring)."""
+    names = tool.allowed_tools if isinstance(tool.allowed_tools, tuple) else (ECHO_TOOL,)
+    return tuple(
+        ga.McpListedTool(
+            name=name,
+            input_schema=_ECHO_SCHEMA,
+            description=f"Echoes its text ({tool.server_label}).",
+        )
+        for name in names
+    )
+
+
+def echo_output(server_label: str, name: str, arguments: str) -> str:
+    """The fixed result of a call no scenario scripts."""
+    return f"{server_label}.{name} received {arguments}"
+
+
+def named_mcp_tool(
+    text: str, tools: Iterable[ga.GATool], conversation: Iterable[ItemState]
+) -> tuple[str, str] | None:
+    """The first listed tool of the session's MCP servers whose name ``text`` says: (label, name)."""
+    labels = {t.server_label for t in tools if isinstance(t, ga.McpTool)}
+    if not labels:
+        return None
+    lowered = text.lower()
+    for item in conversation:
+        if item.type != "mcp_list_tools" or item.server_label not in labels:
+            continue
+        for listed in item.tools or ():
+            if listed.name.lower() in lowered:
+                assert item.server_label is not None
+                return item.server_label, listed.name
+    return None
+
+
+# -- a scenario's servers ---------------------------------------------------------------------
+
+
+class ScriptMcpTool(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    input_schema: Any = msgspec.field(default_factory=lambda: {"type": "object"})
+    description: str | None = None
+    annotations: Any = None
+
+
+class ScriptMcpError(msgspec.Struct, forbid_unknown_fields=True):
+    type: Literal["protocol_error", "tool_execution_error", "http_error"] = "tool_execution_error"
+    code: int = 500
+    message: str = "The tool failed."
+
+
+class ScriptMcpResult(msgspec.Struct, forbid_unknown_fields=True):
+    output: str | None = None
+    error: ScriptMcpError | None = None
+
+
+class ScriptMcpServer(msgspec.Struct, forbid_unknown_fields=True):
+    """One MCP server of a scenario: its tools, the results of calls by tool name, or a failure."""
+
+    tools: list[ScriptMcpTool] = msgspec.field(default_factory=list)
+    results: dict[str, str | ScriptMcpResult] = msgspec.field(default_factory=dict)
+    fail: bool = False
+
+
+class ScriptMcpCall(msgspec.Struct, forbid_unknown_fields=True):
+    server_label: str
+    name: str
+    arguments: Any = msgspec.field(default_factory=dict)
+
+
+def script_listing(
+    servers: dict[str, ScriptMcpServer], tool: ga.McpTool
+) -> tuple[ga.McpListedTool, ...]:
+    """A scenario's listing of ``tool`` (``McpListingFailed`` for an undeclared or failing one)."""
+    if not servers:
+        return echo_listing(tool)
+    server = servers.get(tool.server_label)
+    if server is None or server.fail:
+        raise McpListingFailed(f"the scenario lists no MCP server {tool.server_label!r}")
+    return tuple(
+        ga.McpListedTool(
+            name=t.name,
+            input_schema=t.input_schema,
+            description=t.description if t.description is not None else ev.UNSET,
+            annotations=t.annotations if t.annotations is not None else ev.UNSET,
+        )
+        for t in server.tools
+    )
+
+
+def script_result(
+    servers: dict[str, ScriptMcpServer], server_label: str, name: str, arguments: str
+) -> McpResultChunk:
+    server = servers.get(server_label)
+    scripted = None if server is None else server.results.get(name)
+    if scripted is None:
+        return McpResultChunk(output=echo_output(server_label, name, arguments))
+    if isinstance(scripted, str):
+        return McpResultChunk(output=scripted)
+    if scripted.error is not None:
+        err = scripted.error
+        error: ga.McpError
+        if err.type == "tool_execution_error":
+            error = ga.McpToolExecutionError(message=err.message)
+        elif err.type == "http_error":
+            error = ga.McpHttpError(code=err.code, message=err.message)
+        else:
+            error = ga.McpProtocolError(code=err.code, message=err.message)
+        return McpResultChunk(error=error)
+    return McpResultChunk(output=scripted.output or "")
+
+
+# -- calls --------------------------------------------------------------------------------------
+
+
+def call_chunks(
+    tools: Iterable[ga.GATool],
+    conversation: Any,
+    server_label: str,
+    name: str,
+    arguments: Any,
+    result: Callable[[str, str, str], McpResultChunk],
+) -> tuple[list[OutputChunk], Literal["call", "ask", "denied"]]:
+    """The chunks of one MCP call as the conversation's approvals allow, and what happened.
+
+    ``arguments`` is a JSON object (or its text); ``result(label, name, arguments)`` makes the
+    call's result. ``ask``: the one chunk becomes an approval request; end the response after it.
+    """
+    text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+    verdict = mcp_verdict(tools, conversation, server_label, name, text)
+    call = McpCallChunk(server_label=server_label, name=name, arguments=text)
+    if verdict.action == "call":
+        return [call, result(server_label, name, text)], "call"
+    if verdict.action == "ask":
+        return [call], "ask"
+    return [], "denied"
+
+
+def script_calls(
+    calls: Iterable[ScriptMcpCall], start: StartResponse, servers: dict[str, ScriptMcpServer]
+) -> tuple[list[OutputChunk], bool]:
+    """A turn's MCP calls, in order, up to the first that needs an approval (then ``True``)."""
+    out: list[OutputChunk] = []
+    conversation = start.snapshot.conversation
+    for call in calls:
+        chunks, happened = call_chunks(
+            start.settings.tools,
+            conversation,
+            call.server_label,
+            call.name,
+            call.arguments,
+            lambda label, name, arguments: script_result(servers, label, name, arguments),
+        )
+        out += chunks
+        if happened == "ask":
+            return out, True
+    return out, False
+
+
+# -- the server's side ------------------------------------------------------------------------------
+
+
+async def list_tools(backend: Any, tool: ga.McpTool) -> tuple[ga.McpListedTool, ...]:
+    """The backend's listing of ``tool`` (none for a backend without ``list_mcp_tools``)."""
+    method = getattr(backend, "list_mcp_tools", None)
+    if method is None:
+        return ()
+    found = method(tool)
+    if inspect.isawaitable(found):
+        found = await found
+    return tuple(found)
+
+
+async def answer_listing(
+    session: ServerSession,
+    backend: Any,
+    effect: ListMcpTools,
+    flush: Callable[[], Awaitable[None]],
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
+    """Answer a ``ListMcpTools`` effect from the backend, then send what it produced."""
+    tools: tuple[ga.McpListedTool, ...] | None = None
+    try:
+        tools = await list_tools(backend, effect.tool)
+    except McpListingFailed:
+        pass
+    except Exception as exc:  # a broken backend fails the listing, not the connection
+        if on_error is not None:
+            on_error(exc)
+    # The client may have deleted the item, or left, meanwhile: then nothing is owed.
+    if session.mcp_listing_pending(effect.item_id):
+        if tools is None:
+            session.fail_mcp_listing(effect.item_id)
+        else:
+            session.complete_mcp_listing(effect.item_id, tools)
+    await flush()
