@@ -152,6 +152,13 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
         help="the log throttling window (default: %(default)s)",
     )
     session = parser.add_argument_group("per session (exceeding one gets an error event)")
+    session.add_argument(
+        "--retain-audio",
+        action="store_true",
+        help="keep audio bytes in items (conversation.item.retrieve returns them); "
+        "by default only durations and transcripts are kept, and retained audio "
+        "counts toward --max-session-bytes",
+    )
     defaults = ServerLimits()
     for field in msgspec.structs.fields(ServerLimits):
         value = getattr(defaults, field.name)
@@ -191,6 +198,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_lines": args.log_lines,
         "log_interval": args.log_interval,
         "limits": ServerLimits(**limits),
+        "retain_audio": args.retain_audio,
     }
 
 

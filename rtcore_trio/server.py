@@ -83,7 +83,10 @@ class RealtimeServer:
     the session limits in ``limits`` (buffer, items, ...), ``handshake_timeout``,
     ``frame_timeout``, ``idle_timeout`` (``None``: none), ``max_session_seconds``,
     ``write_timeout`` and ``close_timeout``. Logs are throttled to ``log_lines``
-    lines per kind per ``log_interval`` seconds.
+    lines per kind per ``log_interval`` seconds. ``retain_audio`` (default
+    false) keeps audio bytes in each session's items, so that
+    ``conversation.item.retrieve`` returns them; by default only durations and
+    transcripts are kept once the backend has consumed the audio.
     """
 
     def __init__(
@@ -110,6 +113,7 @@ class RealtimeServer:
         log_lines: int = DEFAULT_LOG_LINES,
         log_interval: float = DEFAULT_LOG_INTERVAL,
         seed: bytes | None = None,
+        retain_audio: bool = False,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -138,6 +142,7 @@ class RealtimeServer:
         self.close_timeout = close_timeout
         self.max_session_seconds = max_session_seconds
         self.conversation_created = conversation_created
+        self.retain_audio = retain_audio
         self.logs = ThrottledLog(log, log_lines, log_interval)
         self._seed = seed if seed is not None else os.urandom(16)
         self._sessions = 0
@@ -311,6 +316,7 @@ class RealtimeServer:
             if request.query.get("intent") == "transcription"
             else "conversation",
             dialect=dialect,
+            retain_audio=self.retain_audio,
         )
         self.logs.note(
             "connection",

@@ -31,7 +31,7 @@ def fixed_nonce(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def server_stream() -> bytes:
     """Everything a server sends: handshake answer, a conversation, a ping, and a close."""
-    client = ClientConnection(URL, api_key="k")
+    client = ClientConnection(URL, api_key="k", dialect="beta")
     server = ServerConnection()
     server.receive_data(client.data_to_send())
     list(server.events())
@@ -59,7 +59,7 @@ def stream() -> bytes:
 
 
 def run_client(chunks: Iterator[bytes]) -> tuple[list[Any], Any, bytes]:
-    client = ClientConnection(URL, api_key="k")
+    client = ClientConnection(URL, api_key="k", dialect="beta")
     client.data_to_send()
     events: list[Any] = []
     replies = b""
@@ -117,7 +117,7 @@ def test_random_splits_give_the_same_events_and_snapshots(cuts: list[int]) -> No
 
 
 def client_stream() -> bytes:
-    client = ClientConnection(URL, api_key="k", auth="subprotocol")
+    client = ClientConnection(URL, api_key="k", auth="subprotocol", dialect="beta")
     out = client.data_to_send()
     server = ServerConnection()
     server.receive_data(out)
@@ -241,7 +241,7 @@ def test_fuzzed_frames_never_break_the_client(chunks: list[bytes], tail: bytes) 
 @given(st.data())
 def test_mutated_streams_never_break_either_side(data: st.DataObject) -> None:
     server_bytes = data.draw(mutated(stream()))
-    client = ClientConnection(URL, api_key="k")
+    client = ClientConnection(URL, api_key="k", dialect="beta")
     client.data_to_send()
     client.receive_data(server_bytes)
     list(client.events())
