@@ -10,9 +10,8 @@ give the same event, the same unknown fields, or the same error.
 
 from __future__ import annotations
 
-import functools
-
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -22,8 +21,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtcore import events as ev
 from rtcore import events as _events
+from rtcore import events as ev
 from rtcore.events import DecodeError, unknown_fields
 
 # These tests speak the beta dialect (EVENTS.md); tests/test_events_ga.py covers GA.

@@ -17,8 +17,8 @@ from rtcore import (
     replay_events,
 )
 from rtcore import events as ev
-from rtcore.state.session import session_from_wire
 from rtcore.events import encode_event
+from rtcore.state.session import session_from_wire
 
 
 def feed(client: ClientSession, events: list[Any]) -> list[Any]:

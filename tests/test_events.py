@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-
 import json
 from typing import Any
 
@@ -11,8 +10,8 @@ import pytest
 from conftest import CAPTURES
 from examples import CLIENT_EXAMPLES, SERVER_EXAMPLES, client_message, server_message
 
-from rtcore import events as ev
 from rtcore import events as _events
+from rtcore import events as ev
 from rtcore.events import DecodeError, encode_event
 
 # These tests speak the beta dialect (EVENTS.md); tests/test_events_ga.py covers GA.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-
 import json
 from typing import Any
 
@@ -12,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import JSON_VALUES, events_of
 
-from rtcore import events as ev
 from rtcore import events as _events
+from rtcore import events as ev
 from rtcore.events import DecodeError, encode_event
 
 # These tests speak the beta dialect (EVENTS.md); tests/test_events_ga.py covers GA.

@@ -87,7 +87,9 @@ async def test_our_client_against_a_websockets_server() -> None:
     thread.start()
     try:
         port = server.socket.getsockname()[1]
-        async with connect(f"ws://127.0.0.1:{port}/v1/realtime", dialect="beta", api_key="sk-ws") as rt:
+        async with connect(
+            f"ws://127.0.0.1:{port}/v1/realtime", dialect="beta", api_key="sk-ws"
+        ) as rt:
             await rt.send(ev.ResponseCancel(event_id="c2"))
             kinds = [type(event).__name__ async for event, _ in rt]
             assert kinds == ["SessionCreated", "ErrorEvent"]
@@ -174,7 +176,9 @@ async def _serve_connection(stream: trio.SocketStream, log: list[Any]) -> None:
                     await stream.send_all(server.send(session_created()))
                 elif isinstance(event, ev.ClientEvent):
                     reply = json.loads(error_for(ev.encode_event(event).decode()))
-                    await stream.send_all(server.send(ev.decode_server_event(json.dumps(reply), dialect="beta")))  # type: ignore[arg-type]
+                    await stream.send_all(
+                        server.send(ev.decode_server_event(json.dumps(reply), dialect="beta"))
+                    )  # type: ignore[arg-type]
                 elif isinstance(event, ClientMessageError):
                     await stream.send_all(server.close(1008, event.error.code))
             await stream.send_all(server.data_to_send())

@@ -290,7 +290,9 @@ class ServerStreams(RuleBasedStateMachine):
         done = {e.response.id for e in h.log if isinstance(e, ev.ResponseDone)}
         assert created == done  # every response ended, on every path
         for raw in h.raw:
-            assert not isinstance(ev.decode_server_event(raw, dialect="beta", strict=True), ev.UnknownEvent)
+            assert not isinstance(
+                ev.decode_server_event(raw, dialect="beta", strict=True), ev.UnknownEvent
+            )
         assert h.client.state == h.server.state
 
 

@@ -8,9 +8,9 @@ import pytest
 from builders import Server, assistant_item, audio_response, fold
 
 from rtcore import events as ev
-from rtcore.state.session import session_from_wire
 from rtcore.errors import RemoteProtocolError
 from rtcore.state import Snapshot, apply
+from rtcore.state.session import session_from_wire
 
 TESTED: set[type[Any]] = set()
 

@@ -64,7 +64,9 @@ async def test_events_arrive_with_their_snapshots_and_iteration_ends_on_a_normal
         nursery.start_soon(serve)
         async with open_client(client_stream, client_conn()) as rt:
             event, snapshot = await rt.receive()
-            assert isinstance(event, ev.SessionCreated) and snapshot.session == session_from_wire(event.session)
+            assert isinstance(event, ev.SessionCreated) and snapshot.session == session_from_wire(
+                event.session
+            )
             event, snapshot = await rt.receive()
             assert isinstance(event, ev.ConversationItemCreated)
             assert [i.id for i in snapshot.items] == ["u"] and rt.state is snapshot

@@ -53,7 +53,9 @@ def test_azure_style_and_browser_style_credentials() -> None:
     azure = request_of(ClientConnection(URL, dialect="beta", api_key="az-key", auth="api-key"))
     assert azure.credentials == Credentials("api-key", "az-key") and azure.beta
     assert azure.header("api-key") == "az-key"
-    browser = request_of(ClientConnection(URL, dialect="beta", api_key="br-key", auth="subprotocol"))
+    browser = request_of(
+        ClientConnection(URL, dialect="beta", api_key="br-key", auth="subprotocol")
+    )
     assert browser.credentials == Credentials("subprotocol", "br-key")
     assert browser.subprotocols == (
         "realtime",

@@ -48,13 +48,13 @@ from .codec import (
     SERVER_EVENTS,
     DecodeError,
     Dialect,
-    client_events,
-    server_events,
     Event,
     UnknownEvent,
+    client_events,
     decode_client_event,
     decode_server_event,
     encode_event,
+    server_events,
     unknown_fields,
 )
 from .objects import (

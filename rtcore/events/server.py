@@ -15,9 +15,9 @@ from ._base import UNSET, EventBase, UnsetType
 from .objects import (
     ContentPart,
     Conversation,
+    DetectedLanguage,
     ErrorDetails,
     Item,
-    DetectedLanguage,
     Logprob,
     RateLimit,
     Response,
