@@ -5,6 +5,8 @@ protocol rule lives in ``rtcore``.
 """
 
 from .backends import (
+    BACKEND_THREADS,
+    MAX_ECHO_CHARS,
     Backend,
     EchoBackend,
     EchoTranscriber,
@@ -13,12 +15,16 @@ from .backends import (
     ScriptBackend,
     Transcriber,
     TranscriptionFailed,
+    run_off_loop,
 )
 from .client import RealtimeClient, attach, connect, open_client
 from .errors import ConnectionClosedError, HandshakeError
 from .server import RealtimeServer, serve
 
 __all__ = [
+    "BACKEND_THREADS",
+    "MAX_ECHO_CHARS",
+    "run_off_loop",
     "Backend",
     "EchoBackend",
     "EchoTranscriber",

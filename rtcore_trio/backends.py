@@ -44,7 +44,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
@@ -118,7 +118,8 @@ class ResponseRequest:
         return self.start.settings
 
     @property
-    def items(self) -> tuple[ItemState, ...]:
+    def items(self) -> Sequence[ItemState]:
+        """The conversation the response sees, as a read-only view (not a copy)."""
         return self.start.items
 
     async def transcript(self, item_id: str) -> str | None:

@@ -1,0 +1,306 @@
+"""Why a message is not a valid event: the slow path of the codec.
+
+``rtcore.events.codec`` decodes a well-formed message in one call into
+msgspec's C decoder. When that fails, the code here explains the failure as
+the protocol reports it - a ``DecodeError`` naming the dotted JSON path and
+the protocol error code (``invalid_type``, ``invalid_value``,
+``missing_required_parameter``, ``unknown_parameter``, ``invalid_event``) -
+or sets unknown fields aside so that the event can still be decoded. It also
+holds the nesting rule: a message nested deeper than ``MAX_NESTING_DEPTH`` is
+refused before anything recursive touches it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+import msgspec
+import msgspec.inspect as mi
+
+__all__ = ["DecodeError", "MAX_NESTING_DEPTH"]
+
+MAX_NESTING_DEPTH: Final = 64
+"""Messages nested deeper than this (objects and arrays) are refused before any
+recursive work. The deepest protocol path is about six levels plus a tool's JSON
+Schema; without a bound a 2 KB message of brackets exhausts Python's recursion."""
+
+_generic_decoder: Final = msgspec.json.Decoder()
+
+_Path = tuple[str | int, ...]
+"""A position in a JSON document: object keys and array indexes from the root."""
+
+
+class DecodeError(ValueError):
+    """A message that is not a valid event of this protocol version.
+
+    ``path`` is the dotted JSON path of the problem (``None`` when the message
+    as a whole is at fault), ``code`` the protocol error code a server answers
+    with (``invalid_event``, ``invalid_type``, ``invalid_value``,
+    ``missing_required_parameter``, ``unknown_parameter``), ``event_id`` the
+    message's own ``event_id`` when it could be read, and ``event_type`` its
+    ``type`` when it could be read.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        path: str | None = None,
+        code: str = "invalid_event",
+        event_id: str | None = None,
+        event_type: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.path = path
+        self.code = code
+        self.event_id = event_id
+        self.event_type = event_type
+        super().__init__(f"{path}: {reason}" if path else reason)
+
+
+_NESTING_CHUNK = 1 << 18
+
+
+def _check_nesting(data: bytes | str) -> None:
+    """Refuse a message nested deeper than ``MAX_NESTING_DEPTH``, without recursion.
+
+    Runs only when a message has more brackets than the limit. Escapes are cut
+    out first, so that every quote left opens or closes a string; a running
+    count of quotes says which bytes are inside strings, and a running sum of
+    the brackets outside them is the depth. numpy does each step over chunks,
+    so a 16 MiB message of brackets costs about 0.1 s and little memory.
+    """
+    import numpy as np
+
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    plain = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    codes = np.frombuffer(plain, dtype=np.uint8)
+    step_of = np.zeros(256, dtype=np.int8)
+    step_of[[ord("["), ord("{")]] = 1
+    step_of[[ord("]"), ord("}")]] = -1
+    level = parity = 0
+    for start in range(0, len(codes), _NESTING_CHUNK):
+        chunk = codes[start : start + _NESTING_CHUNK]
+        quotes = np.cumsum(chunk == ord('"'), dtype=np.int32)
+        quotes += parity
+        steps = step_of[chunk]
+        steps[(quotes & 1) == 1] = 0
+        levels = np.cumsum(steps, dtype=np.int32)
+        levels += level
+        if int(levels.max()) > MAX_NESTING_DEPTH:
+            raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels")
+        level, parity = int(levels[-1]), int(quotes[-1]) & 1
+
+
+# -- helpers of the slow path ------------------------------------------------
+
+
+def _parse(data: bytes | str) -> Any:
+    if isinstance(data, str):
+        try:
+            data = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise DecodeError(f"invalid text: {exc.reason} at position {exc.start}") from None
+    else:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"invalid UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return _generic_decoder.decode(data)
+    except msgspec.DecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc}") from None
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _dotted(path: _Path) -> str:
+    out = ""
+    for seg in path:
+        if isinstance(seg, int):
+            out += f"[{seg}]"
+        else:
+            out += f".{seg}" if out else seg
+    return out
+
+
+def _struct_fields(info: mi.StructType) -> dict[str, mi.Type]:
+    return {f.encode_name: f.type for f in info.fields}
+
+
+def _pick(value: Any, union: mi.UnionType) -> mi.Type | None:
+    """The member of ``union`` that a JSON value would be decoded as, if any."""
+    if isinstance(value, dict):
+        structs = [t for t in union.types if isinstance(t, mi.StructType)]
+        if len(structs) == 1:
+            return structs[0]
+        tag = value.get(structs[0].tag_field) if structs and structs[0].tag_field else None
+        for t in structs:
+            if t.tag == tag:
+                return t
+        return None
+    if isinstance(value, list):
+        for member in union.types:
+            if isinstance(member, (mi.VarTupleType, mi.ListType)):
+                return member
+    return None
+
+
+def _strip(value: Any, t: mi.Type, path: _Path, found: list[tuple[_Path, Any]]) -> Any:
+    """A copy of ``value`` without the fields type ``t`` does not define (recorded in ``found``)."""
+    if isinstance(t, mi.UnionType):
+        member = _pick(value, t)
+        return value if member is None else _strip(value, member, path, found)
+    if isinstance(t, mi.StructType):
+        if not isinstance(value, dict):
+            return value
+        fields = _struct_fields(t)
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if key == t.tag_field:
+                out[key] = item
+                continue
+            ft = fields.get(key)
+            if ft is None:
+                found.append((path + (key,), item))
+            else:
+                out[key] = _strip(item, ft, path + (key,), found)
+        return out
+    if isinstance(t, (mi.VarTupleType, mi.ListType)) and isinstance(value, list):
+        return [_strip(v, t.item_type, path + (i,), found) for i, v in enumerate(value)]
+    return value
+
+
+def _put(tree: Any, path: _Path, value: Any) -> None:
+    """Write an unknown field back at ``path`` (if its parent still exists)."""
+    node = tree
+    for seg in path[:-1]:
+        try:
+            node = node[seg]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(node, dict):
+        node[path[-1]] = value
+
+
+_AT = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_EXPECTED = re.compile(r"^Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
+_FIELD = re.compile(r"^Object (?P<kind>missing required|contains unknown) field `(?P<name>[^`]+)`$")
+_INVALID = re.compile(r"^Invalid (?:enum )?value (?P<value>.+)$")
+_JSON_NAMES = {
+    "int": "integer",
+    "float": "number",
+    "str": "string",
+    "bool": "boolean",
+    "object": "object",
+    "array": "array",
+    "null": "null",
+    "bytes": "string",
+    # A tag field (``type`` of an item, a session, a tool) that is not a string
+    # is reported with the Python name of what was found.
+    "NoneType": "null",
+    "list": "array",
+    "dict": "object",
+}
+
+
+def _json_type_names(spec: str) -> str:
+    names: list[str] = []
+    for part in spec.split("|"):
+        name = _JSON_NAMES.get(part.strip(), part.strip())
+        if name not in names:
+            names.append(name)
+    return " or ".join(names)
+
+
+def _translate(
+    message: str,
+    obj: Any,
+    info: mi.StructType,
+    event_id: str | None,
+    event_type: str,
+) -> DecodeError:
+    """Turn a msgspec validation message into a ``DecodeError`` naming the JSON path."""
+    m = _AT.match(message)
+    assert m is not None  # the pattern matches any string
+    text = m["msg"]
+    raw_path = (m["path"] or "").lstrip(".")
+    path = raw_path or None
+    code = "invalid_value"
+    if e := _EXPECTED.match(text):
+        reason = f"expected {_json_type_names(e['want'])}, got {_json_type_names(e['got'])}"
+        code = "invalid_type"
+    elif f := _FIELD.match(text):
+        path = f"{raw_path}.{f['name']}" if raw_path else f["name"]
+        if f["kind"] == "missing required":
+            reason, code = "missing required field", "missing_required_parameter"
+        else:
+            reason, code = "unknown field", "unknown_parameter"
+    elif v := _INVALID.match(text):
+        allowed = _allowed_values(obj, info, raw_path)
+        reason = f"invalid value {v['value']}"
+        if allowed:
+            reason += "; supported values are: " + ", ".join(repr(a) for a in allowed)
+    elif text == "Invalid base64 encoded string":
+        reason = "invalid base64"
+    else:
+        reason = text[:1].lower() + text[1:]
+    return DecodeError(reason, path=path, code=code, event_id=event_id, event_type=event_type)
+
+
+_SEGMENT = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def _allowed_values(obj: Any, info: mi.Type, raw_path: str) -> list[Any]:
+    """The enum values, or the union tags, that the field at ``raw_path`` accepts."""
+    t: mi.Type | None = info
+    node = obj
+    segments = [(m[1], m[2]) for m in _SEGMENT.finditer("." + raw_path)] if raw_path else []
+    for i, (name, index) in enumerate(segments):
+        last = i == len(segments) - 1
+        if isinstance(t, mi.UnionType):
+            structs = [s for s in t.types if isinstance(s, mi.StructType)]
+            if last and name and structs and name == structs[0].tag_field:
+                return [s.tag for s in structs]
+            t = _pick(node, t)
+        if name:
+            if not isinstance(t, mi.StructType):
+                return []
+            if last and name == t.tag_field:
+                return [t.tag]
+            t = _struct_fields(t).get(name)
+            node = node.get(name) if isinstance(node, dict) else None
+        else:
+            if not isinstance(t, (mi.VarTupleType, mi.ListType)):
+                return []
+            t = t.item_type
+            pos = int(index)
+            node = node[pos] if isinstance(node, list) and pos < len(node) else None
+    return _literals(t)
+
+
+def _literals(t: mi.Type | None) -> list[Any]:
+    if isinstance(t, mi.LiteralType):
+        return list(t.values)
+    if isinstance(t, mi.UnionType):
+        out: list[Any] = []
+        for member in t.types:
+            out.extend(_literals(member))
+        return out
+    return []
