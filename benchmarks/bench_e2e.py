@@ -34,6 +34,7 @@ from rtcore import events as ev
 from rtcore.wire import ClientConnection, Connected
 
 from .harness import Result
+from .processes import cpu_seconds, free_port
 
 FRAME_S = 0.020
 SPEECH_FRAMES = 50
@@ -42,18 +43,6 @@ SUSTAINED_P99 = 0.100
 GENERATOR_P99 = 0.020
 STARTED = "input_audio_buffer.speech_started"
 STOPPED = "input_audio_buffer.speech_stopped"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _speech(ms: int) -> bytes:
@@ -179,9 +168,9 @@ async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, An
                     _send, connections[g::GROUPS], frames, start + FRAME_S * g / GROUPS, stop
                 )
             await trio.sleep_until(start + 1.0)  # the first second is warm-up
-            cpu_start, wall_start = _cpu_seconds(pid), time.monotonic()
+            cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
             await trio.sleep_until(stop)
-            cpu = (_cpu_seconds(pid) - cpu_start) / (time.monotonic() - wall_start)
+            cpu = (cpu_seconds(pid) - cpu_start) / (time.monotonic() - wall_start)
         await trio.sleep(0.5)  # the last answers
         nursery.cancel_scope.cancel()
     for stream in streams:
@@ -224,7 +213,7 @@ def _serve(port: int, profile: str | None = None) -> subprocess.Popen[bytes]:
 
 
 def measure(count: int, seconds: float, profile: str | None = None) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     server = _serve(port, profile)
     try:
         return trio.run(_load, port, server.pid, count, seconds)

@@ -11,7 +11,6 @@ resident memory per connection is reported alongside.
 
 from __future__ import annotations
 
-import os
 import resource
 import socket
 import subprocess
@@ -21,29 +20,10 @@ import time
 from rtcore.wire import ClientConnection
 
 from .harness import Result
+from .processes import cpu_seconds, free_port, rss_mb
 
 CONNECTIONS = 2000
 GOAL = 0.02
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _open(port: int) -> socket.socket:
@@ -76,7 +56,7 @@ def measure(connections: int, seconds: float) -> dict[str, float]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < connections + 100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, connections + 100), hard))
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
@@ -96,14 +76,14 @@ def measure(connections: int, seconds: float) -> dict[str, float]:
     try:
         _wait_listening(port, process)
         time.sleep(0.5)
-        rss_before = _rss_mb(process.pid)
+        rss_before = rss_mb(process.pid)
         for _ in range(connections):
             socks.append(_open(port))
         time.sleep(1.0)  # let every write and log line settle
-        rss_after = _rss_mb(process.pid)
-        cpu_start, wall_start = _cpu_seconds(process.pid), time.monotonic()
+        rss_after = rss_mb(process.pid)
+        cpu_start, wall_start = cpu_seconds(process.pid), time.monotonic()
         time.sleep(seconds)
-        cpu = _cpu_seconds(process.pid) - cpu_start
+        cpu = cpu_seconds(process.pid) - cpu_start
         wall = time.monotonic() - wall_start
         if process.poll() is not None:
             raise RuntimeError("the server exited")
