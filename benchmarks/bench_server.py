@@ -41,11 +41,14 @@ def _appends(seconds: int) -> list[bytes]:
 
 
 def _session() -> ServerSession:
-    session = ServerSession()
+    session = ServerSession(dialect="ga")
     session.receive_message(
-        b'{"type":"session.update","session":{"turn_detection":{"create_response":false}}}'
+        b'{"type":"session.update","session":{"type":"realtime","audio":{"input":'
+        b'{"turn_detection":{"type":"server_vad","create_response":false}}}}}'
     )
-    session.messages_to_send()
+    # A refused update would leave automatic responses on and measure something else.
+    sent = session.messages_to_send()
+    assert not any(b'"type":"error"' in m for m in sent), sent
     return session
 
 

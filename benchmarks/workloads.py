@@ -195,7 +195,7 @@ def voice_session(
     from rtcore import SequentialIds
     from rtcore.server import AudioChunk, Finish, ServerSession, StartResponse, TranscriptChunk
 
-    server = ServerSession(id_factory=SequentialIds())
+    server = ServerSession(id_factory=SequentialIds(), dialect="beta")
     out: list[bytes] = []
     server.receive_message(
         b'{"type":"session.update","session":{"turn_detection":null,"input_audio_transcription":{"model":"whisper-1"}}}'
