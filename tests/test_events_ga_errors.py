@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 from ga_examples import BIG, PCM, ga_server_message
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtcore import events as ev
 from rtcore.events import DecodeError, encode_event, ga
@@ -720,3 +722,83 @@ def test_deep_nesting_in_a_large_audio_message_is_refused() -> None:
     noisy = json.dumps({**head, "obfuscation": "[" * 500, "delta": BIG})
     event = decode_ga_server(noisy)
     assert isinstance(event, ga.ResponseOutputAudioDelta) and event.obfuscation == "[" * 500
+
+
+# -- the nesting check's shortcut against a plain reading of the depth ---------------------------
+
+
+def _reference_depth(data: bytes) -> int:
+    """The deepest bracket outside strings, reading JSON's escapes one byte at a time."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        char = chr(byte)
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+STRUCTURAL = st.lists(
+    st.sampled_from(["[", "]", "{", "}", '"', "\\", '\\"', "\\\\", "\\n", "a", ":", ","]),
+    max_size=200,
+).map(lambda parts: "".join(parts).encode())
+
+
+@given(
+    st.one_of(
+        STRUCTURAL, st.builds(lambda n, s: b"[" * n + s + b"]" * n, st.integers(0, 80), STRUCTURAL)
+    )
+)
+def test_the_nesting_check_agrees_with_a_plain_reading(data: bytes) -> None:
+    # Unbalanced and invalid input included: whatever the shortcut decides must be
+    # what the depth says, for valid JSON; for the rest it may only err towards the
+    # exact scan, which the reference mirrors (no parity once a string is unclosed).
+    from rtcore.events.explain import _check_nesting
+
+    try:
+        _check_nesting(data)
+        refused = False
+    except DecodeError:
+        refused = True
+    try:
+        json.loads(data)
+    except ValueError:
+        return  # invalid JSON: the parser refuses it either way
+    assert refused == (_reference_depth(data) > LIMIT)
+
+
+@given(
+    st.recursive(
+        st.one_of(st.none(), st.integers(), st.text(alphabet='ab"\\[]{}\n')),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.dictionaries(st.text(alphabet='[]{}"\\', max_size=3), inner, max_size=3),
+        ),
+        max_leaves=80,
+    ),
+    st.integers(0, 70),
+)
+def test_valid_json_is_refused_exactly_when_deeper_than_the_limit(value: Any, wrap: int) -> None:
+    from rtcore.events.explain import _check_nesting
+
+    for _ in range(wrap):
+        value = [value]
+    data = json.dumps(value).encode()
+    try:
+        _check_nesting(data)
+        refused = False
+    except DecodeError:
+        refused = True
+    assert refused == (_reference_depth(data) > LIMIT)

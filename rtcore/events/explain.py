@@ -61,21 +61,59 @@ class DecodeError(ValueError):
 
 _NESTING_CHUNK = 1 << 18
 
+# Brackets of either kind become one kind (depth does not care which), and
+# everything but brackets and quotes is dropped, in one C pass.
+_STRUCTURE_MAP = bytes.maketrans(b"{[}]", b"(())")
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'{}[]"')
+_ESCAPE = re.compile(rb"\\[\\\"]")
+_SHORT_STRUCTURE = 1 << 14
+"""Up to this many brackets, peeling pairs is cheaper than the numpy scan."""
+
 
 def _check_nesting(data: bytes | str) -> None:
     """Refuse a message nested deeper than ``MAX_NESTING_DEPTH``, without recursion.
 
-    Runs only when a message has more brackets than the limit. Escapes are cut
-    out first, so that every quote left opens or closes a string; a running
-    count of quotes says which bytes are inside strings, and a running sum of
-    the brackets outside them is the depth. numpy does each step over chunks,
-    so a 16 MiB message of brackets costs about 0.1 s and little memory.
+    Runs only when a message has more brackets than the limit, which a
+    session with a few tools already has, so the common case must be cheap.
+    Escape sequences are cut out first, so that every quote left opens or
+    closes a string. Then, when no string holds a bracket and the message is of
+    ordinary size, only its structure is kept - its brackets, all written
+    ``(`` and ``)`` - and innermost pairs ``()`` are peeled off, one level
+    per pass: a message whose structure is gone within ``MAX_NESTING_DEPTH``
+    passes is no deeper than that. Anything else (deep, unbalanced, huge, or
+    with brackets inside strings) is measured exactly:
+    a running count of quotes says which bytes are inside strings, and a
+    running sum of the brackets outside them is the depth. numpy does each
+    step over chunks, so a 16 MiB message of brackets costs about 0.1 s and
+    little memory.
     """
-    import numpy as np
-
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    plain = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    # Escaped backslashes and escaped quotes go; a regular expression reads
+    # them left to right, so an escaped backslash before a closing quote is
+    # told from an escaped quote. Other escapes (``\\n``, ``\\uXXXX``) hold
+    # no quote and no bracket, and translate drops their bytes.
+    plain = _ESCAPE.sub(b"", data) if b"\\" in data else data
+    structure = plain.translate(_STRUCTURE_MAP, _NOT_STRUCTURE)
+    # A string without brackets is now exactly two quotes, and taking pairs of
+    # adjacent quotes from the left takes exactly those strings: a quote left
+    # over means some string holds a bracket, and the exact scan decides.
+    brackets = structure.replace(b'""', b"")
+    if len(brackets) <= _SHORT_STRUCTURE and b'"' not in brackets:
+        for _ in range(MAX_NESTING_DEPTH):
+            peeled = brackets.replace(b"()", b"")
+            if not peeled:
+                return
+            if len(peeled) == len(brackets):
+                break  # unbalanced: measure exactly
+            brackets = peeled
+    _measure_nesting(plain)
+
+
+def _measure_nesting(plain: bytes) -> None:
+    """The exact depth check of ``_check_nesting`` on a message without escapes."""
+    import numpy as np
+
     codes = np.frombuffer(plain, dtype=np.uint8)
     step_of = np.zeros(256, dtype=np.int8)
     step_of[[ord("["), ord("{")]] = 1
