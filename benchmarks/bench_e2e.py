@@ -52,7 +52,7 @@ def _speech(ms: int) -> bytes:
     return (8000 * np.sin(2 * np.pi * 220 * t / rate)).astype("<i2").tobytes()
 
 
-def _frame(event: ev.ClientEvent) -> bytes:
+def _frame(event: ev.EventBase) -> bytes:
     """One masked client frame; any mask key is as good as another, so it is built once."""
     return Connection(ConnectionType.CLIENT).send(TextMessage(data=ev.encode_event(event).decode()))
 
@@ -105,6 +105,9 @@ async def _read(stream: trio.SocketStream, conn: ClientConnection, session: _Ses
         for event in conn.events():
             session.events += 1
             kind = getattr(event, "type", "")
+            if kind == "error":
+                # A refused update would leave automatic responses on: another workload.
+                raise RuntimeError(f"the server refused an event: {event}")
             if kind not in (STARTED, STOPPED):
                 continue
             # Match the oldest expectation of this kind; older ones of the other kind were missed.
@@ -140,11 +143,15 @@ GROUPS = 20
 
 
 async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, Any]:
-    update = ev.SessionUpdate(
-        session=ev.SessionConfig(
-            turn_detection=ev.TurnDetection(create_response=False, silence_duration_ms=200)
-        )
+    # GA, the dialect of a connection without the beta header.
+    update = ev.decode_client_event(
+        b'{"type":"session.update","session":{"type":"realtime","audio":{"input":'
+        b'{"turn_detection":{"type":"server_vad","create_response":false,'
+        b'"silence_duration_ms":200}}}}}',
+        dialect="ga",
+        strict=True,
     )
+    assert isinstance(update, ev.EventBase)
     frames = {
         "speech": _frame(ev.InputAudioBufferAppend(audio=_speech(20))),
         "silence": _frame(ev.InputAudioBufferAppend(audio=bytes(960))),
