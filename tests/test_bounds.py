@@ -51,6 +51,56 @@ def test_audio_length_agrees_with_byte_chunks(deltas: list[bytes], cut: int) -> 
     assert AudioLength.of(data.value) == length
 
 
+# -- ByteChunks: one shared buffer, every version sees its own bytes -------------------------------
+
+VERSION_STEPS = st.lists(
+    st.tuples(
+        st.integers(min_value=0),  # which earlier version to start from
+        st.sampled_from(["append", "head", "of"]),
+        st.binary(max_size=40),
+        st.integers(min_value=-3, max_value=200),
+    ),
+    max_size=40,
+)
+
+
+@given(VERSION_STEPS)
+def test_every_version_of_a_byte_chunk_keeps_its_own_bytes(steps: list[Any]) -> None:
+    # Versions branch as snapshots do: appending to an old one, cutting one, appending
+    # to a cut one. Each must always read as the bytes it was made with.
+    versions = [(ByteChunks.of(), b"")]
+    for pick, op, data, cut in steps:
+        chunks, expected = versions[pick % len(versions)]
+        if op == "append":
+            versions.append((chunks.append(data), expected + data))
+        elif op == "head":
+            versions.append((chunks.head(cut), expected[: max(cut, 0)]))
+        else:
+            versions.append((ByteChunks.of(data), data))
+        for made, bytes_of in versions:
+            assert made.size == len(made) == len(bytes_of)
+            assert made.value == bytes(made) == bytes_of
+            # Read again without the cached value: the shared buffer may have grown since.
+            uncached = ByteChunks(made.blocks, made.tail, made.tail_size, made.size)
+            assert uncached.value == bytes_of
+            assert bool(made) == bool(bytes_of)
+    for made, bytes_of in versions:
+        assert made == ByteChunks.of(bytes_of) and hash(made) == hash(ByteChunks.of(bytes_of))
+
+
+def test_appending_to_the_newest_version_grows_one_buffer_in_place() -> None:
+    chunks = ByteChunks.of()
+    for _ in range(100):
+        chunks = chunks.append(b"\x01" * 4800)
+    assert not chunks.blocks and len(chunks.tail) == chunks.size == 480_000
+    older = chunks
+    newer = chunks.append(b"\x02")
+    assert newer.tail is older.tail  # shared, grown in place
+    branch = older.append(b"\x03")  # older no longer ends the buffer: a block by reference
+    assert branch.blocks[0][0] is older.tail and branch.value[-1:] == b"\x03"
+    assert older.value == b"\x01" * 480_000 and newer.value[-1:] == b"\x02"
+
+
 # -- retention in the client -----------------------------------------------------------------------
 
 
