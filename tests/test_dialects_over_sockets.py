@@ -64,6 +64,10 @@ def event(dialect: str, message: dict[str, Any]) -> Any:
     return ev.decode_client_event(json.dumps(message), dialect=dialect, strict=True)  # type: ignore[arg-type]
 
 
+def said(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+
+
 async def until(rt: Any, kind: str, seen: list[str]) -> Any:
     async for received, _ in rt:
         seen.append(received.type)
@@ -81,15 +85,13 @@ async def conversation(url: str, dialect: str) -> tuple[Snapshot, list[str]]:
         await rt.send(event(dialect, {"type": "session.update", "session": SESSION[dialect]}))
         await until(rt, "session.updated", seen)
 
+        async def turn(item: dict[str, Any]) -> None:
+            await rt.send(event(dialect, {"type": "conversation.item.create", "item": item}))
+            await rt.send(event(dialect, {"type": "response.create"}))
+            await until(rt, "response.done", seen)
+
         # A text turn, answered in speech.
-        user = {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": "hi"}],
-        }
-        await rt.send(event(dialect, {"type": "conversation.item.create", "item": user}))
-        await rt.send(event(dialect, {"type": "response.create"}))
-        await until(rt, "response.done", seen)
+        await turn(said("hi"))
 
         # An audio turn: VAD commits, the input is transcribed, the echo speaks the transcript.
         audio = silence(200) + tone(800) + silence(700)
@@ -99,19 +101,9 @@ async def conversation(url: str, dialect: str) -> tuple[Snapshot, list[str]]:
         [spoken] = rt.state.response_items(done.response.id)
 
         # A tool call round trip.
-        ask = {
-            "type": "message",
-            "role": "user",
-            "content": [{"type": "input_text", "text": "please lookup x"}],
-        }
-        await rt.send(event(dialect, {"type": "conversation.item.create", "item": ask}))
-        await rt.send(event(dialect, {"type": "response.create"}))
-        await until(rt, "response.done", seen)
+        await turn(said("please lookup x"))
         [(call_id, _)] = rt.state.pending_calls.items()
-        output = {"type": "function_call_output", "call_id": call_id, "output": "42"}
-        await rt.send(event(dialect, {"type": "conversation.item.create", "item": output}))
-        await rt.send(event(dialect, {"type": "response.create"}))
-        await until(rt, "response.done", seen)
+        await turn({"type": "function_call_output", "call_id": call_id, "output": "42"})
 
         # The user heard 300 ms of the spoken answer to the audio turn.
         truncate = {
