@@ -1,4 +1,4 @@
-"""Wire properties: chunking invariance and byte fuzzing."""
+"""Wire properties, in both dialects: chunking invariance and byte fuzzing."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import wsproto.handshake
 from builders import Server, audio_response
 from hypothesis import given
 from hypothesis import strategies as st
+from serverkit import Harness, silence, tone
 from wirekit import URL, frame, parse_frames, session_created
 
 from rtcore import events as ev
 from rtcore.errors import RemoteProtocolError
+from rtcore.server import StartResponse, Transcribe
 from rtcore.wire import ClientConnection, ConnectionClosed, HandshakeRequest, ServerConnection
 
 NONCE = base64.b64encode(b"0123456789abcdef")
@@ -348,3 +350,155 @@ def test_the_fast_path_agrees_with_wsproto(
     assert [(op, fin) for op, fin, _ in fast_replies] == [(op, fin) for op, fin, _ in slow_replies]
     # Both see the same frame or message begun and not finished after every read.
     assert fast_partial == slow_partial
+
+
+# -- the same properties for a GA stream ---------------------------------------------------------
+
+
+def ga_messages() -> list[bytes]:
+    """What a GA server session sends for a text turn answered in speech and a VAD turn."""
+    h = Harness(dialect="ga", model="gpt-realtime")
+    h.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "output_modalities": ["audio"],
+                "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+            },
+        }
+    )
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "hi"}]}
+    h.send({"type": "conversation.item.create", "item": item})
+    start = h.start(h.send({"type": "response.create"}))
+    for text, audio in [("Hel", b"\x01\x00" * 300), ("lo ✓", b"\x02\x00" * 700)]:
+        h.server.add_transcript(start.response_id, text)
+        h.server.add_audio(start.response_id, audio)
+    h.server.finish_response(start.response_id)
+    h.flush()
+    speech = silence(100) + tone(600) + silence(700)
+    for offset in range(0, len(speech), 4800):
+        effects = h.send(ev.InputAudioBufferAppend(audio=speech[offset : offset + 4800]))
+        for effect in effects:
+            if isinstance(effect, Transcribe):
+                h.server.complete_transcription(effect.item_id, "hello")
+            elif isinstance(effect, StartResponse):
+                h.server.add_transcript(effect.response_id, "hi")
+                h.server.finish_response(effect.response_id)
+    h.flush()
+    assert h.in_step()
+    return h.raw
+
+
+GA_STREAM = None
+
+
+def ga_stream() -> bytes:
+    """A GA server's bytes: handshake answer, the conversation, a ping, garbage, a close."""
+    global GA_STREAM
+    if GA_STREAM is None:
+        client = ClientConnection(URL, api_key="k")
+        server = ServerConnection()
+        server.receive_data(client.data_to_send())
+        list(server.events())
+        assert server.dialect == "ga"
+        out = server.accept()
+        for message in ga_messages():
+            out += server.send_message(message)
+        out += frame(9, b"p") + frame(1, b"{not json") + frame(1, b'{"type":"x.y","event_id":"u"}')
+        out += server.close(1000, "bye")
+        GA_STREAM = out
+    return GA_STREAM
+
+
+def run_ga_client(chunks: Iterator[bytes]) -> tuple[list[Any], Any, bytes]:
+    client = ClientConnection(URL, api_key="k")
+    client.data_to_send()
+    events: list[Any] = []
+    replies = b""
+    for chunk in chunks:
+        client.receive_data(chunk)
+        events.extend(client.events())
+        replies += client.data_to_send()
+    return events, client.state, parse_frames(replies)
+
+
+def test_the_ga_stream_gives_the_whole_conversation() -> None:
+    events, state, reply = run_ga_client(iter([ga_stream()]))
+    names = [getattr(e, "type", type(e).__name__) for e in events]
+    assert names[:2] == ["Connected", "session.created"]
+    assert "conversation.item.added" in names and "response.output_audio.delta" in names
+    assert "conversation.item.created" not in names
+    assert type(events[-1]).__name__ == "ConnectionClosed"
+    assert state.items[1].content[0].audio.size == 2000  # type: ignore[union-attr]
+    assert state.items[1].content[0].transcript.value == "Hello ✓"  # type: ignore[union-attr]
+    assert state.items[2].content[0].transcript.value == "hello"  # type: ignore[union-attr]
+    assert len(state.protocol_errors) == 1 and state.unknown_events == 1 and not state.anomalies
+    assert reply == [(10, True, b"p"), (8, True, b"\x03\xe8bye")]
+
+
+@given(st.lists(st.integers(min_value=0), max_size=40))
+def test_random_splits_of_a_ga_stream_give_the_same_events_and_snapshots(cuts: list[int]) -> None:
+    data = ga_stream()
+    whole = run_ga_client(iter([data]))
+    split = run_ga_client(splits(data, cuts))
+    assert comparable(split[0]) == comparable(whole[0])
+    assert split[1] == whole[1]
+    assert split[2] == whole[2]
+
+
+def test_a_ga_stream_byte_by_byte_equals_whole() -> None:
+    data = ga_stream()
+    whole = run_ga_client(iter([data]))
+    bytewise = run_ga_client(data[i : i + 1] for i in range(len(data)))
+    assert comparable(whole[0]) == comparable(bytewise[0])
+    assert whole[1] == bytewise[1]
+
+
+@given(st.data())
+def test_a_mutated_ga_stream_never_breaks_the_client(data: st.DataObject) -> None:
+    client = ClientConnection(URL, api_key="k")
+    client.data_to_send()
+    client.receive_data(data.draw(mutated(ga_stream())))
+    list(client.events())
+    client.receive_data(b"")
+    list(client.events())
+    assert client.closed
+
+
+def ga_client_stream() -> bytes:
+    """Everything a GA client sends: handshake, a session update, audio, a commit, a response."""
+    client = ClientConnection(URL, api_key="k", auth="subprotocol")
+    out = client.data_to_send()
+    server = ServerConnection()
+    server.receive_data(out)
+    list(server.events())
+    client.receive_data(server.accept())
+    list(client.events())
+    for message in [
+        {"type": "session.update", "session": {"type": "realtime", "output_modalities": ["text"]}},
+        {"type": "input_audio_buffer.append", "audio": "AAAA" * 1600},
+        {"type": "input_audio_buffer.commit"},
+        {"type": "response.create", "response": {"output_modalities": ["text"]}},
+    ]:
+        out += frame(1, json.dumps(message).encode(), mask=True)
+    out += frame(1, b'{"type":"session.update","session":{"type":"realtime","bogus":1}}', mask=True)
+    out += client.close()
+    return out
+
+
+@given(st.lists(st.integers(min_value=0), max_size=40))
+def test_server_side_splits_of_a_ga_stream_give_the_same_events(cuts: list[int]) -> None:
+    raw = ga_client_stream()
+    whole = comparable_server(run_server(iter([raw])))
+    names = [getattr(e, "type", type(e).__name__) for e in whole]
+    assert names[:5] == [
+        "HandshakeRequest",
+        "session.update",
+        "input_audio_buffer.append",
+        "input_audio_buffer.commit",
+        "response.create",
+    ]
+    assert whole[5][0] == "ClientMessageError" and "bogus" in whole[5][1]
+    assert isinstance(whole[1], ev.ga.SessionUpdate)
+    assert comparable_server(run_server(splits(raw, cuts))) == whole
