@@ -1,4 +1,5 @@
-"""Hypothesis state machine: random client streams (valid and not) and random backend output.
+"""Hypothesis state machines, one per dialect: random client streams (valid and not) and random
+backend output.
 
 After every step: at most one response writes to the conversation; every
 ``response.created`` has at most one ``response.done`` and nothing of a
@@ -100,9 +101,13 @@ def core(h: Harness) -> tuple[Any, ...]:
 
 
 class ServerStreams(RuleBasedStateMachine):
+    """Beta streams; ``GAServerStreams`` below tells the same kinds of story in GA."""
+
+    dialect: ev.Dialect = "beta"
+
     def __init__(self) -> None:
         super().__init__()
-        self.h = Harness()
+        self.h = Harness(dialect=self.dialect)
         self.transcriptions: list[Transcribe] = []
         self.n = 0
 
@@ -253,12 +258,13 @@ class ServerStreams(RuleBasedStateMachine):
         open_items: dict[str, set[str]] = defaultdict(set)
         open_parts: dict[str, set[tuple[str, int]]] = defaultdict(set)
         for event in self.h.log:
+            kind = event.type
             rid = getattr(event, "response_id", None)
-            if isinstance(event, ev.ResponseCreated):
-                created[event.response.id] += 1
+            if kind == "response.created":
+                created[event.response.id] += 1  # type: ignore[attr-defined]
                 continue
-            if isinstance(event, ev.ResponseDone):
-                rid = event.response.id
+            if kind == "response.done":
+                rid = event.response.id  # type: ignore[attr-defined]
                 assert rid not in done
                 assert not open_items[rid] and not open_parts[rid], (
                     rid,
@@ -269,15 +275,15 @@ class ServerStreams(RuleBasedStateMachine):
                 continue
             if rid is None:
                 continue
-            assert rid not in done, f"{event.type} after response.done of {rid}"
-            if isinstance(event, ev.ResponseOutputItemAdded):
-                open_items[rid].add(str(event.item.id))
-            elif isinstance(event, ev.ResponseOutputItemDone):
-                open_items[rid].discard(str(event.item.id))
-            elif isinstance(event, ev.ResponseContentPartAdded):
-                open_parts[rid].add((event.item_id, event.content_index))
-            elif isinstance(event, ev.ResponseContentPartDone):
-                open_parts[rid].discard((event.item_id, event.content_index))
+            assert rid not in done, f"{kind} after response.done of {rid}"
+            if kind == "response.output_item.added":
+                open_items[rid].add(str(event.item.id))  # type: ignore[attr-defined]
+            elif kind == "response.output_item.done":
+                open_items[rid].discard(str(event.item.id))  # type: ignore[attr-defined]
+            elif kind == "response.content_part.added":
+                open_parts[rid].add((event.item_id, event.content_index))  # type: ignore[attr-defined]
+            elif kind == "response.content_part.done":
+                open_parts[rid].discard((event.item_id, event.content_index))  # type: ignore[attr-defined]
         assert all(n == 1 for n in created.values())
         assert done <= set(created)
 
@@ -286,14 +292,105 @@ class ServerStreams(RuleBasedStateMachine):
         h.server.shutdown()
         h.flush()
         self.responses_are_well_formed()
-        created = {e.response.id for e in h.log if isinstance(e, ev.ResponseCreated)}
-        done = {e.response.id for e in h.log if isinstance(e, ev.ResponseDone)}
+        created = {e.response.id for e in h.log if e.type == "response.created"}  # type: ignore[attr-defined]
+        done = {e.response.id for e in h.log if e.type == "response.done"}  # type: ignore[attr-defined]
         assert created == done  # every response ended, on every path
         for raw in h.raw:
             assert not isinstance(
-                ev.decode_server_event(raw, dialect="beta", strict=True), ev.UnknownEvent
+                ev.decode_server_event(raw, dialect=self.dialect, strict=True), ev.UnknownEvent
             )
         assert h.client.state == h.server.state
 
 
 TestServerStreams = ServerStreams.TestCase
+
+
+# -- the same machine, in GA words -----------------------------------------------------------------
+
+GA_SESSION_FIELDS = st.fixed_dictionaries(
+    {"type": st.sampled_from(["realtime", "realtime", "realtime", "transcription"])},
+    optional={
+        "output_modalities": st.sampled_from([["text"], ["audio"], ["text", "audio"]]),
+        "audio": st.fixed_dictionaries(
+            {},
+            optional={
+                "input": st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "format": st.sampled_from(
+                            [{"type": "audio/pcm", "rate": 24000}, {"type": "audio/pcma"}]
+                        ),
+                        "transcription": st.one_of(st.none(), st.just({"model": "whisper-1"})),
+                        "turn_detection": st.one_of(
+                            st.none(),
+                            st.fixed_dictionaries(
+                                {"type": st.sampled_from(["server_vad", "semantic_vad"])},
+                                optional={
+                                    "create_response": st.booleans(),
+                                    "interrupt_response": st.booleans(),
+                                },
+                            ),
+                            st.just({"type": "server_vad", "silence_duration_ms": 100}),
+                        ),
+                    },
+                ),
+                "output": st.fixed_dictionaries(
+                    {}, optional={"voice": st.sampled_from(["alloy", "marin", "robot"])}
+                ),
+            },
+        ),
+        "max_output_tokens": st.sampled_from([1, 50, "inf"]),
+        "tools": st.just([{"type": "function", "name": "f", "parameters": {"type": "object"}}]),
+        "temperature": st.just(0.7),  # a beta field: unknown_parameter in GA
+        "bogus": st.just(1),
+    },
+)
+
+GA_ITEMS = st.one_of(
+    ITEMS,
+    st.just(
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "earlier"}],
+        }
+    ),
+    st.just(
+        {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_audio", "audio": "AAAA", "transcript": "hm"}],
+        }
+    ),
+)
+
+
+class GAServerStreams(ServerStreams):
+    dialect: ev.Dialect = "ga"
+
+    @rule(session=GA_SESSION_FIELDS)
+    def session_update(self, session: dict[str, Any]) -> None:
+        self.send({"type": "session.update", "session": session})
+
+    @rule(item=GA_ITEMS, anchor=st.one_of(st.just(ev.UNSET), st.none(), IDS))
+    def create(self, item: dict[str, Any], anchor: Any) -> None:
+        super().create(item, anchor)
+
+    @rule(
+        params=st.fixed_dictionaries(
+            {},
+            optional={
+                "conversation": st.sampled_from(["auto", "none"]),
+                "output_modalities": st.sampled_from([["text"], ["audio"]]),
+                "input": st.sampled_from([[], [{"type": "item_reference", "id": "item_1"}]]),
+                "max_output_tokens": st.sampled_from([5, "inf"]),
+                "tools": st.just([]),
+                "modalities": st.just(["text"]),  # beta: unknown_parameter in GA
+            },
+        )
+    )
+    def response_create(self, params: dict[str, Any]) -> None:
+        super().response_create(params)
+
+
+TestGAServerStreams = GAServerStreams.TestCase
