@@ -13,6 +13,8 @@ except for what only one dialect can say:
 * ``rate_limits``: a snapshot keeps the latest report, and beta reports at a
   response's first output, GA after its last part (GA.md 10.4), so with
   overlapping responses the latest report is another response's;
+* the image counters of ``usage`` (``image_tokens``), which a GA server
+  always sends and beta has no word for;
 * the ids of error events and of the anomalies (GA sends more events:
   ``conversation.item.done``), and the client event an error names (a beta
   or a GA class); errors are compared by code.
@@ -116,6 +118,17 @@ def ga_session(s: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def without_image_tokens(usage: ev.Usage) -> ev.Usage:
+    details = usage.input_token_details
+    if not isinstance(details, ev.InputTokenDetails):
+        return usage
+    cached = details.cached_tokens_details
+    if isinstance(cached, ev.CachedTokensDetails):
+        cached = replace(cached, image_tokens=ev.UNSET)
+    details = replace(details, image_tokens=ev.UNSET, cached_tokens_details=cached)
+    return replace(usage, input_token_details=details)
+
+
 def comparable(s: Snapshot) -> Snapshot:
     """A snapshot without what only one dialect reports (see the module docstring)."""
     session = s.session if s.session is None else replace(s.session, truncation=None)
@@ -126,8 +139,13 @@ def comparable(s: Snapshot) -> Snapshot:
         for r in s.errors
     )
     anomalies = pvector(replace(a, event_id=None) for a in s.anomalies)
+    responses = pvector(
+        r if r.usage is None else replace(r, usage=without_image_tokens(r.usage))
+        for r in s.responses
+    )
     return replace(
         s,
+        responses=responses,
         session=session,
         errors=errors,
         anomalies=anomalies,

@@ -67,9 +67,10 @@ class InputBuffer(SessionCore):
     def _check_idle(self) -> list[Effect]:
         """``idle_timeout_ms`` of silence on the audio clock (GA.md 10.13).
 
-        Silence counts from the later of the last end of speech, the last
-        finished response and the configuration of the timeout, while no
-        response is running. When it runs out the server reports
+        Silence counts from the later of the last end of speech, the end of
+        the last response's playback (its ``response.done`` plus the audio it
+        produced) and the configuration of the timeout, while no response is
+        running. When it runs out the server reports
         ``input_audio_buffer.timeout_triggered``, commits the silent audio it
         kept (the buffer keeps only the prefix-padding window of silence) and
         starts a response.

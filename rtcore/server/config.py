@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_INSTRUCTIONS",
     "default_rate_limits",
     "TRANSCRIPTION_MODELS",
+    "STREAMING_TRANSCRIPTION_MODELS",
     "MAX_SESSION_SECONDS",
 ]
 
@@ -49,6 +50,8 @@ TRANSCRIPTION_MODELS = (
     "gpt-live-transcribe",
     "gpt-realtime-whisper",
 )
+STREAMING_TRANSCRIPTION_MODELS = ("gpt-realtime-whisper", "gpt-live-transcribe")
+"""Models that transcribe as the audio streams in: they need turn detection off (GA.md 2.5, 10.15)."""
 MAX_SESSION_SECONDS = 30 * 60
 
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from msgspec.structs import replace
+
 from .. import events as ev
 from ..events import ga
 from ..state import ItemState
@@ -296,6 +298,9 @@ class GAEdge(EdgeEvents):
 
     def response_object(self, **fields: Any) -> Any:
         settings = fields.pop("settings")
+        usage = fields.get("usage")
+        if isinstance(usage, ev.Usage):
+            fields["usage"] = with_image_tokens(usage)
         return ga.GAResponse(
             object="realtime.response",
             output_modalities=settings.output_modalities,
@@ -308,3 +313,26 @@ class GAEdge(EdgeEvents):
             metadata=settings.metadata,
             **fields,
         )
+
+
+def with_image_tokens(usage: ev.Usage) -> ev.Usage:
+    """``usage`` with GA's image counters, 0 where a backend left them out.
+
+    A GA server sends every counter of ``usage``, the image ones included
+    (GA.md 2.11); backends count in dialect-neutral terms and rarely see
+    images, so the edge fills the gaps rather than every backend.
+    """
+    details = usage.input_token_details
+    if isinstance(details, ev.InputTokenDetails):
+        cached = details.cached_tokens_details
+        if isinstance(cached, ev.CachedTokensDetails) and cached.image_tokens is ev.UNSET:
+            cached = replace(cached, image_tokens=0)
+        if details.image_tokens is ev.UNSET or cached is not details.cached_tokens_details:
+            details = replace(
+                details,
+                image_tokens=0 if details.image_tokens is ev.UNSET else details.image_tokens,
+                cached_tokens_details=cached,
+            )
+        if details is not usage.input_token_details:
+            usage = replace(usage, input_token_details=details)
+    return usage

@@ -148,13 +148,18 @@ class Requests(SessionCore):
         return [CancelResponse(response_id=run.id, reason=reason)]
 
     def _response_ended(self, run: Run) -> None:
-        self._idle_from = self._audio.clock
         # The response's output is counted toward max_session_bytes once, when it ends.
         state = self._state
+        played_ms = 0
         for item_id in run.items:
             item = state.item(item_id)
             if item is not None:
                 self._charge(item_id, item_cost(item))
+                played_ms += sum(p.audio_ms for p in item.content if p.type == "audio")
+        # idle_timeout_ms counts from the end of the response's playback: the time of its
+        # response.done plus the duration of the audio it produced (GA.md 2.3, 10.13).
+        audio = self._audio
+        self._idle_from = audio.clock + audio.rate * played_ms // 1000
 
     def _output_audio_clear(
         self, e: ev.OutputAudioBufferClear, event_id: str | None

@@ -15,6 +15,8 @@ values are checked against the protocol's rules and merged, all or nothing:
 * locks: the model never changes; the voice not once the model has spoken
   (``cannot_update_voice``); tracing not once enabled;
 * combinations: exactly one output modality; tool names unique and present;
+  streaming transcription models (``gpt-realtime-whisper``,
+  ``gpt-live-transcribe``) only with turn detection off;
   an MCP tool names its server (``server_url``, ``connector_id`` or
   ``tunnel_id``); a named tool choice names a configured tool;
 * defaults filled the way servers echo them: server VAD with threshold 0.5,
@@ -35,7 +37,7 @@ from msgspec.structs import replace
 from .. import events as ev
 from ..events import ga
 from ..state.session import SessionState
-from .config import TRANSCRIPTION_MODELS
+from .config import STREAMING_TRANSCRIPTION_MODELS, TRANSCRIPTION_MODELS
 from .effects import ResponseSettings
 
 __all__ = [
@@ -294,7 +296,32 @@ def merge_config(
     merged = replace(current, **out)
     if "tool_choice" in out or "tools" in out:
         _check_tool_choice(where("tool_choice"), merged.tool_choice or "auto", merged.tools)
+    _check_streaming_transcription(merged, out, where)
     return merged
+
+
+def _check_streaming_transcription(
+    merged: SessionState, changes: Mapping[str, Any], where: Any
+) -> None:
+    """Streaming transcription models reject turn detection (GA.md 2.3, 2.5, 10.15)."""
+    transcription = merged.transcription
+    if (
+        transcription is None
+        or transcription.model not in STREAMING_TRANSCRIPTION_MODELS
+        or merged.turn_detection is None
+    ):
+        return
+    param = (
+        where("turn_detection")
+        if "turn_detection" in changes
+        else f"{where('transcription')}.model"
+    )
+    raise Invalid(
+        "invalid_value",
+        f"Transcription model '{transcription.model}' streams its transcript and does not support"
+        " turn detection: set turn_detection to null and commit the input audio buffer.",
+        param,
+    )
 
 
 def check_metadata(param: str, metadata: dict[str, str] | None) -> None:

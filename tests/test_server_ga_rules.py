@@ -1,0 +1,184 @@
+"""Rules of a GA server that beta never had: usage counters, streaming transcription, idle timeouts.
+
+Each test drives a real ``ServerSession`` through the serverkit harness, whose
+``ClientSession`` must rebuild the same snapshot from the bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from serverkit import Harness, errors, silence
+
+from rtcore import events as ev
+from rtcore.events import ga
+from rtcore.server import AudioChunk, Finish, StartResponse
+
+TEXT = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+
+
+def done_usage(h: Harness) -> ev.Usage:
+    [done] = [e for e in h.new() if e.type == "response.done"]
+    usage = done.response.usage  # type: ignore[attr-defined]
+    assert isinstance(usage, ev.Usage)
+    return usage
+
+
+def run_response(h: Harness, usage: ev.Usage | None) -> None:
+    h.send({"type": "conversation.item.create", "item": TEXT})
+    [start] = [e for e in h.send({"type": "response.create"}) if isinstance(e, StartResponse)]
+    h.server.produce(start.response_id, Finish(usage=usage))
+    h.flush()
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        None,
+        ev.Usage(
+            total_tokens=12,
+            input_tokens=10,
+            output_tokens=2,
+            input_token_details=ev.InputTokenDetails(
+                cached_tokens=0,
+                text_tokens=10,
+                audio_tokens=0,
+                cached_tokens_details=ev.CachedTokensDetails(text_tokens=0, audio_tokens=0),
+            ),
+            output_token_details=ev.OutputTokenDetails(text_tokens=2, audio_tokens=0),
+        ),
+    ],
+    ids=["zero", "from the backend"],
+)
+def test_ga_usage_carries_every_counter_and_beta_keeps_its_own(usage: ev.Usage | None) -> None:
+    """GA.md 2.11: the GA server sends the image counters too; beta has no such field."""
+    gah = Harness(dialect="ga")
+    run_response(gah, usage)
+    got = done_usage(gah)
+    details = got.input_token_details
+    assert isinstance(details, ev.InputTokenDetails)
+    assert details.image_tokens == 0
+    assert isinstance(details.cached_tokens_details, ev.CachedTokensDetails)
+    assert details.cached_tokens_details.image_tokens == 0
+    assert gah.in_step()
+
+    beta = Harness(dialect="beta")
+    run_response(beta, usage)
+    details = done_usage(beta).input_token_details
+    assert isinstance(details, ev.InputTokenDetails)
+    assert details.image_tokens is ev.UNSET
+    assert b"image_tokens" not in b"".join(beta.raw)
+
+
+def test_ga_usage_keeps_counted_images() -> None:
+    counted = ev.Usage(
+        total_tokens=5,
+        input_tokens=5,
+        output_tokens=0,
+        input_token_details=ev.InputTokenDetails(
+            image_tokens=5, cached_tokens_details=ev.CachedTokensDetails(image_tokens=3)
+        ),
+    )
+    h = Harness(dialect="ga")
+    run_response(h, counted)
+    details = done_usage(h).input_token_details
+    assert isinstance(details, ev.InputTokenDetails)
+    assert details.image_tokens == 5
+    assert details.cached_tokens_details == ev.CachedTokensDetails(image_tokens=3)
+
+
+def transcription_update(model: str, turn_detection: Any) -> dict[str, Any]:
+    return {
+        "type": "session.update",
+        "event_id": "u",
+        "session": {
+            "type": "realtime",
+            "audio": {
+                "input": {"transcription": {"model": model}, "turn_detection": turn_detection}
+            },
+        },
+    }
+
+
+@pytest.mark.parametrize("model", ["gpt-realtime-whisper", "gpt-live-transcribe"])
+def test_streaming_transcription_models_need_turn_detection_off(model: str) -> None:
+    """GA.md 2.3, 2.5, 10.15: streaming ASR models reject VAD and need manual commits."""
+    h = Harness(dialect="ga")
+    h.new()
+    before = h.server.session
+    h.send(transcription_update(model, {"type": "server_vad"}))
+    [error] = errors(h.new())
+    assert (error.code, error.param, error.event_id) == (
+        "invalid_value",
+        "session.audio.input.turn_detection",
+        "u",
+    )
+    assert model in error.message
+    assert h.server.session == before  # all or nothing
+
+    # The default session has server VAD: choosing the model alone names the model.
+    update = transcription_update(model, None)
+    del update["session"]["audio"]["input"]["turn_detection"]
+    h.send(update)
+    [error] = errors(h.new())
+    assert error.param == "session.audio.input.transcription.model"
+
+    h.send(transcription_update(model, None))
+    [updated] = h.new()
+    assert isinstance(updated, ga.SessionUpdated)
+    assert h.server.session.turn_detection is None
+    # Turning VAD back on while the model streams is refused as well.
+    h.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "audio": {"input": {"turn_detection": {"type": "server_vad"}}},
+            },
+        }
+    )
+    [error] = errors(h.new())
+    assert error.param == "session.audio.input.turn_detection"
+    assert h.server.session.turn_detection is None
+    assert h.in_step()
+
+
+def test_batch_transcription_models_keep_turn_detection() -> None:
+    h = Harness(dialect="ga")
+    h.new()
+    h.send(transcription_update("gpt-4o-transcribe", {"type": "server_vad"}))
+    [updated] = h.new()
+    assert isinstance(updated, ga.SessionUpdated)
+
+
+def test_idle_timeout_counts_from_the_end_of_the_answers_playback() -> None:
+    """GA.md 10.13: the silent segment starts where the last response's audio stops playing."""
+    h = Harness(dialect="ga")
+    h.send(
+        {
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "audio": {
+                    "input": {"turn_detection": {"type": "server_vad", "idle_timeout_ms": 5000}}
+                },
+            },
+        }
+    )
+    h.send({"type": "conversation.item.create", "item": TEXT})
+    [start] = [e for e in h.send({"type": "response.create"}) if isinstance(e, StartResponse)]
+    h.append_audio(silence(1000))  # the clock runs while the response streams
+    h.server.produce(start.response_id, AudioChunk(silence(2000)))
+    h.server.produce(start.response_id, Finish())
+    h.flush()
+    h.new()
+    # The answer plays for 2 s after response.done at 1000 ms: silence counts from 3000 ms.
+    h.append_audio(silence(6800))
+    assert "input_audio_buffer.timeout_triggered" not in h.types()
+    h.append_audio(silence(400))
+    events = h.new()
+    [triggered] = [e for e in events if e.type == "input_audio_buffer.timeout_triggered"]
+    assert triggered.audio_start_ms == 3000  # type: ignore[attr-defined]
+    assert triggered.audio_end_ms - triggered.audio_start_ms == 5000  # type: ignore[attr-defined]
+    assert h.in_step()
