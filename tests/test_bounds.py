@@ -3,6 +3,7 @@ out-of-band cap, and a prompt that costs nothing to hand over (issue 12)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from serverkit import Harness, errors, silence, tone
 
 from rtcore import ClientSession
 from rtcore import events as ev
+from rtcore.errors import RemoteProtocolError
 from rtcore.server import ServerLimits, ServerSession, StartResponse
 from rtcore.server.core import item_cost
 from rtcore.server.effects import Transcribe
@@ -426,3 +428,68 @@ def test_a_function_call_that_does_not_fit_ends_the_response() -> None:
     with pytest.raises(LocalProtocolError):
         h.server.start_function_call(start.response_id, "lookup")
     assert not h.server.is_active(start.response_id)
+
+
+# -- what a server can make a client hold beyond the conversation ----------------------------------
+
+
+def test_a_client_holds_back_a_bounded_number_of_early_events() -> None:
+    """Events about items never announced are held up to a bound, then refused (and nothing changes)."""
+    from rtcore.state.model import MAX_HELD_EVENTS, MAX_HELD_ITEMS
+
+    client = ClientSession()
+
+    def delta(item_id: str) -> bytes:
+        return ev.encode_event(
+            ev.ConversationItemInputAudioTranscriptionDelta(
+                event_id="e", item_id=item_id, content_index=0, delta="x"
+            )
+        )
+
+    for _ in range(MAX_HELD_EVENTS):
+        client.receive_message(delta("late"))
+    for n in range(1, MAX_HELD_ITEMS):
+        client.receive_message(delta(f"other{n}"))
+    assert client.state.protocol_errors == []
+    before = client.state
+    [refused] = client.receive_message(delta("late"))  # one more for a held item
+    [refused_too] = client.receive_message(delta("one-too-many"))  # one item too many
+    for error in (refused, refused_too):
+        assert isinstance(error, RemoteProtocolError)
+        assert error.code == "unknown_item"
+    assert client.state._early == before._early
+    assert len(client.state.protocol_errors) == 2
+
+    # The held events still apply when their item comes.
+    added = {
+        "type": "conversation.item.added",
+        "event_id": "a",
+        "previous_item_id": None,
+        "item": {
+            "id": "late",
+            "type": "message",
+            "role": "user",
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        },
+    }
+    client.receive_message(json.dumps(added))
+    [late] = client.state.items
+    assert str(late.content[0].transcript) == "x" * MAX_HELD_EVENTS
+    assert "late" not in client.state._early
+
+
+def test_error_records_are_bounded_and_the_rest_counted() -> None:
+    from rtcore.state.model import MAX_RECORDS
+
+    client = ClientSession()
+    error = ev.encode_event(
+        ev.ErrorEvent(event_id="e", error=ev.ErrorDetails(type="t", message="m"))
+    )
+    for _ in range(MAX_RECORDS + 5):
+        client.receive_message(error)
+        client.receive_message(b"{not json")
+    state = client.state
+    assert len(state.errors) == len(state.protocol_errors) == MAX_RECORDS
+    assert state.records_dropped == 10
+    assert state.to_dict()["records_dropped"] == 10

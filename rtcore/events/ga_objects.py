@@ -537,9 +537,9 @@ class GAResponse(Object, frozen=True):
     object: Literal["realtime.response"] | UnsetType = UNSET
     status_details: StatusDetails | None | UnsetType = UNSET
     conversation_id: str | None | UnsetType = UNSET
-    output_modalities: tuple[Modality, ...] | UnsetType = UNSET
-    max_output_tokens: MaxTokens | UnsetType = UNSET
-    audio: ResponseAudio | UnsetType = UNSET
+    output_modalities: tuple[Modality, ...] | None | UnsetType = UNSET
+    max_output_tokens: MaxTokens | None | UnsetType = UNSET
+    audio: ResponseAudio | None | UnsetType = UNSET
     usage: Usage | None | UnsetType = UNSET
     metadata: dict[str, str] | None | UnsetType = UNSET
 

@@ -236,10 +236,14 @@ class TranscriptionSession(TranscriptionSessionConfig, frozen=True, kw_only=True
 
 
 class Conversation(Object, frozen=True):
-    """The single conversation of a session."""
+    """The single conversation of a session.
 
-    id: str
-    object: Literal["realtime.conversation"] | UnsetType = UNSET
+    Both members are optional (GA.md 4.1; ``id`` and ``object`` are ``Optional``
+    in the SDK's ``conversation.created``).
+    """
+
+    id: str | None | UnsetType = UNSET
+    object: Literal["realtime.conversation"] | None | UnsetType = UNSET
 
 
 class InputTextContent(Object, frozen=True, tag_field="type", tag="input_text"):
@@ -334,51 +338,62 @@ InputItem: TypeAlias = MessageItem | FunctionCallItem | FunctionCallOutputItem |
 
 
 class StatusError(Object, frozen=True):
-    """The error inside ``status_details`` of a failed response."""
+    """The error inside ``status_details`` of a failed response.
 
-    type: str
+    Every member is an optional, nullable string (GA.md 2.11: "all optional
+    strings"; ``Optional[str]`` in the SDK): a ``response.done`` refused for a
+    missing ``type`` would leave its response open forever.
+    """
+
+    type: str | None | UnsetType = UNSET
     code: str | None | UnsetType = UNSET
-    message: str | UnsetType = UNSET
+    message: str | None | UnsetType = UNSET
 
 
 class StatusDetails(Object, frozen=True):
-    """Why a response ended the way it did."""
+    """Why a response ended the way it did (every member optional and nullable in the SDK)."""
 
-    type: Literal["completed", "cancelled", "incomplete", "failed"]
+    type: Literal["completed", "cancelled", "incomplete", "failed"] | None | UnsetType = UNSET
     reason: (
         Literal["turn_detected", "client_cancelled", "max_output_tokens", "content_filter"]
+        | None
         | UnsetType
     ) = UNSET
-    error: StatusError | UnsetType = UNSET
+    error: StatusError | None | UnsetType = UNSET
+
+
+# Usage: every counter and detail object is optional and nullable in the SDK's types
+# (GA.md 2.11: "all optional in the types"); servers send them all, but a usage object
+# refused for a missing counter would lose its whole ``response.done``.
 
 
 class CachedTokensDetails(Object, frozen=True):
-    text_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
-    image_tokens: int | UnsetType = UNSET  # GA
+    text_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
+    image_tokens: int | None | UnsetType = UNSET  # GA
 
 
 class InputTokenDetails(Object, frozen=True):
-    cached_tokens: int | UnsetType = UNSET
-    text_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
-    image_tokens: int | UnsetType = UNSET  # GA
-    cached_tokens_details: CachedTokensDetails | UnsetType = UNSET
+    cached_tokens: int | None | UnsetType = UNSET
+    text_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
+    image_tokens: int | None | UnsetType = UNSET  # GA
+    cached_tokens_details: CachedTokensDetails | None | UnsetType = UNSET
 
 
 class OutputTokenDetails(Object, frozen=True):
-    text_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
+    text_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
 
 
 class Usage(Object, frozen=True):
     """Token counts of a finished response (every counter 0 when cancelled early)."""
 
-    total_tokens: int
-    input_tokens: int
-    output_tokens: int
-    input_token_details: InputTokenDetails | UnsetType = UNSET
-    output_token_details: OutputTokenDetails | UnsetType = UNSET
+    total_tokens: int | None | UnsetType = UNSET
+    input_tokens: int | None | UnsetType = UNSET
+    output_tokens: int | None | UnsetType = UNSET
+    input_token_details: InputTokenDetails | None | UnsetType = UNSET
+    output_token_details: OutputTokenDetails | None | UnsetType = UNSET
 
 
 class Response(Object, frozen=True):
@@ -423,12 +438,12 @@ class ResponseParams(Object, frozen=True):
 
 
 class RateLimit(Object, frozen=True):
-    """One entry of ``rate_limits.updated``."""
+    """One entry of ``rate_limits.updated`` (every member optional in the SDK, GA.md 2.12)."""
 
-    name: Literal["requests", "tokens"]
-    limit: int
-    remaining: int
-    reset_seconds: float
+    name: Literal["requests", "tokens"] | None | UnsetType = UNSET
+    limit: int | None | UnsetType = UNSET
+    remaining: int | None | UnsetType = UNSET
+    reset_seconds: float | None | UnsetType = UNSET
 
 
 class ErrorDetails(Object, frozen=True):
@@ -454,8 +469,8 @@ class TranscriptionError(Object, frozen=True):
 
 
 class TranscriptionTokenDetails(Object, frozen=True):
-    text_tokens: int | UnsetType = UNSET
-    audio_tokens: int | UnsetType = UNSET
+    text_tokens: int | None | UnsetType = UNSET
+    audio_tokens: int | None | UnsetType = UNSET
 
 
 class TranscriptionUsageTokens(Object, frozen=True, tag_field="type", tag="tokens"):
@@ -465,7 +480,7 @@ class TranscriptionUsageTokens(Object, frozen=True, tag_field="type", tag="token
     input_tokens: int
     output_tokens: int
     total_tokens: int
-    input_token_details: TranscriptionTokenDetails | UnsetType = UNSET
+    input_token_details: TranscriptionTokenDetails | None | UnsetType = UNSET
 
 
 class TranscriptionUsageDuration(Object, frozen=True, tag_field="type", tag="duration"):

@@ -386,8 +386,8 @@ class ConversationItemInputAudioTranscriptionDelta(
 
     type: ClassVar[str] = "conversation.item.input_audio_transcription.delta"
     item_id: str
-    content_index: int | UnsetType = UNSET
-    delta: str | UnsetType = UNSET
+    content_index: int | None | UnsetType = UNSET
+    delta: str | None | UnsetType = UNSET
     logprobs: tuple[Logprob, ...] | None | UnsetType = UNSET
     obfuscation: str | None | UnsetType = UNSET
     """Random padding some servers add to deltas (GA.md 4.4); meaningless, kept for relays."""

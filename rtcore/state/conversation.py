@@ -25,7 +25,7 @@ from .. import events as ev
 from ..audio.formats import FORMATS
 from ..events import ga
 from .chunks import TextChunks
-from .model import ItemState, PartState, Snapshot
+from .model import MAX_HELD_EVENTS, MAX_HELD_ITEMS, ItemState, PartState, Snapshot
 from .session import session_from_wire
 from .steps import (
     add_item,
@@ -56,7 +56,10 @@ def on_session(s: Snapshot, e: Any) -> Snapshot:
 
 
 def on_conversation_created(s: Snapshot, e: ev.ConversationCreated) -> Snapshot:
-    return replace(s, conversation_id=e.conversation.id)
+    conversation_id = e.conversation.id  # optional in GA (GA.md 4.1)
+    if not isinstance(conversation_id, str):
+        return s
+    return replace(s, conversation_id=conversation_id)
 
 
 def on_item_added(
@@ -212,8 +215,22 @@ def _transcribed_part(
 
 
 def hold_back(s: Snapshot, e: _Transcription | _Listing) -> Snapshot:
-    """Keep an event about an item not announced yet; ``replay_held`` applies it later."""
+    """Keep an event about an item not announced yet; ``replay_held`` applies it later.
+
+    Servers send these a moment early, never many: at most ``MAX_HELD_ITEMS``
+    items and ``MAX_HELD_EVENTS`` events for one item are held, so that a
+    server naming items that never come cannot make the client hold memory
+    without bound. Past that an event about an unknown item is a protocol error.
+    """
     held = s._early.get(e.item_id, ())
+    if len(held) >= MAX_HELD_EVENTS or (not held and len(s._early) >= MAX_HELD_ITEMS):
+        raise fail(
+            e,
+            "unknown_item",
+            f"item {e.item_id!r} was never announced, and the events held back for items not"
+            f" announced yet are at their bound ({MAX_HELD_ITEMS} items,"
+            f" {MAX_HELD_EVENTS} events per item)",
+        )
     return replace(s, _early=s._early.set(e.item_id, (*held, e)))
 
 
@@ -243,14 +260,15 @@ def on_transcription_failed(
 def on_transcription_delta(
     s: Snapshot, e: ev.ConversationItemInputAudioTranscriptionDelta
 ) -> Snapshot:
-    index = 0 if isinstance(e.content_index, ev.UnsetType) else e.content_index
+    # Both optional and nullable in the SDK (GA.md 4.2 #12).
+    index = e.content_index if isinstance(e.content_index, int) else 0
     found = _transcribed_part(s, e, index)
     if found is None:
         return hold_back(s, e)
     slot, item, part = found
     if part.transcript_done:
         raise fail(e, "stream_closed", f"transcription of item {item.id!r} already completed")
-    delta = "" if isinstance(e.delta, ev.UnsetType) else e.delta
+    delta = e.delta if isinstance(e.delta, str) else ""
     transcript = (part.transcript or TextChunks.of()).append(delta)
     return put_part(s, slot, item, index, replace(part, transcript=transcript))
 

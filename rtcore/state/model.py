@@ -12,6 +12,13 @@ conversation order. Streaming a delta into an item therefore touches one
 vector slot, never the id map, which keeps the cost of a delta flat. Output
 items of out-of-band responses (``conversation: "none"``) have slots but are
 not in ``order``: they are not part of the conversation.
+
+What a server can make a snapshot hold beyond its conversation is bounded:
+``errors``, ``protocol_errors`` and ``anomalies`` keep their first
+``MAX_RECORDS`` entries each (the first is usually the cause; the rest are
+counted in ``records_dropped``), and events held back for items not announced
+yet are bounded by ``MAX_HELD_ITEMS`` items and ``MAX_HELD_EVENTS`` events per
+item (see ``rtcore.state.conversation.hold_back``).
 """
 
 from __future__ import annotations
@@ -30,7 +37,17 @@ from ..events import ga
 from .chunks import AudioLength, ByteChunks, TextChunks
 from .session import SessionState
 
+MAX_RECORDS = 1000
+"""Entries kept in each of ``errors``, ``protocol_errors`` and ``anomalies``."""
+MAX_HELD_ITEMS = 64
+"""Items not announced yet that may have events held back for them at once."""
+MAX_HELD_EVENTS = 256
+"""Events held back for one item not announced yet."""
+
 __all__ = [
+    "MAX_HELD_EVENTS",
+    "MAX_HELD_ITEMS",
+    "MAX_RECORDS",
     "PartState",
     "ItemState",
     "ResponseState",
@@ -211,6 +228,8 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     errors: PVector[ErrorRecord] = pvector()
     protocol_errors: PVector[RemoteProtocolError] = pvector()
     anomalies: PVector[Anomaly] = pvector()
+    records_dropped: int = 0
+    """Errors, protocol errors and anomalies not kept because their list held ``MAX_RECORDS``."""
     pending_calls: PMap[str, str] = pmap()
     """Tool calls still owed a ``function_call_output``: call id -> function_call item id."""
     pending_approvals: PMap[str, str] = pmap()

@@ -25,7 +25,7 @@ from .. import events as ev
 from ..errors import RemoteProtocolError
 from ..events import ga
 from .chunks import TextChunks
-from .model import Anomaly, ItemState, PartState, ResponseState, Snapshot
+from .model import MAX_RECORDS, Anomaly, ItemState, PartState, ResponseState, Snapshot
 from .wire import WireItem, WirePart, item_from_wire, part_from_wire
 
 
@@ -34,6 +34,8 @@ def fail(event: ev.ServerEvent, code: str, message: str) -> RemoteProtocolError:
 
 
 def anomaly(s: Snapshot, event: ev.ServerEvent, kind: str, detail: str) -> Snapshot:
+    if len(s.anomalies) >= MAX_RECORDS:
+        return replace(s, records_dropped=s.records_dropped + 1)
     return replace(
         s, anomalies=s.anomalies.append(Anomaly(kind=kind, event_id=event.event_id, detail=detail))
     )

@@ -39,7 +39,7 @@ from ..events import ga
 from . import conversation as c
 from . import input_buffer as b
 from . import responses as r
-from .model import ErrorRecord, Snapshot
+from .model import MAX_RECORDS, ErrorRecord, Snapshot
 
 __all__ = ["apply", "record_protocol_error", "initial_snapshot", "handler_for"]
 
@@ -72,10 +72,14 @@ def handler_for(event: ev.ServerEvent) -> _Handler:
 def record_protocol_error(s: Snapshot, error: RemoteProtocolError) -> Snapshot:
     """``s`` with a protocol error of the peer recorded (and nothing else changed)."""
     error.__traceback__ = None  # keep no frames alive from inside a snapshot
+    if len(s.protocol_errors) >= MAX_RECORDS:
+        return replace(s, records_dropped=s.records_dropped + 1)
     return replace(s, protocol_errors=s.protocol_errors.append(error))
 
 
 def _error(s: Snapshot, e: ev.ErrorEvent) -> Snapshot:
+    if len(s.errors) >= MAX_RECORDS:
+        return replace(s, records_dropped=s.records_dropped + 1)
     return replace(s, errors=s.errors.append(ErrorRecord(error=e.error, event_id=e.event_id)))
 
 

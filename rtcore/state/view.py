@@ -28,12 +28,15 @@ def _part_to_dict(part: PartState) -> dict[str, Any]:
         "audio_ms": part.audio_ms,
         "generated_transcript": part.generated_transcript,
         "truncated_at_ms": part.truncated_at_ms,
+        # GA input_image parts (None elsewhere).
+        "image_url": part.image_url,
+        "detail": part.detail,
     }
 
 
 def item_to_dict(item: ItemState) -> dict[str, Any]:
-    """One item as plain data."""
-    return {
+    """One item as plain data (MCP items, GA only, with their own members too)."""
+    plain: dict[str, Any] = {
         "id": item.id,
         "type": item.type,
         "role": item.role,
@@ -44,6 +47,17 @@ def item_to_dict(item: ItemState) -> dict[str, Any]:
         "arguments": None if item.arguments is None else item.arguments.value,
         "output": item.output,
     }
+    if item.type.startswith("mcp_"):
+        plain.update(
+            server_label=item.server_label,
+            tools=None if item.tools is None else [_plain(t) for t in item.tools],
+            approval_request_id=item.approval_request_id,
+            approve=item.approve,
+            reason=item.reason,
+            error=_plain(item.error),
+            mcp_status=item.mcp_status,
+        )
+    return plain
 
 
 def _response_to_dict(response: ResponseState) -> dict[str, Any]:
@@ -84,7 +98,10 @@ def snapshot_to_dict(s: Snapshot) -> dict[str, Any]:
             for e in s.protocol_errors
         ],
         "anomalies": [_plain(a) for a in s.anomalies],
+        "records_dropped": s.records_dropped,
         "pending_calls": dict(s.pending_calls),
+        "pending_approvals": dict(s.pending_approvals),
+        "dtmf": [list(tone) for tone in s.dtmf],
         "unknown_events": s.unknown_events,
     }
 
@@ -99,6 +116,9 @@ def _describe_part(part: PartState) -> str:
         return _quote(part.text.value if part.text is not None else "")
     if part.type == "item_reference":
         return f"-> {part.reference_id}"
+    if part.type == "input_image":
+        detail = f", detail {part.detail}" if part.detail is not None else ""
+        return f"(image {_quote(part.image_url or '', 60)}{detail})"
     bits = []
     if part.audio_ms:
         bits.append(f"{part.audio_ms / 1000:.2f} s audio")
@@ -112,6 +132,30 @@ def _describe_part(part: PartState) -> str:
     if part.transcript is None:
         return f"{label}(no transcript)"
     return label + _quote(part.transcript.value)
+
+
+def _describe_mcp(item: ItemState, s: Snapshot) -> str:
+    """An MCP item (GA) in one line."""
+    label = item.server_label
+    progress = f" [{item.mcp_status}]" if item.mcp_status is not None else ""
+    if item.type == "mcp_list_tools":
+        names = ", ".join(t.name for t in item.tools or ())
+        return f"mcp tools of {label}: {names or '(none)'}{progress}"
+    if item.type == "mcp_call":
+        args = item.arguments.value if item.arguments is not None else ""
+        if item.error is not None:
+            outcome = f" -> error: {_quote(item.error.message, 120)}"
+        elif item.output is not None:
+            outcome = f" -> {_quote(item.output, 120)}"
+        else:
+            outcome = ""
+        return f"mcp call {label}.{item.name}({_quote(args, 120)}){outcome}{progress}"
+    if item.type == "mcp_approval_request":
+        owed = " (owed an answer)" if item.id in s.pending_approvals else ""
+        return f"mcp approval request {label}.{item.name}{owed}"
+    answer = "approved" if item.approve else "denied"
+    reason = f": {_quote(item.reason, 120)}" if item.reason else ""
+    return f"mcp approval {answer} for {item.approval_request_id}{reason}"
 
 
 def snapshot_to_text(s: Snapshot) -> str:
@@ -134,6 +178,8 @@ def snapshot_to_text(s: Snapshot) -> str:
             lines.append(f"  tool call {item.name}({_quote(args, 120)}){status}{owed}")
         elif item.type == "function_call_output":
             lines.append(f"  tool output {item.call_id}: {_quote(item.output or '', 120)}")
+        elif item.type != "message":
+            lines.append(f"  {_describe_mcp(item, s)}{status}")
         else:
             parts = "; ".join(_describe_part(p) for p in item.content) or "(empty)"
             lines.append(f"  {item.role}{status}: {parts}")
@@ -148,6 +194,7 @@ def snapshot_to_text(s: Snapshot) -> str:
     lines.append(
         f"{len(s.errors)} errors, {len(s.protocol_errors)} protocol errors, "
         f"{len(s.anomalies)} anomalies, {s.unknown_events} unknown events"
+        + (f" ({s.records_dropped} more records not kept)" if s.records_dropped else "")
     )
     for record in s.errors:
         lines.append(
