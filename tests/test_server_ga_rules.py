@@ -182,3 +182,162 @@ def test_idle_timeout_counts_from_the_end_of_the_answers_playback() -> None:
     assert triggered.audio_start_ms == 3000  # type: ignore[attr-defined]
     assert triggered.audio_end_ms - triggered.audio_start_ms == 5000  # type: ignore[attr-defined]
     assert h.in_step()
+
+
+def test_ga_refuses_client_event_ids_longer_than_512_characters() -> None:
+    """GA.md 1.6, 3: a client ``event_id`` is at most 512 characters; beta sets no limit."""
+    h = Harness(dialect="ga")
+    h.new()
+    before = h.server.state
+    long_id = "e" * 513
+    h.send({"type": "conversation.item.create", "event_id": long_id, "item": TEXT})
+    [error] = errors(h.new())
+    assert (error.code, error.param, error.event_id) == (
+        "string_above_max_length",
+        "event_id",
+        long_id,
+    )
+    assert h.server.state.order == before.order  # nothing added
+    h.send({"type": "conversation.item.create", "event_id": "e" * 512, "item": TEXT})
+    assert h.types() == ["conversation.item.added", "conversation.item.done"]
+    assert h.in_step()
+
+    beta = Harness(dialect="beta")
+    beta.new()
+    beta.send({"type": "conversation.item.create", "event_id": long_id, "item": TEXT})
+    assert beta.types() == ["conversation.item.created"]
+
+
+def transcription_with(member: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "session.update",
+        "event_id": "u",
+        "session": {"type": "realtime", "audio": {"input": {"transcription": member}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("transcription", "param"),
+    [
+        ({"model": "whisper-1", "delay": "low"}, "delay"),
+        ({"model": "gpt-transcribe", "delay": "low"}, "delay"),
+        ({"model": "gpt-4o-transcribe", "languages": ["en"]}, "languages"),
+        ({"model": "whisper-1", "keywords": ["rtcore"]}, "keywords"),
+        ({"model": "gpt-4o-transcribe-diarize", "prompt": "names"}, "prompt"),
+    ],
+)
+def test_transcription_members_only_the_models_that_take_them(
+    transcription: dict[str, Any], param: str
+) -> None:
+    """GA.md 2.5: ``delay`` is gpt-realtime-whisper's, ``languages``/``keywords`` gpt-transcribe's
+    and gpt-live-transcribe's; gpt-4o-transcribe-diarize and gpt-realtime-whisper take no prompt."""
+    h = Harness(dialect="ga")
+    h.new()
+    before = h.server.session
+    h.send(transcription_with(transcription))
+    [error] = errors(h.new())
+    assert (error.code, error.param, error.event_id) == (
+        "unsupported_parameter",
+        f"session.audio.input.transcription.{param}",
+        "u",
+    )
+    assert transcription["model"] in error.message
+    assert h.server.session == before
+
+
+@pytest.mark.parametrize(
+    "transcription",
+    [
+        {"model": "gpt-transcribe", "languages": ["en", "fr"], "keywords": ["rtcore"]},
+        {"model": "gpt-4o-transcribe-diarize", "prompt": ""},
+        {"model": "whisper-1", "prompt": "rtcore", "language": "en", "delay": None},
+    ],
+)
+def test_transcription_members_the_model_takes(transcription: dict[str, Any]) -> None:
+    h = Harness(dialect="ga")
+    h.new()
+    h.send(transcription_with(transcription))
+    [updated] = h.new()
+    assert isinstance(updated, ga.SessionUpdated)
+    assert h.in_step()
+
+
+def test_transcription_languages_name_at_least_one() -> None:
+    """GA.md 2.5: ``languages`` is an array of at least one language."""
+    h = Harness(dialect="ga")
+    h.new()
+    h.send(transcription_with({"model": "gpt-transcribe", "languages": []}))
+    [error] = errors(h.new())
+    assert (error.code, error.param) == (
+        "invalid_value",
+        "session.audio.input.transcription.languages",
+    )
+
+
+@pytest.mark.parametrize(
+    ("tool", "param"),
+    [
+        ({"connector_id": "connector_myspace"}, "connector_id"),
+        ({"tunnel_id": "tunnel_123"}, "tunnel_id"),
+        ({"tunnel_id": "tunnel_0123456789ABCDEF0123456789abcdef"}, "tunnel_id"),
+    ],
+)
+def test_mcp_tools_name_a_known_connector_or_a_well_formed_tunnel(
+    tool: dict[str, Any], param: str
+) -> None:
+    """GA.md 2.6: ``connector_id`` is one of eight connectors; ``tunnel_id`` is ``tunnel_`` and
+    32 characters a-z0-9."""
+    mcp = {"type": "mcp", "server_label": "docs", **tool}
+    h = Harness(dialect="ga")
+    h.new()
+    h.send(
+        {"type": "session.update", "event_id": "u", "session": {"type": "realtime", "tools": [mcp]}}
+    )
+    [error] = errors(h.new())
+    assert (error.code, error.param, error.event_id) == (
+        "invalid_value",
+        f"session.tools[0].{param}",
+        "u",
+    )
+    assert h.server.session.tools == ()
+    h.send({"type": "response.create", "event_id": "r", "response": {"tools": [mcp]}})
+    [error] = errors(h.new())
+    assert (error.code, error.param) == ("invalid_value", f"response.tools[0].{param}")
+
+
+@pytest.mark.parametrize(
+    "tool",
+    [
+        {"connector_id": "connector_googlecalendar"},
+        {"tunnel_id": "tunnel_0123456789abcdef0123456789abcdef"},
+    ],
+)
+def test_mcp_tools_with_a_connector_or_a_tunnel(tool: dict[str, Any]) -> None:
+    h = Harness(dialect="ga")
+    h.new()
+    mcp = {"type": "mcp", "server_label": "docs", **tool}
+    h.send({"type": "session.update", "session": {"type": "realtime", "tools": [mcp]}})
+    assert h.types()[0] == "session.updated"
+    assert h.in_step()
+
+
+@pytest.mark.parametrize("status", ["incomplete", "failed"])
+def test_only_a_completed_response_has_null_status_details(status: str) -> None:
+    """GA.md 2.11: ``status_details`` is ``null`` for ``in_progress`` and ``completed`` only;
+    a response that ends otherwise says so even when the backend gave no details."""
+    h = Harness(dialect="ga")
+    h.no_vad()
+    [start] = [e for e in h.send({"type": "response.create"}) if isinstance(e, StartResponse)]
+    h.server.produce(start.response_id, Finish(status=status))  # type: ignore[arg-type]
+    h.flush()
+    [done] = [e for e in h.new() if isinstance(e, ga.ResponseDone)]
+    assert done.response.status == status
+    assert done.response.status_details == ev.StatusDetails(type=status)  # type: ignore[arg-type]
+    # Details the backend gives are kept.
+    details = ev.StatusDetails(type="incomplete", reason="max_output_tokens")
+    [start] = [e for e in h.send({"type": "response.create"}) if isinstance(e, StartResponse)]
+    h.server.produce(start.response_id, Finish(status="incomplete", details=details))
+    h.flush()
+    [done] = [e for e in h.new() if isinstance(e, ga.ResponseDone)]
+    assert done.response.status_details == details
+    assert h.in_step()

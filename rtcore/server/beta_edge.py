@@ -210,6 +210,7 @@ class BetaEdge(EdgeEvents):
     output_item_done_class = ev.ResponseOutputItemDone
     retrieved_class = ev.ConversationItemRetrieved
     rate_limits_first: ClassVar[bool] = True
+    max_event_id_length: ClassVar[int | None] = None
 
     # -- reading ------------------------------------------------------------------------
 

@@ -29,6 +29,9 @@ __all__ = [
     "default_rate_limits",
     "TRANSCRIPTION_MODELS",
     "STREAMING_TRANSCRIPTION_MODELS",
+    "TRANSCRIPTION_MEMBER_MODELS",
+    "NO_PROMPT_TRANSCRIPTION_MODELS",
+    "MCP_CONNECTORS",
     "MAX_SESSION_SECONDS",
 ]
 
@@ -52,6 +55,25 @@ TRANSCRIPTION_MODELS = (
 )
 STREAMING_TRANSCRIPTION_MODELS = ("gpt-realtime-whisper", "gpt-live-transcribe")
 """Models that transcribe as the audio streams in: they need turn detection off (GA.md 2.5, 10.15)."""
+TRANSCRIPTION_MEMBER_MODELS: dict[str, tuple[str, ...]] = {
+    "languages": ("gpt-transcribe", "gpt-live-transcribe"),
+    "keywords": ("gpt-transcribe", "gpt-live-transcribe"),
+    "delay": ("gpt-realtime-whisper",),
+}
+"""The transcription members only some models take (GA.md 2.5), and those models."""
+MCP_CONNECTORS = (
+    "connector_dropbox",
+    "connector_gmail",
+    "connector_googlecalendar",
+    "connector_googledrive",
+    "connector_microsoftteams",
+    "connector_outlookcalendar",
+    "connector_outlookemail",
+    "connector_sharepoint",
+)
+"""The connectors an MCP tool's ``connector_id`` may name (GA.md 2.6)."""
+NO_PROMPT_TRANSCRIPTION_MODELS = ("gpt-realtime-whisper", "gpt-4o-transcribe-diarize")
+"""Transcription models that take no ``prompt`` (GA.md 2.5)."""
 MAX_SESSION_SECONDS = 30 * 60
 
 

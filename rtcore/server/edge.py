@@ -8,7 +8,9 @@ happening as the dialect's events (``session_event``, ``item_added``,
 ``item_done``, ``wire_item``, ``response_object``, the stream classes in
 ``streams``). ``rate_limits_first`` says where ``rate_limits.updated`` goes:
 right after a response's first output begins (beta), or once after its last
-part closes, before ``response.done`` (GA.md 10.4).
+part closes, before ``response.done`` (GA.md 10.4). ``max_event_id_length``
+is the longest client ``event_id`` the dialect accepts (GA: 512 characters,
+GA.md 1.6; beta: no limit).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Edge(Protocol):
     client_events: ClassVar[frozenset[type[ev.ClientEvent]]]
     streams: ClassVar[Streams]
     rate_limits_first: ClassVar[bool]
+    max_event_id_length: ClassVar[int | None]
 
     def session_changes(
         self, update: Any, current: SessionState

@@ -9,6 +9,7 @@ All that is GA about a GA connection (GA.md sections 2, 3 and 10):
   ``audio.output``, ``max_output_tokens``, ``metadata``, ``input``), and
   GA's item rules: assistant text is ``output_text``, users may send
   ``input_image`` (a PNG or JPEG data URI), MCP approval responses are items;
+  a client ``event_id`` has at most 512 characters;
 * writing: the nested session echo with every nullable member as ``null``,
   items without ``object`` and with ``output_text`` / ``output_audio``
   parts, the GA response object (``output_modalities``, ``audio.output``),
@@ -96,6 +97,8 @@ class GAEdge(EdgeEvents):
     output_item_done_class = ga.ResponseOutputItemDone
     retrieved_class = ga.ConversationItemRetrieved
     rate_limits_first: ClassVar[bool] = False
+    # The spec's maxLength of every client event_id but output_audio_buffer.clear's (GA.md 1.6).
+    max_event_id_length: ClassVar[int | None] = 512
 
     # -- reading ------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ any output gets none). The names and shapes are the connection's edge's.
 
 Every ``*.added`` is closed on every path - completion, cancellation by the
 client or by speech, failure, disconnect, shutdown - with the values
-produced so far, the open item marked ``incomplete``. Items are produced one
+produced so far, the open item marked ``incomplete``; a response that does not
+end ``completed`` always has ``status_details`` (at least its ``type``, when
+the backend gave none; GA.md 2.11). Items are produced one
 at a time (the first is closed before the second opens). Output for a
 response that has ended is refused with ``LocalProtocolError``.
 
@@ -513,6 +515,9 @@ class ResponseWriter:
         item_status: ev.ItemStatus,
     ) -> None:
         """Close what is open and send the one ``response.done``."""
+        if details is None and status in ("cancelled", "incomplete", "failed"):
+            # Only a completed response has null details (GA.md 2.11, EVENTS.md 2.5).
+            details = ev.StatusDetails(type=status)
         self._close_item(run, item_status)
         if run.started_output and not self._edge.rate_limits_first:
             self._rate_limits_update(run)

@@ -30,7 +30,9 @@ construction. The rules that hold on every path:
   ``transcription_session.created``), before anything else.
 * Bad input never changes state and never ends the session: it is answered
   with one ``error`` whose ``error.event_id`` is the offending client event's
-  ``event_id`` and whose ``code`` and ``param`` say what and where.
+  ``event_id`` and whose ``code`` and ``param`` say what and where. In GA
+  a client ``event_id`` longer than 512 characters is bad input too
+  (``string_above_max_length``, GA.md 1.6).
 * At most one response writes to the conversation at a time; each
   ``response.created`` gets exactly one ``response.done``; nothing follows it.
 * Ids come from the injectable factory and time from the audio clock, so the
@@ -271,6 +273,21 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
                 "invalid_value",
                 f"Invalid value: {event.type!r} is not an event of the {self.dialect} dialect.",
                 "type",
+                event_id,
+            )
+            return []
+        limit = self._edge.max_event_id_length
+        if (
+            limit is not None
+            and event_id is not None
+            and len(event_id) > limit
+            and not isinstance(event, ev.OutputAudioBufferClear)  # the one without a limit
+        ):
+            self._error(
+                "string_above_max_length",
+                f"Invalid 'event_id': string too long. Expected a string with maximum length"
+                f" {limit}, but got a string with length {len(event_id)} instead.",
+                "event_id",
                 event_id,
             )
             return []

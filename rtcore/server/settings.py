@@ -16,9 +16,12 @@ values are checked against the protocol's rules and merged, all or nothing:
   (``cannot_update_voice``); tracing not once enabled;
 * combinations: exactly one output modality; tool names unique and present;
   streaming transcription models (``gpt-realtime-whisper``,
-  ``gpt-live-transcribe``) only with turn detection off;
-  an MCP tool names its server (``server_url``, ``connector_id`` or
-  ``tunnel_id``); a named tool choice names a configured tool;
+  ``gpt-live-transcribe``) only with turn detection off; the transcription
+  members only some models take (``languages``, ``keywords``, ``delay``,
+  ``prompt``: ``unsupported_parameter``);
+  an MCP tool names its server (``server_url``, ``connector_id`` - one of
+  the known connectors - or ``tunnel_id`` - ``tunnel_`` and 32 of a-z0-9);
+  a named tool choice names a configured tool;
 * defaults filled the way servers echo them: server VAD with threshold 0.5,
   300 ms padding and 200 ms silence; semantic VAD with ``eagerness`` ``auto``;
   transcription with ``whisper-1``.
@@ -29,6 +32,7 @@ a ``ResponseSettings``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -37,7 +41,13 @@ from msgspec.structs import replace
 from .. import events as ev
 from ..events import ga
 from ..state.session import SessionState
-from .config import STREAMING_TRANSCRIPTION_MODELS, TRANSCRIPTION_MODELS
+from .config import (
+    MCP_CONNECTORS,
+    NO_PROMPT_TRANSCRIPTION_MODELS,
+    STREAMING_TRANSCRIPTION_MODELS,
+    TRANSCRIPTION_MEMBER_MODELS,
+    TRANSCRIPTION_MODELS,
+)
 from .effects import ResponseSettings
 
 __all__ = [
@@ -106,6 +116,7 @@ NOT_SET_WHEN_NULL = frozenset(
 ``"instructions": null``); for the others ``null`` switches the feature off."""
 
 _INCLUDE = ("item.input_audio_transcription.logprobs",)
+_TUNNEL_ID = re.compile(r"tunnel_[a-z0-9]{32}")
 
 
 def _set(value: Any) -> bool:
@@ -142,10 +153,30 @@ def _turn_detection(
     return merged
 
 
+def _unsupported(param: str, model: str) -> Invalid:
+    return Invalid(
+        "unsupported_parameter",
+        f"Unsupported parameter: '{param}' is not supported with transcription model '{model}'.",
+        param,
+    )
+
+
 def _transcription(param: str, given: ga.GATranscription) -> ga.GATranscription:
     model = given.model if _set(given.model) else "whisper-1"
     if model not in TRANSCRIPTION_MODELS:
         raise invalid_value(f"{param}.model", model, TRANSCRIPTION_MODELS)
+    # Members only some models take (GA.md 2.5); an empty prompt is the echo's "none".
+    for name, models in TRANSCRIPTION_MEMBER_MODELS.items():
+        if _set(getattr(given, name)) and model not in models:
+            raise _unsupported(f"{param}.{name}", model)
+    if _set(given.prompt) and given.prompt and model in NO_PROMPT_TRANSCRIPTION_MODELS:
+        raise _unsupported(f"{param}.prompt", model)
+    if isinstance(given.languages, tuple) and not given.languages:
+        raise Invalid(
+            "invalid_value",
+            f"Invalid '{param}.languages': expected at least one language.",
+            f"{param}.languages",
+        )
     return replace(
         given,
         model=model,
@@ -169,6 +200,15 @@ def _check_tools(param: str, tools: tuple[ga.GATool, ...]) -> tuple[ga.GATool, .
         if isinstance(tool, ga.McpTool):
             if not (_set(tool.server_url) or _set(tool.connector_id) or _set(tool.tunnel_id)):
                 raise missing(f"{where}.server_url")
+            if _set(tool.connector_id) and tool.connector_id not in MCP_CONNECTORS:
+                raise invalid_value(f"{where}.connector_id", tool.connector_id, MCP_CONNECTORS)
+            if isinstance(tool.tunnel_id, str) and not _TUNNEL_ID.fullmatch(tool.tunnel_id):
+                raise Invalid(
+                    "invalid_value",
+                    f"Invalid '{where}.tunnel_id': expected 'tunnel_' followed by 32 characters"
+                    " a-z or 0-9.",
+                    f"{where}.tunnel_id",
+                )
             if tool.server_label in labels:
                 raise Invalid(
                     "invalid_value",
