@@ -4,9 +4,13 @@
 has been accepted. Its reader, its backend and transcription tasks and its
 writer run in one nursery inside one cancel scope of their own, so:
 
-* an exception in any of them (a handler, the decoder, a backend, the
-  writer) is logged once with its traceback and closes this connection with
-  1011; it never reaches the server's nursery or another session;
+* an exception in any of them (a handler, the decoder, the writer) is
+  logged once with its traceback and closes this connection with 1011; it
+  never reaches the server's nursery or another session. A backend's
+  exception (in ``respond``, a transcription or an MCP listing) is logged
+  with its traceback too, but fails only what it was making: the response
+  ends ``failed`` (``backend_error``), the transcription or listing fails,
+  and the session goes on;
 * a write that does not finish within ``write_timeout`` (the client stopped
   reading) cancels the scope; the socket is closed only afterwards, by the
   task that owns it, so no task ever reads or writes a closed socket;
@@ -47,6 +51,8 @@ if TYPE_CHECKING:
 __all__: list[str] = []
 
 _READ_SIZE = 65536
+EVENTS_PER_STEP = 16
+"""Client events handled in one go; then the loop runs every other task (one read holds up to ~3000)."""
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -178,8 +184,19 @@ class _Connection:
                 nursery.start_soon(self._transcribe, effect)
             elif isinstance(effect, ListMcpTools):
                 nursery.start_soon(
-                    answer_listing, self.session, self.server.backend, effect, self.flush
+                    answer_listing,
+                    self.session,
+                    self.server.backend,
+                    effect,
+                    self.flush,
+                    self._listing_failed,
                 )
+
+    def _listing_failed(self, exc: BaseException) -> None:
+        """A broken backend failed an MCP listing: the listing fails, the log says why."""
+        self.server.logs.emit(
+            "backend", logging.ERROR, "%s backend failed listing MCP tools", self.peer, exc_info=exc
+        )
 
     async def _wait_transcript(self, item_id: str) -> str | None:
         done = self.transcripts.get(item_id)
@@ -373,6 +390,7 @@ class _Connection:
         frame_timeout = self.server.frame_timeout
         while True:
             # Events already buffered come first: messages pipelined behind the handshake.
+            handled = 0
             for event in conn.events():
                 if isinstance(event, ev.ClientEvent):
                     self.handle(nursery, session.receive_event(event))
@@ -382,6 +400,12 @@ class _Connection:
                     session.reject_message(event.error)
                 elif isinstance(event, ConnectionClosed):
                     self.closed = event
+                handled += 1
+                if handled == EVENTS_PER_STEP:
+                    # One read can hold thousands of small events: every other session
+                    # gets the loop between batches of them.
+                    handled = 0
+                    await self._between_batches()
             # Most reads (audio appends) leave nothing to write: no coroutine, no lock then.
             pending = conn.data_to_send()
             if pending:
@@ -407,6 +431,21 @@ class _Connection:
             self.last_activity = trio.current_time()
             conn.receive_data(data)
         self.handle(nursery, session.disconnect())
+
+    async def _between_batches(self) -> None:
+        """Send what a batch of one read's events produced, then let every other task run.
+
+        Shielded: a cancellation (shutdown, a deadline, a write that timed out)
+        is taken at the next read, so a read's events are never dropped half way;
+        what this waits for is bounded by the write timeout.
+        """
+        with trio.CancelScope(shield=True):
+            pending = self.conn.data_to_send()
+            if pending:
+                await self.send_raw(pending)
+            if self.session.has_output:
+                await self.flush()
+        await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def _end(
         self, nursery: trio.Nursery, effects: list[Effect], code: int, reason: str

@@ -37,6 +37,11 @@ _SESSION_LIMIT_HELP = {
     "max_buffer_bytes": "uncommitted input audio, bytes",
     "max_items": "conversation items",
     "min_commit_ms": "the shortest input audio a commit accepts, ms",
+    "max_session_bytes": "the session's memory budget: uncommitted input audio, user audio "
+    "still held and every item's content (text per character, retained audio per byte), "
+    "bytes; beyond it session_memory_exceeded",
+    "max_out_of_band_responses": "out-of-band responses (conversation: none) running at "
+    "once; one more gets too_many_out_of_band_responses",
 }
 _PREFIX = "session_limit_"
 

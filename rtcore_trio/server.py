@@ -210,8 +210,17 @@ class RealtimeServer:
         except OSError:
             peer = "unknown"
         if self._connections >= self.max_connections or self._shutdown.is_set():
-            async with stream:
-                await self._turn_away(stream, peer)
+            try:
+                # Over TLS the 503 goes through TLS too: a plain-text answer inside a
+                # TLS connection is only a handshake error to the client.
+                refusing: Any = stream
+                if self.ssl_context is not None:
+                    refusing = trio.SSLStream(stream, self.ssl_context, server_side=True)
+                async with refusing:
+                    await self._turn_away(refusing, peer)
+            except Exception as exc:  # not even a client over the limit may reach the server
+                self.failures += 1
+                self.logs.emit("failure", logging.ERROR, "%s failed", peer, exc_info=exc)
             return
         self._connections += 1
         transport: Any = stream
@@ -229,7 +238,7 @@ class RealtimeServer:
             if not self._connections and self._shutdown.is_set():
                 self._drained.set()
 
-    async def _turn_away(self, stream: trio.SocketStream, peer: str) -> None:
+    async def _turn_away(self, stream: trio.abc.Stream, peer: str) -> None:
         """Answer 503 to a client over the connection limit, holding it as briefly as possible."""
         if self._turning_away >= _MAX_TURNING_AWAY:
             return  # a flood: closing without a word is all we can afford
@@ -252,7 +261,7 @@ class RealtimeServer:
         finally:
             self._turning_away -= 1
 
-    async def _send(self, stream: trio.SocketStream, data: bytes) -> None:
+    async def _send(self, stream: trio.abc.Stream, data: bytes) -> None:
         """A handshake-phase write, within ``write_timeout``."""
         with trio.move_on_after(self.write_timeout):
             try:
@@ -261,7 +270,7 @@ class RealtimeServer:
                 pass
 
     async def _handshake(
-        self, stream: trio.SocketStream, conn: ServerConnection, peer: str, timeout: float
+        self, stream: trio.abc.Stream, conn: ServerConnection, peer: str, timeout: float
     ) -> HandshakeRequest | None:
         """Read the opening handshake within ``timeout``; ``None`` if there is none to answer."""
         with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:

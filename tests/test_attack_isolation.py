@@ -21,11 +21,17 @@ from typing import Any
 import pytest
 import trio
 from attackkit import TEXT_ONLY, Loud, RawClient, healthy, running, url_of, wait_for
-from wirekit import frame
+from wirekit import frame, parse_frames
 
 from rtcore import events as ev
 from rtcore.server import ServerSession
-from rtcore_trio import ConnectionClosedError, RealtimeServer, ResponseRequest, connect
+from rtcore_trio import (
+    ConnectionClosedError,
+    EchoBackend,
+    RealtimeServer,
+    ResponseRequest,
+    connect,
+)
 
 AUDIO_ANSWER = {"type": "session.update", "session": {"turn_detection": None}}
 
@@ -70,9 +76,8 @@ async def test_an_exception_in_a_handler_closes_that_connection_alone_with_1011(
 
 
 async def test_deep_nesting_never_reaches_another_session() -> None:
-    # 2 KB nested a thousand levels deep in a field. Whether the codec answers
-    # it with an error event or it fails the connection, only this connection
-    # may notice.
+    # 2 KB nested a thousand levels deep in a field: an ordinary bad-event error,
+    # the connection goes on, and no other session notices.
     nested = "[" * 1000 + "]" * 1000
     message = '{"type":"session.update","event_id":"deep","session":{"tools":' + nested + "}}"
     async with running(RealtimeServer()) as server, healthy(server) as other:
@@ -83,8 +88,30 @@ async def test_deep_nesting_never_reaches_another_session() -> None:
         await attacker.send(frame(0x8, (1000).to_bytes(2, "big"), mask=True))
         code = await attacker.close_code()
         errors = [e for e in attacker.events() if e["type"] == "error"]
-        assert code == 1011 or (code == 1000 and len(errors) == 3), (code, errors)
+        assert code == 1000, code
+        assert [e["error"]["code"] for e in errors] == ["invalid_event"] * 3, errors
         await other.turn()
+    assert server.failures == 0
+
+
+async def test_a_ping_after_our_close_frame_is_not_an_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The server closes (here: the idle timeout); the client pings before it answers
+    # the close frame, as a keep-alive does. The ping goes unanswered (a closing
+    # endpoint sends nothing but its close), the handshake completes, nothing fails.
+    caplog.set_level(logging.INFO, "rtcore.serve")
+    server = RealtimeServer(idle_timeout=0.3)
+    async with running(server):
+        client = await RawClient.open(server.port)  # type: ignore[arg-type]
+        assert await client.close_code() == 1001
+        await client.send(frame(0x9, b"keep-alive", mask=True))
+        await client.send(frame(0x8, (1000).to_bytes(2, "big"), mask=True))
+        await client.read_all()
+        await wait_for(lambda: server.connections == 0, what="the connection to end")
+        assert [opcode for opcode, _, _ in parse_frames(bytes(client.received))] == [1, 8]
+    assert server.failures == 0
+    assert failure_records(caplog) == []
 
 
 class FailsToStart:
@@ -110,6 +137,43 @@ async def test_a_backend_that_cannot_start_fails_its_response_not_the_connection
                     break
             assert event.response.status == "failed"
         assert server.failures == 0
+
+
+class ListingFails:
+    """The echo backend, except that listing an MCP server's tools raises."""
+
+    def __init__(self) -> None:
+        self.echo = EchoBackend()
+
+    def respond(self, request: ResponseRequest) -> AsyncIterator[Any]:
+        return self.echo.respond(request)
+
+    def list_mcp_tools(self, tool: Any) -> Any:
+        raise KeyError("the listing broke")
+
+
+async def test_a_backend_whose_mcp_listing_raises_fails_the_listing_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "rtcore.serve")
+    async with running(RealtimeServer(ListingFails())) as server, healthy(server) as other:
+        ga = RawClient.request().replace(b"OpenAI-Beta: realtime=v1\r\n", b"")
+        client = await RawClient.open(server.port, handshake=False)  # type: ignore[arg-type]
+        await client.send(ga)
+        mcp = {"type": "mcp", "server_label": "srv", "server_url": "https://example.com/mcp"}
+        await client.send_json(
+            {"type": "session.update", "session": {"type": "realtime", "tools": [mcp]}}
+        )
+        with trio.fail_after(10):
+            while "mcp_list_tools.failed" not in [e["type"] for e in client.events()]:
+                client.received += await client.stream.receive_some(65536)
+                head, _, rest = bytes(client.received).partition(b"\r\n\r\n")
+                if rest and head.startswith(b"HTTP/1.1 101"):
+                    client.received = bytearray(rest)
+        await other.turn()
+        assert server.failures == 0
+    [record] = [r for r in caplog.records if "listing MCP tools" in r.getMessage()]
+    assert record.exc_info is not None and "the listing broke" in str(record.exc_info[1])
 
 
 # -- peers that stop reading -------------------------------------------------------------------

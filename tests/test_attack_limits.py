@@ -16,17 +16,21 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import ssl
 from collections import Counter
 from typing import Any
 
 import pytest
 import trio
 import trio.testing
+import trustme
 from attackkit import RawClient, healthy, running, url_of, wait_for
 from wirekit import frame
 
 from rtcore import events as ev
+from rtcore.server import ServerSession
 from rtcore_trio import HandshakeError, RealtimeServer, connect
+from rtcore_trio.connection import EVENTS_PER_STEP
 from rtcore_trio.throttle import ThrottledLog
 
 # -- the connection limit -------------------------------------------------------------------------
@@ -76,6 +80,73 @@ async def test_a_connection_flood_beyond_the_limit_leaves_the_admitted_sessions_
         await other.turn()
         assert len(statuses) == 100 and set(statuses) <= {101, 503}
         assert statuses.count(503) >= 50  # one slot was free, taken and freed in turn
+
+
+async def raw_answer(port: int, request: bytes) -> bytes:
+    """Send ``request`` on a fresh connection; everything the server answers before closing."""
+    client = await RawClient.open(port, handshake=False)
+    await client.send(request)
+    await client.read_all()
+    return bytes(client.received)
+
+
+BAD_TARGET = RawClient.request().replace(b"GET /v1/realtime", b"GET http://[::1/v1/realtime", 1)
+"""A request target ``urlsplit`` refuses (an unclosed IPv6 bracket)."""
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["admitted", "over-the-limit"])
+async def test_a_target_that_cannot_be_split_gets_400_and_never_reaches_the_server(
+    full: bool,
+) -> None:
+    server = RealtimeServer(max_connections=1 if full else 10)
+    async with running(server), healthy(server) as other:
+        answer = await raw_answer(server.port, BAD_TARGET)  # type: ignore[arg-type]
+        # A bad request is a bad request, over the limit too (a 503 is for a good one).
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:40]
+        assert server.failures == 0
+        await other.turn()
+    assert server.failures == 0
+
+
+async def test_an_exception_while_turning_a_client_away_stays_with_that_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = RealtimeServer(max_connections=1)
+    async with running(server), healthy(server) as other:
+
+        def broken(data: Any) -> None:
+            raise RuntimeError("a bug in the handshake parser")
+
+        fresh = server._new_connection
+
+        def new_connection() -> Any:
+            conn = fresh()
+            monkeypatch.setattr(conn, "receive_data", broken)
+            return conn
+
+        monkeypatch.setattr(server, "_new_connection", new_connection)
+        answer = await raw_answer(server.port, RawClient.request())  # type: ignore[arg-type]
+        assert answer == b""  # dropped without a word, and alone
+        await wait_for(lambda: server.failures == 1, what="the failure to be counted")
+        await other.turn()
+
+
+async def test_clients_over_the_limit_of_a_tls_server_get_503_over_tls() -> None:
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+    server = RealtimeServer(ssl_context=context, max_connections=1)
+    async with running(server):
+        url = f"wss://127.0.0.1:{server.port}/v1/realtime"
+        async with connect(url, dialect="beta", ping_interval=None, ssl_context=trusting):
+            with pytest.raises(HandshakeError) as info:
+                async with connect(url, dialect="beta", ping_interval=None, ssl_context=trusting):
+                    pass  # pragma: no cover
+            assert info.value.status_code == 503
+            assert b"server_busy" in info.value.body
+    assert server.failures == 0
 
 
 # -- idle connections cost nothing ----------------------------------------------------------------
@@ -236,6 +307,74 @@ async def test_events_sent_with_the_handshake_are_answered_without_more_bytes() 
             "session.created",
             "input_audio_buffer.cleared",
         ]
+
+
+async def test_events_sent_with_a_bare_lf_handshake_are_answered_without_more_bytes() -> None:
+    # h11 ends a request head at its first blank line, bare LF line ends included: the
+    # frames behind it must be found there, not after a "\r\n\r\n" that is not there.
+    async with running(RealtimeServer()) as server:
+        client = await RawClient.open(server.port, handshake=False)  # type: ignore[arg-type]
+        clear = frame(0x1, b'{"type":"input_audio_buffer.clear","event_id":"early"}', mask=True)
+        await client.send(RawClient.request().replace(b"\r\n", b"\n") + clear)  # one segment
+        with trio.fail_after(5):
+            while len(client.events()) < 2:
+                client.received += await client.stream.receive_some(65536)
+                head, _, rest = bytes(client.received).partition(b"\r\n\r\n")
+                if rest and head.startswith(b"HTTP/1.1 101"):
+                    client.received = bytearray(rest)
+        assert [e["type"] for e in client.events()] == [
+            "session.created",
+            "input_audio_buffer.cleared",
+        ]
+
+
+class EventsPerStep(trio.abc.Instrument):
+    """The most client events one task step handled (counted by ``ServerSession.reject_unknown``)."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.most = 0
+        self.total = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.now = 0
+
+    def handled(self) -> None:
+        self.now += 1
+        self.total += 1
+        self.most = max(self.most, self.now)
+
+
+async def test_a_read_full_of_small_events_does_not_hold_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 64 KiB of tiny events is some 3000 of them in one read: handled in one task
+    # step, they would hold every other session for tens of milliseconds.
+    steps = EventsPerStep()
+    reject_unknown = ServerSession.reject_unknown
+
+    def counted(self: ServerSession, event: Any) -> Any:
+        steps.handled()
+        return reject_unknown(self, event)
+
+    monkeypatch.setattr(ServerSession, "reject_unknown", counted)
+    async with running(RealtimeServer()) as server, healthy(server) as other:
+        bad = frame(0x1, b'{"type":"nope"}', mask=True)
+        burst = bad * (65536 // len(bad))
+        client = await RawClient.open(server.port, handshake=False)  # type: ignore[arg-type]
+        trio.lowlevel.add_instrument(steps)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.read_all)  # the error events, as they come
+                await client.send(RawClient.request() + burst)  # handled once accepted
+                for _ in range(3):
+                    await client.send(burst)
+                await wait_for(lambda: steps.total == 4 * (65536 // len(bad)), what="all events")
+                await other.turn()
+                nursery.cancel_scope.cancel()
+        finally:
+            trio.lowlevel.remove_instrument(steps)
+    assert steps.most <= EVENTS_PER_STEP, steps.most
 
 
 # -- paths and keys ------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ module enforces once for both roles, each failure answered with a close frame:
 * A payload length not in its shortest encoding (126 for a length below 126,
   127 for one below 65536) or a 64-bit length with the top bit set closes with
   1002 (RFC 6455 section 5.2), as do all other framing violations.
-* A ping is answered with a pong; a close frame from the peer is answered with
-  the same code, completing the close handshake.
+* A ping is answered with a pong (unless our close frame has gone out: then
+  only the close handshake is left); a close frame from the peer is answered
+  with the same code, completing the close handshake.
 
 Replies are never sent behind the caller's back: they are queued as bytes
 for ``data_to_send()``. After this side has failed a connection (1002, 1003,
@@ -391,7 +392,10 @@ class MessageSocket:
                 yield self._fail(1003, "binary frames are not part of the Realtime protocol")
                 return
             elif isinstance(event, Ping):
-                self._out += self._ws.send(event.response())
+                # Once our close frame is out, we send nothing but the close handshake
+                # (wsproto refuses a pong then): a ping that crossed it goes unanswered.
+                if self._ws.state is ConnectionState.OPEN:
+                    self._out += self._ws.send(event.response())
             elif isinstance(event, Pong):
                 yield PongReceived(payload=bytes(event.payload))
             elif isinstance(event, CloseConnection):

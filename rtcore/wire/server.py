@@ -71,6 +71,8 @@ _MAX_PENDING = 1024 * 1024
 _WEBSOCKET_VERSION = b"13"
 # The request line's version; h11 has read and checked the line by the time it is looked at.
 _REQUEST_VERSION = re.compile(rb"[\r\n]*[^\r\n]* HTTP/(\d)\.(\d)\r?\n")
+# The end of the request head, as h11 finds it (h11._receivebuffer.blank_line_regex).
+_HEAD_END = re.compile(rb"\n\r?\n")
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -229,7 +231,12 @@ class ServerConnection:
                         )
                         self._failure = None  # given to the caller just now
                         return
-                    self.request = self._describe(event)
+                    try:
+                        self.request = self._describe(event)
+                    except ValueError as exc:  # urlsplit: a target such as http://[::1/...
+                        yield self._handshake_failed(f"bad handshake request: {exc}", 400)
+                        self._failure = None  # given to the caller just now
+                        return
                     self._phase = "requested"
                     yield self.request
                     return
@@ -296,8 +303,10 @@ class ServerConnection:
         )
         self.subprotocol = subprotocol
         self._phase = "open"
-        end = self._pending.find(b"\r\n\r\n")
-        trailing = bytes(self._pending[end + 4 :]) if end >= 0 else b""
+        # The request ends where h11 ended it: at its first blank line, which h11
+        # also finds after bare LF line ends ("\n\n", "\n\r\n").
+        end = _HEAD_END.search(self._pending)
+        trailing = bytes(self._pending[end.end() :]) if end is not None else b""
         self._pending = bytearray()
         if trailing:
             self._socket._feed(trailing)
