@@ -40,6 +40,7 @@ from rtcore.server import (
     StartResponse,
     Transcribe,
 )
+from rtcore.server.session import expiry_message
 from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
 
 from .backends import ResponseRequest, TranscriptionFailed
@@ -328,9 +329,8 @@ class _Connection:
         if self._stopping:
             return session.shutdown(), 1001, "server shutting down"
         if now >= self.expires:
-            minutes = int(server.max_session_seconds // 60)
-            reason = f"Your session hit the maximum duration of {minutes} minutes."
-            return session.expire(minutes), 1001, reason
+            minutes = server.max_session_seconds / 60
+            return session.expire(minutes), 1001, expiry_message(minutes)
         frame_timeout = server.frame_timeout
         if (
             self.frame_started is not None

@@ -1401,3 +1401,15 @@ def test_idle_timeouts_are_checked_for_range() -> None:
     )
     [error] = errors(h.new())
     assert (error.code, error.param) == ("invalid_value", "session.turn_detection.idle_timeout_ms")
+
+
+@pytest.mark.parametrize(
+    ("minutes", "said"), [(30, "30 minutes"), (0.5, "30 seconds"), (1.5, "90 seconds")]
+)
+def test_17_the_expiry_message_says_the_real_duration(minutes: float, said: str) -> None:
+    h = Harness()
+    h.new()
+    h.server.expire(minutes)
+    h.flush()
+    [error] = errors(h.new())
+    assert error.message == f"Your session hit the maximum duration of {said}."

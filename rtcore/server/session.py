@@ -80,7 +80,7 @@ from .requests import Requests
 from .responses import ResponseWriter
 from .settings import Invalid, merge_config
 
-__all__ = ["ServerSession", "Received"]
+__all__ = ["ServerSession", "Received", "expiry_message"]
 
 Received = ev.ClientEvent | Effect
 """What ``receive_message`` returns: the client event it decoded, then the effects it caused."""
@@ -480,15 +480,13 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
         self._ended = True
         return effects
 
-    def expire(self, minutes: int = 30) -> list[Effect]:
+    def expire(self, minutes: float = 30) -> list[Effect]:
         """The session reached its maximum length: close responses, send ``session_expired``, end."""
         if self._ended:
             return []
         error = ev.StatusError(type="invalid_request_error", code="session_expired")
         effects = self._close_all("shutdown", ev.StatusDetails(type="failed", error=error))
-        self._error(
-            "session_expired", f"Your session hit the maximum duration of {minutes} minutes."
-        )
+        self._error("session_expired", expiry_message(minutes))
         self._ended = True
         return effects
 
@@ -517,3 +515,10 @@ _HANDLERS: dict[type[ev.ClientEvent], _Handler] = {
 assert set(_HANDLERS) == set(ev.CLIENT_EVENTS.values()) | set(ev.GA_CLIENT_EVENTS.values()), (
     "every client event of both dialects needs a handler"
 )
+
+
+def expiry_message(minutes: float) -> str:
+    """The ``session_expired`` text: whole minutes as the service says them, else seconds."""
+    if minutes >= 1 and minutes == int(minutes):
+        return f"Your session hit the maximum duration of {int(minutes)} minutes."
+    return f"Your session hit the maximum duration of {round(minutes * 60)} seconds."
