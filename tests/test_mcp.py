@@ -21,6 +21,7 @@ import pytest
 import trio
 from serverkit import Harness, errors
 
+from rtcore import ClientSession
 from rtcore import events as ev
 from rtcore.errors import LocalProtocolError
 from rtcore.events import ga
@@ -777,3 +778,48 @@ async def test_listings_come_from_the_backend_and_a_broken_one_fails() -> None:
             ["no such server"] if outcome.endswith("failed") else []
         )
     assert flushed == [1, 1]
+
+
+def test_null_members_of_an_mcp_tool_mean_not_set(h: Harness) -> None:
+    """GA.md 1.5: a server echoes every nullable member as null; the SDK types them Optional.
+
+    A client (or a relay) that sends the echo back must get the same tool, and a GA
+    client must read such an echo from a real server without a protocol error.
+    """
+    nulls = {
+        "connector_id": None,
+        "tunnel_id": None,
+        "authorization": None,
+        "headers": None,
+        "server_description": None,
+        "defer_loading": None,
+        "allowed_tools": {"tool_names": None, "read_only": None},
+        "require_approval": {
+            "always": None,
+            "never": {"tool_names": ["search"], "read_only": None},
+        },
+    }
+    listed(h, mcp_tool(**nulls))
+    assert not [e for e in h.log if e.type == "error"]
+    conversation, tools = h.server.state.conversation, h.server.session.tools
+    # An allowed_tools filter with nothing set matches nothing, like an empty one.
+    with pytest.raises(LocalProtocolError):
+        mcp_verdict(tools, conversation, "docs", "search", "{}")
+    listed(h, mcp_tool(**{**nulls, "allowed_tools": None}))
+    conversation, tools = h.server.state.conversation, h.server.session.tools
+    assert mcp_verdict(tools, conversation, "docs", "search", "{}").action == "call"
+    assert mcp_verdict(tools, conversation, "docs", "delete", "{}").action == "ask"
+    sdk_valid(h)
+    assert h.in_step()
+
+    client = ClientSession()
+    echo = {
+        "type": "session.updated",
+        "event_id": "event_1",
+        "session": {
+            "type": "realtime",
+            "tools": [{"type": "mcp", "server_label": "x", "server_url": None, **nulls}],
+        },
+    }
+    client.receive_message(json.dumps(echo))
+    assert client.state.protocol_errors == []

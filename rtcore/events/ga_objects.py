@@ -232,32 +232,37 @@ class FunctionTool(Object, frozen=True, tag_field="type", tag="function"):
 class McpToolFilter(Object, frozen=True):
     """Selects MCP tools by name or by their read-only annotation."""
 
-    tool_names: tuple[str, ...] | UnsetType = UNSET
-    read_only: bool | UnsetType = UNSET
+    tool_names: tuple[str, ...] | None | UnsetType = UNSET
+    read_only: bool | None | UnsetType = UNSET
 
 
 class McpApprovalFilter(Object, frozen=True):
     """Which MCP tools need approval (``always``) and which never do."""
 
-    always: McpToolFilter | UnsetType = UNSET
-    never: McpToolFilter | UnsetType = UNSET
+    always: McpToolFilter | None | UnsetType = UNSET
+    never: McpToolFilter | None | UnsetType = UNSET
 
 
 class McpTool(Object, frozen=True, tag_field="type", tag="mcp"):
-    """Tools of a remote MCP server that the service calls itself (GA.md 2.6, 10.14)."""
+    """Tools of a remote MCP server that the service calls itself (GA.md 2.6, 10.14).
+
+    Optional members may be ``null``: a server echoes every nullable field as
+    ``null`` (GA.md 1.5) and the SDK types them ``Optional``. A server reading
+    a client's tool takes ``null`` as "not set" (``without_nulls``).
+    """
 
     type: ClassVar[str] = "mcp"
     server_label: str
-    server_url: str | UnsetType = UNSET
-    connector_id: str | UnsetType = UNSET
-    tunnel_id: str | UnsetType = UNSET
-    authorization: str | UnsetType = UNSET
+    server_url: str | None | UnsetType = UNSET
+    connector_id: str | None | UnsetType = UNSET
+    tunnel_id: str | None | UnsetType = UNSET
+    authorization: str | None | UnsetType = UNSET
     headers: dict[str, str] | None | UnsetType = UNSET
-    server_description: str | UnsetType = UNSET
+    server_description: str | None | UnsetType = UNSET
     allowed_tools: tuple[str, ...] | McpToolFilter | None | UnsetType = UNSET
     require_approval: Literal["always", "never"] | McpApprovalFilter | None | UnsetType = UNSET
     allowed_callers: tuple[Literal["direct", "programmatic"], ...] | None | UnsetType = UNSET
-    defer_loading: bool | UnsetType = UNSET
+    defer_loading: bool | None | UnsetType = UNSET
 
 
 GATool: TypeAlias = FunctionTool | McpTool

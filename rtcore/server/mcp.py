@@ -118,13 +118,14 @@ class _Tool:
         return self._read_only
 
 
-def _matches(chosen: ga.McpToolFilter | ev.UnsetType, tool: _Tool) -> bool:
-    if isinstance(chosen, ev.UnsetType):
+def _matches(chosen: ga.McpToolFilter | ev.UnsetType | None, tool: _Tool) -> bool:
+    # A null member is "not set", like an absent one (GA.md 1.5: echoes carry nulls).
+    if not isinstance(chosen, ga.McpToolFilter):
         return False
     criteria: list[bool] = []
-    if not isinstance(chosen.tool_names, ev.UnsetType):
+    if isinstance(chosen.tool_names, tuple):
         criteria.append(tool.name in chosen.tool_names)
-    if not isinstance(chosen.read_only, ev.UnsetType):
+    if isinstance(chosen.read_only, bool):
         known = tool.read_only
         criteria.append(known is not None and known == chosen.read_only)
     return bool(criteria) and all(criteria)
