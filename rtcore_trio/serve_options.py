@@ -4,7 +4,8 @@ Every bound a client can make the server hold has a flag: the connection
 limits of ``RealtimeServer`` (connections, message size, timeouts, log
 throttling, the path served) and every field of ``ServerLimits`` (the
 per-session limits), read from the struct itself so that a limit added there
-shows up here without a second list to keep in step.
+shows up here without a second list to keep in step. The few bounds that are
+fixed by design are listed in the help too, with their values.
 """
 
 from __future__ import annotations
@@ -16,10 +17,15 @@ from typing import Any
 
 import msgspec
 
+from rtcore.events.explain import MAX_NESTING_DEPTH
 from rtcore.server import ServerLimits
 from rtcore.server.config import MAX_SESSION_SECONDS
+from rtcore.wire import server as wire_server
 from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
 
+from . import server as trio_server
+from .backends import BACKEND_THREADS, MAX_ECHO_CHARS
+from .connection import EVENTS_PER_STEP
 from .server import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_FRAME_TIMEOUT,
@@ -156,6 +162,7 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="the log throttling window (default: %(default)s)",
     )
+    parser.add_argument_group("fixed bounds (not configurable)", _fixed_bounds())
     session = parser.add_argument_group("per session (exceeding one gets an error event)")
     session.add_argument(
         "--retain-audio",
@@ -179,6 +186,18 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
             metavar="N",
             help=f"{described} (default: %(default)s)",
         )
+
+
+def _fixed_bounds() -> str:
+    return (
+        f"JSON nesting {MAX_NESTING_DEPTH} levels (deeper: the bad-event error); "
+        f"bytes a client may send ahead of the handshake's answer "
+        f"{wire_server._MAX_PENDING}; clients over --max-connections answered 503 at once "
+        f"{trio_server._MAX_TURNING_AWAY} (more are closed), each within "
+        f"{trio_server._TURN_AWAY_TIMEOUT} s; client events handled per loop step "
+        f"{EVENTS_PER_STEP}; threads for CPU-heavy backend work {BACKEND_THREADS}; "
+        f"characters the echo backend answers {MAX_ECHO_CHARS}"
+    )
 
 
 def server_options(args: argparse.Namespace) -> dict[str, Any]:

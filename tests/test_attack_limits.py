@@ -486,3 +486,10 @@ def test_serve_help_lists_every_limit_with_its_default(capsys: pytest.CaptureFix
     ] + ["--" + f.name.replace("_", "-") for f in msgspec.structs.fields(ServerLimits)]
     for option in options:
         assert "(default: " in blocks[option], option
+    # The bounds fixed by design are listed with their values too.
+    from rtcore.events.explain import MAX_NESTING_DEPTH
+    from rtcore_trio.connection import EVENTS_PER_STEP
+
+    fixed = " ".join(out.split("fixed bounds (not configurable):", 1)[1].split())
+    assert f"JSON nesting {MAX_NESTING_DEPTH} levels" in fixed
+    assert f"per loop step {EVENTS_PER_STEP}" in fixed
