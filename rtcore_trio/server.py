@@ -216,8 +216,10 @@ class RealtimeServer:
                 refusing: Any = stream
                 if self.ssl_context is not None:
                     refusing = trio.SSLStream(stream, self.ssl_context, server_side=True)
-                async with refusing:
+                try:
                     await self._turn_away(refusing, peer)
+                finally:
+                    await self._close(refusing)
             except Exception as exc:  # not even a client over the limit may reach the server
                 self.failures += 1
                 self.logs.emit("failure", logging.ERROR, "%s failed", peer, exc_info=exc)
@@ -228,8 +230,10 @@ class RealtimeServer:
             # The TLS handshake runs on the first read, inside the handshake timeout.
             transport = trio.SSLStream(stream, self.ssl_context, server_side=True)
         try:
-            async with transport:
+            try:
                 await self._handle(transport, peer, trio.current_time())
+            finally:
+                await self._close(transport)
         except Exception as exc:  # the handshake phase has no session to close with 1011
             self.failures += 1
             self.logs.emit("failure", logging.ERROR, "%s failed", peer, exc_info=exc)
@@ -237,6 +241,17 @@ class RealtimeServer:
             self._connections -= 1
             if not self._connections and self._shutdown.is_set():
                 self._drained.set()
+
+    async def _close(self, stream: trio.abc.AsyncResource) -> None:
+        """Close a connection's stream within ``close_timeout``.
+
+        Closing a TLS stream sends its close alert, a write like any other: a
+        client that stopped reading with its window full would hold it forever.
+        trio closes a resource whose ``aclose`` is cancelled forcefully, so the
+        deadline bounds it and the socket is closed either way.
+        """
+        with trio.move_on_after(self.close_timeout):
+            await stream.aclose()
 
     async def _turn_away(self, stream: trio.abc.Stream, peer: str) -> None:
         """Answer 503 to a client over the connection limit, holding it as briefly as possible."""

@@ -106,3 +106,23 @@ def test_the_cli_loads_a_pem_certificate_and_key(ca: trustme.CA, tmp_path: Path)
         _tls(None, str(key))
     with pytest.raises(ssl.SSLError):
         _tls(str(key), str(key))  # a key is not a certificate
+
+
+async def test_closing_a_connection_is_bounded_by_close_timeout() -> None:
+    # Closing a TLS stream writes its close alert (and may first finish the TLS
+    # handshake); a client that never reads would hold that write, and the connection
+    # slot, forever. The server's close gives up at close_timeout.
+    class StuckClose(trio.abc.AsyncResource):
+        closed_forcefully = False
+
+        async def aclose(self) -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                self.closed_forcefully = True
+
+    server = RealtimeServer(close_timeout=0.2)
+    stream = StuckClose()
+    with trio.fail_after(2):
+        await server._close(stream)
+    assert stream.closed_forcefully
