@@ -20,10 +20,9 @@ import msgspec
 from rtcore.events.explain import MAX_NESTING_DEPTH
 from rtcore.server import ServerLimits
 from rtcore.server.config import MAX_SESSION_SECONDS
-from rtcore.wire import server as wire_server
 from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+from rtcore.wire.server import MAX_PENDING
 
-from . import server as trio_server
 from .backends import BACKEND_THREADS, MAX_ECHO_CHARS
 from .connection import EVENTS_PER_STEP
 from .server import (
@@ -33,6 +32,8 @@ from .server import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PATH,
     DEFAULT_WRITE_TIMEOUT,
+    MAX_TURNING_AWAY,
+    TURN_AWAY_TIMEOUT,
 )
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES
 
@@ -192,9 +193,9 @@ def _fixed_bounds() -> str:
     return (
         f"JSON nesting {MAX_NESTING_DEPTH} levels (deeper: the bad-event error); "
         f"bytes a client may send ahead of the handshake's answer "
-        f"{wire_server._MAX_PENDING}; clients over --max-connections answered 503 at once "
-        f"{trio_server._MAX_TURNING_AWAY} (more are closed), each within "
-        f"{trio_server._TURN_AWAY_TIMEOUT} s; client events handled per loop step "
+        f"{MAX_PENDING}; clients over --max-connections answered 503 at once "
+        f"{MAX_TURNING_AWAY} (more are closed), each within "
+        f"{TURN_AWAY_TIMEOUT} s; client events handled per loop step "
         f"{EVENTS_PER_STEP}; threads for CPU-heavy backend work {BACKEND_THREADS}; "
         f"characters the echo backend answers {MAX_ECHO_CHARS}"
     )

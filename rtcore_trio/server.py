@@ -17,7 +17,7 @@ deadlines, so that idle connections cost no CPU.
 
 Every bound has a default and an option (``rtcore serve --help``):
 ``max_connections`` admitted at once (the handshake phase counts; beyond it
-HTTP 503, and beyond ``_MAX_TURNING_AWAY`` clients being answered at once
+HTTP 503, and beyond ``MAX_TURNING_AWAY`` clients being answered at once
 they are closed without one); ``max_message_size`` and ``max_fragments`` per
 message; the handshake must arrive within ``handshake_timeout``; a frame or
 fragmented message begun must end within ``frame_timeout`` (1008); the client
@@ -64,9 +64,9 @@ DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_FRAME_TIMEOUT = 30.0
 DEFAULT_WRITE_TIMEOUT = 10.0
 DEFAULT_CLOSE_TIMEOUT = 5.0
-_MAX_TURNING_AWAY = 64
+MAX_TURNING_AWAY = 64
 """Clients over the connection limit being answered 503 at once; beyond that they are just closed."""
-_TURN_AWAY_TIMEOUT = 2.0
+TURN_AWAY_TIMEOUT = 2.0
 """How long a client over the limit has to send its request before it is closed without an answer."""
 
 
@@ -209,38 +209,33 @@ class RealtimeServer:
             peer = f"{host}:{port}"
         except OSError:
             peer = "unknown"
-        if self._connections >= self.max_connections or self._shutdown.is_set():
-            try:
-                # Over TLS the 503 goes through TLS too: a plain-text answer inside a
-                # TLS connection is only a handshake error to the client.
-                refusing: Any = stream
-                if self.ssl_context is not None:
-                    refusing = trio.SSLStream(stream, self.ssl_context, server_side=True)
-                try:
-                    await self._turn_away(refusing, peer)
-                finally:
-                    await self._close(refusing)
-            except Exception as exc:  # not even a client over the limit may reach the server
-                self.failures += 1
-                self.logs.emit("failure", logging.ERROR, "%s failed", peer, exc_info=exc)
-            return
-        self._connections += 1
-        transport: Any = stream
-        if self.ssl_context is not None:
-            # The TLS handshake runs on the first read, inside the handshake timeout.
-            transport = trio.SSLStream(stream, self.ssl_context, server_side=True)
+        # Clients over the limit (or arriving during shutdown) are answered 503 and
+        # do not count as connections.
+        refused = self._connections >= self.max_connections or self._shutdown.is_set()
+        if not refused:
+            self._connections += 1
         try:
+            transport: Any = stream
+            if self.ssl_context is not None:
+                # Everything goes through TLS, a 503 too (in plain text inside a TLS
+                # connection it is only a handshake error to the client). The TLS handshake
+                # runs on the first read, inside the handshake or turn-away timeout.
+                transport = trio.SSLStream(stream, self.ssl_context, server_side=True)
             try:
-                await self._handle(transport, peer, trio.current_time())
+                if refused:
+                    await self._turn_away(transport, peer)
+                else:
+                    await self._handle(transport, peer, trio.current_time())
             finally:
                 await self._close(transport)
-        except Exception as exc:  # the handshake phase has no session to close with 1011
+        except Exception as exc:  # before a session exists there is none to close with 1011
             self.failures += 1
             self.logs.emit("failure", logging.ERROR, "%s failed", peer, exc_info=exc)
         finally:
-            self._connections -= 1
-            if not self._connections and self._shutdown.is_set():
-                self._drained.set()
+            if not refused:
+                self._connections -= 1
+                if not self._connections and self._shutdown.is_set():
+                    self._drained.set()
 
     async def _close(self, stream: trio.abc.AsyncResource) -> None:
         """Close a connection's stream within ``close_timeout``.
@@ -255,12 +250,12 @@ class RealtimeServer:
 
     async def _turn_away(self, stream: trio.abc.Stream, peer: str) -> None:
         """Answer 503 to a client over the connection limit, holding it as briefly as possible."""
-        if self._turning_away >= _MAX_TURNING_AWAY:
+        if self._turning_away >= MAX_TURNING_AWAY:
             return  # a flood: closing without a word is all we can afford
         self._turning_away += 1
         try:
             conn = self._new_connection()
-            timeout = min(self.handshake_timeout, _TURN_AWAY_TIMEOUT)
+            timeout = min(self.handshake_timeout, TURN_AWAY_TIMEOUT)
             request = await self._handshake(stream, conn, peer, timeout)
             if request is None:
                 return

@@ -326,16 +326,11 @@ def with_image_tokens(usage: ev.Usage) -> ev.Usage:
     images, so the edge fills the gaps rather than every backend.
     """
     details = usage.input_token_details
-    if isinstance(details, ev.InputTokenDetails):
-        cached = details.cached_tokens_details
-        if isinstance(cached, ev.CachedTokensDetails) and cached.image_tokens is ev.UNSET:
-            cached = replace(cached, image_tokens=0)
-        if details.image_tokens is ev.UNSET or cached is not details.cached_tokens_details:
-            details = replace(
-                details,
-                image_tokens=0 if details.image_tokens is ev.UNSET else details.image_tokens,
-                cached_tokens_details=cached,
-            )
-        if details is not usage.input_token_details:
-            usage = replace(usage, input_token_details=details)
-    return usage
+    if not isinstance(details, ev.InputTokenDetails):
+        return usage
+    cached = details.cached_tokens_details
+    if isinstance(cached, ev.CachedTokensDetails) and cached.image_tokens is ev.UNSET:
+        cached = replace(cached, image_tokens=0)
+    images = 0 if details.image_tokens is ev.UNSET else details.image_tokens
+    details = replace(details, image_tokens=images, cached_tokens_details=cached)
+    return replace(usage, input_token_details=details)

@@ -169,7 +169,7 @@ def _transcription(param: str, given: ga.GATranscription) -> ga.GATranscription:
     for name, models in TRANSCRIPTION_MEMBER_MODELS.items():
         if _set(getattr(given, name)) and model not in models:
             raise _unsupported(f"{param}.{name}", model)
-    if _set(given.prompt) and given.prompt and model in NO_PROMPT_TRANSCRIPTION_MODELS:
+    if given.prompt and model in NO_PROMPT_TRANSCRIPTION_MODELS:
         raise _unsupported(f"{param}.prompt", model)
     if isinstance(given.languages, tuple) and not given.languages:
         raise Invalid(

@@ -67,7 +67,8 @@ ServerConnectionEvent = (
 
 _KEY_PROTOCOL = "openai-insecure-api-key."
 _BETA_PROTOCOL = "openai-beta.realtime-v1"
-_MAX_PENDING = 1024 * 1024
+MAX_PENDING = 1024 * 1024
+"""Bytes a client may send before the handshake is answered (a request head, or events pipelined behind it)."""
 _WEBSOCKET_VERSION = b"13"
 # The request line's version; h11 has read and checked the line by the time it is looked at.
 _REQUEST_VERSION = re.compile(rb"[\r\n]*[^\r\n]* HTTP/(\d)\.(\d)\r?\n")
@@ -167,7 +168,7 @@ class ServerConnection:
             return
         if data:
             self._pending += data
-            if len(self._pending) > _MAX_PENDING:
+            if len(self._pending) > MAX_PENDING:
                 self._handshake_failed("too much data before the handshake was answered", 400)
                 return
         if self._phase == "requested":
