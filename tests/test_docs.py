@@ -179,6 +179,7 @@ def test_shell_example_runs(code: str) -> None:
         assert result.stdout.strip()
 
 
+@functools.cache
 def cli_help(*args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "rtcore_trio.cli", *args, "--help"],
@@ -245,3 +246,159 @@ def test_site_builds_strictly(built_site: Path) -> None:
         assert (built_site / page).is_file(), page
     api = (built_site / "api/rtcore/index.html").read_text(encoding="utf-8")
     assert 'id="rtcore.ClientSession"' in api  # the reference is rendered from the docstrings
+
+
+# -- a person's view: the built site in a real headless browser ---------------------------------
+
+BROWSER = "chromium"
+PAGES = [
+    ("index.html", "rtcore"),
+    ("guide/client/index.html", "A client in an app - rtcore"),
+    ("api/rtcore/index.html", None),
+    ("protocol/index.html", None),
+]
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site: Path) -> Iterator[str]:
+    """The built site over HTTP on a free loopback port (search needs HTTP, not file://)."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(built_site))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
+        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+        httpd.shutdown()
+
+
+class DevTools:
+    """A page of a headless Chromium, driven through the DevTools protocol over its WebSocket."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.next_id = 0
+        self.events: list[dict[str, Any]] = []
+
+    def call(self, method: str, timeout: float = 15.0, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            message = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            if message.get("id") == self.next_id:
+                assert "error" not in message, f"{method}: {message['error']}"
+                return dict(message.get("result", {}))
+            self.events.append(message)
+
+    def wait_for(self, method: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(e.get("method") == method for e in self.events):
+            message = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            self.events.append(message)
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def poll(self, expression: str, timeout: float = 15.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"still false after {timeout} s: {expression}")
+
+    def severe_errors(self) -> list[str]:
+        found = []
+        for event in self.events:
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Runtime.exceptionThrown":
+                found.append(json.dumps(params["exceptionDetails"])[:500])
+            elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+                found.append(json.dumps(params.get("args"))[:500])
+            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
+                found.append(f"{params['entry'].get('text')} {params['entry'].get('url', '')}")
+        return found
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
+    """Debian's headless Chromium (``apt-get install chromium``); nothing is downloaded."""
+    from websockets.sync.client import connect
+
+    executable = shutil.which(BROWSER)
+    assert executable, "the browser test needs Debian's chromium: apt-get install -y chromium"
+    profile = tmp_path_factory.mktemp("chromium")
+    command = [
+        executable,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-extensions",
+        "--remote-debugging-address=127.0.0.1",
+        "--remote-debugging-port=0",
+        f"--user-data-dir={profile}",
+        "about:blank",
+    ]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        active = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (active.exists() and len(active.read_text().split()) >= 2):
+            assert proc.poll() is None, f"chromium exited with {proc.returncode}"
+            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
+            time.sleep(0.1)
+        port = active.read_text().split()[0]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+            targets = json.load(answer)
+        (page,) = [t for t in targets if t["type"] == "page"]
+        with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
+            tools = DevTools(ws)
+            for domain in ("Page", "Runtime", "Log"):
+                tools.call(f"{domain}.enable")
+            yield tools
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize(("page", "title"), PAGES)
+def test_page_in_a_browser(page: str, title: str | None, site_url: str, browser: DevTools) -> None:
+    browser.events.clear()
+    browser.call("Page.navigate", url=site_url + page)
+    browser.wait_for("Page.loadEventFired")
+    shown = browser.evaluate("document.title")
+    if title is not None:
+        assert shown == title
+    else:
+        heading = browser.evaluate(
+            "document.querySelector('article h1').firstChild.textContent.trim()"
+        )
+        assert heading and shown == f"{heading} - rtcore"
+    links = browser.evaluate("document.querySelectorAll('nav.md-nav--primary a').length")
+    assert links > 20  # the whole navigation, on every page
+    assert browser.evaluate("!!document.querySelector('input.md-search__input')")
+    assert not browser.severe_errors(), browser.severe_errors()
+
+
+def test_search_finds_a_word(site_url: str, browser: DevTools) -> None:
+    browser.events.clear()
+    browser.call("Page.navigate", url=site_url + "index.html")
+    browser.wait_for("Page.loadEventFired")
+    browser.evaluate("document.querySelector('input.md-search__input').focus()")
+    browser.call("Input.insertText", text="truncate_playback")
+    hits = browser.poll("document.querySelectorAll('.md-search-result__item').length")
+    assert hits >= 1
+    assert not browser.severe_errors(), browser.severe_errors()
