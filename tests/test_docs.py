@@ -10,6 +10,8 @@
   listens on); here a real ``rtcore serve`` runs on a free port and its
   address is passed in. The protocol pages (``docs/protocol/``) hold wire
   examples in ```json blocks, which do not run.
+* The ```json examples outside the protocol pages are scenarios that
+  ``rtcore serve --backend script:FILE`` loads.
 * The cheap, safe shell examples run too: ``rtcore ... --help`` and
   ``rtcore replay FILE``. Every ``--option`` the CLI pages name exists.
 * Nothing points outside the repository: links in the README resolve to
@@ -87,6 +89,7 @@ def blocks_of(lang: str) -> list[Any]:
 
 PYTHON_BLOCKS = blocks_of("python")
 SHELL_BLOCKS = blocks_of("sh")
+JSON_BLOCKS = blocks_of("json")
 
 
 def child_env(**extra: str) -> dict[str, str]:
@@ -150,6 +153,16 @@ def test_python_example_runs(code: str, rtcore_url: str) -> None:
         timeout=EXAMPLE_TIMEOUT,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("code", JSON_BLOCKS)
+def test_json_example_is_a_scenario(code: str, tmp_path: Path) -> None:
+    # Outside the protocol pages, JSON examples are scenarios for `rtcore serve --backend script:FILE`.
+    from rtcore_trio.backends import load_backend
+
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(code)
+    load_backend(f"script:{scenario}", realtime=False)
 
 
 def runnable_commands(code: str) -> list[list[str]]:
