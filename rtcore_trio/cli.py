@@ -15,8 +15,8 @@ import trio
 
 from rtcore.state import snapshot_to_text
 from rtcore.trace import read_trace, replay
+from rtcore_sim import load_backend
 
-from .backends import load_backend
 from .demo import run_demo
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer

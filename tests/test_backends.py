@@ -33,29 +33,27 @@ from rtcore.server import (
     Transcribe,
     TranscriptChunk,
 )
-from rtcore_trio import (
+from rtcore_sim import (
+    BACKEND_THREADS,
+    MAX_ECHO_CHARS,
     EchoBackend,
     EchoTranscriber,
     ResponseRequest,
     Scenario,
     ScriptBackend,
     TranscriptionFailed,
-)
-from rtcore_trio.backends import (
-    BACKEND_THREADS,
-    MAX_ECHO_CHARS,
     Turn,
     load_backend,
     run_off_loop,
     synthetic_speech,
 )
-from rtcore_trio.speech import (
+from rtcore_sim.output import (
     MAX_AUDIO_CHUNK_MS,
     TRANSCRIPT_LOOKAHEAD,
     Output,
     TokenBudget,
-    voice,
 )
+from rtcore_sim.speech import voice
 
 CUT = Finish(
     status="incomplete", details=ev.StatusDetails(type="incomplete", reason="max_output_tokens")
