@@ -183,7 +183,9 @@ def test_serve_names_a_missing_tls_file(
 def test_replay_into_a_closed_pipe_exits_quietly() -> None:
     # The reader has gone before the first line is written (`rtcore replay ... | head -0`):
     # every write fails with EPIPE, deterministically.
-    trace = Path(__file__).parent / "data" / "captures" / "banyan-landing__log_2.server-events.jsonl"
+    trace = (
+        Path(__file__).parent / "data" / "captures" / "banyan-landing__log_2.server-events.jsonl"
+    )
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
