@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import json
+import os
 import subprocess
 import sys
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,6 +224,56 @@ def test_every_package_is_mypy_clean_in_strict_mode() -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _editable_checkout() -> Path | None:
+    """The checkout the installed ``rtcore`` is an editable install of (``None``: not one)."""
+    # The checkout's own rtcore.egg-info (left by the build, found first from the
+    # checkout) has no direct_url.json: the installed distribution's has.
+    for dist in importlib.metadata.distributions(name="rtcore"):
+        found = dist.read_text("direct_url.json")
+        if found is None:
+            continue
+        origin = json.loads(found)
+        if not origin.get("dir_info", {}).get("editable"):
+            return None
+        return Path(urllib.parse.unquote(urllib.parse.urlparse(origin["url"]).path)).resolve()
+    return None
+
+
+def test_mypy_sees_the_packages_of_an_editable_install(tmp_path: Path) -> None:
+    """``pip install -e .`` then mypy, from anywhere: the packages and their types are found.
+
+    Static tools follow plain path entries, not import hooks; pyproject.toml
+    declares the packages at the top of the tree so that setuptools writes one.
+    Run without PYTHONPATH or MYPYPATH, from a directory outside the checkout,
+    so that only the install can lead mypy to the packages.
+    """
+    pytest.importorskip("mypy")
+    checkout = _editable_checkout()
+    if checkout != ROOT:
+        pytest.skip(f"rtcore is not installed editable from this checkout ({checkout})")
+    (tmp_path / "app.py").write_text(
+        "import rtcore\nimport rtcore_sim\nimport rtcore_trio\n\n"
+        "client: rtcore.ClientSession = rtcore.ClientSession()\n"
+        "server = rtcore_trio.RealtimeServer(rtcore_sim.EchoBackend())\n"
+        "port: int | None = server.port\n"
+    )
+    # A wrong use must be caught: mypy has the real types, not Any.
+    (tmp_path / "wrong.py").write_text("import rtcore\n\nclient: int = rtcore.ClientSession()\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MYPYPATH")}
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", "app.py", "wrong.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    hint = "(an editable install made before pyproject.toml's package-dir: reinstall it)"
+    assert result.stdout.splitlines() == [
+        'wrong.py:3: error: Incompatible types in assignment (expression has type "ClientSession",'
+        ' variable has type "int")  [assignment]'
+    ], result.stdout + result.stderr + hint
 
 
 def test_the_design_sketch_runs_as_written() -> None:
