@@ -1,4 +1,12 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace."""
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace.
+
+``main(argv)`` returns the exit status. A mistake of the user's is one line on
+stderr naming what is wrong, never a traceback: an option out of range (argparse,
+status 2), a file that cannot be read (the file is named), a port that cannot be
+bound (the host and port are named; status 2). When the reader of our output goes
+away (``rtcore replay trace.jsonl | head -1``) the command ends quietly with
+status 1, as Python's documentation advises for a closed pipe.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +29,8 @@ from rtcore_sim import load_backend
 from .demo import run_demo
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
+
+__all__ = ["main"]
 
 
 def _replay(path: Path, as_json: bool, dialect: str = "auto") -> int:
@@ -101,7 +111,13 @@ def _run_server(args: argparse.Namespace) -> int:
     try:
         ssl_context = _tls(args.tls_cert, args.tls_key)
         dialects = _dialects(args.dialects)
-    except (ValueError, OSError, ssl.SSLError) as err:
+    except ssl.SSLError as err:  # ssl says "[SSL] PEM lib (_ssl.c:...)": name the files
+        files = " and ".join(f for f in (args.tls_cert, args.tls_key) if f)
+        print(
+            f"rtcore serve: not a PEM certificate chain and key: {files} ({err})", file=sys.stderr
+        )
+        return 2
+    except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
     server = RealtimeServer(

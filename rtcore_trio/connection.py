@@ -236,9 +236,11 @@ class _Connection:
 
     def _listing_failed(self, exc: BaseException) -> None:
         """A broken backend failed an MCP listing: the listing fails, the log says why."""
-        self.server.logs.emit(
-            "backend", logging.ERROR, "%s backend failed listing MCP tools", self.peer, exc_info=exc
-        )
+        self._backend_failed("backend failed listing MCP tools", exc)
+
+    def _backend_failed(self, what: str, exc: BaseException) -> None:
+        """Log a backend's or transcriber's exception with its traceback (throttled)."""
+        self.server.logs.emit("backend", logging.ERROR, "%s %s", self.peer, what, exc_info=exc)
 
     async def _wait_transcript(self, item_id: str) -> str | None:
         done = self.transcripts.get(item_id)
@@ -266,14 +268,7 @@ class _Connection:
                     session.produce(start.response_id, chunk)
                     await self.flush()
             except Exception as exc:  # a broken backend fails its response, not the connection
-                self.server.logs.emit(
-                    "backend",
-                    logging.ERROR,
-                    "%s backend failed on %s",
-                    self.peer,
-                    start.response_id,
-                    exc_info=exc,
-                )
+                self._backend_failed(f"backend failed on {start.response_id}", exc)
                 if session.is_active(start.response_id):
                     error = ev.StatusError(
                         type="server_error",
@@ -303,14 +298,7 @@ class _Connection:
         except TranscriptionFailed as failed:
             error = failed.error
         except Exception as exc:  # a broken transcriber fails the transcription, not the server
-            self.server.logs.emit(
-                "backend",
-                logging.ERROR,
-                "%s transcriber failed on %s",
-                self.peer,
-                request.item_id,
-                exc_info=exc,
-            )
+            self._backend_failed(f"transcriber failed on {request.item_id}", exc)
             error = ev.TranscriptionError(
                 type="transcription_error", code="transcriber_error", message=str(exc)
             )

@@ -194,3 +194,13 @@ def test_replay_into_a_closed_pipe_exits_quietly() -> None:
         os.close(write_end)
     assert result.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
     assert result.returncode == 1
+
+
+def test_serve_names_the_tls_files_it_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not a certificate\n")
+    assert main(["serve", "--port", "0", "--tls-cert", str(cert)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"rtcore serve: not a PEM certificate chain and key: {cert} (")
