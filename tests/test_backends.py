@@ -665,5 +665,21 @@ def test_load_backend(tmp_path: Path) -> None:
     path = write(tmp_path, {"turns": []})
     script, same = load_backend(f"script:{path}", realtime=True)
     assert isinstance(script, ScriptBackend) and script is same and script.scenario.realtime
+    assert script._echo.realtime  # the echo that answers once the turns are played, too
     with pytest.raises(ValueError, match="unknown backend"):
         load_backend("gpt")
+
+
+def test_output_says_how_long_to_pause_after_each_chunk() -> None:
+    tenth = AudioChunk(bytes(24000 * 2 // 10))  # 0.1 s of pcm16 at 24 kHz
+    paced = Output(settings(), realtime=True, delay=0.02)
+    assert paced.pause_after(tenth) == pytest.approx(0.1)  # audio at its own duration
+    assert paced.pause_after(TextChunk("a")) == 0.02
+    unpaced = Output(settings(), delay=0.02)
+    assert [unpaced.pause_after(c) for c in (tenth, TextChunk("a"), ArgumentsChunk("{"))] == [
+        0.02
+    ] * 3
+    # A transcript rides with its audio, a call's start with its arguments: a bare checkpoint.
+    call = FunctionCallChunk(name="f", arguments="")
+    assert [unpaced.pause_after(c) for c in (TranscriptChunk("a"), call)] == [0.0, 0.0]
+    assert Output(settings()).pause_after(tenth) == 0.0
