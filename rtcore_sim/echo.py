@@ -41,7 +41,7 @@ from .loop import load_voice
 from .output import MAX_AUDIO_CHUNK_MS, MAX_TEXT_CHUNK_CHARS, Output
 from .speech import MAX_MS_PER_CHAR, check_range
 
-__all__ = ["MAX_ECHO_CHARS", "EchoBackend", "EchoTranscriber", "tool_named"]
+__all__ = ["MAX_ECHO_CHARS", "EchoBackend", "EchoTranscriber", "describe_audio", "tool_named"]
 
 MAX_ECHO_CHARS = 4096
 """The most the echo repeats of a user message or a tool output (the Realtime API's 4096-token cap)."""
