@@ -11,7 +11,6 @@ voice, built there the first time). The checkpoint after each chunk is one
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,13 +29,6 @@ BACKEND_THREADS = 4
 
 _limiter: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar(
     "rtcore_backend_threads"
-)
-
-# trio 0.23 renamed ``cancellable`` to ``abandon_on_cancel``; accept both.
-_ABANDON = (
-    "abandon_on_cancel"
-    if "abandon_on_cancel" in inspect.signature(trio.to_thread.run_sync).parameters
-    else "cancellable"
 )
 
 
@@ -64,9 +56,7 @@ async def run_off_loop(
     """
     if limiter is None:
         limiter = _backend_limiter()
-    options: dict[str, Any] = {_ABANDON: True, "limiter": limiter}
-    result: T = await trio.to_thread.run_sync(fn, *args, **options)
-    return result
+    return await trio.to_thread.run_sync(fn, *args, abandon_on_cancel=True, limiter=limiter)
 
 
 async def load_voice(fmt: ev.AudioFormat, ms_per_char: int) -> Voice:
