@@ -19,9 +19,11 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import trio
 
+from rtcore.events import Dialect
 from rtcore.state import snapshot_to_text
 from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
@@ -33,10 +35,10 @@ from .server import RealtimeServer
 __all__ = ["main"]
 
 
-def _replay(path: Path, as_json: bool, dialect: str = "auto") -> int:
+def _replay(path: Path, as_json: bool, dialect: Dialect | Literal["auto"] = "auto") -> int:
     try:
         with path.open("rb") as lines:
-            client = replay(read_trace(lines), dialect=dialect)  # type: ignore[arg-type]
+            client = replay(read_trace(lines), dialect=dialect)
     except OSError as err:
         print(f"rtcore replay: {err}", file=sys.stderr)
         return 2
