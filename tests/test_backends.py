@@ -53,6 +53,7 @@ from rtcore_sim.output import (
     Output,
     TokenBudget,
 )
+from rtcore_sim.scenario import Script, ScriptError, ScriptTranscript, transcript_text
 from rtcore_sim.speech import voice
 
 CUT = Finish(
@@ -683,3 +684,24 @@ def test_output_says_how_long_to_pause_after_each_chunk() -> None:
     call = FunctionCallChunk(name="f", arguments="")
     assert [unpaced.pause_after(c) for c in (TranscriptChunk("a"), call)] == [0.0, 0.0]
     assert Output(settings()).pause_after(tenth) == 0.0
+
+
+def test_a_script_knows_its_place_without_a_loop() -> None:
+    # The scenario's bookkeeping is sans-IO: no trio, no awaiting.
+    first, second = Turn(text="one"), Turn(text="two")
+    script = Script(Scenario(turns=[first, second], transcripts=["heard", ScriptTranscript()]))
+    assert script.next_turn() is first
+    script.replay_turn()  # an approval request ended the response: the answer replays it
+    assert [script.next_turn(), script.next_turn(), script.next_turn()] == [first, second, None]
+    looping = Script(Scenario(turns=[first], repeat=True))
+    assert [looping.next_turn() for _ in range(3)] == [first] * 3
+    assert [script.next_transcript(), script.next_transcript(), script.next_transcript()] == [
+        "heard",
+        ScriptTranscript(),
+        None,
+    ]
+    assert transcript_text("heard") == "heard" and transcript_text(ScriptTranscript()) == ""
+    failed = ScriptTranscript(error=ScriptError(type="transcription_error", code="x", message="m"))
+    with pytest.raises(TranscriptionFailed) as caught:
+        transcript_text(failed)
+    assert (caught.value.error.code, caught.value.error.message) == ("x", "m")
