@@ -33,10 +33,6 @@ class Result:
     ok: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def subject_us(self) -> float:
-        return self.subject_value
-
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -1,44 +1,55 @@
 """rtcore_trio: the trio adapter for rtcore, and the ``rtcore`` command line.
 
 It moves bytes between trio streams and rtcore's sans-IO connections; every
-protocol rule lives in ``rtcore``.
+protocol rule lives in ``rtcore``, and the simulated models that answer in
+``rtcore serve`` live in ``rtcore_sim``.
+
+Public names:
+
+* The client: ``connect`` (open a WebSocket and drive a ``ClientSession``
+  over it), ``open_client``, ``attach`` (drive an already open
+  ``trio_websocket`` connection) and ``RealtimeClient``, what they yield.
+* The server: ``RealtimeServer`` (a Realtime endpoint over TCP or TLS) and
+  ``serve`` (run one until cancelled).
+* Their errors: ``HandshakeError``, ``ConnectionClosedError``.
+* What a server's backend is given and may raise (defined in ``rtcore_sim``,
+  re-exported here since a ``RealtimeServer`` takes them): ``Backend``,
+  ``Transcriber``, ``ResponseRequest``, ``TranscriptionFailed``,
+  ``McpListingFailed``, and ``run_off_loop`` / ``BACKEND_THREADS`` for a
+  backend's CPU-heavy steps.
+
+The command line (``rtcore serve``, ``demo``, ``replay``) is
+``rtcore_trio.cli``.
 """
 
-from .backends import (
+from rtcore_sim import (
     BACKEND_THREADS,
-    MAX_ECHO_CHARS,
     Backend,
-    EchoBackend,
-    EchoTranscriber,
+    McpListingFailed,
     ResponseRequest,
-    Scenario,
-    ScriptBackend,
     Transcriber,
     TranscriptionFailed,
     run_off_loop,
 )
+
 from .client import RealtimeClient, attach, connect, open_client
 from .errors import ConnectionClosedError, HandshakeError
 from .server import RealtimeServer, serve
 
 __all__ = [
     "BACKEND_THREADS",
-    "MAX_ECHO_CHARS",
-    "run_off_loop",
     "Backend",
-    "EchoBackend",
-    "EchoTranscriber",
-    "RealtimeServer",
-    "ResponseRequest",
-    "Scenario",
-    "ScriptBackend",
-    "Transcriber",
-    "TranscriptionFailed",
-    "serve",
     "ConnectionClosedError",
     "HandshakeError",
+    "McpListingFailed",
     "RealtimeClient",
+    "RealtimeServer",
+    "ResponseRequest",
+    "Transcriber",
+    "TranscriptionFailed",
     "attach",
     "connect",
     "open_client",
+    "run_off_loop",
+    "serve",
 ]

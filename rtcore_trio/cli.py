@@ -1,31 +1,44 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace."""
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace.
+
+``main(argv)`` returns the exit status. A mistake of the user's is one line on
+stderr naming what is wrong, never a traceback: an option out of range (argparse,
+status 2), a file that cannot be read (the file is named), a port that cannot be
+bound (the host and port are named; status 2). When the reader of our output goes
+away (``rtcore replay trace.jsonl | head -1``) the command ends quietly with
+status 1, as Python's documentation advises for a closed pipe.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import signal
 import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import trio
 
+from rtcore.events import Dialect
 from rtcore.state import snapshot_to_text
 from rtcore.trace import read_trace, replay
+from rtcore_sim import load_backend
 
-from .backends import load_backend
 from .demo import run_demo
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
+__all__ = ["main"]
 
-def _replay(path: Path, as_json: bool, dialect: str = "auto") -> int:
+
+def _replay(path: Path, as_json: bool, dialect: Dialect | Literal["auto"] = "auto") -> int:
     try:
         with path.open("rb") as lines:
-            client = replay(read_trace(lines), dialect=dialect)  # type: ignore[arg-type]
+            client = replay(read_trace(lines), dialect=dialect)
     except OSError as err:
         print(f"rtcore replay: {err}", file=sys.stderr)
         return 2
@@ -50,6 +63,17 @@ async def _serve(server: RealtimeServer, host: str, port: int) -> None:
                 break
 
 
+def _port(text: str) -> int:
+    """A TCP port for argparse: an integer from 0 to 65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 to 65535")
+    return port
+
+
 def _dialects(spec: str) -> tuple[str, ...]:
     chosen = tuple(d.strip() for d in spec.split(",") if d.strip())
     if not chosen or set(chosen) - {"ga", "beta"}:
@@ -63,6 +87,15 @@ def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
         return None
     if cert is None:
         raise ValueError("--tls-key needs --tls-cert")
+    # ssl reports a file it cannot open as a bare "[Errno 2] No such file or directory":
+    # open each first, so that the message names the file.
+    for flag, path in (("--tls-cert", cert), ("--tls-key", key)):
+        if path is not None:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as err:
+                raise ValueError(f"{flag} {path}: {err.strerror or err}") from None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context
@@ -80,7 +113,13 @@ def _run_server(args: argparse.Namespace) -> int:
     try:
         ssl_context = _tls(args.tls_cert, args.tls_key)
         dialects = _dialects(args.dialects)
-    except (ValueError, OSError, ssl.SSLError) as err:
+    except ssl.SSLError as err:  # ssl says "[SSL] PEM lib (_ssl.c:...)": name the files
+        files = " and ".join(f for f in (args.tls_cert, args.tls_key) if f)
+        print(
+            f"rtcore serve: not a PEM certificate chain and key: {files} ({err})", file=sys.stderr
+        )
+        return 2
+    except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
     server = RealtimeServer(
@@ -92,12 +131,28 @@ def _run_server(args: argparse.Namespace) -> int:
         ssl_context=ssl_context,
         **server_options(args),
     )
+    unbound: OSError | None = None
     try:
         trio.run(_serve, server, args.host, args.port)
-    except OSError as err:
-        print(f"rtcore serve: cannot listen on {args.host}:{args.port}: {err}", file=sys.stderr)
+    except* OSError as group:
+        # trio reports a task's error inside an ExceptionGroup. Before the server has
+        # bound its port, an OSError can only be about binding it: say that in one line.
+        if server.port is not None:
+            raise
+        unbound = _first_os_error(group)
+    if unbound is not None:
+        reason = unbound.strerror or str(unbound)
+        print(f"rtcore serve: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 2
     return 0
+
+
+def _first_os_error(group: BaseExceptionGroup[OSError]) -> OSError:
+    """The first ``OSError`` in a (possibly nested) exception group."""
+    first: OSError | BaseExceptionGroup[OSError] = group.exceptions[0]
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,7 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve_cmd.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: loopback)"
     )
-    serve_cmd.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    serve_cmd.add_argument(
+        "--port", type=_port, default=8765, help="port, 0 for any free one (default: 8765)"
+    )
     serve_cmd.add_argument(
         "--backend", default="echo", help="echo (default) or script:FILE (a JSON scenario)"
     )
@@ -150,12 +207,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the trace's dialect; auto decides from the event names (default: auto)",
     )
     args = parser.parse_args(argv)
-    if args.command == "replay":
-        return _replay(args.file, args.json, args.dialect)
-    if args.command == "serve":
-        return _run_server(args)
-    trio.run(run_demo)
-    return 0
+    closed = False
+    status = 0
+    try:
+        if args.command == "replay":
+            status = _replay(args.file, args.json, args.dialect)
+        elif args.command == "serve":
+            status = _run_server(args)
+        else:
+            trio.run(run_demo)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except* BrokenPipeError:
+        closed = True
+    if closed:
+        return _stdout_closed()
+    return status
+
+
+def _stdout_closed() -> int:
+    """The reader of our output has gone (``rtcore replay ... | head -1``): end quietly.
+
+    As Python's documentation advises for SIGPIPE: point stdout at devnull, so
+    that the interpreter's final flush does not fail again, and exit with 1.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 1
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 
 from .errors import ConnectionClosedError, HandshakeError
 
-__all__ = ["RealtimeClient", "connect", "attach"]
+__all__ = ["RealtimeClient", "connect", "attach", "open_client"]
 
 _READ_SIZE = 65536
 _RECEIVED = (ev.ServerEvent, ev.UnknownEvent, RemoteProtocolError)

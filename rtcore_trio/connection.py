@@ -25,13 +25,16 @@ writer run in one nursery inside one cancel scope of their own, so:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from rtcore import events as ev
+from rtcore.events import ga
 from rtcore.server import (
     CancelResponse,
     Effect,
@@ -42,14 +45,12 @@ from rtcore.server import (
 )
 from rtcore.server.session import expiry_message
 from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
-
-from .backends import ResponseRequest, TranscriptionFailed
-from .mcp import answer_listing
+from rtcore_sim import McpListingFailed, ResponseRequest, TranscriptionFailed
 
 if TYPE_CHECKING:
     from .server import RealtimeServer
 
-__all__: list[str] = []
+__all__ = ["answer_listing", "EVENTS_PER_STEP"]
 
 _READ_SIZE = 65536
 EVENTS_PER_STEP = 16
@@ -61,6 +62,47 @@ def _leaf(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
+
+
+async def list_tools(backend: object, tool: ga.McpTool) -> tuple[ga.McpListedTool, ...]:
+    """The backend's listing of ``tool`` (none for a backend without ``list_mcp_tools``)."""
+    method = getattr(backend, "list_mcp_tools", None)
+    if method is None:
+        return ()
+    found = method(tool)
+    if inspect.isawaitable(found):
+        found = await found
+    return tuple(found)
+
+
+async def answer_listing(
+    session: ServerSession,
+    backend: object,
+    effect: ListMcpTools,
+    flush: Callable[[], Awaitable[None]],
+    on_error: Callable[[BaseException], None] | None = None,
+) -> None:
+    """Answer a ``ListMcpTools`` effect from the backend, then send what it produced.
+
+    ``McpListingFailed`` fails the listing quietly; any other exception fails
+    it too and goes to ``on_error`` (a broken backend fails the listing, not
+    the connection).
+    """
+    tools: tuple[ga.McpListedTool, ...] | None = None
+    try:
+        tools = await list_tools(backend, effect.tool)
+    except McpListingFailed:
+        pass
+    except Exception as exc:
+        if on_error is not None:
+            on_error(exc)
+    # The client may have deleted the item, or left, meanwhile: then nothing is owed.
+    if session.mcp_listing_pending(effect.item_id):
+        if tools is None:
+            session.fail_mcp_listing(effect.item_id)
+        else:
+            session.complete_mcp_listing(effect.item_id, tools)
+    await flush()
 
 
 _Ending = tuple[list[Effect], int, str]
@@ -101,7 +143,6 @@ class _Connection:
         self._scope = trio.CancelScope()
         self._read_scope: trio.CancelScope | None = None
         self._stopping = False
-        self._nursery: trio.Nursery | None = None
         sock = getattr(stream, "socket", None)
         self.fd = (
             sock.fileno() if isinstance(stream, trio.SocketStream) and sock is not None else -1
@@ -195,9 +236,11 @@ class _Connection:
 
     def _listing_failed(self, exc: BaseException) -> None:
         """A broken backend failed an MCP listing: the listing fails, the log says why."""
-        self.server.logs.emit(
-            "backend", logging.ERROR, "%s backend failed listing MCP tools", self.peer, exc_info=exc
-        )
+        self._backend_failed("backend failed listing MCP tools", exc)
+
+    def _backend_failed(self, what: str, exc: BaseException) -> None:
+        """Log a backend's or transcriber's exception with its traceback (throttled)."""
+        self.server.logs.emit("backend", logging.ERROR, "%s %s", self.peer, what, exc_info=exc)
 
     async def _wait_transcript(self, item_id: str) -> str | None:
         done = self.transcripts.get(item_id)
@@ -225,14 +268,7 @@ class _Connection:
                     session.produce(start.response_id, chunk)
                     await self.flush()
             except Exception as exc:  # a broken backend fails its response, not the connection
-                self.server.logs.emit(
-                    "backend",
-                    logging.ERROR,
-                    "%s backend failed on %s",
-                    self.peer,
-                    start.response_id,
-                    exc_info=exc,
-                )
+                self._backend_failed(f"backend failed on {start.response_id}", exc)
                 if session.is_active(start.response_id):
                     error = ev.StatusError(
                         type="server_error",
@@ -262,14 +298,7 @@ class _Connection:
         except TranscriptionFailed as failed:
             error = failed.error
         except Exception as exc:  # a broken transcriber fails the transcription, not the server
-            self.server.logs.emit(
-                "backend",
-                logging.ERROR,
-                "%s transcriber failed on %s",
-                self.peer,
-                request.item_id,
-                exc_info=exc,
-            )
+            self._backend_failed(f"transcriber failed on {request.item_id}", exc)
             error = ev.TranscriptionError(
                 type="transcription_error", code="transcriber_error", message=str(exc)
             )
@@ -294,7 +323,6 @@ class _Connection:
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
-                    self._nursery = nursery
                     try:
                         await self.flush()
                         ending = await self._serve(nursery)

@@ -13,28 +13,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import numpy as np
 import trio
 
 from rtcore import events as ev
-from rtcore.audio.codecs import from_linear
 from rtcore.events import ga
 from rtcore.state import snapshot_to_text
+from rtcore_sim import speech_like
 
 from .client import RealtimeClient, connect
 from .server import RealtimeServer
 
-__all__ = ["run_demo", "speech_like"]
+__all__ = ["run_demo"]
 
 Say = Callable[[str], None]
-
-
-def speech_like(ms: int, rate: int = 24000, level: float = 0.25) -> bytes:
-    """pcm16 that a voice detector takes for speech: a voiced tone with syllable-like bursts."""
-    t = np.arange(rate * ms // 1000) / rate
-    syllables = 0.6 + 0.4 * np.sin(2 * np.pi * 4 * t)
-    voice = np.sin(2 * np.pi * 140 * t) + 0.5 * np.sin(2 * np.pi * 280 * t)
-    return from_linear((level * 32767 * syllables * voice / 1.5).astype(np.int16), "pcm16")
 
 
 async def _until(

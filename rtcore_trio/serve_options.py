@@ -22,8 +22,8 @@ from rtcore.server import ServerLimits
 from rtcore.server.config import MAX_SESSION_SECONDS
 from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
 from rtcore.wire.server import MAX_PENDING
+from rtcore_sim import BACKEND_THREADS, MAX_ECHO_CHARS
 
-from .backends import BACKEND_THREADS, MAX_ECHO_CHARS
 from .connection import EVENTS_PER_STEP
 from .server import (
     DEFAULT_CLOSE_TIMEOUT,

@@ -48,8 +48,8 @@ from rtcore.server import ServerLimits, ServerSession
 from rtcore.server.config import MAX_SESSION_SECONDS
 from rtcore.wire import HandshakeFailed, HandshakeRequest, ServerConnection
 from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
-from .backends import Backend, EchoBackend, EchoTranscriber, Transcriber
 from .connection import _Connection
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 

@@ -21,7 +21,8 @@ from wirekit import frame, parse_frames
 from rtcore import events as ev
 from rtcore.server import AudioChunk, Finish
 from rtcore.wire import ClientConnection
-from rtcore_trio import EchoBackend, RealtimeServer, ResponseRequest, connect
+from rtcore_sim import EchoBackend, ResponseRequest
+from rtcore_trio import RealtimeServer, connect
 from rtcore_trio.client import RealtimeClient
 
 TEXT_ONLY = ev.SessionUpdate(session=ev.SessionConfig(modalities=("text",), turn_detection=None))

@@ -592,10 +592,6 @@ def _server(event_type: str, **fields: Any) -> dict[str, Any]:
     return {"type": event_type, "event_id": "event_CsOwBAbJGK6LPpZy7vEf4", **fields}
 
 
-def _user_text(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
-
-
 GA_VARIANTS: dict[str, tuple[Role, dict[str, Any]]] = {
     "transcription session created": (
         "server",

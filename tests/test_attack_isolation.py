@@ -25,13 +25,8 @@ from wirekit import frame, parse_frames
 
 from rtcore import events as ev
 from rtcore.server import ServerSession
-from rtcore_trio import (
-    ConnectionClosedError,
-    EchoBackend,
-    RealtimeServer,
-    ResponseRequest,
-    connect,
-)
+from rtcore_sim import EchoBackend, ResponseRequest
+from rtcore_trio import ConnectionClosedError, RealtimeServer, connect
 
 AUDIO_ANSWER = {"type": "session.update", "session": {"turn_detection": None}}
 

@@ -33,29 +33,28 @@ from rtcore.server import (
     Transcribe,
     TranscriptChunk,
 )
-from rtcore_trio import (
+from rtcore_sim import (
+    BACKEND_THREADS,
+    MAX_ECHO_CHARS,
     EchoBackend,
     EchoTranscriber,
     ResponseRequest,
     Scenario,
     ScriptBackend,
     TranscriptionFailed,
-)
-from rtcore_trio.backends import (
-    BACKEND_THREADS,
-    MAX_ECHO_CHARS,
     Turn,
     load_backend,
     run_off_loop,
     synthetic_speech,
 )
-from rtcore_trio.speech import (
+from rtcore_sim.output import (
     MAX_AUDIO_CHUNK_MS,
     TRANSCRIPT_LOOKAHEAD,
     Output,
     TokenBudget,
-    voice,
 )
+from rtcore_sim.scenario import Script, ScriptError, ScriptTranscript, transcript_text
+from rtcore_sim.speech import voice
 
 CUT = Finish(
     status="incomplete", details=ev.StatusDetails(type="incomplete", reason="max_output_tokens")
@@ -667,5 +666,42 @@ def test_load_backend(tmp_path: Path) -> None:
     path = write(tmp_path, {"turns": []})
     script, same = load_backend(f"script:{path}", realtime=True)
     assert isinstance(script, ScriptBackend) and script is same and script.scenario.realtime
+    assert script._echo.realtime  # the echo that answers once the turns are played, too
     with pytest.raises(ValueError, match="unknown backend"):
         load_backend("gpt")
+
+
+def test_output_says_how_long_to_pause_after_each_chunk() -> None:
+    tenth = AudioChunk(bytes(24000 * 2 // 10))  # 0.1 s of pcm16 at 24 kHz
+    paced = Output(settings(), realtime=True, delay=0.02)
+    assert paced.pause_after(tenth) == pytest.approx(0.1)  # audio at its own duration
+    assert paced.pause_after(TextChunk("a")) == 0.02
+    unpaced = Output(settings(), delay=0.02)
+    assert [unpaced.pause_after(c) for c in (tenth, TextChunk("a"), ArgumentsChunk("{"))] == [
+        0.02
+    ] * 3
+    # A transcript rides with its audio, a call's start with its arguments: a bare checkpoint.
+    call = FunctionCallChunk(name="f", arguments="")
+    assert [unpaced.pause_after(c) for c in (TranscriptChunk("a"), call)] == [0.0, 0.0]
+    assert Output(settings()).pause_after(tenth) == 0.0
+
+
+def test_a_script_knows_its_place_without_a_loop() -> None:
+    # The scenario's bookkeeping is sans-IO: no trio, no awaiting.
+    first, second = Turn(text="one"), Turn(text="two")
+    script = Script(Scenario(turns=[first, second], transcripts=["heard", ScriptTranscript()]))
+    assert script.next_turn() is first
+    script.replay_turn()  # an approval request ended the response: the answer replays it
+    assert [script.next_turn(), script.next_turn(), script.next_turn()] == [first, second, None]
+    looping = Script(Scenario(turns=[first], repeat=True))
+    assert [looping.next_turn() for _ in range(3)] == [first] * 3
+    assert [script.next_transcript(), script.next_transcript(), script.next_transcript()] == [
+        "heard",
+        ScriptTranscript(),
+        None,
+    ]
+    assert transcript_text("heard") == "heard" and transcript_text(ScriptTranscript()) == ""
+    failed = ScriptTranscript(error=ScriptError(type="transcription_error", code="x", message="m"))
+    with pytest.raises(TranscriptionFailed) as caught:
+        transcript_text(failed)
+    assert (caught.value.error.code, caught.value.error.message) == ("x", "m")

@@ -129,3 +129,78 @@ def test_replay_tells_the_dialect_of_a_trace(
     # Read as beta, the GA events are unknown or malformed: nothing of the conversation.
     assert main(["replay", str(trace), "--dialect", "beta"]) == 0
     assert "0 items" in capsys.readouterr().out
+
+
+def _cli(*args: str, stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
+    """``python -m rtcore_trio.cli ARGS`` in a subprocess: what a user sees, tracebacks included."""
+    return subprocess.run(
+        [sys.executable, "-m", "rtcore_trio.cli", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _cli("serve", "--port", str(port))
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()  # no ExceptionGroup, no traceback
+    assert line.startswith(f"rtcore serve: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in line
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "eighty"])
+def test_serve_checks_the_port_range(port: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        # An unknown backend ends the command before it serves, should the port pass.
+        main(["serve", "--port", port, "--backend", "nope"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("rtcore serve: error: argument --port: ")
+    assert ("use 0 to 65535" in err) == (port != "eighty")
+
+
+@pytest.mark.parametrize("flag", ["--tls-cert", "--tls-key"])
+def test_serve_names_a_missing_tls_file(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    present = tmp_path / "present.pem"
+    present.write_text("-----BEGIN CERTIFICATE-----\n")
+    missing = tmp_path / "missing.pem"
+    files = {"--tls-cert": str(present), "--tls-key": str(present), flag: str(missing)}
+    args = [arg for pair in files.items() for arg in pair]
+    assert main(["serve", "--port", "0", *args]) == 2
+    assert capsys.readouterr().err == (
+        f"rtcore serve: {flag} {missing}: No such file or directory\n"
+    )
+
+
+def test_replay_into_a_closed_pipe_exits_quietly() -> None:
+    # The reader has gone before the first line is written (`rtcore replay ... | head -0`):
+    # every write fails with EPIPE, deterministically.
+    trace = (
+        Path(__file__).parent / "data" / "captures" / "banyan-landing__log_2.server-events.jsonl"
+    )
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = _cli("replay", str(trace), stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""  # no BrokenPipeError traceback, no "Exception ignored"
+    assert result.returncode == 1
+
+
+def test_serve_names_the_tls_files_it_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "cert.pem"
+    cert.write_text("not a certificate\n")
+    assert main(["serve", "--port", "0", "--tls-cert", str(cert)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"rtcore serve: not a PEM certificate chain and key: {cert} (")

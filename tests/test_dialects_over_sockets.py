@@ -24,7 +24,8 @@ from test_dialect_equivalence import comparable
 
 from rtcore import events as ev
 from rtcore.state import Snapshot
-from rtcore_trio import EchoBackend, RealtimeServer, connect
+from rtcore_sim import EchoBackend
+from rtcore_trio import RealtimeServer, connect
 
 TOOL = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
 

@@ -35,9 +35,9 @@ from rtcore.server import (
     TextChunk,
     mcp_verdict,
 )
-from rtcore_trio import EchoBackend, RealtimeServer, ScriptBackend, connect
-from rtcore_trio.backends import Scenario
-from rtcore_trio.mcp import answer_listing
+from rtcore_sim import EchoBackend, Scenario, ScriptBackend
+from rtcore_trio import RealtimeServer, connect
+from rtcore_trio.connection import answer_listing
 
 SEARCH = ga.McpListedTool(
     name="search",

@@ -19,8 +19,8 @@ import pytest
 import trio
 from serverkit import silence, tone
 
-from rtcore_trio import RealtimeServer, Scenario, ScriptBackend
-from rtcore_trio.backends import Turn
+from rtcore_sim import Scenario, ScriptBackend, Turn
+from rtcore_trio import RealtimeServer
 
 openai = pytest.importorskip("openai")
 pytest.importorskip("websockets")

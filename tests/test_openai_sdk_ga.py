@@ -37,7 +37,8 @@ import pytest
 import trio
 from serverkit import silence, tone
 
-from rtcore_trio import EchoBackend, RealtimeServer
+from rtcore_sim import EchoBackend
+from rtcore_trio import RealtimeServer
 
 openai = pytest.importorskip("openai")
 pytest.importorskip("websockets")

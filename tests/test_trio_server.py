@@ -13,14 +13,8 @@ from serverkit import silence, tone
 
 from rtcore import events as ev
 from rtcore.server import Finish, ServerLimits, TextChunk
-from rtcore_trio import (
-    ConnectionClosedError,
-    EchoBackend,
-    HandshakeError,
-    RealtimeServer,
-    ResponseRequest,
-    connect,
-)
+from rtcore_sim import EchoBackend, ResponseRequest
+from rtcore_trio import ConnectionClosedError, HandshakeError, RealtimeServer, connect
 
 
 @asynccontextmanager

@@ -1,4 +1,4 @@
-"""MCP servers played by the built-in backends of ``rtcore serve`` (no network, ever).
+"""MCP servers played by the simulated models (sans-IO; no network, ever).
 
 In a GA session the real service lists a remote MCP server's tools and calls
 them itself. ``rtcore serve`` never opens a connection: the backend plays
@@ -6,10 +6,10 @@ every MCP server. The engine's rules (``rtcore.server.mcp``: approvals,
 ``allowed_tools``, the event order) stay the engine's; this module holds
 what the backends decide.
 
-* Listing: the server answers a ``ListMcpTools`` effect with
-  ``answer_listing``, which asks the backend's ``list_mcp_tools(tool)``
-  (plain or async; raising ``McpListingFailed`` - or anything else - fails
-  the listing). A backend without that method lists no tools.
+* Listing: ``rtcore_trio``'s server answers a ``ListMcpTools`` effect by
+  asking the backend's ``list_mcp_tools(tool)`` (plain or async; raising
+  ``McpListingFailed`` - or anything else - fails the listing). A backend
+  without that method lists no tools.
 * The echo backend's servers (``echo_listing``): the names of the tool's
   ``allowed_tools`` when it gives a list, else one tool named ``echo``; each
   takes ``{"text": string}``. A call returns ``echo_output``, a fixed text
@@ -38,9 +38,8 @@ what the backends decide.
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -48,36 +47,31 @@ import msgspec
 from rtcore import events as ev
 from rtcore.events import ga
 from rtcore.server import (
-    ListMcpTools,
     McpCallChunk,
     McpResultChunk,
     OutputChunk,
-    ServerSession,
     StartResponse,
     mcp_verdict,
 )
 from rtcore.state import ItemState
 
+from .backend import McpListingFailed
+
 __all__ = [
-    "McpListingFailed",
     "ScriptMcpCall",
     "ScriptMcpServer",
     "ScriptMcpTool",
-    "answer_listing",
     "call_chunks",
     "echo_listing",
     "echo_output",
     "named_mcp_tool",
     "script_calls",
     "script_listing",
+    "script_result",
 ]
 
 ECHO_TOOL = "echo"
 _ECHO_SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}}
-
-
-class McpListingFailed(Exception):
-    """Raised by ``list_mcp_tools``: the server's tools cannot be listed."""
 
 
 # -- the echo's servers -----------------------------------------------------------------------
@@ -241,42 +235,3 @@ def script_calls(
         if happened == "ask":
             return out, True
     return out, False
-
-
-# -- the server's side ------------------------------------------------------------------------------
-
-
-async def list_tools(backend: Any, tool: ga.McpTool) -> tuple[ga.McpListedTool, ...]:
-    """The backend's listing of ``tool`` (none for a backend without ``list_mcp_tools``)."""
-    method = getattr(backend, "list_mcp_tools", None)
-    if method is None:
-        return ()
-    found = method(tool)
-    if inspect.isawaitable(found):
-        found = await found
-    return tuple(found)
-
-
-async def answer_listing(
-    session: ServerSession,
-    backend: Any,
-    effect: ListMcpTools,
-    flush: Callable[[], Awaitable[None]],
-    on_error: Callable[[BaseException], None] | None = None,
-) -> None:
-    """Answer a ``ListMcpTools`` effect from the backend, then send what it produced."""
-    tools: tuple[ga.McpListedTool, ...] | None = None
-    try:
-        tools = await list_tools(backend, effect.tool)
-    except McpListingFailed:
-        pass
-    except Exception as exc:  # a broken backend fails the listing, not the connection
-        if on_error is not None:
-            on_error(exc)
-    # The client may have deleted the item, or left, meanwhile: then nothing is owed.
-    if session.mcp_listing_pending(effect.item_id):
-        if tools is None:
-            session.fail_mcp_listing(effect.item_id)
-        else:
-            session.complete_mcp_listing(effect.item_id, tools)
-    await flush()

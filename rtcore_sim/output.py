@@ -1,27 +1,20 @@
-"""Streaming output for the built-in backends: a synthetic voice, bounded chunks, a token budget.
+"""One response's output for the simulated models: bounded chunks under a token budget (sans-IO).
 
 The echo and script backends turn a text into response chunks here, under
 three rules that keep one response from hurting every other session on the
 event loop:
 
-* **Nothing proportional to the answer is built up front.** ``Voice``
-  computes the sound of each of its 25 "phonemes" once per output format and
-  ``ms_per_char`` (one tone per ``ord(char) % 24``, silence for whitespace),
-  already encoded in the output format; a piece of speech is a join of those
-  sounds, so producing a chunk costs the chunk's size in time and memory,
-  whatever the length of the answer.
+* **Nothing proportional to the answer is built up front.** ``Output``'s
+  generators make each chunk when it is asked for; speech comes from a
+  ``rtcore_sim.speech.Voice``, whose cost is the chunk's, not the answer's.
 * **Chunks are bounded.** At most ``MAX_AUDIO_CHUNK_MS`` of audio and
   ``MAX_TEXT_CHUNK_CHARS`` of text or function arguments per chunk; a
   transcript chunk covers the characters its audio chunk starts, plus at most
   ``TRANSCRIPT_LOOKAHEAD`` more to finish the word.
-* **A checkpoint after every chunk.** ``Output.pause`` is awaited after each
-  chunk (``trio.sleep(0)`` unless the response is paced), so other tasks run
-  between any two chunks.
-
-The voice is deterministic: the speech of ``text`` is exactly
-``len(text) * ms_per_char`` ms long, and the same text gives the same bytes
-however it is cut into chunks; that length is what truncation
-(``audio_end_ms``) is checked against.
+* **A checkpoint after every chunk.** ``Output.pause_after(chunk)`` says how
+  long to pause after each chunk (0 unless the response is paced); the
+  backend's loop side (``rtcore_sim.loop.play``) sleeps that long, so other
+  tasks run between any two chunks.
 
 **Output tokens** (what ``max_output_tokens`` / ``max_response_output_tokens``
 limit): one token per ``CHARS_PER_TOKEN`` (4) characters of text or function
@@ -35,18 +28,11 @@ pass the limit stops exactly at it and marks the budget ``cut``;
 
 from __future__ import annotations
 
-import math
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Literal
 
-import numpy as np
-import trio
-
 from rtcore import events as ev
-from rtcore.audio.codecs import from_linear
 from rtcore.audio.formats import FORMATS
 from rtcore.server import (
     ArgumentsChunk,
@@ -59,17 +45,14 @@ from rtcore.server import (
     TranscriptChunk,
 )
 
+from .speech import Voice, check_range
+
 __all__ = [
     "CHARS_PER_TOKEN",
     "MS_PER_AUDIO_TOKEN",
-    "MAX_MS_PER_CHAR",
     "MAX_AUDIO_CHUNK_MS",
     "MAX_TEXT_CHUNK_CHARS",
     "TRANSCRIPT_LOOKAHEAD",
-    "Voice",
-    "voice",
-    "cached_voice",
-    "synthetic_speech",
     "TokenBudget",
     "Output",
 ]
@@ -78,112 +61,12 @@ CHARS_PER_TOKEN = 4
 """Characters of text or function arguments per output token."""
 MS_PER_AUDIO_TOKEN = 50
 """Milliseconds of output audio per output token."""
-MAX_MS_PER_CHAR = 1000
-"""The slowest voice: a sound of up to one second per character."""
 MAX_AUDIO_CHUNK_MS = 1000
 """The largest audio chunk: one second (48 000 bytes of pcm16)."""
 MAX_TEXT_CHUNK_CHARS = 4096
 """The largest text or arguments chunk, in characters."""
 TRANSCRIPT_LOOKAHEAD = 32
 """How far a transcript chunk may run ahead of its audio to finish a word."""
-
-_VOICE_CACHE_SIZE = 8  # a voice at 1000 ms per character holds 1.2 MB of sounds
-_PITCHES = 24
-_SILENCE = 0
-
-
-def check_range(name: str, value: int, low: int, high: int) -> int:
-    """``value`` if it is an int in ``[low, high]``; otherwise a ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer from {low} to {high}, not {value!r}")
-    return value
-
-
-# -- the voice ---------------------------------------------------------------------------------
-
-
-class Voice:
-    """The synthetic voice for one output format and speed.
-
-    Character ``c`` sounds as ``ms_per_char`` of a sine at ``180 + (ord(c) % 24) * 15``
-    Hz, at 30% of full scale, faded in and out over its first and last eighth;
-    whitespace is silence. The 25 sounds are computed once (float64, truncated
-    to int16, then encoded) and kept as bytes.
-    """
-
-    __slots__ = ("fmt", "ms_per_char", "sample_rate", "sample_width", "char_samples", "_sounds")
-
-    def __init__(self, fmt: ev.AudioFormat, ms_per_char: int = 50) -> None:
-        info = FORMATS[fmt]
-        self.fmt = fmt
-        self.ms_per_char = check_range("ms_per_char", ms_per_char, 1, MAX_MS_PER_CHAR)
-        self.sample_rate = info.sample_rate
-        self.sample_width = info.sample_width
-        n = self.char_samples = info.sample_rate * ms_per_char // 1000
-        t = np.arange(n, dtype=np.float64) / info.sample_rate
-        ramp = np.minimum(np.arange(n), np.arange(n)[::-1])
-        envelope = np.minimum(1.0, ramp / (n / 8 + 1))
-        sounds = [from_linear(np.zeros(n, dtype=np.int16), fmt)]
-        for step in range(_PITCHES):
-            pitch = 180.0 + step * 15.0
-            wave = 0.3 * 32767 * envelope * np.sin(2 * math.pi * pitch * t)
-            sounds.append(from_linear(wave.astype(np.int16), fmt))
-        self._sounds = tuple(sounds)
-
-    def samples(self, text: str) -> int:
-        """The length of the speech of ``text``, in samples."""
-        return len(text) * self.char_samples
-
-    def render(self, text: str, start: int, stop: int) -> bytes:
-        """Samples ``[start, stop)`` of the speech of ``text``, encoded.
-
-        Only the characters those samples fall in are looked at, so the cost is
-        that of the slice, not of the text.
-        """
-        per = self.char_samples
-        first, last = start // per, -(-stop // per)
-        sounds = self._sounds
-        data = b"".join(
-            [
-                sounds[_SILENCE] if char.isspace() else sounds[1 + ord(char) % _PITCHES]
-                for char in text[first:last]
-            ]
-        )
-        width = self.sample_width
-        offset = (start - first * per) * width
-        return data[offset : offset + (stop - start) * width]
-
-
-_voices: OrderedDict[tuple[str, int], Voice] = OrderedDict()
-_voices_lock = threading.Lock()  # voices may be built in worker threads (see run_off_loop)
-
-
-def cached_voice(fmt: ev.AudioFormat, ms_per_char: int) -> Voice | None:
-    """The voice if it has been built already (cheap: no computation)."""
-    with _voices_lock:
-        found = _voices.get((fmt, ms_per_char))
-        if found is not None:
-            _voices.move_to_end((fmt, ms_per_char))
-        return found
-
-
-def voice(fmt: ev.AudioFormat, ms_per_char: int = 50) -> Voice:
-    """The voice for ``fmt`` and ``ms_per_char``; the last ``_VOICE_CACHE_SIZE`` are kept."""
-    found = cached_voice(fmt, ms_per_char)
-    if found is not None:
-        return found
-    built = Voice(fmt, ms_per_char)  # outside the lock: other threads need not wait for it
-    with _voices_lock:
-        _voices[(fmt, ms_per_char)] = built
-        while len(_voices) > _VOICE_CACHE_SIZE:
-            _voices.popitem(last=False)
-    return built
-
-
-def synthetic_speech(text: str, fmt: ev.AudioFormat, ms_per_char: int = 50) -> bytes:
-    """The whole speech of ``text`` at once: for short texts and tests (backends stream it)."""
-    speaker = voice(fmt, ms_per_char)
-    return speaker.render(text, 0, speaker.samples(text))
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -257,8 +140,8 @@ class Output:
     ``text``, ``speech`` and ``function_call`` are plain generators: each
     chunk is made when it is asked for, and only if the budget allows it, so
     they can be chained (``itertools.chain``) into the whole response. The
-    backend awaits ``pause(chunk)`` after yielding each chunk, and yields
-    ``finish()`` at the end.
+    backend pauses ``pause_after(chunk)`` seconds after yielding each chunk
+    (``rtcore_sim.loop.play``), and yields ``finish()`` at the end.
     """
 
     def __init__(
@@ -334,18 +217,16 @@ class Output:
         if not self.budget.cut and first < len(arguments):
             yield from self.text(arguments[first:], size, ArgumentsChunk)
 
-    async def pause(self, chunk: OutputChunk) -> None:
-        """The checkpoint after ``chunk``: its pacing, or at least ``trio.sleep(0)``."""
-        seconds = 0.0
+    def pause_after(self, chunk: OutputChunk) -> float:
+        """How long to pause after ``chunk``, in seconds: its pacing, or 0 (a bare checkpoint)."""
         if isinstance(chunk, AudioChunk):
             if self.realtime:
                 info = FORMATS[self.settings.output_audio_format]
-                seconds = len(chunk.audio) / info.sample_width / info.sample_rate
-            else:
-                seconds = self.delay
-        elif isinstance(chunk, TextChunk | ArgumentsChunk):
-            seconds = self.delay
-        await trio.sleep(seconds)
+                return len(chunk.audio) / info.sample_width / info.sample_rate
+            return self.delay
+        if isinstance(chunk, TextChunk | ArgumentsChunk):
+            return self.delay
+        return 0.0
 
     def finish(
         self,
