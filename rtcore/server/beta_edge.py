@@ -18,10 +18,13 @@ beta connection (EVENTS.md, SEQUENCES.md):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .. import events as ev
+from ..errors import LocalProtocolError
 from ..events import ga
+from ..ids import IdFactory
 from ..state import ItemState
 from ..state.session import (
     SessionState,
@@ -30,7 +33,17 @@ from ..state.session import (
     tool_from_beta,
     transcription_from_beta,
 )
-from .edge import EdgeEvents, Streams, check_parts, given_fields, item_text, transcript_text
+from .config import DEFAULT_MODEL
+from .edge import (
+    EdgeEvents,
+    SessionGiven,
+    SessionRequest,
+    Streams,
+    check_parts,
+    given_fields,
+    item_text,
+    transcript_text,
+)
 from .settings import NOT_SET_WHEN_NULL, Invalid, check_range, missing
 
 __all__ = ["BetaEdge"]
@@ -370,3 +383,68 @@ class BetaEdge(EdgeEvents):
             metadata=settings.metadata,
             **fields,
         )
+
+    # -- what else is beta's ------------------------------------------------------------
+
+    default_model: ClassVar[str] = DEFAULT_MODEL
+
+    def session_of(self, request: SessionRequest, current: SessionState) -> SessionGiven:
+        """A beta session is changed by ``session.update``, a transcription session by
+        ``transcription_session.update`` (whose fields are a flat session's)."""
+        transcription = current.kind == "transcription"
+        if isinstance(request, ev.SessionUpdate):
+            if transcription:
+                raise Invalid(
+                    "invalid_value",
+                    "session.update is not valid in a transcription session; use transcription_session.update.",
+                    "type",
+                )
+            return request.session
+        if not isinstance(request, ev.TranscriptionSessionUpdate):
+            raise TypeError(f"a beta session takes no {type(request).__name__}")
+        if not transcription:
+            raise Invalid(
+                "invalid_value",
+                "transcription_session.update is only valid in a transcription session (connect with ?intent=transcription).",
+                "type",
+            )
+        session = request.session
+        if not isinstance(session.modalities, ev.UnsetType) and tuple(session.modalities) != (
+            "text",
+        ):
+            raise Invalid(
+                "invalid_value", "A transcription session produces text only.", "session.modalities"
+            )
+        return ev.SessionConfig(
+            input_audio_format=session.input_audio_format,
+            input_audio_transcription=session.input_audio_transcription,
+            turn_detection=session.turn_detection,
+            input_audio_noise_reduction=session.input_audio_noise_reduction,
+            include=session.include,
+        )
+
+    def session_temperature(self, extras: Mapping[str, object]) -> float | None:
+        value = extras.get("temperature")
+        return value if isinstance(value, (int, float)) else None
+
+    def mcp_call_opened(
+        self, ids: IdFactory, response_id: str, item_id: str, output_index: int, arguments: str
+    ) -> list[ev.ServerEvent]:
+        raise _NO_MCP
+
+    def mcp_call_closed(
+        self, event_id: str, item_id: str, output_index: int, *, failed: bool
+    ) -> ev.ServerEvent:
+        raise _NO_MCP
+
+    def mcp_listing_opened(self, event_id: str, item_id: str) -> ev.ServerEvent:
+        raise _NO_MCP
+
+    def mcp_listing_closed(self, event_id: str, item_id: str, *, failed: bool) -> ev.ServerEvent:
+        raise _NO_MCP
+
+
+_NO_MCP = LocalProtocolError(
+    "the beta dialect has no MCP tools (a beta session configures function tools only)",
+    code="mcp_not_in_dialect",
+)

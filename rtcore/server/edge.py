@@ -16,12 +16,14 @@ GA.md 1.6; beta: no limit).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeAlias
 
 import msgspec
 
 from .. import events as ev
 from ..audio.formats import FORMATS
+from ..events import ga
+from ..ids import IdFactory
 from ..state import ItemState, PartState
 from ..state.session import SessionState
 from .settings import Invalid, invalid_value, missing
@@ -29,12 +31,20 @@ from .settings import Invalid, invalid_value, missing
 __all__ = [
     "Edge",
     "EdgeEvents",
+    "SessionGiven",
+    "SessionRequest",
     "Streams",
     "check_parts",
     "given_fields",
     "item_text",
     "transcript_text",
 ]
+
+
+SessionRequest: TypeAlias = ev.SessionUpdate | ga.SessionUpdate | ev.TranscriptionSessionUpdate
+"""A client's request to change its session, in either dialect."""
+SessionGiven: TypeAlias = ev.SessionConfig | ga.GASessionConfig
+"""The session object such a request carries, in its dialect's shape."""
 
 
 class Streams(msgspec.Struct, frozen=True, kw_only=True):
@@ -96,6 +106,40 @@ class Edge(Protocol):
     def output_item(self, added: bool, **fields: Any) -> ev.ServerEvent: ...
 
     def retrieved(self, event_id: str, item: Any) -> ev.ServerEvent: ...
+
+    # -- what else is the dialect's (the logic names none of it) ----------------------------
+
+    default_model: ClassVar[str]
+    """The model a session of this dialect reports when the client names none."""
+
+    def session_of(self, request: SessionRequest, current: SessionState) -> SessionGiven:
+        """The session object a client's update carries, once the dialect's rules on which
+        update a session of ``current.kind`` takes have passed (raises ``Invalid``)."""
+        ...
+
+    def session_temperature(self, extras: Mapping[str, object]) -> float | None:
+        """The sampling temperature the dialect's session extras hold (beta), else ``None``."""
+        ...
+
+    def mcp_call_opened(
+        self, ids: IdFactory, response_id: str, item_id: str, output_index: int, arguments: str
+    ) -> list[ev.ServerEvent]:
+        """The events of an MCP call's arguments and its start (the item is announced already)."""
+        ...
+
+    def mcp_call_closed(
+        self, event_id: str, item_id: str, output_index: int, *, failed: bool
+    ) -> ev.ServerEvent:
+        """The event that says an MCP call returned (``failed``: with an error)."""
+        ...
+
+    def mcp_listing_opened(self, event_id: str, item_id: str) -> ev.ServerEvent:
+        """The event that says the listing of an MCP server's tools is under way."""
+        ...
+
+    def mcp_listing_closed(self, event_id: str, item_id: str, *, failed: bool) -> ev.ServerEvent:
+        """The event that says the listing ended (``failed``: without tools)."""
+        ...
 
 
 class EdgeEvents:

@@ -21,15 +21,27 @@ All that is GA about a GA connection (GA.md sections 2, 3 and 10):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from msgspec.structs import replace
 
 from .. import events as ev
 from ..events import ga
+from ..ids import IdFactory
 from ..state import ItemState
 from ..state.session import SessionState, format_from_ga, format_to_ga
-from .edge import EdgeEvents, Streams, check_parts, given_fields, item_text, transcript_text
+from .config import DEFAULT_GA_MODEL
+from .edge import (
+    EdgeEvents,
+    SessionGiven,
+    SessionRequest,
+    Streams,
+    check_parts,
+    given_fields,
+    item_text,
+    transcript_text,
+)
 from .settings import NOT_SET_WHEN_NULL, Invalid, missing
 
 __all__ = ["GAEdge"]
@@ -316,6 +328,55 @@ class GAEdge(EdgeEvents):
             metadata=settings.metadata,
             **fields,
         )
+
+    # -- what else is GA's -----------------------------------------------------------------
+
+    default_model: ClassVar[str] = DEFAULT_GA_MODEL
+
+    def session_of(self, request: SessionRequest, current: SessionState) -> SessionGiven:
+        """``session.update`` changes either kind of GA session (its ``session.type`` says which)."""
+        if not isinstance(request, ga.SessionUpdate):
+            raise TypeError(f"a GA session takes no {type(request).__name__}")
+        return request.session
+
+    def session_temperature(self, extras: Mapping[str, object]) -> float | None:
+        return None  # GA sessions have no temperature (GA.md 2.1)
+
+    def mcp_call_opened(
+        self, ids: IdFactory, response_id: str, item_id: str, output_index: int, arguments: str
+    ) -> list[ev.ServerEvent]:
+        return [
+            ga.ResponseMcpCallArgumentsDelta(
+                event_id=ids("event"),
+                response_id=response_id,
+                item_id=item_id,
+                output_index=output_index,
+                delta=arguments,
+            ),
+            ga.ResponseMcpCallArgumentsDone(
+                event_id=ids("event"),
+                response_id=response_id,
+                item_id=item_id,
+                output_index=output_index,
+                arguments=arguments,
+            ),
+            ga.ResponseMcpCallInProgress(
+                event_id=ids("event"), item_id=item_id, output_index=output_index
+            ),
+        ]
+
+    def mcp_call_closed(
+        self, event_id: str, item_id: str, output_index: int, *, failed: bool
+    ) -> ev.ServerEvent:
+        ended = ga.ResponseMcpCallFailed if failed else ga.ResponseMcpCallCompleted
+        return ended(event_id=event_id, item_id=item_id, output_index=output_index)
+
+    def mcp_listing_opened(self, event_id: str, item_id: str) -> ev.ServerEvent:
+        return ga.McpListToolsInProgress(event_id=event_id, item_id=item_id)
+
+    def mcp_listing_closed(self, event_id: str, item_id: str, *, failed: bool) -> ev.ServerEvent:
+        ended = ga.McpListToolsFailed if failed else ga.McpListToolsCompleted
+        return ended(event_id=event_id, item_id=item_id)
 
 
 def with_image_tokens(usage: ev.Usage) -> ev.Usage:

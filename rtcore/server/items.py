@@ -26,23 +26,52 @@ from msgspec.structs import replace
 
 from .. import events as ev
 from ..events import ga
+from ..ids import IdFactory
 from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
-from .core import SessionCore, item_cost
+from .config import ServerLimits
+from .core import Emit, SessionView, check_room, conversation_item, conversation_only, item_cost
+from .edge import Edge
 from .effects import Effect
+from .memory import Holdings
+from .responses import ResponseWriter
 from .settings import Invalid
+from .transcriptions import Transcriptions
 
 __all__ = ["Items"]
 
 
-class Items(SessionCore):
-    """The conversation-items part of ``ServerSession``."""
+class Items:
+    """The conversation items clients create, truncate, delete and retrieve.
+
+    Reads the configuration and the snapshot (``view``), the responses in
+    progress and the session's function call ids (``writer``); records what
+    items hold in ``holdings``; forgets a deleted item's transcription.
+    """
+
+    def __init__(
+        self,
+        *,
+        view: SessionView,
+        emit: Emit,
+        ids: IdFactory,
+        edge: Edge,
+        limits: ServerLimits,
+        writer: ResponseWriter,
+        holdings: Holdings,
+        transcriptions: Transcriptions,
+    ) -> None:
+        self._view = view
+        self._emit = emit
+        self._ids = ids
+        self._edge = edge
+        self._limits = limits
+        self._writer = writer
+        self._holdings = holdings
+        self._transcriptions = transcriptions
 
     def _item(self, item_id: str, param: str = "item_id") -> ItemState:
-        item = self._state.item(item_id)
-        if item is None or not item.in_conversation:
-            raise Invalid("invalid_value", f"Item with item_id '{item_id}' not found.", param)
-        return item
+        return conversation_item(self._view.state, item_id, param)
 
     def _check_references(self, item: Any, param: str) -> None:
         """The ids a client item refers to exist (a call for an output, a request for an approval)."""
@@ -56,7 +85,7 @@ class Items(SessionCore):
                 f"{param}.call_id",
             )
         if isinstance(item, ga.McpApprovalResponseItem):
-            request = self._state.item(item.approval_request_id)
+            request = self._view.state.item(item.approval_request_id)
             if request is None or request.type != "mcp_approval_request":
                 raise Invalid(
                     "invalid_value",
@@ -64,19 +93,20 @@ class Items(SessionCore):
                     f"{param}.approval_request_id",
                 )
 
-    def _create(self, e: Any, event_id: str | None) -> list[Effect]:
-        self._conversation_only("A transcription session has no conversation to add items to.")
+    def create(self, e: Any, event_id: str | None) -> list[Effect]:
+        config = self._view.config
+        conversation_only(config, "A transcription session has no conversation to add items to.")
         item = e.item
-        fmt = self._input_format()
+        fmt = config.input_format or "pcm16"
         self._edge.check_item(item, "item", fmt)
-        order = self._state.order
+        order = self._view.state.order
         anchor = e.previous_item_id
         if isinstance(anchor, str) and anchor != "root":
             self._item(anchor, "previous_item_id")
-        if isinstance(item.id, str) and self._state.item(item.id) is not None:
+        if isinstance(item.id, str) and self._view.state.item(item.id) is not None:
             raise Invalid("invalid_value", f"Item with id '{item.id}' already exists.", "item.id")
         self._check_references(item, "item")
-        self._check_room()
+        check_room(self._view.state, self._limits)
         item_id = item.id if isinstance(item.id, str) else self._ids("item")
         previous: str | None
         if anchor == "root":
@@ -86,7 +116,7 @@ class Items(SessionCore):
         else:
             previous = order[-1] if order else None  # absent or null: at the end
         state = item_from_wire(
-            replace(item, id=item_id), fmt, self._config.output_format or "pcm16", done=True
+            replace(item, id=item_id), fmt, config.output_format or "pcm16", done=True
         )
         audio = b"".join(
             p.audio.value for p in state.content if p.type == "input_audio" and p.audio is not None
@@ -99,17 +129,17 @@ class Items(SessionCore):
             ),
         )
         cost = item_cost(state) + len(audio)
-        self._check_budget(cost, "item")
+        self._holdings.check(cost, "item")
         if audio:
-            self._item_audio[item_id] = audio
-        self._charge(item_id, cost)
+            self._holdings.hold(item_id, audio)
+        self._holdings.charge(item_id, cost)
         if state.type == "function_call" and state.call_id is not None:
             self._writer.call_ids.add(state.call_id)
         for event in self._edge.item_added(self._ids, previous, state, final=True):
             self._emit(event)
         return []
 
-    def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
+    def truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
         item = self._item(e.item_id)
         ok = (
             item.type == "message"
@@ -149,15 +179,15 @@ class Items(SessionCore):
                 audio_end_ms=e.audio_end_ms,
             )
         )
-        truncated = self._state.item(e.item_id)
+        truncated = self._view.state.item(e.item_id)
         if truncated is not None:  # it holds less audio (or transcript) now
-            self._charge(e.item_id, item_cost(truncated))
+            self._holdings.charge(e.item_id, item_cost(truncated))
         return []
 
     def _in_active_response(self, item_id: str) -> bool:
         return any(item_id in run.items for run in self._writer.runs.values())
 
-    def _delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
+    def delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
         self._item(e.item_id)
         if self._in_active_response(e.item_id):
             raise Invalid(
@@ -166,15 +196,13 @@ class Items(SessionCore):
                 "item_id",
             )
         self._emit(ev.ConversationItemDeleted(event_id=self._ids("event"), item_id=e.item_id))
-        self._item_audio.pop(e.item_id, None)
-        self._item_seconds.pop(e.item_id, None)
-        self._discharge(e.item_id)
-        self._transcribing.discard(e.item_id)
+        self._holdings.forget(e.item_id)
+        self._transcriptions.forget(e.item_id)
         return []
 
-    def _retrieve(self, e: ev.ConversationItemRetrieve, event_id: str | None) -> list[Effect]:
+    def retrieve(self, e: ev.ConversationItemRetrieve, event_id: str | None) -> list[Effect]:
         item = self._item(e.item_id)
-        user_audio = self._item_audio.get(item.id)
+        user_audio = self._holdings.audio.get(item.id)
         if user_audio is not None:
             item = replace(
                 item,
