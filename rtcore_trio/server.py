@@ -5,7 +5,9 @@ Each connection is one ``ServerConnection`` (bytes) feeding one
 most ``max_connections`` clients (503 beyond, before any session starts);
 check the path and the API key (Bearer, ``api-key`` or the browser
 subprotocol, compared in constant time; anything else gets HTTP 404 or 401
-and no session); run each response's backend and each transcription in a
+and no session); carry out the handshake's protocol decisions, which
+``ServerConnection`` makes (the dialect and the refusal of one not served,
+the session type and the model the URL asks for); run each response's backend and each transcription in a
 task of its own, cancelled through trio cancellation when the client cancels
 or barges in; write the session's events in order under one write lock; and
 end sessions on time and on shutdown (open responses get ``response.done``).
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import ssl
@@ -44,7 +45,13 @@ import trio
 from rtcore.ids import DeterministicIds
 from rtcore.server import ServerLimits, ServerSession
 from rtcore.server.config import MAX_SESSION_SECONDS
-from rtcore.wire import HandshakeFailed, HandshakeRequest, ServerConnection, served_dialects
+from rtcore.wire import (
+    HandshakeFailed,
+    HandshakeRequest,
+    ServerConnection,
+    error_body,
+    served_dialects,
+)
 from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
 
 from .backends import Backend, EchoBackend, EchoTranscriber, Transcriber
@@ -66,10 +73,6 @@ MAX_TURNING_AWAY = 64
 """Clients over the connection limit being answered 503 at once; beyond that they are just closed."""
 TURN_AWAY_TIMEOUT = 2.0
 """How long a client over the limit has to send its request before it is closed without an answer."""
-
-
-def _error_body(message: str, code: str, kind: str = "invalid_request_error") -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind, "code": code}}).encode()
 
 
 class RealtimeServer:
@@ -256,7 +259,7 @@ class RealtimeServer:
             if request is None:
                 return
             self.logs.note("refused", "%s refused (503): server full", peer)
-            body = _error_body(
+            body = error_body(
                 f"The server is at its limit of {self.max_connections} connections; try again later.",
                 "server_busy",
                 "server_error",
@@ -312,7 +315,7 @@ class RealtimeServer:
         if refusal is not None:
             status, message, code = refusal
             self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
-            await self._send(stream, conn.reject(status, _error_body(message, code)))
+            await self._send(stream, conn.reject(status, error_body(message, code)))
             return
         if not conn.dialect_served:
             self.logs.note(

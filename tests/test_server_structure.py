@@ -83,6 +83,20 @@ def test_the_session_is_an_event_table_and_parts_not_mixins() -> None:
         assert "TYPE_CHECKING" not in path.read_text(), path.name
 
 
+def test_no_part_is_given_the_session() -> None:
+    session = ServerSession()
+    parts = [
+        value
+        for value in vars(session).values()
+        if type(value).__module__.startswith("rtcore.server.")
+    ]
+    assert len(parts) >= 7  # record, holdings, writer, transcriptions, requests, buffer, ...
+    for part in parts:
+        names = getattr(part, "__slots__", None) or vars(part)
+        for name in names:
+            assert getattr(part, name, None) is not session, (type(part).__name__, name)
+
+
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
 def test_the_event_table_answers_every_client_event_of_both_dialects(dialect: str) -> None:
     session = ServerSession(dialect=dialect)  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from .server import (
     ServerConnection,
     ServerConnectionEvent,
     credentials_of,
+    error_body,
     served_dialects,
     text_frame,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "ServerConnection",
     "ServerConnectionEvent",
     "credentials_of",
+    "error_body",
     "served_dialects",
     "text_frame",
 ]

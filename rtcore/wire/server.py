@@ -67,6 +67,7 @@ __all__ = [
     "ServerConnection",
     "ServerConnectionEvent",
     "credentials_of",
+    "error_body",
     "served_dialects",
     "text_frame",
 ]
@@ -97,9 +98,9 @@ _BETA_ONLY = "This endpoint speaks the beta dialect only; send OpenAI-Beta: real
 _BETA_GONE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
 
 
-def _error_body(message: str, code: str) -> bytes:
-    """An HTTP error's body as the service writes it."""
-    error = {"message": message, "type": "invalid_request_error", "code": code}
+def error_body(message: str, code: str, kind: str = "invalid_request_error") -> bytes:
+    """The JSON body of an HTTP refusal, as the service writes it (``{"error": {...}}``)."""
+    error = {"message": message, "type": kind, "code": code}
     return json.dumps({"error": error}).encode()
 
 
@@ -398,7 +399,7 @@ class ServerConnection:
                 code="dialect_served",
             )
         if self.dialect == "ga":
-            return self.reject(400, _error_body(_BETA_ONLY, "beta_header_required"))
+            return self.reject(400, error_body(_BETA_ONLY, "beta_header_required"))
         error = ev.ErrorEvent(
             event_id=event_id,
             error=ev.ErrorDetails(
