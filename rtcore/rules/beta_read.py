@@ -31,7 +31,7 @@ __all__ = [
     "RESPONSE_PATHS",
     "response_overrides",
     "session_changes",
-    "transcription_session_changes",
+    "transcription_session_config",
 ]
 
 _SESSION_NAMES = {
@@ -111,22 +111,18 @@ def session_changes(update: ev.SessionConfig) -> tuple[Changes, Paths, Extras]:
     return changes, PATHS, extras
 
 
-def transcription_session_changes(
-    session: ev.TranscriptionSessionConfig,
-) -> tuple[Changes, Paths, Extras]:
-    """A ``transcription_session.update``'s session, read as the realtime session it updates."""
+def transcription_session_config(session: ev.TranscriptionSessionConfig) -> ev.SessionConfig:
+    """A ``transcription_session.update``'s session as the realtime session members it sets."""
     if not isinstance(session.modalities, ev.UnsetType) and tuple(session.modalities) != ("text",):
         raise Invalid(
             "invalid_value", "A transcription session produces text only.", "session.modalities"
         )
-    return session_changes(
-        ev.SessionConfig(
-            input_audio_format=session.input_audio_format,
-            input_audio_transcription=session.input_audio_transcription,
-            turn_detection=session.turn_detection,
-            input_audio_noise_reduction=session.input_audio_noise_reduction,
-            include=session.include,
-        )
+    return ev.SessionConfig(
+        input_audio_format=session.input_audio_format,
+        input_audio_transcription=session.input_audio_transcription,
+        turn_detection=session.turn_detection,
+        input_audio_noise_reduction=session.input_audio_noise_reduction,
+        include=session.include,
     )
 
 

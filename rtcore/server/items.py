@@ -25,7 +25,14 @@ from typing import Any
 from msgspec.structs import replace
 
 from .. import events as ev
-from ..events import ga
+from ..rules.conversation import (
+    check_anchor,
+    check_new_item,
+    check_references,
+    check_truncate,
+    conversation_item,
+)
+from ..rules.requests import check_kind
 from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
 from .core import SessionCore, item_cost
@@ -39,42 +46,21 @@ class Items(SessionCore):
     """The conversation-items part of ``ServerSession``."""
 
     def _item(self, item_id: str, param: str = "item_id") -> ItemState:
-        item = self._state.item(item_id)
-        if item is None or not item.in_conversation:
-            raise Invalid("invalid_value", f"Item with item_id '{item_id}' not found.", param)
-        return item
+        return conversation_item(self._state, item_id, param)
 
     def _check_references(self, item: Any, param: str) -> None:
         """The ids a client item refers to exist (a call for an output, a request for an approval)."""
-        if (
-            isinstance(item, ev.FunctionCallOutputItem)
-            and item.call_id not in self._writer.call_ids
-        ):
-            raise Invalid(
-                "invalid_value",
-                f"No tool call found for function call output with call_id '{item.call_id}'.",
-                f"{param}.call_id",
-            )
-        if isinstance(item, ga.McpApprovalResponseItem):
-            request = self._state.item(item.approval_request_id)
-            if request is None or request.type != "mcp_approval_request":
-                raise Invalid(
-                    "invalid_value",
-                    f"No MCP approval request found with id '{item.approval_request_id}'.",
-                    f"{param}.approval_request_id",
-                )
+        check_references(self._state, item, self._writer.call_ids, param)
 
     def _create(self, e: Any, event_id: str | None) -> list[Effect]:
-        self._conversation_only("A transcription session has no conversation to add items to.")
+        check_kind(self._config.kind, e.type, self._edge.dialect)
         item = e.item
         fmt = self._input_format()
         self._edge.check_item(item, "item", fmt)
         order = self._state.order
         anchor = e.previous_item_id
-        if isinstance(anchor, str) and anchor != "root":
-            self._item(anchor, "previous_item_id")
-        if isinstance(item.id, str) and self._state.item(item.id) is not None:
-            raise Invalid("invalid_value", f"Item with id '{item.id}' already exists.", "item.id")
+        check_anchor(self._state, anchor)
+        check_new_item(self._state, item.id)
         self._check_references(item, "item")
         self._check_room()
         item_id = item.id if isinstance(item.id, str) else self._ids("item")
@@ -110,37 +96,7 @@ class Items(SessionCore):
         return []
 
     def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
-        item = self._item(e.item_id)
-        ok = (
-            item.type == "message"
-            and item.role == "assistant"
-            and 0 <= e.content_index < len(item.content)
-        )
-        if not ok or item.content[e.content_index].type != "audio":
-            raise Invalid(
-                "unsupported_content_type",
-                "Only model output audio messages can be truncated",
-                "item_id",
-            )
-        part = item.content[e.content_index]
-        if not part.audio_done:
-            raise Invalid(
-                "invalid_value",
-                "The item's audio is still being generated; cancel the response first.",
-                "item_id",
-            )
-        if e.audio_end_ms < 0:
-            raise Invalid(
-                "invalid_value",
-                f"Invalid 'audio_end_ms': {e.audio_end_ms} is negative.",
-                "audio_end_ms",
-            )
-        if e.audio_end_ms > part.audio_ms:
-            raise Invalid(
-                "invalid_value",
-                f"Audio content of {part.audio_ms}ms is already shorter than {e.audio_end_ms}ms",
-                "audio_end_ms",
-            )
+        check_truncate(self._state, e)
         self._emit(
             ev.ConversationItemTruncated(
                 event_id=self._ids("event"),

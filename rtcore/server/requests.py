@@ -24,6 +24,12 @@ from typing import Any, Literal
 from msgspec.structs import replace
 
 from .. import events as ev
+from ..rules.requests import (
+    check_kind,
+    check_no_active_response,
+    no_response_to_cancel,
+    output_audio_clear_refused,
+)
 from ..state import ItemState
 from ..state.model import ConversationView
 from ..state.wire import item_from_wire
@@ -44,7 +50,7 @@ class Requests(SessionCore):
     """The responses part of ``ServerSession``."""
 
     def _response_create(self, e: Any, event_id: str | None) -> list[Effect]:
-        self._conversation_only("A transcription session does not produce responses.")
+        check_kind(self._config.kind, e.type, self._edge.dialect)
         return self._start_response(e.response, event_id, "client")
 
     def _start_response(
@@ -60,12 +66,7 @@ class Requests(SessionCore):
         )
         if settings.conversation == "auto":
             active = self._writer.active_in_conversation()
-            if active is not None:
-                raise Invalid(
-                    "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: {active.id}. "
-                    "Wait until the response is finished before creating a new one.",
-                )
+            check_no_active_response(active.id if active is not None else None)
         else:
             running = sum(1 for run in self._writer.runs.values() if run.out_of_band)
             if running >= self.limits.max_out_of_band_responses:
@@ -133,12 +134,7 @@ class Requests(SessionCore):
         else:
             run = self._writer.active_in_conversation()
         if run is None:
-            named = f" with id '{e.response_id}'" if isinstance(e.response_id, str) else ""
-            raise Invalid(
-                "response_cancel_not_active",
-                f"Cancellation failed: no active response found{named}",
-                "response_id" if named else None,
-            )
+            raise no_response_to_cancel(e.response_id)
         return self._end_run(run, "client_cancelled")
 
     def _end_run(
@@ -164,8 +160,4 @@ class Requests(SessionCore):
     def _output_audio_clear(
         self, e: ev.OutputAudioBufferClear, event_id: str | None
     ) -> list[Effect]:
-        raise Invalid(
-            "invalid_value",
-            "output_audio_buffer.clear is only supported on WebRTC and SIP connections.",
-            "type",
-        )
+        raise output_audio_clear_refused()

@@ -49,6 +49,9 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import DeterministicIds, IdFactory
+from ..rules.beta_read import transcription_session_config
+from ..rules.event_id import check_event_id
+from ..rules.requests import check_kind
 from ..state import Snapshot
 from ..state.session import SessionState
 from .beta_edge import BetaEdge
@@ -276,22 +279,8 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
                 event_id,
             )
             return []
-        limit = self._edge.max_event_id_length
-        if (
-            limit is not None
-            and event_id is not None
-            and len(event_id) > limit
-            and not isinstance(event, ev.OutputAudioBufferClear)  # the one without a limit
-        ):
-            self._error(
-                "string_above_max_length",
-                f"Invalid 'event_id': string too long. Expected a string with maximum length"
-                f" {limit}, but got a string with length {len(event_id)} instead.",
-                "event_id",
-                event_id,
-            )
-            return []
         try:
+            check_event_id(event, self._edge.max_event_id_length)
             return handler(self, event, event_id)
         except Invalid as bad:
             self._error(bad.code, bad.message, bad.param, event_id)
@@ -312,38 +301,14 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
         return self._start_listings(servers)
 
     def _session_update(self, e: Any, event_id: str | None) -> list[Effect]:
-        if self.dialect == "beta" and self._transcription_only:
-            raise Invalid(
-                "invalid_value",
-                "session.update is not valid in a transcription session; use transcription_session.update.",
-                "type",
-            )
+        check_kind(self._config.kind, e.type, self._edge.dialect)
         return self._update(e.session)
 
     def _transcription_session_update(
         self, e: ev.TranscriptionSessionUpdate, event_id: str | None
     ) -> list[Effect]:
-        if not self._transcription_only:
-            raise Invalid(
-                "invalid_value",
-                "transcription_session.update is only valid in a transcription session (connect with ?intent=transcription).",
-                "type",
-            )
-        session = e.session
-        if not isinstance(session.modalities, ev.UnsetType) and tuple(session.modalities) != (
-            "text",
-        ):
-            raise Invalid(
-                "invalid_value", "A transcription session produces text only.", "session.modalities"
-            )
-        probe = ev.SessionConfig(
-            input_audio_format=session.input_audio_format,
-            input_audio_transcription=session.input_audio_transcription,
-            turn_detection=session.turn_detection,
-            input_audio_noise_reduction=session.input_audio_noise_reduction,
-            include=session.include,
-        )
-        self._update(probe)
+        check_kind(self._config.kind, e.type, self._edge.dialect)
+        self._update(transcription_session_config(e.session))
         return []
 
     # -- the backend's side -----------------------------------------------------------------------------
