@@ -5,7 +5,7 @@ SEQUENCES.md 8.4 and GA.md 2.7: users send ``input_text`` and
 and assistant messages text only - ``text`` in beta, ``output_text`` in GA,
 never audio (a client cannot put words in the model's voice). Audio in an
 ``input_audio`` part is a whole number of samples of the session's input
-format.
+format (``rtcore.rules.audio``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import events as ev
-from ..audio.formats import FORMATS
 from ..events import ga
+from .audio import check_whole_samples
 from .refusal import Invalid, invalid_value, missing
 
 __all__ = ["PARTS_BY_ROLE", "check_parts"]
@@ -63,10 +63,4 @@ def check_parts(
         if isinstance(part, ev.InputAudioContent):
             if isinstance(part.audio, ev.UnsetType):
                 raise missing(f"{where}.audio")
-            width = FORMATS[input_format].sample_width
-            if len(part.audio) % width:
-                raise Invalid(
-                    "invalid_value",
-                    f"Invalid audio: {len(part.audio)} bytes is not a whole number of {input_format} samples.",
-                    f"{where}.audio",
-                )
+            check_whole_samples(len(part.audio), input_format, f"{where}.audio")

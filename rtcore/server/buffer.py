@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 from .. import events as ev
+from ..rules.audio import check_whole_samples
 from ..state import ItemState, PartState
 from .core import SessionCore
 from .effects import Effect, Transcribe
@@ -37,12 +38,7 @@ class InputBuffer(SessionCore):
     def _append(self, e: ev.InputAudioBufferAppend, event_id: str | None) -> list[Effect]:
         audio = e.audio
         fmt = self._audio.fmt
-        if not self._audio.whole_samples(audio):
-            raise Invalid(
-                "invalid_value",
-                f"Invalid audio: {len(audio)} bytes is not a whole number of {fmt} samples.",
-                "audio",
-            )
+        check_whole_samples(len(audio), fmt, "audio")
         if len(audio) > self.limits.max_append_bytes:
             raise Invalid(
                 "invalid_value",
