@@ -45,6 +45,7 @@ from .client_edge import ClientEdge, client_edge
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import ga
 from .ids import DeterministicIds, IdFactory
+from .rules.conversation import is_assistant_audio
 from .rules.refusal import Invalid
 from .rules.wire_items import function_call_output_wire, function_call_wire
 from .state import ItemState, PartState, Snapshot, apply, initial_snapshot, record_protocol_error
@@ -262,7 +263,7 @@ class ClientSession:
         assistant audio.
         """
         item = self._state.item(item_id)
-        if item is None or not _is_assistant_audio(item, content_index):
+        if item is None or not is_assistant_audio(item, content_index):
             raise LocalProtocolError(
                 f"item {item_id!r} has no assistant audio at content index {content_index}",
                 code="unsupported_content_type",

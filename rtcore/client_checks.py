@@ -41,13 +41,13 @@ from .client_edge import ClientEdge
 from .rules.audio import check_whole_samples
 from .rules.conversation import (
     check_anchor,
+    check_deletable,
     check_new_item,
     check_references,
     check_truncate,
     conversation_item,
 )
 from .rules.event_id import check_event_id
-from .rules.refusal import Invalid
 from .rules.requests import (
     check_kind,
     check_no_active_response,
@@ -98,14 +98,7 @@ def check_client_event(
     elif isinstance(event, ev.ConversationItemTruncate):
         check_truncate(s, event)
     elif isinstance(event, ev.ConversationItemDelete):
-        item = conversation_item(s, event.item_id)
-        writer = s.response(item.response_id) if item.response_id is not None else None
-        if writer is not None and not writer.done:
-            raise Invalid(
-                "invalid_value",
-                f"Item '{event.item_id}' is still being generated; cancel the response first.",
-                "item_id",
-            )
+        check_deletable(s, event.item_id)
     elif isinstance(event, ev.ConversationItemRetrieve):
         conversation_item(s, event.item_id)
     elif isinstance(event, ev.ResponseCancel):

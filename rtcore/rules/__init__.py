@@ -14,8 +14,11 @@ request, the client to refuse sending it, and both get the same ``code`` and
 * ``voice`` - the voice lock;
 * ``parts`` - the content parts by role and dialect;
 * ``items`` - the rules of a client's item in each dialect (function-call fields, ids, images);
-* ``conversation`` - rules that read the conversation (items named, truncation, references);
+* ``conversation`` - rules that read the conversation (items named, truncation, deletion,
+  references);
 * ``event_id`` - the length of a client ``event_id``;
+* ``audio`` - whole samples of the input format;
+* ``requests`` - which requests a session takes (its kind, the transport, responses running);
 * ``reading``, ``beta_read``, ``ga_read`` - a request read into the neutral
   vocabulary, with the dialect's rules (the validation half of an edge);
 * ``session_update`` - the rules of session settings and response overrides, and the merge;

@@ -13,7 +13,8 @@ transition function the client uses), so both check these the same way
   whose item was deleted since); an ``mcp_approval_response`` an approval
   request that exists;
 * only complete assistant audio can be truncated, and only within the audio
-  produced (``unsupported_content_type``, ``invalid_value``).
+  produced (``unsupported_content_type``, ``invalid_value``);
+* an item a response is still writing cannot be deleted.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from .refusal import Invalid
 
 __all__ = [
     "check_anchor",
+    "check_deletable",
     "check_new_item",
     "check_references",
     "check_truncate",
     "conversation_item",
+    "is_assistant_audio",
 ]
 
 
@@ -75,15 +78,32 @@ def check_references(s: Snapshot, item: object, call_ids: Container[str], param:
             )
 
 
+def check_deletable(s: Snapshot, item_id: str) -> None:
+    """``item_id`` is an item of the conversation that no running response is writing."""
+    item = conversation_item(s, item_id)
+    writer = s.response(item.response_id) if item.response_id is not None else None
+    if writer is not None and not writer.done:
+        raise Invalid(
+            "invalid_value",
+            f"Item '{item_id}' is still being generated; cancel the response first.",
+            "item_id",
+        )
+
+
+def is_assistant_audio(item: ItemState, content_index: int) -> bool:
+    """Whether part ``content_index`` of ``item`` is the model's audio (what can be truncated)."""
+    return (
+        item.type == "message"
+        and item.role == "assistant"
+        and 0 <= content_index < len(item.content)
+        and item.content[content_index].type == "audio"
+    )
+
+
 def check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> None:
     """A truncation cuts complete assistant audio within what was produced."""
     item = conversation_item(s, event.item_id)
-    ok = (
-        item.type == "message"
-        and item.role == "assistant"
-        and 0 <= event.content_index < len(item.content)
-    )
-    if not ok or item.content[event.content_index].type != "audio":
+    if not is_assistant_audio(item, event.content_index):
         raise Invalid(
             "unsupported_content_type",
             "Only model output audio messages can be truncated",

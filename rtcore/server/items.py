@@ -27,6 +27,7 @@ from msgspec.structs import replace
 from .. import events as ev
 from ..rules.conversation import (
     check_anchor,
+    check_deletable,
     check_new_item,
     check_references,
     check_truncate,
@@ -37,7 +38,6 @@ from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
 from .core import SessionCore, item_cost
 from .effects import Effect
-from .settings import Invalid
 
 __all__ = ["Items"]
 
@@ -110,17 +110,8 @@ class Items(SessionCore):
             self._charge(e.item_id, item_cost(truncated))
         return []
 
-    def _in_active_response(self, item_id: str) -> bool:
-        return any(item_id in run.items for run in self._writer.runs.values())
-
     def _delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
-        self._item(e.item_id)
-        if self._in_active_response(e.item_id):
-            raise Invalid(
-                "invalid_value",
-                f"Item '{e.item_id}' is still being generated; cancel the response first.",
-                "item_id",
-            )
+        check_deletable(self._state, e.item_id)
         self._emit(ev.ConversationItemDeleted(event_id=self._ids("event"), item_id=e.item_id))
         self._item_audio.pop(e.item_id, None)
         self._item_seconds.pop(e.item_id, None)
