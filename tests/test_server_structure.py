@@ -77,10 +77,35 @@ def test_the_check_finds_what_only_a_dialect_has() -> None:
         assert any("Session" in name for name in found), edge
 
 
+def _stubs(path: Path) -> list[str]:
+    """Functions declared only for the type checker (``if TYPE_CHECKING: def ...``)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for inner in ast.walk(node):
+                if (
+                    isinstance(inner, ast.FunctionDef)
+                    and inner.body
+                    and (
+                        isinstance(inner.body[-1], ast.Expr)
+                        and isinstance(inner.body[-1].value, ast.Constant)
+                        and inner.body[-1].value.value is Ellipsis
+                    )
+                ):
+                    found.append(f"{path.name}:{inner.lineno} {inner.name}")
+    return found
+
+
 def test_the_session_is_an_event_table_and_parts_not_mixins() -> None:
     assert ServerSession.__bases__ == (object,)
-    for path in SERVER.glob("*.py"):
-        assert "TYPE_CHECKING" not in path.read_text(), path.name
+    assert [stub for path in sorted(SERVER.glob("*.py")) for stub in _stubs(path)] == []
+
+
+def test_the_stub_check_finds_a_stub(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text("if TYPE_CHECKING:\n    def _item(self, item_id: str) -> int: ...\n")
+    assert _stubs(module) == ["m.py:2 _item"]
 
 
 def test_no_part_is_given_the_session() -> None:

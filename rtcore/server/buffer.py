@@ -29,6 +29,7 @@ from ..audio.formats import FORMATS
 from ..audio.vad import DetectorFactory
 from ..events.ga import ServerVad
 from ..ids import IdFactory
+from ..rules.audio import check_whole_samples
 from ..state import ItemState, PartState
 from .config import ServerLimits
 from .core import Emit, ReportError, SessionView, check_room, full_message
@@ -111,12 +112,7 @@ class InputBuffer:
         audio = e.audio
         buffer = self._audio
         limits = self._limits
-        if not buffer.whole_samples(audio):
-            raise Invalid(
-                "invalid_value",
-                f"Invalid audio: {len(audio)} bytes is not a whole number of {buffer.fmt} samples.",
-                "audio",
-            )
+        check_whole_samples(len(audio), buffer.fmt, "audio")
         if len(audio) > limits.max_append_bytes:
             raise Invalid(
                 "invalid_value",

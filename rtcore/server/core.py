@@ -36,8 +36,6 @@ __all__ = [
     "ReportError",
     "SessionView",
     "check_room",
-    "conversation_item",
-    "conversation_only",
     "full_message",
     "item_cost",
 ]
@@ -124,14 +122,6 @@ def item_cost(item: ItemState) -> int:
     return cost
 
 
-def conversation_item(state: Snapshot, item_id: str, param: str = "item_id") -> ItemState:
-    """An item of the conversation, or the ``invalid_value`` a client gets for a wrong id."""
-    item = state.item(item_id)
-    if item is None or not item.in_conversation:
-        raise Invalid("invalid_value", f"Item with item_id '{item_id}' not found.", param)
-    return item
-
-
 def full_message(limits: ServerLimits) -> str:
     return f"The conversation holds the maximum of {limits.max_items} items; delete some first."
 
@@ -140,9 +130,3 @@ def check_room(state: Snapshot, limits: ServerLimits) -> None:
     """Refuse a client's request that would add an item to a full conversation."""
     if len(state.order) >= limits.max_items:
         raise Invalid("conversation_full", full_message(limits))
-
-
-def conversation_only(config: SessionState, message: str) -> None:
-    """Refuse, in a transcription session, an event that only a conversation session has."""
-    if config.kind == "transcription":
-        raise Invalid("invalid_value", message, "type")

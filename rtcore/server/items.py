@@ -25,17 +25,24 @@ from typing import Any
 from msgspec.structs import replace
 
 from .. import events as ev
-from ..events import ga
 from ..ids import IdFactory
+from ..rules.conversation import (
+    check_anchor,
+    check_deletable,
+    check_new_item,
+    check_references,
+    check_truncate,
+    conversation_item,
+)
+from ..rules.requests import check_kind
 from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
 from .config import ServerLimits
-from .core import Emit, SessionView, check_room, conversation_item, conversation_only, item_cost
+from .core import Emit, SessionView, check_room, item_cost
 from .edge import Edge
 from .effects import Effect
 from .memory import Holdings
 from .responses import ResponseWriter
-from .settings import Invalid
 from .transcriptions import Transcriptions
 
 __all__ = ["Items"]
@@ -73,40 +80,19 @@ class Items:
     def _item(self, item_id: str, param: str = "item_id") -> ItemState:
         return conversation_item(self._view.state, item_id, param)
 
-    def _check_references(self, item: Any, param: str) -> None:
-        """The ids a client item refers to exist (a call for an output, a request for an approval)."""
-        if (
-            isinstance(item, ev.FunctionCallOutputItem)
-            and item.call_id not in self._writer.call_ids
-        ):
-            raise Invalid(
-                "invalid_value",
-                f"No tool call found for function call output with call_id '{item.call_id}'.",
-                f"{param}.call_id",
-            )
-        if isinstance(item, ga.McpApprovalResponseItem):
-            request = self._view.state.item(item.approval_request_id)
-            if request is None or request.type != "mcp_approval_request":
-                raise Invalid(
-                    "invalid_value",
-                    f"No MCP approval request found with id '{item.approval_request_id}'.",
-                    f"{param}.approval_request_id",
-                )
-
     def create(self, e: Any, event_id: str | None) -> list[Effect]:
         config = self._view.config
-        conversation_only(config, "A transcription session has no conversation to add items to.")
+        check_kind(config.kind, e.type, self._edge.dialect)
         item = e.item
         fmt = config.input_format or "pcm16"
         self._edge.check_item(item, "item", fmt)
-        order = self._view.state.order
+        snapshot = self._view.state
+        order = snapshot.order
         anchor = e.previous_item_id
-        if isinstance(anchor, str) and anchor != "root":
-            self._item(anchor, "previous_item_id")
-        if isinstance(item.id, str) and self._view.state.item(item.id) is not None:
-            raise Invalid("invalid_value", f"Item with id '{item.id}' already exists.", "item.id")
-        self._check_references(item, "item")
-        check_room(self._view.state, self._limits)
+        check_anchor(snapshot, anchor)
+        check_new_item(snapshot, item.id)
+        check_references(snapshot, item, self._writer.call_ids, "item")
+        check_room(snapshot, self._limits)
         item_id = item.id if isinstance(item.id, str) else self._ids("item")
         previous: str | None
         if anchor == "root":
@@ -140,37 +126,7 @@ class Items:
         return []
 
     def truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
-        item = self._item(e.item_id)
-        ok = (
-            item.type == "message"
-            and item.role == "assistant"
-            and 0 <= e.content_index < len(item.content)
-        )
-        if not ok or item.content[e.content_index].type != "audio":
-            raise Invalid(
-                "unsupported_content_type",
-                "Only model output audio messages can be truncated",
-                "item_id",
-            )
-        part = item.content[e.content_index]
-        if not part.audio_done:
-            raise Invalid(
-                "invalid_value",
-                "The item's audio is still being generated; cancel the response first.",
-                "item_id",
-            )
-        if e.audio_end_ms < 0:
-            raise Invalid(
-                "invalid_value",
-                f"Invalid 'audio_end_ms': {e.audio_end_ms} is negative.",
-                "audio_end_ms",
-            )
-        if e.audio_end_ms > part.audio_ms:
-            raise Invalid(
-                "invalid_value",
-                f"Audio content of {part.audio_ms}ms is already shorter than {e.audio_end_ms}ms",
-                "audio_end_ms",
-            )
+        check_truncate(self._view.state, e)
         self._emit(
             ev.ConversationItemTruncated(
                 event_id=self._ids("event"),
@@ -184,17 +140,8 @@ class Items:
             self._holdings.charge(e.item_id, item_cost(truncated))
         return []
 
-    def _in_active_response(self, item_id: str) -> bool:
-        return any(item_id in run.items for run in self._writer.runs.values())
-
     def delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
-        self._item(e.item_id)
-        if self._in_active_response(e.item_id):
-            raise Invalid(
-                "invalid_value",
-                f"Item '{e.item_id}' is still being generated; cancel the response first.",
-                "item_id",
-            )
+        check_deletable(self._view.state, e.item_id)
         self._emit(ev.ConversationItemDeleted(event_id=self._ids("event"), item_id=e.item_id))
         self._holdings.forget(e.item_id)
         self._transcriptions.forget(e.item_id)

@@ -25,11 +25,19 @@ from msgspec.structs import replace
 
 from .. import events as ev
 from ..ids import IdFactory
+from ..rules.conversation import conversation_item
+from ..rules.reading import Extras
+from ..rules.requests import (
+    check_kind,
+    check_no_active_response,
+    no_response_to_cancel,
+    output_audio_clear_refused,
+)
 from ..state import ItemState
 from ..state.model import ConversationView
 from ..state.wire import item_from_wire
 from .config import ServerLimits
-from .core import SessionView, conversation_item, conversation_only, item_cost
+from .core import SessionView, item_cost
 from .edge import Edge
 from .effects import CancelResponse, Effect, StartResponse
 from .memory import Holdings
@@ -61,7 +69,7 @@ class Requests:
         limits: ServerLimits,
         writer: ResponseWriter,
         holdings: Holdings,
-        extras: dict[str, Any],
+        extras: Extras,
         conversation_id: str,
     ) -> None:
         self._view = view
@@ -74,7 +82,7 @@ class Requests:
         self._conversation_id = conversation_id
 
     def create(self, e: Any, event_id: str | None) -> list[Effect]:
-        conversation_only(self._view.config, "A transcription session does not produce responses.")
+        check_kind(self._view.config.kind, e.type, self._edge.dialect)
         return self.start(e.response, event_id, "client")
 
     def start_by_vad(self) -> list[Effect]:
@@ -96,12 +104,7 @@ class Requests:
         )
         if settings.conversation == "auto":
             active = writer.active_in_conversation()
-            if active is not None:
-                raise Invalid(
-                    "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: {active.id}. "
-                    "Wait until the response is finished before creating a new one.",
-                )
+            check_no_active_response(active.id if active is not None else None)
         else:
             running = sum(1 for run in writer.runs.values() if run.out_of_band)
             if running >= self._limits.max_out_of_band_responses:
@@ -172,12 +175,7 @@ class Requests:
         else:
             run = self._writer.active_in_conversation()
         if run is None:
-            named = f" with id '{e.response_id}'" if isinstance(e.response_id, str) else ""
-            raise Invalid(
-                "response_cancel_not_active",
-                f"Cancellation failed: no active response found{named}",
-                "response_id" if named else None,
-            )
+            raise no_response_to_cancel(e.response_id)
         return self.end(run, "client_cancelled")
 
     def interrupt(self, run: Run) -> list[Effect]:
@@ -203,8 +201,4 @@ class Requests:
     def output_audio_clear(
         self, e: ev.OutputAudioBufferClear, event_id: str | None
     ) -> list[Effect]:
-        raise Invalid(
-            "invalid_value",
-            "output_audio_buffer.clear is only supported on WebRTC and SIP connections.",
-            "type",
-        )
+        raise output_audio_clear_refused()

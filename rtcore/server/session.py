@@ -55,6 +55,9 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import DeterministicIds, IdFactory
+from ..rules.event_id import check_event_id
+from ..rules.reading import Extras
+from ..rules.requests import check_kind
 from ..state import Snapshot
 from ..state.session import SessionState
 from .beta_edge import BetaEdge
@@ -155,7 +158,7 @@ class ServerSession:
         # Audio retention (see memory): by default only durations are kept.
         self._record = record = Record(config, Snapshot(retain_audio=retain_audio), ids)
         self._ended = False
-        self._extras: dict[str, Any] = {}
+        self._extras: Extras = {}
         """Settings only the dialect has, as its edge read them (beta's ``temperature``)."""
         record.emit(self._edge.session_event(True, config, self._extras, ids("event")))
         if conversation_created and config.kind != "transcription":
@@ -341,22 +344,8 @@ class ServerSession:
                 event_id,
             )
             return []
-        limit = self._edge.max_event_id_length
-        if (
-            limit is not None
-            and event_id is not None
-            and len(event_id) > limit
-            and not isinstance(event, ev.OutputAudioBufferClear)  # the one without a limit
-        ):
-            self._record.error(
-                "string_above_max_length",
-                f"Invalid 'event_id': string too long. Expected a string with maximum length"
-                f" {limit}, but got a string with length {len(event_id)} instead.",
-                "event_id",
-                event_id,
-            )
-            return []
         try:
+            check_event_id(event, self._edge.max_event_id_length)
             return handler(event, event_id)
         except Invalid as bad:
             self._record.error(bad.code, bad.message, bad.param, event_id)
@@ -368,6 +357,7 @@ class ServerSession:
         """``session.update`` (and beta's ``transcription_session.update``)."""
         record, edge = self._record, self._edge
         current = record.config
+        check_kind(current.kind, e.type, edge.dialect)
         changes, paths, extras = edge.session_changes(edge.session_of(e, current), current)
         config = merge_config(current, changes, paths, audio_produced=self._writer.audio_produced)
         servers = new_mcp_servers(current, config)
