@@ -140,9 +140,6 @@ class InputAudio:
     def buffered_ms(self) -> float:
         return self.buffered_samples * 1000 / self.rate
 
-    def whole_samples(self, data: bytes) -> bool:
-        return len(data) % self._width == 0
-
     def append(self, data: bytes) -> list[Boundary]:
         """Add audio; returns the speech boundaries it completed (VAD on)."""
         self.buffer += data
