@@ -82,6 +82,11 @@ class ClientSession:
         """Whether the model has spoken in this session (the voice is locked from then on)."""
         self._call_ids: set[str] = set()
         """Every function call id the session has seen (an output may answer any of them)."""
+        self._calls_sent: dict[str, str] = {}
+        """Function calls this client created, by the ``event_id`` of their
+        ``conversation.item.create``: the server knows them before it reads what
+        follows (``replay_events`` sends a call and its output back to back),
+        unless it refused the create."""
         self._creates_unanswered = 0
         """``response.create`` events sent and not yet answered (``response.created`` or an
         ``error`` naming them): while one is, a response may be running that the state
@@ -158,6 +163,7 @@ class ClientSession:
             return state
         if isinstance(client_event, ev.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered = max(0, self._creates_unanswered - 1)
+        self._calls_sent.pop(client_event_id, None)  # refused: the server has no such call
         record = replace(state.errors[-1], client_event=client_event)
         return replace(state, errors=state.errors.set(len(state.errors) - 1, record))
 
@@ -197,7 +203,7 @@ class ClientSession:
                 self._edge,
                 self._state,
                 event,
-                call_ids=self._call_ids,
+                call_ids=self._known_calls(),
                 audio_produced=self._audio_produced,
                 response_pending=self._creates_unanswered > 0,
             )
@@ -208,7 +214,17 @@ class ClientSession:
         self.note_sent(event)
         if isinstance(event, ev.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered += 1
+        elif isinstance(event, ev.ConversationItemCreate | ga.ConversationItemCreate):
+            item = event.item
+            if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
+                assert isinstance(event.event_id, str)
+                self._calls_sent[event.event_id] = item.call_id
         return ev.encode_event(event)
+
+    def _known_calls(self) -> set[str] | frozenset[str]:
+        if not self._calls_sent:
+            return self._call_ids
+        return self._call_ids | set(self._calls_sent.values())
 
     def note_sent(self, event: ev.ClientEvent) -> None:
         """Remember a client event sent by other means (e.g. when replaying a recording)."""

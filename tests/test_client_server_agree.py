@@ -29,6 +29,7 @@ from msgspec.structs import replace
 
 from rtcore import ClientSession
 from rtcore import events as ev
+from rtcore.client import replay_events
 from rtcore.client_checks import SERVER_ONLY_CODES
 from rtcore.errors import LocalProtocolError
 from rtcore.events import ga
@@ -346,3 +347,23 @@ def test_a_ga_client_refuses_a_beta_assistant_message_as_the_ga_server_does() ->
     item = ev.MessageItem(role="assistant", content=(ev.TextContent(text="Hello"),))
     client, _ = refusals(pair, ga.ConversationItemCreate(item=item))  # type: ignore[arg-type]
     assert client == ("invalid_value", "item.content[0].type")
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_a_replayed_conversation_can_be_sent_back_to_back(dialect: ev.Dialect) -> None:
+    """A call and its output sent without waiting for the echo: the client knows its own call."""
+    first = Pair(dialect)
+    create = ga.ResponseCreate() if dialect == "ga" else ev.ResponseCreate()
+    first.step(create, ["call"])
+    [call] = [i for i in first.client.state.items if i.type == "function_call"]
+    output = ev.FunctionCallOutputItem(call_id=call.call_id or "", output="{}")
+    item_create = ga.ConversationItemCreate if dialect == "ga" else ev.ConversationItemCreate
+    assert first.step(item_create(item=output), []) == (None, None)
+    events = replay_events(first.client.state, dialect=dialect)
+    assert [e.item.type for e in events] == ["function_call", "function_call_output"]
+
+    second = Pair(dialect)
+    sent = [second.client.send(event) for event in events]  # no echo read in between
+    for data in sent:
+        second.server.receive_message(data)
+    assert not [e for e in second.server.events_to_send() if isinstance(e, ev.ErrorEvent)]
