@@ -253,8 +253,8 @@ class ClientSession:
             raise _refuse(
                 event,
                 err.code,
-                f"not a valid {self.dialect} event ({err}); this session speaks {self.dialect}"
-                + (": use the classes of rtcore.events.ga" if self.dialect == "ga" else ""),
+                f"not a valid {self.dialect} event ({err}); this session speaks"
+                f" {self.dialect}: use the classes of {self._edge.namespace}",
                 err.path,
             ) from None
         if isinstance(same, ev.UnknownEvent) or type(same) not in self._edge.client_events:
