@@ -14,7 +14,8 @@ other dialect): item ids drawn from the conversation and made up, truncations
 within and past the audio, voice changes before and after the model spoke,
 function-call outputs for calls that exist, existed or never did, responses
 overlapping, cancels with nothing running, session updates with values in
-and out of range. A scripted backend answers each response with audio, text
+and out of range, and now and then an arbitrary event of the dialect
+(``strategies.events_of``). A scripted backend answers each response with audio, text
 or a function call, or leaves it running.
 """
 
@@ -26,6 +27,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
+from strategies import events_of
 
 from rtcore import ClientSession
 from rtcore import events as ev
@@ -35,7 +37,17 @@ from rtcore.errors import LocalProtocolError
 from rtcore.events import ga
 from rtcore.ids import SequentialIds
 from rtcore.server import ServerLimits, ServerSession
-from rtcore.server.effects import StartResponse, Transcribe
+from rtcore.server.effects import (
+    ArgumentsChunk,
+    AudioChunk,
+    Finish,
+    FunctionCallChunk,
+    OutputChunk,
+    StartResponse,
+    TextChunk,
+    Transcribe,
+    TranscriptChunk,
+)
 
 Answer = tuple[str | None, str | None] | None
 """A refusal's (code, param), or ``None`` when the event was accepted."""
@@ -89,15 +101,20 @@ class Pair:
             rid = effect.response_id
             if plan == "running":
                 continue
+            chunks: list[OutputChunk]
             if plan == "audio" and effect.settings.audio:
-                self.server.add_transcript(rid, "hello")
-                self.server.add_audio(rid, bytes(4800))
+                chunks = [TranscriptChunk("hello"), AudioChunk(bytes(4800))]
             elif plan == "call":
-                self.server.start_function_call(rid, "lookup", call_id=f"call_{rid}")
-                self.server.add_arguments(rid, "{}")
+                chunks = [
+                    FunctionCallChunk(name="lookup", call_id=f"call_{rid}"),
+                    ArgumentsChunk("{}"),
+                ]
             else:
-                self.server.add_text(rid, "hello")
-            self.server.finish_response(rid)
+                chunks = [TextChunk("hello")]
+            # A full conversation (max_items) ends the response at its first item.
+            for chunk in [*chunks, Finish(status="completed")]:
+                if self.server.is_active(rid):
+                    self.server.produce(rid, chunk)
 
 
 # -- strategies ------------------------------------------------------------------------------
@@ -196,9 +213,13 @@ def client_events(draw: st.DrawFn, pair: Pair) -> ev.ClientEvent:
         st.sampled_from(
             ["session", "create", "truncate", "response"] * 3
             + ["append", "commit", "clear", "delete", "retrieve", "cancel"] * 2
-            + ["output_clear", "transcription_session"]
+            + ["output_clear", "transcription_session", "arbitrary", "arbitrary"]
         )
     )
+    if kind == "arbitrary":  # any event of the dialect, every field drawn from its type
+        classes = sorted(ev.client_events(dialect).values(), key=lambda c: c.type)
+        arbitrary: ev.ClientEvent = draw(st.sampled_from(classes).flatmap(events_of))
+        return arbitrary
     ids = item_ids(pair)
     event: ev.ClientEvent
     if kind == "session":
