@@ -187,7 +187,7 @@ def _item(draw: st.DrawFn, dialect: ev.Dialect, pair: Pair) -> Any:
     kind = draw(st.sampled_from(["user", "assistant", "beta_assistant", "output", "call", "audio"]))
     item_id = draw(st.one_of(st.just(ev.UNSET), st.just(""), item_ids(pair), st.just("mine")))
     if kind == "output":
-        call = draw(st.one_of(item_ids(pair), st.just("call_x")))
+        call = draw(st.one_of(item_ids(pair), st.sampled_from(["call_x", "call_c"])))
         return ev.FunctionCallOutputItem(id=item_id, call_id=call, output="{}")
     if kind == "call":
         return ev.FunctionCallItem(id=item_id, call_id="call_c", name="f", arguments="{}")
@@ -388,3 +388,18 @@ def test_a_replayed_conversation_can_be_sent_back_to_back(dialect: ev.Dialect) -
     for data in sent:
         second.server.receive_message(data)
     assert not [e for e in second.server.events_to_send() if isinstance(e, ev.ErrorEvent)]
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_an_output_may_answer_a_call_whose_item_was_deleted(dialect: ev.Dialect) -> None:
+    pair = Pair(dialect)
+    create = ga.ResponseCreate() if dialect == "ga" else ev.ResponseCreate()
+    assert pair.step(create, ["call"]) == (None, None)
+    [call] = [i for i in pair.client.state.items if i.type == "function_call"]
+    assert refusals(pair, ev.ConversationItemDelete(item_id=call.id)) == (None, None)
+    item_create = ga.ConversationItemCreate if dialect == "ga" else ev.ConversationItemCreate
+    output = ev.FunctionCallOutputItem(call_id=call.call_id or "", output="{}")
+    assert refusals(pair, item_create(item=output)) == (None, None)
+    unknown = ev.FunctionCallOutputItem(call_id="call_never", output="{}")
+    client, _ = refusals(pair, item_create(item=unknown))
+    assert client == ("invalid_value", "item.call_id")
