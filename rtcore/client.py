@@ -98,6 +98,12 @@ class ClientSession:
         if retain_audio is not None and base.retain_audio != retain_audio:
             base = replace(base, retain_audio=retain_audio)
         self._state = base
+        # A session resumed from a snapshot: what it shows has been heard already.
+        for item in base.conversation:
+            if any(p.type == "audio" and p.audio is not None for p in item.content):
+                self._audio_produced = True
+            if item.type == "function_call" and item.call_id is not None:
+                self._call_ids.add(item.call_id)
         self._ids: IdFactory = id_factory or DeterministicIds(b"rtcore-client")
         self._sent: OrderedDict[str, ev.ClientEvent] = OrderedDict()
         self._remember = remember
