@@ -82,6 +82,11 @@ class ClientSession:
         """Whether the model has spoken in this session (the voice is locked from then on)."""
         self._call_ids: set[str] = set()
         """Every function call id the session has seen (an output may answer any of them)."""
+        self._calls_sent: dict[str, str] = {}
+        """Function calls this client created, by the ``event_id`` of their
+        ``conversation.item.create``: the server knows them before it reads what
+        follows (``replay_events`` sends a call and its output back to back),
+        unless it refused the create."""
         self._creates_unanswered = 0
         """``response.create`` events sent and not yet answered (``response.created`` or an
         ``error`` naming them): while one is, a response may be running that the state
@@ -93,6 +98,12 @@ class ClientSession:
         if retain_audio is not None and base.retain_audio != retain_audio:
             base = replace(base, retain_audio=retain_audio)
         self._state = base
+        # A session resumed from a snapshot: what it shows has been heard already.
+        for item in base.conversation:
+            if any(p.type == "audio" and p.audio is not None for p in item.content):
+                self._audio_produced = True
+            if item.type == "function_call" and item.call_id is not None:
+                self._call_ids.add(item.call_id)
         self._ids: IdFactory = id_factory or DeterministicIds(b"rtcore-client")
         self._sent: OrderedDict[str, ev.ClientEvent] = OrderedDict()
         self._remember = remember
@@ -158,6 +169,7 @@ class ClientSession:
             return state
         if isinstance(client_event, ev.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered = max(0, self._creates_unanswered - 1)
+        self._calls_sent.pop(client_event_id, None)  # refused: the server has no such call
         record = replace(state.errors[-1], client_event=client_event)
         return replace(state, errors=state.errors.set(len(state.errors) - 1, record))
 
@@ -197,7 +209,7 @@ class ClientSession:
                 self._edge,
                 self._state,
                 event,
-                call_ids=self._call_ids,
+                call_ids=self._known_calls(),
                 audio_produced=self._audio_produced,
                 response_pending=self._creates_unanswered > 0,
             )
@@ -208,7 +220,17 @@ class ClientSession:
         self.note_sent(event)
         if isinstance(event, ev.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered += 1
+        elif isinstance(event, ev.ConversationItemCreate | ga.ConversationItemCreate):
+            item = event.item
+            if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
+                assert isinstance(event.event_id, str)
+                self._calls_sent[event.event_id] = item.call_id
         return ev.encode_event(event)
+
+    def _known_calls(self) -> set[str] | frozenset[str]:
+        if not self._calls_sent:
+            return self._call_ids
+        return self._call_ids | set(self._calls_sent.values())
 
     def note_sent(self, event: ev.ClientEvent) -> None:
         """Remember a client event sent by other means (e.g. when replaying a recording)."""
@@ -237,8 +259,8 @@ class ClientSession:
             raise _refuse(
                 event,
                 err.code,
-                f"not a valid {self.dialect} event ({err}); this session speaks {self.dialect}"
-                + (": use the classes of rtcore.events.ga" if self.dialect == "ga" else ""),
+                f"not a valid {self.dialect} event ({err}); this session speaks"
+                f" {self.dialect}: use the classes of {self._edge.namespace}",
                 err.path,
             ) from None
         if isinstance(same, ev.UnknownEvent) or type(same) not in self._edge.client_events:

@@ -56,6 +56,7 @@ from .rules.requests import (
 )
 from .rules.session_update import check_response, merge_config
 from .state import Snapshot
+from .state.steps import input_format
 
 __all__ = ["SERVER_ONLY_CODES", "check_client_event"]
 
@@ -92,7 +93,7 @@ def check_client_event(
     session = s.session
     if session is not None:
         check_kind(session.kind, event.type, edge.dialect)
-    fmt: ev.AudioFormat = (session.input_format if session is not None else None) or "pcm16"
+    fmt = input_format(s)
     if isinstance(event, ev.InputAudioBufferAppend):
         check_whole_samples(len(event.audio), fmt, "audio")
     elif isinstance(event, ev.ConversationItemTruncate):

@@ -34,6 +34,8 @@ class ClientEdge(Protocol):
     """The interface of a client's dialect edge (see the module docstring)."""
 
     dialect: ClassVar[ev.Dialect]
+    namespace: ClassVar[str]
+    """The module whose classes the dialect's events are (for error messages)."""
     client_events: ClassVar[frozenset[type[ev.ClientEvent]]]
     max_event_id_length: ClassVar[int | None]
 
@@ -59,7 +61,9 @@ class ClientEdge(Protocol):
         """The dialect's ``conversation.item.create`` for ``item``."""
         ...
 
-    def text_message(self, item_id: str, role: ev.Role, texts: Sequence[str]) -> ev.Item | ga.GAItem:
+    def text_message(
+        self, item_id: str, role: ev.Role, texts: Sequence[str]
+    ) -> ev.Item | ga.GAItem:
         """A message of text parts in the dialect (assistant text is ``output_text`` in GA)."""
         ...
 
@@ -68,6 +72,7 @@ class BetaClientEdge:
     """What is beta about a beta client."""
 
     dialect: ClassVar[ev.Dialect] = "beta"
+    namespace: ClassVar[str] = "rtcore.events"
     client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(ev.CLIENT_EVENTS.values())
     max_event_id_length: ClassVar[int | None] = None
 
@@ -113,6 +118,7 @@ class GAClientEdge:
     """What is GA about a GA client."""
 
     dialect: ClassVar[ev.Dialect] = "ga"
+    namespace: ClassVar[str] = "rtcore.events.ga"
     client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
         ev.GA_CLIENT_EVENTS.values()
     )

@@ -14,7 +14,8 @@ other dialect): item ids drawn from the conversation and made up, truncations
 within and past the audio, voice changes before and after the model spoke,
 function-call outputs for calls that exist, existed or never did, responses
 overlapping, cancels with nothing running, session updates with values in
-and out of range. A scripted backend answers each response with audio, text
+and out of range, and now and then an arbitrary event of the dialect
+(``strategies.events_of``). A scripted backend answers each response with audio, text
 or a function call, or leaves it running.
 """
 
@@ -26,15 +27,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
+from strategies import events_of
 
 from rtcore import ClientSession
 from rtcore import events as ev
+from rtcore.client import replay_events
 from rtcore.client_checks import SERVER_ONLY_CODES
 from rtcore.errors import LocalProtocolError
 from rtcore.events import ga
 from rtcore.ids import SequentialIds
 from rtcore.server import ServerLimits, ServerSession
-from rtcore.server.effects import StartResponse, Transcribe
+from rtcore.server.effects import (
+    ArgumentsChunk,
+    AudioChunk,
+    Finish,
+    FunctionCallChunk,
+    OutputChunk,
+    StartResponse,
+    TextChunk,
+    Transcribe,
+    TranscriptChunk,
+)
 
 Answer = tuple[str | None, str | None] | None
 """A refusal's (code, param), or ``None`` when the event was accepted."""
@@ -88,15 +101,20 @@ class Pair:
             rid = effect.response_id
             if plan == "running":
                 continue
+            chunks: list[OutputChunk]
             if plan == "audio" and effect.settings.audio:
-                self.server.add_transcript(rid, "hello")
-                self.server.add_audio(rid, bytes(4800))
+                chunks = [TranscriptChunk("hello"), AudioChunk(bytes(4800))]
             elif plan == "call":
-                self.server.start_function_call(rid, "lookup", call_id=f"call_{rid}")
-                self.server.add_arguments(rid, "{}")
+                chunks = [
+                    FunctionCallChunk(name="lookup", call_id=f"call_{rid}"),
+                    ArgumentsChunk("{}"),
+                ]
             else:
-                self.server.add_text(rid, "hello")
-            self.server.finish_response(rid)
+                chunks = [TextChunk("hello")]
+            # A full conversation (max_items) ends the response at its first item.
+            for chunk in [*chunks, Finish(status="completed")]:
+                if self.server.is_active(rid):
+                    self.server.produce(rid, chunk)
 
 
 # -- strategies ------------------------------------------------------------------------------
@@ -169,7 +187,7 @@ def _item(draw: st.DrawFn, dialect: ev.Dialect, pair: Pair) -> Any:
     kind = draw(st.sampled_from(["user", "assistant", "beta_assistant", "output", "call", "audio"]))
     item_id = draw(st.one_of(st.just(ev.UNSET), st.just(""), item_ids(pair), st.just("mine")))
     if kind == "output":
-        call = draw(st.one_of(item_ids(pair), st.just("call_x")))
+        call = draw(st.one_of(item_ids(pair), st.sampled_from(["call_x", "call_c"])))
         return ev.FunctionCallOutputItem(id=item_id, call_id=call, output="{}")
     if kind == "call":
         return ev.FunctionCallItem(id=item_id, call_id="call_c", name="f", arguments="{}")
@@ -195,9 +213,13 @@ def client_events(draw: st.DrawFn, pair: Pair) -> ev.ClientEvent:
         st.sampled_from(
             ["session", "create", "truncate", "response"] * 3
             + ["append", "commit", "clear", "delete", "retrieve", "cancel"] * 2
-            + ["output_clear", "transcription_session"]
+            + ["output_clear", "transcription_session", "arbitrary", "arbitrary"]
         )
     )
+    if kind == "arbitrary":  # any event of the dialect, every field drawn from its type
+        classes = sorted(ev.client_events(dialect).values(), key=lambda c: c.type)
+        arbitrary: ev.ClientEvent = draw(st.sampled_from(classes).flatmap(events_of))
+        return arbitrary
     ids = item_ids(pair)
     event: ev.ClientEvent
     if kind == "session":
@@ -346,3 +368,38 @@ def test_a_ga_client_refuses_a_beta_assistant_message_as_the_ga_server_does() ->
     item = ev.MessageItem(role="assistant", content=(ev.TextContent(text="Hello"),))
     client, _ = refusals(pair, ga.ConversationItemCreate(item=item))  # type: ignore[arg-type]
     assert client == ("invalid_value", "item.content[0].type")
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_a_replayed_conversation_can_be_sent_back_to_back(dialect: ev.Dialect) -> None:
+    """A call and its output sent without waiting for the echo: the client knows its own call."""
+    first = Pair(dialect)
+    create = ga.ResponseCreate() if dialect == "ga" else ev.ResponseCreate()
+    first.step(create, ["call"])
+    [call] = [i for i in first.client.state.items if i.type == "function_call"]
+    output = ev.FunctionCallOutputItem(call_id=call.call_id or "", output="{}")
+    item_create = ga.ConversationItemCreate if dialect == "ga" else ev.ConversationItemCreate
+    assert first.step(item_create(item=output), []) == (None, None)
+    events = replay_events(first.client.state, dialect=dialect)
+    assert [e.item.type for e in events] == ["function_call", "function_call_output"]
+
+    second = Pair(dialect)
+    sent = [second.client.send(event) for event in events]  # no echo read in between
+    for data in sent:
+        second.server.receive_message(data)
+    assert not [e for e in second.server.events_to_send() if isinstance(e, ev.ErrorEvent)]
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+def test_an_output_may_answer_a_call_whose_item_was_deleted(dialect: ev.Dialect) -> None:
+    pair = Pair(dialect)
+    create = ga.ResponseCreate() if dialect == "ga" else ev.ResponseCreate()
+    assert pair.step(create, ["call"]) == (None, None)
+    [call] = [i for i in pair.client.state.items if i.type == "function_call"]
+    assert refusals(pair, ev.ConversationItemDelete(item_id=call.id)) == (None, None)
+    item_create = ga.ConversationItemCreate if dialect == "ga" else ev.ConversationItemCreate
+    output = ev.FunctionCallOutputItem(call_id=call.call_id or "", output="{}")
+    assert refusals(pair, item_create(item=output)) == (None, None)
+    unknown = ev.FunctionCallOutputItem(call_id="call_never", output="{}")
+    client, _ = refusals(pair, item_create(item=unknown))
+    assert client == ("invalid_value", "item.call_id")

@@ -280,3 +280,18 @@ def test_replay_events_drop_the_unheard_part_of_truncated_audio() -> None:
     assert heard.content == (ev.TextContent(text="Hello"),)
     assert kept.content == (ev.TextContent(text="Hello there"),)
     assert replay_events(client.state, keep_ids=False)[0].item.id is ev.UNSET
+
+
+def test_a_session_resumed_from_a_snapshot_keeps_the_voice_lock_and_the_calls() -> None:
+    spoken = ClientSession(dialect="beta")
+    conversation_with_audio(spoken, seconds=1)
+    resumed = ClientSession(dialect="beta", state=spoken.state)
+    refused(
+        resumed,
+        ev.SessionUpdate(session=ev.SessionConfig(voice="ash")),
+        "cannot_update_voice",
+        "session.voice",
+    )
+    fresh = ClientSession(dialect="beta", state=ClientSession(dialect="beta").state)
+    conversation_with_audio(fresh, seconds=0)
+    fresh.send(ev.SessionUpdate(session=ev.SessionConfig(voice="ash")))
