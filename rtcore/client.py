@@ -9,32 +9,45 @@ state before turning them into bytes. The rules it enforces:
   for an item never announced), is returned as a ``RemoteProtocolError`` value
   and recorded in the snapshot's ``protocol_errors``; the rest of the snapshot
   stays as it was.
-* ``send`` refuses, with ``LocalProtocolError``, what the server would reject
-  and the client can already know is wrong (EVENTS.md section 3, SEQUENCES.md
-  sections 8-10): truncating an item that is not assistant audio or past the
-  audio received, deleting or inserting after an unknown item, a
-  ``function_call_output`` for a call that does not exist, odd-length pcm16.
+* ``send`` refuses, with ``LocalProtocolError``, what the server of its
+  dialect would refuse, with the ``code`` and ``param`` of the server's
+  ``error``: the checks of ``rtcore.client_checks``, made with the server's
+  own rule functions (``rtcore.rules``) on the client's snapshot. Refusals
+  that depend on what only the server knows - its limits and what its VAD
+  left in the input buffer - are not made here:
+  ``input_audio_buffer_commit_empty``, ``conversation_full``,
+  ``session_memory_exceeded``, ``input_audio_buffer_full``,
+  ``too_many_out_of_band_responses``, and ``invalid_value`` for an append
+  over the server's ``max_append_bytes`` (``client_checks.SERVER_ONLY_CODES``).
+* The voice lock follows whether the model has ever spoken in the session
+  (an audio delta received), as the server's does, not the items present now.
 * Client events get an ``event_id`` when they have none, and the session
   remembers recent ones, so that an ``error`` naming one in ``error.event_id``
   is linked to it (``ErrorRecord.client_event``).
-* A session speaks one dialect (``dialect="ga"``, the default, or ``"beta"``):
-  it decodes the server's messages with that vocabulary and refuses to send an
-  event class the dialect does not have (a beta ``SessionUpdate`` on a GA
-  session would be refused by the server for its flat session).
+* A session speaks one dialect (``dialect="ga"``, the default, or ``"beta"``)
+  through its client edge (``rtcore.client_edge``): it decodes the server's
+  messages with that vocabulary, and reads every event it sends the way that
+  dialect's server does (a beta ``SessionUpdate`` on a GA session is refused
+  for its missing ``session.type``, as the GA server refuses it).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Literal
 
 from msgspec.structs import replace
 
 from . import events as ev
-from .audio.formats import FORMATS
+from .client_checks import check_client_event
+from .client_edge import ClientEdge, client_edge
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import ga
 from .ids import DeterministicIds, IdFactory
+from .rules.conversation import is_assistant_audio
+from .rules.refusal import Invalid
+from .rules.wire_items import function_call_output_wire, function_call_wire
 from .state import ItemState, PartState, Snapshot, apply, initial_snapshot, record_protocol_error
 
 __all__ = ["ClientSession", "ReceivedEvent", "replay_events"]
@@ -62,11 +75,22 @@ class ClientSession:
         dialect: ev.Dialect = ev.DEFAULT_DIALECT,
         retain_audio: bool | None = None,
     ) -> None:
-        if dialect not in ("ga", "beta"):
-            raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
+        self._edge: ClientEdge = client_edge(dialect)
         self.dialect: ev.Dialect = dialect
-        self._client_events = frozenset(ev.client_events(dialect).values())
         self._reported_session: object = None
+        self._audio_produced = False
+        """Whether the model has spoken in this session (the voice is locked from then on)."""
+        self._call_ids: set[str] = set()
+        """Every function call id the session has seen (an output may answer any of them)."""
+        self._calls_sent: dict[str, str] = {}
+        """Function calls this client created, by the ``event_id`` of their
+        ``conversation.item.create``: the server knows them before it reads what
+        follows (``replay_events`` sends a call and its output back to back),
+        unless it refused the create."""
+        self._creates_unanswered = 0
+        """``response.create`` events sent and not yet answered (``response.created`` or an
+        ``error`` naming them): while one is, a response may be running that the state
+        does not show yet, so a ``response.cancel`` is not refused."""
         # retain_audio=False keeps only the length of streamed audio (durations and
         # truncation still work; the bytes are the application's to keep or drop).
         base = state if state is not None else initial_snapshot()
@@ -74,6 +98,12 @@ class ClientSession:
         if retain_audio is not None and base.retain_audio != retain_audio:
             base = replace(base, retain_audio=retain_audio)
         self._state = base
+        # A session resumed from a snapshot: what it shows has been heard already.
+        for item in base.conversation:
+            if any(p.type == "audio" and p.audio is not None for p in item.content):
+                self._audio_produced = True
+            if item.type == "function_call" and item.call_id is not None:
+                self._call_ids.add(item.call_id)
         self._ids: IdFactory = id_factory or DeterministicIds(b"rtcore-client")
         self._sent: OrderedDict[str, ev.ClientEvent] = OrderedDict()
         self._remember = remember
@@ -122,8 +152,9 @@ class ClientSession:
         except RemoteProtocolError as error:
             self._state = record_protocol_error(self._state, error)
             return error
-        if type(event) is ev.ErrorEvent:
-            state = self._link_error(state, event)
+        watch = _WATCHED.get(type(event))
+        if watch is not None:
+            state = watch(self, state, event)
         elif state.session is not self._state.session:
             self._reported_session = event.session  # type: ignore[union-attr]
         self._state = state
@@ -136,23 +167,70 @@ class ClientSession:
         client_event = self._sent.get(client_event_id)
         if client_event is None:
             return state
+        if isinstance(client_event, ev.ResponseCreate | ga.ResponseCreate):
+            self._creates_unanswered = max(0, self._creates_unanswered - 1)
+        self._calls_sent.pop(client_event_id, None)  # refused: the server has no such call
         record = replace(state.errors[-1], client_event=client_event)
         return replace(state, errors=state.errors.set(len(state.errors) - 1, record))
+
+    def _spoke(self, state: Snapshot, event: object) -> Snapshot:
+        self._audio_produced = True
+        return state
+
+    def _saw_item(self, state: Snapshot, event: object) -> Snapshot:
+        item = getattr(event, "item", None)
+        if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
+            self._call_ids.add(item.call_id)
+        return state
+
+    def _response_started(self, state: Snapshot, event: object) -> Snapshot:
+        self._creates_unanswered = max(0, self._creates_unanswered - 1)
+        return state
+
+    def _saw_response(self, state: Snapshot, event: object) -> Snapshot:
+        response = getattr(event, "response", None)
+        for item in getattr(response, "output", ()):
+            if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
+                self._call_ids.add(item.call_id)
+        return state
 
     # -- sending -----------------------------------------------------------------------
 
     def send(self, event: ev.ClientEvent) -> bytes:
         """Check ``event`` against the state and return the bytes to send in one text frame.
 
-        Raises ``LocalProtocolError`` (and remembers nothing) if the server would
-        have to reject it.
+        Raises ``LocalProtocolError`` (and remembers nothing) if the server
+        would refuse it; its ``code`` and ``param`` are those of the server's
+        ``error``.
         """
         event = self._in_dialect(event)
-        self._check(event)
+        try:
+            check_client_event(
+                self._edge,
+                self._state,
+                event,
+                call_ids=self._known_calls(),
+                audio_produced=self._audio_produced,
+                response_pending=self._creates_unanswered > 0,
+            )
+        except Invalid as bad:
+            raise _refuse(event, bad.code, bad.message, bad.param) from None
         if isinstance(event.event_id, ev.UnsetType):
             event = replace(event, event_id=self._ids("event"))
         self.note_sent(event)
+        if isinstance(event, ev.ResponseCreate | ga.ResponseCreate):
+            self._creates_unanswered += 1
+        elif isinstance(event, ev.ConversationItemCreate | ga.ConversationItemCreate):
+            item = event.item
+            if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
+                assert isinstance(event.event_id, str)
+                self._calls_sent[event.event_id] = item.call_id
         return ev.encode_event(event)
+
+    def _known_calls(self) -> set[str] | frozenset[str]:
+        if not self._calls_sent:
+            return self._call_ids
+        return self._call_ids | set(self._calls_sent.values())
 
     def note_sent(self, event: ev.ClientEvent) -> None:
         """Remember a client event sent by other means (e.g. when replaying a recording)."""
@@ -166,45 +244,33 @@ class ClientSession:
         return self._sent.get(event_id)
 
     def _in_dialect(self, event: ev.ClientEvent) -> ev.ClientEvent:
-        """``event`` as its dialect's class; a class of the other dialect passes if its JSON is valid here.
+        """``event`` read the way this dialect's server reads it: its JSON decoded strictly.
 
         ``ev.ResponseCreate()`` is the same message in both dialects and may be
         sent on a GA session; a beta ``SessionUpdate`` (a flat session without
-        ``type``) may not.
+        ``type``) may not, and neither may a class whose JSON the dialect reads
+        differently (a beta ``text`` part in a GA assistant message). A value
+        the codec refuses is refused with the codec's code and path, as the
+        server answers it.
         """
-        if type(event) in self._client_events:
-            return event
         try:
             same = ev.decode_client_event(ev.encode_event(event), dialect=self.dialect, strict=True)
         except ev.DecodeError as err:
             raise _refuse(
                 event,
-                "wrong_dialect",
-                f"not a valid {self.dialect} event ({err}); this session speaks {self.dialect}"
-                + (": use the classes of rtcore.events.ga" if self.dialect == "ga" else ""),
+                err.code,
+                f"not a valid {self.dialect} event ({err}); this session speaks"
+                f" {self.dialect}: use the classes of {self._edge.namespace}",
+                err.path,
             ) from None
-        assert not isinstance(same, ev.UnknownEvent)
+        if isinstance(same, ev.UnknownEvent) or type(same) not in self._edge.client_events:
+            raise _refuse(
+                event,
+                "invalid_value",
+                f"{event.type!r} is not an event of the {self.dialect} dialect",
+                "type",
+            )
         return same
-
-    def _check(self, event: ev.ClientEvent) -> None:
-        s = self._state
-        if isinstance(event, ev.ConversationItemTruncate):
-            _check_truncate(s, event)
-        elif isinstance(event, ev.ConversationItemDelete):
-            if s.item(event.item_id) is None:
-                raise _refuse(event, "unknown_item", f"no item {event.item_id!r} to delete")
-        elif isinstance(event, (ev.ConversationItemCreate, ga.ConversationItemCreate)):
-            _check_create(s, event)
-        elif isinstance(event, ev.InputAudioBufferAppend):
-            fmt = (s.session.input_format if s.session is not None else None) or "pcm16"
-            if len(event.audio) % FORMATS[fmt].sample_width:
-                raise _refuse(
-                    event,
-                    "invalid_audio",
-                    f"{len(event.audio)} bytes is not a whole number of {fmt} samples",
-                )
-        elif isinstance(event, (ev.SessionUpdate, ga.SessionUpdate)):
-            _check_voice(s, event)
 
     # -- helpers apps need -------------------------------------------------------------
 
@@ -219,7 +285,7 @@ class ClientSession:
         assistant audio.
         """
         item = self._state.item(item_id)
-        if item is None or not _is_assistant_audio(item, content_index):
+        if item is None or not is_assistant_audio(item, content_index):
             raise LocalProtocolError(
                 f"item {item_id!r} has no assistant audio at content index {content_index}",
                 code="unsupported_content_type",
@@ -235,9 +301,36 @@ class ClientSession:
         )
 
 
-def _refuse(event: ev.ClientEvent, code: str, message: str) -> LocalProtocolError:
+def _refuse(
+    event: ev.ClientEvent, code: str | None, message: str, param: str | None = None
+) -> LocalProtocolError:
     event_id = event.event_id if isinstance(event.event_id, str) else None
-    return LocalProtocolError(message, code=code, event_id=event_id, event_type=event.type)
+    return LocalProtocolError(
+        message, code=code, param=param, event_id=event_id, event_type=event.type
+    )
+
+
+_Watch = Callable[[ClientSession, Snapshot, ev.ServerEvent | ev.UnknownEvent], Snapshot]
+
+# Server events the client notes beyond the snapshot: errors (linked to the event they
+# name), audio (the voice lock), and items that may carry a function call (the calls an
+# output may answer, deleted ones included). One dict lookup per received event.
+_WATCHED: dict[type, _Watch] = {
+    ev.ErrorEvent: ClientSession._link_error,  # type: ignore[dict-item]
+    ev.ResponseAudioDelta: ClientSession._spoke,
+    ga.ResponseOutputAudioDelta: ClientSession._spoke,
+    ev.ConversationItemCreated: ClientSession._saw_item,
+    ga.ConversationItemAdded: ClientSession._saw_item,
+    ga.ConversationItemCreated: ClientSession._saw_item,
+    ev.ResponseOutputItemAdded: ClientSession._saw_item,
+    ga.ResponseOutputItemAdded: ClientSession._saw_item,
+    ev.ResponseOutputItemDone: ClientSession._saw_item,
+    ga.ResponseOutputItemDone: ClientSession._saw_item,
+    ev.ResponseCreated: ClientSession._response_started,
+    ga.ResponseCreated: ClientSession._response_started,
+    ev.ResponseDone: ClientSession._saw_response,
+    ga.ResponseDone: ClientSession._saw_response,
+}
 
 
 def _is_assistant_audio(item: ItemState, content_index: int) -> bool:
@@ -247,93 +340,6 @@ def _is_assistant_audio(item: ItemState, content_index: int) -> bool:
         and 0 <= content_index < len(item.content)
         and item.content[content_index].type == "audio"
     )
-
-
-def _check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> None:
-    item = s.item(event.item_id)
-    if item is None:
-        raise _refuse(event, "unknown_item", f"no item {event.item_id!r} to truncate")
-    if not _is_assistant_audio(item, event.content_index):
-        raise _refuse(
-            event,
-            "unsupported_content_type",
-            "Only model output audio messages can be truncated",
-        )
-    received = item.content[event.content_index].audio_ms
-    if not 0 <= event.audio_end_ms <= received:
-        raise _refuse(
-            event,
-            "invalid_value",
-            f"audio_end_ms {event.audio_end_ms} is outside the {received} ms of audio received",
-        )
-
-
-def _check_create(
-    s: Snapshot, event: ev.ConversationItemCreate | ga.ConversationItemCreate
-) -> None:
-    anchor = event.previous_item_id
-    if isinstance(anchor, str) and anchor != "root" and s.item(anchor) is None:
-        raise _refuse(event, "unknown_item", f"previous_item_id {anchor!r} names no item")
-    item = event.item
-    if isinstance(item.id, str) and s.item(item.id) is not None:
-        raise _refuse(event, "duplicate_item", f"an item {item.id!r} already exists")
-    if isinstance(item, ev.FunctionCallOutputItem):
-        calls = (i for i in s.items if i.type == "function_call" and i.call_id == item.call_id)
-        if next(calls, None) is None:
-            raise _refuse(event, "unknown_call", f"no function_call with call_id {item.call_id!r}")
-    elif isinstance(item, (ev.MessageItem, ga.GAMessageItem)) and not isinstance(
-        item.content, ev.UnsetType
-    ):
-        allowed = (_ALLOWED_GA_PARTS if isinstance(item, ga.GAMessageItem) else _ALLOWED_PARTS)[
-            item.role
-        ]
-        for i, part in enumerate(item.content):
-            if part.type not in allowed:
-                raise _refuse(
-                    event,
-                    "invalid_value",
-                    f"item.content[{i}]: a {item.role} message cannot hold a {part.type} part",
-                )
-
-
-_ALLOWED_PARTS: dict[str, frozenset[str]] = {
-    "user": frozenset({"input_text", "input_audio"}),
-    "system": frozenset({"input_text"}),
-    "assistant": frozenset({"text"}),
-}
-_ALLOWED_GA_PARTS: dict[str, frozenset[str]] = {
-    "user": frozenset({"input_text", "input_audio", "input_image"}),
-    "system": frozenset({"input_text"}),
-    "assistant": frozenset({"output_text"}),
-}
-
-
-def _requested_voice(event: ev.SessionUpdate | ga.SessionUpdate) -> object:
-    session = event.session
-    if isinstance(session, ev.SessionConfig):
-        return session.voice
-    if not isinstance(session, ga.RealtimeSessionConfig):
-        return None
-    audio = session.audio
-    if audio is None or isinstance(audio, ev.UnsetType):
-        return None
-    output = audio.output
-    return None if output is None or isinstance(output, ev.UnsetType) else output.voice
-
-
-def _check_voice(s: Snapshot, event: ev.SessionUpdate | ga.SessionUpdate) -> None:
-    voice = _requested_voice(event)
-    if voice is None or isinstance(voice, ev.UnsetType) or s.session is None:
-        return
-    if s.session.voice == voice:
-        return
-    for item in s.items:
-        if item.role == "assistant" and any(p.type == "audio" for p in item.content):
-            raise _refuse(
-                event,
-                "cannot_update_voice",
-                "Cannot update a conversation's voice if assistant audio is present.",
-            )
 
 
 def replay_events(
@@ -356,54 +362,34 @@ def replay_events(
     events are in ``dialect`` (GA assistant text is ``output_text``). Send
     them in order; each appends to the conversation.
     """
+    edge = client_edge(dialect)
     out: list[ev.ConversationItemCreate | ga.ConversationItemCreate] = []
     for item in snapshot.items:
-        wire = _replayed_item(item, unheard, dialect)
+        wire = _replayed_item(item, unheard, edge)
         if wire is None:
             continue
         if not keep_ids:
             wire = replace(wire, id=ev.UNSET)
-        if dialect == "ga":
-            assert not isinstance(wire, ev.MessageItem)
-            out.append(ga.ConversationItemCreate(item=wire))
-        else:
-            assert not isinstance(wire, ga.GAMessageItem)
-            out.append(ev.ConversationItemCreate(item=wire))
+        out.append(edge.item_create(wire))
     return out
 
 
 def _replayed_item(
-    item: ItemState, unheard: str, dialect: ev.Dialect
+    item: ItemState, unheard: str, edge: ClientEdge
 ) -> ev.Item | ga.GAMessageItem | None:
-    if item.type not in ("message", "function_call", "function_call_output"):
-        return None
     if item.type == "function_call":
-        return ev.FunctionCallItem(
-            id=item.id,
-            call_id=item.call_id if item.call_id is not None else ev.UNSET,
-            name=item.name if item.name is not None else ev.UNSET,
-            arguments=item.arguments.value if item.arguments is not None else "",
-        )
+        return function_call_wire(item, with_status=False)
     if item.type == "function_call_output":
-        assert item.call_id is not None
-        return ev.FunctionCallOutputItem(id=item.id, call_id=item.call_id, output=item.output or "")
+        return function_call_output_wire(item, with_status=False)
+    if item.type != "message":
+        return None
     assert item.role is not None
     texts = [t for t in (_replayed_text(p, unheard) for p in item.content) if t is not None]
     if not texts:
         return None
-    if dialect == "ga":
-        ga_parts = tuple(
-            ga.OutputTextContent(text=t)
-            if item.role == "assistant"
-            else ev.InputTextContent(text=t)
-            for t in texts
-        )
-        return ga.GAMessageItem(id=item.id, role=item.role, content=ga_parts)
-    parts = tuple(
-        ev.TextContent(text=t) if item.role == "assistant" else ev.InputTextContent(text=t)
-        for t in texts
-    )
-    return ev.MessageItem(id=item.id, role=item.role, content=parts)
+    message = edge.text_message(item.id, item.role, texts)
+    assert isinstance(message, ev.MessageItem | ga.GAMessageItem)
+    return message
 
 
 def _replayed_text(part: PartState, unheard: str) -> str | None:

@@ -5,7 +5,9 @@ Each connection is one ``ServerConnection`` (bytes) feeding one
 most ``max_connections`` clients (503 beyond, before any session starts);
 check the path and the API key (Bearer, ``api-key`` or the browser
 subprotocol, compared in constant time; anything else gets HTTP 404 or 401
-and no session); run each response's backend and each transcription in a
+and no session); carry out the handshake's protocol decisions, which
+``ServerConnection`` makes (the dialect and the refusal of one not served,
+the session type and the model the URL asks for); run each response's backend and each transcription in a
 task of its own, cancelled through trio cancellation when the client cancels
 or barges in; write the session's events in order under one write lock; and
 end sessions on time and on shutdown (open responses get ``response.done``).
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import ssl
@@ -41,12 +42,16 @@ from typing import Any
 
 import trio
 
-from rtcore import events as ev
-from rtcore.events import Dialect
 from rtcore.ids import DeterministicIds
 from rtcore.server import ServerLimits, ServerSession
 from rtcore.server.config import MAX_SESSION_SECONDS
-from rtcore.wire import HandshakeFailed, HandshakeRequest, ServerConnection
+from rtcore.wire import (
+    HandshakeFailed,
+    HandshakeRequest,
+    ServerConnection,
+    error_body,
+    served_dialects,
+)
 from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
@@ -68,10 +73,6 @@ MAX_TURNING_AWAY = 64
 """Clients over the connection limit being answered 503 at once; beyond that they are just closed."""
 TURN_AWAY_TIMEOUT = 2.0
 """How long a client over the limit has to send its request before it is closed without an answer."""
-
-
-def _error_body(message: str, code: str, kind: str = "invalid_request_error") -> bytes:
-    return json.dumps({"error": {"message": message, "type": kind, "code": code}}).encode()
 
 
 class RealtimeServer:
@@ -125,9 +126,7 @@ class RealtimeServer:
             tuple(hashlib.sha256(key.encode()).digest() for key in api_keys) if api_keys else None
         )
         self.model = model
-        if not dialects or set(dialects) - {"ga", "beta"}:
-            raise ValueError(f"dialects must be a non-empty subset of ga, beta, not {dialects!r}")
-        self.dialects = frozenset(dialects)
+        self.dialects = served_dialects(dialects)
         self._refusals = 0
         self.ssl_context = ssl_context
         self.path = path
@@ -260,7 +259,7 @@ class RealtimeServer:
             if request is None:
                 return
             self.logs.note("refused", "%s refused (503): server full", peer)
-            body = _error_body(
+            body = error_body(
                 f"The server is at its limit of {self.max_connections} connections; try again later.",
                 "server_busy",
                 "server_error",
@@ -316,33 +315,35 @@ class RealtimeServer:
         if refusal is not None:
             status, message, code = refusal
             self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
-            await self._send(stream, conn.reject(status, _error_body(message, code)))
+            await self._send(stream, conn.reject(status, error_body(message, code)))
             return
-        dialect: Dialect = "beta" if request.beta else "ga"
-        if dialect not in self.dialects:
-            await self._refuse_dialect(stream, conn, peer, dialect)
+        if not conn.dialect_served:
+            self.logs.note(
+                "refused", "%s refused: the %s dialect is not served", peer, conn.dialect
+            )
+            self._refusals += 1
+            event_id = DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
+            await self._send(stream, conn.refuse_dialect(event_id))
             return
         await self._send(stream, conn.accept())
         self._sessions += 1
         session = ServerSession(
             id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
-            # Azure clients name the deployment instead of the model (GA.md 1.1).
-            model=request.model or request.query.get("deployment") or self.model,
+            model=request.model_asked or self.model,
             created_at=int(time.time()),
             limits=self.limits,
             conversation_created=self.conversation_created,
-            intent="transcription"
-            if request.query.get("intent") == "transcription"
-            else "conversation",
-            dialect=dialect,
+            intent=request.intent,
+            dialect=conn.dialect,
             retain_audio=self.retain_audio,
         )
         self.logs.note(
             "connection",
-            "%s connected: session %s, model %s",
+            "%s connected: session %s, model %s, dialect %s",
             peer,
             session.session.id,
             session.session.model,
+            session.dialect,
         )
         connection = _Connection(self, stream, conn, session, peer, started)
         self._live.add(connection)
@@ -369,43 +370,11 @@ class RealtimeServer:
             connection.errors,
         )
 
-    async def _refuse_dialect(
-        self, stream: trio.SocketStream, conn: ServerConnection, peer: str, dialect: Dialect
-    ) -> None:
-        """Refuse a dialect this server does not offer.
-
-        Beta is refused as OpenAI's endpoint does since May 2026 (GA.md 1.3):
-        the upgrade is accepted, one ``error`` (``beta_api_shape_disabled``)
-        says why, and the socket closes with 4000. GA, on a beta-only server,
-        is refused before the upgrade (HTTP 400), as beta-era servers refused
-        clients without the beta header.
-        """
-        self.logs.note("refused", "%s refused: the %s dialect is not served", peer, dialect)
-        if dialect == "ga":
-            body = _error_body(
-                "This endpoint speaks the beta dialect only; send OpenAI-Beta: realtime=v1.",
-                "beta_header_required",
-            )
-            await self._send(stream, conn.reject(400, body))
-            return
-        self._refusals += 1
-        error = ev.ErrorEvent(
-            event_id=DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event"),
-            error=ev.ErrorDetails(
-                type="invalid_request_error",
-                code="beta_api_shape_disabled",
-                message="The Realtime Beta API is no longer supported. "
-                "Please use /v1/realtime for the GA API.",
-                param=None,
-            ),
-        )
-        await self._send(stream, conn.accept())
-        await self._send(stream, conn.send(error))
-        await self._send(stream, conn.close(4000, "invalid_request_error.beta_api_shape_disabled"))
-
     def _new_connection(self) -> ServerConnection:
         return ServerConnection(
-            max_message_size=self.max_message_size, max_fragments=self.max_fragments
+            max_message_size=self.max_message_size,
+            max_fragments=self.max_fragments,
+            dialects=self.dialects,
         )
 
     def _refuse(self, request: HandshakeRequest) -> tuple[int, str, str] | None:

@@ -266,8 +266,8 @@ def test_the_budget_tracks_exactly_what_items_hold(steps: list[tuple[bool, int]]
         else:
             h.send({"type": "conversation.item.delete", "item_id": order[size % len(order)]})
     server: Any = h.server
-    assert server._used_bytes == sum(item_cost(i) for i in h.server.state.items)
-    assert server._used_bytes == sum(server._item_bytes.values())
+    assert server._holdings.used == sum(item_cost(i) for i in h.server.state.items)
+    assert server._holdings.used == sum(server._holdings.costs.values())
 
 
 # -- the item limit on every path ------------------------------------------------------------------
@@ -415,9 +415,9 @@ def test_an_input_transcript_counts_toward_the_budget() -> None:
     effects = h.append_audio(silence(500) + tone(1000) + silence(300))
     [transcribe] = [e for e in effects if isinstance(e, Transcribe)]
     server: Any = h.server
-    before = server._used_bytes
+    before = server._holdings.used
     h.server.complete_transcription(transcribe.item_id, "hello world")
-    assert server._used_bytes == before + len("hello world")
+    assert server._holdings.used == before + len("hello world")
 
 
 def test_a_function_call_that_does_not_fit_ends_the_response() -> None:

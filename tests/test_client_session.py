@@ -125,10 +125,14 @@ def test_send_assigns_event_ids_and_links_errors_to_what_was_sent() -> None:
     assert client.sent_event("event_1") == ev.ResponseCreate(event_id="event_1")
 
 
-def refused(client: ClientSession, event: ev.ClientEvent, code: str) -> None:
+def refused(
+    client: ClientSession, event: ev.ClientEvent, code: str, param: str | None = None
+) -> None:
     with pytest.raises(LocalProtocolError) as info:
         client.send(event)
     assert info.value.code == code, info.value
+    if param is not None:
+        assert info.value.param == param, info.value
 
 
 def test_send_refuses_what_the_server_would_reject() -> None:
@@ -138,27 +142,40 @@ def test_send_refuses_what_the_server_would_reject() -> None:
     refused(
         client, truncate(item_id="u", content_index=0, audio_end_ms=0), "unsupported_content_type"
     )
-    refused(client, truncate(item_id="nope", content_index=0, audio_end_ms=0), "unknown_item")
-    refused(client, truncate(item_id="a", content_index=0, audio_end_ms=2001), "invalid_value")
+    refused(
+        client,
+        truncate(item_id="nope", content_index=0, audio_end_ms=0),
+        "invalid_value",
+        "item_id",
+    )
+    refused(
+        client,
+        truncate(item_id="a", content_index=0, audio_end_ms=2001),
+        "invalid_value",
+        "audio_end_ms",
+    )
     client.send(truncate(item_id="a", content_index=0, audio_end_ms=2000))
-    refused(client, ev.ConversationItemDelete(item_id="nope"), "unknown_item")
+    refused(client, ev.ConversationItemDelete(item_id="nope"), "invalid_value", "item_id")
     text = (ev.InputTextContent(text="x"),)
     refused(
         client,
         ev.ConversationItemCreate(
             previous_item_id="nope", item=ev.MessageItem(role="user", content=text)
         ),
-        "unknown_item",
+        "invalid_value",
+        "previous_item_id",
     )
     refused(
         client,
         ev.ConversationItemCreate(item=ev.MessageItem(id="u", role="user", content=text)),
-        "duplicate_item",
+        "invalid_value",
+        "item.id",
     )
     refused(
         client,
         ev.ConversationItemCreate(item=ev.FunctionCallOutputItem(call_id="call_x", output="1")),
-        "unknown_call",
+        "invalid_value",
+        "item.call_id",
     )
     refused(
         client,
@@ -166,9 +183,15 @@ def test_send_refuses_what_the_server_would_reject() -> None:
             item=ev.MessageItem(role="assistant", content=(ev.AudioContent(audio=b"\x00\x00"),))
         ),
         "invalid_value",
+        "item.content[0].type",
     )
-    refused(client, ev.InputAudioBufferAppend(audio=b"\x00\x00\x00"), "invalid_audio")
-    refused(client, ev.SessionUpdate(session=ev.SessionConfig(voice="ash")), "cannot_update_voice")
+    refused(client, ev.InputAudioBufferAppend(audio=b"\x00\x00\x00"), "invalid_value", "audio")
+    refused(
+        client,
+        ev.SessionUpdate(session=ev.SessionConfig(voice="ash")),
+        "cannot_update_voice",
+        "session.voice",
+    )
     # Allowed: anchors that exist, "root", null; the same voice again.
     for anchor in ("u", "root", None):
         client.send(
@@ -257,3 +280,18 @@ def test_replay_events_drop_the_unheard_part_of_truncated_audio() -> None:
     assert heard.content == (ev.TextContent(text="Hello"),)
     assert kept.content == (ev.TextContent(text="Hello there"),)
     assert replay_events(client.state, keep_ids=False)[0].item.id is ev.UNSET
+
+
+def test_a_session_resumed_from_a_snapshot_keeps_the_voice_lock_and_the_calls() -> None:
+    spoken = ClientSession(dialect="beta")
+    conversation_with_audio(spoken, seconds=1)
+    resumed = ClientSession(dialect="beta", state=spoken.state)
+    refused(
+        resumed,
+        ev.SessionUpdate(session=ev.SessionConfig(voice="ash")),
+        "cannot_update_voice",
+        "session.voice",
+    )
+    fresh = ClientSession(dialect="beta", state=ClientSession(dialect="beta").state)
+    conversation_with_audio(fresh, seconds=0)
+    fresh.send(ev.SessionUpdate(session=ev.SessionConfig(voice="ash")))

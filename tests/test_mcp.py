@@ -206,7 +206,7 @@ def test_a_deleted_listing_is_forgotten(h: Harness) -> None:
     assert not h.server.mcp_listing_pending(effect.item_id)
     # A later update forgets it (what is owed stays bounded by the conversation) ...
     configure(h, mcp_tool("wiki"))
-    assert effect.item_id not in h.server._listings
+    assert effect.item_id not in h.server._listings._owed
     # ... and an answer that comes anyway is refused without a trace.
     h.new()
     with pytest.raises(LocalProtocolError):

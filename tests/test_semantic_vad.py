@@ -39,10 +39,21 @@ Level = Literal["high", "medium", "low"]
 EAGERNESS: tuple[Level, ...] = ("high", "medium", "low")
 
 
-def semantic(eagerness: Eagerness | None = None) -> ev.TurnDetection:
+def read_beta(detection: ev.TurnDetection) -> TurnDetectionSettings:
+    """Beta turn detection as a session holds it, read by the beta edge."""
+    server = ServerSession(dialect="beta")
+    server.receive_event(ev.SessionUpdate(session=ev.SessionConfig(turn_detection=detection)))
+    assert not [e for e in server.events_to_send() if isinstance(e, ev.ErrorEvent)]
+    held = server.session.turn_detection
+    assert held is not None
+    return held
+
+
+def semantic(eagerness: Eagerness | None = None) -> TurnDetectionSettings:
+    """Semantic VAD as a beta client configures it."""
     if eagerness is None:
-        return ev.TurnDetection(type="semantic_vad")
-    return ev.TurnDetection(type="semantic_vad", eagerness=eagerness)
+        return read_beta(ev.TurnDetection(type="semantic_vad"))
+    return read_beta(ev.TurnDetection(type="semantic_vad", eagerness=eagerness))
 
 
 def boundaries(
@@ -89,7 +100,7 @@ def test_eagerness_maps_to_patience_with_the_documented_maximum_waits() -> None:
 
 def test_speech_starts_where_server_vad_says_and_stops_after_the_eagerness_silence() -> None:
     audio = silence(500) + tone(1000) + silence(9000)
-    server = boundaries(audio, ev.TurnDetection(type="server_vad"))
+    server = boundaries(audio, ga.ServerVad())
     assert server[0] == ("start", 500)
     # A voice that stops at full strength: the default detector is sure after 1 s of
     # silence, linearly; high needs 0.3 (300 ms), medium 0.5 (500 ms), low 0.7 but at
@@ -116,7 +127,7 @@ def test_a_pause_shorter_than_the_patience_does_not_end_the_turn() -> None:
     audio = tone(600) + silence(280) + tone(600) + silence(5000)
     assert boundaries(audio, semantic("high")) == [("start", 0), ("stop", 1480 + 300)]
     # server VAD with its 200 ms silence cuts the same audio in two.
-    assert len(boundaries(audio, ev.TurnDetection(type="server_vad"))) == 4
+    assert len(boundaries(audio, ga.ServerVad())) == 4
 
 
 class Unsure:
@@ -236,11 +247,11 @@ def test_the_ga_objects_configure_the_same_detection_as_the_beta_object() -> Non
     assert boundaries(audio, ga.SemanticVad(eagerness=None)) == boundaries(audio, semantic())
     assert boundaries(audio, ga.SemanticVad()) == boundaries(audio, semantic("medium"))
     assert boundaries(audio, ga.ServerVad(silence_duration_ms=500)) == boundaries(
-        audio, ev.TurnDetection(type="server_vad", silence_duration_ms=500)
+        audio, read_beta(ev.TurnDetection(type="server_vad", silence_duration_ms=500))
     )
     # A null GA field is "not set": the server VAD defaults apply.
     assert boundaries(audio, ga.ServerVad(threshold=None, silence_duration_ms=None)) == boundaries(
-        audio, ev.TurnDetection()
+        audio, read_beta(ev.TurnDetection())
     )
 
 
@@ -260,7 +271,7 @@ def test_the_same_settings_keep_the_turn_in_progress_and_new_ones_start_over() -
     buffer.configure("pcm16", semantic("high"), EnergyDetector)
     assert buffer.segmenter is not segmenter and isinstance(buffer.segmenter, SemanticSegmenter)
     assert buffer.segmenter.patience == PATIENCE["high"]
-    buffer.configure("pcm16", ev.TurnDetection(type="server_vad"), EnergyDetector)
+    buffer.configure("pcm16", ga.ServerVad(), EnergyDetector)
     assert not isinstance(buffer.segmenter, SemanticSegmenter)
     buffer.configure("pcm16", None, EnergyDetector)
     assert buffer.segmenter is None

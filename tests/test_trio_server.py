@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ import trio
 from serverkit import silence, tone
 
 from rtcore import events as ev
+from rtcore.events import ga
 from rtcore.server import Finish, ServerLimits, TextChunk
 from rtcore_sim import EchoBackend, ResponseRequest
 from rtcore_trio import ConnectionClosedError, HandshakeError, RealtimeServer, connect
@@ -25,11 +27,11 @@ async def running(server: RealtimeServer) -> AsyncIterator[str]:
         server.shutdown()
 
 
-async def until(rt: Any, kind: type[Any]) -> Any:
+async def until(rt: Any, kind: type[Any] | tuple[type[Any], ...]) -> Any:
     async for event, _ in rt:
         if isinstance(event, kind):
             return event
-    raise AssertionError(f"no {kind.__name__}")
+    raise AssertionError(f"no {kind!r}")
 
 
 TEXT_ONLY = ev.SessionUpdate(session=ev.SessionConfig(modalities=("text",), turn_detection=None))
@@ -76,6 +78,32 @@ async def test_an_unknown_path_is_404() -> None:
             async with connect(url.replace("/v1/realtime", "/v1/chat")):
                 pass  # pragma: no cover
     assert info.value.status_code == 404
+
+
+@pytest.mark.parametrize("dialect", ["ga", "beta"])
+async def test_the_connection_log_says_which_dialect_was_chosen(
+    dialect: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="rtcore.serve")
+    async with running(RealtimeServer()) as url:
+        async with connect(url, dialect=dialect) as rt:  # type: ignore[arg-type]
+            created = await until(rt, (ev.SessionCreated, ga.SessionCreated))
+    [line] = [r.getMessage() for r in caplog.records if " connected: " in r.getMessage()]
+    assert line.endswith(
+        f"connected: session {created.session.id}, model gpt-4o-realtime-preview, dialect {dialect}"
+    )
+
+
+async def test_a_refused_dialect_is_logged_with_its_name(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="rtcore.serve")
+    async with running(RealtimeServer(dialects=("beta",))) as url:
+        with pytest.raises(HandshakeError) as info:
+            async with connect(url, dialect="ga"):
+                pass  # pragma: no cover
+    assert info.value.status_code == 400
+    assert any(
+        r.getMessage().endswith("refused: the ga dialect is not served") for r in caplog.records
+    )
 
 
 # -- conversations -----------------------------------------------------------------------------

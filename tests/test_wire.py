@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from wirekit import URL, frame, pair, session_created
+from wirekit import URL, frame, pair, parse_frames, session_created
 
 from rtcore import LocalProtocolError, RemoteProtocolError
 from rtcore import events as ev
@@ -142,6 +143,113 @@ def test_a_bad_accept_token_fails_the_handshake() -> None:
     )
     [failed] = list(client.events())
     assert isinstance(failed, HandshakeFailed) and "accept" in failed.message.lower()
+
+
+def _head(target: str, *lines: str) -> bytes:
+    """A browser-free handshake request, written out byte for byte."""
+    head = [
+        f"GET {target} HTTP/1.1",
+        "Host: 127.0.0.1:8765",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version: 13",
+        *lines,
+    ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode()
+
+
+def _requested(data: bytes, **options: Any) -> tuple[ServerConnection, HandshakeRequest]:
+    server = ServerConnection(**options)
+    server.receive_data(data)
+    [request] = list(server.events())
+    assert isinstance(request, HandshakeRequest)
+    return server, request
+
+
+@pytest.mark.parametrize(
+    ("lines", "dialect"),
+    [
+        ((), "ga"),
+        (("OpenAI-Beta: realtime=v1",), "beta"),
+        (("openai-beta: realtime = v1",), "beta"),
+        (("OpenAI-Beta: assistants=v2",), "ga"),
+        (("Sec-WebSocket-Protocol: realtime, openai-beta.realtime-v1",), "beta"),
+        (("Sec-WebSocket-Protocol: realtime, openai-insecure-api-key.k",), "ga"),
+    ],
+)
+def test_the_handshake_decides_the_dialect(lines: tuple[str, ...], dialect: str) -> None:
+    server, request = _requested(_head("/v1/realtime", *lines))
+    assert request.dialect == dialect and server.dialect == dialect
+    assert request.beta == (dialect == "beta")
+    assert server.dialect_served
+
+
+@pytest.mark.parametrize(
+    ("target", "intent", "model"),
+    [
+        ("/v1/realtime", "conversation", None),
+        ("/v1/realtime?model=gpt-realtime", "conversation", "gpt-realtime"),
+        ("/v1/realtime?intent=transcription", "transcription", None),
+        ("/v1/realtime?intent=quiet&model=m", "conversation", "m"),
+        ("/openai/realtime?deployment=my-dep&api-version=x", "conversation", "my-dep"),
+        ("/openai/realtime?deployment=d&model=m", "conversation", "m"),
+    ],
+)
+def test_the_handshake_decides_the_intent_and_the_model(
+    target: str, intent: str, model: str | None
+) -> None:
+    _, request = _requested(_head(target))
+    assert request.intent == intent
+    assert request.model_asked == model
+    assert request.deployment == request.query.get("deployment")
+
+
+def test_a_beta_handshake_on_a_ga_only_endpoint_is_upgraded_told_and_closed_4000() -> None:
+    server, _ = _requested(_head("/v1/realtime", "OpenAI-Beta: realtime=v1"), dialects=("ga",))
+    assert server.dialect == "beta" and not server.dialect_served
+    with pytest.raises(LocalProtocolError):  # the decision is not the caller's to skip
+        server.send(session_created())
+    data = server.refuse_dialect("event_refused")
+    head, _, frames = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 ")
+    [(op1, _, text), (op2, _, close)] = parse_frames(frames)
+    assert op1 == 1 and op2 == 8
+    error = json.loads(text)
+    assert error == {
+        "type": "error",
+        "event_id": "event_refused",
+        "error": {
+            "type": "invalid_request_error",
+            "code": "beta_api_shape_disabled",
+            "message": "The Realtime Beta API is no longer supported. "
+            "Please use /v1/realtime for the GA API.",
+            "param": None,
+        },
+    }
+    assert int.from_bytes(close[:2], "big") == 4000
+    assert close[2:] == b"invalid_request_error.beta_api_shape_disabled"
+
+
+def test_a_ga_handshake_on_a_beta_only_endpoint_gets_400_before_the_upgrade() -> None:
+    server, _ = _requested(_head("/v1/realtime"), dialects=("beta",))
+    assert server.dialect == "ga" and not server.dialect_served
+    data = server.refuse_dialect("unused")
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(body)["error"]["code"] == "beta_header_required"
+    assert server.closed and not server.accepted
+
+
+def test_a_served_dialect_cannot_be_refused_and_dialects_are_checked() -> None:
+    server, _ = _requested(_head("/v1/realtime"), dialects=("ga",))
+    with pytest.raises(LocalProtocolError):
+        server.refuse_dialect("e")
+    assert server.accept().startswith(b"HTTP/1.1 101 ")
+    for bad in ((), ("ga", "v2"), ("realtime",)):
+        with pytest.raises(ValueError):
+            ServerConnection(dialects=bad)
+    assert ServerConnection(dialects=["beta", "ga", "ga"]).dialects == {"ga", "beta"}
 
 
 def test_a_malformed_handshake_request_is_answered_with_400() -> None:

@@ -4,11 +4,8 @@ The server's logic speaks one vocabulary (``rtcore.state.SessionState``,
 ``ItemState``, ``ResponseSettings``); this module is all that is beta about a
 beta connection (EVENTS.md, SEQUENCES.md):
 
-* reading: the flat ``session.update`` session (``modalities`` of
-  ``["text"]`` or ``["audio", "text"]``, ``input_audio_format``,
-  ``turn_detection``, ``temperature`` 0.6-1.2, ...), the flat
-  ``response.create`` parameters, and the item rules of SEQUENCES.md 8.4
-  (assistant parts are ``text``);
+* reading: beta's reader, ``rtcore.rules.beta_read`` and
+  ``rtcore.rules.items.check_beta_item`` (the client reads with the same);
 * writing: the flat session echo (with ``temperature``, 0.8 unless set), items
   with ``object: "realtime.item"`` and ``text`` / ``audio`` parts, the beta
   response object, ``conversation.item.created`` (one event per item), the
@@ -18,149 +15,25 @@ beta connection (EVENTS.md, SEQUENCES.md):
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from .. import events as ev
+from ..errors import LocalProtocolError
 from ..events import ga
+from ..ids import IdFactory
+from ..rules import beta_read
+from ..rules.defaults import DEFAULT_FORMAT, DEFAULT_SPEED, DEFAULT_TEMPERATURE, DEFAULT_VOICE
+from ..rules.items import check_beta_item
+from ..rules.reading import Changes, Extras, Paths
+from ..rules.turn_detection import to_beta as turn_detection_to_beta
+from ..rules.wire_items import beta_wire_item
 from ..state import ItemState
-from ..state.session import (
-    SessionState,
-    modalities_from_beta,
-    tool_choice_from_beta,
-    tool_from_beta,
-    transcription_from_beta,
-)
-from .edge import EdgeEvents, Streams, check_parts, given_fields, item_text, transcript_text
-from .settings import NOT_SET_WHEN_NULL, Invalid, check_range, missing
+from ..state.session import SessionState
+from .config import DEFAULT_MODEL
+from .edge import Edge, SessionGiven, SessionRequest, Streams
+from .effects import ResponseSettings
 
 __all__ = ["BetaEdge"]
-
-_SESSION_NAMES = {
-    "modalities": "output_modalities",
-    "input_audio_format": "input_format",
-    "output_audio_format": "output_format",
-    "input_audio_transcription": "transcription",
-    "input_audio_noise_reduction": "noise_reduction",
-    "max_response_output_tokens": "max_output_tokens",
-}
-_PATHS = {neutral: f"session.{wire}" for wire, neutral in _SESSION_NAMES.items()}
-_RESPONSE_PATHS = {
-    "output_modalities": "response.modalities",
-    "output_format": "response.output_audio_format",
-    "max_output_tokens": "response.max_response_output_tokens",
-}
-_PARTS_BY_ROLE = {
-    "user": ("input_text", "input_audio"),
-    "system": ("input_text",),
-    "assistant": ("text",),
-}
-
-
-def _check_modalities(param: str, modalities: tuple[str, ...]) -> None:
-    if sorted(modalities) not in (["text"], ["audio", "text"]):
-        raise Invalid(
-            "invalid_value",
-            f"Invalid modalities: {list(modalities)!r}. Supported combinations are: ['text'] and ['audio', 'text'].",
-            param,
-        )
-
-
-def _turn_detection(param: str, given: ev.TurnDetection) -> ga.ServerVad | ga.SemanticVad:
-    """Beta turn detection as its GA object; fields of the other VAD type are unknown (GA.md 2.3)."""
-    kind = "server_vad" if isinstance(given.type, ev.UnsetType) else given.type
-    if kind == "semantic_vad":
-        for name in ("threshold", "prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms"):
-            if getattr(given, name) is not None and not isinstance(
-                getattr(given, name), ev.UnsetType
-            ):
-                raise Invalid(
-                    "unknown_parameter",
-                    f"Unknown parameter: '{param}.{name}' (semantic_vad has no {name}).",
-                    f"{param}.{name}",
-                )
-        return ga.SemanticVad(
-            eagerness=given.eagerness,
-            create_response=given.create_response,
-            interrupt_response=given.interrupt_response,
-        )
-    if not isinstance(given.eagerness, ev.UnsetType):
-        raise Invalid(
-            "unknown_parameter", f"Unknown parameter: '{param}.eagerness'.", f"{param}.eagerness"
-        )
-    return ga.ServerVad(
-        threshold=given.threshold,
-        prefix_padding_ms=given.prefix_padding_ms,
-        silence_duration_ms=given.silence_duration_ms,
-        idle_timeout_ms=given.idle_timeout_ms,
-        create_response=given.create_response,
-        interrupt_response=given.interrupt_response,
-    )
-
-
-def _tools(param: str, tools: tuple[ev.Tool, ...]) -> tuple[ga.GATool, ...]:
-    for i, tool in enumerate(tools):
-        if not tool.name:
-            raise missing(f"{param}[{i}].name")
-    return tuple(tool_from_beta(t) for t in tools)
-
-
-def _tool_choice(param: str, choice: ev.ToolChoice) -> ga.GAToolChoice:
-    if isinstance(choice, ev.ToolChoiceFunction) and choice.function_name is None:
-        raise missing(f"{param}.name")
-    converted = tool_choice_from_beta(choice)
-    assert converted is not None
-    return converted
-
-
-def _common(fields: dict[str, Any], prefix: str) -> tuple[dict[str, Any], float | None]:
-    """The neutral changes of beta fields shared by sessions and responses, and the temperature."""
-    out: dict[str, Any] = {}
-    temperature: float | None = None
-    for wire, value in fields.items():
-        name = _SESSION_NAMES.get(wire, wire)
-        if value is None and name in NOT_SET_WHEN_NULL | {"temperature", "conversation", "input"}:
-            continue
-        where = f"{prefix}.{wire}"
-        if wire == "modalities":
-            _check_modalities(where, value)
-            value = modalities_from_beta(value)
-        elif wire == "turn_detection" and value is not None:
-            value = _turn_detection(where, value)
-        elif wire == "input_audio_transcription":
-            value = transcription_from_beta(value)
-        elif wire == "input_audio_noise_reduction" and value is not None:
-            value = ga.GANoiseReduction(type=value.type)
-        elif wire == "tools":
-            value = _tools(where, value)
-        elif wire == "tool_choice":
-            value = _tool_choice(where, value)
-        elif wire == "temperature":
-            check_range(where, value, 0.6, 1.2)
-            temperature = value
-            continue
-        out[name] = value
-    return out, temperature
-
-
-def _turn_detection_out(value: ga.ServerVad | ga.SemanticVad | None) -> ev.TurnDetection | None:
-    if value is None:
-        return None
-    if isinstance(value, ga.SemanticVad):
-        return ev.TurnDetection(
-            type="semantic_vad",
-            eagerness=value.eagerness,  # type: ignore[arg-type]
-            create_response=value.create_response,  # type: ignore[arg-type]
-            interrupt_response=value.interrupt_response,  # type: ignore[arg-type]
-        )
-    return ev.TurnDetection(
-        type="server_vad",
-        threshold=value.threshold,  # type: ignore[arg-type]
-        prefix_padding_ms=value.prefix_padding_ms,  # type: ignore[arg-type]
-        silence_duration_ms=value.silence_duration_ms,  # type: ignore[arg-type]
-        create_response=value.create_response,  # type: ignore[arg-type]
-        interrupt_response=value.interrupt_response,  # type: ignore[arg-type]
-        idle_timeout_ms=ev.UNSET if value.idle_timeout_ms is None else value.idle_timeout_ms,
-    )
 
 
 def _transcription_out(value: ga.GATranscription | None) -> ev.InputAudioTranscription | None:
@@ -188,10 +61,18 @@ def _tool_choice_out(choice: ga.GAToolChoice | None) -> ev.ToolChoice:
 def _voice_out(voice: str | ga.VoiceId | None) -> str:
     if isinstance(voice, ga.VoiceId):
         return voice.id
-    return voice or "alloy"
+    return voice or DEFAULT_VOICE
 
 
-class BetaEdge(EdgeEvents):
+class BetaEdge(
+    Edge[
+        ev.SessionConfig,
+        ev.ResponseParams | None | ev.UnsetType,
+        ev.Item,
+        ev.Item,
+        ev.Response,
+    ]
+):
     """What is beta about a beta connection."""
 
     dialect: ClassVar[ev.Dialect] = "beta"
@@ -204,60 +85,28 @@ class BetaEdge(EdgeEvents):
         transcript_delta=ev.ResponseAudioTranscriptDelta,
         transcript_done=ev.ResponseAudioTranscriptDone,
     )
-    response_created_class = ev.ResponseCreated
-    response_done_class = ev.ResponseDone
-    output_item_added_class = ev.ResponseOutputItemAdded
-    output_item_done_class = ev.ResponseOutputItemDone
-    retrieved_class = ev.ConversationItemRetrieved
     rate_limits_first: ClassVar[bool] = True
     max_event_id_length: ClassVar[int | None] = None
 
     # -- reading ------------------------------------------------------------------------
 
     def session_changes(
-        self, update: Any, current: SessionState
-    ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
-        assert isinstance(update, ev.SessionConfig)
-        changes, temperature = _common(given_fields(update), "session")
-        extras = {} if temperature is None else {"temperature": temperature}
-        return changes, _PATHS, extras
+        self, update: ev.SessionConfig, current: SessionState
+    ) -> tuple[Changes, Paths, Extras]:
+        return beta_read.session_changes(update)
 
-    def response_overrides(self, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
-        if params is None or isinstance(params, ev.UnsetType):
-            return {}, _RESPONSE_PATHS
-        assert isinstance(params, ev.ResponseParams)
-        given = given_fields(params)
-        # max_output_tokens is the Oct 2024 draft's name for the same cap.
-        cap = given.pop("max_output_tokens", None)
-        if cap is not None and "max_response_output_tokens" not in given:
-            given["max_response_output_tokens"] = cap
-            paths = {**_RESPONSE_PATHS, "max_output_tokens": "response.max_output_tokens"}
-        else:
-            paths = _RESPONSE_PATHS
-        inputs = given.pop("input", None)
-        overrides, temperature = _common(given, "response")
-        if temperature is not None:
-            overrides["temperature"] = temperature
-        if inputs is not None:
-            overrides["input"] = inputs
-        return overrides, paths
+    def response_overrides(
+        self, params: ev.ResponseParams | None | ev.UnsetType
+    ) -> tuple[Changes, Paths]:
+        return beta_read.response_overrides(params)
 
-    def check_item(self, item: Any, param: str, input_format: ev.AudioFormat) -> None:
-        if isinstance(item, ev.MessageItem):
-            check_parts(item, param, input_format, _PARTS_BY_ROLE, "text")
-        elif isinstance(item, ev.FunctionCallItem):
-            for name in ("call_id", "name", "arguments"):
-                if isinstance(getattr(item, name), ev.UnsetType):
-                    raise missing(f"{param}.{name}")
-        elif isinstance(item, ev.FunctionCallOutputItem) and isinstance(item.output, ev.UnsetType):
-            raise missing(f"{param}.output")
-        if isinstance(item.id, str) and not item.id:
-            raise Invalid("invalid_value", "Item ids cannot be empty.", f"{param}.id")
+    def check_item(self, item: ev.Item, param: str, input_format: ev.AudioFormat) -> None:
+        check_beta_item(item, param, input_format)
 
     # -- writing ------------------------------------------------------------------------
 
     def session_event(
-        self, created: bool, config: SessionState, extras: dict[str, Any], event_id: str
+        self, created: bool, config: SessionState, extras: Extras, event_id: str
     ) -> ev.ServerEvent:
         expires = ev.UNSET if config.expires_at is None else config.expires_at
         if config.kind == "transcription":
@@ -265,9 +114,9 @@ class BetaEdge(EdgeEvents):
                 id=config.id or ev.UNSET,
                 object="realtime.transcription_session",
                 expires_at=expires,
-                input_audio_format=config.input_format or "pcm16",
+                input_audio_format=config.input_format or DEFAULT_FORMAT,
                 input_audio_transcription=_transcription_out(config.transcription),
-                turn_detection=_turn_detection_out(config.turn_detection),
+                turn_detection=turn_detection_to_beta(config.turn_detection),
                 input_audio_noise_reduction=(
                     None
                     if config.noise_reduction is None
@@ -288,20 +137,20 @@ class BetaEdge(EdgeEvents):
             modalities=("text", "audio") if config.audio_output else ("text",),
             instructions=config.instructions or "",
             voice=_voice_out(config.voice),
-            input_audio_format=config.input_format or "pcm16",
-            output_audio_format=config.output_format or "pcm16",
+            input_audio_format=config.input_format or DEFAULT_FORMAT,
+            output_audio_format=config.output_format or DEFAULT_FORMAT,
             input_audio_transcription=_transcription_out(config.transcription),
-            turn_detection=_turn_detection_out(config.turn_detection),
+            turn_detection=turn_detection_to_beta(config.turn_detection),
             tools=tuple(_tool_out(t) for t in config.tools),
             tool_choice=_tool_choice_out(config.tool_choice),
-            temperature=extras.get("temperature", 0.8),
+            temperature=extras.get("temperature", DEFAULT_TEMPERATURE),
             max_response_output_tokens=config.max_output_tokens or "inf",
             input_audio_noise_reduction=(
                 None
                 if config.noise_reduction is None
                 else ev.NoiseReduction(type=config.noise_reduction.type)
             ),
-            speed=config.speed if config.speed is not None else 1.0,
+            speed=config.speed if config.speed is not None else DEFAULT_SPEED,
             tracing=config.tracing,
             include=config.include,
             client_secret=None,
@@ -309,64 +158,103 @@ class BetaEdge(EdgeEvents):
         kind2 = ev.SessionCreated if created else ev.SessionUpdated
         return kind2(event_id=event_id, session=beta)
 
-    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> Any:
-        status = item.status if item.status is not None else ev.UNSET
-        if item.type == "function_call":
-            return ev.FunctionCallItem(
-                id=item.id,
-                object="realtime.item",
-                status=status,
-                name=item.name if item.name is not None else ev.UNSET,
-                call_id=item.call_id if item.call_id is not None else ev.UNSET,
-                arguments=item.arguments.value if item.arguments is not None else "",
-            )
-        if item.type == "function_call_output":
-            assert item.call_id is not None
-            return ev.FunctionCallOutputItem(
-                id=item.id,
-                object="realtime.item",
-                status=status,
-                call_id=item.call_id,
-                output=item.output if item.output is not None else "",
-            )
-        parts: list[ev.ContentPart] = []
-        for part in item.content:
-            audio = part.audio.value if with_audio and part.audio else ev.UNSET
-            if part.type == "text":
-                parts.append(ev.TextContent(text=item_text(part)))
-            elif part.type == "input_text":
-                parts.append(ev.InputTextContent(text=item_text(part)))
-            elif part.type == "audio":
-                parts.append(ev.AudioContent(transcript=transcript_text(part) or "", audio=audio))
-            elif part.type == "input_audio":
-                parts.append(ev.InputAudioContent(transcript=transcript_text(part), audio=audio))
-            else:
-                parts.append(ev.ItemReferenceContent(id=part.reference_id or ""))
-        assert item.role is not None
-        return ev.MessageItem(
-            id=item.id, object="realtime.item", status=status, role=item.role, content=tuple(parts)
-        )
+    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> ev.Item:
+        return beta_wire_item(item, with_audio=with_audio)
 
     def item_added(
-        self, ids: Any, previous: str | None, item: ItemState, *, final: bool
+        self, ids: IdFactory, previous: str | None, item: ItemState, *, final: bool
     ) -> list[ev.ServerEvent]:
         wire = self.wire_item(item)
         return [
             ev.ConversationItemCreated(event_id=ids("event"), previous_item_id=previous, item=wire)
         ]
 
-    def item_done(self, ids: Any, previous: str | None, item: ItemState) -> list[ev.ServerEvent]:
+    def item_done(
+        self, ids: IdFactory, previous: str | None, item: ItemState
+    ) -> list[ev.ServerEvent]:
         return []  # beta has no "item final" event (GA.md 6.3)
 
-    def response_object(self, **fields: Any) -> Any:
-        settings = fields.pop("settings")
+    def response_object(
+        self,
+        *,
+        id: str,
+        status: ev.ResponseStatus,
+        status_details: ev.StatusDetails | None,
+        output: tuple[ev.Item, ...],
+        conversation_id: str | None,
+        usage: ev.Usage | None,
+        settings: ResponseSettings,
+    ) -> ev.Response:
         return ev.Response(
+            id=id,
             object="realtime.response",
+            status=status,
+            status_details=status_details,
+            output=output,
+            conversation_id=conversation_id,
+            usage=usage,
             modalities=settings.modalities,
             voice=_voice_out(settings.voice),
             output_audio_format=settings.output_format,
-            temperature=settings.temperature if settings.temperature is not None else 0.8,
+            temperature=(
+                settings.temperature if settings.temperature is not None else DEFAULT_TEMPERATURE
+            ),
             max_output_tokens=settings.max_output_tokens,
             metadata=settings.metadata,
-            **fields,
         )
+
+    def response_created(self, event_id: str, response: ev.Response) -> ev.ServerEvent:
+        return ev.ResponseCreated(event_id=event_id, response=response)
+
+    def response_done(self, event_id: str, response: ev.Response) -> ev.ServerEvent:
+        return ev.ResponseDone(event_id=event_id, response=response)
+
+    def output_item(
+        self, added: bool, *, event_id: str, response_id: str, output_index: int, item: ev.Item
+    ) -> ev.ServerEvent:
+        kind = ev.ResponseOutputItemAdded if added else ev.ResponseOutputItemDone
+        return kind(
+            event_id=event_id, response_id=response_id, output_index=output_index, item=item
+        )
+
+    def retrieved(self, event_id: str, item: ev.Item) -> ev.ServerEvent:
+        return ev.ConversationItemRetrieved(event_id=event_id, item=item)
+
+    # -- what else is beta's ------------------------------------------------------------
+
+    default_model: ClassVar[str] = DEFAULT_MODEL
+
+    def session_of(self, request: SessionRequest, current: SessionState) -> SessionGiven:
+        """``session.update`` carries a flat session; ``transcription_session.update`` the
+        members of one a transcription session has (which update a session of
+        ``current.kind`` takes is ``rtcore.rules.requests.check_kind``'s rule)."""
+        if isinstance(request, ev.SessionUpdate):
+            return request.session
+        if isinstance(request, ev.TranscriptionSessionUpdate):
+            return beta_read.transcription_session_config(request.session)
+        raise TypeError(f"a beta session takes no {type(request).__name__}")
+
+    def session_temperature(self, extras: Extras) -> float | None:
+        return extras.get("temperature")
+
+    def mcp_call_opened(
+        self, ids: IdFactory, response_id: str, item_id: str, output_index: int, arguments: str
+    ) -> list[ev.ServerEvent]:
+        raise _NO_MCP
+
+    def mcp_call_closed(
+        self, event_id: str, item_id: str, output_index: int, *, failed: bool
+    ) -> ev.ServerEvent:
+        raise _NO_MCP
+
+    def mcp_listing_opened(self, event_id: str, item_id: str) -> ev.ServerEvent:
+        raise _NO_MCP
+
+    def mcp_listing_closed(self, event_id: str, item_id: str, *, failed: bool) -> ev.ServerEvent:
+        raise _NO_MCP
+
+
+_NO_MCP = LocalProtocolError(
+    "the beta dialect has no MCP tools (a beta session configures function tools only)",
+    code="mcp_not_in_dialect",
+)

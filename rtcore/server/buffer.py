@@ -22,42 +22,112 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .. import events as ev
+from ..audio.formats import FORMATS
+from ..audio.vad import DetectorFactory
+from ..events.ga import ServerVad
+from ..ids import IdFactory
+from ..rules.audio import check_whole_samples
 from ..state import ItemState, PartState
-from .core import SessionCore
+from .config import ServerLimits
+from .core import Emit, ReportError, SessionView, check_room, full_message
+from .edge import Edge
 from .effects import Effect, Transcribe
+from .input_audio import InputAudio
+from .memory import Holdings
+from .responses import ResponseWriter, Run
 from .settings import Invalid
+from .transcriptions import Transcriptions
 
 __all__ = ["InputBuffer"]
 
 
-class InputBuffer(SessionCore):
-    """The input-audio part of ``ServerSession``."""
+class InputBuffer:
+    """The input audio buffer, its clock and turn detection (see the module docstring).
 
-    def _append(self, e: ev.InputAudioBufferAppend, event_id: str | None) -> list[Effect]:
+    Reads the configuration and the snapshot (``view``) and whether a
+    response is writing to the conversation (``writer``); turn detection
+    starts responses (``start_response``) and interrupts them
+    (``interrupt``); committed audio goes to ``holdings`` and, when the
+    session transcribes, to ``transcriptions``.
+    """
+
+    def __init__(
+        self,
+        *,
+        view: SessionView,
+        emit: Emit,
+        error: ReportError,
+        ids: IdFactory,
+        edge: Edge,
+        limits: ServerLimits,
+        audio: InputAudio,
+        detectors: DetectorFactory,
+        holdings: Holdings,
+        transcriptions: Transcriptions,
+        writer: ResponseWriter,
+        start_response: Callable[[], list[Effect]],
+        interrupt: Callable[[Run], list[Effect]],
+    ) -> None:
+        self._view = view
+        self._emit = emit
+        self._error = error
+        self._ids = ids
+        self._edge = edge
+        self._limits = limits
+        self._audio = audio
+        self._detectors = detectors
+        self._holdings = holdings
+        self._transcriptions = transcriptions
+        self._writer = writer
+        self._start_response = start_response
+        self._interrupt = interrupt
+        self._idle_from = 0
+        """Where on the audio clock the current silence began (for ``idle_timeout_ms``)."""
+
+    # -- following the session ---------------------------------------------------------------
+
+    def configure(self) -> None:
+        """Follow the session's input format and turn detection (after a successful update)."""
+        config = self._view.config
+        self._audio.configure(
+            config.input_format or "pcm16", config.turn_detection, self._detectors
+        )
+
+    def restart_idle(self) -> None:
+        """The idle timeout counts anew from now (its configuration changed)."""
+        self._idle_from = self._audio.clock
+
+    def played(self, played_ms: int) -> None:
+        """A response ended: silence counts from the end of its playback, the time of its
+        ``response.done`` plus the duration of the audio it produced (GA.md 2.3, 10.13)."""
+        audio = self._audio
+        self._idle_from = audio.clock + audio.rate * played_ms // 1000
+
+    # -- client events ------------------------------------------------------------------------
+
+    def append(self, e: ev.InputAudioBufferAppend, event_id: str | None) -> list[Effect]:
         audio = e.audio
-        fmt = self._audio.fmt
-        if not self._audio.whole_samples(audio):
+        buffer = self._audio
+        limits = self._limits
+        check_whole_samples(len(audio), buffer.fmt, "audio")
+        if len(audio) > limits.max_append_bytes:
             raise Invalid(
                 "invalid_value",
-                f"Invalid audio: {len(audio)} bytes is not a whole number of {fmt} samples.",
+                f"Audio content of {len(audio)} bytes exceeds the limit of {limits.max_append_bytes} bytes per append.",
                 "audio",
             )
-        if len(audio) > self.limits.max_append_bytes:
-            raise Invalid(
-                "invalid_value",
-                f"Audio content of {len(audio)} bytes exceeds the limit of {self.limits.max_append_bytes} bytes per append.",
-                "audio",
-            )
-        if len(self._audio.buffer) + len(audio) > self.limits.max_buffer_bytes:
+        if len(buffer.buffer) + len(audio) > limits.max_buffer_bytes:
             raise Invalid(
                 "input_audio_buffer_full",
-                f"The input audio buffer is full ({self.limits.max_buffer_bytes} bytes); commit or clear it.",
+                f"The input audio buffer is full ({limits.max_buffer_bytes} bytes); commit or clear it.",
                 "audio",
             )
-        self._check_budget(len(audio), "audio")
+        self._holdings.check(len(audio), "audio")
         effects: list[Effect] = []
-        for kind, position in self._audio.append(audio):
+        for kind, position in buffer.append(audio):
             if kind == "start":
                 effects += self._speech_started(position)
             else:
@@ -75,14 +145,15 @@ class InputBuffer(SessionCore):
         kept (the buffer keeps only the prefix-padding window of silence) and
         starts a response.
         """
-        detection = self._turn_detection()
+        config = self._view.config
+        detection = config.turn_detection
         audio = self._audio
         if (
-            not isinstance(detection, ev.ga.ServerVad)
+            not isinstance(detection, ServerVad)
             or not isinstance(detection.idle_timeout_ms, int)
             or audio.segmenter is None
             or audio.segmenter.speaking
-            or self._transcription_only
+            or config.kind == "transcription"
             or self._writer.active_in_conversation() is not None
         ):
             return []
@@ -104,7 +175,7 @@ class InputBuffer(SessionCore):
             return []
         effects = self._commit(item_id, data)
         if detection.create_response is not False:
-            effects += self._start_response(ev.UNSET, None, "vad")
+            effects += self._start_response()
         return effects
 
     def _speech_started(self, position: int) -> list[Effect]:
@@ -119,10 +190,10 @@ class InputBuffer(SessionCore):
                 item_id=item_id,
             )
         )
-        detection = self._turn_detection()
+        detection = self._view.config.turn_detection
         run = self._writer.active_in_conversation()
         if run is not None and detection is not None and detection.interrupt_response is not False:
-            return self._end_run(run, "turn_detected")
+            return self._interrupt(run)
         return []
 
     def _speech_stopped(self, position: int) -> list[Effect]:
@@ -139,18 +210,19 @@ class InputBuffer(SessionCore):
         if self._refuse_vad_commit():
             return []
         effects = self._commit(item_id, data)
-        detection = self._turn_detection()
+        config = self._view.config
+        detection = config.turn_detection
         if (
-            not self._transcription_only
+            config.kind != "transcription"
             and detection is not None
             and detection.create_response is not False
             and self._writer.active_in_conversation() is None
         ):
-            effects += self._start_response(ev.UNSET, None, "vad")
+            effects += self._start_response()
         return effects
 
     def _commit(self, item_id: str, audio: bytes) -> list[Effect]:
-        order = self._state.order
+        order = self._view.state.order
         previous = order[-1] if order else None
         self._emit(
             ev.InputAudioBufferCommitted(
@@ -166,56 +238,53 @@ class InputBuffer(SessionCore):
         )
         for event in self._edge.item_added(self._ids, previous, item, final=True):
             self._emit(event)
-        self._item_audio[item_id] = audio
-        self._item_seconds[item_id] = self._seconds(audio)
-        self._charge(item_id, len(item_id) + len(audio))
-        settings = self._config.transcription
+        holdings = self._holdings
+        fmt = self._audio.fmt
+        seconds = len(audio) / FORMATS[fmt].sample_width / self._audio.rate
+        holdings.hold(item_id, audio, seconds)
+        holdings.charge(item_id, len(item_id) + len(audio))
+        config = self._view.config
+        settings = config.transcription
+        transcription_only = config.kind == "transcription"
         if settings is None:
-            if self._transcription_only:
-                self._release_audio((item_id,))  # nothing will ever use it
+            if transcription_only:
+                holdings.release((item_id,))  # nothing will ever use it
             return []
-        self._transcribing.add(item_id)
-        if self._transcription_only:
+        self._transcriptions.expect(item_id)
+        if transcription_only:
             # No response will ever ask for this audio: the Transcribe effect is its last use.
-            self._release_audio((item_id,))
+            holdings.release((item_id,))
         return [
             Transcribe(
                 item_id=item_id,
                 content_index=0,
                 audio=audio,
-                audio_format=self._audio.fmt,
+                audio_format=fmt,
                 settings=settings,
             )
         ]
 
-    def _manual_commit(self, e: ev.InputAudioBufferCommit, event_id: str | None) -> list[Effect]:
+    def commit(self, e: ev.InputAudioBufferCommit, event_id: str | None) -> list[Effect]:
         audio = self._audio
-        if audio.buffered_ms < self.limits.min_commit_ms:
+        if audio.buffered_ms < self._limits.min_commit_ms:
             raise Invalid(
                 "input_audio_buffer_commit_empty",
                 "Error committing input audio buffer: buffer too small. Expected at least "
-                f"{self.limits.min_commit_ms}ms of audio, but buffer only has {audio.buffered_ms:.2f}ms of audio.",
+                f"{self._limits.min_commit_ms}ms of audio, but buffer only has {audio.buffered_ms:.2f}ms of audio.",
             )
-        self._check_room()
+        check_room(self._view.state, self._limits)
         # The buffer's audio moves into the item: the total held does not grow.
-        self._check_budget(0)
+        self._holdings.check(0)
         # A manual commit during VAD speech closes that segment (no speech_stopped follows).
         item_id = audio.speech_item_id or self._ids("item")
         data = audio.take()
         audio.clear()
         return self._commit(item_id, data)
 
-    def _clear(self, e: ev.InputAudioBufferClear, event_id: str | None) -> list[Effect]:
+    def clear(self, e: ev.InputAudioBufferClear, event_id: str | None) -> list[Effect]:
         self._audio.clear()
         self._emit(ev.InputAudioBufferCleared(event_id=self._ids("event")))
         return []
-
-    def _check_room(self) -> None:
-        if self._conversation_full():
-            raise Invalid("conversation_full", self._full_message())
-
-    def _full_message(self) -> str:
-        return f"The conversation holds the maximum of {self.limits.max_items} items; delete some first."
 
     def _refuse_vad_commit(self) -> bool:
         """At ``max_items`` a VAD or idle-timeout commit is dropped, with an error event.
@@ -225,7 +294,7 @@ class InputBuffer(SessionCore):
         no check here: the audio was counted while buffered, and moving it into an item
         does not add to what the session holds.)
         """
-        if self._conversation_full():
-            self._error("conversation_full", self._full_message())
+        if len(self._view.state.order) >= self._limits.max_items:
+            self._error("conversation_full", full_message(self._limits))
             return True
         return False

@@ -1,13 +1,10 @@
 """Server defaults and limits.
 
-The default session is the one real servers report (SEQUENCES.md section 1,
-GA.md 1.5), the same in both dialects: audio output (beta writes it as
-``["text", "audio"]``), voice ``alloy``, pcm16 (``audio/pcm`` at 24 kHz) both
-ways, no input transcription, server VAD with threshold 0.5, 300 ms prefix
-padding, 200 ms silence, automatic responses and interruptions, no tools,
-``tool_choice: "auto"``, no output-token cap, speed 1.0, truncation ``auto``;
-beta adds temperature 0.8. Transcription sessions transcribe with
-``whisper-1`` under server VAD.
+The default session is ``rtcore.rules.defaults.default_session`` (the same
+in both dialects and for both roles); here are what only a server decides:
+its default models and instructions, its per-session limits, and the rate
+limits it reports. The model and connector tables of ``rtcore.rules.catalog``
+are re-exported for the server's users.
 """
 
 from __future__ import annotations
@@ -17,7 +14,14 @@ from typing import Literal
 import msgspec
 
 from .. import events as ev
-from ..events import ga
+from ..rules.catalog import (
+    MCP_CONNECTORS,
+    NO_PROMPT_TRANSCRIPTION_MODELS,
+    STREAMING_TRANSCRIPTION_MODELS,
+    TRANSCRIPTION_MEMBER_MODELS,
+    TRANSCRIPTION_MODELS,
+)
+from ..rules.defaults import MAX_SESSION_SECONDS, default_session
 from ..state.session import SessionState
 
 __all__ = [
@@ -43,38 +47,6 @@ DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant running on an rtcore Realtime endpoint. "
     "Answer briefly and clearly."
 )
-TRANSCRIPTION_MODELS = (
-    "whisper-1",
-    "gpt-4o-transcribe",
-    "gpt-4o-mini-transcribe",
-    "gpt-4o-mini-transcribe-2025-12-15",
-    "gpt-4o-transcribe-diarize",
-    "gpt-transcribe",
-    "gpt-live-transcribe",
-    "gpt-realtime-whisper",
-)
-STREAMING_TRANSCRIPTION_MODELS = ("gpt-realtime-whisper", "gpt-live-transcribe")
-"""Models that transcribe as the audio streams in: they need turn detection off (GA.md 2.5, 10.15)."""
-TRANSCRIPTION_MEMBER_MODELS: dict[str, tuple[str, ...]] = {
-    "languages": ("gpt-transcribe", "gpt-live-transcribe"),
-    "keywords": ("gpt-transcribe", "gpt-live-transcribe"),
-    "delay": ("gpt-realtime-whisper",),
-}
-"""The transcription members only some models take (GA.md 2.5), and those models."""
-MCP_CONNECTORS = (
-    "connector_dropbox",
-    "connector_gmail",
-    "connector_googlecalendar",
-    "connector_googledrive",
-    "connector_microsoftteams",
-    "connector_outlookcalendar",
-    "connector_outlookemail",
-    "connector_sharepoint",
-)
-"""The connectors an MCP tool's ``connector_id`` may name (GA.md 2.6)."""
-NO_PROMPT_TRANSCRIPTION_MODELS = ("gpt-realtime-whisper", "gpt-4o-transcribe-diarize")
-"""Transcription models that take no ``prompt`` (GA.md 2.5)."""
-MAX_SESSION_SECONDS = 30 * 60
 
 
 class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,39 +86,9 @@ def default_config(
     kind: Literal["realtime", "transcription"] = "realtime",
     instructions: str = DEFAULT_INSTRUCTIONS,
 ) -> SessionState:
-    """The effective configuration a session starts with (either dialect)."""
-    vad = ga.ServerVad(
-        threshold=0.5,
-        prefix_padding_ms=300,
-        silence_duration_ms=200,
-        idle_timeout_ms=None,
-        create_response=True,
-        interrupt_response=True,
-    )
-    expires = None if created_at is None else created_at + MAX_SESSION_SECONDS
-    if kind == "transcription":
-        return SessionState(
-            kind="transcription",
-            id=session_id,
-            expires_at=expires,
-            input_format="pcm16",
-            transcription=ga.GATranscription(model="whisper-1", language=None, prompt=None),
-            turn_detection=vad,
-        )
-    return SessionState(
-        id=session_id,
-        model=model,
-        expires_at=expires,
-        output_modalities=("audio",),
-        instructions=instructions,
-        voice="alloy",
-        speed=1.0,
-        input_format="pcm16",
-        output_format="pcm16",
-        turn_detection=vad,
-        tool_choice="auto",
-        max_output_tokens="inf",
-        truncation="auto",
+    """The effective configuration a session starts with (either dialect; ``rtcore.rules.defaults``)."""
+    return default_session(
+        session_id, model=model, created_at=created_at, kind=kind, instructions=instructions
     )
 
 

@@ -1,4 +1,4 @@
-"""What a dialect's edge of the server provides, and the pieces both edges use.
+"""What a dialect's edge of the server provides, typed with the dialect's own classes.
 
 A ``ServerSession`` holds one ``Edge``: ``BetaEdge`` or ``GAEdge``. The
 session's logic never names a dialect's event classes or wire fields; it asks
@@ -11,30 +11,57 @@ right after a response's first output begins (beta), or once after its last
 part closes, before ``response.done`` (GA.md 10.4). ``max_event_id_length``
 is the longest client ``event_id`` the dialect accepts (GA: 512 characters,
 GA.md 1.6; beta: no limit).
+
+The reading half is the dialect's reader in ``rtcore.rules`` (``beta_read``,
+``ga_read``, ``items``), which the client uses too; an edge only adds the
+writing half.
+
+Typing. ``Edge`` is generic over the dialect's own classes: the session
+object of ``session.update`` (``SessionT``), the ``response.create``
+parameters (``ParamsT``), a client's item (``ItemT``), the item objects it
+writes (``WireItemT``) and its response object (``ResponseT``). ``BetaEdge``
+is an ``Edge`` of beta classes and ``GAEdge`` of GA classes, so mypy refuses
+a beta object handed to the GA edge, or a beta item written by it. The
+session's logic, which serves both, holds a bare ``Edge`` (its parameters
+default to ``Any``: the events it passes on come from its dispatch table,
+where the dialect was checked at run time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
 
 import msgspec
 
 from .. import events as ev
-from ..audio.formats import FORMATS
-from ..state import ItemState, PartState
+from ..events import ga
+from ..ids import IdFactory
+from ..rules.reading import Changes, Extras, Paths
+from ..state import ItemState
 from ..state.session import SessionState
-from .settings import Invalid, invalid_value, missing
+from .effects import ResponseSettings
 
-__all__ = [
-    "Edge",
-    "EdgeEvents",
-    "Streams",
-    "check_parts",
-    "given_fields",
-    "item_text",
-    "transcript_text",
-]
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+else:  # typing.TypeVar takes ``default`` from Python 3.13 on; it only matters to mypy
+    from typing import TypeVar as _TypeVar
+
+    def TypeVar(name: str, *, default: object = None, **kwargs: object) -> object:  # noqa: N802
+        return _TypeVar(name, **kwargs)
+
+
+__all__ = ["Edge", "SessionGiven", "SessionRequest", "Streams"]
+
+SessionT = TypeVar("SessionT", contravariant=True, default=Any)
+"""The session object of the dialect's ``session.update``."""
+ParamsT = TypeVar("ParamsT", contravariant=True, default=Any)
+"""The dialect's ``response.create.response`` (absent and ``null`` included)."""
+ItemT = TypeVar("ItemT", contravariant=True, default=Any)
+"""An item a client of the dialect creates."""
+WireItemT = TypeVar("WireItemT", default=Any)
+"""The item objects the dialect's server writes."""
+ResponseT = TypeVar("ResponseT", default=Any)
+"""The dialect's response object."""
 
 
 class Streams(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,7 +75,7 @@ class Streams(msgspec.Struct, frozen=True, kw_only=True):
     transcript_done: type[ev.ServerEvent]
 
 
-class Edge(Protocol):
+class Edge(Protocol[SessionT, ParamsT, ItemT, WireItemT, ResponseT]):
     """The interface of a dialect's edge (see the module docstring)."""
 
     dialect: ClassVar[ev.Dialect]
@@ -58,127 +85,95 @@ class Edge(Protocol):
     max_event_id_length: ClassVar[int | None]
 
     def session_changes(
-        self, update: Any, current: SessionState
-    ) -> tuple[dict[str, Any], Mapping[str, str], dict[str, Any]]:
+        self, update: SessionT, current: SessionState
+    ) -> tuple[Changes, Paths, Extras]:
         """A ``session.update``'s session as neutral changes, their wire paths, and dialect extras."""
         ...
 
-    def response_overrides(self, params: Any) -> tuple[dict[str, Any], Mapping[str, str]]:
+    def response_overrides(self, params: ParamsT) -> tuple[Changes, Paths]:
         """``response.create.response`` as neutral overrides and their wire paths."""
         ...
 
-    def check_item(self, item: Any, param: str, input_format: ev.AudioFormat) -> None:
+    def check_item(self, item: ItemT, param: str, input_format: ev.AudioFormat) -> None:
         """The dialect's rules for an item a client creates (raises ``Invalid``)."""
         ...
 
     def session_event(
-        self, created: bool, config: SessionState, extras: dict[str, Any], event_id: str
+        self, created: bool, config: SessionState, extras: Extras, event_id: str
     ) -> ev.ServerEvent: ...
 
-    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> Any: ...
+    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> WireItemT: ...
 
     def item_added(
-        self, ids: Any, previous: str | None, item: ItemState, *, final: bool
+        self, ids: IdFactory, previous: str | None, item: ItemState, *, final: bool
     ) -> list[ev.ServerEvent]:
         """The events that announce an item entering the conversation (``final``: complete already)."""
         ...
 
-    def item_done(self, ids: Any, previous: str | None, item: ItemState) -> list[ev.ServerEvent]:
+    def item_done(
+        self, ids: IdFactory, previous: str | None, item: ItemState
+    ) -> list[ev.ServerEvent]:
         """The events that say an output item is final (none in beta)."""
         ...
 
-    def response_object(self, **fields: Any) -> Any: ...
+    def response_object(
+        self,
+        *,
+        id: str,
+        status: ev.ResponseStatus,
+        status_details: ev.StatusDetails | None,
+        output: tuple[WireItemT, ...],
+        conversation_id: str | None,
+        usage: ev.Usage | None,
+        settings: ResponseSettings,
+    ) -> ResponseT: ...
 
-    def response_created(self, event_id: str, response: Any) -> ev.ServerEvent: ...
+    def response_created(self, event_id: str, response: ResponseT) -> ev.ServerEvent: ...
 
-    def response_done(self, event_id: str, response: Any) -> ev.ServerEvent: ...
+    def response_done(self, event_id: str, response: ResponseT) -> ev.ServerEvent: ...
 
-    def output_item(self, added: bool, **fields: Any) -> ev.ServerEvent: ...
+    def output_item(
+        self, added: bool, *, event_id: str, response_id: str, output_index: int, item: WireItemT
+    ) -> ev.ServerEvent: ...
 
-    def retrieved(self, event_id: str, item: Any) -> ev.ServerEvent: ...
+    def retrieved(self, event_id: str, item: WireItemT) -> ev.ServerEvent: ...
 
+    # -- what else is the dialect's (the logic names none of it) ----------------------------
 
-class EdgeEvents:
-    """The events both edges write the same way, each with its dialect's class."""
+    default_model: ClassVar[str]
+    """The model a session of this dialect reports when the client names none."""
 
-    response_created_class: ClassVar[Any]
-    response_done_class: ClassVar[Any]
-    output_item_added_class: ClassVar[Any]
-    output_item_done_class: ClassVar[Any]
-    retrieved_class: ClassVar[Any]
+    def session_of(self, request: SessionRequest, current: SessionState) -> SessionGiven:
+        """The session object a client's update carries (beta's ``transcription_session.update``
+        read as the realtime session members it sets; raises ``Invalid``)."""
+        ...
 
-    def response_created(self, event_id: str, response: Any) -> ev.ServerEvent:
-        event: ev.ServerEvent = self.response_created_class(event_id=event_id, response=response)
-        return event
+    def session_temperature(self, extras: Extras) -> float | None:
+        """The sampling temperature the dialect's session extras hold (beta), else ``None``."""
+        ...
 
-    def response_done(self, event_id: str, response: Any) -> ev.ServerEvent:
-        event: ev.ServerEvent = self.response_done_class(event_id=event_id, response=response)
-        return event
+    def mcp_call_opened(
+        self, ids: IdFactory, response_id: str, item_id: str, output_index: int, arguments: str
+    ) -> list[ev.ServerEvent]:
+        """The events of an MCP call's arguments and its start (the item is announced already)."""
+        ...
 
-    def output_item(self, added: bool, **fields: Any) -> ev.ServerEvent:
-        kind = self.output_item_added_class if added else self.output_item_done_class
-        event: ev.ServerEvent = kind(**fields)
-        return event
+    def mcp_call_closed(
+        self, event_id: str, item_id: str, output_index: int, *, failed: bool
+    ) -> ev.ServerEvent:
+        """The event that says an MCP call returned (``failed``: with an error)."""
+        ...
 
-    def retrieved(self, event_id: str, item: Any) -> ev.ServerEvent:
-        event: ev.ServerEvent = self.retrieved_class(event_id=event_id, item=item)
-        return event
+    def mcp_listing_opened(self, event_id: str, item_id: str) -> ev.ServerEvent:
+        """The event that says the listing of an MCP server's tools is under way."""
+        ...
 
-
-def given_fields(struct: Any) -> dict[str, Any]:
-    """The members a client set in a request object (``{}`` for an absent or null object)."""
-    if struct is None or isinstance(struct, ev.UnsetType):
-        return {}
-    return {
-        name: getattr(struct, name)
-        for name in struct.__struct_fields__
-        if not isinstance(getattr(struct, name), ev.UnsetType)
-    }
+    def mcp_listing_closed(self, event_id: str, item_id: str, *, failed: bool) -> ev.ServerEvent:
+        """The event that says the listing ended (``failed``: without tools)."""
+        ...
 
 
-def item_text(part: PartState) -> str:
-    return part.text.value if part.text is not None else ""
-
-
-def transcript_text(part: PartState) -> str | None:
-    return part.transcript.value if part.transcript is not None else None
-
-
-def check_parts(
-    item: Any,
-    param: str,
-    input_format: ev.AudioFormat,
-    allowed_by_role: Mapping[str, tuple[str, ...]],
-    assistant_text: str,
-) -> None:
-    """The content rules of a client's message item (SEQUENCES.md 8.4, GA.md 2.7)."""
-    if isinstance(item.content, ev.UnsetType):
-        raise missing(f"{param}.content")
-    allowed = allowed_by_role[item.role]
-    for i, part in enumerate(item.content):
-        where = f"{param}.content[{i}]"
-        if part.type not in allowed:
-            if item.role == "assistant" and part.type in ("audio", "output_audio"):
-                raise Invalid(
-                    "invalid_value",
-                    f"Assistant messages cannot carry audio; use an '{assistant_text}' part."
-                    if assistant_text.startswith("o")
-                    else f"Assistant messages cannot carry audio; use a '{assistant_text}' part.",
-                    f"{where}.type",
-                )
-            raise invalid_value(
-                f"{where}.type",
-                part.type,
-                allowed,
-                f"A {item.role} message accepts these content types.",
-            )
-        if isinstance(part, ev.InputAudioContent):
-            if isinstance(part.audio, ev.UnsetType):
-                raise missing(f"{where}.audio")
-            width = FORMATS[input_format].sample_width
-            if len(part.audio) % width:
-                raise Invalid(
-                    "invalid_value",
-                    f"Invalid audio: {len(part.audio)} bytes is not a whole number of {input_format} samples.",
-                    f"{where}.audio",
-                )
+SessionRequest: TypeAlias = ev.SessionUpdate | ga.SessionUpdate | ev.TranscriptionSessionUpdate
+"""A client's request to change its session, in either dialect."""
+SessionGiven: TypeAlias = ev.SessionConfig | ga.GASessionConfig
+"""The session object such a request carries, in its dialect's shape."""

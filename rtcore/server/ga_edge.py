@@ -2,14 +2,9 @@
 
 All that is GA about a GA connection (GA.md sections 2, 3 and 10):
 
-* reading: the nested session (``session.type`` required and matching the
-  connection, ``audio.input`` / ``audio.output`` merged field by field,
-  format objects, MCP tools, ``truncation``, ``prompt``, ``tracing``), the
-  ``response.create`` parameters (``output_modalities``,
-  ``audio.output``, ``max_output_tokens``, ``metadata``, ``input``), and
-  GA's item rules: assistant text is ``output_text``, users may send
-  ``input_image`` (a PNG or JPEG data URI), MCP approval responses are items;
-  a client ``event_id`` has at most 512 characters;
+* reading: GA's reader, ``rtcore.rules.ga_read`` and
+  ``rtcore.rules.items.check_ga_item`` (the client reads with the same); a
+  client ``event_id`` has at most 512 characters (``rtcore.rules.event_id``);
 * writing: the nested session echo with every nullable member as ``null``,
   items without ``object`` and with ``output_text`` / ``output_audio``
   parts, the GA response object (``output_modalities``, ``audio.output``),
@@ -21,62 +16,41 @@ All that is GA about a GA connection (GA.md sections 2, 3 and 10):
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from msgspec.structs import replace
 
 from .. import events as ev
 from ..events import ga
+from ..ids import IdFactory
+from ..rules import ga_read
+from ..rules.defaults import DEFAULT_FORMAT, DEFAULT_SPEED, DEFAULT_VOICE
+from ..rules.event_id import GA_MAX_EVENT_ID_LENGTH
+from ..rules.items import check_ga_item
+from ..rules.reading import Changes, Extras, Paths
+from ..rules.wire_items import ga_wire_item
 from ..state import ItemState
-from ..state.session import SessionState, format_from_ga, format_to_ga
-from .edge import EdgeEvents, Streams, check_parts, given_fields, item_text, transcript_text
-from .settings import NOT_SET_WHEN_NULL, Invalid, missing
+from ..state.session import SessionState, format_to_ga
+from .config import DEFAULT_GA_MODEL
+from .edge import Edge, SessionGiven, SessionRequest, Streams
+from .effects import ResponseSettings
 
 __all__ = ["GAEdge"]
 
-_PATHS = {
-    "input_format": "session.audio.input.format",
-    "transcription": "session.audio.input.transcription",
-    "turn_detection": "session.audio.input.turn_detection",
-    "noise_reduction": "session.audio.input.noise_reduction",
-    "output_format": "session.audio.output.format",
-    "voice": "session.audio.output.voice",
-    "speed": "session.audio.output.speed",
-}
-_RESPONSE_PATHS = {
-    "output_format": "response.audio.output.format",
-    "voice": "response.audio.output.voice",
-}
-_PARTS_BY_ROLE = {
-    "user": ("input_text", "input_audio", "input_image"),
-    "system": ("input_text",),
-    "assistant": ("output_text",),
-}
-_IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,")
-
-
-def _keep(changes: dict[str, Any], name: str, value: Any) -> None:
-    """Record a change; ``null`` means "not set" for fields without an off state."""
-    if value is None and name in NOT_SET_WHEN_NULL:
-        return
-    if name in ("input_format", "output_format"):
-        value = format_from_ga(value)
-    changes[name] = value
-
-
-def _audio_changes(audio: Any, changes: dict[str, Any]) -> None:
-    given = given_fields(audio)
-    for name, value in given_fields(given.get("input")).items():
-        _keep(changes, "input_format" if name == "format" else name, value)
-    for name, value in given_fields(given.get("output")).items():
-        _keep(changes, "output_format" if name == "format" else name, value)
-
 
 def _voice_out(voice: str | ga.VoiceId | None) -> str | ga.VoiceId:
-    return voice if voice is not None else "alloy"
+    return voice if voice is not None else DEFAULT_VOICE
 
 
-class GAEdge(EdgeEvents):
+class GAEdge(
+    Edge[
+        ga.GASessionConfig,
+        ga.GAResponseParams | None | ev.UnsetType,
+        ga.GAItem,
+        ga.GAItem,
+        ga.GAResponse,
+    ]
+):
     """What is GA about a GA connection."""
 
     dialect: ClassVar[ev.Dialect] = "ga"
@@ -91,85 +65,36 @@ class GAEdge(EdgeEvents):
         transcript_delta=ga.ResponseOutputAudioTranscriptDelta,
         transcript_done=ga.ResponseOutputAudioTranscriptDone,
     )
-    response_created_class = ga.ResponseCreated
-    response_done_class = ga.ResponseDone
-    output_item_added_class = ga.ResponseOutputItemAdded
-    output_item_done_class = ga.ResponseOutputItemDone
-    retrieved_class = ga.ConversationItemRetrieved
     rate_limits_first: ClassVar[bool] = False
-    # The spec's maxLength of every client event_id but output_audio_buffer.clear's (GA.md 1.6).
-    max_event_id_length: ClassVar[int | None] = 512
+    max_event_id_length: ClassVar[int | None] = GA_MAX_EVENT_ID_LENGTH
 
     # -- reading ------------------------------------------------------------------------
 
     def session_changes(
-        self, update: Any, current: SessionState
-    ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
-        if update.type != current.kind:
-            # GA.md 12.5 leaves open whether a session may change type; we say no.
-            raise Invalid(
-                "invalid_value",
-                f"Invalid value: '{update.type}'. This is a {current.kind} session; its type"
-                " cannot be changed (connect with ?intent=transcription for a transcription session).",
-                "session.type",
-            )
-        changes: dict[str, Any] = {}
-        for name, value in given_fields(update).items():
-            if name == "audio":
-                _audio_changes(value, changes)
-            else:
-                _keep(changes, name, value)
-        return changes, _PATHS, {}
+        self, update: ga.GASessionConfig, current: SessionState
+    ) -> tuple[Changes, Paths, Extras]:
+        return ga_read.session_changes(update, current)
 
-    def response_overrides(self, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
-        overrides: dict[str, Any] = {}
-        for name, value in given_fields(params).items():
-            if name == "audio":
-                for member, setting in given_fields(given_fields(value).get("output")).items():
-                    _keep(overrides, "output_format" if member == "format" else member, setting)
-            elif value is not None:
-                overrides[name] = value
-        return overrides, _RESPONSE_PATHS
+    def response_overrides(
+        self, params: ga.GAResponseParams | None | ev.UnsetType
+    ) -> tuple[Changes, Paths]:
+        return ga_read.response_overrides(params)
 
-    def check_item(self, item: Any, param: str, input_format: ev.AudioFormat) -> None:
-        if isinstance(item, ga.GAMessageItem):
-            check_parts(item, param, input_format, _PARTS_BY_ROLE, "output_text")
-            for i, part in enumerate(item.content):  # type: ignore[arg-type]
-                if isinstance(part, ga.InputImageContent):
-                    where = f"{param}.content[{i}].image_url"
-                    if not isinstance(part.image_url, str):
-                        raise missing(where)
-                    if not part.image_url.startswith(_IMAGE_PREFIXES):
-                        raise Invalid(
-                            "invalid_value",
-                            "Invalid image_url: expected a PNG or JPEG data URI"
-                            " (data:image/png;base64,... or data:image/jpeg;base64,...).",
-                            where,
-                        )
-                elif isinstance(part, ga.OutputTextContent) and not isinstance(part.text, str):
-                    raise missing(f"{param}.content[{i}].text")
-        elif isinstance(item, ev.FunctionCallItem):
-            for name in ("call_id", "name", "arguments"):
-                if isinstance(getattr(item, name), ev.UnsetType):
-                    raise missing(f"{param}.{name}")
-        elif isinstance(item, ev.FunctionCallOutputItem) and isinstance(item.output, ev.UnsetType):
-            raise missing(f"{param}.output")
-        item_id = getattr(item, "id", ev.UNSET)
-        if isinstance(item_id, str) and not item_id:
-            raise Invalid("invalid_value", "Item ids cannot be empty.", f"{param}.id")
+    def check_item(self, item: ga.GAItem, param: str, input_format: ev.AudioFormat) -> None:
+        check_ga_item(item, param, input_format)
 
     # -- writing ------------------------------------------------------------------------
 
     def _audio_input(self, config: SessionState) -> ga.AudioInput:
         return ga.AudioInput(
-            format=format_to_ga(config.input_format or "pcm16"),
+            format=format_to_ga(config.input_format or DEFAULT_FORMAT),
             transcription=config.transcription,
             noise_reduction=config.noise_reduction,
             turn_detection=config.turn_detection,
         )
 
     def session_event(
-        self, created: bool, config: SessionState, extras: dict[str, Any], event_id: str
+        self, created: bool, config: SessionState, extras: Extras, event_id: str
     ) -> ev.ServerEvent:
         expires = ev.UNSET if config.expires_at is None else config.expires_at
         session: ga.GASession
@@ -198,9 +123,9 @@ class GAEdge(EdgeEvents):
                 audio=ga.AudioConfig(
                     input=self._audio_input(config),
                     output=ga.AudioOutput(
-                        format=format_to_ga(config.output_format or "pcm16"),
+                        format=format_to_ga(config.output_format or DEFAULT_FORMAT),
                         voice=_voice_out(config.voice),
-                        speed=config.speed if config.speed is not None else 1.0,
+                        speed=config.speed if config.speed is not None else DEFAULT_SPEED,
                     ),
                 ),
                 include=config.include,
@@ -214,75 +139,11 @@ class GAEdge(EdgeEvents):
         kind = ga.SessionCreated if created else ga.SessionUpdated
         return kind(event_id=event_id, session=session)
 
-    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> Any:
-        status = item.status if item.status is not None else ev.UNSET
-        kind = item.type
-        if kind == "function_call":
-            return ev.FunctionCallItem(
-                id=item.id,
-                status=status,
-                name=item.name if item.name is not None else ev.UNSET,
-                call_id=item.call_id if item.call_id is not None else ev.UNSET,
-                arguments=item.arguments.value if item.arguments is not None else "",
-            )
-        if kind == "function_call_output":
-            assert item.call_id is not None
-            return ev.FunctionCallOutputItem(
-                id=item.id, status=status, call_id=item.call_id, output=item.output or ""
-            )
-        if kind == "mcp_list_tools":
-            return ga.McpListToolsItem(
-                id=item.id, server_label=item.server_label or "", tools=item.tools or ()
-            )
-        if kind == "mcp_call":
-            return ga.McpCallItem(
-                id=item.id,
-                server_label=item.server_label or "",
-                name=item.name or "",
-                arguments=item.arguments.value if item.arguments is not None else "",
-                approval_request_id=item.approval_request_id,
-                output=item.output,
-                error=item.error,
-            )
-        if kind == "mcp_approval_request":
-            return ga.McpApprovalRequestItem(
-                id=item.id,
-                server_label=item.server_label or "",
-                name=item.name or "",
-                arguments=item.arguments.value if item.arguments is not None else "",
-            )
-        if kind == "mcp_approval_response":
-            return ga.McpApprovalResponseItem(
-                id=item.id,
-                approval_request_id=item.approval_request_id or "",
-                approve=bool(item.approve),
-                reason=item.reason if item.reason is not None else ev.UNSET,
-            )
-        parts: list[ga.GAContentPart] = []
-        for part in item.content:
-            audio = part.audio.value if with_audio and part.audio else ev.UNSET
-            if part.type == "text":
-                parts.append(ga.OutputTextContent(text=item_text(part)))
-            elif part.type == "input_text":
-                parts.append(ev.InputTextContent(text=item_text(part)))
-            elif part.type == "audio":
-                parts.append(
-                    ga.OutputAudioContent(transcript=transcript_text(part) or "", audio=audio)
-                )
-            elif part.type == "input_audio":
-                parts.append(ev.InputAudioContent(transcript=transcript_text(part), audio=audio))
-            elif part.type == "input_image":
-                parts.append(
-                    ga.InputImageContent(
-                        image_url=part.image_url or ev.UNSET,
-                        detail=part.detail or ev.UNSET,  # type: ignore[arg-type]
-                    )
-                )
-        assert item.role is not None
-        return ga.GAMessageItem(id=item.id, status=status, role=item.role, content=tuple(parts))
+    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> ga.GAItem:
+        return ga_wire_item(item, with_audio=with_audio)
 
     def item_added(
-        self, ids: Any, previous: str | None, item: ItemState, *, final: bool
+        self, ids: IdFactory, previous: str | None, item: ItemState, *, final: bool
     ) -> list[ev.ServerEvent]:
         wire = self.wire_item(item)
         added = ga.ConversationItemAdded(
@@ -293,19 +154,33 @@ class GAEdge(EdgeEvents):
         done = ga.ConversationItemDone(event_id=ids("event"), previous_item_id=previous, item=wire)
         return [added, done]
 
-    def item_done(self, ids: Any, previous: str | None, item: ItemState) -> list[ev.ServerEvent]:
+    def item_done(
+        self, ids: IdFactory, previous: str | None, item: ItemState
+    ) -> list[ev.ServerEvent]:
         wire = self.wire_item(item)
         return [
             ga.ConversationItemDone(event_id=ids("event"), previous_item_id=previous, item=wire)
         ]
 
-    def response_object(self, **fields: Any) -> Any:
-        settings = fields.pop("settings")
-        usage = fields.get("usage")
-        if isinstance(usage, ev.Usage):
-            fields["usage"] = with_image_tokens(usage)
+    def response_object(
+        self,
+        *,
+        id: str,
+        status: ev.ResponseStatus,
+        status_details: ev.StatusDetails | None,
+        output: tuple[ga.GAItem, ...],
+        conversation_id: str | None,
+        usage: ev.Usage | None,
+        settings: ResponseSettings,
+    ) -> ga.GAResponse:
         return ga.GAResponse(
+            id=id,
             object="realtime.response",
+            status=status,
+            status_details=status_details,
+            output=output,
+            conversation_id=conversation_id,
+            usage=with_image_tokens(usage) if usage is not None else None,
             output_modalities=settings.output_modalities,
             max_output_tokens=settings.max_output_tokens,
             audio=ga.ResponseAudio(
@@ -314,8 +189,73 @@ class GAEdge(EdgeEvents):
                 )
             ),
             metadata=settings.metadata,
-            **fields,
         )
+
+    def response_created(self, event_id: str, response: ga.GAResponse) -> ev.ServerEvent:
+        return ga.ResponseCreated(event_id=event_id, response=response)
+
+    def response_done(self, event_id: str, response: ga.GAResponse) -> ev.ServerEvent:
+        return ga.ResponseDone(event_id=event_id, response=response)
+
+    def output_item(
+        self, added: bool, *, event_id: str, response_id: str, output_index: int, item: ga.GAItem
+    ) -> ev.ServerEvent:
+        kind = ga.ResponseOutputItemAdded if added else ga.ResponseOutputItemDone
+        return kind(
+            event_id=event_id, response_id=response_id, output_index=output_index, item=item
+        )
+
+    def retrieved(self, event_id: str, item: ga.GAItem) -> ev.ServerEvent:
+        return ga.ConversationItemRetrieved(event_id=event_id, item=item)
+
+    # -- what else is GA's -----------------------------------------------------------------
+
+    default_model: ClassVar[str] = DEFAULT_GA_MODEL
+
+    def session_of(self, request: SessionRequest, current: SessionState) -> SessionGiven:
+        """``session.update`` changes either kind of GA session (its ``session.type`` says which)."""
+        if not isinstance(request, ga.SessionUpdate):
+            raise TypeError(f"a GA session takes no {type(request).__name__}")
+        return request.session
+
+    def session_temperature(self, extras: Extras) -> float | None:
+        return None  # GA sessions have no temperature (GA.md 2.1)
+
+    def mcp_call_opened(
+        self, ids: IdFactory, response_id: str, item_id: str, output_index: int, arguments: str
+    ) -> list[ev.ServerEvent]:
+        return [
+            ga.ResponseMcpCallArgumentsDelta(
+                event_id=ids("event"),
+                response_id=response_id,
+                item_id=item_id,
+                output_index=output_index,
+                delta=arguments,
+            ),
+            ga.ResponseMcpCallArgumentsDone(
+                event_id=ids("event"),
+                response_id=response_id,
+                item_id=item_id,
+                output_index=output_index,
+                arguments=arguments,
+            ),
+            ga.ResponseMcpCallInProgress(
+                event_id=ids("event"), item_id=item_id, output_index=output_index
+            ),
+        ]
+
+    def mcp_call_closed(
+        self, event_id: str, item_id: str, output_index: int, *, failed: bool
+    ) -> ev.ServerEvent:
+        ended = ga.ResponseMcpCallFailed if failed else ga.ResponseMcpCallCompleted
+        return ended(event_id=event_id, item_id=item_id, output_index=output_index)
+
+    def mcp_listing_opened(self, event_id: str, item_id: str) -> ev.ServerEvent:
+        return ga.McpListToolsInProgress(event_id=event_id, item_id=item_id)
+
+    def mcp_listing_closed(self, event_id: str, item_id: str, *, failed: bool) -> ev.ServerEvent:
+        ended = ga.McpListToolsFailed if failed else ga.McpListToolsCompleted
+        return ended(event_id=event_id, item_id=item_id)
 
 
 def with_image_tokens(usage: ev.Usage) -> ev.Usage:

@@ -8,10 +8,10 @@ frames for the speech segmenter, and while nobody speaks only the last
 ``prefix_padding_ms`` (plus the frames a start needs) are kept, so an open
 microphone costs constant memory.
 
-Turn detection comes in either dialect's shape - the beta
-``TurnDetection`` (``type`` ``server_vad`` or ``semantic_vad``) or the GA
-``ServerVad`` / ``SemanticVad`` objects - and both kinds give the same
-boundaries: ``server_vad`` ends speech after ``silence_duration_ms`` of
+Turn detection comes in the session's neutral vocabulary, the
+``ServerVad`` / ``SemanticVad`` objects (a beta ``turn_detection`` is read
+into them by the beta edge), and both kinds give the same boundaries:
+``server_vad`` ends speech after ``silence_duration_ms`` of
 silence (``rtcore.audio.vad``), ``semantic_vad`` when its end-of-turn detector
 and ``eagerness`` say so (``rtcore.audio.turns``; its threshold and prefix
 padding are the fixed 0.5 and 300 ms). A null setting counts as unset.
@@ -39,8 +39,8 @@ __all__ = ["InputAudio", "TurnDetectionSettings"]
 
 T = TypeVar("T")
 
-TurnDetectionSettings: TypeAlias = ev.TurnDetection | ServerVad | SemanticVad
-"""Turn detection as either dialect configures it (beta ``TurnDetection``, GA objects)."""
+TurnDetectionSettings: TypeAlias = ServerVad | SemanticVad
+"""Turn detection as the session holds it (``SessionState.turn_detection``)."""
 
 
 class InputAudio:
@@ -96,8 +96,8 @@ class InputAudio:
             self.speech_item_id = None
             return
         build: Callable[[], SpeechSegmenter]
-        if _is_semantic(turn_detection):
-            patience = patience_for(_get(getattr(turn_detection, "eagerness", None), None))
+        if isinstance(turn_detection, SemanticVad):
+            patience = patience_for(_get(turn_detection.eagerness, None))
             prefix = SEMANTIC_PREFIX_PADDING_MS
             key: tuple[object, ...] = (fmt, "semantic_vad", patience, detectors, end_of_turn)
 
@@ -106,7 +106,6 @@ class InputAudio:
                     detectors(SEMANTIC_THRESHOLD), end_of_turn(), fmt, patience, position=self.clock
                 )
         else:
-            assert not isinstance(turn_detection, SemanticVad)
             threshold = float(_get(turn_detection.threshold, 0.5))
             silence = _get(turn_detection.silence_duration_ms, 200)
             prefix = _get(turn_detection.prefix_padding_ms, 300)
@@ -140,9 +139,6 @@ class InputAudio:
     @property
     def buffered_ms(self) -> float:
         return self.buffered_samples * 1000 / self.rate
-
-    def whole_samples(self, data: bytes) -> bool:
-        return len(data) % self._width == 0
 
     def append(self, data: bytes) -> list[Boundary]:
         """Add audio; returns the speech boundaries it completed (VAD on)."""
@@ -189,9 +185,3 @@ class InputAudio:
 def _get(value: T | None | ev.UnsetType, default: T) -> T:
     """A setting's value; unset and null (GA "not set") give the default."""
     return default if value is None or isinstance(value, ev.UnsetType) else value
-
-
-def _is_semantic(turn_detection: TurnDetectionSettings) -> bool:
-    if isinstance(turn_detection, ev.TurnDetection):
-        return turn_detection.type == "semantic_vad"
-    return isinstance(turn_detection, SemanticVad)

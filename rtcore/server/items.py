@@ -25,58 +25,74 @@ from typing import Any
 from msgspec.structs import replace
 
 from .. import events as ev
-from ..events import ga
+from ..ids import IdFactory
+from ..rules.conversation import (
+    check_anchor,
+    check_deletable,
+    check_new_item,
+    check_references,
+    check_truncate,
+    conversation_item,
+)
+from ..rules.requests import check_kind
 from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
-from .core import SessionCore, item_cost
+from .config import ServerLimits
+from .core import Emit, SessionView, check_room, item_cost
+from .edge import Edge
 from .effects import Effect
-from .settings import Invalid
+from .memory import Holdings
+from .responses import ResponseWriter
+from .transcriptions import Transcriptions
 
 __all__ = ["Items"]
 
 
-class Items(SessionCore):
-    """The conversation-items part of ``ServerSession``."""
+class Items:
+    """The conversation items clients create, truncate, delete and retrieve.
+
+    Reads the configuration and the snapshot (``view``), the responses in
+    progress and the session's function call ids (``writer``); records what
+    items hold in ``holdings``; forgets a deleted item's transcription.
+    """
+
+    def __init__(
+        self,
+        *,
+        view: SessionView,
+        emit: Emit,
+        ids: IdFactory,
+        edge: Edge,
+        limits: ServerLimits,
+        writer: ResponseWriter,
+        holdings: Holdings,
+        transcriptions: Transcriptions,
+    ) -> None:
+        self._view = view
+        self._emit = emit
+        self._ids = ids
+        self._edge = edge
+        self._limits = limits
+        self._writer = writer
+        self._holdings = holdings
+        self._transcriptions = transcriptions
 
     def _item(self, item_id: str, param: str = "item_id") -> ItemState:
-        item = self._state.item(item_id)
-        if item is None or not item.in_conversation:
-            raise Invalid("invalid_value", f"Item with item_id '{item_id}' not found.", param)
-        return item
+        return conversation_item(self._view.state, item_id, param)
 
-    def _check_references(self, item: Any, param: str) -> None:
-        """The ids a client item refers to exist (a call for an output, a request for an approval)."""
-        if (
-            isinstance(item, ev.FunctionCallOutputItem)
-            and item.call_id not in self._writer.call_ids
-        ):
-            raise Invalid(
-                "invalid_value",
-                f"No tool call found for function call output with call_id '{item.call_id}'.",
-                f"{param}.call_id",
-            )
-        if isinstance(item, ga.McpApprovalResponseItem):
-            request = self._state.item(item.approval_request_id)
-            if request is None or request.type != "mcp_approval_request":
-                raise Invalid(
-                    "invalid_value",
-                    f"No MCP approval request found with id '{item.approval_request_id}'.",
-                    f"{param}.approval_request_id",
-                )
-
-    def _create(self, e: Any, event_id: str | None) -> list[Effect]:
-        self._conversation_only("A transcription session has no conversation to add items to.")
+    def create(self, e: Any, event_id: str | None) -> list[Effect]:
+        config = self._view.config
+        check_kind(config.kind, e.type, self._edge.dialect)
         item = e.item
-        fmt = self._input_format()
+        fmt = config.input_format or "pcm16"
         self._edge.check_item(item, "item", fmt)
-        order = self._state.order
+        snapshot = self._view.state
+        order = snapshot.order
         anchor = e.previous_item_id
-        if isinstance(anchor, str) and anchor != "root":
-            self._item(anchor, "previous_item_id")
-        if isinstance(item.id, str) and self._state.item(item.id) is not None:
-            raise Invalid("invalid_value", f"Item with id '{item.id}' already exists.", "item.id")
-        self._check_references(item, "item")
-        self._check_room()
+        check_anchor(snapshot, anchor)
+        check_new_item(snapshot, item.id)
+        check_references(snapshot, item, self._writer.call_ids, "item")
+        check_room(snapshot, self._limits)
         item_id = item.id if isinstance(item.id, str) else self._ids("item")
         previous: str | None
         if anchor == "root":
@@ -86,7 +102,7 @@ class Items(SessionCore):
         else:
             previous = order[-1] if order else None  # absent or null: at the end
         state = item_from_wire(
-            replace(item, id=item_id), fmt, self._config.output_format or "pcm16", done=True
+            replace(item, id=item_id), fmt, config.output_format or "pcm16", done=True
         )
         audio = b"".join(
             p.audio.value for p in state.content if p.type == "input_audio" and p.audio is not None
@@ -99,48 +115,18 @@ class Items(SessionCore):
             ),
         )
         cost = item_cost(state) + len(audio)
-        self._check_budget(cost, "item")
+        self._holdings.check(cost, "item")
         if audio:
-            self._item_audio[item_id] = audio
-        self._charge(item_id, cost)
+            self._holdings.hold(item_id, audio)
+        self._holdings.charge(item_id, cost)
         if state.type == "function_call" and state.call_id is not None:
             self._writer.call_ids.add(state.call_id)
         for event in self._edge.item_added(self._ids, previous, state, final=True):
             self._emit(event)
         return []
 
-    def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
-        item = self._item(e.item_id)
-        ok = (
-            item.type == "message"
-            and item.role == "assistant"
-            and 0 <= e.content_index < len(item.content)
-        )
-        if not ok or item.content[e.content_index].type != "audio":
-            raise Invalid(
-                "unsupported_content_type",
-                "Only model output audio messages can be truncated",
-                "item_id",
-            )
-        part = item.content[e.content_index]
-        if not part.audio_done:
-            raise Invalid(
-                "invalid_value",
-                "The item's audio is still being generated; cancel the response first.",
-                "item_id",
-            )
-        if e.audio_end_ms < 0:
-            raise Invalid(
-                "invalid_value",
-                f"Invalid 'audio_end_ms': {e.audio_end_ms} is negative.",
-                "audio_end_ms",
-            )
-        if e.audio_end_ms > part.audio_ms:
-            raise Invalid(
-                "invalid_value",
-                f"Audio content of {part.audio_ms}ms is already shorter than {e.audio_end_ms}ms",
-                "audio_end_ms",
-            )
+    def truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
+        check_truncate(self._view.state, e)
         self._emit(
             ev.ConversationItemTruncated(
                 event_id=self._ids("event"),
@@ -149,32 +135,21 @@ class Items(SessionCore):
                 audio_end_ms=e.audio_end_ms,
             )
         )
-        truncated = self._state.item(e.item_id)
+        truncated = self._view.state.item(e.item_id)
         if truncated is not None:  # it holds less audio (or transcript) now
-            self._charge(e.item_id, item_cost(truncated))
+            self._holdings.charge(e.item_id, item_cost(truncated))
         return []
 
-    def _in_active_response(self, item_id: str) -> bool:
-        return any(item_id in run.items for run in self._writer.runs.values())
-
-    def _delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
-        self._item(e.item_id)
-        if self._in_active_response(e.item_id):
-            raise Invalid(
-                "invalid_value",
-                f"Item '{e.item_id}' is still being generated; cancel the response first.",
-                "item_id",
-            )
+    def delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
+        check_deletable(self._view.state, e.item_id)
         self._emit(ev.ConversationItemDeleted(event_id=self._ids("event"), item_id=e.item_id))
-        self._item_audio.pop(e.item_id, None)
-        self._item_seconds.pop(e.item_id, None)
-        self._discharge(e.item_id)
-        self._transcribing.discard(e.item_id)
+        self._holdings.forget(e.item_id)
+        self._transcriptions.forget(e.item_id)
         return []
 
-    def _retrieve(self, e: ev.ConversationItemRetrieve, event_id: str | None) -> list[Effect]:
+    def retrieve(self, e: ev.ConversationItemRetrieve, event_id: str | None) -> list[Effect]:
         item = self._item(e.item_id)
-        user_audio = self._item_audio.get(item.id)
+        user_audio = self._holdings.audio.get(item.id)
         if user_audio is not None:
             item = replace(
                 item,

@@ -45,10 +45,14 @@ from msgspec.structs import replace
 from .. import events as ev
 from ..errors import LocalProtocolError
 from ..events import ga
+from ..ids import IdFactory
 from ..state import ItemState
 from ..state.session import SessionState
-from .core import SessionCore, item_cost
+from .config import ServerLimits
+from .core import Emit, SessionView, item_cost
+from .edge import Edge
 from .effects import Effect, ListMcpTools
+from .memory import Holdings
 from .settings import Invalid
 
 __all__ = ["McpListings", "new_mcp_servers"]
@@ -71,80 +75,97 @@ def new_mcp_servers(before: SessionState, after: SessionState) -> list[ga.McpToo
     return [t for t in after.tools if isinstance(t, ga.McpTool) and _address(t) not in known]
 
 
-class McpListings(SessionCore):
-    """The MCP-listing part of ``ServerSession`` (see the module docstring)."""
+class McpListings:
+    """The listings of MCP servers' tools the app owes (see the module docstring)."""
 
-    _listings: dict[str, str | None]
-    """Listings the app owes: item id -> the item before it when it was added."""
+    def __init__(
+        self,
+        *,
+        view: SessionView,
+        emit: Emit,
+        ids: IdFactory,
+        edge: Edge,
+        limits: ServerLimits,
+        holdings: Holdings,
+    ) -> None:
+        self._view = view
+        self._emit = emit
+        self._ids = ids
+        self._edge = edge
+        self._limits = limits
+        self._holdings = holdings
+        self._owed: dict[str, str | None] = {}
+        """Listings the app owes: item id -> the item before it when it was added."""
 
-    def _check_listing_room(self, count: int) -> None:
+    def check_room(self, count: int) -> None:
         """Refuse (before any change) an update whose listings do not fit in the conversation."""
-        if count and len(self._state.order) + count > self.limits.max_items:
+        limit = self._limits.max_items
+        if count and len(self._view.state.order) + count > limit:
             raise Invalid(
                 "conversation_full",
                 f"Listing the tools of {count} new MCP server(s) needs {count} conversation "
-                f"item(s); the conversation holds the maximum of {self.limits.max_items} items.",
+                f"item(s); the conversation holds the maximum of {limit} items.",
                 "session.tools",
             )
 
-    def _start_listings(self, servers: list[ga.McpTool]) -> list[Effect]:
+    def start(self, servers: list[ga.McpTool]) -> list[Effect]:
+        """Add a listing item for each new server; the app lists each (``ListMcpTools``)."""
         if not servers:
             return []
         # Listings of items the client deleted are forgotten: what is owed stays bounded by
         # the conversation's size.
-        self._listings = {
+        state = self._view.state
+        self._owed = {
             item_id: previous
-            for item_id, previous in self._listings.items()
-            if self._state.item(item_id) is not None
+            for item_id, previous in self._owed.items()
+            if state.item(item_id) is not None
         }
         effects: list[Effect] = []
         for server in servers:
             item_id = self._ids("mcpl")
-            order = self._state.order
+            order = self._view.state.order
             previous = order[-1] if order else None
             item = ItemState(
                 id=item_id, type="mcp_list_tools", server_label=server.server_label, tools=()
             )
             for event in self._edge.item_added(self._ids, previous, item, final=False):
                 self._emit(event)
-            self._emit(ga.McpListToolsInProgress(event_id=self._ids("event"), item_id=item_id))
-            self._listings[item_id] = previous
-            self._charge(item_id, item_cost(item))
+            self._emit(self._edge.mcp_listing_opened(self._ids("event"), item_id))
+            self._owed[item_id] = previous
+            self._holdings.charge(item_id, item_cost(item))
             effects.append(ListMcpTools(item_id=item_id, tool=server))
         return effects
 
-    def mcp_listing_pending(self, item_id: str) -> bool:
+    def pending(self, item_id: str) -> bool:
         """Whether the listing into item ``item_id`` is still owed (and the item still exists)."""
-        return (
-            not self._ended and item_id in self._listings and self._state.item(item_id) is not None
-        )
+        return item_id in self._owed and self._view.state.item(item_id) is not None
 
-    def _listing(self, item_id: str) -> tuple[ItemState, str | None]:
-        if not self.mcp_listing_pending(item_id):
-            self._listings.pop(item_id, None)
+    def _listing(self, item_id: str, ended: bool) -> tuple[ItemState, str | None]:
+        if ended or not self.pending(item_id):
+            self._owed.pop(item_id, None)
             raise LocalProtocolError(
                 f"no MCP listing is pending for item {item_id!r} (answered already, deleted,"
                 " or never started)",
                 code="no_mcp_listing",
             )
-        item = self._state.item(item_id)
+        item = self._view.state.item(item_id)
         assert item is not None
-        return item, self._listings.pop(item_id)
+        return item, self._owed.pop(item_id)
 
-    def complete_mcp_listing(self, item_id: str, tools: Iterable[ga.McpListedTool]) -> None:
-        """The tools the MCP server of item ``item_id`` offers (the answer to ``ListMcpTools``)."""
-        item, previous = self._listing(item_id)
+    def complete(self, item_id: str, tools: Iterable[ga.McpListedTool], *, ended: bool) -> None:
+        """The tools the server of item ``item_id`` offers (``ended``: the session is over)."""
+        item, previous = self._listing(item_id, ended)
         listed = tuple(tools)
-        self._emit(ga.McpListToolsCompleted(event_id=self._ids("event"), item_id=item_id))
+        self._emit(self._edge.mcp_listing_closed(self._ids("event"), item_id, failed=False))
         for event in self._edge.item_done(self._ids, previous, replace(item, tools=listed)):
             self._emit(event)
-        final = self._state.item(item_id)
+        final = self._view.state.item(item_id)
         assert final is not None
-        self._charge(item_id, item_cost(final) + len(msgspec.json.encode(listed)))
+        self._holdings.charge(item_id, item_cost(final) + len(msgspec.json.encode(listed)))
 
-    def fail_mcp_listing(self, item_id: str) -> None:
-        """The tools of item ``item_id``'s MCP server could not be listed."""
-        item, previous = self._listing(item_id)
-        self._emit(ga.McpListToolsFailed(event_id=self._ids("event"), item_id=item_id))
+    def fail(self, item_id: str, *, ended: bool) -> None:
+        """The tools of item ``item_id``'s server could not be listed."""
+        item, previous = self._listing(item_id, ended)
+        self._emit(self._edge.mcp_listing_closed(self._ids("event"), item_id, failed=True))
         for event in self._edge.item_done(self._ids, previous, item):
             self._emit(event)

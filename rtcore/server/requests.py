@@ -24,12 +24,24 @@ from typing import Any, Literal
 from msgspec.structs import replace
 
 from .. import events as ev
+from ..ids import IdFactory
+from ..rules.conversation import conversation_item
+from ..rules.reading import Extras
+from ..rules.requests import (
+    check_kind,
+    check_no_active_response,
+    no_response_to_cancel,
+    output_audio_clear_refused,
+)
 from ..state import ItemState
 from ..state.model import ConversationView
 from ..state.wire import item_from_wire
-from .core import SessionCore, item_cost
+from .config import ServerLimits
+from .core import SessionView, item_cost
+from .edge import Edge
 from .effects import CancelResponse, Effect, StartResponse
-from .responses import Run
+from .memory import Holdings
+from .responses import ResponseWriter, Run
 from .settings import Invalid, response_settings
 
 __all__ = ["Requests"]
@@ -40,62 +52,90 @@ _CANCELLED = {
 }
 
 
-class Requests(SessionCore):
-    """The responses part of ``ServerSession``."""
+class Requests:
+    """Starting and stopping responses; the ``writer`` writes them.
 
-    def _response_create(self, e: Any, event_id: str | None) -> list[Effect]:
-        self._conversation_only("A transcription session does not produce responses.")
-        return self._start_response(e.response, event_id, "client")
+    Reads the configuration and the snapshot (``view``) and the session's
+    dialect extras (``extras``, the edge reads them); hands the backend the
+    user audio ``holdings`` keeps, and records what a finished response holds.
+    """
 
-    def _start_response(
+    def __init__(
+        self,
+        *,
+        view: SessionView,
+        ids: IdFactory,
+        edge: Edge,
+        limits: ServerLimits,
+        writer: ResponseWriter,
+        holdings: Holdings,
+        extras: Extras,
+        conversation_id: str,
+    ) -> None:
+        self._view = view
+        self._ids = ids
+        self._edge = edge
+        self._limits = limits
+        self._writer = writer
+        self._holdings = holdings
+        self._extras = extras
+        self._conversation_id = conversation_id
+
+    def create(self, e: Any, event_id: str | None) -> list[Effect]:
+        check_kind(self._view.config.kind, e.type, self._edge.dialect)
+        return self.start(e.response, event_id, "client")
+
+    def start_by_vad(self) -> list[Effect]:
+        """The response turn detection starts (``create_response``)."""
+        return self.start(ev.UNSET, None, "vad")
+
+    def start(
         self, params: Any, event_id: str | None, trigger: Literal["client", "vad"]
     ) -> list[Effect]:
+        writer = self._writer
+        config = self._view.config
         overrides, paths = self._edge.response_overrides(params)
         settings = response_settings(
-            self._config,
+            config,
             overrides,
             paths,
-            audio_produced=self._audio_produced(),
-            temperature=self._extras.get("temperature"),
+            audio_produced=writer.audio_produced,
+            temperature=self._edge.session_temperature(self._extras),
         )
         if settings.conversation == "auto":
-            active = self._writer.active_in_conversation()
-            if active is not None:
-                raise Invalid(
-                    "conversation_already_has_active_response",
-                    f"Conversation already has an active response in progress: {active.id}. "
-                    "Wait until the response is finished before creating a new one.",
-                )
+            active = writer.active_in_conversation()
+            check_no_active_response(active.id if active is not None else None)
         else:
-            running = sum(1 for run in self._writer.runs.values() if run.out_of_band)
-            if running >= self.limits.max_out_of_band_responses:
+            running = sum(1 for run in writer.runs.values() if run.out_of_band)
+            if running >= self._limits.max_out_of_band_responses:
                 raise Invalid(
                     "too_many_out_of_band_responses",
                     f"{running} out-of-band responses are already in progress (the limit is "
-                    f"{self.limits.max_out_of_band_responses}); wait for one to finish.",
+                    f"{self._limits.max_out_of_band_responses}); wait for one to finish.",
                     "response.conversation",
                 )
         # A response adds content; once the session holds its budget no new one starts. (A VAD
         # turn's commit has been checked already, and a refusal here would follow a commit.)
         if trigger == "client":
-            self._check_budget(1)
+            self._holdings.check(1)
         items = self._prompt(overrides.get("input"))
         response_id = self._ids("resp")
-        self._writer.start(response_id, settings, self.conversation_id, trigger)
+        writer.start(response_id, settings, self._conversation_id, trigger)
+        held = self._holdings.audio
         if isinstance(items, ConversationView):
             # Held user audio belongs to conversation items only (a delete drops it).
-            audio = dict(self._item_audio)
+            audio = dict(held)
         else:
-            audio = {i.id: self._item_audio[i.id] for i in items if i.id in self._item_audio}
+            audio = {i.id: held[i.id] for i in items if i.id in held}
         # The backend now has this audio: without retention the session keeps only durations.
-        self._release_audio(audio)
+        self._holdings.release(audio)
         return [
             StartResponse(
                 response_id=response_id,
                 settings=settings,
                 items=items,
                 input_audio=audio,
-                snapshot=self._state,
+                snapshot=self._view.state,
                 trigger=trigger,
                 event_id=event_id,
             )
@@ -107,65 +147,58 @@ class Requests(SessionCore):
         The conversation is handed over as a view of the snapshot, not a copy, so that
         starting a response costs the same at item 10 and at item 4000.
         """
+        state = self._view.state
         if entries is None:
-            return self._state.conversation
-        fmt = self._input_format()
+            return state.conversation
+        config = self._view.config
+        fmt = config.input_format or "pcm16"
         out: list[ItemState] = []
         for i, entry in enumerate(entries):
             where = f"response.input[{i}]"
             if isinstance(entry, ev.ItemReference):
-                out.append(self._item(entry.id, f"{where}.id"))
+                out.append(conversation_item(state, entry.id, f"{where}.id"))
                 continue
             self._edge.check_item(entry, where, fmt)
             if isinstance(entry, ev.MessageItem) and not isinstance(entry.content, ev.UnsetType):
                 for j, part in enumerate(entry.content):
                     if isinstance(part, ev.ItemReferenceContent):
-                        self._item(part.id, f"{where}.content[{j}].id")
+                        conversation_item(state, part.id, f"{where}.content[{j}].id")
             entry_id = getattr(entry, "id", ev.UNSET)
             if not isinstance(entry_id, str):
                 entry = replace(entry, id=self._ids("item"))
-            out.append(item_from_wire(entry, fmt, self._config.output_format or "pcm16"))
+            out.append(item_from_wire(entry, fmt, config.output_format or "pcm16"))
         return tuple(out)
 
-    def _cancel(self, e: ev.ResponseCancel, event_id: str | None) -> list[Effect]:
+    def cancel(self, e: ev.ResponseCancel, event_id: str | None) -> list[Effect]:
         if isinstance(e.response_id, str):
             run = self._writer.runs.get(e.response_id)
         else:
             run = self._writer.active_in_conversation()
         if run is None:
-            named = f" with id '{e.response_id}'" if isinstance(e.response_id, str) else ""
-            raise Invalid(
-                "response_cancel_not_active",
-                f"Cancellation failed: no active response found{named}",
-                "response_id" if named else None,
-            )
-        return self._end_run(run, "client_cancelled")
+            raise no_response_to_cancel(e.response_id)
+        return self.end(run, "client_cancelled")
 
-    def _end_run(
-        self, run: Run, reason: Literal["client_cancelled", "turn_detected"]
-    ) -> list[Effect]:
+    def interrupt(self, run: Run) -> list[Effect]:
+        """The user started speaking over response ``run`` (``interrupt_response``)."""
+        return self.end(run, "turn_detected")
+
+    def end(self, run: Run, reason: Literal["client_cancelled", "turn_detected"]) -> list[Effect]:
         self._writer.finish(run, "cancelled", _CANCELLED[reason], None, "incomplete")
         return [CancelResponse(response_id=run.id, reason=reason)]
 
-    def _response_ended(self, run: Run) -> None:
-        # The response's output is counted toward max_session_bytes once, when it ends.
-        state = self._state
+    def ended(self, run: Run) -> int:
+        """Count what response ``run`` wrote toward ``max_session_bytes``; returns the
+        milliseconds of audio it produced (its playback time)."""
+        state = self._view.state
         played_ms = 0
         for item_id in run.items:
             item = state.item(item_id)
             if item is not None:
-                self._charge(item_id, item_cost(item))
+                self._holdings.charge(item_id, item_cost(item))
                 played_ms += sum(p.audio_ms for p in item.content if p.type == "audio")
-        # idle_timeout_ms counts from the end of the response's playback: the time of its
-        # response.done plus the duration of the audio it produced (GA.md 2.3, 10.13).
-        audio = self._audio
-        self._idle_from = audio.clock + audio.rate * played_ms // 1000
+        return played_ms
 
-    def _output_audio_clear(
+    def output_audio_clear(
         self, e: ev.OutputAudioBufferClear, event_id: str | None
     ) -> list[Effect]:
-        raise Invalid(
-            "invalid_value",
-            "output_audio_buffer.clear is only supported on WebRTC and SIP connections.",
-            "type",
-        )
+        raise output_audio_clear_refused()

@@ -47,7 +47,8 @@ from ..audio.formats import FORMATS
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import IdFactory
-from ..state import ItemState, Snapshot, TextChunks
+from ..state import ItemState, TextChunks
+from .core import Emit, SessionView
 from .edge import Edge
 from .effects import (
     ArgumentsChunk,
@@ -66,7 +67,6 @@ from .mcp import mcp_verdict
 
 __all__ = ["ResponseWriter", "Run", "zero_usage"]
 
-Emit = Callable[[ev.ServerEvent], None]
 _Kind = Literal["message", "function_call", "mcp_call", "mcp_approval_request"]
 
 _CUT_CALL = ga.McpToolExecutionError(message="The response ended before the MCP call returned.")
@@ -135,19 +135,24 @@ class ResponseWriter:
 
     def __init__(
         self,
+        *,
+        view: SessionView,
         emit: Emit,
-        state: Callable[[], Snapshot],
         ids: IdFactory,
-        rate_limits: Callable[[int], tuple[ev.RateLimit, ...]] | None,
         edge: Edge,
-        on_finish: Callable[[Run], None] | None = None,
+        rate_limits: Callable[[int], tuple[ev.RateLimit, ...]] | None,
+        max_items: int,
+        on_finish: Callable[[Run], None],
     ) -> None:
         self._edge = edge
         self._streams = edge.streams
         self._emit = emit
-        self._state = state
+        self._view = view
         self._ids = ids
         self._rate_limits = rate_limits
+        self._max_items = max_items
+        """A response that would add an item to a conversation at ``max_items`` ends
+        ``failed`` (``conversation_full``)."""
         self._on_finish = on_finish
         self.runs: dict[str, Run] = {}
         self.started = 0
@@ -155,9 +160,6 @@ class ResponseWriter:
         """Every function call id of the session, for the check of ``function_call_output``."""
         self.audio_produced = False
         """Whether any response has produced audio (the session's voice is locked from then on)."""
-        self.conversation_full: Callable[[], bool] = lambda: False
-        """Whether the conversation is at ``max_items`` (set by the session): a response that
-        would add an item to a full conversation ends ``failed`` (``conversation_full``)."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -219,7 +221,11 @@ class ResponseWriter:
                 f"the MCP call {run.open_item!r} waits for its result (McpResultChunk)",
                 code="mcp_call_pending",
             )
-        if not run.out_of_band and _opens_item(run, chunk) and self.conversation_full():
+        if (
+            not run.out_of_band
+            and _opens_item(run, chunk)
+            and len(self._view.state.order) >= self._max_items
+        ):
             self.finish(run, "failed", _CONVERSATION_FULL, None, "incomplete")
             return
         if isinstance(chunk, TextChunk):
@@ -280,7 +286,7 @@ class ResponseWriter:
 
     def _open_item(self, run: Run, item: ItemState, kind: _Kind) -> None:
         self._begin_output(run)
-        previous = self._state().order[-1] if self._state().order else None
+        previous = self._view.state.order[-1] if self._view.state.order else None
         self._emit(
             self._edge.output_item(
                 True,
@@ -310,7 +316,7 @@ class ResponseWriter:
         if run.open_part is not None:
             self._close_part(run)
         assert run.open_item is not None
-        item_state = self._state().item(run.open_item)
+        item_state = self._view.state.item(run.open_item)
         assert item_state is not None
         index = len(item_state.content)
         part: ev.ContentPart = (
@@ -360,7 +366,7 @@ class ResponseWriter:
 
     def _arguments(self, run: Run, delta: str) -> None:
         assert run.open_item is not None
-        item = self._state().item(run.open_item)
+        item = self._view.state.item(run.open_item)
         assert item is not None and item.call_id is not None
         self._emit(
             ev.ResponseFunctionCallArgumentsDelta(
@@ -377,7 +383,7 @@ class ResponseWriter:
         label, name, arguments = chunk.server_label, chunk.name, chunk.arguments
         # Checked before anything is sent: a call that can never be made changes nothing.
         verdict = mcp_verdict(
-            run.settings.tools, self._state().conversation, label, name, arguments
+            run.settings.tools, self._view.state.conversation, label, name, arguments
         )
         if run.open_item is not None:
             self._close_item(run, "completed")
@@ -401,25 +407,8 @@ class ResponseWriter:
             approval_request_id=verdict.approval_request_id,
         )
         self._open_item(run, item, "mcp_call")
-        index = len(run.items) - 1
-        for event in (
-            ga.ResponseMcpCallArgumentsDelta(
-                event_id=self._ids("event"),
-                response_id=run.id,
-                item_id=item.id,
-                output_index=index,
-                delta=arguments,
-            ),
-            ga.ResponseMcpCallArgumentsDone(
-                event_id=self._ids("event"),
-                response_id=run.id,
-                item_id=item.id,
-                output_index=index,
-                arguments=arguments,
-            ),
-            ga.ResponseMcpCallInProgress(
-                event_id=self._ids("event"), item_id=item.id, output_index=index
-            ),
+        for event in self._edge.mcp_call_opened(
+            self._ids, run.id, item.id, len(run.items) - 1, arguments
         ):
             self._emit(event)
 
@@ -436,12 +425,9 @@ class ResponseWriter:
 
     def _end_mcp_call(self, run: Run, output: str | None, error: ga.McpError | None) -> None:
         assert run.open_item is not None
-        ended = ga.ResponseMcpCallCompleted if error is None else ga.ResponseMcpCallFailed
         self._emit(
-            ended(
-                event_id=self._ids("event"),
-                item_id=run.open_item,
-                output_index=len(run.items) - 1,
+            self._edge.mcp_call_closed(
+                self._ids("event"), run.open_item, len(run.items) - 1, failed=error is not None
             )
         )
         self._close_item(run, "completed", output=output, error=error)
@@ -450,7 +436,7 @@ class ResponseWriter:
 
     def _close_part(self, run: Run) -> None:
         assert run.open_item is not None and run.open_part is not None
-        item = self._state().item(run.open_item)
+        item = self._view.state.item(run.open_item)
         assert item is not None
         part = item.content[run.open_part]
         final: ev.ContentPart
@@ -475,7 +461,7 @@ class ResponseWriter:
             return
         if run.open_part is not None:
             self._close_part(run)
-        item = self._state().item(run.open_item)
+        item = self._view.state.item(run.open_item)
         assert item is not None
         if run.open_kind == "function_call":
             assert item.call_id is not None
@@ -500,7 +486,7 @@ class ResponseWriter:
             )
         )
         if not run.out_of_band:
-            final = self._state().item(item.id)
+            final = self._view.state.item(item.id)
             assert final is not None
             for event in self._edge.item_done(self._ids, run.previous[item.id], final):
                 self._emit(event)
@@ -521,7 +507,7 @@ class ResponseWriter:
         self._close_item(run, item_status)
         if run.started_output and not self._edge.rate_limits_first:
             self._rate_limits_update(run)
-        state = self._state()
+        state = self._view.state
         output = []
         for item_id in run.items:
             item = state.item(item_id)
@@ -532,5 +518,4 @@ class ResponseWriter:
         )
         del self.runs[run.id]
         self._emit(self._edge.response_done(self._ids("event"), response))
-        if self._on_finish is not None:
-            self._on_finish(run)
+        self._on_finish(run)

@@ -13,13 +13,19 @@ One session logic serves both dialects. The connection's dialect (chosen at
 the handshake: GA unless the client asked for beta) picks an *edge*
 (``BetaEdge`` or ``GAEdge``) that reads the dialect's requests into one
 vocabulary and writes the session's happenings as the dialect's events; the
-buffers, VAD, items, responses and errors below are written once. The parts
-of the session live by concern: ``buffer`` (input audio and VAD), ``items``
-(conversation items), ``requests`` (starting and stopping responses),
-``responses`` (writing them), ``mcp_listings`` (listing MCP servers' tools)
-with the rules of MCP calls in ``mcp``; this module holds the session's configuration,
-the backend's side and the end of the session, and the table of every client
-event the session handles.
+buffers, VAD, items, responses and errors below are written once and name no
+dialect.
+
+A ``ServerSession`` is its event table (``_event_table``: every client event
+type and the handler that answers it, in one place) plus parts with narrow
+interfaces, each given in its constructor what it may read and do (see
+``core``): ``InputBuffer`` (input audio and VAD, ``buffer``), ``Items``
+(conversation items), ``Requests`` (starting and stopping responses) over the
+``ResponseWriter`` (writing them, ``responses``), ``McpListings`` (listing MCP
+servers' tools; the rules of MCP calls are in ``mcp``), ``Transcriptions``
+and ``Holdings`` (what the session holds against its memory budget,
+``memory``). This module holds the session's configuration and its update,
+the backend's side and the end of the session.
 
 Every event the session emits is also folded into its own ``Snapshot`` with
 the same ``rtcore.state.apply`` the client uses, so the server's conversation
@@ -41,7 +47,7 @@ construction. The rules that hold on every path:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from .. import events as ev
@@ -49,18 +55,16 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import DeterministicIds, IdFactory
+from ..rules.event_id import check_event_id
+from ..rules.reading import Extras
+from ..rules.requests import check_kind
 from ..state import Snapshot
 from ..state.session import SessionState
 from .beta_edge import BetaEdge
 from .buffer import InputBuffer
-from .config import (
-    DEFAULT_GA_MODEL,
-    DEFAULT_MODEL,
-    ServerLimits,
-    default_config,
-    default_rate_limits,
-)
-from .edge import Edge
+from .config import ServerLimits, default_config, default_rate_limits
+from .core import Record
+from .edge import Edge, SessionRequest
 from .effects import (
     ArgumentsChunk,
     AudioChunk,
@@ -76,16 +80,23 @@ from .ga_edge import GAEdge
 from .input_audio import InputAudio
 from .items import Items
 from .mcp_listings import McpListings, new_mcp_servers
+from .memory import Holdings
 from .requests import Requests
-from .responses import ResponseWriter
+from .responses import ResponseWriter, Run
 from .settings import Invalid, merge_config
+from .transcriptions import Transcriptions
 
 __all__ = ["ServerSession", "Received", "expiry_message"]
 
 Received = ev.ClientEvent | Effect
 """What ``receive_message`` returns: the client event it decoded, then the effects it caused."""
 
-_EDGES: dict[str, type[BetaEdge] | type[GAEdge]] = {"beta": BetaEdge, "ga": GAEdge}
+Handler = Callable[[Any, "str | None"], list[Effect]]
+"""A client event's handler: the event and its ``event_id`` in, the effects out."""
+
+_EDGES: dict[ev.Dialect, type[BetaEdge] | type[GAEdge]] = {
+    edge.dialect: edge for edge in (BetaEdge, GAEdge)
+}
 
 
 def _decode_error_message(error: ev.DecodeError) -> str:
@@ -106,14 +117,14 @@ def _decode_error_message(error: ev.DecodeError) -> str:
     return f"Invalid event: {reason}."
 
 
-class ServerSession(InputBuffer, Items, Requests, McpListings):
+class ServerSession:
     """One Realtime session, server side, without I/O.
 
     ``dialect`` is the connection's (``"ga"`` by default; ``"beta"`` when the
     handshake asked for it); ``intent`` the session type the URL asked for.
     ``retain_audio`` (default false): keep audio bytes in the snapshot and for
     user items after the backend has been handed them, or only their
-    durations (see ``SessionCore``).
+    durations (see ``rtcore.server.memory``).
     """
 
     def __init__(
@@ -133,67 +144,123 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
         if dialect not in _EDGES:
             raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
         self.dialect: ev.Dialect = dialect
-        self._edge: Edge = _EDGES[dialect]()
-        self._ids = id_factory or DeterministicIds()
-        self.limits = limits or ServerLimits()
-        self._detectors = detector
-        # Audio retention (see SessionCore): by default only durations are kept.
-        self._state = Snapshot(retain_audio=retain_audio)
-        self._out = []
-        self._writer = ResponseWriter(
-            self._emit,
-            lambda: self._state,
-            self._ids,
-            default_rate_limits if rate_limits else None,
-            self._edge,
-            on_finish=self._response_ended,
-        )
-        self._idle_from = 0
-        """Where on the audio clock the current silence began (for ``idle_timeout_ms``)."""
-        self._item_audio = {}
-        self._item_seconds = {}
-        self._item_bytes = {}
-        self._used_bytes = 0
-        self._writer.conversation_full = self._conversation_full
-        self._transcribing = set()
-        self._listings = {}
-        self._ended = False
-        self._extras = {}
-        """Settings only the dialect has (beta's ``temperature``)."""
         self.intent = intent
-        self.conversation_id = self._ids("conv")
-        if model is None:
-            model = DEFAULT_GA_MODEL if dialect == "ga" else DEFAULT_MODEL
-        self._config = default_config(
-            self._ids("sess"),
-            model=model,
+        self.limits = limits = limits or ServerLimits()
+        self._edge: Edge = _EDGES[dialect]()
+        self._ids = ids = id_factory or DeterministicIds()
+        self.conversation_id = ids("conv")
+        config = default_config(
+            ids("sess"),
+            model=model if model is not None else self._edge.default_model,
             created_at=created_at,
             kind="transcription" if intent == "transcription" else "realtime",
         )
-        self._emit(self._edge.session_event(True, self._config, self._extras, self._ids("event")))
-        if conversation_created and not self._transcription_only:
-            self._emit(
+        # Audio retention (see memory): by default only durations are kept.
+        self._record = record = Record(config, Snapshot(retain_audio=retain_audio), ids)
+        self._ended = False
+        self._extras: Extras = {}
+        """Settings only the dialect has, as its edge read them (beta's ``temperature``)."""
+        record.emit(self._edge.session_event(True, config, self._extras, ids("event")))
+        if conversation_created and config.kind != "transcription":
+            record.emit(
                 ev.ConversationCreated(
-                    event_id=self._ids("event"),
+                    event_id=ids("event"),
                     conversation=ev.Conversation(
                         id=self.conversation_id, object="realtime.conversation"
                     ),
                 )
             )
-        self._audio = InputAudio(self._input_format())
-        self._configure_audio()
+
+        # -- the parts, and what each may read and do --
+        audio = InputAudio(config.input_format or "pcm16")
+        self._holdings = Holdings(
+            limits.max_session_bytes, retain_audio=retain_audio, pending=audio.buffer
+        )
+        self._writer = ResponseWriter(
+            view=record,
+            emit=record.emit,
+            ids=ids,
+            edge=self._edge,
+            rate_limits=default_rate_limits if rate_limits else None,
+            max_items=limits.max_items,
+            on_finish=self._response_ended,
+        )
+        self._transcriptions = Transcriptions(emit=record.emit, ids=ids, holdings=self._holdings)
+        self._requests = Requests(
+            view=record,
+            ids=ids,
+            edge=self._edge,
+            limits=limits,
+            writer=self._writer,
+            holdings=self._holdings,
+            extras=self._extras,
+            conversation_id=self.conversation_id,
+        )
+        self._buffer = InputBuffer(
+            view=record,
+            emit=record.emit,
+            error=record.error,
+            ids=ids,
+            edge=self._edge,
+            limits=limits,
+            audio=audio,
+            detectors=detector,
+            holdings=self._holdings,
+            transcriptions=self._transcriptions,
+            writer=self._writer,
+            start_response=self._requests.start_by_vad,
+            interrupt=self._requests.interrupt,
+        )
+        self._items = Items(
+            view=record,
+            emit=record.emit,
+            ids=ids,
+            edge=self._edge,
+            limits=limits,
+            writer=self._writer,
+            holdings=self._holdings,
+            transcriptions=self._transcriptions,
+        )
+        self._listings = McpListings(
+            view=record,
+            emit=record.emit,
+            ids=ids,
+            edge=self._edge,
+            limits=limits,
+            holdings=self._holdings,
+        )
+        self._buffer.configure()
+        self._handlers = self._event_table()
+
+    def _event_table(self) -> dict[str, Handler]:
+        """The whole machine: every client event type (of either dialect) and its handler."""
+        buffer, items, requests = self._buffer, self._items, self._requests
+        return {
+            "session.update": self._session_update,
+            "transcription_session.update": self._session_update,
+            "input_audio_buffer.append": buffer.append,
+            "input_audio_buffer.commit": buffer.commit,
+            "input_audio_buffer.clear": buffer.clear,
+            "output_audio_buffer.clear": requests.output_audio_clear,
+            "conversation.item.create": items.create,
+            "conversation.item.truncate": items.truncate,
+            "conversation.item.delete": items.delete,
+            "conversation.item.retrieve": items.retrieve,
+            "response.create": requests.create,
+            "response.cancel": requests.cancel,
+        }
 
     # -- reading --------------------------------------------------------------------------
 
     @property
     def state(self) -> Snapshot:
         """The server's own snapshot: what its clients rebuild from its events."""
-        return self._state
+        return self._record.state
 
     @property
     def session(self) -> SessionState:
         """The effective session configuration (the same vocabulary in both dialects)."""
-        return self._config
+        return self._record.config
 
     @property
     def ended(self) -> bool:
@@ -210,18 +277,19 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
 
     def item_audio(self, item_id: str) -> bytes | None:
         """The audio of a user audio item (committed from the buffer or created with audio)."""
-        return self._item_audio.get(item_id)
+        return self._holdings.audio.get(item_id)
 
     # -- output ---------------------------------------------------------------------------
 
     @property
     def has_output(self) -> bool:
         """Whether events are waiting in ``events_to_send``."""
-        return bool(self._out)
+        return bool(self._record.out)
 
     def events_to_send(self) -> list[ev.ServerEvent]:
         """The server events produced since the last call, in protocol order."""
-        out, self._out = self._out, []
+        record = self._record
+        out, record.out = record.out, []
         return out
 
     def messages_to_send(self) -> list[bytes]:
@@ -248,14 +316,14 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
     def reject_message(self, error: ev.DecodeError) -> None:
         """Answer a client message that is not a valid event (from a decoder upstream)."""
         if not self._ended:
-            self._error(error.code, _decode_error_message(error), error.path, error.event_id)
+            self._record.error(error.code, _decode_error_message(error), error.path, error.event_id)
 
     def reject_unknown(self, event: ev.UnknownEvent) -> None:
         """Answer a client event of a type this dialect does not have."""
         if self._ended:
             return
         allowed = ", ".join(repr(t) for t in ev.client_events(self.dialect))
-        self._error(
+        self._record.error(
             "invalid_value",
             f"Invalid value: {event.type!r}. Supported values are: {allowed}.",
             "type",
@@ -266,85 +334,45 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
         """Handle one decoded client event; returns the effects for the app."""
         if self._ended:
             return []
-        handler = _HANDLERS.get(type(event))
+        handler = self._handlers.get(event.type)
         event_id = event.event_id if isinstance(event.event_id, str) else None
         if handler is None or type(event) not in self._edge.client_events:
-            self._error(
+            self._record.error(
                 "invalid_value",
                 f"Invalid value: {event.type!r} is not an event of the {self.dialect} dialect.",
                 "type",
                 event_id,
             )
             return []
-        limit = self._edge.max_event_id_length
-        if (
-            limit is not None
-            and event_id is not None
-            and len(event_id) > limit
-            and not isinstance(event, ev.OutputAudioBufferClear)  # the one without a limit
-        ):
-            self._error(
-                "string_above_max_length",
-                f"Invalid 'event_id': string too long. Expected a string with maximum length"
-                f" {limit}, but got a string with length {len(event_id)} instead.",
-                "event_id",
-                event_id,
-            )
-            return []
         try:
-            return handler(self, event, event_id)
+            check_event_id(event, self._edge.max_event_id_length)
+            return handler(event, event_id)
         except Invalid as bad:
-            self._error(bad.code, bad.message, bad.param, event_id)
+            self._record.error(bad.code, bad.message, bad.param, event_id)
             return []
 
-    # -- session ----------------------------------------------------------------------------
+    # -- the session ------------------------------------------------------------------------
 
-    def _update(self, update: Any) -> list[Effect]:
-        changes, paths, extras = self._edge.session_changes(update, self._config)
-        config = merge_config(self._config, changes, paths, audio_produced=self._audio_produced())
-        servers = new_mcp_servers(self._config, config)
-        self._check_listing_room(len(servers))
-        self._config = config
+    def _session_update(self, e: SessionRequest, event_id: str | None) -> list[Effect]:
+        """``session.update`` (and beta's ``transcription_session.update``)."""
+        record, edge = self._record, self._edge
+        current = record.config
+        check_kind(current.kind, e.type, edge.dialect)
+        changes, paths, extras = edge.session_changes(edge.session_of(e, current), current)
+        config = merge_config(current, changes, paths, audio_produced=self._writer.audio_produced)
+        servers = new_mcp_servers(current, config)
+        self._listings.check_room(len(servers))
+        record.config = config
         self._extras.update(extras)
-        self._configure_audio()
-        self._idle_from = self._audio.clock
-        self._emit(self._edge.session_event(False, self._config, self._extras, self._ids("event")))
-        return self._start_listings(servers)
+        self._buffer.configure()
+        self._buffer.restart_idle()
+        record.emit(edge.session_event(False, config, self._extras, self._ids("event")))
+        return self._listings.start(servers)
 
-    def _session_update(self, e: Any, event_id: str | None) -> list[Effect]:
-        if self.dialect == "beta" and self._transcription_only:
-            raise Invalid(
-                "invalid_value",
-                "session.update is not valid in a transcription session; use transcription_session.update.",
-                "type",
-            )
-        return self._update(e.session)
-
-    def _transcription_session_update(
-        self, e: ev.TranscriptionSessionUpdate, event_id: str | None
-    ) -> list[Effect]:
-        if not self._transcription_only:
-            raise Invalid(
-                "invalid_value",
-                "transcription_session.update is only valid in a transcription session (connect with ?intent=transcription).",
-                "type",
-            )
-        session = e.session
-        if not isinstance(session.modalities, ev.UnsetType) and tuple(session.modalities) != (
-            "text",
-        ):
-            raise Invalid(
-                "invalid_value", "A transcription session produces text only.", "session.modalities"
-            )
-        probe = ev.SessionConfig(
-            input_audio_format=session.input_audio_format,
-            input_audio_transcription=session.input_audio_transcription,
-            turn_detection=session.turn_detection,
-            input_audio_noise_reduction=session.input_audio_noise_reduction,
-            include=session.include,
-        )
-        self._update(probe)
-        return []
+    def _response_ended(self, run: Run) -> None:
+        """A response wrote its ``response.done``: count what it holds; silence begins after
+        its playback."""
+        self._buffer.played(self._requests.ended(run))
 
     # -- the backend's side -----------------------------------------------------------------------------
 
@@ -371,7 +399,7 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
                 code="response_not_active",
             )
         assert run.open_item is not None
-        item = self._state.item(run.open_item)
+        item = self._record.state.item(run.open_item)
         assert item is not None and item.call_id is not None
         return item.call_id
 
@@ -394,59 +422,35 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
             raise LocalProtocolError(
                 f"response {response_id!r} is not in progress", code="response_not_active"
             )
-        return self._end_run(run, "client_cancelled")
+        return self._requests.end(run, "client_cancelled")
 
     def transcription_pending(self, item_id: str) -> bool:
         """Whether item ``item_id`` still waits for its transcription result."""
-        return item_id in self._transcribing
-
-    def _transcription_target(self, item_id: str) -> None:
-        if item_id not in self._transcribing:
-            raise LocalProtocolError(
-                f"item {item_id!r} has no transcription pending (done already, deleted, or never committed)",
-                code="no_transcription",
-            )
+        return self._transcriptions.pending(item_id)
 
     def transcription_delta(self, item_id: str, delta: str, content_index: int = 0) -> None:
-        self._transcription_target(item_id)
-        self._emit(
-            ev.ConversationItemInputAudioTranscriptionDelta(
-                event_id=self._ids("event"),
-                item_id=item_id,
-                content_index=content_index,
-                delta=delta,
-            )
-        )
+        self._transcriptions.delta(item_id, delta, content_index)
 
     def complete_transcription(self, item_id: str, transcript: str, content_index: int = 0) -> None:
         """The transcriber's result for a committed item (exactly one per item)."""
-        self._transcription_target(item_id)
-        self._transcribing.discard(item_id)
-        seconds = self._item_seconds.get(item_id, 0.0)
-        self._emit(
-            ev.ConversationItemInputAudioTranscriptionCompleted(
-                event_id=self._ids("event"),
-                item_id=item_id,
-                content_index=content_index,
-                transcript=transcript,
-                usage=ev.TranscriptionUsageDuration(seconds=round(seconds, 3)),
-            )
-        )
-        self._charge(item_id, self._item_bytes.get(item_id, 0) + len(transcript))
+        self._transcriptions.complete(item_id, transcript, content_index)
 
     def fail_transcription(
         self, item_id: str, error: ev.TranscriptionError, content_index: int = 0
     ) -> None:
-        self._transcription_target(item_id)
-        self._transcribing.discard(item_id)
-        self._emit(
-            ev.ConversationItemInputAudioTranscriptionFailed(
-                event_id=self._ids("event"),
-                item_id=item_id,
-                content_index=content_index,
-                error=error,
-            )
-        )
+        self._transcriptions.fail(item_id, error, content_index)
+
+    def mcp_listing_pending(self, item_id: str) -> bool:
+        """Whether the listing into item ``item_id`` is still owed (and the item still exists)."""
+        return not self._ended and self._listings.pending(item_id)
+
+    def complete_mcp_listing(self, item_id: str, tools: Iterable[ga.McpListedTool]) -> None:
+        """The tools the MCP server of item ``item_id`` offers (the answer to ``ListMcpTools``)."""
+        self._listings.complete(item_id, tools, ended=self._ended)
+
+    def fail_mcp_listing(self, item_id: str) -> None:
+        """The tools of item ``item_id``'s MCP server could not be listed."""
+        self._listings.fail(item_id, ended=self._ended)
 
     # -- the end ---------------------------------------------------------------------------------------
 
@@ -486,35 +490,9 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
             return []
         error = ev.StatusError(type="invalid_request_error", code="session_expired")
         effects = self._close_all("shutdown", ev.StatusDetails(type="failed", error=error))
-        self._error("session_expired", expiry_message(minutes))
+        self._record.error("session_expired", expiry_message(minutes))
         self._ended = True
         return effects
-
-
-_Handler = Callable[[ServerSession, Any, "str | None"], list[Effect]]
-
-# The whole machine: client event class (of either dialect) -> handler.
-_HANDLERS: dict[type[ev.ClientEvent], _Handler] = {
-    ev.SessionUpdate: ServerSession._session_update,
-    ga.SessionUpdate: ServerSession._session_update,
-    ev.TranscriptionSessionUpdate: ServerSession._transcription_session_update,
-    ev.InputAudioBufferAppend: ServerSession._append,
-    ev.InputAudioBufferCommit: ServerSession._manual_commit,
-    ev.InputAudioBufferClear: ServerSession._clear,
-    ev.OutputAudioBufferClear: ServerSession._output_audio_clear,
-    ev.ConversationItemCreate: ServerSession._create,
-    ga.ConversationItemCreate: ServerSession._create,
-    ev.ConversationItemTruncate: ServerSession._truncate,
-    ev.ConversationItemDelete: ServerSession._delete,
-    ev.ConversationItemRetrieve: ServerSession._retrieve,
-    ev.ResponseCreate: ServerSession._response_create,
-    ga.ResponseCreate: ServerSession._response_create,
-    ev.ResponseCancel: ServerSession._cancel,
-}
-
-assert set(_HANDLERS) == set(ev.CLIENT_EVENTS.values()) | set(ev.GA_CLIENT_EVENTS.values()), (
-    "every client event of both dialects needs a handler"
-)
 
 
 def expiry_message(minutes: float) -> str:

@@ -19,7 +19,14 @@ from .events import (
     Rejected,
 )
 from .framing import DEFAULT_MAX_MESSAGE_SIZE
-from .server import ServerConnection, ServerConnectionEvent, credentials_of, text_frame
+from .server import (
+    ServerConnection,
+    ServerConnectionEvent,
+    credentials_of,
+    error_body,
+    served_dialects,
+    text_frame,
+)
 
 __all__ = [
     "AuthStyle",
@@ -38,5 +45,7 @@ __all__ = [
     "ServerConnection",
     "ServerConnectionEvent",
     "credentials_of",
+    "error_body",
+    "served_dialects",
     "text_frame",
 ]

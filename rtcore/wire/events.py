@@ -14,7 +14,7 @@ from typing import Literal
 
 import msgspec
 
-from ..events import DecodeError
+from ..events import DecodeError, Dialect
 
 __all__ = [
     "Credentials",
@@ -64,6 +64,26 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
     @property
     def model(self) -> str | None:
         return self.query.get("model")
+
+    @property
+    def dialect(self) -> Dialect:
+        """The dialect asked for: beta when the handshake says so, else GA (GA.md 1.3)."""
+        return "beta" if self.beta else "ga"
+
+    @property
+    def intent(self) -> Literal["conversation", "transcription"]:
+        """The session type the URL asks for: ``?intent=transcription``, else a conversation."""
+        return "transcription" if self.query.get("intent") == "transcription" else "conversation"
+
+    @property
+    def deployment(self) -> str | None:
+        """The Azure-style ``?deployment=``, which names the model there (GA.md 1.1)."""
+        return self.query.get("deployment")
+
+    @property
+    def model_asked(self) -> str | None:
+        """The model the client named: ``?model=``, else the Azure ``?deployment=``."""
+        return self.model or self.deployment
 
     def header(self, name: str) -> str | None:
         """The first value of a header (case-insensitive name)."""

@@ -5,7 +5,17 @@ It parses the opening handshake and shows it to the caller as a
 presented (``Authorization: Bearer``, ``api-key``, or the browser subprotocol
 ``openai-insecure-api-key.<key>``) and whether the beta dialect was asked for
 - and lets the caller ``accept()`` (selecting the ``realtime`` subprotocol
-when a browser offered it) or ``reject(status)``. After acceptance it yields
+when a browser offered it) or ``reject(status)``.
+
+The handshake's protocol decisions are made here, not by the adapter: the
+dialect (``dialect``: beta when the ``OpenAI-Beta: realtime=v1`` header or
+the ``openai-beta.realtime-v1`` subprotocol asks for it, else GA), whether
+this endpoint serves it (``dialect_served``, from ``dialects``) and how a
+dialect not served is refused (``refuse_dialect``), the session type the URL
+asks for (``HandshakeRequest.intent``) and the model it names
+(``HandshakeRequest.model_asked``: ``model``, else Azure's ``deployment``).
+The adapter only checks what is its own (path, API keys, capacity) and
+carries the decisions out. After acceptance it yields
 the client's events, decoded strictly (unknown fields are errors, as on the
 real service), and frames the server's events.
 
@@ -29,8 +39,9 @@ message the client began and never finished.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -52,7 +63,14 @@ from .events import (
 )
 from .framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
 
-__all__ = ["ServerConnection", "ServerConnectionEvent", "text_frame", "credentials_of"]
+__all__ = [
+    "ServerConnection",
+    "ServerConnectionEvent",
+    "credentials_of",
+    "error_body",
+    "served_dialects",
+    "text_frame",
+]
 
 ServerConnectionEvent = (
     HandshakeRequest
@@ -74,6 +92,25 @@ _WEBSOCKET_VERSION = b"13"
 _REQUEST_VERSION = re.compile(rb"[\r\n]*[^\r\n]* HTTP/(\d)\.(\d)\r?\n")
 # The end of the request head, as h11 finds it (h11._receivebuffer.blank_line_regex).
 _HEAD_END = re.compile(rb"\n\r?\n")
+
+
+_BETA_ONLY = "This endpoint speaks the beta dialect only; send OpenAI-Beta: realtime=v1."
+_BETA_GONE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
+
+
+def error_body(message: str, code: str, kind: str = "invalid_request_error") -> bytes:
+    """The JSON body of an HTTP refusal, as the service writes it (``{"error": {...}}``)."""
+    error = {"message": message, "type": kind, "code": code}
+    return json.dumps({"error": error}).encode()
+
+
+def served_dialects(dialects: Collection[str]) -> frozenset[ev.Dialect]:
+    """The dialects an endpoint serves, checked: a non-empty subset of ``ga`` and ``beta``."""
+    known: tuple[ev.Dialect, ...] = ("ga", "beta")
+    served = frozenset(d for d in known if d in dialects)
+    if not served or len(served) != len(set(dialects)):
+        raise ValueError(f"dialects must be a non-empty subset of ga, beta, not {dialects!r}")
+    return served
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -111,7 +148,10 @@ class ServerConnection:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         strict: bool = True,
+        dialects: Collection[ev.Dialect] = ("ga", "beta"),
     ) -> None:
+        self.dialects = served_dialects(dialects)
+        """The dialects this endpoint serves; a handshake asking for another is refused."""
         self._ws = WSConnection(ConnectionType.SERVER)
         self._socket = MessageSocket(
             self._ws, max_message_size, masked=True, max_fragments=max_fragments
@@ -278,7 +318,12 @@ class ServerConnection:
     @property
     def dialect(self) -> ev.Dialect:
         """The connection's dialect: beta when the handshake asked for it, else GA (GA.md 1.3)."""
-        return "beta" if self.request is not None and self.request.beta else "ga"
+        return self.request.dialect if self.request is not None else "ga"
+
+    @property
+    def dialect_served(self) -> bool:
+        """Whether this endpoint serves the dialect the handshake asked for (see ``dialects``)."""
+        return self.dialect in self.dialects
 
     # -- answering the handshake ----------------------------------------------------------------
 
@@ -335,6 +380,38 @@ class ServerConnection:
         self._phase = "rejected"
         self._pending = bytearray()
         return data
+
+    def refuse_dialect(self, event_id: str) -> bytes:
+        """Refuse a handshake whose dialect is not served; returns every byte of the refusal.
+
+        Beta is refused as OpenAI's endpoint does since May 2026 (GA.md 1.3):
+        the upgrade is accepted, one ``error`` (``beta_api_shape_disabled``,
+        with ``event_id``) says why, and the connection closes with 4000. GA,
+        on a beta-only endpoint, is refused before the upgrade with HTTP 400
+        (``beta_header_required``), as beta-era servers refused clients
+        without the beta header.
+        """
+        if self._phase != "requested":
+            raise LocalProtocolError("there is no handshake request to refuse", code="no_handshake")
+        if self.dialect_served:
+            raise LocalProtocolError(
+                f"the {self.dialect} dialect is served; accept the handshake",
+                code="dialect_served",
+            )
+        if self.dialect == "ga":
+            return self.reject(400, error_body(_BETA_ONLY, "beta_header_required"))
+        error = ev.ErrorEvent(
+            event_id=event_id,
+            error=ev.ErrorDetails(
+                type="invalid_request_error",
+                code="beta_api_shape_disabled",
+                message=_BETA_GONE,
+                param=None,
+            ),
+        )
+        data = self.accept()
+        data += self.send(error)
+        return data + self.close(4000, "invalid_request_error.beta_api_shape_disabled")
 
     # -- sending ------------------------------------------------------------------------------------
 
