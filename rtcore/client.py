@@ -33,7 +33,7 @@ from msgspec.structs import replace
 from . import events as ev
 from .audio.formats import FORMATS
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import ga
+from .events import beta, ga
 from .ids import DeterministicIds, IdFactory
 from .state import ItemState, PartState, Snapshot, apply, initial_snapshot, record_protocol_error
 
@@ -87,7 +87,11 @@ class ClientSession:
     def reported_session(
         self,
     ) -> (
-        ev.Session | ev.TranscriptionSession | ga.RealtimeSession | ga.TranscriptionSessionGA | None
+        beta.Session
+        | beta.TranscriptionSession
+        | ga.RealtimeSession
+        | ga.TranscriptionSession
+        | None
     ):
         """The session object exactly as the server last reported it, in its dialect.
 
@@ -168,7 +172,7 @@ class ClientSession:
     def _in_dialect(self, event: ev.ClientEvent) -> ev.ClientEvent:
         """``event`` as its dialect's class; a class of the other dialect passes if its JSON is valid here.
 
-        ``ev.ResponseCreate()`` is the same message in both dialects and may be
+        ``beta.ResponseCreate()`` is the same message in both dialects and may be
         sent on a GA session; a beta ``SessionUpdate`` (a flat session without
         ``type``) may not.
         """
@@ -193,7 +197,7 @@ class ClientSession:
         elif isinstance(event, ev.ConversationItemDelete):
             if s.item(event.item_id) is None:
                 raise _refuse(event, "unknown_item", f"no item {event.item_id!r} to delete")
-        elif isinstance(event, (ev.ConversationItemCreate, ga.ConversationItemCreate)):
+        elif isinstance(event, (beta.ConversationItemCreate, ga.ConversationItemCreate)):
             _check_create(s, event)
         elif isinstance(event, ev.InputAudioBufferAppend):
             fmt = (s.session.input_format if s.session is not None else None) or "pcm16"
@@ -203,7 +207,7 @@ class ClientSession:
                     "invalid_audio",
                     f"{len(event.audio)} bytes is not a whole number of {fmt} samples",
                 )
-        elif isinstance(event, (ev.SessionUpdate, ga.SessionUpdate)):
+        elif isinstance(event, (beta.SessionUpdate, ga.SessionUpdate)):
             _check_voice(s, event)
 
     # -- helpers apps need -------------------------------------------------------------
@@ -269,7 +273,7 @@ def _check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> None:
 
 
 def _check_create(
-    s: Snapshot, event: ev.ConversationItemCreate | ga.ConversationItemCreate
+    s: Snapshot, event: beta.ConversationItemCreate | ga.ConversationItemCreate
 ) -> None:
     anchor = event.previous_item_id
     if isinstance(anchor, str) and anchor != "root" and s.item(anchor) is None:
@@ -281,10 +285,10 @@ def _check_create(
         calls = (i for i in s.items if i.type == "function_call" and i.call_id == item.call_id)
         if next(calls, None) is None:
             raise _refuse(event, "unknown_call", f"no function_call with call_id {item.call_id!r}")
-    elif isinstance(item, (ev.MessageItem, ga.GAMessageItem)) and not isinstance(
+    elif isinstance(item, (beta.MessageItem, ga.MessageItem)) and not isinstance(
         item.content, ev.UnsetType
     ):
-        allowed = (_ALLOWED_GA_PARTS if isinstance(item, ga.GAMessageItem) else _ALLOWED_PARTS)[
+        allowed = (_ALLOWED_GA_PARTS if isinstance(item, ga.MessageItem) else _ALLOWED_PARTS)[
             item.role
         ]
         for i, part in enumerate(item.content):
@@ -308,9 +312,9 @@ _ALLOWED_GA_PARTS: dict[str, frozenset[str]] = {
 }
 
 
-def _requested_voice(event: ev.SessionUpdate | ga.SessionUpdate) -> object:
+def _requested_voice(event: beta.SessionUpdate | ga.SessionUpdate) -> object:
     session = event.session
-    if isinstance(session, ev.SessionConfig):
+    if isinstance(session, beta.SessionConfig):
         return session.voice
     if not isinstance(session, ga.RealtimeSessionConfig):
         return None
@@ -321,7 +325,7 @@ def _requested_voice(event: ev.SessionUpdate | ga.SessionUpdate) -> object:
     return None if output is None or isinstance(output, ev.UnsetType) else output.voice
 
 
-def _check_voice(s: Snapshot, event: ev.SessionUpdate | ga.SessionUpdate) -> None:
+def _check_voice(s: Snapshot, event: beta.SessionUpdate | ga.SessionUpdate) -> None:
     voice = _requested_voice(event)
     if voice is None or isinstance(voice, ev.UnsetType) or s.session is None:
         return
@@ -342,7 +346,7 @@ def replay_events(
     keep_ids: bool = True,
     unheard: Literal["drop", "keep"] = "drop",
     dialect: ev.Dialect = ev.DEFAULT_DIALECT,
-) -> list[ev.ConversationItemCreate | ga.ConversationItemCreate]:
+) -> list[beta.ConversationItemCreate | ga.ConversationItemCreate]:
     """``conversation.item.create`` events that rebuild ``snapshot``'s conversation in a new session.
 
     State is not kept across connections (SEQUENCES.md section 17), and a
@@ -356,7 +360,7 @@ def replay_events(
     events are in ``dialect`` (GA assistant text is ``output_text``). Send
     them in order; each appends to the conversation.
     """
-    out: list[ev.ConversationItemCreate | ga.ConversationItemCreate] = []
+    out: list[beta.ConversationItemCreate | ga.ConversationItemCreate] = []
     for item in snapshot.items:
         wire = _replayed_item(item, unheard, dialect)
         if wire is None:
@@ -364,17 +368,17 @@ def replay_events(
         if not keep_ids:
             wire = replace(wire, id=ev.UNSET)
         if dialect == "ga":
-            assert not isinstance(wire, ev.MessageItem)
+            assert not isinstance(wire, beta.MessageItem)
             out.append(ga.ConversationItemCreate(item=wire))
         else:
-            assert not isinstance(wire, ga.GAMessageItem)
-            out.append(ev.ConversationItemCreate(item=wire))
+            assert not isinstance(wire, ga.MessageItem)
+            out.append(beta.ConversationItemCreate(item=wire))
     return out
 
 
 def _replayed_item(
     item: ItemState, unheard: str, dialect: ev.Dialect
-) -> ev.Item | ga.GAMessageItem | None:
+) -> beta.Item | ga.MessageItem | None:
     if item.type not in ("message", "function_call", "function_call_output"):
         return None
     if item.type == "function_call":
@@ -398,12 +402,12 @@ def _replayed_item(
             else ev.InputTextContent(text=t)
             for t in texts
         )
-        return ga.GAMessageItem(id=item.id, role=item.role, content=ga_parts)
+        return ga.MessageItem(id=item.id, role=item.role, content=ga_parts)
     parts = tuple(
         ev.TextContent(text=t) if item.role == "assistant" else ev.InputTextContent(text=t)
         for t in texts
     )
-    return ev.MessageItem(id=item.id, role=item.role, content=parts)
+    return beta.MessageItem(id=item.id, role=item.role, content=parts)
 
 
 def _replayed_text(part: PartState, unheard: str) -> str | None:

@@ -98,7 +98,7 @@ def test_segmenting_is_the_same_however_the_audio_is_cut(cuts: list[int]) -> Non
 
 def test_an_open_microphone_costs_constant_memory() -> None:
     from rtcore.audio.vad import EnergyDetector as Detector
-    from rtcore.events import TurnDetection
+    from rtcore.events.beta import TurnDetection
 
     audio = InputAudio("pcm16")
     audio.configure("pcm16", TurnDetection(prefix_padding_ms=300), Detector)

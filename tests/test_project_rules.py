@@ -62,10 +62,10 @@ def test_the_core_is_mypy_clean_in_strict_mode() -> None:
 def test_the_design_sketch_runs_as_written() -> None:
     # ../shared/DESIGN.md, "Sketch of the public API", message level, both roles.
     import rtcore
-    from rtcore import events as ev
+    from rtcore.events import beta
 
     client = rtcore.ClientSession()
-    data = client.send(ev.ResponseCreate())
+    data = client.send(beta.ResponseCreate())
     server = rtcore.ServerSession()
     for item in server.receive_message(data):
         if isinstance(item, rtcore.StartResponse):

@@ -29,7 +29,7 @@ from rtcore.audio.turns import (
     patience_for,
 )
 from rtcore.audio.vad import EnergyDetector
-from rtcore.events import ga
+from rtcore.events import beta, ga
 from rtcore.server import CancelResponse, Effect, ServerSession, StartResponse
 from rtcore.server.input_audio import InputAudio, TurnDetectionSettings
 
@@ -39,10 +39,10 @@ Level = Literal["high", "medium", "low"]
 EAGERNESS: tuple[Level, ...] = ("high", "medium", "low")
 
 
-def semantic(eagerness: Eagerness | None = None) -> ev.TurnDetection:
+def semantic(eagerness: Eagerness | None = None) -> beta.TurnDetection:
     if eagerness is None:
-        return ev.TurnDetection(type="semantic_vad")
-    return ev.TurnDetection(type="semantic_vad", eagerness=eagerness)
+        return beta.TurnDetection(type="semantic_vad")
+    return beta.TurnDetection(type="semantic_vad", eagerness=eagerness)
 
 
 def boundaries(
@@ -89,7 +89,7 @@ def test_eagerness_maps_to_patience_with_the_documented_maximum_waits() -> None:
 
 def test_speech_starts_where_server_vad_says_and_stops_after_the_eagerness_silence() -> None:
     audio = silence(500) + tone(1000) + silence(9000)
-    server = boundaries(audio, ev.TurnDetection(type="server_vad"))
+    server = boundaries(audio, beta.TurnDetection(type="server_vad"))
     assert server[0] == ("start", 500)
     # A voice that stops at full strength: the default detector is sure after 1 s of
     # silence, linearly; high needs 0.3 (300 ms), medium 0.5 (500 ms), low 0.7 but at
@@ -116,7 +116,7 @@ def test_a_pause_shorter_than_the_patience_does_not_end_the_turn() -> None:
     audio = tone(600) + silence(280) + tone(600) + silence(5000)
     assert boundaries(audio, semantic("high")) == [("start", 0), ("stop", 1480 + 300)]
     # server VAD with its 200 ms silence cuts the same audio in two.
-    assert len(boundaries(audio, ev.TurnDetection(type="server_vad"))) == 4
+    assert len(boundaries(audio, beta.TurnDetection(type="server_vad"))) == 4
 
 
 class Unsure:
@@ -236,11 +236,11 @@ def test_the_ga_objects_configure_the_same_detection_as_the_beta_object() -> Non
     assert boundaries(audio, ga.SemanticVad(eagerness=None)) == boundaries(audio, semantic())
     assert boundaries(audio, ga.SemanticVad()) == boundaries(audio, semantic("medium"))
     assert boundaries(audio, ga.ServerVad(silence_duration_ms=500)) == boundaries(
-        audio, ev.TurnDetection(type="server_vad", silence_duration_ms=500)
+        audio, beta.TurnDetection(type="server_vad", silence_duration_ms=500)
     )
     # A null GA field is "not set": the server VAD defaults apply.
     assert boundaries(audio, ga.ServerVad(threshold=None, silence_duration_ms=None)) == boundaries(
-        audio, ev.TurnDetection()
+        audio, beta.TurnDetection()
     )
 
 
@@ -260,7 +260,7 @@ def test_the_same_settings_keep_the_turn_in_progress_and_new_ones_start_over() -
     buffer.configure("pcm16", semantic("high"), EnergyDetector)
     assert buffer.segmenter is not segmenter and isinstance(buffer.segmenter, SemanticSegmenter)
     assert buffer.segmenter.patience == PATIENCE["high"]
-    buffer.configure("pcm16", ev.TurnDetection(type="server_vad"), EnergyDetector)
+    buffer.configure("pcm16", beta.TurnDetection(type="server_vad"), EnergyDetector)
     assert not isinstance(buffer.segmenter, SemanticSegmenter)
     buffer.configure("pcm16", None, EnergyDetector)
     assert buffer.segmenter is None
@@ -372,10 +372,10 @@ def test_semantic_vad_is_accepted_and_echoed_with_its_defaults(dialect: ev.Diale
     s.update({"type": "semantic_vad", "eagerness": "low", "create_response": False})
     changed = s.turn_detection()
     if dialect == "beta":
-        assert echoed == ev.TurnDetection(
+        assert echoed == beta.TurnDetection(
             type="semantic_vad", eagerness="auto", create_response=True, interrupt_response=True
         )
-        assert changed == ev.TurnDetection(
+        assert changed == beta.TurnDetection(
             type="semantic_vad", eagerness="low", create_response=False, interrupt_response=True
         )
     else:

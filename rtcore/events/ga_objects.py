@@ -1,13 +1,18 @@
 """The nested objects of the GA dialect whose wire shape differs from beta (GA.md section 2).
 
+They carry the wire's plain names (``MessageItem``, ``Session``,
+``ToolChoiceFunction``, ...), the same names as their beta counterparts in
+``rtcore.events.beta_objects``: import them from the namespace
+``rtcore.events.ga``, where the name says the dialect.
+
 GA nests the audio configuration (``session.audio.input`` / ``.output``),
 spells audio formats as objects (``{"type": "audio/pcm", "rate": 24000}``),
 names assistant content ``output_text`` / ``output_audio``, adds
 ``input_image`` content, MCP tools and four MCP item types, and reshapes the
 response object and the response parameters. Objects whose shape is the same
-in both dialects (function tools, function call items, usage, status details,
-errors, rate limits, the content parts of ``response.content_part.*``) are the
-beta classes of ``rtcore.events.objects``, shared.
+in both dialects (function call items, usage, status details, errors, rate
+limits, tracing, the content parts of ``response.content_part.*``) are the
+classes of ``rtcore.events.objects``, shared by both namespaces.
 
 As in beta, the codec checks types, required fields and enum values here and
 nothing else: ranges (``max_output_tokens`` 1-4096, ``speed`` 0.25-1.5,
@@ -39,7 +44,7 @@ from .objects import (
     ItemReference,
     StatusDetails,
     TextContent,
-    TracingConfig,
+    Tracing,
     Usage,
 )
 
@@ -50,12 +55,12 @@ __all__ = [
     "PcmaFormat",
     "AudioFormatSpec",
     "VoiceId",
-    "GAVoice",
-    "GANoiseReduction",
-    "GATranscription",
+    "Voice",
+    "NoiseReduction",
+    "Transcription",
     "ServerVad",
     "SemanticVad",
-    "GATurnDetection",
+    "TurnDetection",
     "AudioInput",
     "AudioOutput",
     "AudioConfig",
@@ -65,30 +70,29 @@ __all__ = [
     "McpToolFilter",
     "McpApprovalFilter",
     "McpTool",
-    "GATool",
-    "ToolChoiceFunctionGA",
+    "Tool",
+    "ToolChoiceFunction",
     "ToolChoiceMcp",
-    "GAToolChoice",
+    "ToolChoice",
     # other session members
     "TokenLimits",
     "RetentionRatioTruncation",
     "Truncation",
     "Prompt",
     "Reasoning",
-    "GATracing",
     # sessions
     "RealtimeSessionConfig",
     "RealtimeSession",
-    "TranscriptionSessionConfigGA",
-    "TranscriptionSessionGA",
-    "GASessionConfig",
-    "GASession",
+    "TranscriptionSessionConfig",
+    "TranscriptionSession",
+    "SessionConfig",
+    "Session",
     # items
     "InputImageContent",
     "OutputTextContent",
     "OutputAudioContent",
-    "GAContentPart",
-    "GAMessageItem",
+    "ContentPart",
+    "MessageItem",
     "McpListedTool",
     "McpListToolsItem",
     "McpProtocolError",
@@ -98,13 +102,13 @@ __all__ = [
     "McpCallItem",
     "McpApprovalRequestItem",
     "McpApprovalResponseItem",
-    "GAItem",
-    "GAInputItem",
+    "Item",
+    "InputItem",
     # responses
     "ResponseAudioOutput",
     "ResponseAudio",
-    "GAResponse",
-    "GAResponseParams",
+    "Response",
+    "ResponseParams",
 ]
 
 
@@ -140,18 +144,18 @@ class VoiceId(Object, frozen=True):
     id: str
 
 
-GAVoice: TypeAlias = str | VoiceId
+Voice: TypeAlias = str | VoiceId
 """A built-in voice name (any string: ``marin``, ``cedar``, ...) or a custom voice."""
 
 
-class GANoiseReduction(Object, frozen=True):
+class NoiseReduction(Object, frozen=True):
     """``audio.input.noise_reduction``: ``near_field`` / ``far_field`` and a strength."""
 
     type: Literal["near_field", "far_field"] | UnsetType = UNSET
     strength: float | UnsetType = UNSET
 
 
-class GATranscription(Object, frozen=True):
+class Transcription(Object, frozen=True):
     """``audio.input.transcription``: the separate ASR pass over user audio (GA.md 2.5)."""
 
     model: str | None | UnsetType = UNSET
@@ -183,23 +187,23 @@ class SemanticVad(Object, frozen=True, tag_field="type", tag="semantic_vad"):
     interrupt_response: bool | None | UnsetType = UNSET
 
 
-GATurnDetection: TypeAlias = ServerVad | SemanticVad
+TurnDetection: TypeAlias = ServerVad | SemanticVad
 
 
 class AudioInput(Object, frozen=True):
     """``session.audio.input``."""
 
     format: AudioFormatSpec | None | UnsetType = UNSET
-    noise_reduction: GANoiseReduction | None | UnsetType = UNSET
-    transcription: GATranscription | None | UnsetType = UNSET
-    turn_detection: GATurnDetection | None | UnsetType = UNSET
+    noise_reduction: NoiseReduction | None | UnsetType = UNSET
+    transcription: Transcription | None | UnsetType = UNSET
+    turn_detection: TurnDetection | None | UnsetType = UNSET
 
 
 class AudioOutput(Object, frozen=True):
     """``session.audio.output``."""
 
     format: AudioFormatSpec | None | UnsetType = UNSET
-    voice: GAVoice | None | UnsetType = UNSET
+    voice: Voice | None | UnsetType = UNSET
     speed: float | None | UnsetType = UNSET
 
 
@@ -265,10 +269,10 @@ class McpTool(Object, frozen=True, tag_field="type", tag="mcp"):
     defer_loading: bool | None | UnsetType = UNSET
 
 
-GATool: TypeAlias = FunctionTool | McpTool
+Tool: TypeAlias = FunctionTool | McpTool
 
 
-class ToolChoiceFunctionGA(Object, frozen=True, tag_field="type", tag="function"):
+class ToolChoiceFunction(Object, frozen=True, tag_field="type", tag="function"):
     """``{"type": "function", "name": ...}``: GA settles the flat form."""
 
     type: ClassVar[str] = "function"
@@ -283,7 +287,7 @@ class ToolChoiceMcp(Object, frozen=True, tag_field="type", tag="mcp"):
     name: str | None | UnsetType = UNSET
 
 
-GAToolChoice: TypeAlias = str | ToolChoiceFunctionGA | ToolChoiceMcp
+ToolChoice: TypeAlias = str | ToolChoiceFunction | ToolChoiceMcp
 """``"auto"``, ``"none"``, ``"required"``, a named function or an MCP server's tool."""
 
 
@@ -320,9 +324,6 @@ class Reasoning(Object, frozen=True):
     effort: Literal["minimal", "low", "medium", "high", "xhigh"] | None | UnsetType = UNSET
 
 
-GATracing: TypeAlias = Literal["auto"] | TracingConfig
-
-
 # --------------------------------------------------------------------------
 # Sessions (GA.md 2.1, 2.9)
 
@@ -337,11 +338,11 @@ class RealtimeSessionConfig(Object, frozen=True, tag_field="type", tag="realtime
     audio: AudioConfig | None | UnsetType = UNSET
     include: tuple[str, ...] | None | UnsetType = UNSET
     max_output_tokens: MaxTokens | None | UnsetType = UNSET
-    tools: tuple[GATool, ...] | None | UnsetType = UNSET
-    tool_choice: GAToolChoice | None | UnsetType = UNSET
+    tools: tuple[Tool, ...] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
     parallel_tool_calls: bool | None | UnsetType = UNSET
     reasoning: Reasoning | None | UnsetType = UNSET
-    tracing: GATracing | None | UnsetType = UNSET
+    tracing: Tracing | None | UnsetType = UNSET
     truncation: Truncation | None | UnsetType = UNSET
     prompt: Prompt | None | UnsetType = UNSET
 
@@ -354,7 +355,7 @@ class RealtimeSession(RealtimeSessionConfig, frozen=True, kw_only=True, tag="rea
     expires_at: int | UnsetType = UNSET
 
 
-class TranscriptionSessionConfigGA(Object, frozen=True, tag_field="type", tag="transcription"):
+class TranscriptionSessionConfig(Object, frozen=True, tag_field="type", tag="transcription"):
     """``session.update.session`` of a transcription session (GA.md 2.9)."""
 
     type: ClassVar[str] = "transcription"
@@ -362,8 +363,8 @@ class TranscriptionSessionConfigGA(Object, frozen=True, tag_field="type", tag="t
     include: tuple[str, ...] | None | UnsetType = UNSET
 
 
-class TranscriptionSessionGA(
-    TranscriptionSessionConfigGA, frozen=True, kw_only=True, tag="transcription"
+class TranscriptionSession(
+    TranscriptionSessionConfig, frozen=True, kw_only=True, tag="transcription"
 ):
     """The session of ``session.created`` / ``.updated`` in a transcription session."""
 
@@ -372,8 +373,8 @@ class TranscriptionSessionGA(
     expires_at: int | UnsetType = UNSET
 
 
-GASessionConfig: TypeAlias = RealtimeSessionConfig | TranscriptionSessionConfigGA
-GASession: TypeAlias = RealtimeSession | TranscriptionSessionGA
+SessionConfig: TypeAlias = RealtimeSessionConfig | TranscriptionSessionConfig
+Session: TypeAlias = RealtimeSession | TranscriptionSession
 
 
 # --------------------------------------------------------------------------
@@ -403,7 +404,7 @@ class OutputAudioContent(Object, frozen=True, tag_field="type", tag="output_audi
     transcript: str | None | UnsetType = UNSET
 
 
-GAContentPart: TypeAlias = (
+ContentPart: TypeAlias = (
     InputTextContent
     | InputAudioContent
     | InputImageContent
@@ -414,12 +415,12 @@ GAContentPart: TypeAlias = (
 )
 
 
-class GAMessageItem(Object, frozen=True, tag_field="type", tag="message"):
+class MessageItem(Object, frozen=True, tag_field="type", tag="message"):
     """A message from the user, the assistant or the system."""
 
     type: ClassVar[str] = "message"
     role: Literal["user", "assistant", "system"]
-    content: tuple[GAContentPart, ...] | UnsetType = UNSET
+    content: tuple[ContentPart, ...] | UnsetType = UNSET
     id: str | UnsetType = UNSET
     object: Literal["realtime.item"] | UnsetType = UNSET
     status: ItemStatus | UnsetType = UNSET
@@ -496,8 +497,8 @@ class McpApprovalResponseItem(Object, frozen=True, tag_field="type", tag="mcp_ap
     reason: str | None | UnsetType = UNSET
 
 
-GAItem: TypeAlias = (
-    GAMessageItem
+Item: TypeAlias = (
+    MessageItem
     | FunctionCallItem
     | FunctionCallOutputItem
     | McpListToolsItem
@@ -505,8 +506,8 @@ GAItem: TypeAlias = (
     | McpApprovalRequestItem
     | McpApprovalResponseItem
 )
-GAInputItem: TypeAlias = (
-    GAMessageItem
+InputItem: TypeAlias = (
+    MessageItem
     | FunctionCallItem
     | FunctionCallOutputItem
     | McpListToolsItem
@@ -526,19 +527,19 @@ class ResponseAudioOutput(Object, frozen=True):
     """``response.audio.output``: the effective (or requested) output format and voice."""
 
     format: AudioFormatSpec | None | UnsetType = UNSET
-    voice: GAVoice | None | UnsetType = UNSET
+    voice: Voice | None | UnsetType = UNSET
 
 
 class ResponseAudio(Object, frozen=True):
     output: ResponseAudioOutput | None | UnsetType = UNSET
 
 
-class GAResponse(Object, frozen=True):
+class Response(Object, frozen=True):
     """The ``realtime.response`` object of ``response.created`` / ``response.done`` (GA.md 2.11)."""
 
     id: str
     status: ResponseStatus
-    output: tuple[GAItem, ...]
+    output: tuple[Item, ...]
     object: Literal["realtime.response"] | UnsetType = UNSET
     status_details: StatusDetails | None | UnsetType = UNSET
     conversation_id: str | None | UnsetType = UNSET
@@ -549,7 +550,7 @@ class GAResponse(Object, frozen=True):
     metadata: dict[str, str] | None | UnsetType = UNSET
 
 
-class GAResponseParams(Object, frozen=True):
+class ResponseParams(Object, frozen=True):
     """``response.create.response``: per-response overrides (GA.md 2.10).
 
     ``null`` for an optional member means "not set", as for ``session.update``
@@ -559,12 +560,12 @@ class GAResponseParams(Object, frozen=True):
     output_modalities: tuple[Modality, ...] | None | UnsetType = UNSET
     instructions: str | None | UnsetType = UNSET
     audio: ResponseAudio | None | UnsetType = UNSET
-    tools: tuple[GATool, ...] | None | UnsetType = UNSET
-    tool_choice: GAToolChoice | None | UnsetType = UNSET
+    tools: tuple[Tool, ...] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
     max_output_tokens: MaxTokens | None | UnsetType = UNSET
     conversation: str | None | UnsetType = UNSET
     metadata: dict[str, str] | None | UnsetType = UNSET
-    input: tuple[GAInputItem, ...] | None | UnsetType = UNSET
+    input: tuple[InputItem, ...] | None | UnsetType = UNSET
     prompt: Prompt | None | UnsetType = UNSET
     reasoning: Reasoning | None | UnsetType = UNSET
     parallel_tool_calls: bool | None | UnsetType = UNSET

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from ..state import ItemState
 from ..state.session import (
     SessionState,
@@ -65,7 +65,7 @@ def _check_modalities(param: str, modalities: tuple[str, ...]) -> None:
         )
 
 
-def _turn_detection(param: str, given: ev.TurnDetection) -> ga.ServerVad | ga.SemanticVad:
+def _turn_detection(param: str, given: beta.TurnDetection) -> ga.ServerVad | ga.SemanticVad:
     """Beta turn detection as its GA object; fields of the other VAD type are unknown (GA.md 2.3)."""
     kind = "server_vad" if isinstance(given.type, ev.UnsetType) else given.type
     if kind == "semantic_vad":
@@ -97,15 +97,15 @@ def _turn_detection(param: str, given: ev.TurnDetection) -> ga.ServerVad | ga.Se
     )
 
 
-def _tools(param: str, tools: tuple[ev.Tool, ...]) -> tuple[ga.GATool, ...]:
+def _tools(param: str, tools: tuple[beta.Tool, ...]) -> tuple[ga.Tool, ...]:
     for i, tool in enumerate(tools):
         if not tool.name:
             raise missing(f"{param}[{i}].name")
     return tuple(tool_from_beta(t) for t in tools)
 
 
-def _tool_choice(param: str, choice: ev.ToolChoice) -> ga.GAToolChoice:
-    if isinstance(choice, ev.ToolChoiceFunction) and choice.function_name is None:
+def _tool_choice(param: str, choice: beta.ToolChoice) -> ga.ToolChoice:
+    if isinstance(choice, beta.ToolChoiceFunction) and choice.function_name is None:
         raise missing(f"{param}.name")
     converted = tool_choice_from_beta(choice)
     assert converted is not None
@@ -129,7 +129,7 @@ def _common(fields: dict[str, Any], prefix: str) -> tuple[dict[str, Any], float 
         elif wire == "input_audio_transcription":
             value = transcription_from_beta(value)
         elif wire == "input_audio_noise_reduction" and value is not None:
-            value = ga.GANoiseReduction(type=value.type)
+            value = ga.NoiseReduction(type=value.type)
         elif wire == "tools":
             value = _tools(where, value)
         elif wire == "tool_choice":
@@ -142,17 +142,17 @@ def _common(fields: dict[str, Any], prefix: str) -> tuple[dict[str, Any], float 
     return out, temperature
 
 
-def _turn_detection_out(value: ga.ServerVad | ga.SemanticVad | None) -> ev.TurnDetection | None:
+def _turn_detection_out(value: ga.ServerVad | ga.SemanticVad | None) -> beta.TurnDetection | None:
     if value is None:
         return None
     if isinstance(value, ga.SemanticVad):
-        return ev.TurnDetection(
+        return beta.TurnDetection(
             type="semantic_vad",
             eagerness=value.eagerness,  # type: ignore[arg-type]
             create_response=value.create_response,  # type: ignore[arg-type]
             interrupt_response=value.interrupt_response,  # type: ignore[arg-type]
         )
-    return ev.TurnDetection(
+    return beta.TurnDetection(
         type="server_vad",
         threshold=value.threshold,  # type: ignore[arg-type]
         prefix_padding_ms=value.prefix_padding_ms,  # type: ignore[arg-type]
@@ -163,24 +163,24 @@ def _turn_detection_out(value: ga.ServerVad | ga.SemanticVad | None) -> ev.TurnD
     )
 
 
-def _transcription_out(value: ga.GATranscription | None) -> ev.InputAudioTranscription | None:
+def _transcription_out(value: ga.Transcription | None) -> beta.InputAudioTranscription | None:
     if value is None:
         return None
     model = value.model if isinstance(value.model, str) else ev.UNSET
-    return ev.InputAudioTranscription(model=model, language=value.language, prompt=value.prompt)
+    return beta.InputAudioTranscription(model=model, language=value.language, prompt=value.prompt)
 
 
-def _tool_out(tool: ga.GATool) -> ev.Tool:
+def _tool_out(tool: ga.Tool) -> beta.Tool:
     assert isinstance(tool, ga.FunctionTool)  # a beta session holds function tools only
     assert isinstance(tool.name, str)
-    return ev.Tool(
+    return beta.Tool(
         type="function", name=tool.name, description=tool.description, parameters=tool.parameters
     )
 
 
-def _tool_choice_out(choice: ga.GAToolChoice | None) -> ev.ToolChoice:
-    if isinstance(choice, ga.ToolChoiceFunctionGA):
-        return ev.ToolChoiceFunction(type="function", name=choice.name)
+def _tool_choice_out(choice: ga.ToolChoice | None) -> beta.ToolChoice:
+    if isinstance(choice, ga.ToolChoiceFunction):
+        return beta.ToolChoiceFunction(type="function", name=choice.name)
     assert not isinstance(choice, ga.ToolChoiceMcp)
     return choice or "auto"
 
@@ -195,20 +195,22 @@ class BetaEdge(EdgeEvents):
     """What is beta about a beta connection."""
 
     dialect: ClassVar[ev.Dialect] = "beta"
-    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(ev.CLIENT_EVENTS.values())
-    streams: ClassVar[Streams] = Streams(
-        text_delta=ev.ResponseTextDelta,
-        text_done=ev.ResponseTextDone,
-        audio_delta=ev.ResponseAudioDelta,
-        audio_done=ev.ResponseAudioDone,
-        transcript_delta=ev.ResponseAudioTranscriptDelta,
-        transcript_done=ev.ResponseAudioTranscriptDone,
+    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
+        beta.CLIENT_EVENTS.values()
     )
-    response_created_class = ev.ResponseCreated
-    response_done_class = ev.ResponseDone
-    output_item_added_class = ev.ResponseOutputItemAdded
-    output_item_done_class = ev.ResponseOutputItemDone
-    retrieved_class = ev.ConversationItemRetrieved
+    streams: ClassVar[Streams] = Streams(
+        text_delta=beta.ResponseTextDelta,
+        text_done=beta.ResponseTextDone,
+        audio_delta=beta.ResponseAudioDelta,
+        audio_done=beta.ResponseAudioDone,
+        transcript_delta=beta.ResponseAudioTranscriptDelta,
+        transcript_done=beta.ResponseAudioTranscriptDone,
+    )
+    response_created_class = beta.ResponseCreated
+    response_done_class = beta.ResponseDone
+    output_item_added_class = beta.ResponseOutputItemAdded
+    output_item_done_class = beta.ResponseOutputItemDone
+    retrieved_class = beta.ConversationItemRetrieved
     rate_limits_first: ClassVar[bool] = True
     max_event_id_length: ClassVar[int | None] = None
 
@@ -217,7 +219,7 @@ class BetaEdge(EdgeEvents):
     def session_changes(
         self, update: Any, current: SessionState
     ) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
-        assert isinstance(update, ev.SessionConfig)
+        assert isinstance(update, beta.SessionConfig)
         changes, temperature = _common(given_fields(update), "session")
         extras = {} if temperature is None else {"temperature": temperature}
         return changes, _PATHS, extras
@@ -225,7 +227,7 @@ class BetaEdge(EdgeEvents):
     def response_overrides(self, params: Any) -> tuple[dict[str, Any], dict[str, str]]:
         if params is None or isinstance(params, ev.UnsetType):
             return {}, _RESPONSE_PATHS
-        assert isinstance(params, ev.ResponseParams)
+        assert isinstance(params, beta.ResponseParams)
         given = given_fields(params)
         # max_output_tokens is the Oct 2024 draft's name for the same cap.
         cap = given.pop("max_output_tokens", None)
@@ -243,7 +245,7 @@ class BetaEdge(EdgeEvents):
         return overrides, paths
 
     def check_item(self, item: Any, param: str, input_format: ev.AudioFormat) -> None:
-        if isinstance(item, ev.MessageItem):
+        if isinstance(item, beta.MessageItem):
             check_parts(item, param, input_format, _PARTS_BY_ROLE, "text")
         elif isinstance(item, ev.FunctionCallItem):
             for name in ("call_id", "name", "arguments"):
@@ -261,7 +263,7 @@ class BetaEdge(EdgeEvents):
     ) -> ev.ServerEvent:
         expires = ev.UNSET if config.expires_at is None else config.expires_at
         if config.kind == "transcription":
-            session = ev.TranscriptionSession(
+            session = ev.beta.TranscriptionSession(
                 id=config.id or ev.UNSET,
                 object="realtime.transcription_session",
                 expires_at=expires,
@@ -271,16 +273,20 @@ class BetaEdge(EdgeEvents):
                 input_audio_noise_reduction=(
                     None
                     if config.noise_reduction is None
-                    else ev.NoiseReduction(type=config.noise_reduction.type)
+                    else ev.beta.NoiseReduction(type=config.noise_reduction.type)
                 ),
                 include=config.include,
                 modalities=("text",),
                 client_secret=None,
             )
-            kind = ev.TranscriptionSessionCreated if created else ev.TranscriptionSessionUpdated
+            kind = (
+                ev.beta.TranscriptionSessionCreated
+                if created
+                else ev.beta.TranscriptionSessionUpdated
+            )
             return kind(event_id=event_id, session=session)
         assert config.id is not None
-        beta = ev.Session(
+        beta = ev.beta.Session(
             id=config.id,
             object="realtime.session",
             model=config.model or ev.UNSET,
@@ -299,14 +305,14 @@ class BetaEdge(EdgeEvents):
             input_audio_noise_reduction=(
                 None
                 if config.noise_reduction is None
-                else ev.NoiseReduction(type=config.noise_reduction.type)
+                else ev.beta.NoiseReduction(type=config.noise_reduction.type)
             ),
             speed=config.speed if config.speed is not None else 1.0,
             tracing=config.tracing,
             include=config.include,
             client_secret=None,
         )
-        kind2 = ev.SessionCreated if created else ev.SessionUpdated
+        kind2 = ev.beta.SessionCreated if created else ev.beta.SessionUpdated
         return kind2(event_id=event_id, session=beta)
 
     def wire_item(self, item: ItemState, *, with_audio: bool = False) -> Any:
@@ -329,7 +335,7 @@ class BetaEdge(EdgeEvents):
                 call_id=item.call_id,
                 output=item.output if item.output is not None else "",
             )
-        parts: list[ev.ContentPart] = []
+        parts: list[beta.ContentPart] = []
         for part in item.content:
             audio = part.audio.value if with_audio and part.audio else ev.UNSET
             if part.type == "text":
@@ -343,7 +349,7 @@ class BetaEdge(EdgeEvents):
             else:
                 parts.append(ev.ItemReferenceContent(id=part.reference_id or ""))
         assert item.role is not None
-        return ev.MessageItem(
+        return beta.MessageItem(
             id=item.id, object="realtime.item", status=status, role=item.role, content=tuple(parts)
         )
 
@@ -352,7 +358,9 @@ class BetaEdge(EdgeEvents):
     ) -> list[ev.ServerEvent]:
         wire = self.wire_item(item)
         return [
-            ev.ConversationItemCreated(event_id=ids("event"), previous_item_id=previous, item=wire)
+            beta.ConversationItemCreated(
+                event_id=ids("event"), previous_item_id=previous, item=wire
+            )
         ]
 
     def item_done(self, ids: Any, previous: str | None, item: ItemState) -> list[ev.ServerEvent]:
@@ -360,7 +368,7 @@ class BetaEdge(EdgeEvents):
 
     def response_object(self, **fields: Any) -> Any:
         settings = fields.pop("settings")
-        return ev.Response(
+        return beta.Response(
             object="realtime.response",
             modalities=settings.modalities,
             voice=_voice_out(settings.voice),

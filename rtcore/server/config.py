@@ -130,7 +130,7 @@ def default_config(
             id=session_id,
             expires_at=expires,
             input_format="pcm16",
-            transcription=ga.GATranscription(model="whisper-1", language=None, prompt=None),
+            transcription=ga.Transcription(model="whisper-1", language=None, prompt=None),
             turn_detection=vad,
         )
     return SessionState(

@@ -58,8 +58,8 @@ class ResponseSettings(msgspec.Struct, frozen=True, kw_only=True):
     instructions: str
     voice: str | ga.VoiceId
     output_format: ev.AudioFormat
-    tools: tuple[ga.GATool, ...]
-    tool_choice: ga.GAToolChoice
+    tools: tuple[ga.Tool, ...]
+    tool_choice: ga.ToolChoice
     max_output_tokens: ev.MaxTokens
     conversation: str
     metadata: dict[str, str] | None = None
@@ -130,7 +130,7 @@ class Transcribe(msgspec.Struct, frozen=True, kw_only=True):
     content_index: int
     audio: bytes
     audio_format: ev.AudioFormat
-    settings: ga.GATranscription
+    settings: ga.Transcription
 
 
 class ListMcpTools(msgspec.Struct, frozen=True, kw_only=True):

@@ -80,9 +80,7 @@ class GAEdge(EdgeEvents):
     """What is GA about a GA connection."""
 
     dialect: ClassVar[ev.Dialect] = "ga"
-    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
-        ev.GA_CLIENT_EVENTS.values()
-    )
+    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(ga.CLIENT_EVENTS.values())
     streams: ClassVar[Streams] = Streams(
         text_delta=ga.ResponseOutputTextDelta,
         text_done=ga.ResponseOutputTextDone,
@@ -132,7 +130,7 @@ class GAEdge(EdgeEvents):
         return overrides, _RESPONSE_PATHS
 
     def check_item(self, item: Any, param: str, input_format: ev.AudioFormat) -> None:
-        if isinstance(item, ga.GAMessageItem):
+        if isinstance(item, ga.MessageItem):
             check_parts(item, param, input_format, _PARTS_BY_ROLE, "output_text")
             for i, part in enumerate(item.content):  # type: ignore[arg-type]
                 if isinstance(part, ga.InputImageContent):
@@ -172,9 +170,9 @@ class GAEdge(EdgeEvents):
         self, created: bool, config: SessionState, extras: dict[str, Any], event_id: str
     ) -> ev.ServerEvent:
         expires = ev.UNSET if config.expires_at is None else config.expires_at
-        session: ga.GASession
+        session: ga.Session
         if config.kind == "transcription":
-            session = ga.TranscriptionSessionGA(
+            session = ga.TranscriptionSession(
                 id=config.id or ev.UNSET,
                 object="realtime.transcription_session",
                 expires_at=expires,
@@ -258,7 +256,7 @@ class GAEdge(EdgeEvents):
                 approve=bool(item.approve),
                 reason=item.reason if item.reason is not None else ev.UNSET,
             )
-        parts: list[ga.GAContentPart] = []
+        parts: list[ga.ContentPart] = []
         for part in item.content:
             audio = part.audio.value if with_audio and part.audio else ev.UNSET
             if part.type == "text":
@@ -279,7 +277,7 @@ class GAEdge(EdgeEvents):
                     )
                 )
         assert item.role is not None
-        return ga.GAMessageItem(id=item.id, status=status, role=item.role, content=tuple(parts))
+        return ga.MessageItem(id=item.id, status=status, role=item.role, content=tuple(parts))
 
     def item_added(
         self, ids: Any, previous: str | None, item: ItemState, *, final: bool
@@ -304,7 +302,7 @@ class GAEdge(EdgeEvents):
         usage = fields.get("usage")
         if isinstance(usage, ev.Usage):
             fields["usage"] = with_image_tokens(usage)
-        return ga.GAResponse(
+        return ga.Response(
             object="realtime.response",
             output_modalities=settings.output_modalities,
             max_output_tokens=settings.max_output_tokens,

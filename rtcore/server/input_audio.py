@@ -33,13 +33,14 @@ from ..audio.turns import (
     patience_for,
 )
 from ..audio.vad import Boundary, DetectorFactory, SpeechSegmenter
+from ..events import beta
 from ..events.ga import SemanticVad, ServerVad
 
 __all__ = ["InputAudio", "TurnDetectionSettings"]
 
 T = TypeVar("T")
 
-TurnDetectionSettings: TypeAlias = ev.TurnDetection | ServerVad | SemanticVad
+TurnDetectionSettings: TypeAlias = beta.TurnDetection | ServerVad | SemanticVad
 """Turn detection as either dialect configures it (beta ``TurnDetection``, GA objects)."""
 
 
@@ -192,6 +193,6 @@ def _get(value: T | None | ev.UnsetType, default: T) -> T:
 
 
 def _is_semantic(turn_detection: TurnDetectionSettings) -> bool:
-    if isinstance(turn_detection, ev.TurnDetection):
+    if isinstance(turn_detection, beta.TurnDetection):
         return turn_detection.type == "semantic_vad"
     return isinstance(turn_detection, SemanticVad)

@@ -69,7 +69,7 @@ class McpVerdict(msgspec.Struct, frozen=True):
     """The request whose answer approved (``call``) or denied (``denied``) this call."""
 
 
-def mcp_server(tools: Iterable[ga.GATool], server_label: str) -> ga.McpTool | None:
+def mcp_server(tools: Iterable[ga.Tool], server_label: str) -> ga.McpTool | None:
     """The MCP tool (server) labelled ``server_label`` among ``tools``."""
     for tool in tools:
         if isinstance(tool, ga.McpTool) and tool.server_label == server_label:
@@ -190,7 +190,7 @@ def _answer(conversation: Sequence[ItemState], server_label: str, name: str, arg
 
 
 def mcp_verdict(
-    tools: Iterable[ga.GATool],
+    tools: Iterable[ga.Tool],
     conversation: Sequence[ItemState],
     server_label: str,
     name: str,

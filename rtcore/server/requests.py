@@ -24,6 +24,7 @@ from typing import Any, Literal
 from msgspec.structs import replace
 
 from .. import events as ev
+from ..events import beta
 from ..state import ItemState
 from ..state.model import ConversationView
 from ..state.wire import item_from_wire
@@ -117,7 +118,7 @@ class Requests(SessionCore):
                 out.append(self._item(entry.id, f"{where}.id"))
                 continue
             self._edge.check_item(entry, where, fmt)
-            if isinstance(entry, ev.MessageItem) and not isinstance(entry.content, ev.UnsetType):
+            if isinstance(entry, beta.MessageItem) and not isinstance(entry.content, ev.UnsetType):
                 for j, part in enumerate(entry.content):
                     if isinstance(part, ev.ItemReferenceContent):
                         self._item(part.id, f"{where}.content[{j}].id")

@@ -45,7 +45,7 @@ import msgspec
 from .. import events as ev
 from ..audio.formats import FORMATS
 from ..errors import LocalProtocolError
-from ..events import ga
+from ..events import beta, ga
 from ..ids import IdFactory
 from ..state import ItemState, Snapshot, TextChunks
 from .edge import Edge
@@ -313,7 +313,7 @@ class ResponseWriter:
         item_state = self._state().item(run.open_item)
         assert item_state is not None
         index = len(item_state.content)
-        part: ev.ContentPart = (
+        part: beta.ContentPart = (
             ev.TextContent(text="") if kind == "text" else ev.AudioContent(transcript="")
         )
         self._emit(
@@ -453,7 +453,7 @@ class ResponseWriter:
         item = self._state().item(run.open_item)
         assert item is not None
         part = item.content[run.open_part]
-        final: ev.ContentPart
+        final: beta.ContentPart
         if run.part_kind == "text":
             text = part.text.value if part.text is not None else ""
             self._delta(run, self._streams.text_done, text=text)

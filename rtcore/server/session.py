@@ -47,7 +47,7 @@ from typing import Any, Literal
 from .. import events as ev
 from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
-from ..events import ga
+from ..events import beta, ga
 from ..ids import DeterministicIds, IdFactory
 from ..state import Snapshot
 from ..state.session import SessionState
@@ -321,7 +321,7 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
         return self._update(e.session)
 
     def _transcription_session_update(
-        self, e: ev.TranscriptionSessionUpdate, event_id: str | None
+        self, e: beta.TranscriptionSessionUpdate, event_id: str | None
     ) -> list[Effect]:
         if not self._transcription_only:
             raise Invalid(
@@ -336,7 +336,7 @@ class ServerSession(InputBuffer, Items, Requests, McpListings):
             raise Invalid(
                 "invalid_value", "A transcription session produces text only.", "session.modalities"
             )
-        probe = ev.SessionConfig(
+        probe = beta.SessionConfig(
             input_audio_format=session.input_audio_format,
             input_audio_transcription=session.input_audio_transcription,
             turn_detection=session.turn_detection,
@@ -495,24 +495,24 @@ _Handler = Callable[[ServerSession, Any, "str | None"], list[Effect]]
 
 # The whole machine: client event class (of either dialect) -> handler.
 _HANDLERS: dict[type[ev.ClientEvent], _Handler] = {
-    ev.SessionUpdate: ServerSession._session_update,
+    beta.SessionUpdate: ServerSession._session_update,
     ga.SessionUpdate: ServerSession._session_update,
-    ev.TranscriptionSessionUpdate: ServerSession._transcription_session_update,
+    beta.TranscriptionSessionUpdate: ServerSession._transcription_session_update,
     ev.InputAudioBufferAppend: ServerSession._append,
     ev.InputAudioBufferCommit: ServerSession._manual_commit,
     ev.InputAudioBufferClear: ServerSession._clear,
     ev.OutputAudioBufferClear: ServerSession._output_audio_clear,
-    ev.ConversationItemCreate: ServerSession._create,
+    beta.ConversationItemCreate: ServerSession._create,
     ga.ConversationItemCreate: ServerSession._create,
     ev.ConversationItemTruncate: ServerSession._truncate,
     ev.ConversationItemDelete: ServerSession._delete,
     ev.ConversationItemRetrieve: ServerSession._retrieve,
-    ev.ResponseCreate: ServerSession._response_create,
+    beta.ResponseCreate: ServerSession._response_create,
     ga.ResponseCreate: ServerSession._response_create,
     ev.ResponseCancel: ServerSession._cancel,
 }
 
-assert set(_HANDLERS) == set(ev.CLIENT_EVENTS.values()) | set(ev.GA_CLIENT_EVENTS.values()), (
+assert set(_HANDLERS) == set(beta.CLIENT_EVENTS.values()) | set(ga.CLIENT_EVENTS.values()), (
     "every client event of both dialects needs a handler"
 )
 

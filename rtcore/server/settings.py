@@ -161,7 +161,7 @@ def _unsupported(param: str, model: str) -> Invalid:
     )
 
 
-def _transcription(param: str, given: ga.GATranscription) -> ga.GATranscription:
+def _transcription(param: str, given: ga.Transcription) -> ga.Transcription:
     model = given.model if _set(given.model) else "whisper-1"
     if model not in TRANSCRIPTION_MODELS:
         raise invalid_value(f"{param}.model", model, TRANSCRIPTION_MODELS)
@@ -185,14 +185,14 @@ def _transcription(param: str, given: ga.GATranscription) -> ga.GATranscription:
     )
 
 
-def _noise(current: ga.GANoiseReduction | None, given: ga.GANoiseReduction) -> ga.GANoiseReduction:
+def _noise(current: ga.NoiseReduction | None, given: ga.NoiseReduction) -> ga.NoiseReduction:
     # Omitting strength keeps the current one (GA.md 2.4).
     if not _set(given.strength) and current is not None and _set(current.strength):
         return replace(given, strength=current.strength)
     return given
 
 
-def _check_tools(param: str, tools: tuple[ga.GATool, ...]) -> tuple[ga.GATool, ...]:
+def _check_tools(param: str, tools: tuple[ga.Tool, ...]) -> tuple[ga.Tool, ...]:
     names: set[str] = set()
     labels: set[str] = set()
     for i, tool in enumerate(tools):
@@ -225,10 +225,10 @@ def _check_tools(param: str, tools: tuple[ga.GATool, ...]) -> tuple[ga.GATool, .
     return tools
 
 
-def _check_tool_choice(param: str, choice: ga.GAToolChoice, tools: tuple[ga.GATool, ...]) -> None:
+def _check_tool_choice(param: str, choice: ga.ToolChoice, tools: tuple[ga.Tool, ...]) -> None:
     names = {t.name for t in tools if isinstance(t, ga.FunctionTool)}
     labels = {t.server_label for t in tools if isinstance(t, ga.McpTool)}
-    if isinstance(choice, ga.ToolChoiceFunctionGA):
+    if isinstance(choice, ga.ToolChoiceFunction):
         if choice.name not in names:
             raise Invalid(
                 "invalid_value",

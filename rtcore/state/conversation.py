@@ -23,7 +23,7 @@ from msgspec.structs import replace
 
 from .. import events as ev
 from ..audio.formats import FORMATS
-from ..events import ga
+from ..events import beta, ga
 from .chunks import TextChunks
 from .model import MAX_HELD_EVENTS, MAX_HELD_ITEMS, ItemState, PartState, Snapshot
 from .session import session_from_wire
@@ -63,7 +63,7 @@ def on_conversation_created(s: Snapshot, e: ev.ConversationCreated) -> Snapshot:
 
 
 def on_item_added(
-    s: Snapshot, e: ev.ConversationItemCreated | ga.ConversationItemAdded
+    s: Snapshot, e: beta.ConversationItemCreated | ga.ConversationItemAdded
 ) -> Snapshot:
     """An item enters the conversation (beta ``created``; GA ``added``, or ``created``)."""
     item_id = e.item.id
@@ -164,7 +164,7 @@ def on_item_truncated(s: Snapshot, e: ev.ConversationItemTruncated) -> Snapshot:
 
 
 def on_item_retrieved(
-    s: Snapshot, e: ev.ConversationItemRetrieved | ga.ConversationItemRetrieved
+    s: Snapshot, e: beta.ConversationItemRetrieved | ga.ConversationItemRetrieved
 ) -> Snapshot:
     item_id = e.item.id
     if isinstance(item_id, ev.UnsetType):

@@ -23,7 +23,7 @@ from pyrsistent import pvector
 
 from .. import events as ev
 from ..errors import RemoteProtocolError
-from ..events import ga
+from ..events import beta, ga
 from .chunks import TextChunks
 from .model import MAX_RECORDS, Anomaly, ItemState, PartState, ResponseState, Snapshot
 from .wire import WireItem, WirePart, item_from_wire, part_from_wire
@@ -182,7 +182,7 @@ def settle_item(
     """Bring an item in line with its final form (``output_item.done``, ``item.done``, ``response.done``)."""
     wire_status = getattr(wire, "status", ev.UNSET)
     status = item.status if isinstance(wire_status, ev.UnsetType) else wire_status
-    if isinstance(wire, (ev.MessageItem, ga.GAMessageItem)) and not isinstance(
+    if isinstance(wire, (beta.MessageItem, ga.MessageItem)) and not isinstance(
         wire.content, ev.UnsetType
     ):
         parts = list(item.content)

@@ -14,15 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from .chunks import ByteChunks, TextChunks
 from .model import ItemState, PartState
 from .session import format_from_ga, modalities_from_beta
 
 __all__ = ["item_from_wire", "part_from_wire", "response_fields", "WireItem", "WirePart"]
 
-WireItem = ev.Item | ga.GAItem
-WirePart = ev.ContentPart | ga.GAContentPart
+WireItem = beta.Item | ga.Item
+WirePart = beta.ContentPart | ga.ContentPart
 
 
 def _text_of(value: str | None | ev.UnsetType) -> str:
@@ -89,7 +89,7 @@ def item_from_wire(
     if isinstance(item.id, ev.UnsetType):
         raise ValueError("an item needs an id to be held in a snapshot")
     status = _opt(getattr(item, "status", ev.UNSET))
-    if isinstance(item, (ev.MessageItem, ga.GAMessageItem)):
+    if isinstance(item, (beta.MessageItem, ga.MessageItem)):
         content: tuple[WirePart, ...] = (
             () if isinstance(item.content, ev.UnsetType) else item.content
         )
@@ -162,9 +162,9 @@ def item_from_wire(
     )
 
 
-def response_fields(response: ev.Response | ga.GAResponse) -> dict[str, Any]:
+def response_fields(response: beta.Response | ga.Response) -> dict[str, Any]:
     """The effective settings a response object reports, as ``ResponseState`` fields."""
-    if isinstance(response, ga.GAResponse):
+    if isinstance(response, ga.Response):
         fmt = voice = None
         audio = response.audio
         if not (audio is None or isinstance(audio, ev.UnsetType)):
