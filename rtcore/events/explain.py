@@ -7,7 +7,9 @@ the protocol error code (``invalid_type``, ``invalid_value``,
 ``missing_required_parameter``, ``unknown_parameter``, ``invalid_event``) -
 or sets unknown fields aside so that the event can still be decoded. It also
 holds the nesting rule: a message nested deeper than ``MAX_NESTING_DEPTH`` is
-refused before anything recursive touches it.
+refused before anything recursive touches it, and reads the dicts an SDK user
+gives a client event instead of its session, item or response parameters, with
+the same errors (``_from_dict``).
 """
 
 from __future__ import annotations
