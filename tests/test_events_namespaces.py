@@ -11,8 +11,10 @@ codec's errors.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import re
 import subprocess
 import sys
@@ -196,8 +198,13 @@ _DIALECT_WORD = re.compile(r"^(GA|Ga|BETA|Beta)(?=[A-Z_]|$)|(GA|Ga|BETA|Beta)$|_
 
 
 def test_no_public_name_names_its_dialect() -> None:
-    for module in (ev, ga, beta):
-        names = set(_public(module)) | {n for n in vars(module) if not n.startswith("_")}
+    modules = [ev] + [
+        importlib.import_module(f"rtcore.events.{info.name}")
+        for info in pkgutil.iter_modules(ev.__path__)
+    ]
+    assert ga in modules and beta in modules
+    for module in modules:
+        names = set(getattr(module, "__all__", ())) | {n for n in vars(module) if n[0] != "_"}
         for name in names:
             if isinstance(getattr(module, name), types.ModuleType):
                 continue
