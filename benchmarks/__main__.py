@@ -13,7 +13,18 @@ from pathlib import Path
 
 from .harness import Result, format_table
 
-SUITES = ["decode", "client", "wire", "memory", "server", "e2e", "dialects", "idle", "bounds"]
+SUITES = [
+    "decode",
+    "client",
+    "wire",
+    "memory",
+    "server",
+    "e2e",
+    "dialects",
+    "idle",
+    "bounds",
+    "import",
+]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,14 @@
 """GA decoding against beta decoding of the same conversation (issue 11: within 10%).
 
-Each row decodes one server message of the GA dialect with
-``decode_server_event(..., dialect="ga")`` and, as the baseline, the
-equivalent beta message with ``dialect="beta"``: the transcript delta
-(``response.output_audio_transcript.delta`` / ``response.audio_transcript.delta``),
-100 ms of audio (``response.output_audio.delta`` / ``response.audio.delta``,
-both on the audio fast path) and the real ``session.updated`` of trace 1 with
-20 tools, translated field by field to the GA session shape (GA.md 6.4). An
-informational row adds the ``obfuscation`` padding that real GA transcript
-deltas carry (GA.md 4.4), which makes the GA message longer; the last row
-decodes a beta-named audio delta in a GA stream (GA.md 11.2 #2).
+Each row decodes one server message of the GA dialect with ``decode_server_event(...,
+dialect="ga")`` and, as the baseline, the equivalent beta message with ``dialect="beta"``: the
+transcript delta (``response.output_audio_transcript.delta`` / ``response.audio_transcript.delta``),
+100 ms of audio (``response.output_audio.delta`` / ``response.audio.delta``, both on the audio fast
+path) and the real ``session.updated`` of trace 1 with 20 tools, translated field by field to the GA
+session shape (docs/protocol/dialects.md#session-fields). An informational row adds the
+``obfuscation`` padding that real GA transcript deltas carry (docs/protocol/ga.md#obfuscation),
+which makes the GA message longer; the last row decodes a beta-named audio delta in a GA stream
+(docs/protocol/choices.md#beta-names-in-ga).
 
 The pipeline rows feed a ``ClientSession`` of each dialect the bytes of the
 same conversation as rtcore's own server writes it in that dialect (a text
@@ -60,7 +59,8 @@ def ga_streaming(beta: bytes, **extra: Any) -> bytes:
 
 
 def ga_session(beta: dict[str, Any]) -> dict[str, Any]:
-    """A complete beta session object in the GA shape (GA.md 6.4), in the GA key order."""
+    """A complete beta session object in the GA shape (docs/protocol/dialects.md#session-fields), in
+    the GA key order."""
     modalities = beta.get("modalities") or ["audio"]
     vad = beta.get("turn_detection")
     return {
@@ -167,7 +167,8 @@ def run(quick: bool = False) -> list[Result]:
     text = text_delta()
     padded = ga_streaming(text, obfuscation="LBqdwEYsSEHbF")
     rows.append(("transcript delta + obfuscation (real GA)", padded, text, None))
-    # The beta name in a GA stream (GA.md 11.2 #2) takes the same audio fast path.
+    # The beta name in a GA stream (docs/protocol/choices.md#beta-names-in-ga) takes the same audio
+    # fast path.
     audio = audio_delta()
     rows.append(("beta-named audio delta in a GA stream", audio, audio, WITHIN_10))
     ga_messages, beta_messages = conversation("ga"), conversation("beta")

@@ -1,4 +1,10 @@
-"""rtcore: a sans-IO engine for the OpenAI Realtime WebSocket protocol (beta dialect).
+"""rtcore: a sans-IO engine for the OpenAI Realtime WebSocket protocol, GA and beta dialects.
+
+Both roles (``ClientSession``, ``ServerSession``) speak both dialects of the
+protocol: GA, the default, and beta, chosen per connection. The vocabulary of
+each dialect is its namespace, ``rtcore.events.ga`` and ``rtcore.events.beta``;
+``rtcore.events`` holds what the two share, and this package re-exports the
+codec functions and errors from it.
 
 Layers (each imports only from those above it): ``rtcore.events`` (the typed
 vocabulary and its codec), ``rtcore.audio``, ``rtcore.state`` (immutable
@@ -41,9 +47,9 @@ __all__ = [
     "SequentialIds",
     "ServerConnection",
     "ServerSession",
+    "Snapshot",
     "StartResponse",
     "Transcribe",
-    "Snapshot",
     "UnknownEvent",
     "__version__",
     "decode_client_event",

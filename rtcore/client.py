@@ -43,7 +43,7 @@ from . import events as ev
 from .client_checks import check_client_event
 from .client_edge import ClientEdge, client_edge
 from .errors import LocalProtocolError, RemoteProtocolError
-from .events import ga
+from .events import beta, ga
 from .ids import DeterministicIds, IdFactory
 from .rules.conversation import is_assistant_audio
 from .rules.refusal import Invalid
@@ -117,7 +117,11 @@ class ClientSession:
     def reported_session(
         self,
     ) -> (
-        ev.Session | ev.TranscriptionSession | ga.RealtimeSession | ga.TranscriptionSessionGA | None
+        beta.Session
+        | beta.TranscriptionSession
+        | ga.RealtimeSession
+        | ga.TranscriptionSession
+        | None
     ):
         """The session object exactly as the server last reported it, in its dialect.
 
@@ -167,7 +171,7 @@ class ClientSession:
         client_event = self._sent.get(client_event_id)
         if client_event is None:
             return state
-        if isinstance(client_event, ev.ResponseCreate | ga.ResponseCreate):
+        if isinstance(client_event, beta.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered = max(0, self._creates_unanswered - 1)
         self._calls_sent.pop(client_event_id, None)  # refused: the server has no such call
         record = replace(state.errors[-1], client_event=client_event)
@@ -218,9 +222,9 @@ class ClientSession:
         if isinstance(event.event_id, ev.UnsetType):
             event = replace(event, event_id=self._ids("event"))
         self.note_sent(event)
-        if isinstance(event, ev.ResponseCreate | ga.ResponseCreate):
+        if isinstance(event, beta.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered += 1
-        elif isinstance(event, ev.ConversationItemCreate | ga.ConversationItemCreate):
+        elif isinstance(event, beta.ConversationItemCreate | ga.ConversationItemCreate):
             item = event.item
             if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
                 assert isinstance(event.event_id, str)
@@ -246,7 +250,7 @@ class ClientSession:
     def _in_dialect(self, event: ev.ClientEvent) -> ev.ClientEvent:
         """``event`` read the way this dialect's server reads it: its JSON decoded strictly.
 
-        ``ev.ResponseCreate()`` is the same message in both dialects and may be
+        ``beta.ResponseCreate()`` is the same message in both dialects and may be
         sent on a GA session; a beta ``SessionUpdate`` (a flat session without
         ``type``) may not, and neither may a class whose JSON the dialect reads
         differently (a beta ``text`` part in a GA assistant message). A value
@@ -317,18 +321,18 @@ _Watch = Callable[[ClientSession, Snapshot, ev.ServerEvent | ev.UnknownEvent], S
 # output may answer, deleted ones included). One dict lookup per received event.
 _WATCHED: dict[type, _Watch] = {
     ev.ErrorEvent: ClientSession._link_error,  # type: ignore[dict-item]
-    ev.ResponseAudioDelta: ClientSession._spoke,
+    beta.ResponseAudioDelta: ClientSession._spoke,
     ga.ResponseOutputAudioDelta: ClientSession._spoke,
-    ev.ConversationItemCreated: ClientSession._saw_item,
+    beta.ConversationItemCreated: ClientSession._saw_item,
     ga.ConversationItemAdded: ClientSession._saw_item,
     ga.ConversationItemCreated: ClientSession._saw_item,
-    ev.ResponseOutputItemAdded: ClientSession._saw_item,
+    beta.ResponseOutputItemAdded: ClientSession._saw_item,
     ga.ResponseOutputItemAdded: ClientSession._saw_item,
-    ev.ResponseOutputItemDone: ClientSession._saw_item,
+    beta.ResponseOutputItemDone: ClientSession._saw_item,
     ga.ResponseOutputItemDone: ClientSession._saw_item,
-    ev.ResponseCreated: ClientSession._response_started,
+    beta.ResponseCreated: ClientSession._response_started,
     ga.ResponseCreated: ClientSession._response_started,
-    ev.ResponseDone: ClientSession._saw_response,
+    beta.ResponseDone: ClientSession._saw_response,
     ga.ResponseDone: ClientSession._saw_response,
 }
 
@@ -348,10 +352,10 @@ def replay_events(
     keep_ids: bool = True,
     unheard: Literal["drop", "keep"] = "drop",
     dialect: ev.Dialect = ev.DEFAULT_DIALECT,
-) -> list[ev.ConversationItemCreate | ga.ConversationItemCreate]:
+) -> list[beta.ConversationItemCreate | ga.ConversationItemCreate]:
     """``conversation.item.create`` events that rebuild ``snapshot``'s conversation in a new session.
 
-    State is not kept across connections (SEQUENCES.md section 17), and a
+    State is not kept across connections (docs/protocol/flows.md#end-of-session), and a
     client cannot insert assistant audio, so assistant turns come back as text
     (their transcript) and user audio as its input transcription (items whose
     audio was never transcribed are skipped). For a truncated assistant turn,
@@ -363,7 +367,7 @@ def replay_events(
     them in order; each appends to the conversation.
     """
     edge = client_edge(dialect)
-    out: list[ev.ConversationItemCreate | ga.ConversationItemCreate] = []
+    out: list[beta.ConversationItemCreate | ga.ConversationItemCreate] = []
     for item in snapshot.items:
         wire = _replayed_item(item, unheard, edge)
         if wire is None:
@@ -376,7 +380,7 @@ def replay_events(
 
 def _replayed_item(
     item: ItemState, unheard: str, edge: ClientEdge
-) -> ev.Item | ga.GAMessageItem | None:
+) -> beta.Item | ga.MessageItem | None:
     if item.type == "function_call":
         return function_call_wire(item, with_status=False)
     if item.type == "function_call_output":
@@ -388,7 +392,7 @@ def _replayed_item(
     if not texts:
         return None
     message = edge.text_message(item.id, item.role, texts)
-    assert isinstance(message, ev.MessageItem | ga.GAMessageItem)
+    assert isinstance(message, beta.MessageItem | ga.MessageItem)
     return message
 
 

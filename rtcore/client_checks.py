@@ -38,6 +38,7 @@ from collections.abc import Container
 
 from . import events as ev
 from .client_edge import ClientEdge
+from .events import beta
 from .rules.audio import check_whole_samples
 from .rules.conversation import (
     check_anchor,
@@ -161,7 +162,7 @@ def _check_input(
             conversation_item(s, entry.id, f"{where}.id")
             continue
         edge.check_item(entry, where, fmt)
-        if isinstance(entry, ev.MessageItem) and not isinstance(entry.content, ev.UnsetType):
+        if isinstance(entry, beta.MessageItem) and not isinstance(entry.content, ev.UnsetType):
             for j, part in enumerate(entry.content):
                 if isinstance(part, ev.ItemReferenceContent):
                     conversation_item(s, part.id, f"{where}.content[{j}].id")

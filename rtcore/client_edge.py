@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Protocol
 
 from . import events as ev
-from .events import ga
+from .events import beta, ga
 from .rules import beta_read, ga_read
 from .rules.event_id import GA_MAX_EVENT_ID_LENGTH
 from .rules.items import check_beta_item, check_ga_item
@@ -25,7 +25,7 @@ from .state.session import SessionState
 
 __all__ = ["BetaClientEdge", "ClientEdge", "GAClientEdge", "client_edge"]
 
-ItemCreate = ev.ConversationItemCreate | ga.ConversationItemCreate
+ItemCreate = beta.ConversationItemCreate | ga.ConversationItemCreate
 """A ``conversation.item.create`` of either dialect."""
 Anchor = str | None | ev.UnsetType
 
@@ -57,13 +57,13 @@ class ClientEdge(Protocol):
         """The dialect's rules for an item (raises ``Invalid``)."""
         ...
 
-    def item_create(self, item: ev.Item | ga.GAMessageItem) -> ItemCreate:
+    def item_create(self, item: beta.Item | ga.MessageItem) -> ItemCreate:
         """The dialect's ``conversation.item.create`` for ``item``."""
         ...
 
     def text_message(
         self, item_id: str, role: ev.Role, texts: Sequence[str]
-    ) -> ev.Item | ga.GAItem:
+    ) -> beta.Item | ga.Item:
         """A message of text parts in the dialect (assistant text is ``output_text`` in GA)."""
         ...
 
@@ -73,15 +73,17 @@ class BetaClientEdge:
 
     dialect: ClassVar[ev.Dialect] = "beta"
     namespace: ClassVar[str] = "rtcore.events"
-    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(ev.CLIENT_EVENTS.values())
+    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
+        beta.CLIENT_EVENTS.values()
+    )
     max_event_id_length: ClassVar[int | None] = None
 
     def session_changes(
         self, event: ev.ClientEvent, current: SessionState
     ) -> tuple[Changes, Paths] | None:
-        if isinstance(event, ev.SessionUpdate):
+        if isinstance(event, beta.SessionUpdate):
             changes, paths, _ = beta_read.session_changes(event.session)
-        elif isinstance(event, ev.TranscriptionSessionUpdate):
+        elif isinstance(event, beta.TranscriptionSessionUpdate):
             config = beta_read.transcription_session_config(event.session)
             changes, paths, _ = beta_read.session_changes(config)
         else:
@@ -89,29 +91,29 @@ class BetaClientEdge:
         return changes, paths
 
     def response_overrides(self, event: ev.ClientEvent) -> tuple[Changes, Paths] | None:
-        if not isinstance(event, ev.ResponseCreate):
+        if not isinstance(event, beta.ResponseCreate):
             return None
         return beta_read.response_overrides(event.response)
 
     def created_item(self, event: ev.ClientEvent) -> tuple[object, Anchor] | None:
-        if not isinstance(event, ev.ConversationItemCreate):
+        if not isinstance(event, beta.ConversationItemCreate):
             return None
         return event.item, event.previous_item_id
 
     def check_item(self, item: object, param: str, input_format: ev.AudioFormat) -> None:
-        assert isinstance(item, ev.MessageItem | ev.FunctionCallItem | ev.FunctionCallOutputItem)
+        assert isinstance(item, beta.MessageItem | ev.FunctionCallItem | ev.FunctionCallOutputItem)
         check_beta_item(item, param, input_format)
 
-    def item_create(self, item: ev.Item | ga.GAMessageItem) -> ItemCreate:
-        assert not isinstance(item, ga.GAMessageItem)
-        return ev.ConversationItemCreate(item=item)
+    def item_create(self, item: beta.Item | ga.MessageItem) -> ItemCreate:
+        assert not isinstance(item, ga.MessageItem)
+        return beta.ConversationItemCreate(item=item)
 
-    def text_message(self, item_id: str, role: ev.Role, texts: Sequence[str]) -> ev.Item:
+    def text_message(self, item_id: str, role: ev.Role, texts: Sequence[str]) -> beta.Item:
         parts = tuple(
             ev.TextContent(text=t) if role == "assistant" else ev.InputTextContent(text=t)
             for t in texts
         )
-        return ev.MessageItem(id=item_id, role=role, content=parts)
+        return beta.MessageItem(id=item_id, role=role, content=parts)
 
 
 class GAClientEdge:
@@ -119,9 +121,7 @@ class GAClientEdge:
 
     dialect: ClassVar[ev.Dialect] = "ga"
     namespace: ClassVar[str] = "rtcore.events.ga"
-    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
-        ev.GA_CLIENT_EVENTS.values()
-    )
+    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(ga.CLIENT_EVENTS.values())
     max_event_id_length: ClassVar[int | None] = GA_MAX_EVENT_ID_LENGTH
 
     def session_changes(
@@ -145,7 +145,7 @@ class GAClientEdge:
     def check_item(self, item: object, param: str, input_format: ev.AudioFormat) -> None:
         assert isinstance(
             item,
-            ga.GAMessageItem
+            ga.MessageItem
             | ev.FunctionCallItem
             | ev.FunctionCallOutputItem
             | ga.McpListToolsItem
@@ -155,16 +155,16 @@ class GAClientEdge:
         )
         check_ga_item(item, param, input_format)
 
-    def item_create(self, item: ev.Item | ga.GAMessageItem) -> ItemCreate:
-        assert not isinstance(item, ev.MessageItem)
+    def item_create(self, item: beta.Item | ga.MessageItem) -> ItemCreate:
+        assert not isinstance(item, beta.MessageItem)
         return ga.ConversationItemCreate(item=item)
 
-    def text_message(self, item_id: str, role: ev.Role, texts: Sequence[str]) -> ga.GAItem:
+    def text_message(self, item_id: str, role: ev.Role, texts: Sequence[str]) -> ga.Item:
         parts = tuple(
             ga.OutputTextContent(text=t) if role == "assistant" else ev.InputTextContent(text=t)
             for t in texts
         )
-        return ga.GAMessageItem(id=item_id, role=role, content=parts)
+        return ga.MessageItem(id=item_id, role=role, content=parts)
 
 
 _EDGES: dict[str, ClientEdge] = {"beta": BetaClientEdge(), "ga": GAClientEdge()}

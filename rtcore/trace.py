@@ -27,6 +27,7 @@ import msgspec
 
 from . import events as ev
 from .client import ClientSession
+from .events import beta, ga
 
 __all__ = ["TraceRecord", "read_trace", "format_record", "replay", "detect_dialect"]
 
@@ -72,8 +73,8 @@ def format_record(direction: Direction, data: bytes, time: float | None = None) 
     return _encoder.encode(envelope) + b"\n"
 
 
-_GA_ONLY = frozenset(ev.GA_SERVER_EVENTS) - frozenset(ev.SERVER_EVENTS)
-_BETA_ONLY = (frozenset(ev.SERVER_EVENTS) - frozenset(ev.GA_SERVER_EVENTS)) | {
+_GA_ONLY = frozenset(ga.SERVER_EVENTS) - frozenset(beta.SERVER_EVENTS)
+_BETA_ONLY = (frozenset(beta.SERVER_EVENTS) - frozenset(ga.SERVER_EVENTS)) | {
     "conversation.item.created"
 }
 

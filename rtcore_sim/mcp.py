@@ -96,7 +96,7 @@ def echo_output(server_label: str, name: str, arguments: str) -> str:
 
 
 def named_mcp_tool(
-    text: str, tools: Iterable[ga.GATool], conversation: Iterable[ItemState]
+    text: str, tools: Iterable[ga.Tool], conversation: Iterable[ItemState]
 ) -> tuple[str, str] | None:
     """The first listed tool of the session's MCP servers whose name ``text`` says: (label, name)."""
     labels = {t.server_label for t in tools if isinstance(t, ga.McpTool)}
@@ -194,7 +194,7 @@ def script_result(
 
 
 def call_chunks(
-    tools: Iterable[ga.GATool],
+    tools: Iterable[ga.Tool],
     conversation: Any,
     server_label: str,
     name: str,

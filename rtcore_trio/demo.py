@@ -78,7 +78,7 @@ def _session(**fields: object) -> ga.SessionUpdate:
 
 def _user(text: str) -> ga.ConversationItemCreate:
     content = (ev.InputTextContent(text=text),)
-    return ga.ConversationItemCreate(item=ga.GAMessageItem(role="user", content=content))
+    return ga.ConversationItemCreate(item=ga.MessageItem(role="user", content=content))
 
 
 async def _conversation(url: str, say: Say) -> None:
@@ -95,7 +95,7 @@ async def _conversation(url: str, say: Say) -> None:
 
         say("\n2. An audio turn through server VAD")
         listening = ga.AudioInput(
-            transcription=ga.GATranscription(model="whisper-1"),
+            transcription=ga.Transcription(model="whisper-1"),
             turn_detection=ga.ServerVad(silence_duration_ms=300),
         )
         await rt.send(_session(output_modalities=("audio",), audio=ga.AudioConfig(input=listening)))

@@ -19,13 +19,16 @@ import trio
 from wirekit import frame, parse_frames
 
 from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.server import AudioChunk, Finish
 from rtcore.wire import ClientConnection
 from rtcore_sim import EchoBackend, ResponseRequest
 from rtcore_trio import RealtimeServer, connect
 from rtcore_trio.client import RealtimeClient
 
-TEXT_ONLY = ev.SessionUpdate(session=ev.SessionConfig(modalities=("text",), turn_detection=None))
+TEXT_ONLY = beta.SessionUpdate(
+    session=beta.SessionConfig(modalities=("text",), turn_detection=None)
+)
 TURN_SECONDS = 10.0
 """The most a healthy text turn may take, even on a loaded CI machine."""
 
@@ -91,13 +94,13 @@ class Healthy:
         text = f"turn {self.turns}"
         with trio.fail_after(TURN_SECONDS):
             await rt.send(
-                ev.ConversationItemCreate(
-                    item=ev.MessageItem(role="user", content=(ev.InputTextContent(text=text),))
+                beta.ConversationItemCreate(
+                    item=beta.MessageItem(role="user", content=(ev.InputTextContent(text=text),))
                 )
             )
-            await rt.send(ev.ResponseCreate())
+            await rt.send(beta.ResponseCreate())
             async for event, _ in rt:
-                if isinstance(event, ev.ResponseDone):
+                if isinstance(event, beta.ResponseDone):
                     break
                 assert not isinstance(event, ev.ErrorEvent), event
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.state import Snapshot, apply, initial_snapshot
 
 
@@ -20,10 +21,10 @@ class Server:
 
     # -- session -------------------------------------------------------------------
 
-    def session_created(self, **config: Any) -> ev.SessionCreated:
+    def session_created(self, **config: Any) -> beta.SessionCreated:
         return self(
-            ev.SessionCreated,
-            session=ev.Session(
+            beta.SessionCreated,
+            session=beta.Session(
                 id="sess_1",
                 object="realtime.session",
                 model="gpt-4o-realtime-preview-2024-12-17",
@@ -38,27 +39,27 @@ class Server:
 
     def user_text(
         self, item_id: str, text: str, previous: Any = ev.UNSET
-    ) -> ev.ConversationItemCreated:
+    ) -> beta.ConversationItemCreated:
         return self._user(item_id, ev.InputTextContent(text=text), previous)
 
-    def user_audio(self, item_id: str, previous: Any = ev.UNSET) -> ev.ConversationItemCreated:
+    def user_audio(self, item_id: str, previous: Any = ev.UNSET) -> beta.ConversationItemCreated:
         return self._user(item_id, ev.InputAudioContent(transcript=None), previous)
 
-    def _user(self, item_id: str, part: Any, previous: Any) -> ev.ConversationItemCreated:
+    def _user(self, item_id: str, part: Any, previous: Any) -> beta.ConversationItemCreated:
         return self(
-            ev.ConversationItemCreated,
+            beta.ConversationItemCreated,
             previous_item_id=previous,
-            item=ev.MessageItem(
+            item=beta.MessageItem(
                 id=item_id, object="realtime.item", status="completed", role="user", content=(part,)
             ),
         )
 
     # -- responses -----------------------------------------------------------------
 
-    def response_created(self, response_id: str, **fields: Any) -> ev.ResponseCreated:
+    def response_created(self, response_id: str, **fields: Any) -> beta.ResponseCreated:
         return self(
-            ev.ResponseCreated,
-            response=ev.Response(
+            beta.ResponseCreated,
+            response=beta.Response(
                 id=response_id,
                 object="realtime.response",
                 status="in_progress",
@@ -72,14 +73,14 @@ class Server:
     def response_done(
         self,
         response_id: str,
-        output: tuple[ev.Item, ...] = (),
+        output: tuple[beta.Item, ...] = (),
         status: ev.ResponseStatus = "completed",
         details: ev.StatusDetails | None = None,
         **fields: Any,
-    ) -> ev.ResponseDone:
+    ) -> beta.ResponseDone:
         return self(
-            ev.ResponseDone,
-            response=ev.Response(
+            beta.ResponseDone,
+            response=beta.Response(
                 id=response_id,
                 object="realtime.response",
                 status=status,
@@ -92,21 +93,21 @@ class Server:
 
     def assistant_added(
         self, response_id: str, item_id: str, index: int = 0
-    ) -> ev.ResponseOutputItemAdded:
+    ) -> beta.ResponseOutputItemAdded:
         return self(
-            ev.ResponseOutputItemAdded,
+            beta.ResponseOutputItemAdded,
             response_id=response_id,
             output_index=index,
             item=assistant_item(item_id, "in_progress", ()),
         )
 
-    def item_created(self, item: ev.Item, previous: Any) -> ev.ConversationItemCreated:
-        return self(ev.ConversationItemCreated, previous_item_id=previous, item=item)
+    def item_created(self, item: beta.Item, previous: Any) -> beta.ConversationItemCreated:
+        return self(beta.ConversationItemCreated, previous_item_id=previous, item=item)
 
     def part_added(
         self, response_id: str, item_id: str, kind: str = "audio", index: int = 0, content: int = 0
     ) -> ev.ResponseContentPartAdded:
-        part: ev.ContentPart = (
+        part: beta.ContentPart = (
             ev.AudioContent(transcript="") if kind == "audio" else ev.TextContent(text="")
         )
         return self(
@@ -138,9 +139,9 @@ class Server:
 
 
 def assistant_item(
-    item_id: str, status: ev.ItemStatus, content: tuple[ev.ContentPart, ...]
-) -> ev.MessageItem:
-    return ev.MessageItem(
+    item_id: str, status: ev.ItemStatus, content: tuple[beta.ContentPart, ...]
+) -> beta.MessageItem:
+    return beta.MessageItem(
         id=item_id, object="realtime.item", status=status, role="assistant", content=content
     )
 
@@ -153,7 +154,7 @@ def audio_response(
     words: list[str],
     audio: list[bytes],
 ) -> list[Any]:
-    """A complete audio response (SEQUENCES.md 11.1): created ... done."""
+    """A complete audio response (docs/protocol/flows.md#audio-response): created ... done."""
     transcript = "".join(words)
     final = assistant_item(item_id, "completed", (ev.AudioContent(transcript=transcript),))
     events: list[Any] = [
@@ -166,17 +167,17 @@ def audio_response(
         if i < len(words):
             events.append(
                 server.part_event(
-                    ev.ResponseAudioTranscriptDelta, response_id, item_id, delta=words[i]
+                    beta.ResponseAudioTranscriptDelta, response_id, item_id, delta=words[i]
                 )
             )
         if i < len(audio):
             events.append(
-                server.part_event(ev.ResponseAudioDelta, response_id, item_id, delta=audio[i])
+                server.part_event(beta.ResponseAudioDelta, response_id, item_id, delta=audio[i])
             )
     events += [
-        server.part_event(ev.ResponseAudioDone, response_id, item_id),
+        server.part_event(beta.ResponseAudioDone, response_id, item_id),
         server.part_event(
-            ev.ResponseAudioTranscriptDone, response_id, item_id, transcript=transcript
+            beta.ResponseAudioTranscriptDone, response_id, item_id, transcript=transcript
         ),
         server.part_event(
             ev.ResponseContentPartDone,
@@ -184,7 +185,7 @@ def audio_response(
             item_id,
             part=ev.AudioContent(transcript=transcript),
         ),
-        server(ev.ResponseOutputItemDone, response_id=response_id, output_index=0, item=final),
+        server(beta.ResponseOutputItemDone, response_id=response_id, output_index=0, item=final),
         server.response_done(response_id, (final,)),
     ]
     return events

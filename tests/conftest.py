@@ -38,4 +38,4 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
 CAPTURES = TESTS / "data" / "captures"
-"""Copies of the recorded real traffic (../shared/captures/), kept in the repo so CI has them."""
+"""The recorded real traffic (tests/data/captures/, its README says where each comes from)."""

@@ -1,6 +1,6 @@
 """One full example payload per event type, every optional field present.
 
-Values follow EVENTS.md and the real payloads in ../shared/captures/. The
+Values follow docs/protocol/beta.md and the real payloads in tests/data/captures/. The
 tests check that the set of examples covers every event class.
 """
 

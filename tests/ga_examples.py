@@ -1,14 +1,13 @@
 """One realistic example message per GA event type, and variants, every optional field set somewhere.
 
-Values follow GA.md (sections 1.5, 1.6, 2, 3, 4) and the GA traffic it quotes.
-``GA_SERVER_EXAMPLES`` / ``GA_CLIENT_EXAMPLES`` hold one example per wire type
-(the 46 server and 11 client events of the GA SDK unions); ``GA_VARIANTS``
-holds further messages for the shapes one example per type cannot show
-(the default session, a transcription session, ``tracing: "auto"``, LiveKit's
-``null`` fields, each MCP error, the beta streaming names a GA server has
-been seen sending, ...). The tests check that the examples cover every event
-class and, together, set every field of every object the GA vocabulary
-reaches.
+Values follow (docs/protocol/connection.md#first-events, docs/protocol/connection.md#envelope,
+docs/protocol/ga.md#objects, docs/protocol/ga.md#client-events, docs/protocol/ga.md#server-events)
+and the GA traffic it quotes. ``GA_SERVER_EXAMPLES`` / ``GA_CLIENT_EXAMPLES`` hold one example per
+wire type (the 46 server and 11 client events of the GA SDK unions); ``GA_VARIANTS`` holds further
+messages for the shapes one example per type cannot show (the default session, a transcription
+session, ``tracing: "auto"``, LiveKit's ``null`` fields, each MCP error, the beta streaming names a
+GA server has been seen sending, ...). The tests check that the examples cover every event class
+and, together, set every field of every object the GA vocabulary reaches.
 """
 
 from __future__ import annotations
@@ -24,11 +23,12 @@ PNG = (
     "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 )
 
-# -- sessions (GA.md 1.5, 2.1, 2.9) ------------------------------------------------------
+# -- sessions (docs/protocol/connection.md#first-events, docs/protocol/ga.md#session,
+# docs/protocol/ga.md#transcription-session) ---
 
 DEFAULT_SESSION: dict[str, Any] = {
-    # The real default session of GA.md 1.5 (WebSocket, model gpt-realtime, Dec 2025),
-    # in the server's key order, every nullable field present as null.
+    # The real default session of docs/protocol/connection.md#first-events (WebSocket, model
+    # gpt-realtime, Dec 2025), in the server's key order, every nullable field present as null.
     "type": "realtime",
     "object": "realtime.session",
     "id": "sess_CsOw3N0SQJvA1bW8Zt7aX",
@@ -188,7 +188,7 @@ TRANSCRIPTION_SESSION: dict[str, Any] = {
     "include": ["item.input_audio_transcription.logprobs"],
 }
 
-# -- items (GA.md 2.7) -------------------------------------------------------------------
+# -- items (docs/protocol/ga.md#items) ----------------------------------------------------
 
 USER_ITEM: dict[str, Any] = {
     "id": "item_user_1",
@@ -312,7 +312,7 @@ MCP_ERRORS: list[dict[str, Any]] = [
     {"type": "http_error", "code": 503, "message": "Service Unavailable"},
 ]
 
-# -- responses (GA.md 2.10, 2.11) --------------------------------------------------------
+# -- responses (docs/protocol/ga.md#response-parameters, docs/protocol/ga.md#response-object) ---
 
 USAGE: dict[str, Any] = {
     "total_tokens": 412,
@@ -329,7 +329,7 @@ USAGE: dict[str, Any] = {
 }
 
 RESPONSE_CREATED: dict[str, Any] = {
-    # The real key order (GA.md 2.11).
+    # The real key order (docs/protocol/ga.md#response-object).
     "object": "realtime.response",
     "id": "resp_CsOwB4Fx0LlQ6u8Qy9Rr1",
     "status": "in_progress",
@@ -416,7 +416,7 @@ GA_SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
     "conversation.item.added": {"previous_item_id": None, "item": USER_AUDIO_ECHO},
     "conversation.item.done": {"previous_item_id": "item_user_2", "item": ASSISTANT_ITEM},
     "conversation.item.retrieved": {
-        # The full item, audio included (GA.md 3.9).
+        # The full item, audio included (docs/protocol/ga.md#conversation-item-retrieve).
         "item": {
             **ASSISTANT_ITEM,
             "content": [{"type": "output_audio", "audio": PCM, "transcript": "A cat on a sofa."}],
@@ -496,7 +496,7 @@ GA_SERVER_EXAMPLES: dict[str, dict[str, Any]] = {
         "output_index": 0,
         "item": ASSISTANT_ITEM,
     },
-    # Part events keep the beta part names (GA.md 2.8).
+    # Part events keep the beta part names (docs/protocol/ga.md#content-part).
     "response.content_part.added": {**PART_IDS, "part": {"type": "audio", "transcript": ""}},
     "response.content_part.done": {
         **PART_IDS,
@@ -568,7 +568,7 @@ GA_CLIENT_EXAMPLES: dict[str, dict[str, Any]] = {
 }
 
 NO_EVENT_ID = {"input_audio_buffer.dtmf_event_received"}
-"""GA server events without ``event_id`` (GA.md 1.6)."""
+"""GA server events without ``event_id`` (docs/protocol/connection.md#envelope)."""
 
 
 def ga_server_message(event_type: str, n: int = 1) -> dict[str, Any]:
@@ -901,7 +901,8 @@ GA_VARIANTS: dict[str, tuple[Role, dict[str, Any]]] = {
             obfuscation=None,
         ),
     ),
-    # Whether the live server adds an event_id to DTMF events is unknown (GA.md 12 #7).
+    # Whether the live server adds an event_id to DTMF events is unknown
+    # (docs/protocol/choices.md#dtmf-event-id).
     "DTMF with an event_id": (
         "server",
         _server("input_audio_buffer.dtmf_event_received", event="#", received_at=1767229440),
@@ -921,7 +922,8 @@ GA_VARIANTS: dict[str, tuple[Role, dict[str, Any]]] = {
         "server",
         _server("input_audio_buffer.committed", previous_item_id=None, item_id="item_user_1"),
     ),
-    # The spec's own GA examples still use the beta part names in items (GA.md 11.2 #14, #15).
+    # The spec's own GA examples still use the beta part names in items
+    # (docs/protocol/choices.md#beta-part-names-in-items).
     "beta part names in a retrieved item": (
         "server",
         _server(
@@ -935,7 +937,8 @@ GA_VARIANTS: dict[str, tuple[Role, dict[str, Any]]] = {
             },
         ),
     ),
-    # Beta streaming names a GA server has been seen sending (GA.md 11.2 #2).
+    # Beta streaming names a GA server has been seen sending
+    # (docs/protocol/choices.md#beta-names-in-ga).
     "beta text delta in GA": ("server", _server("response.text.delta", **PART_IDS, delta="Hi")),
     "beta text done in GA": ("server", _server("response.text.done", **PART_IDS, text="Hi")),
     "beta audio delta in GA": ("server", _server("response.audio.delta", **PART_IDS, delta=PCM)),
@@ -948,7 +951,8 @@ GA_VARIANTS: dict[str, tuple[Role, dict[str, Any]]] = {
         "server",
         _server("response.audio_transcript.done", **PART_IDS, transcript="Hi there"),
     ),
-    # What the live server sent transcription sessions in Oct 2025 (GA.md 1.4).
+    # What the live server sent transcription sessions in Oct 2025
+    # (docs/protocol/connection.md#session-type).
     "beta transcription session created in GA": (
         "server",
         _server(

@@ -18,7 +18,8 @@ from typing import Any
 import msgspec.inspect as mi
 from hypothesis import strategies as st
 
-from rtcore.events import CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES, UNSET, ga
+from rtcore.events import UNSET, ga
+from rtcore.events.beta import CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES
 
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -88,7 +89,7 @@ def any_event(classes: Iterable[type]) -> st.SearchStrategy[Any]:
 
 def ga_server_events() -> st.SearchStrategy[Any]:
     """Any event the GA server decoder reads: the 46 GA events and the tolerated beta names."""
-    return any_event(ga.SERVER_EVENT_TYPES + ga.BETA_NAMES_TOLERATED)
+    return any_event(ga.SERVER_EVENT_TYPES + ga.TOLERATED_EVENT_TYPES)
 
 
 def ga_client_events() -> st.SearchStrategy[Any]:

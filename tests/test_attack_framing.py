@@ -23,7 +23,7 @@ import pytest
 from wirekit import URL, frame, pair, parse_frames
 from wsproto.connection import Connection, ConnectionType
 
-from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.wire import (
     ClientConnection,
     ConnectionClosed,
@@ -69,7 +69,7 @@ class Healthy:
     def turn(self) -> None:
         """One event each way, and a ping answered."""
         self.turns += 1
-        self.server.receive_data(self.client.send(ev.ResponseCreate(event_id=f"h{self.turns}")))
+        self.server.receive_data(self.client.send(beta.ResponseCreate(event_id=f"h{self.turns}")))
         assert kinds(list(self.server.events())) == created(f"h{self.turns}")
         # An event type neither dialect knows: the client reads the frame whatever it decodes.
         data = b'{"type":"x.y","event_id":"h%d"}' % self.turns

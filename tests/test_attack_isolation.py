@@ -24,6 +24,7 @@ from attackkit import TEXT_ONLY, Loud, RawClient, healthy, running, url_of, wait
 from wirekit import frame, parse_frames
 
 from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.server import ServerSession
 from rtcore_sim import EchoBackend, ResponseRequest
 from rtcore_trio import ConnectionClosedError, RealtimeServer, connect
@@ -120,15 +121,15 @@ async def test_a_backend_that_cannot_start_fails_its_response_not_the_connection
     async with running(RealtimeServer(FailsToStart())) as server:
         async with connect(url_of(server), dialect="beta", ping_interval=None) as rt:
             await rt.send(TEXT_ONLY)
-            await rt.send(ev.ResponseCreate())
+            await rt.send(beta.ResponseCreate())
             async for event, _ in rt:
-                if isinstance(event, ev.ResponseDone):
+                if isinstance(event, beta.ResponseDone):
                     break
             assert event.response.status == "failed"
             assert event.response.status_details.error.code == "backend_error"
-            await rt.send(ev.ResponseCreate())  # the session goes on
+            await rt.send(beta.ResponseCreate())  # the session goes on
             async for event, _ in rt:
-                if isinstance(event, ev.ResponseDone):
+                if isinstance(event, beta.ResponseDone):
                     break
             assert event.response.status == "failed"
         assert server.failures == 0
@@ -233,12 +234,12 @@ async def test_rtcore_s_client_with_a_consumer_slower_than_the_write_timeout_jus
             async with connect(
                 url_of(server), dialect="beta", ping_interval=0.2, ping_timeout=0.1
             ) as rt:
-                await rt.send(ev.SessionUpdate(session=ev.SessionConfig(turn_detection=None)))
-                await rt.send(ev.ResponseCreate())
+                await rt.send(beta.SessionUpdate(session=beta.SessionConfig(turn_detection=None)))
+                await rt.send(beta.ResponseCreate())
                 seen = 0
                 async for event, _ in rt:
                     seen += 1
-                    if isinstance(event, ev.ResponseAudioDelta) and seen < 10:
+                    if isinstance(event, beta.ResponseAudioDelta) and seen < 10:
                         await trio.sleep(1.5)  # the app is busy
                         await other.turn()
         assert info.value.code == 1006

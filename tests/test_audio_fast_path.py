@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from rtcore import events as _events
 from rtcore import events as ev
-from rtcore.events import DecodeError, unknown_fields
+from rtcore.events import DecodeError, beta, unknown_fields
 
-# These tests speak the beta dialect (EVENTS.md); tests/test_events_ga.py covers GA.
+# These tests speak the beta dialect (docs/protocol/beta.md); tests/test_events_ga.py covers GA.
 decode_server_event = functools.partial(_events.decode_server_event, dialect="beta")
 decode_client_event = functools.partial(_events.decode_client_event, dialect="beta")
 
@@ -157,7 +157,7 @@ def test_fast_path_fills_the_field_of_the_event_it_built() -> None:
     message = _message("response.audio.delta", "delta", BIG).encode()
     first = decode_server_event(message)
     second = decode_server_event(message)
-    assert isinstance(first, ev.ResponseAudioDelta)
+    assert isinstance(first, beta.ResponseAudioDelta)
     assert first == second and first is not second
     assert first.delta == _audio(3000)
 
@@ -177,7 +177,7 @@ def test_audio_inside_a_created_item_is_left_to_the_parser() -> None:
         separators=(",", ":"),
     )
     kind, event, _ = _check(decode_client_event, "audio", message)
-    assert kind == "event" and isinstance(event, ev.ConversationItemCreate)
+    assert kind == "event" and isinstance(event, beta.ConversationItemCreate)
     content = event.item.content
     assert not isinstance(content, ev.UnsetType)
     assert content[0].audio == _audio(3000)

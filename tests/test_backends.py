@@ -22,6 +22,7 @@ from serverkit import Harness
 
 from rtcore import events as ev
 from rtcore.audio.codecs import from_linear
+from rtcore.events import beta
 from rtcore.server import (
     ArgumentsChunk,
     AudioChunk,
@@ -468,7 +469,7 @@ async def test_the_session_reports_a_cut_answer_as_the_api_does() -> None:
     async for chunk in EchoBackend().respond(ResponseRequest(start)):
         h.server.produce(start.response_id, chunk)
     h.pump()
-    [done] = [e for e in h.log if isinstance(e, ev.ResponseDone)]
+    [done] = [e for e in h.log if isinstance(e, beta.ResponseDone)]
     assert done.response.status == "incomplete"
     assert done.response.status_details == ev.StatusDetails(
         type="incomplete", reason="max_output_tokens"
@@ -525,7 +526,7 @@ async def test_echo_transcriber_describes_the_audio() -> None:
         content_index=0,
         audio=bytes(12000),
         audio_format="g711_alaw",
-        settings=ev.InputAudioTranscription(),
+        settings=beta.InputAudioTranscription(),
     )
     assert await EchoTranscriber().transcribe(req) == "[1.50 s of audio]"
 
@@ -594,7 +595,7 @@ async def test_a_scenario_plays_its_turns_in_order(tmp_path: Path) -> None:
         content_index=0,
         audio=bytes(4800),
         audio_format="pcm16",
-        settings=ev.InputAudioTranscription(),
+        settings=beta.InputAudioTranscription(),
     )
     assert await backend.transcribe(audio) == "hello"
     with pytest.raises(TranscriptionFailed) as info:

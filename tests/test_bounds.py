@@ -14,6 +14,7 @@ from serverkit import Harness, errors, silence, tone
 from rtcore import ClientSession
 from rtcore import events as ev
 from rtcore.errors import RemoteProtocolError
+from rtcore.events import beta
 from rtcore.server import ServerLimits, ServerSession, StartResponse
 from rtcore.server.core import item_cost
 from rtcore.server.effects import Transcribe
@@ -168,8 +169,8 @@ def test_the_server_keeps_durations_by_default() -> None:
     h.send({"type": "conversation.item.retrieve", "item_id": user_id})
     h.send({"type": "conversation.item.retrieve", "item_id": out.id})
     user, assistant = h.new()
-    assert isinstance(user, ev.ConversationItemRetrieved)
-    assert isinstance(assistant, ev.ConversationItemRetrieved)
+    assert isinstance(user, beta.ConversationItemRetrieved)
+    assert isinstance(assistant, beta.ConversationItemRetrieved)
     assert isinstance(user.item.content[0].audio, ev.UnsetType)  # type: ignore[union-attr, index]
     assert isinstance(assistant.item.content[0].audio, ev.UnsetType)  # type: ignore[union-attr, index]
     assert h.in_step()
@@ -327,7 +328,7 @@ def test_a_response_that_would_add_an_item_past_the_limit_fails() -> None:
     h.server.add_text(start.response_id, "no room")
     assert not h.server.is_active(start.response_id)
     h.flush()
-    [done] = [e for e in h.new() if isinstance(e, ev.ResponseDone)]
+    [done] = [e for e in h.new() if isinstance(e, beta.ResponseDone)]
     assert done.response.status == "failed"
     assert done.response.status_details.error.code == "conversation_full"  # type: ignore[union-attr]
     assert done.response.output == ()
@@ -341,7 +342,7 @@ def test_out_of_band_output_is_not_limited_by_the_conversation() -> None:
     h.server.add_text(start.response_id, "fine")
     h.server.finish_response(start.response_id)
     h.flush()
-    [done] = [e for e in h.new() if isinstance(e, ev.ResponseDone)]
+    [done] = [e for e in h.new() if isinstance(e, beta.ResponseDone)]
     assert done.response.status == "completed"
 
 

@@ -34,7 +34,7 @@ from rtcore import events as ev
 from rtcore.client import replay_events
 from rtcore.client_checks import SERVER_ONLY_CODES
 from rtcore.errors import LocalProtocolError
-from rtcore.events import ga
+from rtcore.events import beta, ga
 from rtcore.ids import SequentialIds
 from rtcore.server import ServerLimits, ServerSession
 from rtcore.server.effects import (
@@ -150,21 +150,21 @@ def _session_update(draw: st.DrawFn, dialect: ev.Dialect) -> ev.ClientEvent:
                     "turn_detection": st.sampled_from(
                         [
                             None,
-                            ev.TurnDetection(type="server_vad", threshold=threshold),
-                            ev.TurnDetection(type="semantic_vad", eagerness="low"),
-                            ev.TurnDetection(type="semantic_vad", threshold=0.5),
+                            beta.TurnDetection(type="server_vad", threshold=threshold),
+                            beta.TurnDetection(type="semantic_vad", eagerness="low"),
+                            beta.TurnDetection(type="semantic_vad", threshold=0.5),
                         ]
                     ),
                     "input_audio_format": st.sampled_from(["pcm16", "g711_ulaw"]),
                 },
             )
         )
-        return ev.SessionUpdate(session=ev.SessionConfig(**fields))
+        return beta.SessionUpdate(session=beta.SessionConfig(**fields))
     output: dict[str, Any] = draw(
         st.fixed_dictionaries({}, optional={"voice": st.just(voice), "speed": st.just(speed)})
     )
     if draw(st.integers(0, 4)) == 0:  # the other session type
-        return ga.SessionUpdate(session=ga.TranscriptionSessionConfigGA())
+        return ga.SessionUpdate(session=ga.TranscriptionSessionConfig())
     config = ga.RealtimeSessionConfig(
         audio=ga.AudioConfig(
             output=ga.AudioOutput(**output),
@@ -202,8 +202,8 @@ def _item(draw: st.DrawFn, dialect: ev.Dialect, pair: Pair) -> Any:
     else:
         content, role = (ga.OutputTextContent(text="hi"),), "assistant"
     if dialect == "ga" and draw(st.booleans()):
-        return ga.GAMessageItem(id=item_id, role=role, content=content)
-    return ev.MessageItem(id=item_id, role=role, content=content)
+        return ga.MessageItem(id=item_id, role=role, content=content)
+    return beta.MessageItem(id=item_id, role=role, content=content)
 
 
 @st.composite
@@ -225,8 +225,8 @@ def client_events(draw: st.DrawFn, pair: Pair) -> ev.ClientEvent:
     if kind == "session":
         event = _session_update(draw, dialect)
     elif kind == "transcription_session":
-        event = ev.TranscriptionSessionUpdate(
-            session=ev.TranscriptionSessionConfig(
+        event = beta.TranscriptionSessionUpdate(
+            session=beta.TranscriptionSessionConfig(
                 modalities=draw(st.sampled_from([("text",), ("audio",)]))
             )
         )
@@ -242,7 +242,7 @@ def client_events(draw: st.DrawFn, pair: Pair) -> ev.ClientEvent:
     elif kind == "create":
         item = _item(draw, dialect, pair)
         anchor = draw(st.one_of(st.just(ev.UNSET), st.none(), ids))
-        cls = ga.ConversationItemCreate if dialect == "ga" else ev.ConversationItemCreate
+        cls = ga.ConversationItemCreate if dialect == "ga" else beta.ConversationItemCreate
         event = cls(item=item, previous_item_id=anchor)
     elif kind == "truncate":
         event = ev.ConversationItemTruncate(
@@ -271,29 +271,29 @@ def _response_create(draw: st.DrawFn, dialect: ev.Dialect, pair: Pair) -> ev.Cli
         ev.UNSET if isinstance(refs, ev.UnsetType) else tuple(ev.ItemReference(id=r) for r in refs)
     )
     if dialect == "beta":
-        params = ev.ResponseParams(
+        params = beta.ResponseParams(
             voice=voice,
             conversation=conversation,  # type: ignore[arg-type]
             input=inputs,
             temperature=draw(st.sampled_from([ev.UNSET, 0.8, 5.0])),
             max_response_output_tokens=draw(st.sampled_from([ev.UNSET, 100, 0, "inf"])),
         )
-        return ev.ResponseCreate(response=draw(st.sampled_from([ev.UNSET, params])))
+        return beta.ResponseCreate(response=draw(st.sampled_from([ev.UNSET, params])))
     audio = (
         ev.UNSET
         if isinstance(voice, ev.UnsetType)
         else ga.ResponseAudio(output=ga.ResponseAudioOutput(voice=voice))
     )
-    params_ga = ga.GAResponseParams(
+    params_ga = ga.ResponseParams(
         audio=audio,
         conversation=conversation,  # type: ignore[arg-type]
         input=inputs,
         max_output_tokens=draw(st.sampled_from([ev.UNSET, 100, 0, "inf"])),
         output_modalities=draw(st.sampled_from([ev.UNSET, ("text",), ("audio", "text")])),
     )
-    cls = draw(st.sampled_from([ga.ResponseCreate, ev.ResponseCreate]))
-    if cls is ev.ResponseCreate:
-        return ev.ResponseCreate()
+    cls = draw(st.sampled_from([ga.ResponseCreate, beta.ResponseCreate]))
+    if cls is beta.ResponseCreate:
+        return beta.ResponseCreate()
     return ga.ResponseCreate(response=draw(st.sampled_from([ev.UNSET, params_ga])))
 
 
@@ -316,7 +316,7 @@ def test_client_and_server_refuse_the_same_events(
 ) -> None:
     pair = Pair(dialect, transcription=transcription)
     if data.draw(st.booleans(), label="spoken"):  # the model has spoken: the voice is locked
-        agree(*pair.step(ev.ResponseCreate(), ["audio"]), ev.ResponseCreate())
+        agree(*pair.step(beta.ResponseCreate(), ["audio"]), beta.ResponseCreate())
     for _ in range(data.draw(st.integers(min_value=1, max_value=25), label="length")):
         event = data.draw(client_events(pair), label="event")
         client, server = pair.step(event, backend)
@@ -335,7 +335,7 @@ def refusals(pair: Pair, event: ev.ClientEvent) -> tuple[Answer, Answer]:
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
 def test_the_voice_stays_locked_after_the_spoken_item_is_deleted(dialect: ev.Dialect) -> None:
     pair = Pair(dialect)
-    create = ga.ResponseCreate() if dialect == "ga" else ev.ResponseCreate()
+    create = ga.ResponseCreate() if dialect == "ga" else beta.ResponseCreate()
     assert refusals(pair, create) == (None, None)
     spoken = [i.id for i in pair.client.state.items if i.role == "assistant"]
     assert spoken and pair.client.state.item(spoken[0]) is not None
@@ -349,7 +349,7 @@ def test_the_voice_stays_locked_after_the_spoken_item_is_deleted(dialect: ev.Dia
         )
         param = "session.audio.output.voice"
     else:
-        update = ev.SessionUpdate(session=ev.SessionConfig(voice="ash"))
+        update = beta.SessionUpdate(session=beta.SessionConfig(voice="ash"))
         param = "session.voice"
     client, _ = refusals(pair, update)
     assert client == ("cannot_update_voice", param)
@@ -358,14 +358,14 @@ def test_the_voice_stays_locked_after_the_spoken_item_is_deleted(dialect: ev.Dia
 def test_a_ga_client_refuses_a_beta_session_config_as_the_ga_server_does() -> None:
     pair = Pair("ga")
     # The beta (flat) session class under a GA session.update: no session.type.
-    event = ga.SessionUpdate(session=ev.SessionConfig(voice="ash"))  # type: ignore[arg-type]
+    event = ga.SessionUpdate(session=beta.SessionConfig(voice="ash"))  # type: ignore[arg-type]
     client, _ = refusals(pair, event)
     assert client == ("missing_required_parameter", "session.type")
 
 
 def test_a_ga_client_refuses_a_beta_assistant_message_as_the_ga_server_does() -> None:
     pair = Pair("ga")
-    item = ev.MessageItem(role="assistant", content=(ev.TextContent(text="Hello"),))
+    item = beta.MessageItem(role="assistant", content=(ev.TextContent(text="Hello"),))
     client, _ = refusals(pair, ga.ConversationItemCreate(item=item))  # type: ignore[arg-type]
     assert client == ("invalid_value", "item.content[0].type")
 
@@ -374,11 +374,11 @@ def test_a_ga_client_refuses_a_beta_assistant_message_as_the_ga_server_does() ->
 def test_a_replayed_conversation_can_be_sent_back_to_back(dialect: ev.Dialect) -> None:
     """A call and its output sent without waiting for the echo: the client knows its own call."""
     first = Pair(dialect)
-    create = ga.ResponseCreate() if dialect == "ga" else ev.ResponseCreate()
+    create = ga.ResponseCreate() if dialect == "ga" else beta.ResponseCreate()
     first.step(create, ["call"])
     [call] = [i for i in first.client.state.items if i.type == "function_call"]
     output = ev.FunctionCallOutputItem(call_id=call.call_id or "", output="{}")
-    item_create = ga.ConversationItemCreate if dialect == "ga" else ev.ConversationItemCreate
+    item_create = ga.ConversationItemCreate if dialect == "ga" else beta.ConversationItemCreate
     assert first.step(item_create(item=output), []) == (None, None)
     events = replay_events(first.client.state, dialect=dialect)
     assert [e.item.type for e in events] == ["function_call", "function_call_output"]
@@ -393,11 +393,11 @@ def test_a_replayed_conversation_can_be_sent_back_to_back(dialect: ev.Dialect) -
 @pytest.mark.parametrize("dialect", ["ga", "beta"])
 def test_an_output_may_answer_a_call_whose_item_was_deleted(dialect: ev.Dialect) -> None:
     pair = Pair(dialect)
-    create = ga.ResponseCreate() if dialect == "ga" else ev.ResponseCreate()
+    create = ga.ResponseCreate() if dialect == "ga" else beta.ResponseCreate()
     assert pair.step(create, ["call"]) == (None, None)
     [call] = [i for i in pair.client.state.items if i.type == "function_call"]
     assert refusals(pair, ev.ConversationItemDelete(item_id=call.id)) == (None, None)
-    item_create = ga.ConversationItemCreate if dialect == "ga" else ev.ConversationItemCreate
+    item_create = ga.ConversationItemCreate if dialect == "ga" else beta.ConversationItemCreate
     output = ev.FunctionCallOutputItem(call_id=call.call_id or "", output="{}")
     assert refusals(pair, item_create(item=output)) == (None, None)
     unknown = ev.FunctionCallOutputItem(call_id="call_never", output="{}")

@@ -17,7 +17,7 @@ from rtcore import (
     replay_events,
 )
 from rtcore import events as ev
-from rtcore.events import encode_event
+from rtcore.events import beta, encode_event
 from rtcore.state.session import session_from_wire
 
 
@@ -33,11 +33,13 @@ def conversation_with_audio(client: ClientSession, seconds: int = 2, done: bool 
     events = [srv.session_created(), srv.user_text("u", "hi", None)]
     events += audio_response(srv, "r1", "a", "u", ["Hello", " there"], [bytes(48000)] * seconds)
     if not done:
-        events = [e for e in events if not isinstance(e, (ev.ResponseAudioDone, ev.ResponseDone))]
+        events = [
+            e for e in events if not isinstance(e, (beta.ResponseAudioDone, beta.ResponseDone))
+        ]
         events = [
             e
             for e in events
-            if not isinstance(e, (ev.ResponseContentPartDone, ev.ResponseOutputItemDone))
+            if not isinstance(e, (ev.ResponseContentPartDone, beta.ResponseOutputItemDone))
         ]
     feed(client, events)
 
@@ -49,7 +51,7 @@ def test_receive_message_returns_typed_events_and_updates_the_state() -> None:
     client = ClientSession(dialect="beta")
     srv = Server()
     [event] = client.receive_message(encode_event(srv.session_created()))
-    assert isinstance(event, ev.SessionCreated)
+    assert isinstance(event, beta.SessionCreated)
     assert client.state.session == session_from_wire(event.session)
     assert client.reported_session == event.session
 
@@ -72,7 +74,7 @@ def test_malformed_messages_are_returned_as_protocol_errors_and_change_nothing()
 def test_contradicting_events_are_returned_as_protocol_errors() -> None:
     client = ClientSession(dialect="beta")
     srv = Server()
-    delta = srv.part_event(ev.ResponseTextDelta, "r1", "ghost", delta="boo")
+    delta = srv.part_event(beta.ResponseTextDelta, "r1", "ghost", delta="boo")
     [error] = client.receive_message(encode_event(delta))
     assert isinstance(error, RemoteProtocolError) and error.code == "unknown_response"
     assert client.state.protocol_errors[-1] == error
@@ -106,7 +108,7 @@ def test_old_snapshots_never_change() -> None:
 
 def test_send_assigns_event_ids_and_links_errors_to_what_was_sent() -> None:
     client = ClientSession(id_factory=SequentialIds(), dialect="beta")
-    data = client.send(ev.ResponseCreate())
+    data = client.send(beta.ResponseCreate())
     assert json.loads(data) == {"type": "response.create", "event_id": "event_1"}
     kept = client.send(ev.ResponseCancel(event_id="mine"))
     assert json.loads(kept)["event_id"] == "mine"
@@ -122,7 +124,7 @@ def test_send_assigns_event_ids_and_links_errors_to_what_was_sent() -> None:
     client.receive_message(encode_event(error))
     record = client.state.errors[-1]
     assert record.client_event == ev.ResponseCancel(event_id="mine")
-    assert client.sent_event("event_1") == ev.ResponseCreate(event_id="event_1")
+    assert client.sent_event("event_1") == beta.ResponseCreate(event_id="event_1")
 
 
 def refused(
@@ -159,28 +161,28 @@ def test_send_refuses_what_the_server_would_reject() -> None:
     text = (ev.InputTextContent(text="x"),)
     refused(
         client,
-        ev.ConversationItemCreate(
-            previous_item_id="nope", item=ev.MessageItem(role="user", content=text)
+        beta.ConversationItemCreate(
+            previous_item_id="nope", item=beta.MessageItem(role="user", content=text)
         ),
         "invalid_value",
         "previous_item_id",
     )
     refused(
         client,
-        ev.ConversationItemCreate(item=ev.MessageItem(id="u", role="user", content=text)),
+        beta.ConversationItemCreate(item=beta.MessageItem(id="u", role="user", content=text)),
         "invalid_value",
         "item.id",
     )
     refused(
         client,
-        ev.ConversationItemCreate(item=ev.FunctionCallOutputItem(call_id="call_x", output="1")),
+        beta.ConversationItemCreate(item=ev.FunctionCallOutputItem(call_id="call_x", output="1")),
         "invalid_value",
         "item.call_id",
     )
     refused(
         client,
-        ev.ConversationItemCreate(
-            item=ev.MessageItem(role="assistant", content=(ev.AudioContent(audio=b"\x00\x00"),))
+        beta.ConversationItemCreate(
+            item=beta.MessageItem(role="assistant", content=(ev.AudioContent(audio=b"\x00\x00"),))
         ),
         "invalid_value",
         "item.content[0].type",
@@ -188,18 +190,18 @@ def test_send_refuses_what_the_server_would_reject() -> None:
     refused(client, ev.InputAudioBufferAppend(audio=b"\x00\x00\x00"), "invalid_value", "audio")
     refused(
         client,
-        ev.SessionUpdate(session=ev.SessionConfig(voice="ash")),
+        beta.SessionUpdate(session=beta.SessionConfig(voice="ash")),
         "cannot_update_voice",
         "session.voice",
     )
     # Allowed: anchors that exist, "root", null; the same voice again.
     for anchor in ("u", "root", None):
         client.send(
-            ev.ConversationItemCreate(
-                previous_item_id=anchor, item=ev.MessageItem(role="user", content=text)
+            beta.ConversationItemCreate(
+                previous_item_id=anchor, item=beta.MessageItem(role="user", content=text)
             )
         )
-    client.send(ev.SessionUpdate(session=ev.SessionConfig(voice="alloy")))
+    client.send(beta.SessionUpdate(session=beta.SessionConfig(voice="alloy")))
     client.send(ev.InputAudioBufferAppend(audio=b"\x00\x00"))
 
 
@@ -237,14 +239,14 @@ def test_replay_events_rebuild_the_conversation_as_text() -> None:
     assert len(events) == 21
     assert kinds[0] == ("message", "user") and kinds[-1] == ("function_call", None)
     first_answer = events[1].item
-    assert isinstance(first_answer, ev.MessageItem) and first_answer.role == "assistant"
+    assert isinstance(first_answer, beta.MessageItem) and first_answer.role == "assistant"
     # WebRTC carried no audio bytes, so the heard share is unknown: the whole transcript is kept.
     assert isinstance(first_answer.content, tuple)
     assert first_answer.content[0] == ev.TextContent(
         text="Hi there! Thank you for calling. My name is Sarah. How can I assist you with your billing issue today?"
     )
     user = events[2].item
-    assert isinstance(user, ev.MessageItem) and user.content == (
+    assert isinstance(user, beta.MessageItem) and user.content == (
         ev.InputTextContent(text="Go with that."),
     )
     # A new session accepts them: the client checks pass for each in turn.
@@ -254,7 +256,7 @@ def test_replay_events_rebuild_the_conversation_as_text() -> None:
     # The same conversation for a GA session: assistant text is output_text.
     ga_events = replay_events(client.state)
     assert [(e.type, e.item.type) for e in ga_events] == [(e.type, e.item.type) for e in events]
-    assert ga_events[1].item == ev.ga.GAMessageItem(
+    assert ga_events[1].item == ev.ga.MessageItem(
         id=first_answer.id,
         role="assistant",
         content=(ev.ga.OutputTextContent(text=first_answer.content[0].text),),  # type: ignore[union-attr]
@@ -276,7 +278,7 @@ def test_replay_events_drop_the_unheard_part_of_truncated_audio() -> None:
     )
     heard = replay_events(client.state, dialect="beta")[1].item
     kept = replay_events(client.state, unheard="keep", dialect="beta")[1].item
-    assert isinstance(heard, ev.MessageItem) and isinstance(kept, ev.MessageItem)
+    assert isinstance(heard, beta.MessageItem) and isinstance(kept, beta.MessageItem)
     assert heard.content == (ev.TextContent(text="Hello"),)
     assert kept.content == (ev.TextContent(text="Hello there"),)
     assert replay_events(client.state, keep_ids=False)[0].item.id is ev.UNSET
@@ -288,10 +290,10 @@ def test_a_session_resumed_from_a_snapshot_keeps_the_voice_lock_and_the_calls() 
     resumed = ClientSession(dialect="beta", state=spoken.state)
     refused(
         resumed,
-        ev.SessionUpdate(session=ev.SessionConfig(voice="ash")),
+        beta.SessionUpdate(session=beta.SessionConfig(voice="ash")),
         "cannot_update_voice",
         "session.voice",
     )
     fresh = ClientSession(dialect="beta", state=ClientSession(dialect="beta").state)
     conversation_with_audio(fresh, seconds=0)
-    fresh.send(ev.SessionUpdate(session=ev.SessionConfig(voice="ash")))
+    fresh.send(beta.SessionUpdate(session=beta.SessionConfig(voice="ash")))

@@ -11,7 +11,7 @@ except for what only one dialect can say:
 * the session record's GA-only settings (``truncation``; beta never reports
   one);
 * ``rate_limits``: a snapshot keeps the latest report, and beta reports at a
-  response's first output, GA after its last part (GA.md 10.4), so with
+  response's first output, GA after its last part (docs/protocol/flows.md#responses), so with
   overlapping responses the latest report is another response's;
 * the image counters of ``usage`` (``image_tokens``), which a GA server
   always sends and beta has no word for;

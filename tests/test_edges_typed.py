@@ -33,16 +33,16 @@ def test_the_edge_protocol_names_no_any() -> None:
 
 WRONG_PATHS = """
 from rtcore import events as ev
-from rtcore.events import ga
+from rtcore.events import beta, ga
 from rtcore.rules import ga_read
 from rtcore.server.beta_edge import BetaEdge
 from rtcore.server.ga_edge import GAEdge
 from rtcore.state.session import SessionState
 
-GAEdge().session_changes(ev.SessionConfig(voice="ash"), SessionState())
-GAEdge().check_item(ev.MessageItem(role="assistant"), "item", "pcm16")
-ga_read.response_overrides(ev.ResponseParams())
-BetaEdge().retrieved("e", ga.GAMessageItem(role="user"))
+GAEdge().session_changes(beta.SessionConfig(voice="ash"), SessionState())
+GAEdge().check_item(beta.MessageItem(role="assistant"), "item", "pcm16")
+ga_read.response_overrides(beta.ResponseParams())
+BetaEdge().retrieved("e", ga.MessageItem(role="user"))
 """
 
 

@@ -12,9 +12,9 @@ from examples import CLIENT_EXAMPLES, SERVER_EXAMPLES, client_message, server_me
 
 from rtcore import events as _events
 from rtcore import events as ev
-from rtcore.events import DecodeError, encode_event
+from rtcore.events import DecodeError, beta, encode_event
 
-# These tests speak the beta dialect (EVENTS.md); tests/test_events_ga.py covers GA.
+# These tests speak the beta dialect (docs/protocol/beta.md); tests/test_events_ga.py covers GA.
 decode_server_event = functools.partial(_events.decode_server_event, dialect="beta")
 decode_client_event = functools.partial(_events.decode_client_event, dialect="beta")
 
@@ -91,29 +91,29 @@ LATER_ADDITIONS = {
 
 def test_the_vocabulary_has_every_event_of_the_protocol() -> None:
     assert len(BETA_CLIENT_EVENTS) == 9 and len(BETA_SERVER_EVENTS) == 28
-    known = set(ev.CLIENT_EVENTS) | set(ev.SERVER_EVENTS)
-    assert BETA_CLIENT_EVENTS <= set(ev.CLIENT_EVENTS)
-    assert BETA_SERVER_EVENTS <= set(ev.SERVER_EVENTS)
+    known = set(beta.CLIENT_EVENTS) | set(beta.SERVER_EVENTS)
+    assert BETA_CLIENT_EVENTS <= set(beta.CLIENT_EVENTS)
+    assert BETA_SERVER_EVENTS <= set(beta.SERVER_EVENTS)
     assert LATER_ADDITIONS <= known
 
 
 def test_class_names_are_the_type_in_camel_case() -> None:
-    for table in (ev.CLIENT_EVENTS, ev.SERVER_EVENTS):
+    for table in (beta.CLIENT_EVENTS, beta.SERVER_EVENTS):
         for event_type, cls in table.items():
             assert cls.__name__ == camel(event_type)
             assert cls.type == event_type
-            assert getattr(ev, cls.__name__) is cls
+            assert getattr(beta, cls.__name__) is cls
 
 
 def test_every_event_type_has_a_full_example() -> None:
-    assert set(SERVER_EXAMPLES) == set(ev.SERVER_EVENTS)
-    assert set(CLIENT_EXAMPLES) == set(ev.CLIENT_EVENTS)
+    assert set(SERVER_EXAMPLES) == set(beta.SERVER_EVENTS)
+    assert set(CLIENT_EXAMPLES) == set(beta.CLIENT_EVENTS)
 
 
 @pytest.mark.parametrize("event_type", sorted(SERVER_EXAMPLES))
 def test_server_example_decodes_to_its_class_and_round_trips(event_type: str) -> None:
     event = roundtrip(server_message(event_type), decode_server_event)
-    assert type(event) is ev.SERVER_EVENTS[event_type]
+    assert type(event) is beta.SERVER_EVENTS[event_type]
     assert event.type == event_type
     assert ev.unknown_fields(event) == {}
     # Strict decoding accepts every field of the full example: none is unknown.
@@ -123,7 +123,7 @@ def test_server_example_decodes_to_its_class_and_round_trips(event_type: str) ->
 @pytest.mark.parametrize("event_type", sorted(CLIENT_EXAMPLES))
 def test_client_example_decodes_to_its_class_and_round_trips(event_type: str) -> None:
     event = roundtrip(client_message(event_type), decode_client_event)
-    assert type(event) is ev.CLIENT_EVENTS[event_type]
+    assert type(event) is beta.CLIENT_EVENTS[event_type]
     assert decode_client_event(json.dumps(client_message(event_type)), strict=True) == event
 
 
@@ -146,14 +146,14 @@ def test_server_events_require_an_event_id() -> None:
 
 def test_typed_values_are_what_the_json_says() -> None:
     event = decode_server_event(json.dumps(server_message("response.done")))
-    assert isinstance(event, ev.ResponseDone)
+    assert isinstance(event, beta.ResponseDone)
     response = event.response
     assert response.status == "failed"
     assert isinstance(response.status_details, ev.StatusDetails)
     assert isinstance(response.status_details.error, ev.StatusError)
     assert response.status_details.error.code == "boom"
     message, call = response.output
-    assert isinstance(message, ev.MessageItem) and isinstance(call, ev.FunctionCallItem)
+    assert isinstance(message, beta.MessageItem) and isinstance(call, ev.FunctionCallItem)
     assert isinstance(message.content, tuple)
     assert isinstance(message.content[0], ev.AudioContent)
     assert message.content[0].audio is ev.UNSET
@@ -163,19 +163,19 @@ def test_typed_values_are_what_the_json_says() -> None:
     assert response.usage.input_token_details.cached_tokens == 64
 
     audio = decode_server_event(json.dumps(server_message("response.audio.delta")))
-    assert isinstance(audio, ev.ResponseAudioDelta)
+    assert isinstance(audio, beta.ResponseAudioDelta)
     assert audio.delta == bytes(range(256)) * 2  # base64 on the wire, bytes in Python
 
 
 def test_both_named_tool_choice_shapes_decode() -> None:
     flat = decode_client_event(json.dumps(client_message("session.update")))
-    assert isinstance(flat, ev.SessionUpdate)
-    assert isinstance(flat.session.tool_choice, ev.ToolChoiceFunction)
+    assert isinstance(flat, beta.SessionUpdate)
+    assert isinstance(flat.session.tool_choice, beta.ToolChoiceFunction)
     assert flat.session.tool_choice.function_name == "get_weather"
     nested = decode_client_event(json.dumps(client_message("response.create")))
-    assert isinstance(nested, ev.ResponseCreate)
+    assert isinstance(nested, beta.ResponseCreate)
     assert not isinstance(nested.response, ev.UnsetType)
-    assert isinstance(nested.response.tool_choice, ev.ToolChoiceFunction)
+    assert isinstance(nested.response.tool_choice, beta.ToolChoiceFunction)
     assert nested.response.tool_choice.function_name == "get_weather"
 
 
@@ -185,7 +185,7 @@ def test_both_named_tool_choice_shapes_decode() -> None:
 def test_absent_and_null_stay_different() -> None:
     off = decode_client_event(b'{"type":"session.update","session":{"turn_detection":null}}')
     unchanged = decode_client_event(b'{"type":"session.update","session":{"voice":"ash"}}')
-    assert isinstance(off, ev.SessionUpdate) and isinstance(unchanged, ev.SessionUpdate)
+    assert isinstance(off, beta.SessionUpdate) and isinstance(unchanged, beta.SessionUpdate)
     assert off.session.turn_detection is None
     assert unchanged.session.turn_detection is ev.UNSET
     assert encode_event(off) == b'{"type":"session.update","session":{"turn_detection":null}}'
@@ -215,7 +215,8 @@ def test_recorded_traffic_decodes_losslessly(name: str) -> None:
 
 
 SEED_EXAMPLES = [
-    # ../shared/seeds/000: conversation.item.input_audio_transcription.failed
+    # The API reference's example of conversation.item.input_audio_transcription.failed
+    # (docs/protocol/errors.md#transcription-failed)
     (
         decode_server_event,
         {
@@ -231,7 +232,8 @@ SEED_EXAMPLES = [
             },
         },
     ),
-    # ../shared/seeds/001: conversation.item.create
+    # The API reference's example of conversation.item.create
+    # (docs/protocol/ga.md#conversation-item-create)
     (
         decode_client_event,
         {
@@ -247,7 +249,8 @@ SEED_EXAMPLES = [
             },
         },
     ),
-    # ../shared/seeds/002: response.function_call_arguments.done
+    # The API reference's example of response.function_call_arguments.done
+    # (docs/protocol/beta.md#server-events)
     (
         decode_server_event,
         {
@@ -297,7 +300,7 @@ def test_unknown_fields_are_kept_aside_and_written_back() -> None:
     message["response"]["output"][1]["future_nested"] = [1, 2]
     message["response"]["usage"]["input_token_details"]["future_deep"] = "y"
     event = decode_server_event(json.dumps(message))
-    assert isinstance(event, ev.ResponseDone)
+    assert isinstance(event, beta.ResponseDone)
     assert ev.unknown_fields(event) == {
         "future_top": {"x": 1},
         "response.output[1].future_nested": [1, 2],
@@ -323,7 +326,8 @@ def test_strict_mode_reports_unknown_fields_with_the_dotted_path() -> None:
 
 
 def test_the_withdrawn_enabled_flag_is_an_unknown_parameter() -> None:
-    # EVENTS.md 2.1.1: the live server rejects input_audio_transcription.enabled.
+    # docs/protocol/beta.md#input-audio-transcription: the live server rejects
+    # input_audio_transcription.enabled.
     data = b'{"type":"session.update","session":{"input_audio_transcription":{"enabled":true}}}'
     with pytest.raises(DecodeError) as info:
         decode_client_event(data, strict=True)
@@ -466,14 +470,14 @@ def test_bad_server_input_raises_decode_error() -> None:
 
 
 def test_events_are_pleasant_to_build_and_frozen() -> None:
-    create = ev.ConversationItemCreate(
-        item=ev.MessageItem(role="user", content=(ev.InputTextContent(text="Hi"),))
+    create = beta.ConversationItemCreate(
+        item=beta.MessageItem(role="user", content=(ev.InputTextContent(text="Hi"),))
     )
     assert encode_event(create) == (
         b'{"type":"conversation.item.create","item":'
         b'{"type":"message","role":"user","content":[{"type":"input_text","text":"Hi"}]}}'
     )
-    assert encode_event(ev.ResponseCreate()) == b'{"type":"response.create"}'
+    assert encode_event(beta.ResponseCreate()) == b'{"type":"response.create"}'
     append = ev.InputAudioBufferAppend(audio=b"\x00\x01", event_id="a1")
     assert (
         encode_event(append)
@@ -481,4 +485,4 @@ def test_events_are_pleasant_to_build_and_frozen() -> None:
     )
     with pytest.raises(AttributeError):
         create.previous_item_id = "x"  # type: ignore[misc]
-    assert repr(ev.ResponseCreate()) == "ResponseCreate()"
+    assert repr(beta.ResponseCreate()) == "ResponseCreate()"

@@ -1,15 +1,13 @@
-"""The GA vocabulary and codec (GA.md sections 2-4): every event, both dialects, and properties.
+"""The GA vocabulary and codec (docs/protocol/ga.md): every event, both dialects, and properties.
 
-Given the example messages of ``ga_examples`` (one per GA event type, plus
-variants), each decodes with ``dialect="ga"`` to its class, re-encodes to the
-same JSON and passes strict decoding; together they set every field of every
-GA object, and real ``gpt-realtime`` traffic decodes the same way. The
-official SDK's GA models accept them, except where GA.md 11 records that the
-SDK disagrees with the docs or the server. Then unknown fields and types,
-beta names in a GA stream, the session errors GA.md describes, and
-hypothesis properties. Bad values and the nesting limit are
-tests/test_events_ga_errors.py; the GA audio fast path is
-tests/test_ga_audio_fast_path.py.
+Given the example messages of ``ga_examples`` (one per GA event type, plus variants), each decodes
+with ``dialect="ga"`` to its class, re-encodes to the same JSON and passes strict decoding; together
+they set every field of every GA object, and real ``gpt-realtime`` traffic decodes the same way. The
+official SDK's GA models accept them, except where docs/protocol/choices.md#disagreements records
+where the SDK disagrees with the docs or the server. Then unknown fields and types, beta names in a
+GA stream, the session errors of docs/protocol/errors.md#session-update-errors, and hypothesis
+properties. Bad values and the nesting limit are tests/test_events_ga_errors.py; the GA audio fast
+path is tests/test_ga_audio_fast_path.py.
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ from strategies import (
 )
 
 from rtcore import events as ev
-from rtcore.events import DecodeError, encode_event, ga, unknown_fields
+from rtcore.events import DecodeError, beta, encode_event, ga, unknown_fields
 
 Decoder = Callable[..., Any]
 
@@ -117,17 +115,17 @@ RESHAPED = {
 
 
 def test_the_ga_vocabulary_is_the_sdk_unions() -> None:
-    assert set(ev.GA_CLIENT_EVENTS) == GA_CLIENT_TYPES and len(GA_CLIENT_TYPES) == 11
-    assert len(ev.GA_SERVER_EVENTS) == 46
-    assert GA_ONLY_SERVER_TYPES <= set(ev.GA_SERVER_EVENTS)
+    assert set(ga.CLIENT_EVENTS) == GA_CLIENT_TYPES and len(GA_CLIENT_TYPES) == 11
+    assert len(ga.SERVER_EVENTS) == 46
+    assert GA_ONLY_SERVER_TYPES <= set(ga.SERVER_EVENTS)
     # The rest of the 46 are beta names GA kept.
-    assert set(ev.GA_SERVER_EVENTS) - GA_ONLY_SERVER_TYPES <= set(ev.SERVER_EVENTS)
-    assert ev.server_events("ga") is ev.GA_SERVER_EVENTS
-    assert ev.client_events("beta") is ev.CLIENT_EVENTS
+    assert set(ga.SERVER_EVENTS) - GA_ONLY_SERVER_TYPES <= set(beta.SERVER_EVENTS)
+    assert ev.server_events("ga") is ga.SERVER_EVENTS
+    assert ev.client_events("beta") is beta.CLIENT_EVENTS
 
 
 def test_ga_class_names_are_the_wire_type_in_camel_case() -> None:
-    for table in (ev.GA_CLIENT_EVENTS, ev.GA_SERVER_EVENTS):
+    for table in (ga.CLIENT_EVENTS, ga.SERVER_EVENTS):
         for event_type, cls in table.items():
             assert cls.__name__ == camel(event_type)
             assert cls.type == event_type
@@ -136,13 +134,13 @@ def test_ga_class_names_are_the_wire_type_in_camel_case() -> None:
 
 
 def test_classes_are_shared_exactly_where_the_wire_shape_is_the_same() -> None:
-    both = set(ev.GA_SERVER_EVENTS) & set(ev.SERVER_EVENTS)
-    both |= set(ev.GA_CLIENT_EVENTS) & set(ev.CLIENT_EVENTS)
+    both = set(ga.SERVER_EVENTS) & set(beta.SERVER_EVENTS)
+    both |= set(ga.CLIENT_EVENTS) & set(beta.CLIENT_EVENTS)
     differ = {
         t
         for t in both
-        if ev.GA_SERVER_EVENTS.get(t, ev.GA_CLIENT_EVENTS.get(t))
-        is not ev.SERVER_EVENTS.get(t, ev.CLIENT_EVENTS.get(t))
+        if ga.SERVER_EVENTS.get(t, ga.CLIENT_EVENTS.get(t))
+        is not beta.SERVER_EVENTS.get(t, beta.CLIENT_EVENTS.get(t))
     }
     assert differ == RESHAPED
     assert ga.InputAudioBufferAppend is ev.InputAudioBufferAppend
@@ -150,9 +148,9 @@ def test_classes_are_shared_exactly_where_the_wire_shape_is_the_same() -> None:
 
 
 def test_every_ga_event_type_has_an_example() -> None:
-    assert set(GA_SERVER_EXAMPLES) == set(ev.GA_SERVER_EVENTS)
-    assert set(GA_CLIENT_EXAMPLES) == set(ev.GA_CLIENT_EVENTS)
-    tolerated = {c.type for c in ga.BETA_NAMES_TOLERATED}
+    assert set(GA_SERVER_EXAMPLES) == set(ga.SERVER_EVENTS)
+    assert set(GA_CLIENT_EXAMPLES) == set(ga.CLIENT_EVENTS)
+    tolerated = {c.type for c in ga.TOLERATED_EVENT_TYPES}
     variant_types = {m["type"] for role, m in GA_VARIANTS.values() if role == "server"}
     assert tolerated <= variant_types
 
@@ -212,7 +210,7 @@ def test_the_examples_fill_every_field_of_every_ga_object() -> None:
         if cls not in NOT_A_GA_SHAPE and (cls not in seen or fields - seen[cls])
     }
     assert missing == {}
-    assert not NOT_A_GA_SHAPE & set(seen) - set(_reachable(ga.BETA_NAMES_TOLERATED))
+    assert not NOT_A_GA_SHAPE & set(seen) - set(_reachable(ga.TOLERATED_EVENT_TYPES))
 
 
 # -- every example ---------------------------------------------------------------------
@@ -225,8 +223,8 @@ def test_example_decodes_to_its_class_and_round_trips(
     decode = DECODERS[role]
     data = json.dumps(message)
     event = decode(data)
-    table = ev.GA_SERVER_EVENTS if role == "server" else ev.GA_CLIENT_EVENTS
-    tolerated = {c.type: c for c in ga.BETA_NAMES_TOLERATED} if role == "server" else {}
+    table = ga.SERVER_EVENTS if role == "server" else ga.CLIENT_EVENTS
+    tolerated = {c.type: c for c in ga.TOLERATED_EVENT_TYPES} if role == "server" else {}
     assert type(event) is {**table, **tolerated}[message["type"]]
     assert json.loads(encode_event(event)) == message
     assert unknown_fields(event) == {}
@@ -294,14 +292,14 @@ def test_typed_values_are_what_the_ga_json_says() -> None:
     assert isinstance(done, ga.ResponseDone)
     kinds = [type(item) for item in done.response.output]
     assert kinds == [
-        ga.GAMessageItem,
+        ga.MessageItem,
         ga.FunctionCallItem,
         ga.McpListToolsItem,
         ga.McpApprovalRequestItem,
         ga.McpCallItem,
     ]
     message = done.response.output[0]
-    assert isinstance(message, ga.GAMessageItem) and not isinstance(message.content, ev.UnsetType)
+    assert isinstance(message, ga.MessageItem) and not isinstance(message.content, ev.UnsetType)
     assert isinstance(message.content[0], ga.OutputAudioContent)
 
     audio = decode_ga_server(json.dumps(ga_server_message("response.output_audio.delta")))
@@ -311,7 +309,7 @@ def test_typed_values_are_what_the_ga_json_says() -> None:
 
     create = decode_ga_client(json.dumps(ga_client_message("conversation.item.create")))
     assert isinstance(create, ga.ConversationItemCreate)
-    assert isinstance(create.item, ga.GAMessageItem)
+    assert isinstance(create.item, ga.MessageItem)
     assert not isinstance(create.item.content, ev.UnsetType)
     assert isinstance(create.item.content[1], ga.InputImageContent)
     assert create.item.content[1].detail == "high"
@@ -337,7 +335,7 @@ def test_ga_events_are_pleasant_to_build() -> None:
     )
     assert decode_ga_client(encode_event(update), strict=True) == update
     create = ga.ConversationItemCreate(
-        item=ga.GAMessageItem(
+        item=ga.MessageItem(
             role="user", content=(ga.InputImageContent(image_url="data:image/png;base64,AA=="),)
         )
     )
@@ -431,8 +429,8 @@ def test_an_unknown_field_in_any_object_is_kept_or_named(
     # Every object of every example, one at a time: a field this version does not
     # define is set aside and written back, or (strict) named by its dotted path.
     decode = DECODERS[role]
-    cls = (ev.GA_SERVER_EVENTS if role == "server" else ev.GA_CLIENT_EVENTS).get(message["type"])
-    cls = cls or ev.SERVER_EVENTS[message["type"]]
+    cls = (ga.SERVER_EVENTS if role == "server" else ga.CLIENT_EVENTS).get(message["type"])
+    cls = cls or beta.SERVER_EVENTS[message["type"]]
     paths = _struct_paths(message, mi.type_info(cls))
     assert () in paths
     for path in paths:
@@ -508,7 +506,8 @@ def _get(message: Any, path: str) -> Any:
 
 
 def test_beta_flat_session_fields_in_a_ga_session_update() -> None:
-    # GA.md 2.1 and 11.2 #19: clients migrating from beta still send these.
+    # docs/protocol/ga.md#session, docs/protocol/choices.md#temperature-from-beta: clients migrating
+    # from beta still send these.
     data = json.dumps(
         {
             "type": "session.update",
@@ -529,7 +528,8 @@ def test_beta_flat_session_fields_in_a_ga_session_update() -> None:
 
 
 def test_a_transcription_session_has_no_realtime_fields() -> None:
-    # GA.md 2.9: no output_modalities, instructions, tools, voice or output audio.
+    # docs/protocol/ga.md#transcription-session: no output_modalities, instructions, tools, voice or
+    # output audio.
     for field, value in [
         ("instructions", "Be brief."),
         ("output_modalities", ["text"]),
@@ -545,7 +545,8 @@ def test_a_transcription_session_has_no_realtime_fields() -> None:
 
 
 def test_a_session_update_without_session_type() -> None:
-    # GA.md 2.1: missing_required_parameter, param "session.type" (TanStack/ai#586).
+    # docs/protocol/ga.md#session: missing_required_parameter, param "session.type"
+    # (TanStack/ai#586).
     for strict in (False, True):
         for session in (
             {},
@@ -572,9 +573,9 @@ def test_unknown_types_are_unknown_events() -> None:
     assert isinstance(decode_ga_client(b'{"type":"response.created"}'), ev.UnknownEvent)
 
 
-TOLERATED = {c.type for c in ga.BETA_NAMES_TOLERATED}
-BETA_ONLY_SERVER = sorted(set(ev.SERVER_EVENTS) - set(ev.GA_SERVER_EVENTS) - TOLERATED)
-BETA_ONLY_CLIENT = sorted(set(ev.CLIENT_EVENTS) - set(ev.GA_CLIENT_EVENTS))
+TOLERATED = {c.type for c in ga.TOLERATED_EVENT_TYPES}
+BETA_ONLY_SERVER = sorted(set(beta.SERVER_EVENTS) - set(ga.SERVER_EVENTS) - TOLERATED)
+BETA_ONLY_CLIENT = sorted(set(beta.CLIENT_EVENTS) - set(ga.CLIENT_EVENTS))
 
 
 @pytest.mark.parametrize("event_type", BETA_ONLY_CLIENT)
@@ -597,14 +598,14 @@ def test_the_beta_only_names_are_the_ones_ga_dropped() -> None:
         "response.audio_transcript.delta",
         "response.audio_transcript.done",
     }
-    assert not TOLERATED & set(ev.GA_SERVER_EVENTS)
+    assert not TOLERATED & set(ga.SERVER_EVENTS)
 
 
 @pytest.mark.parametrize("event_type", sorted(TOLERATED))
 def test_tolerated_beta_streaming_names_decode_in_ga(event_type: str) -> None:
     message = server_message(event_type)
     event = decode_ga_server(json.dumps(message), strict=True)
-    assert type(event) is ev.SERVER_EVENTS[event_type]
+    assert type(event) is beta.SERVER_EVENTS[event_type]
     assert event == ev.decode_server_event(json.dumps(message), dialect="beta")
 
 
@@ -665,7 +666,7 @@ def test_generated_ga_events_survive_any_json_layout(event: Any, indent: int | N
     assert decode(data, strict=True) == event
 
 
-SERVER_TYPES = set(ev.GA_SERVER_EVENTS) | {c.type for c in ga.BETA_NAMES_TOLERATED}
+SERVER_TYPES = set(ga.SERVER_EVENTS) | {c.type for c in ga.TOLERATED_EVENT_TYPES}
 
 
 def _decodes_or_refuses(decode: Decoder, data: bytes | str, strict: bool) -> None:
@@ -696,7 +697,7 @@ def test_mutated_ga_client_messages_decode_or_raise_decode_error(
     _decodes_or_refuses(decode_ga_client, json.dumps(message), strict)
 
 
-@given(json_objects(set(ev.GA_SERVER_EVENTS) | set(ev.GA_CLIENT_EVENTS)), st.booleans())
+@given(json_objects(set(ga.SERVER_EVENTS) | set(ga.CLIENT_EVENTS)), st.booleans())
 def test_random_ga_shaped_objects_decode_or_raise_decode_error(message: Any, strict: bool) -> None:
     for decode in DECODERS.values():
         _decodes_or_refuses(decode, json.dumps(message), strict)

@@ -1,11 +1,11 @@
-"""GA events against real GA traffic and the official SDK's GA models (GA.md 11.1).
+"""GA events against real GA traffic and the official SDK's GA models
+(docs/protocol/ga.md#sdk-types).
 
-Real ``gpt-realtime`` server messages decode strictly and losslessly; every
-GA example validates against ``openai.types.realtime`` (openai 3.57.0), the
-model picked by ``type`` from the ``RealtimeServerEvent`` /
-``RealtimeClientEvent`` unions as GA.md 11.1 advises, except exactly where
-GA.md records that the SDK disagrees with the docs or the live server; and
-every field those models define is a field of the vocabulary.
+Real ``gpt-realtime`` server messages decode strictly and losslessly; every GA example validates
+against ``openai.types.realtime`` (openai 3.57.0), the model picked by ``type`` from the
+``RealtimeServerEvent`` / ``RealtimeClientEvent`` unions as docs/protocol/ga.md#sdk-types advises,
+except exactly where docs/protocol/choices.md#disagreements records where the SDK disagrees with the
+docs or the live server; and every field those models define is a field of the vocabulary.
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ MESSAGE_IDS = [name for name, _, _ in ALL_MESSAGES]
 
 REAL_GA = Path(__file__).parent / "data" / "ga-sip-bridge.server-events.jsonl"
 """Server messages from ``gpt-realtime`` (Dec 2025), quoted in full in the comments of the
-SIP bridge GA.md 13 names ("yonge-liu trace"); one line each, as received."""
+SIP bridge docs/protocol/index.md#sources names ("yonge-liu trace"); one line each, as received."""
 
 
 @pytest.mark.parametrize("line", REAL_GA.read_bytes().splitlines(), ids=lambda b: str(b[9:45]))
 def test_real_ga_traffic_decodes_strictly_and_losslessly(line: bytes) -> None:
     event = decode_ga_server(line, strict=True)
-    assert type(event) is ev.GA_SERVER_EVENTS[json.loads(line)["type"]]
+    assert type(event) is ga.SERVER_EVENTS[json.loads(line)["type"]]
     assert json.loads(encode_event(event)) == json.loads(line)
     server_models, _ = _sdk_models()
     server_models[event.type].model_validate_json(line, strict=True)
@@ -66,7 +66,7 @@ def test_a_real_ga_session_update_decodes_strictly() -> None:
     assert json.loads(encode_event(event)) == json.loads(data)
 
 
-# -- the official SDK's GA models (GA.md 11.1) -----------------------------------------
+# -- the official SDK's GA models (docs/protocol/ga.md#sdk-types) ------------------------
 
 
 @functools.cache
@@ -92,18 +92,22 @@ def _without_item_references(message: dict[str, Any]) -> dict[str, Any]:
 
 
 SDK_DISAGREEMENTS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]] | None]] = {
-    # GA.md 11.1 / 11.2 #10: the pydantic ResponseCreateEvent has no item_reference in
-    # response.input (only the TypedDict used for sending does); the rest is checked.
+    # docs/protocol/ga.md#sdk-types, docs/protocol/choices.md#item-reference: the pydantic
+    # ResponseCreateEvent has no item_reference in response.input (only the TypedDict used for
+    # sending does); the rest is checked.
     "response.create": ("item_reference in response.input", _without_item_references),
-    # GA.md 11.1 / 11.2 #11: response.audio.output.voice is typed str in the SDK.
+    # docs/protocol/ga.md#sdk-types, docs/protocol/choices.md#custom-voice-in-response:
+    # response.audio.output.voice is typed str in the SDK.
     "custom voice in a response": ("custom voice object in a response", None),
-    # GA.md 11.1, 11.2 #14: the SDK allows only output_text/output_audio in assistant items.
+    # docs/protocol/ga.md#sdk-types, docs/protocol/choices.md#beta-part-names-in-items: the SDK
+    # allows only output_text/output_audio in assistant items.
     "beta part names in a retrieved item": ("beta part names in item content", None),
-    # GA.md 11.2 #2: beta streaming names are not in the GA SDK union at all.
+    # docs/protocol/choices.md#beta-names-in-ga: beta streaming names are not in the GA SDK union at
+    # all.
     **{
         name: ("beta streaming name in a GA stream", None)
         for name, (_, m) in GA_VARIANTS.items()
-        if m["type"] in {c.type for c in ga.BETA_NAMES_TOLERATED}
+        if m["type"] in {c.type for c in ga.TOLERATED_EVENT_TYPES}
     },
 }
 
@@ -162,12 +166,13 @@ def _our_paths(t: mi.Type, prefix: str = "") -> set[str]:
 def test_every_field_of_the_sdk_ga_models_is_in_the_vocabulary() -> None:
     server_models, client_models = _sdk_models()
     for models, table in (
-        (server_models, ev.GA_SERVER_EVENTS),
-        (client_models, ev.GA_CLIENT_EVENTS),
+        (server_models, ga.SERVER_EVENTS),
+        (client_models, ga.CLIENT_EVENTS),
     ):
         assert set(models) == set(table)
         for event_type, model in models.items():
             ours = _our_paths(mi.type_info(table[event_type]))
-            # Prompt variables are any JSON here (GA.md 2.1: strings or input objects).
+            # Prompt variables are any JSON here (docs/protocol/ga.md#session: strings or input
+            # objects).
             theirs = {p for p in _sdk_paths(model) if ".prompt.variables." not in p}
             assert theirs - ours == set(), event_type

@@ -12,15 +12,14 @@ from hypothesis import strategies as st
 from strategies import JSON_VALUES, events_of
 
 from rtcore import events as _events
-from rtcore import events as ev
-from rtcore.events import DecodeError, encode_event
+from rtcore.events import DecodeError, beta, encode_event
 
-# These tests speak the beta dialect (EVENTS.md); tests/test_events_ga.py covers GA.
+# These tests speak the beta dialect (docs/protocol/beta.md); tests/test_events_ga.py covers GA.
 decode_server_event = functools.partial(_events.decode_server_event, dialect="beta")
 decode_client_event = functools.partial(_events.decode_client_event, dialect="beta")
 
-SERVER_CLASSES = sorted(ev.SERVER_EVENTS.values(), key=lambda c: c.type)
-CLIENT_CLASSES = sorted(ev.CLIENT_EVENTS.values(), key=lambda c: c.type)
+SERVER_CLASSES = sorted(beta.SERVER_EVENTS.values(), key=lambda c: c.type)
+CLIENT_CLASSES = sorted(beta.CLIENT_EVENTS.values(), key=lambda c: c.type)
 ANY_SERVER_EVENT = st.one_of([events_of(c) for c in SERVER_CLASSES])
 ANY_CLIENT_EVENT = st.one_of([events_of(c) for c in CLIENT_CLASSES])
 
@@ -77,8 +76,8 @@ def mutated_messages(draw: st.DrawFn, messages: list[dict[str, Any]]) -> Any:
     return message
 
 
-SERVER_MESSAGES = [server_message(t) for t in ev.SERVER_EVENTS]
-CLIENT_MESSAGES = [client_message(t) for t in ev.CLIENT_EVENTS]
+SERVER_MESSAGES = [server_message(t) for t in beta.SERVER_EVENTS]
+CLIENT_MESSAGES = [client_message(t) for t in beta.CLIENT_EVENTS]
 
 
 @given(mutated_messages(SERVER_MESSAGES), st.booleans())

@@ -131,8 +131,8 @@ def test_any_bytes_like_input_decodes_as_bytes(dialect: str) -> None:
 
 @pytest.mark.parametrize("event_type", ["response.output_audio.delta", "response.audio.delta"])
 def test_both_audio_delta_names_take_the_ga_fast_path(event_type: str) -> None:
-    # A GA stream may carry the beta name (GA.md 11.2 #2); it must not cost a second
-    # parse. The fast path is internal: ask it directly (None means "not taken").
+    # A GA stream may carry the beta name (docs/protocol/choices.md#beta-names-in-ga); it must not
+    # cost a second parse. The fast path is internal: ask it directly (None means "not taken").
     from rtcore.events import codec
 
     message = audio_message(event_type, "delta", BIG).encode()

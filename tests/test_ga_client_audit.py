@@ -1,7 +1,9 @@
-"""The GA client role against shapes the official SDK accepts (GA.md 2.11-2.14, 4, 11.1).
+"""The GA client role against shapes the official SDK accepts (docs/protocol/ga.md#response-object,
+docs/protocol/ga.md#transcription-extras, docs/protocol/ga.md#server-events,
+docs/protocol/ga.md#sdk-types).
 
 Each test feeds a GA server message that ``openai.types.realtime`` (3.57.0)
-validates in strict mode and that GA.md documents as valid, and checks that the
+validates in strict mode and that docs/protocol/ga.md documents as valid, and checks that the
 codec reads it losslessly and that ``ClientSession`` folds it without a
 protocol error. A message refused here is worse than a lost field: a refused
 ``response.done`` leaves its response in progress forever.
@@ -92,10 +94,12 @@ def a_response_ending_with(done: dict[str, Any]) -> ClientSession:
     return client
 
 
-# -- response.done: status_details, usage and effective settings (GA.md 2.11) -------------
+# -- response.done: status_details, usage and effective settings
+# (docs/protocol/ga.md#response-object) ---
 
 FAILED_DETAILS = [
-    # "error": {"type", "code", "message"} - "all optional strings" (GA.md 2.11).
+    # "error": {"type", "code", "message"} - "all optional strings"
+    # (docs/protocol/ga.md#response-object).
     {"type": "failed", "error": {"code": "server_error", "message": "The server had an error."}},
     {"type": "failed", "error": {"type": "server_error", "code": None, "message": None}},
     {"type": "failed", "error": None},
@@ -162,7 +166,8 @@ def test_a_response_done_with_null_effective_settings_closes_the_response() -> N
     assert not client.state.protocol_errors
 
 
-# -- rate limits and the conversation (GA.md 2.12, 4.1) ------------------------------------
+# -- rate limits and the conversation (docs/protocol/ga.md#rate-limits,
+# docs/protocol/ga.md#session-events) ---
 
 
 def test_rate_limit_entries_may_leave_members_out() -> None:
@@ -185,7 +190,7 @@ def test_rate_limit_entries_may_leave_members_out() -> None:
     "conversation", [{}, {"object": "realtime.conversation"}, {"id": None, "object": None}]
 )
 def test_conversation_created_without_an_id(conversation: dict[str, Any]) -> None:
-    # GA.md 4.1: conversation {id opt, object opt}.
+    # docs/protocol/ga.md#session-events: conversation {id opt, object opt}.
     message = msg("conversation.created", conversation=conversation)
     sdk_accepts(message)
     decodes_losslessly(message)
@@ -204,7 +209,7 @@ def test_conversation_created_with_an_id_still_sets_it() -> None:
     assert client.state.conversation_id == "conv_9"
 
 
-# -- input transcription deltas (GA.md 4.2 #12) --------------------------------------------
+# -- input transcription deltas (docs/protocol/ga.md#item-events) --------------------------
 
 
 def test_an_input_transcription_delta_with_null_index_and_delta() -> None:

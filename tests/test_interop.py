@@ -20,6 +20,7 @@ import trio_websocket
 from wirekit import session_created
 
 from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.wire import ClientMessageError, ConnectionClosed, HandshakeRequest, ServerConnection
 from rtcore_trio import ConnectionClosedError, attach, connect
 
@@ -65,10 +66,10 @@ async def test_our_client_against_a_trio_websocket_server() -> None:
         server = await nursery.start(trio_websocket.serve_websocket, handler, "127.0.0.1", 0, None)
         url = f"ws://127.0.0.1:{server.port}/v1/realtime?model=m"
         async with connect(url, dialect="beta", api_key="sk-interop") as rt:
-            await rt.send(ev.ResponseCreate(event_id="c1"))
+            await rt.send(beta.ResponseCreate(event_id="c1"))
             kinds = [type(event).__name__ async for event, _ in rt]
             assert kinds == ["SessionCreated", "ErrorEvent"]
-            assert rt.state.errors[0].client_event == ev.ResponseCreate(event_id="c1")
+            assert rt.state.errors[0].client_event == beta.ResponseCreate(event_id="c1")
         nursery.cancel_scope.cancel()
     assert seen["headers"]["authorization"] == "Bearer sk-interop"
     assert seen["headers"]["openai-beta"] == "realtime=v1"
@@ -113,7 +114,7 @@ async def test_attach_drives_an_existing_trio_websocket_connection() -> None:
             "127.0.0.1", server.port, "/v1/realtime", use_ssl=False
         ) as ws:
             async with attach(ws, dialect="beta") as rt:
-                await rt.send(ev.ResponseCreate(event_id="c3"))
+                await rt.send(beta.ResponseCreate(event_id="c3"))
                 kinds = [type(event).__name__ async for event, _ in rt]
                 assert kinds == ["SessionCreated", "ErrorEvent"]
                 assert rt.state.session is not None
@@ -216,7 +217,7 @@ async def test_a_trio_websocket_client_against_our_server() -> None:
         assert isinstance(request, HandshakeRequest)
         assert request.credentials is not None and request.credentials.key == "sk-br"
         assert request.beta and request.model == "m"
-        assert log[1] == ev.ResponseCreate(event_id="t1")
+        assert log[1] == beta.ResponseCreate(event_id="t1")
         assert isinstance(log[-1], ConnectionClosed) and log[-1].initiator == "peer"
 
 

@@ -1,4 +1,5 @@
-"""MCP tools in GA sessions, end to end (GA.md 2.6, 2.7, 4.5, 10.14).
+"""MCP tools in GA sessions, end to end (docs/protocol/ga.md#tools, docs/protocol/ga.md#items,
+docs/protocol/ga.md#mcp-events, docs/protocol/flows.md#mcp).
 
 Message level: the exact event order of a listing (completed and failed),
 an approval round trip, calls with output and with error, ``never``
@@ -781,7 +782,8 @@ async def test_listings_come_from_the_backend_and_a_broken_one_fails() -> None:
 
 
 def test_null_members_of_an_mcp_tool_mean_not_set(h: Harness) -> None:
-    """GA.md 1.5: a server echoes every nullable member as null; the SDK types them Optional.
+    """docs/protocol/connection.md#first-events: a server echoes every nullable member as null; the
+    SDK types them Optional.
 
     A client (or a relay) that sends the echo back must get the same tool, and a GA
     client must read such an echo from a real server without a protocol error.

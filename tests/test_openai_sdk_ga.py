@@ -9,18 +9,17 @@ then a session configured the way GA clients do (nulls, open voices, G.711,
 semantic VAD, an out-of-band response), speech interrupting an answer, and a
 transcription session.
 
-The SDK runs on asyncio in a worker thread; the server runs on trio. The
-SDK's own receive path does not validate (GA.md 11.1), so every message it
-receives is validated here: the member of ``RealtimeServerEvent`` is picked
-by ``type`` (a name outside the GA union, such as a beta name, fails at
-once), validated strictly, and then searched for fields the model does not
-declare: the models allow extras, so without that search a misspelt or
-misplaced field would pass unnoticed. The only extras allowed are the ones
-GA.md 11.1 / 11.2 records the live server sending.
+The SDK runs on asyncio in a worker thread; the server runs on trio. The SDK's own receive path does
+not validate (docs/protocol/ga.md#sdk-types), so every message it receives is validated here: the
+member of ``RealtimeServerEvent`` is picked by ``type`` (a name outside the GA union, such as a beta
+name, fails at once), validated strictly, and then searched for fields the model does not declare:
+the models allow extras, so without that search a misspelt or misplaced field would pass unnoticed.
+The only extras allowed are the ones docs/protocol/ga.md#sdk-types,
+docs/protocol/choices.md#disagreements records the live server sending.
 
-The exact event order of GA.md 10.4 (a response) and 10.5 (a VAD turn) is
-checked too. A last test checks the refusal of a beta handshake by a server
-that offers only GA (GA.md 1.3).
+The exact event order of a response (docs/protocol/flows.md#responses) and of a VAD turn
+(docs/protocol/flows.md#server-vad-turn) is checked too. A last test checks the refusal of a beta
+handshake by a server that offers only GA (docs/protocol/connection.md#dialect-choice).
 """
 
 from __future__ import annotations
@@ -61,14 +60,16 @@ def _models_by_type(union: Any) -> dict[str, type[Any]]:
 SERVER_MODELS = _models_by_type(realtime_types.RealtimeServerEvent)
 
 NEVER_SENT = {"conversation.item.created"}
-"""In the GA union but never sent by a GA server (GA.md 10.8, 10.18: ``added`` + ``done``)."""
+"""In the GA union but never sent by a GA server (docs/protocol/flows.md#item-create,
+docs/protocol/flows.md#conforming-server: ``added`` + ``done``)."""
 
 ALLOWED_EXTRAS: dict[str, set[str]] = {
-    # GA.md 11.1 / 11.2 #9: the SDK types the session with the request model, so the
-    # response-only fields a real server always sends are extras.
+    # docs/protocol/ga.md#sdk-types, docs/protocol/choices.md#session-created-shape: the SDK types
+    # the session with the request model, so the response-only fields a real server always sends are
+    # extras.
     "session.created": {"session.id", "session.object", "session.expires_at"},
     "session.updated": {"session.id", "session.object", "session.expires_at"},
-    # GA.md 11.2 #12: the live server adds `obfuscation` to transcript deltas.
+    # docs/protocol/choices.md#obfuscation: the live server adds `obfuscation` to transcript deltas.
     "response.output_audio_transcript.delta": {"obfuscation"},
 }
 
@@ -170,11 +171,13 @@ SESSION_FIELDS = {
     "audio",
     "include",
 }
-"""Every field of the real default session (GA.md 1.5), each sent even when ``null``."""
+"""Every field of the real default session (docs/protocol/connection.md#first-events), each sent
+even when ``null``."""
 
 
 def check_complete_session(session: Any) -> None:
-    """A complete GA session (GA.md 10.18 #1): the response-only fields, every field present."""
+    """A complete GA session (docs/protocol/flows.md#conforming-server): the response-only fields,
+    every field present."""
     assert SESSION_FIELDS <= session.model_fields_set
     assert {"input", "output"} <= session.audio.model_fields_set
     assert {"format", "transcription", "noise_reduction", "turn_detection"} <= (
@@ -209,7 +212,7 @@ async def say(events: Events, text: str) -> Any:
     return await events.until("conversation.item.done")
 
 
-# -- the order of GA.md 10.4 -----------------------------------------------------------
+# -- the order of docs/protocol/flows.md#responses ----------------------------------------------
 
 
 def check_response(events: list[Any], previous: str | None) -> None:
@@ -221,11 +224,10 @@ def check_response(events: list[Any], previous: str | None) -> None:
     ``conversation.item.done``; ``rate_limits.updated`` once, after the last part has
     closed and before ``response.done``; ids threaded through.
 
-    GA.md places ``rate_limits.updated`` in two ways that both meet the rule: its
-    10.4.1 diagram between the last ``content_part.done`` and ``output_item.done``,
-    its 10.18 checklist right before ``response.done``. The server takes the
-    checklist's place, which also serves responses without parts (function calls),
-    and this checks that exact place.
+    Two places meet the rule (docs/protocol/flows.md#rate-limits-position): right after the last
+    ``content_part.done``, as in the observed GA trace, and right before ``response.done``. The
+    server takes the second, which also serves responses without parts (function calls), and this
+    checks that exact place.
     """
     assert events[0].type == "response.created" and events[-1].type == "response.done"
     response_id = events[0].response.id
@@ -291,7 +293,8 @@ def check_response(events: list[Any], previous: str | None) -> None:
 
 
 def check_audio_part_stream(events: list[Any]) -> None:
-    """The close-out of an audio part: audio done, transcript done, part done (GA.md 10.4.1)."""
+    """The close-out of an audio part: audio done, transcript done, part done
+    (docs/protocol/flows.md#audio-response)."""
     kinds = types(events)
     start = kinds.index("response.content_part.added")
     end = kinds.index("response.content_part.done")
@@ -688,7 +691,7 @@ async def test_a_session_and_responses_configured_as_ga_clients_do() -> None:
     await run(scenario)
 
 
-# -- 7. speech interrupts an audio answer (GA.md 10.12.2) ---------------------------------------
+# -- 7. speech interrupts an audio answer (docs/protocol/flows.md#barge-in) ---------------------
 
 
 async def test_speech_interrupts_an_audio_answer() -> None:
@@ -733,7 +736,8 @@ async def test_speech_interrupts_an_audio_answer() -> None:
     await run(scenario, backend=EchoBackend(realtime=True))
 
 
-# -- 8. a transcription session (GA.md 1.4, 10.15) --------------------------------------------
+# -- 8. a transcription session (docs/protocol/connection.md#session-type,
+# docs/protocol/flows.md#transcription-session) ---
 
 
 async def test_a_transcription_session() -> None:
@@ -863,7 +867,8 @@ async def _created_only(conn: Any) -> None:
             "content_index": 0,
             "delta": "x",
         },
-        # a GA name a GA server never sends (GA.md 10.18: added + done instead)
+        # a GA name a GA server never sends (docs/protocol/flows.md#conforming-server: added + done
+        # instead)
         {
             "type": "conversation.item.created",
             "event_id": "e",
@@ -882,7 +887,7 @@ async def _created_only(conn: Any) -> None:
                 "content": [{"type": "input_text", "text": "x", "format": "pcm16"}],
             },
         },
-        # an item part name in a part event (GA.md 11.1)
+        # an item part name in a part event (docs/protocol/ga.md#sdk-types)
         {
             "type": "response.content_part.added",
             "event_id": "e",

@@ -277,12 +277,12 @@ def test_mypy_sees_the_packages_of_an_editable_install(tmp_path: Path) -> None:
 
 
 def test_the_design_sketch_runs_as_written() -> None:
-    # ../shared/DESIGN.md, "Sketch of the public API", message level, both roles.
+    # The smallest complete use of the public API: message level, both roles.
     import rtcore
-    from rtcore import events as ev
+    from rtcore.events import beta
 
     client = rtcore.ClientSession()
-    data = client.send(ev.ResponseCreate())
+    data = client.send(beta.ResponseCreate())
     server = rtcore.ServerSession()
     for item in server.receive_message(data):
         if isinstance(item, rtcore.StartResponse):

@@ -1,4 +1,5 @@
-"""Semantic VAD (GA.md 2.3, 10.5): server VAD's events, with an end of turn that follows ``eagerness``.
+"""Semantic VAD (docs/protocol/ga.md#turn-detection, docs/protocol/flows.md#server-vad-turn): server
+VAD's events, with an end of turn that follows ``eagerness``.
 
 Audio is synthetic pcm16 at 24 kHz (48 bytes per ms): speech is a 220 Hz tone
 at -15 dBFS, silence is zeros, so every boundary falls on a known 20 ms frame.
@@ -29,7 +30,7 @@ from rtcore.audio.turns import (
     patience_for,
 )
 from rtcore.audio.vad import EnergyDetector
-from rtcore.events import ga
+from rtcore.events import beta, ga
 from rtcore.server import CancelResponse, Effect, ServerSession, StartResponse
 from rtcore.server.input_audio import InputAudio, TurnDetectionSettings
 
@@ -39,10 +40,10 @@ Level = Literal["high", "medium", "low"]
 EAGERNESS: tuple[Level, ...] = ("high", "medium", "low")
 
 
-def read_beta(detection: ev.TurnDetection) -> TurnDetectionSettings:
+def read_beta(detection: beta.TurnDetection) -> TurnDetectionSettings:
     """Beta turn detection as a session holds it, read by the beta edge."""
     server = ServerSession(dialect="beta")
-    server.receive_event(ev.SessionUpdate(session=ev.SessionConfig(turn_detection=detection)))
+    server.receive_event(beta.SessionUpdate(session=beta.SessionConfig(turn_detection=detection)))
     assert not [e for e in server.events_to_send() if isinstance(e, ev.ErrorEvent)]
     held = server.session.turn_detection
     assert held is not None
@@ -52,8 +53,8 @@ def read_beta(detection: ev.TurnDetection) -> TurnDetectionSettings:
 def semantic(eagerness: Eagerness | None = None) -> TurnDetectionSettings:
     """Semantic VAD as a beta client configures it."""
     if eagerness is None:
-        return read_beta(ev.TurnDetection(type="semantic_vad"))
-    return read_beta(ev.TurnDetection(type="semantic_vad", eagerness=eagerness))
+        return read_beta(beta.TurnDetection(type="semantic_vad"))
+    return read_beta(beta.TurnDetection(type="semantic_vad", eagerness=eagerness))
 
 
 def boundaries(
@@ -247,11 +248,11 @@ def test_the_ga_objects_configure_the_same_detection_as_the_beta_object() -> Non
     assert boundaries(audio, ga.SemanticVad(eagerness=None)) == boundaries(audio, semantic())
     assert boundaries(audio, ga.SemanticVad()) == boundaries(audio, semantic("medium"))
     assert boundaries(audio, ga.ServerVad(silence_duration_ms=500)) == boundaries(
-        audio, read_beta(ev.TurnDetection(type="server_vad", silence_duration_ms=500))
+        audio, read_beta(beta.TurnDetection(type="server_vad", silence_duration_ms=500))
     )
     # A null GA field is "not set": the server VAD defaults apply.
     assert boundaries(audio, ga.ServerVad(threshold=None, silence_duration_ms=None)) == boundaries(
-        audio, read_beta(ev.TurnDetection())
+        audio, read_beta(beta.TurnDetection())
     )
 
 
@@ -383,10 +384,10 @@ def test_semantic_vad_is_accepted_and_echoed_with_its_defaults(dialect: ev.Diale
     s.update({"type": "semantic_vad", "eagerness": "low", "create_response": False})
     changed = s.turn_detection()
     if dialect == "beta":
-        assert echoed == ev.TurnDetection(
+        assert echoed == beta.TurnDetection(
             type="semantic_vad", eagerness="auto", create_response=True, interrupt_response=True
         )
-        assert changed == ev.TurnDetection(
+        assert changed == beta.TurnDetection(
             type="semantic_vad", eagerness="low", create_response=False, interrupt_response=True
         )
     else:

@@ -52,7 +52,8 @@ def run_response(h: Harness, usage: ev.Usage | None) -> None:
     ids=["zero", "from the backend"],
 )
 def test_ga_usage_carries_every_counter_and_beta_keeps_its_own(usage: ev.Usage | None) -> None:
-    """GA.md 2.11: the GA server sends the image counters too; beta has no such field."""
+    """docs/protocol/ga.md#response-object: the GA server sends the image counters too; beta has no
+    such field."""
     gah = Harness(dialect="ga")
     run_response(gah, usage)
     got = done_usage(gah)
@@ -103,7 +104,9 @@ def transcription_update(model: str, turn_detection: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("model", ["gpt-realtime-whisper", "gpt-live-transcribe"])
 def test_streaming_transcription_models_need_turn_detection_off(model: str) -> None:
-    """GA.md 2.3, 2.5, 10.15: streaming ASR models reject VAD and need manual commits."""
+    """docs/protocol/ga.md#turn-detection, docs/protocol/ga.md#transcription,
+    docs/protocol/flows.md#transcription-session: streaming ASR models reject VAD and need manual
+    commits."""
     h = Harness(dialect="ga")
     h.new()
     before = h.server.session
@@ -153,7 +156,8 @@ def test_batch_transcription_models_keep_turn_detection() -> None:
 
 
 def test_idle_timeout_counts_from_the_end_of_the_answers_playback() -> None:
-    """GA.md 10.13: the silent segment starts where the last response's audio stops playing."""
+    """docs/protocol/flows.md#idle-timeout: the silent segment starts where the last response's
+    audio stops playing."""
     h = Harness(dialect="ga")
     h.send(
         {
@@ -185,7 +189,8 @@ def test_idle_timeout_counts_from_the_end_of_the_answers_playback() -> None:
 
 
 def test_ga_refuses_client_event_ids_longer_than_512_characters() -> None:
-    """GA.md 1.6, 3: a client ``event_id`` is at most 512 characters; beta sets no limit."""
+    """docs/protocol/connection.md#envelope, docs/protocol/ga.md#client-events: a client
+    ``event_id`` is at most 512 characters; beta sets no limit."""
     h = Harness(dialect="ga")
     h.new()
     before = h.server.state
@@ -229,8 +234,9 @@ def transcription_with(member: dict[str, Any]) -> dict[str, Any]:
 def test_transcription_members_only_the_models_that_take_them(
     transcription: dict[str, Any], param: str
 ) -> None:
-    """GA.md 2.5: ``delay`` is gpt-realtime-whisper's, ``languages``/``keywords`` gpt-transcribe's
-    and gpt-live-transcribe's; gpt-4o-transcribe-diarize and gpt-realtime-whisper take no prompt."""
+    """docs/protocol/ga.md#transcription: ``delay`` is gpt-realtime-whisper's,
+    ``languages``/``keywords`` gpt-transcribe's and gpt-live-transcribe's; gpt-4o-transcribe-diarize
+    and gpt-realtime-whisper take no prompt."""
     h = Harness(dialect="ga")
     h.new()
     before = h.server.session
@@ -263,7 +269,7 @@ def test_transcription_members_the_model_takes(transcription: dict[str, Any]) ->
 
 
 def test_transcription_languages_name_at_least_one() -> None:
-    """GA.md 2.5: ``languages`` is an array of at least one language."""
+    """docs/protocol/ga.md#transcription: ``languages`` is an array of at least one language."""
     h = Harness(dialect="ga")
     h.new()
     h.send(transcription_with({"model": "gpt-transcribe", "languages": []}))
@@ -285,8 +291,8 @@ def test_transcription_languages_name_at_least_one() -> None:
 def test_mcp_tools_name_a_known_connector_or_a_well_formed_tunnel(
     tool: dict[str, Any], param: str
 ) -> None:
-    """GA.md 2.6: ``connector_id`` is one of eight connectors; ``tunnel_id`` is ``tunnel_`` and
-    32 characters a-z0-9."""
+    """docs/protocol/ga.md#tools: ``connector_id`` is one of eight connectors; ``tunnel_id`` is
+    ``tunnel_`` and 32 characters a-z0-9."""
     mcp = {"type": "mcp", "server_label": "docs", **tool}
     h = Harness(dialect="ga")
     h.new()
@@ -323,8 +329,9 @@ def test_mcp_tools_with_a_connector_or_a_tunnel(tool: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("status", ["incomplete", "failed"])
 def test_only_a_completed_response_has_null_status_details(status: str) -> None:
-    """GA.md 2.11: ``status_details`` is ``null`` for ``in_progress`` and ``completed`` only;
-    a response that ends otherwise says so even when the backend gave no details."""
+    """docs/protocol/ga.md#response-object: ``status_details`` is ``null`` for ``in_progress`` and
+    ``completed`` only; a response that ends otherwise says so even when the backend gave no
+    details."""
     h = Harness(dialect="ga")
     h.no_vad()
     [start] = [e for e in h.send({"type": "response.create"}) if isinstance(e, StartResponse)]

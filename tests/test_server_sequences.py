@@ -1,4 +1,4 @@
-"""One test per sequence of SEQUENCES.md: exact event order and ids from ServerSession."""
+"""One test per sequence of docs/protocol/flows.md: exact event order and ids from ServerSession."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from serverkit import Harness, errors, silence, tone
 
 from rtcore import events as ev
 from rtcore.errors import LocalProtocolError
+from rtcore.events import beta
 from rtcore.server import (
     AudioChunk,
     CancelResponse,
@@ -40,13 +41,13 @@ def create(text: str = "Hello!", **extra: Any) -> dict[str, Any]:
 def test_1_session_created_comes_first_with_the_default_session() -> None:
     h = Harness()
     [created] = h.new()
-    assert isinstance(created, ev.SessionCreated)
+    assert isinstance(created, beta.SessionCreated)
     s = created.session
     assert s.object == "realtime.session" and s.id == "sess_1"
     assert s.modalities == ("text", "audio") and s.voice == "alloy"
     assert s.input_audio_format == "pcm16" and s.output_audio_format == "pcm16"
     assert s.input_audio_transcription is None
-    assert s.turn_detection == ev.TurnDetection(
+    assert s.turn_detection == beta.TurnDetection(
         type="server_vad",
         threshold=0.5,
         prefix_padding_ms=300,
@@ -87,14 +88,16 @@ def test_2_session_update_merges_and_echoes_the_complete_session() -> None:
         }
     )
     [updated] = h.new()
-    assert isinstance(updated, ev.SessionUpdated)
+    assert isinstance(updated, beta.SessionUpdated)
     s = updated.session
     assert s.instructions == "" and s.voice == "ash" and s.modalities == ("text", "audio")
-    assert s.input_audio_transcription == ev.InputAudioTranscription(
+    assert s.input_audio_transcription == beta.InputAudioTranscription(
         model="whisper-1", language="en", prompt=None
     )
-    assert s.tools == (ev.Tool(name="get_weather", type="function", parameters={"type": "object"}),)
-    assert s.turn_detection == ev.TurnDetection(
+    assert s.tools == (
+        beta.Tool(name="get_weather", type="function", parameters={"type": "object"}),
+    )
+    assert s.turn_detection == beta.TurnDetection(
         type="server_vad",
         threshold=0.6,
         prefix_padding_ms=300,
@@ -244,12 +247,12 @@ def test_4_a_server_vad_turn() -> None:
     assert isinstance(stopped, ev.InputAudioBufferSpeechStopped)
     assert stopped.audio_end_ms == 1500 + 200  # includes the silence window
     assert isinstance(committed, ev.InputAudioBufferCommitted) and isinstance(
-        created, ev.ConversationItemCreated
+        created, beta.ConversationItemCreated
     )
     item_id = started.item_id
     assert stopped.item_id == committed.item_id == created.item.id == item_id
     assert committed.previous_item_id is None and created.previous_item_id is None
-    assert created.item == ev.MessageItem(
+    assert created.item == beta.MessageItem(
         id=item_id,
         object="realtime.item",
         status="completed",
@@ -257,7 +260,7 @@ def test_4_a_server_vad_turn() -> None:
         content=(ev.InputAudioContent(transcript=None),),
     )
     start = h.start(effects)
-    assert isinstance(response, ev.ResponseCreated) and response.response.id == start.response_id
+    assert isinstance(response, beta.ResponseCreated) and response.response.id == start.response_id
     assert start.trigger == "vad" and start.items[-1].id == item_id
     assert len(start.input_audio[item_id]) == 1500 * 48  # 200 ms prefix .. 1700 ms, pcm16 at 24 kHz
     assert h.in_step()
@@ -338,7 +341,7 @@ def test_5_manual_commit_creates_the_item_and_no_response() -> None:
     effects = h.send({"type": "input_audio_buffer.commit", "event_id": "c1"})
     committed, created = h.new()
     assert isinstance(committed, ev.InputAudioBufferCommitted) and isinstance(
-        created, ev.ConversationItemCreated
+        created, beta.ConversationItemCreated
     )
     assert committed.previous_item_id == created.previous_item_id == "item_1"
     assert created.item.id == committed.item_id
@@ -386,7 +389,7 @@ def test_8_items_append_insert_and_go_first() -> None:
     h.send(create("inserted", previous_item_id="item_1"))
     h.send(create("first", previous_item_id="root"))
     h.send(create("last", previous_item_id=None))
-    created = [e for e in h.new() if isinstance(e, ev.ConversationItemCreated)]
+    created = [e for e in h.new() if isinstance(e, beta.ConversationItemCreated)]
     assert [e.previous_item_id for e in created] == [
         None,
         "item_1",
@@ -395,7 +398,7 @@ def test_8_items_append_insert_and_go_first() -> None:
         "simulated-user-1748018990549",
     ]
     assert created[1].item.id == "simulated-user-1748018990549"  # a client-chosen id is kept
-    assert created[0].item == ev.MessageItem(
+    assert created[0].item == beta.MessageItem(
         id="item_1",
         object="realtime.item",
         status="completed",
@@ -525,7 +528,9 @@ def test_8_5_a_function_result_then_a_new_response() -> None:
     )
     assert effects == []  # the output alone triggers nothing
     [created] = h.new()
-    assert isinstance(created, ev.ConversationItemCreated) and created.previous_item_id == "item_1"
+    assert (
+        isinstance(created, beta.ConversationItemCreated) and created.previous_item_id == "item_1"
+    )
     assert dict(h.client.state.pending_calls) == {}
     start = h.start(h.send({"type": "response.create"}))
     assert [i.type for i in start.items] == ["function_call", "function_call_output"]
@@ -656,9 +661,11 @@ def test_retrieve_returns_the_full_item_with_audio() -> None:
     h.send({"type": "conversation.item.retrieve", "item_id": item_id})
     h.send({"type": "conversation.item.retrieve", "event_id": "r", "item_id": "ghost"})
     user, assistant, error = h.new()
-    assert isinstance(user, ev.ConversationItemRetrieved) and isinstance(user.item, ev.MessageItem)
+    assert isinstance(user, beta.ConversationItemRetrieved) and isinstance(
+        user.item, beta.MessageItem
+    )
     assert user.item.content[0].audio == tone(200)  # type: ignore[index, union-attr]
-    assert isinstance(assistant, ev.ConversationItemRetrieved)
+    assert isinstance(assistant, beta.ConversationItemRetrieved)
     assert assistant.item.content[0].audio == tone(100)  # type: ignore[union-attr, index]
     assert isinstance(error, ev.ErrorEvent) and error.error.event_id == "r"
 
@@ -702,7 +709,7 @@ def test_11_1_an_audio_response() -> None:
     created, _, added, item_created, part_added, *_, transcript_done, part_done, item_done, done = (
         events
     )
-    assert isinstance(created, ev.ResponseCreated)
+    assert isinstance(created, beta.ResponseCreated)
     r = created.response
     assert (r.status, r.status_details, r.output, r.usage, r.conversation_id) == (
         "in_progress",
@@ -719,11 +726,11 @@ def test_11_1_an_audio_response() -> None:
         r.max_output_tokens,
         r.metadata,
     ) == (("text", "audio"), "alloy", "pcm16", 0.8, "inf", None)
-    assert isinstance(added, ev.ResponseOutputItemAdded) and isinstance(
-        item_created, ev.ConversationItemCreated
+    assert isinstance(added, beta.ResponseOutputItemAdded) and isinstance(
+        item_created, beta.ConversationItemCreated
     )
     item_id = added.item.id
-    assert added.item == ev.MessageItem(
+    assert added.item == beta.MessageItem(
         id=item_id, object="realtime.item", status="in_progress", role="assistant", content=()
     )
     assert item_created.item == added.item and item_created.previous_item_id == "item_1"
@@ -733,21 +740,21 @@ def test_11_1_an_audio_response() -> None:
     for e in events[4:12]:
         assert (e.response_id, e.item_id, e.output_index) == (start.response_id, item_id, 0)  # type: ignore[attr-defined]
     assert (
-        isinstance(transcript_done, ev.ResponseAudioTranscriptDone)
+        isinstance(transcript_done, beta.ResponseAudioTranscriptDone)
         and transcript_done.transcript == "Hi there"
     )
     assert isinstance(part_done, ev.ResponseContentPartDone) and part_done.part == ev.AudioContent(
         transcript="Hi there"
     )
-    final = ev.MessageItem(
+    final = beta.MessageItem(
         id=item_id,
         object="realtime.item",
         status="completed",
         role="assistant",
         content=(ev.AudioContent(transcript="Hi there"),),
     )
-    assert isinstance(item_done, ev.ResponseOutputItemDone) and item_done.item == final
-    assert isinstance(done, ev.ResponseDone)
+    assert isinstance(item_done, beta.ResponseOutputItemDone) and item_done.item == final
+    assert isinstance(done, beta.ResponseDone)
     assert (done.response.status, done.response.status_details, done.response.output) == (
         "completed",
         None,
@@ -839,9 +846,9 @@ def test_11_4_a_message_then_a_function_call() -> None:
         types.index("response.output_item.added", first_done) > first_done
     )  # closed before the second opens
     done = h.log[-1]
-    assert isinstance(done, ev.ResponseDone)
+    assert isinstance(done, beta.ResponseDone)
     assert [i.type for i in done.response.output] == ["message", "function_call"]
-    created = [e for e in h.log if isinstance(e, ev.ConversationItemCreated)]
+    created = [e for e in h.log if isinstance(e, beta.ConversationItemCreated)]
     assert created[-1].previous_item_id == done.response.output[0].id
 
 
@@ -865,9 +872,9 @@ def test_11_5_incomplete_and_failed_responses(status: Any, details: ev.StatusDet
     h.flush()
     item_done, done = h.log[-2], h.log[-1]
     assert (
-        isinstance(item_done, ev.ResponseOutputItemDone) and item_done.item.status == "incomplete"
+        isinstance(item_done, beta.ResponseOutputItemDone) and item_done.item.status == "incomplete"
     )
-    assert isinstance(done, ev.ResponseDone)
+    assert isinstance(done, beta.ResponseDone)
     assert (done.response.status, done.response.status_details) == (status, details)
     with pytest.raises(LocalProtocolError):
         h.server.add_text(
@@ -898,7 +905,7 @@ def test_12_overrides_apply_to_one_response_only() -> None:
         )
     )
     [created] = h.new()
-    assert isinstance(created, ev.ResponseCreated)
+    assert isinstance(created, beta.ResponseCreated)
     r = created.response
     assert (
         r.modalities,
@@ -939,16 +946,18 @@ def test_12_out_of_band_responses_stay_out_of_the_conversation() -> None:
     h.flush()
     events = h.new()
     oob_created = next(
-        e for e in events if isinstance(e, ev.ResponseCreated) and e.response.id == oob.response_id
+        e
+        for e in events
+        if isinstance(e, beta.ResponseCreated) and e.response.id == oob.response_id
     )
     assert oob_created.response.conversation_id is None
     oob_item = next(
         e
         for e in events
-        if isinstance(e, ev.ResponseOutputItemAdded) and e.response_id == oob.response_id
+        if isinstance(e, beta.ResponseOutputItemAdded) and e.response_id == oob.response_id
     ).item
     assert not any(
-        isinstance(e, ev.ConversationItemCreated) and e.item.id == oob_item.id for e in events
+        isinstance(e, beta.ConversationItemCreated) and e.item.id == oob_item.id for e in events
     )
     assert [i.id for i in h.client.state.items] == ["item_1"]
     assert h.in_step()
@@ -1059,7 +1068,7 @@ def test_13_1_cancel_while_streaming_closes_everything() -> None:
     assert events[1].transcript == "I was say"  # type: ignore[attr-defined]
     assert events[3].item.status == "incomplete"  # type: ignore[attr-defined]
     done = events[4]
-    assert isinstance(done, ev.ResponseDone)
+    assert isinstance(done, beta.ResponseDone)
     assert done.response.status == "cancelled"
     assert done.response.status_details == ev.StatusDetails(
         type="cancelled", reason="client_cancelled"
@@ -1086,7 +1095,7 @@ def test_13_cancel_by_id_and_cancel_with_nothing_in_progress() -> None:
         "c1",
     )
     assert isinstance(second, ev.ErrorEvent) and second.error.event_id == "c2"
-    assert isinstance(done, ev.ResponseDone) and done.response.status == "cancelled"
+    assert isinstance(done, beta.ResponseDone) and done.response.status == "cancelled"
 
 
 # -- 14. interruption -------------------------------------------------------------------------------------
@@ -1117,7 +1126,7 @@ def test_14_1_speech_interrupts_a_response_producing_output() -> None:
         "response.created",
     ]
     assert CancelResponse(response_id=start.response_id, reason="turn_detected") in effects
-    done = next(e for e in h.log if isinstance(e, ev.ResponseDone))
+    done = next(e for e in h.log if isinstance(e, beta.ResponseDone))
     assert done.response.status_details == ev.StatusDetails(
         type="cancelled", reason="turn_detected"
     )
@@ -1136,7 +1145,7 @@ def test_14_2_speech_before_any_output_cancels_with_zero_usage() -> None:
     h.append_audio(tone(100))
     started, done = h.new()[:2]
     assert isinstance(started, ev.InputAudioBufferSpeechStarted)
-    assert isinstance(done, ev.ResponseDone) and done.response.id == start.response_id
+    assert isinstance(done, beta.ResponseDone) and done.response.id == start.response_id
     assert done.response.output == () and done.response.status == "cancelled"
     assert done.response.usage is not None and done.response.usage.total_tokens == 0
     assert not any(isinstance(e, ev.RateLimitsUpdated) for e in h.log)  # none before any output
@@ -1252,7 +1261,7 @@ def test_17_expiry_ends_responses_then_reports_session_expired() -> None:
             event_id=None,
         ),
     )
-    assert isinstance(events[-2], ev.ResponseDone) and events[-2].response.status == "failed"
+    assert isinstance(events[-2], beta.ResponseDone) and events[-2].response.status == "failed"
     assert effects == [CancelResponse(response_id=start.response_id, reason="shutdown")]
     assert h.server.ended and h.send(create()) == [] and h.new() == []
 
@@ -1268,7 +1277,7 @@ def test_shutdown_and_disconnect_close_every_open_response() -> None:
         effects = getattr(h.server, end)()
         h.flush()
         assert {e.response_id for e in effects} == {conversation.response_id, oob.response_id}
-        done = [e for e in h.log if isinstance(e, ev.ResponseDone)]
+        done = [e for e in h.log if isinstance(e, beta.ResponseDone)]
         assert len(done) == 2
         assert h.server.active_responses == ()
         assert h.in_step()
@@ -1280,8 +1289,8 @@ def test_shutdown_and_disconnect_close_every_open_response() -> None:
 def test_a_transcription_session() -> None:
     h = Harness(intent="transcription")
     [created] = h.new()
-    assert isinstance(created, ev.TranscriptionSessionCreated)
-    assert created.session.input_audio_transcription == ev.InputAudioTranscription(
+    assert isinstance(created, beta.TranscriptionSessionCreated)
+    assert created.session.input_audio_transcription == beta.InputAudioTranscription(
         model="whisper-1", language=None, prompt=None
     )
     h.send(
@@ -1293,7 +1302,7 @@ def test_a_transcription_session() -> None:
         }
     )
     [updated] = h.new()
-    assert isinstance(updated, ev.TranscriptionSessionUpdated)
+    assert isinstance(updated, beta.TranscriptionSessionUpdated)
     assert updated.session.input_audio_transcription.language == "fr"  # type: ignore[union-attr]
     effects = h.append_audio(silence(100) + tone(500) + silence(300))
     assert [type(e) for e in effects] == [Transcribe]  # no response in a transcription session

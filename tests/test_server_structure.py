@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rtcore import events as ev
-from rtcore.events import ga
+from rtcore.events import beta, ga
 from rtcore.server import ServerSession
 from rtcore.server.beta_edge import BetaEdge
 from rtcore.server.ga_edge import GAEdge
@@ -24,8 +24,8 @@ from rtcore.server.ga_edge import GAEdge
 SERVER = Path(__file__).resolve().parent.parent / "rtcore" / "server"
 EDGES = {"beta_edge.py", "ga_edge.py"}
 INTERFACE = "edge.py"  # the edges' protocol, typed with both dialects' unions
-BETA = set(ev.SERVER_EVENTS.values()) | set(ev.CLIENT_EVENTS.values())
-GA = set(ev.GA_SERVER_EVENTS.values()) | set(ev.GA_CLIENT_EVENTS.values())
+BETA = set(beta.SERVER_EVENTS.values()) | set(beta.CLIENT_EVENTS.values())
+GA = set(ga.SERVER_EVENTS.values()) | set(ga.CLIENT_EVENTS.values())
 NAMESPACES = {"ev": ev, "ga": ga}
 
 
@@ -126,7 +126,7 @@ def test_no_part_is_given_the_session() -> None:
 def test_the_event_table_answers_every_client_event_of_both_dialects(dialect: str) -> None:
     session = ServerSession(dialect=dialect)  # type: ignore[arg-type]
     table = session._event_table()
-    assert set(table) == set(ev.CLIENT_EVENTS) | set(ev.GA_CLIENT_EVENTS)
+    assert set(table) == set(beta.CLIENT_EVENTS) | set(ga.CLIENT_EVENTS)
     assert set(ev.client_events(dialect)) <= set(table)  # type: ignore[arg-type]
 
 
@@ -159,7 +159,7 @@ def test_a_beta_edge_has_no_mcp_events() -> None:
 def test_an_edge_refuses_the_other_dialects_session_update() -> None:
     state = ServerSession().session
     beta, ga_update = (
-        ev.SessionUpdate(session=ev.SessionConfig()),
+        ev.beta.SessionUpdate(session=ev.beta.SessionConfig()),
         ga.SessionUpdate(session=ga.RealtimeSessionConfig()),
     )
     assert GAEdge().session_of(ga_update, state) is ga_update.session

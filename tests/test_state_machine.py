@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from rtcore import ClientSession, RemoteProtocolError
 from rtcore import events as ev
-from rtcore.events import encode_event
+from rtcore.events import beta, encode_event
 from rtcore.state import Snapshot
 
 WORDS = st.text(alphabet="abcdefgh é", min_size=0, max_size=6)
@@ -58,8 +58,8 @@ class ServerStreams(RuleBasedStateMachine):
         self.history: list[tuple[Snapshot, str]] = []
         self.counter = 0
         self.send(
-            ev.SessionCreated,
-            session=ev.Session(
+            beta.SessionCreated,
+            session=beta.Session(
                 id="sess_1", input_audio_format="pcm16", output_audio_format="pcm16"
             ),
         )
@@ -100,13 +100,13 @@ class ServerStreams(RuleBasedStateMachine):
             )
         )
         item_id = self.new_id("item")
-        part: ev.ContentPart = (
+        part: beta.ContentPart = (
             ev.InputTextContent(text="hi")
             if kind == "text"
             else ev.InputAudioContent(transcript=None)
         )
-        item = ev.MessageItem(id=item_id, status="completed", role="user", content=(part,))
-        self.send(ev.ConversationItemCreated, previous_item_id=anchor, item=item)
+        item = beta.MessageItem(id=item_id, status="completed", role="user", content=(part,))
+        self.send(beta.ConversationItemCreated, previous_item_id=anchor, item=item)
         self.place(item_id, anchor)
         self.items[item_id] = {"kind": kind, "transcript": None}
 
@@ -177,8 +177,8 @@ class ServerStreams(RuleBasedStateMachine):
         self.response_in_band = in_band
         self.response_items = []
         self.send(
-            ev.ResponseCreated,
-            response=ev.Response(
+            beta.ResponseCreated,
+            response=beta.Response(
                 id=self.response,
                 status="in_progress",
                 output=(),
@@ -195,7 +195,7 @@ class ServerStreams(RuleBasedStateMachine):
     def add_output_item(self, kind: str) -> None:
         assert self.response is not None
         item_id = self.new_id("item")
-        item: ev.Item
+        item: beta.Item
         if kind == "call":
             call_id = self.new_id("call")
             item = ev.FunctionCallItem(
@@ -208,7 +208,7 @@ class ServerStreams(RuleBasedStateMachine):
                 "done": False,
             }
         else:
-            item = ev.MessageItem(id=item_id, status="in_progress", role="assistant", content=())
+            item = beta.MessageItem(id=item_id, status="in_progress", role="assistant", content=())
             model = {
                 "kind": kind,
                 "text": "",
@@ -219,14 +219,14 @@ class ServerStreams(RuleBasedStateMachine):
                 "parts": 0,
             }
         self.send(
-            ev.ResponseOutputItemAdded,
+            beta.ResponseOutputItemAdded,
             response_id=self.response,
             output_index=len(self.response_items),
             item=item,
         )
         if self.response_in_band:
             anchor = self.order[-1] if self.order else None
-            self.send(ev.ConversationItemCreated, previous_item_id=anchor, item=item)
+            self.send(beta.ConversationItemCreated, previous_item_id=anchor, item=item)
             self.place(item_id, anchor)
         self.items[item_id] = model
         self.open_item = item_id
@@ -252,7 +252,7 @@ class ServerStreams(RuleBasedStateMachine):
     def add_part(self) -> None:
         assert self.open_item is not None
         model = self.items[self.open_item]
-        part: ev.ContentPart = (
+        part: beta.ContentPart = (
             ev.AudioContent(transcript="")
             if model["kind"] == "assistant_audio"
             else ev.TextContent(text="")
@@ -267,11 +267,11 @@ class ServerStreams(RuleBasedStateMachine):
         assert self.open_item is not None
         model = self.items[self.open_item]
         if model["kind"] == "assistant_text":
-            self.send(ev.ResponseTextDelta, content_index=0, delta=text, **self.ids())
+            self.send(beta.ResponseTextDelta, content_index=0, delta=text, **self.ids())
             model["text"] += text
         else:
-            self.send(ev.ResponseAudioTranscriptDelta, content_index=0, delta=text, **self.ids())
-            self.send(ev.ResponseAudioDelta, content_index=0, delta=audio, **self.ids())
+            self.send(beta.ResponseAudioTranscriptDelta, content_index=0, delta=text, **self.ids())
+            self.send(beta.ResponseAudioDelta, content_index=0, delta=audio, **self.ids())
             model["transcript"] += text
             model["audio"] += audio
 
@@ -299,7 +299,7 @@ class ServerStreams(RuleBasedStateMachine):
         model = self.items[self.open_item]
         if model["kind"] == "assistant_text":
             value = model["text"] if final is None else final
-            self.send(ev.ResponseTextDone, content_index=0, text=value, **self.ids())
+            self.send(beta.ResponseTextDone, content_index=0, text=value, **self.ids())
             self.send(
                 ev.ResponseContentPartDone,
                 content_index=0,
@@ -309,9 +309,9 @@ class ServerStreams(RuleBasedStateMachine):
             model["text"] = value
         else:
             value = model["transcript"] if final is None else final
-            self.send(ev.ResponseAudioDone, content_index=0, **self.ids())
+            self.send(beta.ResponseAudioDone, content_index=0, **self.ids())
             self.send(
-                ev.ResponseAudioTranscriptDone, content_index=0, transcript=value, **self.ids()
+                beta.ResponseAudioTranscriptDone, content_index=0, transcript=value, **self.ids()
             )
             self.send(
                 ev.ResponseContentPartDone,
@@ -327,7 +327,7 @@ class ServerStreams(RuleBasedStateMachine):
     def close_part(self, override: str | None) -> None:
         self.close_open_part(override)
 
-    def final_item(self, item_id: str, status: ev.ItemStatus) -> ev.Item:
+    def final_item(self, item_id: str, status: ev.ItemStatus) -> beta.Item:
         model = self.items[item_id]
         if model["kind"] == "call":
             return ev.FunctionCallItem(
@@ -337,7 +337,7 @@ class ServerStreams(RuleBasedStateMachine):
                 call_id=model["call_id"],
                 arguments=model["arguments"],
             )
-        content: tuple[ev.ContentPart, ...] = ()
+        content: tuple[beta.ContentPart, ...] = ()
         if model["parts"]:
             content = (
                 (ev.TextContent(text=model["text"]),)
@@ -350,7 +350,7 @@ class ServerStreams(RuleBasedStateMachine):
                     ),
                 )
             )
-        return ev.MessageItem(id=item_id, status=status, role="assistant", content=content)
+        return beta.MessageItem(id=item_id, status=status, role="assistant", content=content)
 
     def close_open_item(self, status: ev.ItemStatus) -> None:
         assert self.open_item is not None
@@ -366,7 +366,7 @@ class ServerStreams(RuleBasedStateMachine):
             )
         ids = self.ids()
         self.send(
-            ev.ResponseOutputItemDone,
+            beta.ResponseOutputItemDone,
             response_id=ids["response_id"],
             output_index=ids["output_index"],
             item=self.final_item(self.open_item, status),
@@ -392,8 +392,8 @@ class ServerStreams(RuleBasedStateMachine):
         )
         details = ev.StatusDetails(type="cancelled", reason="client_cancelled") if cancel else None
         self.send(
-            ev.ResponseDone,
-            response=ev.Response(
+            beta.ResponseDone,
+            response=beta.Response(
                 id=self.response,
                 status="cancelled" if cancel else "completed",
                 status_details=details,

@@ -9,6 +9,7 @@ from builders import Server, assistant_item, audio_response, fold
 
 from rtcore import events as ev
 from rtcore.errors import RemoteProtocolError
+from rtcore.events import beta
 from rtcore.state import Snapshot, apply
 from rtcore.state.session import session_from_wire
 
@@ -34,11 +35,11 @@ def contradiction(s: Snapshot, event: Any, code: str) -> None:
 
 
 def test_session_created_and_updated_replace_the_session() -> None:
-    tested(ev.SessionCreated, ev.SessionUpdated)
+    tested(beta.SessionCreated, beta.SessionUpdated)
     srv = Server()
     s = fold([srv.session_created()])
     assert s.session is not None and s.session.voice == "alloy"
-    updated = srv(ev.SessionUpdated, session=ev.Session(id="sess_1", voice="ash"))
+    updated = srv(beta.SessionUpdated, session=beta.Session(id="sess_1", voice="ash"))
     s = apply(s, updated)
     assert s.session == session_from_wire(updated.session)
     assert s.session is not None and (s.session.id, s.session.voice) == ("sess_1", "ash")
@@ -52,12 +53,12 @@ def test_conversation_created_names_the_conversation() -> None:
 
 
 def test_transcription_sessions_are_recorded() -> None:
-    tested(ev.TranscriptionSessionCreated, ev.TranscriptionSessionUpdated)
+    tested(beta.TranscriptionSessionCreated, beta.TranscriptionSessionUpdated)
     srv = Server()
-    created = srv(ev.TranscriptionSessionCreated, session=ev.TranscriptionSession(id="sess_t"))
+    created = srv(beta.TranscriptionSessionCreated, session=beta.TranscriptionSession(id="sess_t"))
     updated = srv(
-        ev.TranscriptionSessionUpdated,
-        session=ev.TranscriptionSession(id="sess_t", input_audio_format="g711_ulaw"),
+        beta.TranscriptionSessionUpdated,
+        session=beta.TranscriptionSession(id="sess_t", input_audio_format="g711_ulaw"),
     )
     first = fold([created]).session
     assert first is not None and (first.kind, first.id) == ("transcription", "sess_t")
@@ -70,7 +71,7 @@ def test_transcription_sessions_are_recorded() -> None:
 
 
 def test_items_are_ordered_by_previous_item_id() -> None:
-    tested(ev.ConversationItemCreated)
+    tested(beta.ConversationItemCreated)
     srv = Server()
     s = fold(
         [
@@ -140,7 +141,7 @@ def test_truncation_in_g711_counts_8000_samples_a_second() -> None:
             srv.assistant_added("r1", "a"),
             srv.item_created(assistant_item("a", "in_progress", ()), None),
             srv.part_added("r1", "a"),
-            srv.part_event(ev.ResponseAudioDelta, "r1", "a", delta=bytes(8000)),
+            srv.part_event(beta.ResponseAudioDelta, "r1", "a", delta=bytes(8000)),
         ]
     )
     part = s.item("a").content[0]  # type: ignore[union-attr]
@@ -175,17 +176,17 @@ def test_truncating_something_that_is_not_audio_is_a_contradiction() -> None:
 
 
 def test_retrieved_items_are_kept_with_the_item() -> None:
-    tested(ev.ConversationItemRetrieved)
+    tested(beta.ConversationItemRetrieved)
     srv = Server()
     s = fold([srv.user_audio("u", None)])
-    full = ev.MessageItem(id="u", role="user", content=(ev.InputAudioContent(audio=b"\x00\x00"),))
-    s = apply(s, srv(ev.ConversationItemRetrieved, item=full))
+    full = beta.MessageItem(id="u", role="user", content=(ev.InputAudioContent(audio=b"\x00\x00"),))
+    s = apply(s, srv(beta.ConversationItemRetrieved, item=full))
     copy = s.item("u").retrieved  # type: ignore[union-attr]
     assert copy is not None and copy.content[0].audio is not None
     assert copy.content[0].audio.value == b"\x00\x00"
     contradiction(
         s,
-        srv(ev.ConversationItemRetrieved, item=ev.MessageItem(id="x", role="user")),
+        srv(beta.ConversationItemRetrieved, item=beta.MessageItem(id="x", role="user")),
         "unknown_item",
     )
 
@@ -308,16 +309,16 @@ def test_input_audio_buffer_events_track_speech_and_commits() -> None:
 
 def test_a_complete_audio_response() -> None:
     tested(
-        ev.ResponseCreated,
-        ev.ResponseOutputItemAdded,
+        beta.ResponseCreated,
+        beta.ResponseOutputItemAdded,
         ev.ResponseContentPartAdded,
-        ev.ResponseAudioTranscriptDelta,
-        ev.ResponseAudioDelta,
-        ev.ResponseAudioDone,
-        ev.ResponseAudioTranscriptDone,
+        beta.ResponseAudioTranscriptDelta,
+        beta.ResponseAudioDelta,
+        beta.ResponseAudioDone,
+        beta.ResponseAudioTranscriptDone,
         ev.ResponseContentPartDone,
-        ev.ResponseOutputItemDone,
-        ev.ResponseDone,
+        beta.ResponseOutputItemDone,
+        beta.ResponseDone,
     )
     srv = Server()
     s = fold(
@@ -340,7 +341,7 @@ def test_a_complete_audio_response() -> None:
 
 
 def test_a_text_response_and_a_mismatching_done_value() -> None:
-    tested(ev.ResponseTextDelta, ev.ResponseTextDone)
+    tested(beta.ResponseTextDelta, beta.ResponseTextDone)
     srv = Server()
     s = fold(
         [
@@ -348,15 +349,17 @@ def test_a_text_response_and_a_mismatching_done_value() -> None:
             srv.assistant_added("r1", "a"),
             srv.item_created(assistant_item("a", "in_progress", ()), None),
             srv.part_added("r1", "a", "text"),
-            srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="Bon"),
-            srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="jour"),
+            srv.part_event(beta.ResponseTextDelta, "r1", "a", delta="Bon"),
+            srv.part_event(beta.ResponseTextDelta, "r1", "a", delta="jour"),
         ]
     )
     assert s.item("a").content[0].text.value == "Bonjour"  # type: ignore[union-attr]
-    s = apply(s, srv.part_event(ev.ResponseTextDone, "r1", "a", text="Bonjour !"))
+    s = apply(s, srv.part_event(beta.ResponseTextDone, "r1", "a", text="Bonjour !"))
     assert s.item("a").content[0].text.value == "Bonjour !"  # type: ignore[union-attr]
     assert [a.kind for a in s.anomalies] == ["done_mismatch"]
-    contradiction(s, srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="late"), "stream_closed")
+    contradiction(
+        s, srv.part_event(beta.ResponseTextDelta, "r1", "a", delta="late"), "stream_closed"
+    )
 
 
 def test_a_function_call_is_owed_an_output_until_one_is_created() -> None:
@@ -374,7 +377,7 @@ def test_a_function_call_is_owed_an_output_until_one_is_created() -> None:
     s = fold(
         [
             srv.response_created("r1"),
-            srv(ev.ResponseOutputItemAdded, response_id="r1", output_index=0, item=call),
+            srv(beta.ResponseOutputItemAdded, response_id="r1", output_index=0, item=call),
             srv.item_created(call, None),
             srv(ev.ResponseFunctionCallArgumentsDelta, delta='{"city":', **args),
             srv(ev.ResponseFunctionCallArgumentsDelta, delta='"Paris"}', **args),
@@ -395,7 +398,7 @@ def test_a_function_call_is_owed_an_output_until_one_is_created() -> None:
         call_id="call_1",
         arguments='{"city":"Paris"}',
     )
-    s = apply(s, srv(ev.ResponseOutputItemDone, response_id="r1", output_index=0, item=final))
+    s = apply(s, srv(beta.ResponseOutputItemDone, response_id="r1", output_index=0, item=final))
     s = apply(s, srv.response_done("r1", (final,)))
     assert dict(s.pending_calls) == {"call_1": "f"}
     output = ev.FunctionCallOutputItem(
@@ -427,7 +430,7 @@ def test_response_done_updates_the_status_of_its_items() -> None:
             srv.assistant_added("r1", "a"),
             srv.item_created(assistant_item("a", "in_progress", ()), None),
             srv.part_added("r1", "a"),
-            srv.part_event(ev.ResponseAudioTranscriptDelta, "r1", "a", delta="I am"),
+            srv.part_event(beta.ResponseAudioTranscriptDelta, "r1", "a", delta="I am"),
         ]
     )
     partial = assistant_item("a", "incomplete", (ev.AudioContent(transcript="I am"),))
@@ -452,11 +455,11 @@ def test_out_of_band_responses_stay_out_of_the_conversation() -> None:
             srv.response_created("oob", conversation_id=None),
             srv.assistant_added("oob", "x"),
             srv.part_added("oob", "x", "text"),
-            srv.part_event(ev.ResponseTextDelta, "oob", "x", delta="summary"),
+            srv.part_event(beta.ResponseTextDelta, "oob", "x", delta="summary"),
         ]
     )
     final = assistant_item("x", "completed", (ev.TextContent(text="summary"),))
-    s = apply(s, srv(ev.ResponseOutputItemDone, response_id="oob", output_index=0, item=final))
+    s = apply(s, srv(beta.ResponseOutputItemDone, response_id="oob", output_index=0, item=final))
     s = apply(s, srv.response_done("oob", (final,), conversation_id=None))
     assert ids(s) == ["u"]
     assert [i.id for i in s.response_items("oob")] == ["x"]
@@ -473,7 +476,7 @@ def test_output_items_never_announced_in_the_conversation_are_appended() -> None
             srv.user_text("u", "hi", None),
             srv.response_created("r1"),
             srv.assistant_added("r1", "a"),
-            srv(ev.ResponseOutputItemDone, response_id="r1", output_index=0, item=final),
+            srv(beta.ResponseOutputItemDone, response_id="r1", output_index=0, item=final),
             srv.response_done("r1", (final,)),
         ]
     )
@@ -488,16 +491,18 @@ def test_response_contradictions() -> None:
     contradiction(s, srv.assistant_added("r1", "b", index=5), "output_index")
     contradiction(s, srv.assistant_added("r9", "b"), "unknown_response")
     contradiction(s, srv.part_added("r1", "a", content=3), "content_index")
-    contradiction(s, srv.part_event(ev.ResponseTextDelta, "r1", "nope", delta="x"), "unknown_item")
-    contradiction(s, srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="x"), "unknown_part")
+    contradiction(
+        s, srv.part_event(beta.ResponseTextDelta, "r1", "nope", delta="x"), "unknown_item"
+    )
+    contradiction(s, srv.part_event(beta.ResponseTextDelta, "r1", "a", delta="x"), "unknown_part")
     s = apply(s, srv.part_added("r1", "a", "text"))
     contradiction(
-        s, srv.part_event(ev.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00"), "wrong_part_type"
+        s, srv.part_event(beta.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00"), "wrong_part_type"
     )
     s = apply(s, srv.response_done("r1"))
     contradiction(s, srv.response_done("r1"), "response_finished")
     contradiction(
-        s, srv.part_event(ev.ResponseTextDelta, "r1", "a", delta="x"), "response_finished"
+        s, srv.part_event(beta.ResponseTextDelta, "r1", "a", delta="x"), "response_finished"
     )
 
 
@@ -508,7 +513,7 @@ def test_odd_length_pcm16_audio_is_a_contradiction() -> None:
     )
     contradiction(
         s,
-        srv.part_event(ev.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00\x00"),
+        srv.part_event(beta.ResponseAudioDelta, "r1", "a", delta=b"\x00\x00\x00"),
         "odd_length_audio",
     )
 
@@ -553,4 +558,4 @@ def test_every_server_event_has_a_table_test() -> None:
     # Runs last in this module (pytest keeps file order); alone it has nothing to check.
     if not TESTED:
         pytest.skip("run together with the rest of the module")
-    assert TESTED == set(ev.SERVER_EVENTS.values())
+    assert TESTED == set(beta.SERVER_EVENTS.values())

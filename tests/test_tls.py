@@ -51,7 +51,7 @@ async def text_turn(url: str, client_context: ssl.SSLContext) -> str:
                 )
             )
         )
-        item = ga.GAMessageItem(role="user", content=(ev.InputTextContent(text="over TLS"),))
+        item = ga.MessageItem(role="user", content=(ev.InputTextContent(text="over TLS"),))
         await rt.send(ga.ConversationItemCreate(item=item))
         await rt.send(ga.ResponseCreate())
         async for event, snapshot in rt:

@@ -12,6 +12,7 @@ from builders import Server
 from wirekit import URL, session_created
 
 from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.state.session import session_from_wire
 from rtcore.wire import ClientConnection, ConnectionClosed, HandshakeRequest, ServerConnection
 from rtcore_trio import ConnectionClosedError, HandshakeError, open_client
@@ -64,14 +65,14 @@ async def test_events_arrive_with_their_snapshots_and_iteration_ends_on_a_normal
         nursery.start_soon(serve)
         async with open_client(client_stream, client_conn()) as rt:
             event, snapshot = await rt.receive()
-            assert isinstance(event, ev.SessionCreated) and snapshot.session == session_from_wire(
+            assert isinstance(event, beta.SessionCreated) and snapshot.session == session_from_wire(
                 event.session
             )
             event, snapshot = await rt.receive()
-            assert isinstance(event, ev.ConversationItemCreated)
+            assert isinstance(event, beta.ConversationItemCreated)
             assert [i.id for i in snapshot.items] == ["u"] and rt.state is snapshot
-            await rt.send(ev.ResponseCreate(event_id="r1"))
-    assert received[0] == ev.ResponseCreate(event_id="r1")
+            await rt.send(beta.ResponseCreate(event_id="r1"))
+    assert received[0] == beta.ResponseCreate(event_id="r1")
     assert isinstance(received[-1], ConnectionClosed) and received[-1].code == 1000
 
 
@@ -91,7 +92,7 @@ async def test_iteration_ends_cleanly_when_the_server_closes() -> None:
             assert seen == ["SessionCreated"]
             assert rt.closed == ConnectionClosed(code=1000, reason="done", initiator="peer")
             with pytest.raises(ConnectionClosedError):
-                await rt.send(ev.ResponseCreate())
+                await rt.send(beta.ResponseCreate())
 
 
 async def test_iteration_raises_when_the_connection_breaks() -> None:
@@ -301,11 +302,11 @@ async def test_keepalive_pings_a_live_server_and_the_connection_stays_up(
         nursery.start_soon(serve)
         async with open_client(client_stream, client_conn(), ping_interval=5, ping_timeout=2) as rt:
             event, _ = await rt.receive()
-            assert isinstance(event, ev.SessionCreated)
+            assert isinstance(event, beta.SessionCreated)
             await trio.sleep(60)  # twelve pings, each answered
-            await rt.send(ev.ResponseCreate(event_id="r1"))
+            await rt.send(beta.ResponseCreate(event_id="r1"))
     assert rt.closed is not None and rt.closed.clean
-    assert ev.ResponseCreate(event_id="r1") in seen
+    assert beta.ResponseCreate(event_id="r1") in seen
 
 
 async def test_keepalive_declares_a_silent_server_dead(
@@ -328,13 +329,13 @@ async def test_keepalive_declares_a_silent_server_dead(
                     client_stream, client_conn(), ping_interval=5, ping_timeout=2
                 ) as rt:
                     event, _ = await rt.receive()
-                    assert isinstance(event, ev.SessionCreated)
+                    assert isinstance(event, beta.SessionCreated)
                     start = trio.current_time()
                     await rt.receive()
             assert trio.current_time() - start == pytest.approx(7)
             assert (info.value.code, info.value.reason) == (1006, "no pong within 2 s")
             with pytest.raises(ConnectionClosedError):
-                await rt.send(ev.ResponseCreate())
+                await rt.send(beta.ResponseCreate())
 
 
 async def test_a_pong_answers_every_earlier_ping(autojump_clock: trio.testing.MockClock) -> None:

@@ -13,7 +13,7 @@ import trio
 from serverkit import silence, tone
 
 from rtcore import events as ev
-from rtcore.events import ga
+from rtcore.events import beta, ga
 from rtcore.server import Finish, ServerLimits, TextChunk
 from rtcore_sim import EchoBackend, ResponseRequest
 from rtcore_trio import ConnectionClosedError, HandshakeError, RealtimeServer, connect
@@ -34,17 +34,19 @@ async def until(rt: Any, kind: type[Any] | tuple[type[Any], ...]) -> Any:
     raise AssertionError(f"no {kind!r}")
 
 
-TEXT_ONLY = ev.SessionUpdate(session=ev.SessionConfig(modalities=("text",), turn_detection=None))
+TEXT_ONLY = beta.SessionUpdate(
+    session=beta.SessionConfig(modalities=("text",), turn_detection=None)
+)
 
 
 async def text_turn(rt: Any, text: str) -> str:
     await rt.send(
-        ev.ConversationItemCreate(
-            item=ev.MessageItem(role="user", content=(ev.InputTextContent(text=text),))
+        beta.ConversationItemCreate(
+            item=beta.MessageItem(role="user", content=(ev.InputTextContent(text=text),))
         )
     )
-    await rt.send(ev.ResponseCreate())
-    done = await until(rt, ev.ResponseDone)
+    await rt.send(beta.ResponseCreate())
+    done = await until(rt, beta.ResponseDone)
     item = rt.state.response_items(done.response.id)[0]
     return str(item.content[0].text.value)
 
@@ -56,7 +58,7 @@ async def text_turn(rt: Any, text: str) -> str:
 async def test_every_key_style_is_accepted(auth: str) -> None:
     async with running(RealtimeServer(api_keys=["sk-good"])) as url:
         async with connect(url, dialect="beta", api_key="sk-good", auth=auth) as rt:  # type: ignore[arg-type]
-            created = await until(rt, ev.SessionCreated)
+            created = await until(rt, beta.SessionCreated)
             assert created.session.model == "gpt-4o-realtime-preview"
 
 
@@ -87,7 +89,7 @@ async def test_the_connection_log_says_which_dialect_was_chosen(
     caplog.set_level(logging.INFO, logger="rtcore.serve")
     async with running(RealtimeServer()) as url:
         async with connect(url, dialect=dialect) as rt:  # type: ignore[arg-type]
-            created = await until(rt, (ev.SessionCreated, ga.SessionCreated))
+            created = await until(rt, (beta.SessionCreated, ga.SessionCreated))
     [line] = [r.getMessage() for r in caplog.records if " connected: " in r.getMessage()]
     assert line.endswith(
         f"connected: session {created.session.id}, model gpt-4o-realtime-preview, dialect {dialect}"
@@ -129,14 +131,16 @@ async def test_an_audio_turn_with_vad_transcription_and_echo() -> None:
     async with running(RealtimeServer()) as url:
         async with connect(url, dialect="beta") as rt:
             await rt.send(
-                ev.SessionUpdate(
-                    session=ev.SessionConfig(input_audio_transcription=ev.InputAudioTranscription())
+                beta.SessionUpdate(
+                    session=beta.SessionConfig(
+                        input_audio_transcription=beta.InputAudioTranscription()
+                    )
                 )
             )
             audio = silence(200) + tone(800) + silence(300)
             for offset in range(0, len(audio), 960):
                 await rt.send(ev.InputAudioBufferAppend(audio=audio[offset : offset + 960]))
-            done = await until(rt, ev.ResponseDone)
+            done = await until(rt, beta.ResponseDone)
             [answer] = rt.state.response_items(done.response.id)
             part = answer.content[0]
             # Speech 200-1000 ms, prefix back to 0, stop at 1200: 1.2 s committed; the echo
@@ -170,10 +174,10 @@ async def test_a_client_cancel_cancels_the_backend() -> None:
     async with running(RealtimeServer(backend)) as url:
         async with connect(url, dialect="beta") as rt:
             await rt.send(TEXT_ONLY)
-            await rt.send(ev.ResponseCreate())
-            await until(rt, ev.ResponseTextDelta)
+            await rt.send(beta.ResponseCreate())
+            await until(rt, beta.ResponseTextDelta)
             await rt.send(ev.ResponseCancel())
-            done = await until(rt, ev.ResponseDone)
+            done = await until(rt, beta.ResponseDone)
             assert done.response.status == "cancelled"
             with trio.fail_after(2):
                 await backend.cancelled.wait()
@@ -183,10 +187,10 @@ async def test_speech_cancels_the_backend() -> None:
     backend = Slow()
     async with running(RealtimeServer(backend)) as url:
         async with connect(url, dialect="beta") as rt:
-            await rt.send(ev.ResponseCreate())
-            await until(rt, ev.ResponseTextDelta)
+            await rt.send(beta.ResponseCreate())
+            await until(rt, beta.ResponseTextDelta)
             await rt.send(ev.InputAudioBufferAppend(audio=tone(200)))
-            done = await until(rt, ev.ResponseDone)
+            done = await until(rt, beta.ResponseDone)
             assert done.response.status_details == ev.StatusDetails(
                 type="cancelled", reason="turn_detected"
             )
@@ -204,12 +208,12 @@ async def test_a_failing_backend_fails_its_response_not_the_server() -> None:
     async with running(RealtimeServer(Broken())) as url:
         async with connect(url, dialect="beta") as rt:
             await rt.send(TEXT_ONLY)
-            await rt.send(ev.ResponseCreate())
-            done = await until(rt, ev.ResponseDone)
+            await rt.send(beta.ResponseCreate())
+            done = await until(rt, beta.ResponseDone)
             assert done.response.status == "failed"
             assert done.response.status_details.error.code == "backend_error"
-            await rt.send(ev.ResponseCreate())  # the session goes on
-            assert (await until(rt, ev.ResponseDone)).response.status == "failed"
+            await rt.send(beta.ResponseCreate())  # the session goes on
+            assert (await until(rt, beta.ResponseDone)).response.status == "failed"
 
 
 # -- limits and timeouts ---------------------------------------------------------------------------
@@ -218,7 +222,7 @@ async def test_a_failing_backend_fails_its_response_not_the_server() -> None:
 async def test_oversized_messages_close_with_1009() -> None:
     async with running(RealtimeServer(max_message_size=10_000)) as url:
         async with connect(url, dialect="beta") as rt:
-            await until(rt, ev.SessionCreated)
+            await until(rt, beta.SessionCreated)
             await rt.send(ev.InputAudioBufferAppend(audio=bytes(20_000)))
             with pytest.raises(ConnectionClosedError) as info:
                 async for _ in rt:
@@ -229,7 +233,7 @@ async def test_oversized_messages_close_with_1009() -> None:
 async def test_a_full_buffer_is_an_error_event() -> None:
     async with running(RealtimeServer(limits=ServerLimits(max_buffer_bytes=4800))) as url:
         async with connect(url, dialect="beta") as rt:
-            await rt.send(ev.SessionUpdate(session=ev.SessionConfig(turn_detection=None)))
+            await rt.send(beta.SessionUpdate(session=beta.SessionConfig(turn_detection=None)))
             await rt.send(ev.InputAudioBufferAppend(audio=bytes(4800)))
             await rt.send(ev.InputAudioBufferAppend(event_id="over", audio=bytes(2)))
             error = await until(rt, ev.ErrorEvent)
@@ -261,10 +265,10 @@ async def test_graceful_shutdown_ends_every_open_response() -> None:
         await nursery.start(server.serve, "127.0.0.1", 0)
         async with connect(f"ws://127.0.0.1:{server.port}/v1/realtime", dialect="beta") as rt:
             await rt.send(TEXT_ONLY)
-            await rt.send(ev.ResponseCreate())
-            await until(rt, ev.ResponseTextDelta)
+            await rt.send(beta.ResponseCreate())
+            await until(rt, beta.ResponseTextDelta)
             server.shutdown()
-            done = await until(rt, ev.ResponseDone)
+            done = await until(rt, beta.ResponseDone)
             assert done.response.status == "failed"
             assert done.response.status_details.error.code == "server_shutdown"
             rest = [type(event).__name__ async for event, _ in rt]  # ends cleanly: close 1001
@@ -274,33 +278,33 @@ async def test_graceful_shutdown_ends_every_open_response() -> None:
 
 
 async def test_the_echo_backend_calls_a_named_tool() -> None:
-    tool = ev.Tool(name="lookup", parameters={"type": "object"})
+    tool = beta.Tool(name="lookup", parameters={"type": "object"})
     async with running(RealtimeServer(EchoBackend())) as url:
         async with connect(url, dialect="beta") as rt:
             await rt.send(
-                ev.SessionUpdate(
-                    session=ev.SessionConfig(
+                beta.SessionUpdate(
+                    session=beta.SessionConfig(
                         modalities=("text",), turn_detection=None, tools=(tool,)
                     )
                 )
             )
             await rt.send(
-                ev.ConversationItemCreate(
-                    item=ev.MessageItem(
+                beta.ConversationItemCreate(
+                    item=beta.MessageItem(
                         role="user", content=(ev.InputTextContent(text="please lookup x"),)
                     )
                 )
             )
-            await rt.send(ev.ResponseCreate())
-            await until(rt, ev.ResponseDone)
+            await rt.send(beta.ResponseCreate())
+            await until(rt, beta.ResponseDone)
             [(call_id, item_id)] = rt.state.pending_calls.items()
             await rt.send(
-                ev.ConversationItemCreate(
+                beta.ConversationItemCreate(
                     item=ev.FunctionCallOutputItem(call_id=call_id, output="42")
                 )
             )
-            await rt.send(ev.ResponseCreate())
-            done = await until(rt, ev.ResponseDone)
+            await rt.send(beta.ResponseCreate())
+            done = await until(rt, beta.ResponseDone)
             [answer] = rt.state.response_items(done.response.id)
             assert answer.content[0].text.value == "The tool returned: 42"
 

@@ -9,7 +9,7 @@ import pytest
 from wirekit import URL, frame, pair, parse_frames, session_created
 
 from rtcore import LocalProtocolError, RemoteProtocolError
-from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.wire import (
     ClientConnection,
     ClientMessageError,
@@ -116,7 +116,7 @@ def test_a_rejected_handshake_is_an_event_with_status_and_body(status: int, body
     assert f"HTTP {status}" in rejected.message
     assert client.closed
     with pytest.raises(LocalProtocolError):
-        client.send(ev.ResponseCreate())
+        client.send(beta.ResponseCreate())
 
 
 def test_a_malformed_handshake_answer_or_an_early_eof_is_a_handshake_failure() -> None:
@@ -270,7 +270,7 @@ def test_messages_pipelined_behind_the_handshake_are_kept() -> None:
     [request] = list(server.events())
     assert isinstance(request, HandshakeRequest)
     server.accept()
-    assert list(server.events()) == [ev.ResponseCreate(event_id="early")]
+    assert list(server.events()) == [beta.ResponseCreate(event_id="early")]
 
 
 # -- messages -------------------------------------------------------------------------
@@ -281,11 +281,11 @@ def test_events_flow_both_ways_and_the_snapshot_follows() -> None:
     client.receive_data(server.send(session_created()))
     assert list(client.events()) == [session_created()]
     assert client.state.session is not None and client.state.session.id == "sess_1"
-    data = client.send(ev.ResponseCreate())
+    data = client.send(beta.ResponseCreate())
     assert data[0] == 0x81 and data[1] & 0x80  # a masked, final text frame
     server.receive_data(data)
     [event] = list(server.events())
-    assert isinstance(event, ev.ResponseCreate) and isinstance(event.event_id, str)
+    assert isinstance(event, beta.ResponseCreate) and isinstance(event.event_id, str)
 
 
 def test_fragmented_text_messages_are_joined() -> None:
@@ -299,7 +299,7 @@ def test_fragmented_text_messages_are_joined() -> None:
         + frame(0, payload[20:])
     )
     [event] = list(client.events())
-    assert isinstance(event, ev.SessionCreated) and event.session.id == "sess_x"
+    assert isinstance(event, beta.SessionCreated) and event.session.id == "sess_x"
 
 
 def test_invalid_client_messages_are_reported_with_their_decode_error() -> None:
@@ -423,6 +423,6 @@ def test_sending_on_a_closed_connection_is_refused() -> None:
     client.receive_data(server.close())
     list(client.events())
     with pytest.raises(LocalProtocolError):
-        client.send(ev.ResponseCreate())
+        client.send(beta.ResponseCreate())
     with pytest.raises(LocalProtocolError):
         server.send(session_created())

@@ -18,6 +18,7 @@ from wirekit import URL, frame, parse_frames, session_created
 
 from rtcore import events as ev
 from rtcore.errors import RemoteProtocolError
+from rtcore.events import beta
 from rtcore.server import StartResponse, Transcribe
 from rtcore.wire import ClientConnection, ConnectionClosed, HandshakeRequest, ServerConnection
 
@@ -129,10 +130,10 @@ def client_stream() -> bytes:
     client.receive_data(server.send(session_created()))
     list(client.events())
     for event in [
-        ev.SessionUpdate(session=ev.SessionConfig(voice="ash", turn_detection=None)),
+        beta.SessionUpdate(session=beta.SessionConfig(voice="ash", turn_detection=None)),
         ev.InputAudioBufferAppend(audio=bytes(4800)),
         ev.InputAudioBufferCommit(),
-        ev.ResponseCreate(response=ev.ResponseParams(modalities=("text",))),
+        beta.ResponseCreate(response=beta.ResponseParams(modalities=("text",))),
     ]:
         out += client.send(event)
     out += frame(1, b'{"type":"session.update","session":{"bogus":1}}', mask=True)

@@ -6,7 +6,7 @@ import os
 import struct
 from typing import Any
 
-from rtcore import events as ev
+from rtcore.events import beta
 from rtcore.wire import ClientConnection, Connected, HandshakeRequest, ServerConnection
 
 URL = "ws://127.0.0.1:8765/v1/realtime?model=gpt-4o-realtime-preview-2024-12-17"
@@ -45,10 +45,10 @@ def pair(**client_options: Any) -> tuple[ClientConnection, ServerConnection, Han
     return client, server, request
 
 
-def session_created(n: int = 1) -> ev.SessionCreated:
-    return ev.SessionCreated(
+def session_created(n: int = 1) -> beta.SessionCreated:
+    return beta.SessionCreated(
         event_id=f"event_{n}",
-        session=ev.Session(
+        session=beta.Session(
             id="sess_1", voice="alloy", input_audio_format="pcm16", output_audio_format="pcm16"
         ),
     )

@@ -1,6 +1,6 @@
 """Audio formats and the arithmetic between bytes, samples and milliseconds.
 
-EVENTS.md 2.9: ``pcm16`` is 16-bit signed little-endian mono at 24 000 Hz
+docs/protocol/connection.md#limits: ``pcm16`` is 16-bit signed little-endian mono at 24 000 Hz
 (48 bytes per ms); ``g711_ulaw`` and ``g711_alaw`` are one byte per sample at
 8 000 Hz (8 bytes per ms). Every ``*_ms`` value of the protocol is derived
 from sample counts in the relevant format, rounded down to whole

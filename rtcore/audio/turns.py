@@ -1,14 +1,12 @@
 """Semantic VAD: deciding, on the audio clock, that the speaker has finished.
 
-``turn_detection: {"type": "semantic_vad", "eagerness": ...}`` (GA.md 2.3 and
-10.5; the beta took the same object) emits exactly the events of server VAD -
-``input_audio_buffer.speech_started`` with the prefix padding in
-``audio_start_ms``, ``speech_stopped``, the commit, the automatic response when
-``create_response``, the interruption when ``interrupt_response``. Only the
-moment of ``speech_stopped`` differs: instead of a fixed
-``silence_duration_ms``, an end-of-turn decision whose patience follows
-``eagerness``, never longer than 8 s / 4 s / 2 s of silence for ``low`` /
-``medium`` / ``high`` (``auto`` is ``medium``).
+``turn_detection: {"type": "semantic_vad", "eagerness": ...}`` (docs/protocol/ga.md#turn-detection,
+docs/protocol/flows.md#server-vad-turn; the beta took the same object) emits exactly the events of
+server VAD - ``input_audio_buffer.speech_started`` with the prefix padding in ``audio_start_ms``,
+``speech_stopped``, the commit, the automatic response when ``create_response``, the interruption
+when ``interrupt_response``. Only the moment of ``speech_stopped`` differs: instead of a fixed
+``silence_duration_ms``, an end-of-turn decision whose patience follows ``eagerness``, never longer
+than 8 s / 4 s / 2 s of silence for ``low`` / ``medium`` / ``high`` (``auto`` is ``medium``).
 
 The work is split three ways:
 
@@ -97,7 +95,8 @@ PATIENCE: Final[Mapping[Literal["low", "medium", "high"], Patience]] = {
 
 
 def patience_for(eagerness: Eagerness | None) -> Patience:
-    """The patience of an ``eagerness``; ``auto`` and unset mean ``medium`` (GA.md 2.3)."""
+    """The patience of an ``eagerness``; ``auto`` and unset mean ``medium``
+    (docs/protocol/ga.md#turn-detection)."""
     if eagerness is None or eagerness == "auto":
         return PATIENCE["medium"]
     return PATIENCE[eagerness]

@@ -1,6 +1,6 @@
 """Voice activity detection on the audio clock.
 
-Server VAD (SEQUENCES.md section 4) is split in two:
+Server VAD (docs/protocol/flows.md#server-vad-turn) is split in two:
 
 * a ``VoiceDetector`` says whether one 20 ms frame holds speech. The default
   ``EnergyDetector`` compares the frame's RMS level with a level derived from

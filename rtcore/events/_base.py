@@ -1,4 +1,4 @@
-"""Base classes and shared type aliases of the event vocabulary.
+"""Base classes and the type aliases both dialects share.
 
 Every value in the vocabulary is a frozen ``msgspec.Struct``. Two rules from the
 protocol shape the field types:
@@ -34,7 +34,6 @@ __all__ = [
     "ResponseStatus",
     "Role",
     "UnsetType",
-    "Voice",
 ]
 
 
@@ -69,12 +68,7 @@ class EventBase(
 
 
 Modality: TypeAlias = Literal["text", "audio"]
-"""An output modality (EVENTS.md 2.1 ``modalities``)."""
-
-Voice: TypeAlias = str
-"""A voice name. Any string is accepted (GA.md 2.1: the types allow any string,
-and new voices such as ``marin`` and ``cedar`` keep arriving); the built-in
-names are ``BUILTIN_VOICES``."""
+"""An output modality (docs/protocol/beta.md#session ``modalities``)."""
 
 BUILTIN_VOICES: tuple[str, ...] = (
     "alloy",
@@ -94,7 +88,10 @@ BUILTIN_VOICES: tuple[str, ...] = (
 )
 
 AudioFormat: TypeAlias = Literal["pcm16", "g711_ulaw", "g711_alaw"]
-"""Audio encodings: pcm16 is 24 kHz mono s16le; the G.711 laws are 8 kHz."""
+"""The three audio encodings by their short names: pcm16 is 24 kHz mono s16le; the
+G.711 laws are 8 kHz. Beta writes formats so on the wire; GA writes them as objects
+(``ga.AudioFormatSpec``), and the engine (``rtcore.audio``, the snapshots) names them
+so in both dialects."""
 
 ItemStatus: TypeAlias = Literal["completed", "incomplete", "in_progress"]
 Role: TypeAlias = Literal["user", "assistant", "system"]

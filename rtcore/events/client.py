@@ -1,11 +1,15 @@
-"""Client events: what a client sends to a Realtime server (EVENTS.md section 3).
+"""Client events whose wire shape is the same in both dialects (docs/protocol/beta.md#client-events,
+docs/protocol/ga.md#client-events).
 
-The 9 events of the beta protocol plus the later beta additions that real
-servers accept (``conversation.item.retrieve``, ``output_audio_buffer.clear``,
-``transcription_session.update``). Every client event may carry an
-``event_id`` chosen by the client; the server copies it into
-``error.event_id`` when the event causes an error. ``ClientSession.send``
-fills it in when it is left out.
+Audio buffer commands, truncation, deletion and retrieval of items, and
+``response.cancel``: ``rtcore.events.ga.ResponseCancel is
+rtcore.events.beta.ResponseCancel``. The client events whose payload differs
+(``session.update``, ``conversation.item.create``, ``response.create``) are
+defined per dialect in ``rtcore.events.ga`` and ``rtcore.events.beta``.
+
+Every client event may carry an ``event_id`` chosen by the client; the server
+copies it into ``error.event_id`` when the event causes an error.
+``ClientSession.send`` fills it in when it is left out.
 """
 
 from __future__ import annotations
@@ -13,12 +17,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from ._base import UNSET, EventBase, UnsetType
-from .objects import Item, ResponseParams, SessionConfig, TranscriptionSessionConfig
 
 __all__ = [
-    "CLIENT_EVENT_TYPES",
     "ClientEvent",
-    "ConversationItemCreate",
     "ConversationItemDelete",
     "ConversationItemRetrieve",
     "ConversationItemTruncate",
@@ -27,9 +28,6 @@ __all__ = [
     "InputAudioBufferCommit",
     "OutputAudioBufferClear",
     "ResponseCancel",
-    "ResponseCreate",
-    "SessionUpdate",
-    "TranscriptionSessionUpdate",
 ]
 
 
@@ -38,13 +36,6 @@ class ClientEvent(EventBase, frozen=True, kw_only=True):
 
     type: ClassVar[str]
     event_id: str | UnsetType = UNSET
-
-
-class SessionUpdate(ClientEvent, frozen=True, tag="session.update", kw_only=True):
-    """Change session defaults; only the fields present change."""
-
-    type: ClassVar[str] = "session.update"
-    session: SessionConfig
 
 
 class InputAudioBufferAppend(
@@ -71,16 +62,6 @@ class InputAudioBufferClear(ClientEvent, frozen=True, tag="input_audio_buffer.cl
     """Discard the buffered, uncommitted audio."""
 
     type: ClassVar[str] = "input_audio_buffer.clear"
-
-
-class ConversationItemCreate(
-    ClientEvent, frozen=True, tag="conversation.item.create", kw_only=True
-):
-    """Insert an item after ``previous_item_id`` (absent or ``null``: at the end; ``"root"``: first)."""
-
-    type: ClassVar[str] = "conversation.item.create"
-    item: Item
-    previous_item_id: str | None | UnsetType = UNSET
 
 
 class ConversationItemTruncate(
@@ -112,13 +93,6 @@ class ConversationItemRetrieve(
     item_id: str
 
 
-class ResponseCreate(ClientEvent, frozen=True, tag="response.create", kw_only=True):
-    """Start a response, optionally with per-response overrides."""
-
-    type: ClassVar[str] = "response.create"
-    response: ResponseParams | UnsetType = UNSET
-
-
 class ResponseCancel(ClientEvent, frozen=True, tag="response.cancel", kw_only=True):
     """Stop the in-progress response (or the one named by ``response_id``)."""
 
@@ -132,29 +106,3 @@ class OutputAudioBufferClear(
     """Drop queued output audio (WebRTC/SIP; 2025 addition)."""
 
     type: ClassVar[str] = "output_audio_buffer.clear"
-
-
-class TranscriptionSessionUpdate(
-    ClientEvent, frozen=True, tag="transcription_session.update", kw_only=True
-):
-    """Configure a transcription-only session (2025 addition)."""
-
-    type: ClassVar[str] = "transcription_session.update"
-    session: TranscriptionSessionConfig
-
-
-CLIENT_EVENT_TYPES: tuple[type[ClientEvent], ...] = (
-    SessionUpdate,
-    InputAudioBufferAppend,
-    InputAudioBufferCommit,
-    InputAudioBufferClear,
-    ConversationItemCreate,
-    ConversationItemTruncate,
-    ConversationItemDelete,
-    ResponseCreate,
-    ResponseCancel,
-    ConversationItemRetrieve,
-    OutputAudioBufferClear,
-    TranscriptionSessionUpdate,
-)
-"""Every client event class: the 9 of the beta protocol, then the later additions."""

@@ -4,7 +4,7 @@
 typed event, ``encode_event`` turns one event into compact JSON bytes. The
 rules it enforces:
 
-* A message is one JSON object with a string ``type`` (EVENTS.md section 1).
+* A message is one JSON object with a string ``type`` (docs/protocol/connection.md#envelope).
   Anything else - malformed JSON, invalid UTF-8, a non-object, a missing or
   non-string ``type``, wrong field types, bad enum values, bad base64, missing
   required fields - raises ``DecodeError``, whose message names the JSON path
@@ -44,9 +44,9 @@ import msgspec.inspect as mi
 import pybase64
 from msgspec.structs import force_setattr
 
-from . import ga
+from . import beta, ga
 from ._base import EventBase
-from .client import CLIENT_EVENT_TYPES, ClientEvent, InputAudioBufferAppend
+from .client import ClientEvent, InputAudioBufferAppend
 from .explain import (
     MAX_NESTING_DEPTH,
     DecodeError,
@@ -59,13 +59,9 @@ from .explain import (
     _strip,
     _translate,
 )
-from .server import SERVER_EVENT_TYPES, ResponseAudioDelta, ServerEvent
+from .server import ServerEvent
 
 __all__ = [
-    "CLIENT_EVENTS",
-    "SERVER_EVENTS",
-    "GA_CLIENT_EVENTS",
-    "GA_SERVER_EVENTS",
     "DEFAULT_DIALECT",
     "MAX_NESTING_DEPTH",
     "Dialect",
@@ -100,30 +96,21 @@ class UnknownEvent(msgspec.Struct, frozen=True):
 Event = ServerEvent | ClientEvent | UnknownEvent
 
 Dialect: TypeAlias = Literal["ga", "beta"]
-"""The two dialects of the protocol: GA (GA.md) and beta (EVENTS.md)."""
+"""The two dialects of the protocol: GA (docs/protocol/ga.md) and beta (docs/protocol/beta.md)."""
 
 DEFAULT_DIALECT: Final[Dialect] = "ga"
 """GA is the default: it is what OpenAI's endpoint and every current SDK speak;
 beta must be asked for, as its handshake asks for it (``OpenAI-Beta: realtime=v1``)."""
 
-SERVER_EVENTS: Final[dict[str, type[ServerEvent]]] = {c.type: c for c in SERVER_EVENT_TYPES}
-"""Beta server event classes by wire ``type``."""
-CLIENT_EVENTS: Final[dict[str, type[ClientEvent]]] = {c.type: c for c in CLIENT_EVENT_TYPES}
-"""Beta client event classes by wire ``type``."""
-GA_SERVER_EVENTS: Final[dict[str, type[ServerEvent]]] = {c.type: c for c in ga.SERVER_EVENT_TYPES}
-"""GA server event classes by wire ``type`` (the 46 of GA.md section 4)."""
-GA_CLIENT_EVENTS: Final[dict[str, type[ClientEvent]]] = {c.type: c for c in ga.CLIENT_EVENT_TYPES}
-"""GA client event classes by wire ``type`` (the 11 of GA.md section 3)."""
-
 
 def server_events(dialect: Dialect) -> dict[str, type[ServerEvent]]:
-    """The server event classes of a dialect, by wire ``type``."""
-    return GA_SERVER_EVENTS if dialect == "ga" else SERVER_EVENTS
+    """The server event classes of a dialect, by wire ``type`` (``ga.SERVER_EVENTS``, ...)."""
+    return ga.SERVER_EVENTS if dialect == "ga" else beta.SERVER_EVENTS
 
 
 def client_events(dialect: Dialect) -> dict[str, type[ClientEvent]]:
-    """The client event classes of a dialect, by wire ``type``."""
-    return GA_CLIENT_EVENTS if dialect == "ga" else CLIENT_EVENTS
+    """The client event classes of a dialect, by wire ``type`` (``ga.CLIENT_EVENTS``, ...)."""
+    return ga.CLIENT_EVENTS if dialect == "ga" else beta.CLIENT_EVENTS
 
 
 _encoder: Final = msgspec.json.Encoder()
@@ -237,12 +224,19 @@ class _Table:
         union: Any = Union[classes]  # noqa: UP007 - a runtime union of classes
         self.decoder = msgspec.json.Decoder(union)
         self.by_tag: dict[str, type[EventBase]] = {c.type: c for c in classes}
-        self.info: dict[type[EventBase], mi.StructType] = {}
-        for cls in classes:
-            info = mi.type_info(cls)
-            assert isinstance(info, mi.StructType)
-            self.info[cls] = info
+        # The type descriptions the slow path walks, made when it first needs one:
+        # describing every class up front was most of the cost of ``import rtcore``.
+        self._info: dict[type[EventBase], mi.StructType] = {}
         self.bulk = _bulk_decoder(self.decoder, *bulk)
+
+    def info(self, cls: type[EventBase]) -> mi.StructType:
+        """The msgspec description of one event class, for the slow path."""
+        info = self._info.get(cls)
+        if info is None:
+            described = mi.type_info(cls)
+            assert isinstance(described, mi.StructType)
+            info = self._info[cls] = described
+        return info
 
     def decode(self, data: bytes | str, strict: bool) -> Any:
         if len(data) >= _BULK_MIN:
@@ -292,7 +286,8 @@ class _Table:
         if cls is None:
             return UnknownEvent(type=event_type, payload=obj)
         found: list[tuple[_Path, Any]] = []
-        cleaned = _strip(obj, self.info[cls], (), found)
+        info = self.info(cls)
+        cleaned = _strip(obj, info, (), found)
         if found and strict:
             raise DecodeError(
                 "unknown field",
@@ -304,35 +299,53 @@ class _Table:
         try:
             event = msgspec.convert(cleaned, cls)
         except msgspec.ValidationError as exc:
-            raise _translate(str(exc), cleaned, self.info[cls], event_id, event_type) from None
+            raise _translate(str(exc), cleaned, info, event_id, event_type) from None
         if found:
             force_setattr(event, "_rtcore_unknown", tuple(found))
         return event
+
+
+class _Tables(dict[str, _Table]):
+    """The decoding tables of one direction, by dialect, each made on first use.
+
+    A process usually decodes one direction of one dialect, and ``import rtcore``
+    should not pay for the other three. After the first message a lookup is a
+    plain dict hit; an unknown dialect is a ``ValueError``.
+    """
+
+    def __init__(self, make: Callable[[str], _Table]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, dialect: str) -> _Table:
+        if dialect not in ("ga", "beta"):
+            raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
+        table = self[dialect] = self._make(dialect)
+        return table
 
 
 def _classes(types: tuple[type[Any], ...]) -> tuple[type[EventBase], ...]:
     return cast("tuple[type[EventBase], ...]", types)
 
 
-_SERVER_TABLES: Final[dict[str, _Table]] = {
-    "beta": _Table(_classes(SERVER_EVENT_TYPES), ((ResponseAudioDelta,), "delta")),
-    # A GA stream may carry the beta name of the audio delta (GA.md 11.2 #2): same speed.
-    "ga": _Table(
-        _classes(ga.SERVER_EVENT_TYPES + ga.BETA_NAMES_TOLERATED),
-        ((ga.ResponseOutputAudioDelta, ResponseAudioDelta), "delta"),
-    ),
-}
-_CLIENT_TABLES: Final[dict[str, _Table]] = {
-    "beta": _Table(_classes(CLIENT_EVENT_TYPES), ((InputAudioBufferAppend,), "audio")),
-    "ga": _Table(_classes(ga.CLIENT_EVENT_TYPES), ((InputAudioBufferAppend,), "audio")),
-}
+def _server_table(dialect: str) -> _Table:
+    if dialect == "beta":
+        return _Table(_classes(beta.SERVER_EVENT_TYPES), ((beta.ResponseAudioDelta,), "delta"))
+    # A GA stream may carry the beta name of the audio delta
+    # (docs/protocol/choices.md#beta-names-in-ga): same speed.
+    return _Table(
+        _classes(ga.SERVER_EVENT_TYPES + ga.TOLERATED_EVENT_TYPES),
+        ((ga.ResponseOutputAudioDelta, beta.ResponseAudioDelta), "delta"),
+    )
 
 
-def _table(tables: dict[str, _Table], dialect: str) -> _Table:
-    try:
-        return tables[dialect]
-    except KeyError:
-        raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'") from None
+def _client_table(dialect: str) -> _Table:
+    types = ga.CLIENT_EVENT_TYPES if dialect == "ga" else beta.CLIENT_EVENT_TYPES
+    return _Table(_classes(types), ((InputAudioBufferAppend,), "audio"))
+
+
+_SERVER_TABLES: Final = _Tables(_server_table)
+_CLIENT_TABLES: Final = _Tables(_client_table)
 
 
 def decode_server_event(
@@ -348,7 +361,7 @@ def decode_server_event(
     an error too (useful to check that a server sends nothing this protocol
     version does not define).
     """
-    event: ServerEvent | UnknownEvent = _table(_SERVER_TABLES, dialect).decode(data, strict)
+    event: ServerEvent | UnknownEvent = _SERVER_TABLES[dialect].decode(data, strict)
     return event
 
 
@@ -362,5 +375,5 @@ def decode_client_event(
     fields raise ``DecodeError`` with code ``unknown_parameter`` and the
     dotted ``path``, as the real service answers.
     """
-    event: ClientEvent | UnknownEvent = _table(_CLIENT_TABLES, dialect).decode(data, strict)
+    event: ClientEvent | UnknownEvent = _CLIENT_TABLES[dialect].decode(data, strict)
     return event

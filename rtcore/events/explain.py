@@ -7,7 +7,9 @@ the protocol error code (``invalid_type``, ``invalid_value``,
 ``missing_required_parameter``, ``unknown_parameter``, ``invalid_event``) -
 or sets unknown fields aside so that the event can still be decoded. It also
 holds the nesting rule: a message nested deeper than ``MAX_NESTING_DEPTH`` is
-refused before anything recursive touches it.
+refused before anything recursive touches it, and reads the dicts an SDK user
+gives a client event instead of its session, item or response parameters, with
+the same errors (``_from_dict``).
 """
 
 from __future__ import annotations
@@ -342,3 +344,38 @@ def _literals(t: mi.Type | None) -> list[Any]:
             out.extend(_literals(member))
         return out
     return []
+
+
+# -- dicts given where a client event takes an object -------------------------
+
+
+def _from_dict(event: Any, name: str) -> None:
+    """Replace the dict given for field ``name`` of a new event by the typed object.
+
+    The dict is read as the codec reads the same JSON (through the field's own
+    type, so in the event's own dialect), except that an unknown key is an
+    error here, as it is for a keyword argument: a typo must not vanish. A bad
+    value raises the codec's ``DecodeError`` naming the path from the event
+    (``item.content[0].type``). Called by ``__post_init__`` of the client
+    events that carry a session, an item or response parameters.
+    """
+    value = getattr(event, name)
+    cls = type(event)
+    field_type = next(f.type for f in msgspec.structs.fields(cls) if f.name == name)
+    try:
+        converted = msgspec.convert(value, field_type)
+    except msgspec.ValidationError as exc:
+        # msgspec names the path from the field's value; the codec names it from the event.
+        message, _, path = str(exc).partition(" - at `$")
+        message += f" - at `$.{name}{path}" if path else f" - at `$.{name}`"
+        info = mi.type_info(cls)
+        assert isinstance(info, mi.StructType)
+        event_id = getattr(event, "event_id", None)
+        raise _translate(
+            message,
+            {name: value},
+            info,
+            event_id if isinstance(event_id, str) else None,
+            cls.type,
+        ) from None
+    msgspec.structs.force_setattr(event, name, converted)

@@ -1,12 +1,18 @@
-"""The GA dialect's vocabulary (GA.md sections 3 and 4): 11 client and 46 server events.
+"""The GA dialect's vocabulary (docs/protocol/ga.md): 11 client and 46 server events, and their
+objects.
 
-This module is the GA namespace: every GA event and object under its GA
-name. Where an event has the same wire shape in both dialects the class is
-the beta one, shared (``ga.InputAudioBufferAppend is
-rtcore.events.InputAudioBufferAppend``); where the shape differs, the class
-here is named after the GA wire type and lives only in this namespace
-(``ga.SessionUpdate`` carries a GA session, ``rtcore.events.SessionUpdate`` a
-beta one). Encoding needs no dialect: each class knows its wire ``type``.
+This module is the GA namespace: every event and object of the GA dialect
+under its wire name, the unions (``Item``, ``ContentPart``, ``Tool``,
+``ToolChoice``, ``SessionConfig``, ...), and the event tables
+``CLIENT_EVENT_TYPES``, ``SERVER_EVENT_TYPES``, ``CLIENT_EVENTS`` and
+``SERVER_EVENTS``. Where a class has the same wire shape in beta it is the same
+object in both namespaces (``ga.InputAudioBufferAppend is
+beta.InputAudioBufferAppend``); where the shape differs the two namespaces
+hold different classes under the same name (``ga.SessionUpdate`` carries a GA
+session with its ``type``, ``beta.SessionUpdate`` a flat beta one;
+``ga.MessageItem`` has assistant parts ``output_text`` / ``output_audio``).
+Encoding needs no dialect: each class knows its wire ``type``; GA is the
+codec's default dialect.
 
 GA events defined here:
 
@@ -23,16 +29,28 @@ GA events defined here:
 
 The GA decoder also accepts the three beta streaming names
 (``response.text.*``, ``response.audio.*``, ``response.audio_transcript.*``),
-because a GA server has been seen sending them (GA.md 11.2 #2), and
+because a GA server has been seen sending them (docs/protocol/choices.md#beta-names-in-ga), and
 ``transcription_session.created`` / ``.updated``, which the live server sent to
-transcription sessions (GA.md 1.4); they decode to the beta classes and drive
-the same transitions.
+transcription sessions (docs/protocol/connection.md#session-type). They decode to the beta classes
+(``rtcore.events.beta.ResponseTextDelta``, ...), listed in
+``TOLERATED_EVENT_TYPES``, and drive the same transitions; they are not GA
+names, so this namespace does not hold them.
+
+A dict where an object is expected: ``SessionUpdate(session={...})``,
+``ConversationItemCreate(item={...})`` and ``ResponseCreate(response={...})``
+accept the object as a dict, as it would be written in JSON. It is converted at
+construction through the field's GA type, with the codec's errors: a bad value
+raises ``DecodeError`` naming the path (``session.type: missing required
+field``), and so does an unknown key (code ``unknown_parameter``), which the
+codec would only set aside when decoding. Type checkers still want the typed
+object.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
+from . import beta as _beta
 from ._base import UNSET, UnsetType
 from .client import (
     ClientEvent,
@@ -45,10 +63,11 @@ from .client import (
     OutputAudioBufferClear,
     ResponseCancel,
 )
+from .explain import _from_dict
 from .ga_objects import *  # noqa: F403 - this module is the GA namespace
-from .ga_objects import GAItem, GAResponse, GAResponseParams, GASession, GASessionConfig
+from .ga_objects import Item, Response, ResponseParams, Session, SessionConfig
 from .ga_objects import __all__ as _objects
-from .objects import *  # noqa: F403 - shared objects belong to the GA namespace too
+from .objects import *  # noqa: F403 - the shared objects belong to the GA namespace too
 from .objects import __all__ as _shared_objects
 from .server import (
     ConversationCreated,
@@ -68,29 +87,25 @@ from .server import (
     OutputAudioBufferStarted,
     OutputAudioBufferStopped,
     RateLimitsUpdated,
-    ResponseAudioDelta,
-    ResponseAudioDone,
-    ResponseAudioTranscriptDelta,
-    ResponseAudioTranscriptDone,
     ResponseContentPartAdded,
     ResponseContentPartDone,
     ResponseFunctionCallArgumentsDelta,
     ResponseFunctionCallArgumentsDone,
-    ResponseTextDelta,
-    ResponseTextDone,
     ServerEvent,
-    TranscriptionSessionCreated,
-    TranscriptionSessionUpdated,
 )
 
-# -- client events whose shape is GA's own (GA.md section 3) ------------------------
+# -- client events whose shape is GA's own (docs/protocol/ga.md#client-events) ------
 
 
 class SessionUpdate(ClientEvent, frozen=True, tag="session.update", kw_only=True):
     """Change the session; ``session.type`` is required, nested objects merge."""
 
     type: ClassVar[str] = "session.update"
-    session: GASessionConfig
+    session: SessionConfig
+
+    def __post_init__(self) -> None:
+        if isinstance(self.session, dict):  # an SDK user's dict (module docstring)
+            _from_dict(self, "session")
 
 
 class ConversationItemCreate(
@@ -99,39 +114,47 @@ class ConversationItemCreate(
     """Add an item; answered by ``conversation.item.added`` then ``.done``."""
 
     type: ClassVar[str] = "conversation.item.create"
-    item: GAItem
+    item: Item
     previous_item_id: str | None | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.item, dict):  # an SDK user's dict (module docstring)
+            _from_dict(self, "item")
 
 
 class ResponseCreate(ClientEvent, frozen=True, tag="response.create", kw_only=True):
     """Start a response, optionally with per-response overrides."""
 
     type: ClassVar[str] = "response.create"
-    response: GAResponseParams | None | UnsetType = UNSET
+    response: ResponseParams | None | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.response, dict):  # an SDK user's dict (module docstring)
+            _from_dict(self, "response")
 
 
-# -- server events whose shape is GA's own (GA.md section 4) ------------------------
+# -- server events whose shape is GA's own (docs/protocol/ga.md#server-events) ------
 
 
 class SessionCreated(ServerEvent, frozen=True, tag="session.created", kw_only=True):
     """First event of every connection: the complete GA session."""
 
     type: ClassVar[str] = "session.created"
-    session: GASession
+    session: Session
 
 
 class SessionUpdated(ServerEvent, frozen=True, tag="session.updated", kw_only=True):
     """Confirms ``session.update`` with the complete effective session."""
 
     type: ClassVar[str] = "session.updated"
-    session: GASession
+    session: Session
 
 
 class ConversationItemAdded(ServerEvent, frozen=True, tag="conversation.item.added", kw_only=True):
     """An item entered the conversation after ``previous_item_id`` (``null``: first)."""
 
     type: ClassVar[str] = "conversation.item.added"
-    item: GAItem
+    item: Item
     previous_item_id: str | None | UnsetType = UNSET
 
 
@@ -139,7 +162,7 @@ class ConversationItemDone(ServerEvent, frozen=True, tag="conversation.item.done
     """The item is final: its status and full content (audio bytes left out)."""
 
     type: ClassVar[str] = "conversation.item.done"
-    item: GAItem
+    item: Item
     previous_item_id: str | None | UnsetType = UNSET
 
 
@@ -149,7 +172,7 @@ class ConversationItemCreated(
     """The beta item event, still in the GA unions; GA servers send ``added``/``done``."""
 
     type: ClassVar[str] = "conversation.item.created"
-    item: GAItem
+    item: Item
     previous_item_id: str | None | UnsetType = UNSET
 
 
@@ -159,21 +182,21 @@ class ConversationItemRetrieved(
     """Answer to ``conversation.item.retrieve``: the full item, audio included."""
 
     type: ClassVar[str] = "conversation.item.retrieved"
-    item: GAItem
+    item: Item
 
 
 class ResponseCreated(ServerEvent, frozen=True, tag="response.created", kw_only=True):
     """A response started (``in_progress``, empty ``output``, ``usage`` null)."""
 
     type: ClassVar[str] = "response.created"
-    response: GAResponse
+    response: Response
 
 
 class ResponseDone(ServerEvent, frozen=True, tag="response.done", kw_only=True):
     """A response ended, whatever the reason; exactly one per ``response.created``."""
 
     type: ClassVar[str] = "response.done"
-    response: GAResponse
+    response: Response
 
 
 class ResponseOutputItemAdded(
@@ -184,7 +207,7 @@ class ResponseOutputItemAdded(
     type: ClassVar[str] = "response.output_item.added"
     response_id: str
     output_index: int
-    item: GAItem
+    item: Item
 
 
 class ResponseOutputItemDone(
@@ -195,7 +218,7 @@ class ResponseOutputItemDone(
     type: ClassVar[str] = "response.output_item.done"
     response_id: str
     output_index: int
-    item: GAItem
+    item: Item
 
 
 class ResponseOutputTextDelta(
@@ -281,7 +304,8 @@ class ResponseOutputAudioDone(
 class InputAudioBufferDtmfEventReceived(
     ServerEvent, frozen=True, tag="input_audio_buffer.dtmf_event_received", kw_only=True
 ):
-    """A keypad tone on a SIP call; the only server event without ``event_id`` (GA.md 1.6)."""
+    """A keypad tone on a SIP call; the only server event without ``event_id``
+    (docs/protocol/connection.md#envelope)."""
 
     type: ClassVar[str] = "input_audio_buffer.dtmf_event_received"
     event_id: str | UnsetType = UNSET  # type: ignore[assignment]
@@ -365,7 +389,7 @@ class ResponseMcpCallFailed(ServerEvent, frozen=True, tag="response.mcp_call.fai
     output_index: int
 
 
-CLIENT_EVENT_TYPES: tuple[type[ClientEvent], ...] = (
+CLIENT_EVENT_TYPES: Final[tuple[type[ClientEvent], ...]] = (
     SessionUpdate,
     InputAudioBufferAppend,
     InputAudioBufferCommit,
@@ -380,7 +404,7 @@ CLIENT_EVENT_TYPES: tuple[type[ClientEvent], ...] = (
 )
 """The 11 client events of the GA SDK union."""
 
-SERVER_EVENT_TYPES: tuple[type[ServerEvent], ...] = (
+SERVER_EVENT_TYPES: Final[tuple[type[ServerEvent], ...]] = (
     ErrorEvent,
     SessionCreated,
     SessionUpdated,
@@ -430,23 +454,31 @@ SERVER_EVENT_TYPES: tuple[type[ServerEvent], ...] = (
 )
 """The 46 server events of the GA SDK union."""
 
-BETA_NAMES_TOLERATED: tuple[type[ServerEvent], ...] = (
-    TranscriptionSessionCreated,
-    TranscriptionSessionUpdated,
-    ResponseTextDelta,
-    ResponseTextDone,
-    ResponseAudioDelta,
-    ResponseAudioDone,
-    ResponseAudioTranscriptDelta,
-    ResponseAudioTranscriptDone,
+TOLERATED_EVENT_TYPES: Final[tuple[type[ServerEvent], ...]] = (
+    _beta.TranscriptionSessionCreated,
+    _beta.TranscriptionSessionUpdated,
+    _beta.ResponseTextDelta,
+    _beta.ResponseTextDone,
+    _beta.ResponseAudioDelta,
+    _beta.ResponseAudioDone,
+    _beta.ResponseAudioTranscriptDelta,
+    _beta.ResponseAudioTranscriptDone,
 )
-"""Beta events a GA client also reads, never sent in GA: the streaming names a GA server
-has been seen sending (GA.md 11.2 #2), and the first event of a transcription session
-as the live server sent it in Oct 2025 (GA.md 1.4, 11.2 #4)."""
+"""Beta server events the GA decoder also reads, never sent in GA: the streaming names a GA server
+has been seen sending (docs/protocol/choices.md#beta-names-in-ga), and the first event of a
+transcription session as the live server sent it in Oct 2025
+(docs/protocol/connection.md#session-type, docs/protocol/choices.md#transcription-session-created).
+Not in ``SERVER_EVENTS``."""
 
-_events = [c.__name__ for c in CLIENT_EVENT_TYPES + SERVER_EVENT_TYPES + BETA_NAMES_TOLERATED]
+CLIENT_EVENTS: Final[dict[str, type[ClientEvent]]] = {c.type: c for c in CLIENT_EVENT_TYPES}
+"""GA client event classes by wire ``type`` (the 11 of docs/protocol/ga.md#client-events)."""
+SERVER_EVENTS: Final[dict[str, type[ServerEvent]]] = {c.type: c for c in SERVER_EVENT_TYPES}
+"""GA server event classes by wire ``type`` (the 46 of docs/protocol/ga.md#server-events)."""
+
+_events = [c.__name__ for c in CLIENT_EVENT_TYPES + SERVER_EVENT_TYPES]
 # Built from the tables above so that a new event cannot be left out of the namespace.
 __all__ = sorted(  # noqa: PLE0605
     {*_events, *_objects, *_shared_objects, "CLIENT_EVENT_TYPES", "SERVER_EVENT_TYPES"}
-    | {"BETA_NAMES_TOLERATED", "ClientEvent", "ServerEvent", "UNSET", "UnsetType"}
+    | {"CLIENT_EVENTS", "SERVER_EVENTS", "TOLERATED_EVENT_TYPES"}
+    | {"ClientEvent", "ServerEvent", "UNSET", "UnsetType"}
 )

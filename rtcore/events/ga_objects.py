@@ -1,13 +1,19 @@
-"""The nested objects of the GA dialect whose wire shape differs from beta (GA.md section 2).
+"""The nested objects of the GA dialect whose wire shape differs from beta
+(docs/protocol/ga.md#objects).
+
+They carry the wire's plain names (``MessageItem``, ``Session``,
+``ToolChoiceFunction``, ...), the same names as their beta counterparts in
+``rtcore.events.beta_objects``: import them from the namespace
+``rtcore.events.ga``, where the name says the dialect.
 
 GA nests the audio configuration (``session.audio.input`` / ``.output``),
 spells audio formats as objects (``{"type": "audio/pcm", "rate": 24000}``),
 names assistant content ``output_text`` / ``output_audio``, adds
 ``input_image`` content, MCP tools and four MCP item types, and reshapes the
 response object and the response parameters. Objects whose shape is the same
-in both dialects (function tools, function call items, usage, status details,
-errors, rate limits, the content parts of ``response.content_part.*``) are the
-beta classes of ``rtcore.events.objects``, shared.
+in both dialects (function call items, usage, status details, errors, rate
+limits, tracing, the content parts of ``response.content_part.*``) are the
+classes of ``rtcore.events.objects``, shared by both namespaces.
 
 As in beta, the codec checks types, required fields and enum values here and
 nothing else: ranges (``max_output_tokens`` 1-4096, ``speed`` 0.25-1.5,
@@ -15,14 +21,14 @@ nothing else: ranges (``max_output_tokens`` 1-4096, ``speed`` 0.25-1.5,
 modality and the item rules are the server role's business
 (``rtcore.server``), because a client must read whatever a server reports.
 
-Choices where GA.md leaves room (each also in the README):
+Choices where the public references leave room (docs/protocol/choices.md):
 
 * Tagged unions need their tag: a tool, a turn-detection object, an audio
   format, a content part and an item must carry ``type`` (the SDK types mark a
   few of these optional, but every sender sets them).
-* Items also accept the beta part names ``text`` / ``audio`` (GA.md 11.2 #14,
-  #15: the spec's own GA examples still use them), so that a client reads
-  such a server; the server role refuses them in GA input.
+* Items also accept the beta part names ``text`` / ``audio``
+  (docs/protocol/choices.md#beta-part-names-in-items: the spec's own GA examples still use them), so
+  that a client reads such a server; the server role refuses them in GA input.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from .objects import (
     ItemReference,
     StatusDetails,
     TextContent,
-    TracingConfig,
+    Tracing,
     Usage,
 )
 
@@ -50,12 +56,12 @@ __all__ = [
     "PcmaFormat",
     "AudioFormatSpec",
     "VoiceId",
-    "GAVoice",
-    "GANoiseReduction",
-    "GATranscription",
+    "Voice",
+    "NoiseReduction",
+    "Transcription",
     "ServerVad",
     "SemanticVad",
-    "GATurnDetection",
+    "TurnDetection",
     "AudioInput",
     "AudioOutput",
     "AudioConfig",
@@ -65,30 +71,29 @@ __all__ = [
     "McpToolFilter",
     "McpApprovalFilter",
     "McpTool",
-    "GATool",
-    "ToolChoiceFunctionGA",
+    "Tool",
+    "ToolChoiceFunction",
     "ToolChoiceMcp",
-    "GAToolChoice",
+    "ToolChoice",
     # other session members
     "TokenLimits",
     "RetentionRatioTruncation",
     "Truncation",
     "Prompt",
     "Reasoning",
-    "GATracing",
     # sessions
     "RealtimeSessionConfig",
     "RealtimeSession",
-    "TranscriptionSessionConfigGA",
-    "TranscriptionSessionGA",
-    "GASessionConfig",
-    "GASession",
+    "TranscriptionSessionConfig",
+    "TranscriptionSession",
+    "SessionConfig",
+    "Session",
     # items
     "InputImageContent",
     "OutputTextContent",
     "OutputAudioContent",
-    "GAContentPart",
-    "GAMessageItem",
+    "ContentPart",
+    "MessageItem",
     "McpListedTool",
     "McpListToolsItem",
     "McpProtocolError",
@@ -98,18 +103,18 @@ __all__ = [
     "McpCallItem",
     "McpApprovalRequestItem",
     "McpApprovalResponseItem",
-    "GAItem",
-    "GAInputItem",
+    "Item",
+    "InputItem",
     # responses
     "ResponseAudioOutput",
     "ResponseAudio",
-    "GAResponse",
-    "GAResponseParams",
+    "Response",
+    "ResponseParams",
 ]
 
 
 # --------------------------------------------------------------------------
-# Audio formats and the nested audio configuration (GA.md 2.1-2.5)
+# Audio formats and the nested audio configuration (docs/protocol/ga.md#session)
 
 
 class PcmFormat(Object, frozen=True, tag_field="type", tag="audio/pcm"):
@@ -140,19 +145,20 @@ class VoiceId(Object, frozen=True):
     id: str
 
 
-GAVoice: TypeAlias = str | VoiceId
+Voice: TypeAlias = str | VoiceId
 """A built-in voice name (any string: ``marin``, ``cedar``, ...) or a custom voice."""
 
 
-class GANoiseReduction(Object, frozen=True):
+class NoiseReduction(Object, frozen=True):
     """``audio.input.noise_reduction``: ``near_field`` / ``far_field`` and a strength."""
 
     type: Literal["near_field", "far_field"] | UnsetType = UNSET
     strength: float | UnsetType = UNSET
 
 
-class GATranscription(Object, frozen=True):
-    """``audio.input.transcription``: the separate ASR pass over user audio (GA.md 2.5)."""
+class Transcription(Object, frozen=True):
+    """``audio.input.transcription``: the separate ASR pass over user audio
+    (docs/protocol/ga.md#transcription)."""
 
     model: str | None | UnsetType = UNSET
     language: str | None | UnsetType = UNSET
@@ -163,7 +169,7 @@ class GATranscription(Object, frozen=True):
 
 
 class ServerVad(Object, frozen=True, tag_field="type", tag="server_vad"):
-    """Voice activity detection on loudness (GA.md 2.3)."""
+    """Voice activity detection on loudness (docs/protocol/ga.md#turn-detection)."""
 
     type: ClassVar[str] = "server_vad"
     threshold: float | None | UnsetType = UNSET
@@ -175,7 +181,8 @@ class ServerVad(Object, frozen=True, tag_field="type", tag="server_vad"):
 
 
 class SemanticVad(Object, frozen=True, tag_field="type", tag="semantic_vad"):
-    """Turn detection that waits longer when the user seems unfinished (GA.md 2.3)."""
+    """Turn detection that waits longer when the user seems unfinished
+    (docs/protocol/ga.md#turn-detection)."""
 
     type: ClassVar[str] = "semantic_vad"
     eagerness: Literal["low", "medium", "high", "auto"] | None | UnsetType = UNSET
@@ -183,23 +190,23 @@ class SemanticVad(Object, frozen=True, tag_field="type", tag="semantic_vad"):
     interrupt_response: bool | None | UnsetType = UNSET
 
 
-GATurnDetection: TypeAlias = ServerVad | SemanticVad
+TurnDetection: TypeAlias = ServerVad | SemanticVad
 
 
 class AudioInput(Object, frozen=True):
     """``session.audio.input``."""
 
     format: AudioFormatSpec | None | UnsetType = UNSET
-    noise_reduction: GANoiseReduction | None | UnsetType = UNSET
-    transcription: GATranscription | None | UnsetType = UNSET
-    turn_detection: GATurnDetection | None | UnsetType = UNSET
+    noise_reduction: NoiseReduction | None | UnsetType = UNSET
+    transcription: Transcription | None | UnsetType = UNSET
+    turn_detection: TurnDetection | None | UnsetType = UNSET
 
 
 class AudioOutput(Object, frozen=True):
     """``session.audio.output``."""
 
     format: AudioFormatSpec | None | UnsetType = UNSET
-    voice: GAVoice | None | UnsetType = UNSET
+    voice: Voice | None | UnsetType = UNSET
     speed: float | None | UnsetType = UNSET
 
 
@@ -217,7 +224,7 @@ class TranscriptionAudio(Object, frozen=True):
 
 
 # --------------------------------------------------------------------------
-# Tools (GA.md 2.6)
+# Tools (docs/protocol/ga.md#tools)
 
 
 class FunctionTool(Object, frozen=True, tag_field="type", tag="function"):
@@ -244,10 +251,11 @@ class McpApprovalFilter(Object, frozen=True):
 
 
 class McpTool(Object, frozen=True, tag_field="type", tag="mcp"):
-    """Tools of a remote MCP server that the service calls itself (GA.md 2.6, 10.14).
+    """Tools of a remote MCP server that the service calls itself (docs/protocol/ga.md#tools,
+    docs/protocol/flows.md#mcp).
 
-    Optional members may be ``null``: a server echoes every nullable field as
-    ``null`` (GA.md 1.5) and the SDK types them ``Optional``. A server reading
+    Optional members may be ``null``: a server echoes every nullable field as ``null``
+    (docs/protocol/connection.md#first-events) and the SDK types them ``Optional``. A server reading
     a client's tool takes ``null`` as "not set" (``without_nulls``).
     """
 
@@ -265,10 +273,10 @@ class McpTool(Object, frozen=True, tag_field="type", tag="mcp"):
     defer_loading: bool | None | UnsetType = UNSET
 
 
-GATool: TypeAlias = FunctionTool | McpTool
+Tool: TypeAlias = FunctionTool | McpTool
 
 
-class ToolChoiceFunctionGA(Object, frozen=True, tag_field="type", tag="function"):
+class ToolChoiceFunction(Object, frozen=True, tag_field="type", tag="function"):
     """``{"type": "function", "name": ...}``: GA settles the flat form."""
 
     type: ClassVar[str] = "function"
@@ -283,12 +291,12 @@ class ToolChoiceMcp(Object, frozen=True, tag_field="type", tag="mcp"):
     name: str | None | UnsetType = UNSET
 
 
-GAToolChoice: TypeAlias = str | ToolChoiceFunctionGA | ToolChoiceMcp
+ToolChoice: TypeAlias = str | ToolChoiceFunction | ToolChoiceMcp
 """``"auto"``, ``"none"``, ``"required"``, a named function or an MCP server's tool."""
 
 
 # --------------------------------------------------------------------------
-# Other session members (GA.md 2.1)
+# Other session members (docs/protocol/ga.md#session)
 
 
 class TokenLimits(Object, frozen=True):
@@ -320,11 +328,8 @@ class Reasoning(Object, frozen=True):
     effort: Literal["minimal", "low", "medium", "high", "xhigh"] | None | UnsetType = UNSET
 
 
-GATracing: TypeAlias = Literal["auto"] | TracingConfig
-
-
 # --------------------------------------------------------------------------
-# Sessions (GA.md 2.1, 2.9)
+# Sessions (docs/protocol/ga.md#session, docs/protocol/ga.md#transcription-session)
 
 
 class RealtimeSessionConfig(Object, frozen=True, tag_field="type", tag="realtime"):
@@ -337,11 +342,11 @@ class RealtimeSessionConfig(Object, frozen=True, tag_field="type", tag="realtime
     audio: AudioConfig | None | UnsetType = UNSET
     include: tuple[str, ...] | None | UnsetType = UNSET
     max_output_tokens: MaxTokens | None | UnsetType = UNSET
-    tools: tuple[GATool, ...] | None | UnsetType = UNSET
-    tool_choice: GAToolChoice | None | UnsetType = UNSET
+    tools: tuple[Tool, ...] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
     parallel_tool_calls: bool | None | UnsetType = UNSET
     reasoning: Reasoning | None | UnsetType = UNSET
-    tracing: GATracing | None | UnsetType = UNSET
+    tracing: Tracing | None | UnsetType = UNSET
     truncation: Truncation | None | UnsetType = UNSET
     prompt: Prompt | None | UnsetType = UNSET
 
@@ -354,16 +359,17 @@ class RealtimeSession(RealtimeSessionConfig, frozen=True, kw_only=True, tag="rea
     expires_at: int | UnsetType = UNSET
 
 
-class TranscriptionSessionConfigGA(Object, frozen=True, tag_field="type", tag="transcription"):
-    """``session.update.session`` of a transcription session (GA.md 2.9)."""
+class TranscriptionSessionConfig(Object, frozen=True, tag_field="type", tag="transcription"):
+    """``session.update.session`` of a transcription session
+    (docs/protocol/ga.md#transcription-session)."""
 
     type: ClassVar[str] = "transcription"
     audio: TranscriptionAudio | None | UnsetType = UNSET
     include: tuple[str, ...] | None | UnsetType = UNSET
 
 
-class TranscriptionSessionGA(
-    TranscriptionSessionConfigGA, frozen=True, kw_only=True, tag="transcription"
+class TranscriptionSession(
+    TranscriptionSessionConfig, frozen=True, kw_only=True, tag="transcription"
 ):
     """The session of ``session.created`` / ``.updated`` in a transcription session."""
 
@@ -372,12 +378,12 @@ class TranscriptionSessionGA(
     expires_at: int | UnsetType = UNSET
 
 
-GASessionConfig: TypeAlias = RealtimeSessionConfig | TranscriptionSessionConfigGA
-GASession: TypeAlias = RealtimeSession | TranscriptionSessionGA
+SessionConfig: TypeAlias = RealtimeSessionConfig | TranscriptionSessionConfig
+Session: TypeAlias = RealtimeSession | TranscriptionSession
 
 
 # --------------------------------------------------------------------------
-# Items and content (GA.md 2.7)
+# Items and content (docs/protocol/ga.md#items)
 
 
 class InputImageContent(Object, frozen=True, tag_field="type", tag="input_image"):
@@ -403,7 +409,7 @@ class OutputAudioContent(Object, frozen=True, tag_field="type", tag="output_audi
     transcript: str | None | UnsetType = UNSET
 
 
-GAContentPart: TypeAlias = (
+ContentPart: TypeAlias = (
     InputTextContent
     | InputAudioContent
     | InputImageContent
@@ -414,12 +420,12 @@ GAContentPart: TypeAlias = (
 )
 
 
-class GAMessageItem(Object, frozen=True, tag_field="type", tag="message"):
+class MessageItem(Object, frozen=True, tag_field="type", tag="message"):
     """A message from the user, the assistant or the system."""
 
     type: ClassVar[str] = "message"
     role: Literal["user", "assistant", "system"]
-    content: tuple[GAContentPart, ...] | UnsetType = UNSET
+    content: tuple[ContentPart, ...] | UnsetType = UNSET
     id: str | UnsetType = UNSET
     object: Literal["realtime.item"] | UnsetType = UNSET
     status: ItemStatus | UnsetType = UNSET
@@ -496,8 +502,8 @@ class McpApprovalResponseItem(Object, frozen=True, tag_field="type", tag="mcp_ap
     reason: str | None | UnsetType = UNSET
 
 
-GAItem: TypeAlias = (
-    GAMessageItem
+Item: TypeAlias = (
+    MessageItem
     | FunctionCallItem
     | FunctionCallOutputItem
     | McpListToolsItem
@@ -505,8 +511,8 @@ GAItem: TypeAlias = (
     | McpApprovalRequestItem
     | McpApprovalResponseItem
 )
-GAInputItem: TypeAlias = (
-    GAMessageItem
+InputItem: TypeAlias = (
+    MessageItem
     | FunctionCallItem
     | FunctionCallOutputItem
     | McpListToolsItem
@@ -519,26 +525,27 @@ GAInputItem: TypeAlias = (
 
 
 # --------------------------------------------------------------------------
-# Responses (GA.md 2.10, 2.11)
+# Responses (docs/protocol/ga.md#response-parameters, docs/protocol/ga.md#response-object)
 
 
 class ResponseAudioOutput(Object, frozen=True):
     """``response.audio.output``: the effective (or requested) output format and voice."""
 
     format: AudioFormatSpec | None | UnsetType = UNSET
-    voice: GAVoice | None | UnsetType = UNSET
+    voice: Voice | None | UnsetType = UNSET
 
 
 class ResponseAudio(Object, frozen=True):
     output: ResponseAudioOutput | None | UnsetType = UNSET
 
 
-class GAResponse(Object, frozen=True):
-    """The ``realtime.response`` object of ``response.created`` / ``response.done`` (GA.md 2.11)."""
+class Response(Object, frozen=True):
+    """The ``realtime.response`` object of ``response.created`` / ``response.done``
+    (docs/protocol/ga.md#response-object)."""
 
     id: str
     status: ResponseStatus
-    output: tuple[GAItem, ...]
+    output: tuple[Item, ...]
     object: Literal["realtime.response"] | UnsetType = UNSET
     status_details: StatusDetails | None | UnsetType = UNSET
     conversation_id: str | None | UnsetType = UNSET
@@ -549,8 +556,9 @@ class GAResponse(Object, frozen=True):
     metadata: dict[str, str] | None | UnsetType = UNSET
 
 
-class GAResponseParams(Object, frozen=True):
-    """``response.create.response``: per-response overrides (GA.md 2.10).
+class ResponseParams(Object, frozen=True):
+    """``response.create.response``: per-response overrides
+    (docs/protocol/ga.md#response-parameters).
 
     ``null`` for an optional member means "not set", as for ``session.update``
     (third-party clients send ``"instructions": null``).
@@ -559,12 +567,12 @@ class GAResponseParams(Object, frozen=True):
     output_modalities: tuple[Modality, ...] | None | UnsetType = UNSET
     instructions: str | None | UnsetType = UNSET
     audio: ResponseAudio | None | UnsetType = UNSET
-    tools: tuple[GATool, ...] | None | UnsetType = UNSET
-    tool_choice: GAToolChoice | None | UnsetType = UNSET
+    tools: tuple[Tool, ...] | None | UnsetType = UNSET
+    tool_choice: ToolChoice | None | UnsetType = UNSET
     max_output_tokens: MaxTokens | None | UnsetType = UNSET
     conversation: str | None | UnsetType = UNSET
     metadata: dict[str, str] | None | UnsetType = UNSET
-    input: tuple[GAInputItem, ...] | None | UnsetType = UNSET
+    input: tuple[InputItem, ...] | None | UnsetType = UNSET
     prompt: Prompt | None | UnsetType = UNSET
     reasoning: Reasoning | None | UnsetType = UNSET
     parallel_tool_calls: bool | None | UnsetType = UNSET

@@ -1,74 +1,43 @@
-"""The nested objects that events carry (EVENTS.md section 2).
+"""The nested objects whose wire shape is the same in both dialects (docs/protocol/beta.md#objects).
 
-Session configuration and the session object, the conversation, items and
-their content parts, responses with status details and usage, rate limits and
-error objects. Items and content parts are tagged unions on their ``type``
-field, exactly as on the wire.
+Content parts (``input_text``, ``input_audio``, and the ``text`` / ``audio`` parts of
+``response.content_part.*``, docs/protocol/ga.md#content-part), function call items and item
+references, usage and status details, rate limits, error objects and the details of input
+transcriptions. These classes belong to both namespaces: ``rtcore.events.ga.Usage is
+rtcore.events.beta.Usage``, and they are also at ``rtcore.events``. The objects whose shape differs
+are in ``rtcore.events.beta_objects`` and ``rtcore.events.ga_objects``.
 
-The codec checks types, required fields and enum values here. Ranges
-(``temperature`` 0.6-1.2, ``max_response_output_tokens`` 1-4096, ...) and
-cross-field rules (assistant messages may not carry audio) are left to the
-server role, which answers them with the protocol's own error codes; a client
-must still be able to read whatever a real server reports.
+The codec checks types, required fields and enum values here; ranges and
+cross-field rules are left to the server role, which answers them with the
+protocol's own error codes; a client must still be able to read whatever a
+real server reports.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, TypeAlias
 
-from ._base import (
-    UNSET,
-    AudioFormat,
-    ItemStatus,
-    MaxTokens,
-    Modality,
-    Object,
-    ResponseStatus,
-    Role,
-    UnsetType,
-    Voice,
-)
+from ._base import UNSET, ItemStatus, Object, UnsetType
 
 __all__ = [
-    # session
-    "InputAudioTranscription",
-    "TurnDetection",
-    "NoiseReduction",
-    "Tool",
-    "FunctionName",
-    "ToolChoiceFunction",
-    "ToolChoice",
     "TracingConfig",
     "Tracing",
-    "ClientSecret",
-    "SessionConfig",
-    "Session",
-    "TranscriptionSessionConfig",
-    "TranscriptionSession",
-    # conversation and items
     "Conversation",
     "InputTextContent",
     "InputAudioContent",
     "TextContent",
     "AudioContent",
     "ItemReferenceContent",
-    "ContentPart",
-    "MessageItem",
+    "Part",
     "FunctionCallItem",
     "FunctionCallOutputItem",
     "ItemReference",
-    "Item",
-    "InputItem",
-    # responses
     "StatusError",
     "StatusDetails",
     "CachedTokensDetails",
     "InputTokenDetails",
     "OutputTokenDetails",
     "Usage",
-    "Response",
-    "ResponseParams",
-    # other
     "RateLimit",
     "ErrorDetails",
     "TranscriptionError",
@@ -79,82 +48,6 @@ __all__ = [
     "Logprob",
     "DetectedLanguage",
 ]
-
-
-# --------------------------------------------------------------------------
-# Session configuration (EVENTS.md 2.1, 2.2)
-
-
-class InputAudioTranscription(Object, frozen=True):
-    """``session.input_audio_transcription``: the separate ASR pass over user audio.
-
-    Servers echo members the client left out as ``null``.
-    """
-
-    model: str | UnsetType = UNSET
-    language: str | None | UnsetType = UNSET
-    prompt: str | None | UnsetType = UNSET
-
-
-class TurnDetection(Object, frozen=True):
-    """``session.turn_detection``: server-side voice activity detection settings."""
-
-    type: Literal["server_vad", "semantic_vad"] | UnsetType = UNSET
-    threshold: float | UnsetType = UNSET
-    prefix_padding_ms: int | UnsetType = UNSET
-    silence_duration_ms: int | UnsetType = UNSET
-    create_response: bool | UnsetType = UNSET
-    interrupt_response: bool | UnsetType = UNSET
-    # Later beta additions: semantic VAD eagerness and the idle timeout.
-    eagerness: Literal["low", "medium", "high", "auto"] | UnsetType = UNSET
-    idle_timeout_ms: int | None | UnsetType = UNSET
-
-
-class NoiseReduction(Object, frozen=True):
-    """``session.input_audio_noise_reduction`` (2025 addition)."""
-
-    type: Literal["near_field", "far_field"] | UnsetType = UNSET
-
-
-class Tool(Object, frozen=True):
-    """A function the model may call; flat, not wrapped as in Chat Completions."""
-
-    name: str
-    type: Literal["function"] | UnsetType = UNSET
-    description: str | UnsetType = UNSET
-    parameters: dict[str, Any] | UnsetType = UNSET
-
-
-class FunctionName(Object, frozen=True):
-    """The ``{"name": ...}`` inside the nested form of a named tool choice."""
-
-    name: str
-
-
-class ToolChoiceFunction(Object, frozen=True):
-    """A named-function tool choice.
-
-    The sources disagree on its shape (EVENTS.md 2.1): the reference client
-    sends ``{"type": "function", "name": ...}``, the API prose
-    ``{"type": "function", "function": {"name": ...}}``. Both decode here.
-    """
-
-    type: Literal["function"]
-    name: str | UnsetType = UNSET
-    function: FunctionName | UnsetType = UNSET
-
-    @property
-    def function_name(self) -> str | None:
-        """The named function, whichever of the two shapes carried it."""
-        if not isinstance(self.name, UnsetType):
-            return self.name
-        if not isinstance(self.function, UnsetType):
-            return self.function.name
-        return None
-
-
-ToolChoice: TypeAlias = str | ToolChoiceFunction
-"""``"auto"``, ``"none"``, ``"required"``, or a named function."""
 
 
 class TracingConfig(Object, frozen=True):
@@ -168,78 +61,11 @@ class TracingConfig(Object, frozen=True):
 Tracing: TypeAlias = Literal["auto"] | TracingConfig
 
 
-class ClientSecret(Object, frozen=True):
-    """An ephemeral key minted for a session (``null`` on WebSocket sessions)."""
-
-    value: str
-    expires_at: int
-
-
-class SessionConfig(Object, frozen=True):
-    """The session settings a client may send in ``session.update`` (EVENTS.md 2.1).
-
-    Every field is optional; only the fields present change. ``None`` is only
-    accepted where the protocol gives it a meaning (switching a feature off).
-    """
-
-    modalities: tuple[Modality, ...] | None | UnsetType = UNSET
-    instructions: str | None | UnsetType = UNSET
-    voice: Voice | None | UnsetType = UNSET
-    input_audio_format: AudioFormat | None | UnsetType = UNSET
-    output_audio_format: AudioFormat | None | UnsetType = UNSET
-    input_audio_transcription: InputAudioTranscription | None | UnsetType = UNSET
-    turn_detection: TurnDetection | None | UnsetType = UNSET
-    tools: tuple[Tool, ...] | None | UnsetType = UNSET
-    tool_choice: ToolChoice | None | UnsetType = UNSET
-    temperature: float | None | UnsetType = UNSET
-    max_response_output_tokens: MaxTokens | None | UnsetType = UNSET
-    model: str | None | UnsetType = UNSET
-    # 2025 additions seen in real session echoes (EVENTS.md 2.2 and 6).
-    input_audio_noise_reduction: NoiseReduction | None | UnsetType = UNSET
-    speed: float | None | UnsetType = UNSET
-    tracing: Tracing | None | UnsetType = UNSET
-    include: tuple[str, ...] | None | UnsetType = UNSET
-
-
-class Session(SessionConfig, frozen=True, kw_only=True):
-    """The session object in ``session.created`` / ``session.updated`` (EVENTS.md 2.2)."""
-
-    id: str
-    object: Literal["realtime.session"] | UnsetType = UNSET
-    expires_at: int | UnsetType = UNSET
-    client_secret: ClientSecret | None | UnsetType = UNSET
-    custom_voice_id: str | None | UnsetType = UNSET
-
-
-class TranscriptionSessionConfig(Object, frozen=True):
-    """``transcription_session.update.session``: a transcription-only session (2025)."""
-
-    input_audio_format: AudioFormat | UnsetType = UNSET
-    input_audio_transcription: InputAudioTranscription | None | UnsetType = UNSET
-    turn_detection: TurnDetection | None | UnsetType = UNSET
-    input_audio_noise_reduction: NoiseReduction | None | UnsetType = UNSET
-    include: tuple[str, ...] | None | UnsetType = UNSET
-    modalities: tuple[Modality, ...] | UnsetType = UNSET
-
-
-class TranscriptionSession(TranscriptionSessionConfig, frozen=True, kw_only=True):
-    """The session object of ``transcription_session.created`` / ``.updated``."""
-
-    id: str | UnsetType = UNSET
-    object: Literal["realtime.transcription_session"] | UnsetType = UNSET
-    expires_at: int | UnsetType = UNSET
-    client_secret: ClientSecret | None | UnsetType = UNSET
-
-
-# --------------------------------------------------------------------------
-# Conversation, items and content parts (EVENTS.md 2.3, 2.4)
-
-
 class Conversation(Object, frozen=True):
     """The single conversation of a session.
 
-    Both members are optional (GA.md 4.1; ``id`` and ``object`` are ``Optional``
-    in the SDK's ``conversation.created``).
+    Both members are optional (docs/protocol/ga.md#session-events; ``id`` and ``object`` are
+    ``Optional`` in the SDK's ``conversation.created``).
     """
 
     id: str | None | UnsetType = UNSET
@@ -283,20 +109,12 @@ class ItemReferenceContent(Object, frozen=True, tag_field="type", tag="item_refe
     id: str
 
 
-ContentPart: TypeAlias = (
+Part: TypeAlias = (
     InputTextContent | InputAudioContent | TextContent | AudioContent | ItemReferenceContent
 )
-
-
-class MessageItem(Object, frozen=True, tag_field="type", tag="message"):
-    """A message from the user, the assistant or the system."""
-
-    type: ClassVar[str] = "message"
-    role: Role
-    content: tuple[ContentPart, ...] | UnsetType = UNSET
-    id: str | UnsetType = UNSET
-    object: Literal["realtime.item"] | UnsetType = UNSET
-    status: ItemStatus | UnsetType = UNSET
+"""The ``part`` of ``response.content_part.added`` / ``.done``: ``text`` / ``audio`` in both
+dialects (docs/protocol/ga.md#content-part: GA did not rename them), and beta's item content
+types."""
 
 
 class FunctionCallItem(Object, frozen=True, tag_field="type", tag="function_call"):
@@ -329,18 +147,10 @@ class ItemReference(Object, frozen=True, tag_field="type", tag="item_reference")
     id: str
 
 
-Item: TypeAlias = MessageItem | FunctionCallItem | FunctionCallOutputItem
-InputItem: TypeAlias = MessageItem | FunctionCallItem | FunctionCallOutputItem | ItemReference
-
-
-# --------------------------------------------------------------------------
-# Responses (EVENTS.md 2.5, 2.6)
-
-
 class StatusError(Object, frozen=True):
     """The error inside ``status_details`` of a failed response.
 
-    Every member is an optional, nullable string (GA.md 2.11: "all optional
+    Every member is an optional, nullable string (docs/protocol/ga.md#response-object: "all optional
     strings"; ``Optional[str]`` in the SDK): a ``response.done`` refused for a
     missing ``type`` would leave its response open forever.
     """
@@ -360,11 +170,6 @@ class StatusDetails(Object, frozen=True):
         | UnsetType
     ) = UNSET
     error: StatusError | None | UnsetType = UNSET
-
-
-# Usage: every counter and detail object is optional and nullable in the SDK's types
-# (GA.md 2.11: "all optional in the types"); servers send them all, but a usage object
-# refused for a missing counter would lose its whole ``response.done``.
 
 
 class CachedTokensDetails(Object, frozen=True):
@@ -396,49 +201,9 @@ class Usage(Object, frozen=True):
     output_token_details: OutputTokenDetails | None | UnsetType = UNSET
 
 
-class Response(Object, frozen=True):
-    """The ``realtime.response`` object of ``response.created`` / ``response.done``."""
-
-    id: str
-    status: ResponseStatus
-    output: tuple[Item, ...]
-    object: Literal["realtime.response"] | UnsetType = UNSET
-    status_details: StatusDetails | None | UnsetType = UNSET
-    usage: Usage | None | UnsetType = UNSET
-    # Added Dec 2024.
-    conversation_id: str | None | UnsetType = UNSET
-    modalities: tuple[Modality, ...] | UnsetType = UNSET
-    voice: Voice | UnsetType = UNSET
-    output_audio_format: AudioFormat | UnsetType = UNSET
-    temperature: float | UnsetType = UNSET
-    max_output_tokens: MaxTokens | UnsetType = UNSET
-    metadata: dict[str, str] | None | UnsetType = UNSET
-
-
-class ResponseParams(Object, frozen=True):
-    """``response.create.response``: per-response overrides (EVENTS.md 2.6)."""
-
-    modalities: tuple[Modality, ...] | None | UnsetType = UNSET
-    instructions: str | None | UnsetType = UNSET
-    voice: Voice | None | UnsetType = UNSET
-    output_audio_format: AudioFormat | None | UnsetType = UNSET
-    tools: tuple[Tool, ...] | None | UnsetType = UNSET
-    tool_choice: ToolChoice | None | UnsetType = UNSET
-    temperature: float | None | UnsetType = UNSET
-    max_response_output_tokens: MaxTokens | None | UnsetType = UNSET
-    # The name used by the Oct 2024 draft and the Feb 2025 doc example.
-    max_output_tokens: MaxTokens | None | UnsetType = UNSET
-    conversation: Literal["auto", "none"] | None | UnsetType = UNSET
-    metadata: dict[str, str] | None | UnsetType = UNSET
-    input: tuple[InputItem, ...] | None | UnsetType = UNSET
-
-
-# --------------------------------------------------------------------------
-# Rate limits, errors, transcription details (EVENTS.md 2.7, 2.8, 6)
-
-
 class RateLimit(Object, frozen=True):
-    """One entry of ``rate_limits.updated`` (every member optional in the SDK, GA.md 2.12)."""
+    """One entry of ``rate_limits.updated`` (every member optional in the SDK,
+    docs/protocol/ga.md#rate-limits)."""
 
     name: Literal["requests", "tokens"] | None | UnsetType = UNSET
     limit: int | None | UnsetType = UNSET
@@ -500,6 +265,6 @@ class Logprob(Object, frozen=True):
 
 
 class DetectedLanguage(Object, frozen=True):
-    """A language detected in input audio (GA.md 2.14)."""
+    """A language detected in input audio (docs/protocol/ga.md#transcription-extras)."""
 
     code: str

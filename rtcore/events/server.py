@@ -1,10 +1,17 @@
-"""Server events: what a Realtime server sends to its client (EVENTS.md section 4).
+"""Server events whose wire shape is the same in both dialects (docs/protocol/beta.md#server-events,
+docs/protocol/ga.md#server-events).
 
-The 28 events of the beta protocol plus the later beta additions that real
-servers send (EVENTS.md section 6). Every server event carries a required
-``event_id``. The id threading between them (which ``response_id``,
-``item_id``, ``output_index``, ``content_index`` and ``call_id`` ride on which
-event) is EVENTS.md section 5; the order is SEQUENCES.md.
+Errors, the input audio buffer's events, transcription results, truncation
+and deletion confirmations, content parts, function call arguments, rate
+limits and the WebRTC output buffer events: ``rtcore.events.ga.ErrorEvent is
+rtcore.events.beta.ErrorEvent``. The server events whose payload or name
+differs are defined per dialect in ``rtcore.events.ga`` and
+``rtcore.events.beta``.
+
+Every server event carries a required ``event_id``. The id threading between
+them (which ``response_id``, ``item_id``, ``output_index``, ``content_index``
+and ``call_id`` ride on which event) is docs/protocol/beta.md#ids; the order is
+docs/protocol/flows.md.
 """
 
 from __future__ import annotations
@@ -13,30 +20,23 @@ from typing import ClassVar
 
 from ._base import UNSET, EventBase, UnsetType
 from .objects import (
-    ContentPart,
     Conversation,
     DetectedLanguage,
     ErrorDetails,
-    Item,
     Logprob,
+    Part,
     RateLimit,
-    Response,
-    Session,
     TranscriptionError,
-    TranscriptionSession,
     TranscriptionUsage,
 )
 
 __all__ = [
-    "SERVER_EVENT_TYPES",
     "ConversationCreated",
-    "ConversationItemCreated",
     "ConversationItemDeleted",
     "ConversationItemInputAudioTranscriptionCompleted",
     "ConversationItemInputAudioTranscriptionDelta",
     "ConversationItemInputAudioTranscriptionFailed",
     "ConversationItemInputAudioTranscriptionSegment",
-    "ConversationItemRetrieved",
     "ConversationItemTruncated",
     "ErrorEvent",
     "InputAudioBufferCleared",
@@ -48,25 +48,11 @@ __all__ = [
     "OutputAudioBufferStarted",
     "OutputAudioBufferStopped",
     "RateLimitsUpdated",
-    "ResponseAudioDelta",
-    "ResponseAudioDone",
-    "ResponseAudioTranscriptDelta",
-    "ResponseAudioTranscriptDone",
     "ResponseContentPartAdded",
     "ResponseContentPartDone",
-    "ResponseCreated",
-    "ResponseDone",
     "ResponseFunctionCallArgumentsDelta",
     "ResponseFunctionCallArgumentsDone",
-    "ResponseOutputItemAdded",
-    "ResponseOutputItemDone",
-    "ResponseTextDelta",
-    "ResponseTextDone",
     "ServerEvent",
-    "SessionCreated",
-    "SessionUpdated",
-    "TranscriptionSessionCreated",
-    "TranscriptionSessionUpdated",
 ]
 
 
@@ -84,35 +70,11 @@ class ErrorEvent(ServerEvent, frozen=True, tag="error", kw_only=True):
     error: ErrorDetails
 
 
-class SessionCreated(ServerEvent, frozen=True, tag="session.created", kw_only=True):
-    """First event of every connection; carries the default session."""
-
-    type: ClassVar[str] = "session.created"
-    session: Session
-
-
-class SessionUpdated(ServerEvent, frozen=True, tag="session.updated", kw_only=True):
-    """Confirms ``session.update`` with the complete effective session."""
-
-    type: ClassVar[str] = "session.updated"
-    session: Session
-
-
 class ConversationCreated(ServerEvent, frozen=True, tag="conversation.created", kw_only=True):
     """Announces the conversation (documented; absent from real traces)."""
 
     type: ClassVar[str] = "conversation.created"
     conversation: Conversation
-
-
-class ConversationItemCreated(
-    ServerEvent, frozen=True, tag="conversation.item.created", kw_only=True
-):
-    """An item was added to the conversation after ``previous_item_id`` (``null``: first)."""
-
-    type: ClassVar[str] = "conversation.item.created"
-    item: Item
-    previous_item_id: str | None | UnsetType = UNSET
 
 
 class ConversationItemInputAudioTranscriptionCompleted(
@@ -202,42 +164,6 @@ class InputAudioBufferSpeechStopped(
     item_id: str
 
 
-class ResponseCreated(ServerEvent, frozen=True, tag="response.created", kw_only=True):
-    """A response started (``in_progress``, empty ``output``, ``usage`` null)."""
-
-    type: ClassVar[str] = "response.created"
-    response: Response
-
-
-class ResponseDone(ServerEvent, frozen=True, tag="response.done", kw_only=True):
-    """A response ended, whatever the reason; exactly one per ``response.created``."""
-
-    type: ClassVar[str] = "response.done"
-    response: Response
-
-
-class ResponseOutputItemAdded(
-    ServerEvent, frozen=True, tag="response.output_item.added", kw_only=True
-):
-    """An output item begins at ``output_index`` of the response."""
-
-    type: ClassVar[str] = "response.output_item.added"
-    response_id: str
-    output_index: int
-    item: Item
-
-
-class ResponseOutputItemDone(
-    ServerEvent, frozen=True, tag="response.output_item.done", kw_only=True
-):
-    """An output item is finished (also when the response is cut short)."""
-
-    type: ClassVar[str] = "response.output_item.done"
-    response_id: str
-    output_index: int
-    item: Item
-
-
 class ResponseContentPartAdded(
     ServerEvent, frozen=True, tag="response.content_part.added", kw_only=True
 ):
@@ -248,7 +174,7 @@ class ResponseContentPartAdded(
     item_id: str
     output_index: int
     content_index: int
-    part: ContentPart
+    part: Part
 
 
 class ResponseContentPartDone(
@@ -261,76 +187,7 @@ class ResponseContentPartDone(
     item_id: str
     output_index: int
     content_index: int
-    part: ContentPart
-
-
-class ResponseTextDelta(ServerEvent, frozen=True, tag="response.text.delta", kw_only=True):
-    """Next chunk of a ``text`` part."""
-
-    type: ClassVar[str] = "response.text.delta"
-    response_id: str
-    item_id: str
-    output_index: int
-    content_index: int
-    delta: str
-
-
-class ResponseTextDone(ServerEvent, frozen=True, tag="response.text.done", kw_only=True):
-    """A ``text`` part is complete; ``text`` is the whole of it."""
-
-    type: ClassVar[str] = "response.text.done"
-    response_id: str
-    item_id: str
-    output_index: int
-    content_index: int
-    text: str
-
-
-class ResponseAudioTranscriptDelta(
-    ServerEvent, frozen=True, tag="response.audio_transcript.delta", kw_only=True
-):
-    """Next chunk of the model's transcript of the audio it is producing."""
-
-    type: ClassVar[str] = "response.audio_transcript.delta"
-    response_id: str
-    item_id: str
-    output_index: int
-    content_index: int
-    delta: str
-
-
-class ResponseAudioTranscriptDone(
-    ServerEvent, frozen=True, tag="response.audio_transcript.done", kw_only=True
-):
-    """The audio transcript of a part is complete."""
-
-    type: ClassVar[str] = "response.audio_transcript.done"
-    response_id: str
-    item_id: str
-    output_index: int
-    content_index: int
-    transcript: str
-
-
-class ResponseAudioDelta(ServerEvent, frozen=True, tag="response.audio.delta", kw_only=True):
-    """Next chunk of generated audio (raw bytes in ``output_audio_format``)."""
-
-    type: ClassVar[str] = "response.audio.delta"
-    response_id: str
-    item_id: str
-    output_index: int
-    content_index: int
-    delta: bytes
-
-
-class ResponseAudioDone(ServerEvent, frozen=True, tag="response.audio.done", kw_only=True):
-    """Audio generation for a part is finished."""
-
-    type: ClassVar[str] = "response.audio.done"
-    response_id: str
-    item_id: str
-    output_index: int
-    content_index: int
+    part: Part
 
 
 class ResponseFunctionCallArgumentsDelta(
@@ -367,16 +224,7 @@ class RateLimitsUpdated(ServerEvent, frozen=True, tag="rate_limits.updated", kw_
     rate_limits: tuple[RateLimit, ...]
 
 
-# -- later beta additions (EVENTS.md section 6) ------------------------------
-
-
-class ConversationItemRetrieved(
-    ServerEvent, frozen=True, tag="conversation.item.retrieved", kw_only=True
-):
-    """Answer to ``conversation.item.retrieve``: the full item, audio included."""
-
-    type: ClassVar[str] = "conversation.item.retrieved"
-    item: Item
+# -- later additions (docs/protocol/beta.md#later-additions) ------------------
 
 
 class ConversationItemInputAudioTranscriptionDelta(
@@ -390,7 +238,8 @@ class ConversationItemInputAudioTranscriptionDelta(
     delta: str | None | UnsetType = UNSET
     logprobs: tuple[Logprob, ...] | None | UnsetType = UNSET
     obfuscation: str | None | UnsetType = UNSET
-    """Random padding some servers add to deltas (GA.md 4.4); meaningless, kept for relays."""
+    """Random padding some servers add to deltas (docs/protocol/ga.md#obfuscation); meaningless,
+    kept for relays."""
 
 
 class ConversationItemInputAudioTranscriptionSegment(
@@ -447,63 +296,3 @@ class OutputAudioBufferCleared(
 
     type: ClassVar[str] = "output_audio_buffer.cleared"
     response_id: str
-
-
-class TranscriptionSessionCreated(
-    ServerEvent, frozen=True, tag="transcription_session.created", kw_only=True
-):
-    """First event of a transcription-only session."""
-
-    type: ClassVar[str] = "transcription_session.created"
-    session: TranscriptionSession
-
-
-class TranscriptionSessionUpdated(
-    ServerEvent, frozen=True, tag="transcription_session.updated", kw_only=True
-):
-    """Confirms ``transcription_session.update``."""
-
-    type: ClassVar[str] = "transcription_session.updated"
-    session: TranscriptionSession
-
-
-SERVER_EVENT_TYPES: tuple[type[ServerEvent], ...] = (
-    ErrorEvent,
-    SessionCreated,
-    SessionUpdated,
-    ConversationCreated,
-    ConversationItemCreated,
-    ConversationItemInputAudioTranscriptionCompleted,
-    ConversationItemInputAudioTranscriptionFailed,
-    ConversationItemTruncated,
-    ConversationItemDeleted,
-    InputAudioBufferCommitted,
-    InputAudioBufferCleared,
-    InputAudioBufferSpeechStarted,
-    InputAudioBufferSpeechStopped,
-    ResponseCreated,
-    ResponseDone,
-    ResponseOutputItemAdded,
-    ResponseOutputItemDone,
-    ResponseContentPartAdded,
-    ResponseContentPartDone,
-    ResponseTextDelta,
-    ResponseTextDone,
-    ResponseAudioTranscriptDelta,
-    ResponseAudioTranscriptDone,
-    ResponseAudioDelta,
-    ResponseAudioDone,
-    ResponseFunctionCallArgumentsDelta,
-    ResponseFunctionCallArgumentsDone,
-    RateLimitsUpdated,
-    ConversationItemRetrieved,
-    ConversationItemInputAudioTranscriptionDelta,
-    ConversationItemInputAudioTranscriptionSegment,
-    InputAudioBufferTimeoutTriggered,
-    OutputAudioBufferStarted,
-    OutputAudioBufferStopped,
-    OutputAudioBufferCleared,
-    TranscriptionSessionCreated,
-    TranscriptionSessionUpdated,
-)
-"""Every server event class: the 28 of the beta protocol, then the later additions."""

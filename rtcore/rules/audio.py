@@ -1,7 +1,7 @@
 """Audio a client sends is a whole number of samples of the session's input format.
 
 The rule of ``input_audio_buffer.append`` and of ``input_audio`` parts
-(EVENTS.md 2.9): pcm16 has two bytes a sample, G.711 one.
+(docs/protocol/connection.md#limits): pcm16 has two bytes a sample, G.711 one.
 """
 
 from __future__ import annotations

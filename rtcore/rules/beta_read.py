@@ -1,13 +1,11 @@
 """Reading a beta client's requests into the neutral vocabulary, with beta's rules.
 
-The validation half of the beta dialect's edge, used by both roles: the
-server reads a request with it before applying it, the client before sending
-it (so both refuse the same request with the same code). Beta's wire (EVENTS.md,
-SEQUENCES.md): the flat ``session.update`` session (``modalities`` of
-``["text"]`` or ``["audio", "text"]``, ``input_audio_format``,
-``turn_detection``, ``temperature`` 0.6-1.2, ...), the flat
-``response.create`` parameters, ``transcription_session.update``, and the
-item rules of ``rtcore.rules.items``.
+The validation half of the beta dialect's edge, used by both roles: the server reads a request with
+it before applying it, the client before sending it (so both refuse the same request with the same
+code). Beta's wire (docs/protocol/beta.md, docs/protocol/flows.md): the flat ``session.update``
+session (``modalities`` of ``["text"]`` or ``["audio", "text"]``, ``input_audio_format``,
+``turn_detection``, ``temperature`` 0.6-1.2, ...), the flat ``response.create`` parameters,
+``transcription_session.update``, and the item rules of ``rtcore.rules.items``.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from ..state.session import (
     modalities_from_beta,
     tool_choice_from_beta,
@@ -59,15 +57,15 @@ def _check_modalities(param: str, modalities: tuple[str, ...]) -> None:
         )
 
 
-def _tools(param: str, tools: tuple[ev.Tool, ...]) -> tuple[ga.GATool, ...]:
+def _tools(param: str, tools: tuple[beta.Tool, ...]) -> tuple[ga.Tool, ...]:
     for i, tool in enumerate(tools):
         if not tool.name:
             raise missing(f"{param}[{i}].name")
     return tuple(tool_from_beta(t) for t in tools)
 
 
-def _tool_choice(param: str, choice: ev.ToolChoice) -> ga.GAToolChoice:
-    if isinstance(choice, ev.ToolChoiceFunction) and choice.function_name is None:
+def _tool_choice(param: str, choice: beta.ToolChoice) -> ga.ToolChoice:
+    if isinstance(choice, beta.ToolChoiceFunction) and choice.function_name is None:
         raise missing(f"{param}.name")
     converted = tool_choice_from_beta(choice)
     assert converted is not None
@@ -91,7 +89,7 @@ def _common(fields: dict[str, Any], prefix: str) -> tuple[Changes, float | None]
         elif wire == "input_audio_transcription":
             value = transcription_from_beta(value)
         elif wire == "input_audio_noise_reduction" and value is not None:
-            value = ga.GANoiseReduction(type=value.type)
+            value = ga.NoiseReduction(type=value.type)
         elif wire == "tools":
             value = _tools(where, value)
         elif wire == "tool_choice":
@@ -104,20 +102,20 @@ def _common(fields: dict[str, Any], prefix: str) -> tuple[Changes, float | None]
     return out, temperature
 
 
-def session_changes(update: ev.SessionConfig) -> tuple[Changes, Paths, Extras]:
+def session_changes(update: beta.SessionConfig) -> tuple[Changes, Paths, Extras]:
     """A ``session.update``'s session as neutral changes, their wire paths, and beta's extras."""
     changes, temperature = _common(given_fields(update), "session")
     extras: Extras = {} if temperature is None else {"temperature": temperature}
     return changes, PATHS, extras
 
 
-def transcription_session_config(session: ev.TranscriptionSessionConfig) -> ev.SessionConfig:
+def transcription_session_config(session: beta.TranscriptionSessionConfig) -> beta.SessionConfig:
     """A ``transcription_session.update``'s session as the realtime session members it sets."""
     if not isinstance(session.modalities, ev.UnsetType) and tuple(session.modalities) != ("text",):
         raise Invalid(
             "invalid_value", "A transcription session produces text only.", "session.modalities"
         )
-    return ev.SessionConfig(
+    return beta.SessionConfig(
         input_audio_format=session.input_audio_format,
         input_audio_transcription=session.input_audio_transcription,
         turn_detection=session.turn_detection,
@@ -126,7 +124,7 @@ def transcription_session_config(session: ev.TranscriptionSessionConfig) -> ev.S
     )
 
 
-def response_overrides(params: ev.ResponseParams | None | ev.UnsetType) -> tuple[Changes, Paths]:
+def response_overrides(params: beta.ResponseParams | None | ev.UnsetType) -> tuple[Changes, Paths]:
     """``response.create.response`` as neutral overrides and their wire paths."""
     if params is None or isinstance(params, ev.UnsetType):
         return {}, RESPONSE_PATHS

@@ -1,6 +1,7 @@
 """What the service offers by name: transcription models and MCP connectors.
 
-The tables the session rules check names against (GA.md 2.5, 2.6, 10.15).
+The tables the session rules check names against (docs/protocol/ga.md#transcription,
+docs/protocol/ga.md#tools, docs/protocol/flows.md#transcription-session).
 """
 
 from __future__ import annotations
@@ -24,15 +25,17 @@ TRANSCRIPTION_MODELS = (
     "gpt-realtime-whisper",
 )
 STREAMING_TRANSCRIPTION_MODELS = ("gpt-realtime-whisper", "gpt-live-transcribe")
-"""Models that transcribe as the audio streams in: they need turn detection off (GA.md 2.5, 10.15)."""
+"""Models that transcribe as the audio streams in: they need turn detection off
+(docs/protocol/ga.md#transcription, docs/protocol/flows.md#transcription-session)."""
 TRANSCRIPTION_MEMBER_MODELS: dict[str, tuple[str, ...]] = {
     "languages": ("gpt-transcribe", "gpt-live-transcribe"),
     "keywords": ("gpt-transcribe", "gpt-live-transcribe"),
     "delay": ("gpt-realtime-whisper",),
 }
-"""The transcription members only some models take (GA.md 2.5), and those models."""
+"""The transcription members only some models take (docs/protocol/ga.md#transcription), and those
+models."""
 NO_PROMPT_TRANSCRIPTION_MODELS = ("gpt-realtime-whisper", "gpt-4o-transcribe-diarize")
-"""Transcription models that take no ``prompt`` (GA.md 2.5)."""
+"""Transcription models that take no ``prompt`` (docs/protocol/ga.md#transcription)."""
 MCP_CONNECTORS = (
     "connector_dropbox",
     "connector_gmail",
@@ -43,4 +46,4 @@ MCP_CONNECTORS = (
     "connector_outlookemail",
     "connector_sharepoint",
 )
-"""The connectors an MCP tool's ``connector_id`` may name (GA.md 2.6)."""
+"""The connectors an MCP tool's ``connector_id`` may name (docs/protocol/ga.md#tools)."""

@@ -2,7 +2,7 @@
 
 Both roles hold the same snapshot (the server folds its own events with the
 transition function the client uses), so both check these the same way
-(SEQUENCES.md 8-10, GA.md 10.8-10.10):
+(docs/protocol/flows.md#items):
 
 * an item named by ``item_id`` (truncate, delete, retrieve), by
   ``previous_item_id`` or by a reference is in the conversation

@@ -1,13 +1,12 @@
 """The settings a session has until a client changes them, in both dialects.
 
-The default session is the one real servers report (SEQUENCES.md section 1,
-GA.md 1.5), the same in both dialects: audio output (beta writes it as
-``["text", "audio"]``), voice ``alloy``, pcm16 (``audio/pcm`` at 24 kHz) both
-ways, no input transcription, server VAD with threshold 0.5, 300 ms prefix
-padding, 200 ms silence, automatic responses and interruptions, no tools,
-``tool_choice: "auto"``, no output-token cap, speed 1.0, truncation ``auto``;
-beta adds temperature 0.8. Transcription sessions transcribe with
-``whisper-1`` under server VAD. Semantic VAD's ``eagerness`` is ``auto``.
+The default session is the one real servers report (docs/protocol/flows.md#session-start,
+docs/protocol/connection.md#first-events), the same in both dialects: audio output (beta writes it
+as ``["text", "audio"]``), voice ``alloy``, pcm16 (``audio/pcm`` at 24 kHz) both ways, no input
+transcription, server VAD with threshold 0.5, 300 ms prefix padding, 200 ms silence, automatic
+responses and interruptions, no tools, ``tool_choice: "auto"``, no output-token cap, speed 1.0,
+truncation ``auto``; beta adds temperature 0.8. Transcription sessions transcribe with ``whisper-1``
+under server VAD. Semantic VAD's ``eagerness`` is ``auto``.
 
 The server starts every session from ``default_session`` and writes these
 values wherever its echo must name a setting the record leaves unset; the
@@ -71,7 +70,7 @@ def default_session(
             id=session_id,
             expires_at=expires,
             input_format=DEFAULT_FORMAT,
-            transcription=ga.GATranscription(
+            transcription=ga.Transcription(
                 model=DEFAULT_TRANSCRIPTION_MODEL, language=None, prompt=None
             ),
             turn_detection=DEFAULT_VAD,

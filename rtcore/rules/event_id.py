@@ -1,8 +1,8 @@
 """The length of a client ``event_id``.
 
-GA's schema caps every client ``event_id`` at 512 characters except
-``output_audio_buffer.clear``'s (GA.md 1.6); beta sets no limit. The server
-refuses a longer one with ``string_above_max_length``, and so does a client.
+GA's schema caps every client ``event_id`` at 512 characters except ``output_audio_buffer.clear``'s
+(docs/protocol/connection.md#envelope); beta sets no limit. The server refuses a longer one with
+``string_above_max_length``, and so does a client.
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """Reading a GA client's requests into the neutral vocabulary, with GA's rules.
 
-The validation half of the GA dialect's edge, used by both roles: the
-server reads a request with it before applying it, the client before sending
-it (so both refuse the same request with the same code). GA's wire (GA.md
-sections 2 and 3): the nested session (``session.type`` matching the
-session's, ``audio.input`` / ``audio.output`` merged field by field, format
-objects), the ``response.create`` parameters (``output_modalities``,
-``audio.output``, ``max_output_tokens``, ``metadata``, ``input``), and the
-item rules of ``rtcore.rules.items``.
+The validation half of the GA dialect's edge, used by both roles: the server reads a request with it
+before applying it, the client before sending it (so both refuse the same request with the same
+code). GA's wire (docs/protocol/ga.md#objects, docs/protocol/ga.md#client-events): the nested
+session (``session.type`` matching the session's, ``audio.input`` / ``audio.output`` merged field by
+field, format objects), the ``response.create`` parameters (``output_modalities``, ``audio.output``,
+``max_output_tokens``, ``metadata``, ``input``), and the item rules of ``rtcore.rules.items``.
 """
 
 from __future__ import annotations
@@ -54,11 +52,12 @@ def _audio_changes(audio: ga.AudioConfig | ga.TranscriptionAudio | None, changes
 
 
 def session_changes(
-    update: ga.GASessionConfig, current: SessionState
+    update: ga.SessionConfig, current: SessionState
 ) -> tuple[Changes, Paths, Extras]:
     """A ``session.update``'s session as neutral changes and their wire paths (no extras in GA)."""
     if update.type != current.kind:
-        # GA.md 12.5 leaves open whether a session may change type; we say no.
+        # No source says whether a session may change type; we say no
+        # (docs/protocol/choices.md#session-type-change).
         raise Invalid(
             "invalid_value",
             f"Invalid value: '{update.type}'. This is a {current.kind} session; its type"
@@ -74,7 +73,7 @@ def session_changes(
     return changes, PATHS, {}
 
 
-def response_overrides(params: ga.GAResponseParams | None | ev.UnsetType) -> tuple[Changes, Paths]:
+def response_overrides(params: ga.ResponseParams | None | ev.UnsetType) -> tuple[Changes, Paths]:
     """``response.create.response`` as neutral overrides and their wire paths."""
     overrides: Changes = {}
     for name, value in given_fields(params).items():

@@ -1,7 +1,7 @@
 """The rules of an item a client creates, in each dialect.
 
-Applied to ``conversation.item.create.item`` and to the items of
-``response.create.response.input`` (SEQUENCES.md 8.4, GA.md 2.7):
+Applied to ``conversation.item.create.item`` and to the items of ``response.create.response.input``
+(docs/protocol/flows.md#item-create-errors, docs/protocol/ga.md#items):
 
 * a message holds the parts its role may hold (``rtcore.rules.parts``);
 * a ``function_call`` names its ``call_id``, ``name`` and ``arguments``; a
@@ -17,14 +17,14 @@ conversation state: see ``rtcore.rules.conversation``.
 from __future__ import annotations
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from .parts import check_parts
 from .refusal import Invalid, missing
 
 __all__ = ["BetaItem", "GAItem", "check_beta_item", "check_ga_item"]
 
-BetaItem = ev.Item
-GAItem = ga.GAItem
+BetaItem = beta.Item
+GAItem = ga.Item
 
 _IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,")
 
@@ -47,7 +47,7 @@ def _check_id(item_id: str | ev.UnsetType, param: str) -> None:
 
 def check_beta_item(item: BetaItem, param: str, input_format: ev.AudioFormat) -> None:
     """A beta client's item (raises ``Invalid``)."""
-    if isinstance(item, ev.MessageItem):
+    if isinstance(item, beta.MessageItem):
         check_parts(item, param, input_format, "beta")
     else:
         _check_function_items(item, param)
@@ -56,7 +56,7 @@ def check_beta_item(item: BetaItem, param: str, input_format: ev.AudioFormat) ->
 
 def check_ga_item(item: GAItem, param: str, input_format: ev.AudioFormat) -> None:
     """A GA client's item (raises ``Invalid``)."""
-    if isinstance(item, ga.GAMessageItem):
+    if isinstance(item, ga.MessageItem):
         check_parts(item, param, input_format, "ga")
         assert not isinstance(item.content, ev.UnsetType)
         for i, part in enumerate(item.content):

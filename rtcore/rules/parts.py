@@ -1,11 +1,10 @@
 """Which content parts a client's message item may hold, by role and dialect.
 
-SEQUENCES.md 8.4 and GA.md 2.7: users send ``input_text`` and
-``input_audio`` (GA also ``input_image``), system messages ``input_text``,
-and assistant messages text only - ``text`` in beta, ``output_text`` in GA,
-never audio (a client cannot put words in the model's voice). Audio in an
-``input_audio`` part is a whole number of samples of the session's input
-format (``rtcore.rules.audio``).
+docs/protocol/flows.md#item-create-errors and docs/protocol/ga.md#items: users send ``input_text``
+and ``input_audio`` (GA also ``input_image``), system messages ``input_text``, and assistant
+messages text only - ``text`` in beta, ``output_text`` in GA, never audio (a client cannot put words
+in the model's voice). Audio in an ``input_audio`` part is a whole number of samples of the
+session's input format (``rtcore.rules.audio``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from .audio import check_whole_samples
 from .refusal import Invalid, invalid_value, missing
 
@@ -35,7 +34,7 @@ PARTS_BY_ROLE: Mapping[ev.Dialect, Mapping[str, tuple[str, ...]]] = {
 
 
 def check_parts(
-    item: ev.MessageItem | ga.GAMessageItem,
+    item: beta.MessageItem | ga.MessageItem,
     param: str,
     input_format: ev.AudioFormat,
     dialect: ev.Dialect,

@@ -1,8 +1,9 @@
 """The value ranges of the protocol's numeric settings, both ends included.
 
-One table for every role and dialect (EVENTS.md section 1, GA.md 2.1-2.3,
-2.10): the server refuses a value outside its range with ``invalid_value``,
-and so does the client before sending it.
+One table for every role and dialect (docs/protocol/connection.md#envelope,
+docs/protocol/ga.md#session, docs/protocol/ga.md#audio-format, docs/protocol/ga.md#turn-detection,
+docs/protocol/ga.md#response-parameters): the server refuses a value outside its range with
+``invalid_value``, and so does the client before sending it.
 """
 
 from __future__ import annotations

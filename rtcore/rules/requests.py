@@ -1,15 +1,16 @@
 """Which requests a session takes at all, by its kind, its transport and its responses.
 
-* A transcription session (``?intent=transcription``) has no conversation
-  and no responses: ``conversation.item.create`` and ``response.create`` are
-  refused there, and so is beta's ``session.update`` (a beta transcription
-  session is updated with ``transcription_session.update``, which a
-  conversation session refuses in turn) (GA.md 2.9, EVENTS.md 2.13).
+* A transcription session (``?intent=transcription``) has no conversation and no responses:
+  ``conversation.item.create`` and ``response.create`` are refused there, and so is beta's
+  ``session.update`` (a beta transcription session is updated with ``transcription_session.update``,
+  which a conversation session refuses in turn) (docs/protocol/ga.md#transcription-session,
+  docs/protocol/beta.md#objects).
 * ``output_audio_buffer.clear`` exists only on WebRTC and SIP connections,
-  never on a WebSocket (GA.md 3.5).
+  never on a WebSocket (docs/protocol/ga.md#output-audio-buffer-clear).
 * At most one response writes to the conversation at a time
-  (``conversation_already_has_active_response``), and a cancel needs a
-  response in progress (``response_cancel_not_active``) (SEQUENCES.md 11-14).
+  (``conversation_already_has_active_response``), and a cancel needs a response in progress
+  (``response_cancel_not_active``) (docs/protocol/flows.md#responses,
+  docs/protocol/flows.md#cancellation).
 
 Each rule takes what it needs as plain values, so the server passes its own
 records and the client its snapshot's.

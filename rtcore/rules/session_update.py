@@ -68,11 +68,12 @@ def _unsupported(param: str, model: str) -> Invalid:
     )
 
 
-def _transcription(param: str, given: ga.GATranscription) -> ga.GATranscription:
+def _transcription(param: str, given: ga.Transcription) -> ga.Transcription:
     model = given.model if _set(given.model) else DEFAULT_TRANSCRIPTION_MODEL
     if model not in TRANSCRIPTION_MODELS:
         raise invalid_value(f"{param}.model", model, TRANSCRIPTION_MODELS)
-    # Members only some models take (GA.md 2.5); an empty prompt is the echo's "none".
+    # Members only some models take (docs/protocol/ga.md#transcription); an empty prompt is the
+    # echo's "none".
     for name, models in TRANSCRIPTION_MEMBER_MODELS.items():
         if _set(getattr(given, name)) and model not in models:
             raise _unsupported(f"{param}.{name}", model)
@@ -92,14 +93,14 @@ def _transcription(param: str, given: ga.GATranscription) -> ga.GATranscription:
     )
 
 
-def _noise(current: ga.GANoiseReduction | None, given: ga.GANoiseReduction) -> ga.GANoiseReduction:
-    # Omitting strength keeps the current one (GA.md 2.4).
+def _noise(current: ga.NoiseReduction | None, given: ga.NoiseReduction) -> ga.NoiseReduction:
+    # Omitting strength keeps the current one (docs/protocol/ga.md#noise-reduction).
     if not _set(given.strength) and current is not None and _set(current.strength):
         return replace(given, strength=current.strength)
     return given
 
 
-def _check_tools(param: str, tools: tuple[ga.GATool, ...]) -> tuple[ga.GATool, ...]:
+def _check_tools(param: str, tools: tuple[ga.Tool, ...]) -> tuple[ga.Tool, ...]:
     names: set[str] = set()
     labels: set[str] = set()
     for i, tool in enumerate(tools):
@@ -132,10 +133,10 @@ def _check_tools(param: str, tools: tuple[ga.GATool, ...]) -> tuple[ga.GATool, .
     return tools
 
 
-def _check_tool_choice(param: str, choice: ga.GAToolChoice, tools: tuple[ga.GATool, ...]) -> None:
+def _check_tool_choice(param: str, choice: ga.ToolChoice, tools: tuple[ga.Tool, ...]) -> None:
     names = {t.name for t in tools if isinstance(t, ga.FunctionTool)}
     labels = {t.server_label for t in tools if isinstance(t, ga.McpTool)}
-    if isinstance(choice, ga.ToolChoiceFunctionGA):
+    if isinstance(choice, ga.ToolChoiceFunction):
         if choice.name not in names:
             raise Invalid(
                 "invalid_value",
@@ -250,7 +251,8 @@ def merge_config(
 def _check_streaming_transcription(
     merged: SessionState, changes: Mapping[str, Any], where: Callable[[str], str]
 ) -> None:
-    """Streaming transcription models reject turn detection (GA.md 2.3, 2.5, 10.15)."""
+    """Streaming transcription models reject turn detection (docs/protocol/ga.md#turn-detection,
+    docs/protocol/ga.md#transcription, docs/protocol/flows.md#transcription-session)."""
     transcription = merged.transcription
     if (
         transcription is None
@@ -298,8 +300,8 @@ def check_metadata(param: str, metadata: dict[str, str] | None) -> None:
 class ResponseChecked(NamedTuple):
     """What ``check_response`` settled: the response's tools, tool choice, conversation, metadata."""
 
-    tools: tuple[ga.GATool, ...]
-    tool_choice: ga.GAToolChoice
+    tools: tuple[ga.Tool, ...]
+    tool_choice: ga.ToolChoice
     conversation: str
     metadata: dict[str, str] | None
 
@@ -311,7 +313,8 @@ def check_response(
     *,
     audio_produced: bool,
 ) -> ResponseChecked:
-    """The rules of ``response.create`` overrides over the session ``config`` (GA.md 2.10).
+    """The rules of ``response.create`` overrides over the session ``config``
+    (docs/protocol/ga.md#response-parameters).
 
     ``overrides`` holds neutral field names as ``merge_config``'s changes do,
     plus ``conversation``, ``metadata`` and beta's ``temperature`` (whose

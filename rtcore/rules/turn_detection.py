@@ -2,7 +2,7 @@
 
 * Beta writes turn detection as one object whose ``type`` says which VAD it
   is; GA has one class per type. Read from beta, the members of the other
-  VAD type are ``unknown_parameter`` (GA.md 2.3); written to beta, the GA
+  VAD type are ``unknown_parameter`` (docs/protocol/ga.md#turn-detection); written to beta, the GA
   object's members are copied over.
 * A client's partial turn detection is completed as servers echo it
   (``rtcore.rules.defaults``: server VAD 0.5 / 300 ms / 200 ms, semantic
@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from ..state.session import turn_detection_from_beta
 from . import ranges
 from .defaults import DEFAULT_EAGERNESS, DEFAULT_VAD
@@ -30,7 +30,7 @@ def _set(value: object) -> bool:
     return value is not None and not isinstance(value, ev.UnsetType)
 
 
-def from_beta(param: str, given: ev.TurnDetection) -> TurnDetection:
+def from_beta(param: str, given: beta.TurnDetection) -> TurnDetection:
     """A beta client's turn detection as its GA object (``Invalid`` for the other type's fields)."""
     if given.type == "semantic_vad":
         for name in _SERVER_VAD_ONLY:
@@ -49,18 +49,18 @@ def from_beta(param: str, given: ev.TurnDetection) -> TurnDetection:
     return converted
 
 
-def to_beta(value: TurnDetection | None) -> ev.TurnDetection | None:
+def to_beta(value: TurnDetection | None) -> beta.TurnDetection | None:
     """Turn detection as a beta server writes it."""
     if value is None:
         return None
     if isinstance(value, ga.SemanticVad):
-        return ev.TurnDetection(
+        return beta.TurnDetection(
             type="semantic_vad",
             eagerness=value.eagerness,  # type: ignore[arg-type]
             create_response=value.create_response,  # type: ignore[arg-type]
             interrupt_response=value.interrupt_response,  # type: ignore[arg-type]
         )
-    return ev.TurnDetection(
+    return beta.TurnDetection(
         type="server_vad",
         threshold=value.threshold,  # type: ignore[arg-type]
         prefix_padding_ms=value.prefix_padding_ms,  # type: ignore[arg-type]

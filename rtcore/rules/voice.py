@@ -1,11 +1,10 @@
 """The voice lock: a session's voice cannot change once the model has spoken in it.
 
-EVENTS.md section 1 and GA.md 2.1 (``cannot_update_voice``, both dialects):
-the service refuses a different voice, in ``session.update`` and in
-``response.create``, once the model has produced audio in the session - even
-if every item holding that audio has been deleted since. So the lock follows
-*whether audio was ever produced*, not the items present now; the server
-knows it from its own output, the client from the audio deltas it received.
+docs/protocol/connection.md#envelope and docs/protocol/ga.md#session (``cannot_update_voice``, both
+dialects): the service refuses a different voice, in ``session.update`` and in ``response.create``,
+once the model has produced audio in the session - even if every item holding that audio has been
+deleted since. So the lock follows *whether audio was ever produced*, not the items present now; the
+server knows it from its own output, the client from the audio deltas it received.
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
 """The item-to-wire shape: an ``ItemState`` written as each dialect's item object.
 
-One home for how an item looks on the wire (EVENTS.md 3.2, GA.md 2.7, 6.3):
-the server writes every item it announces, retrieves or lists in a response
-with these, and the client rebuilds items for a new session
-(``rtcore.client.replay_events``) with the same function-call shapes. Beta
-items carry ``object: "realtime.item"`` and ``text`` / ``audio`` parts; GA
-items no ``object``, ``output_text`` / ``output_audio`` parts, and the MCP
-item types.
+One home for how an item looks on the wire (docs/protocol/beta.md#client-events,
+docs/protocol/ga.md#items, docs/protocol/dialects.md#server-events): the server writes every item it
+announces, retrieves or lists in a response with these, and the client rebuilds items for a new
+session (``rtcore.client.replay_events``) with the same function-call shapes. Beta items carry
+``object: "realtime.item"`` and ``text`` / ``audio`` parts; GA items no ``object``, ``output_text``
+/ ``output_audio`` parts, and the MCP item types.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from ..state import ItemState, PartState
 
 __all__ = [
@@ -71,13 +70,13 @@ def function_call_output_wire(
     )
 
 
-def beta_wire_item(item: ItemState, *, with_audio: bool = False) -> ev.Item:
+def beta_wire_item(item: ItemState, *, with_audio: bool = False) -> beta.Item:
     """``item`` as a beta server writes it (``with_audio``: the audio bytes held, if any)."""
     if item.type == "function_call":
         return function_call_wire(item, object="realtime.item")
     if item.type == "function_call_output":
         return function_call_output_wire(item, object="realtime.item")
-    parts: list[ev.ContentPart] = []
+    parts: list[beta.ContentPart] = []
     for part in item.content:
         audio = part.audio.value if with_audio and part.audio else ev.UNSET
         if part.type == "text":
@@ -91,7 +90,7 @@ def beta_wire_item(item: ItemState, *, with_audio: bool = False) -> ev.Item:
         else:
             parts.append(ev.ItemReferenceContent(id=part.reference_id or ""))
     assert item.role is not None
-    return ev.MessageItem(
+    return beta.MessageItem(
         id=item.id,
         object="realtime.item",
         status=_status(item),
@@ -100,7 +99,7 @@ def beta_wire_item(item: ItemState, *, with_audio: bool = False) -> ev.Item:
     )
 
 
-def ga_wire_item(item: ItemState, *, with_audio: bool = False) -> ga.GAItem:
+def ga_wire_item(item: ItemState, *, with_audio: bool = False) -> ga.Item:
     """``item`` as a GA server writes it (``with_audio``: the audio bytes held, if any)."""
     kind = item.type
     if kind == "function_call":
@@ -135,7 +134,7 @@ def ga_wire_item(item: ItemState, *, with_audio: bool = False) -> ga.GAItem:
             approve=bool(item.approve),
             reason=item.reason if item.reason is not None else ev.UNSET,
         )
-    parts: list[ga.GAContentPart] = []
+    parts: list[ga.ContentPart] = []
     for part in item.content:
         audio = part.audio.value if with_audio and part.audio else ev.UNSET
         if part.type == "text":
@@ -154,4 +153,4 @@ def ga_wire_item(item: ItemState, *, with_audio: bool = False) -> ga.GAItem:
                 )
             )
     assert item.role is not None
-    return ga.GAMessageItem(id=item.id, status=_status(item), role=item.role, content=tuple(parts))
+    return ga.MessageItem(id=item.id, status=_status(item), role=item.role, content=tuple(parts))

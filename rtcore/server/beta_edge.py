@@ -2,7 +2,7 @@
 
 The server's logic speaks one vocabulary (``rtcore.state.SessionState``,
 ``ItemState``, ``ResponseSettings``); this module is all that is beta about a
-beta connection (EVENTS.md, SEQUENCES.md):
+beta connection (docs/protocol/beta.md, docs/protocol/flows.md):
 
 * reading: beta's reader, ``rtcore.rules.beta_read`` and
   ``rtcore.rules.items.check_beta_item`` (the client reads with the same);
@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from .. import events as ev
 from ..errors import LocalProtocolError
-from ..events import ga
+from ..events import beta, ga
 from ..ids import IdFactory
 from ..rules import beta_read
 from ..rules.defaults import DEFAULT_FORMAT, DEFAULT_SPEED, DEFAULT_TEMPERATURE, DEFAULT_VOICE
@@ -36,24 +36,24 @@ from .effects import ResponseSettings
 __all__ = ["BetaEdge"]
 
 
-def _transcription_out(value: ga.GATranscription | None) -> ev.InputAudioTranscription | None:
+def _transcription_out(value: ga.Transcription | None) -> beta.InputAudioTranscription | None:
     if value is None:
         return None
     model = value.model if isinstance(value.model, str) else ev.UNSET
-    return ev.InputAudioTranscription(model=model, language=value.language, prompt=value.prompt)
+    return beta.InputAudioTranscription(model=model, language=value.language, prompt=value.prompt)
 
 
-def _tool_out(tool: ga.GATool) -> ev.Tool:
+def _tool_out(tool: ga.Tool) -> beta.Tool:
     assert isinstance(tool, ga.FunctionTool)  # a beta session holds function tools only
     assert isinstance(tool.name, str)
-    return ev.Tool(
+    return beta.Tool(
         type="function", name=tool.name, description=tool.description, parameters=tool.parameters
     )
 
 
-def _tool_choice_out(choice: ga.GAToolChoice | None) -> ev.ToolChoice:
-    if isinstance(choice, ga.ToolChoiceFunctionGA):
-        return ev.ToolChoiceFunction(type="function", name=choice.name)
+def _tool_choice_out(choice: ga.ToolChoice | None) -> beta.ToolChoice:
+    if isinstance(choice, ga.ToolChoiceFunction):
+        return beta.ToolChoiceFunction(type="function", name=choice.name)
     assert not isinstance(choice, ga.ToolChoiceMcp)
     return choice or "auto"
 
@@ -66,24 +66,26 @@ def _voice_out(voice: str | ga.VoiceId | None) -> str:
 
 class BetaEdge(
     Edge[
-        ev.SessionConfig,
-        ev.ResponseParams | None | ev.UnsetType,
-        ev.Item,
-        ev.Item,
-        ev.Response,
+        beta.SessionConfig,
+        beta.ResponseParams | None | ev.UnsetType,
+        beta.Item,
+        beta.Item,
+        beta.Response,
     ]
 ):
     """What is beta about a beta connection."""
 
     dialect: ClassVar[ev.Dialect] = "beta"
-    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(ev.CLIENT_EVENTS.values())
+    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
+        beta.CLIENT_EVENTS.values()
+    )
     streams: ClassVar[Streams] = Streams(
-        text_delta=ev.ResponseTextDelta,
-        text_done=ev.ResponseTextDone,
-        audio_delta=ev.ResponseAudioDelta,
-        audio_done=ev.ResponseAudioDone,
-        transcript_delta=ev.ResponseAudioTranscriptDelta,
-        transcript_done=ev.ResponseAudioTranscriptDone,
+        text_delta=beta.ResponseTextDelta,
+        text_done=beta.ResponseTextDone,
+        audio_delta=beta.ResponseAudioDelta,
+        audio_done=beta.ResponseAudioDone,
+        transcript_delta=beta.ResponseAudioTranscriptDelta,
+        transcript_done=beta.ResponseAudioTranscriptDone,
     )
     rate_limits_first: ClassVar[bool] = True
     max_event_id_length: ClassVar[int | None] = None
@@ -91,16 +93,16 @@ class BetaEdge(
     # -- reading ------------------------------------------------------------------------
 
     def session_changes(
-        self, update: ev.SessionConfig, current: SessionState
+        self, update: beta.SessionConfig, current: SessionState
     ) -> tuple[Changes, Paths, Extras]:
         return beta_read.session_changes(update)
 
     def response_overrides(
-        self, params: ev.ResponseParams | None | ev.UnsetType
+        self, params: beta.ResponseParams | None | ev.UnsetType
     ) -> tuple[Changes, Paths]:
         return beta_read.response_overrides(params)
 
-    def check_item(self, item: ev.Item, param: str, input_format: ev.AudioFormat) -> None:
+    def check_item(self, item: beta.Item, param: str, input_format: ev.AudioFormat) -> None:
         check_beta_item(item, param, input_format)
 
     # -- writing ------------------------------------------------------------------------
@@ -110,7 +112,7 @@ class BetaEdge(
     ) -> ev.ServerEvent:
         expires = ev.UNSET if config.expires_at is None else config.expires_at
         if config.kind == "transcription":
-            session = ev.TranscriptionSession(
+            session = ev.beta.TranscriptionSession(
                 id=config.id or ev.UNSET,
                 object="realtime.transcription_session",
                 expires_at=expires,
@@ -120,16 +122,20 @@ class BetaEdge(
                 input_audio_noise_reduction=(
                     None
                     if config.noise_reduction is None
-                    else ev.NoiseReduction(type=config.noise_reduction.type)
+                    else ev.beta.NoiseReduction(type=config.noise_reduction.type)
                 ),
                 include=config.include,
                 modalities=("text",),
                 client_secret=None,
             )
-            kind = ev.TranscriptionSessionCreated if created else ev.TranscriptionSessionUpdated
+            kind = (
+                ev.beta.TranscriptionSessionCreated
+                if created
+                else ev.beta.TranscriptionSessionUpdated
+            )
             return kind(event_id=event_id, session=session)
         assert config.id is not None
-        beta = ev.Session(
+        beta = ev.beta.Session(
             id=config.id,
             object="realtime.session",
             model=config.model or ev.UNSET,
@@ -148,17 +154,17 @@ class BetaEdge(
             input_audio_noise_reduction=(
                 None
                 if config.noise_reduction is None
-                else ev.NoiseReduction(type=config.noise_reduction.type)
+                else ev.beta.NoiseReduction(type=config.noise_reduction.type)
             ),
             speed=config.speed if config.speed is not None else DEFAULT_SPEED,
             tracing=config.tracing,
             include=config.include,
             client_secret=None,
         )
-        kind2 = ev.SessionCreated if created else ev.SessionUpdated
+        kind2 = ev.beta.SessionCreated if created else ev.beta.SessionUpdated
         return kind2(event_id=event_id, session=beta)
 
-    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> ev.Item:
+    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> beta.Item:
         return beta_wire_item(item, with_audio=with_audio)
 
     def item_added(
@@ -166,13 +172,15 @@ class BetaEdge(
     ) -> list[ev.ServerEvent]:
         wire = self.wire_item(item)
         return [
-            ev.ConversationItemCreated(event_id=ids("event"), previous_item_id=previous, item=wire)
+            beta.ConversationItemCreated(
+                event_id=ids("event"), previous_item_id=previous, item=wire
+            )
         ]
 
     def item_done(
         self, ids: IdFactory, previous: str | None, item: ItemState
     ) -> list[ev.ServerEvent]:
-        return []  # beta has no "item final" event (GA.md 6.3)
+        return []  # beta has no "item final" event (docs/protocol/dialects.md#server-events)
 
     def response_object(
         self,
@@ -180,12 +188,12 @@ class BetaEdge(
         id: str,
         status: ev.ResponseStatus,
         status_details: ev.StatusDetails | None,
-        output: tuple[ev.Item, ...],
+        output: tuple[beta.Item, ...],
         conversation_id: str | None,
         usage: ev.Usage | None,
         settings: ResponseSettings,
-    ) -> ev.Response:
-        return ev.Response(
+    ) -> beta.Response:
+        return beta.Response(
             id=id,
             object="realtime.response",
             status=status,
@@ -203,22 +211,22 @@ class BetaEdge(
             metadata=settings.metadata,
         )
 
-    def response_created(self, event_id: str, response: ev.Response) -> ev.ServerEvent:
-        return ev.ResponseCreated(event_id=event_id, response=response)
+    def response_created(self, event_id: str, response: beta.Response) -> ev.ServerEvent:
+        return beta.ResponseCreated(event_id=event_id, response=response)
 
-    def response_done(self, event_id: str, response: ev.Response) -> ev.ServerEvent:
-        return ev.ResponseDone(event_id=event_id, response=response)
+    def response_done(self, event_id: str, response: beta.Response) -> ev.ServerEvent:
+        return beta.ResponseDone(event_id=event_id, response=response)
 
     def output_item(
-        self, added: bool, *, event_id: str, response_id: str, output_index: int, item: ev.Item
+        self, added: bool, *, event_id: str, response_id: str, output_index: int, item: beta.Item
     ) -> ev.ServerEvent:
-        kind = ev.ResponseOutputItemAdded if added else ev.ResponseOutputItemDone
+        kind = beta.ResponseOutputItemAdded if added else beta.ResponseOutputItemDone
         return kind(
             event_id=event_id, response_id=response_id, output_index=output_index, item=item
         )
 
-    def retrieved(self, event_id: str, item: ev.Item) -> ev.ServerEvent:
-        return ev.ConversationItemRetrieved(event_id=event_id, item=item)
+    def retrieved(self, event_id: str, item: beta.Item) -> ev.ServerEvent:
+        return beta.ConversationItemRetrieved(event_id=event_id, item=item)
 
     # -- what else is beta's ------------------------------------------------------------
 
@@ -228,9 +236,9 @@ class BetaEdge(
         """``session.update`` carries a flat session; ``transcription_session.update`` the
         members of one a transcription session has (which update a session of
         ``current.kind`` takes is ``rtcore.rules.requests.check_kind``'s rule)."""
-        if isinstance(request, ev.SessionUpdate):
+        if isinstance(request, beta.SessionUpdate):
             return request.session
-        if isinstance(request, ev.TranscriptionSessionUpdate):
+        if isinstance(request, beta.TranscriptionSessionUpdate):
             return beta_read.transcription_session_config(request.session)
         raise TypeError(f"a beta session takes no {type(request).__name__}")
 

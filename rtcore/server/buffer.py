@@ -1,4 +1,5 @@
-"""The input audio buffer of a ``ServerSession`` (SEQUENCES.md 3-7, 14; GA.md 10.3-10.7, 10.13).
+"""The input audio buffer of a ``ServerSession`` (docs/protocol/flows.md#input-audio,
+docs/protocol/flows.md#barge-in, docs/protocol/flows.md#idle-timeout).
 
 * ``input_audio_buffer.append`` takes whole samples of the session's input
   format, at most ``max_append_bytes`` per event and ``max_buffer_bytes``
@@ -102,7 +103,8 @@ class InputBuffer:
 
     def played(self, played_ms: int) -> None:
         """A response ended: silence counts from the end of its playback, the time of its
-        ``response.done`` plus the duration of the audio it produced (GA.md 2.3, 10.13)."""
+        ``response.done`` plus the duration of the audio it produced
+        (docs/protocol/ga.md#turn-detection, docs/protocol/flows.md#idle-timeout)."""
         audio = self._audio
         self._idle_from = audio.clock + audio.rate * played_ms // 1000
 
@@ -135,7 +137,7 @@ class InputBuffer:
         return effects + self._check_idle()
 
     def _check_idle(self) -> list[Effect]:
-        """``idle_timeout_ms`` of silence on the audio clock (GA.md 10.13).
+        """``idle_timeout_ms`` of silence on the audio clock (docs/protocol/flows.md#idle-timeout).
 
         Silence counts from the later of the last end of speech, the end of
         the last response's playback (its ``response.done`` plus the audio it

@@ -53,7 +53,7 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Per-session limits; exceeding one gets an ``error`` event, never a crash.
 
     ``max_append_bytes``: decoded audio per ``input_audio_buffer.append``
-    (EVENTS.md 2.9: 15 MiB). ``max_buffer_bytes``: uncommitted input audio.
+    (docs/protocol/connection.md#limits: 15 MiB). ``max_buffer_bytes``: uncommitted input audio.
     ``max_items``: conversation items, from every path (``conversation.item.create``,
     manual, VAD and idle-timeout commits, response output); at the limit a
     client request is refused (``conversation_full``), a VAD or idle-timeout

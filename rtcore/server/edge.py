@@ -8,9 +8,9 @@ happening as the dialect's events (``session_event``, ``item_added``,
 ``item_done``, ``wire_item``, ``response_object``, the stream classes in
 ``streams``). ``rate_limits_first`` says where ``rate_limits.updated`` goes:
 right after a response's first output begins (beta), or once after its last
-part closes, before ``response.done`` (GA.md 10.4). ``max_event_id_length``
+part closes, before ``response.done`` (docs/protocol/flows.md#responses). ``max_event_id_length``
 is the longest client ``event_id`` the dialect accepts (GA: 512 characters,
-GA.md 1.6; beta: no limit).
+docs/protocol/connection.md#envelope; beta: no limit).
 
 The reading half is the dialect's reader in ``rtcore.rules`` (``beta_read``,
 ``ga_read``, ``items``), which the client uses too; an edge only adds the
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeAlias
 import msgspec
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from ..ids import IdFactory
 from ..rules.reading import Changes, Extras, Paths
 from ..state import ItemState
@@ -173,7 +173,7 @@ class Edge(Protocol[SessionT, ParamsT, ItemT, WireItemT, ResponseT]):
         ...
 
 
-SessionRequest: TypeAlias = ev.SessionUpdate | ga.SessionUpdate | ev.TranscriptionSessionUpdate
+SessionRequest: TypeAlias = beta.SessionUpdate | ga.SessionUpdate | beta.TranscriptionSessionUpdate
 """A client's request to change its session, in either dialect."""
-SessionGiven: TypeAlias = ev.SessionConfig | ga.GASessionConfig
+SessionGiven: TypeAlias = beta.SessionConfig | ga.SessionConfig
 """The session object such a request carries, in its dialect's shape."""

@@ -8,10 +8,10 @@ server a GA session just configured (``ListMcpTools``). Each carries
 immutable data only.
 
 Output chunks are what a backend produces for a response; pass each to
-``ServerSession.produce(response_id, chunk)`` and the session turns it into
-the exact event sequence of SEQUENCES.md section 11 (GA.md 10.4). In GA
-sessions a backend also calls MCP tools: ``McpCallChunk`` then, once the
-call has run, ``McpResultChunk`` (the rules are in ``rtcore.server.mcp``).
+``ServerSession.produce(response_id, chunk)`` and the session turns it into the exact event sequence
+of docs/protocol/flows.md#responses (docs/protocol/flows.md#responses). In GA sessions a backend
+also calls MCP tools: ``McpCallChunk`` then, once the call has run, ``McpResultChunk`` (the rules
+are in ``rtcore.server.mcp``).
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class ResponseSettings(msgspec.Struct, frozen=True, kw_only=True):
     instructions: str
     voice: str | ga.VoiceId
     output_format: ev.AudioFormat
-    tools: tuple[ga.GATool, ...]
-    tool_choice: ga.GAToolChoice
+    tools: tuple[ga.Tool, ...]
+    tool_choice: ga.ToolChoice
     max_output_tokens: ev.MaxTokens
     conversation: str
     metadata: dict[str, str] | None = None
@@ -130,7 +130,7 @@ class Transcribe(msgspec.Struct, frozen=True, kw_only=True):
     content_index: int
     audio: bytes
     audio_format: ev.AudioFormat
-    settings: ga.GATranscription
+    settings: ga.Transcription
 
 
 class ListMcpTools(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,6 +1,7 @@
 """The GA dialect's edge of the server: reading its requests, writing its events.
 
-All that is GA about a GA connection (GA.md sections 2, 3 and 10):
+All that is GA about a GA connection (docs/protocol/ga.md#objects,
+docs/protocol/ga.md#client-events, docs/protocol/flows.md):
 
 * reading: GA's reader, ``rtcore.rules.ga_read`` and
   ``rtcore.rules.items.check_ga_item`` (the client reads with the same); a
@@ -44,19 +45,17 @@ def _voice_out(voice: str | ga.VoiceId | None) -> str | ga.VoiceId:
 
 class GAEdge(
     Edge[
-        ga.GASessionConfig,
-        ga.GAResponseParams | None | ev.UnsetType,
-        ga.GAItem,
-        ga.GAItem,
-        ga.GAResponse,
+        ga.SessionConfig,
+        ga.ResponseParams | None | ev.UnsetType,
+        ga.Item,
+        ga.Item,
+        ga.Response,
     ]
 ):
     """What is GA about a GA connection."""
 
     dialect: ClassVar[ev.Dialect] = "ga"
-    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
-        ev.GA_CLIENT_EVENTS.values()
-    )
+    client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(ga.CLIENT_EVENTS.values())
     streams: ClassVar[Streams] = Streams(
         text_delta=ga.ResponseOutputTextDelta,
         text_done=ga.ResponseOutputTextDone,
@@ -71,16 +70,16 @@ class GAEdge(
     # -- reading ------------------------------------------------------------------------
 
     def session_changes(
-        self, update: ga.GASessionConfig, current: SessionState
+        self, update: ga.SessionConfig, current: SessionState
     ) -> tuple[Changes, Paths, Extras]:
         return ga_read.session_changes(update, current)
 
     def response_overrides(
-        self, params: ga.GAResponseParams | None | ev.UnsetType
+        self, params: ga.ResponseParams | None | ev.UnsetType
     ) -> tuple[Changes, Paths]:
         return ga_read.response_overrides(params)
 
-    def check_item(self, item: ga.GAItem, param: str, input_format: ev.AudioFormat) -> None:
+    def check_item(self, item: ga.Item, param: str, input_format: ev.AudioFormat) -> None:
         check_ga_item(item, param, input_format)
 
     # -- writing ------------------------------------------------------------------------
@@ -97,9 +96,9 @@ class GAEdge(
         self, created: bool, config: SessionState, extras: Extras, event_id: str
     ) -> ev.ServerEvent:
         expires = ev.UNSET if config.expires_at is None else config.expires_at
-        session: ga.GASession
+        session: ga.Session
         if config.kind == "transcription":
-            session = ga.TranscriptionSessionGA(
+            session = ga.TranscriptionSession(
                 id=config.id or ev.UNSET,
                 object="realtime.transcription_session",
                 expires_at=expires,
@@ -139,7 +138,7 @@ class GAEdge(
         kind = ga.SessionCreated if created else ga.SessionUpdated
         return kind(event_id=event_id, session=session)
 
-    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> ga.GAItem:
+    def wire_item(self, item: ItemState, *, with_audio: bool = False) -> ga.Item:
         return ga_wire_item(item, with_audio=with_audio)
 
     def item_added(
@@ -168,12 +167,12 @@ class GAEdge(
         id: str,
         status: ev.ResponseStatus,
         status_details: ev.StatusDetails | None,
-        output: tuple[ga.GAItem, ...],
+        output: tuple[ga.Item, ...],
         conversation_id: str | None,
         usage: ev.Usage | None,
         settings: ResponseSettings,
-    ) -> ga.GAResponse:
-        return ga.GAResponse(
+    ) -> ga.Response:
+        return ga.Response(
             id=id,
             object="realtime.response",
             status=status,
@@ -191,21 +190,21 @@ class GAEdge(
             metadata=settings.metadata,
         )
 
-    def response_created(self, event_id: str, response: ga.GAResponse) -> ev.ServerEvent:
+    def response_created(self, event_id: str, response: ga.Response) -> ev.ServerEvent:
         return ga.ResponseCreated(event_id=event_id, response=response)
 
-    def response_done(self, event_id: str, response: ga.GAResponse) -> ev.ServerEvent:
+    def response_done(self, event_id: str, response: ga.Response) -> ev.ServerEvent:
         return ga.ResponseDone(event_id=event_id, response=response)
 
     def output_item(
-        self, added: bool, *, event_id: str, response_id: str, output_index: int, item: ga.GAItem
+        self, added: bool, *, event_id: str, response_id: str, output_index: int, item: ga.Item
     ) -> ev.ServerEvent:
         kind = ga.ResponseOutputItemAdded if added else ga.ResponseOutputItemDone
         return kind(
             event_id=event_id, response_id=response_id, output_index=output_index, item=item
         )
 
-    def retrieved(self, event_id: str, item: ga.GAItem) -> ev.ServerEvent:
+    def retrieved(self, event_id: str, item: ga.Item) -> ev.ServerEvent:
         return ga.ConversationItemRetrieved(event_id=event_id, item=item)
 
     # -- what else is GA's -----------------------------------------------------------------
@@ -219,7 +218,7 @@ class GAEdge(
         return request.session
 
     def session_temperature(self, extras: Extras) -> float | None:
-        return None  # GA sessions have no temperature (GA.md 2.1)
+        return None  # GA sessions have no temperature (docs/protocol/ga.md#session)
 
     def mcp_call_opened(
         self, ids: IdFactory, response_id: str, item_id: str, output_index: int, arguments: str
@@ -262,7 +261,7 @@ def with_image_tokens(usage: ev.Usage) -> ev.Usage:
     """``usage`` with GA's image counters, 0 where a backend left them out.
 
     A GA server sends every counter of ``usage``, the image ones included
-    (GA.md 2.11); backends count in dialect-neutral terms and rarely see
+    (docs/protocol/ga.md#response-object); backends count in dialect-neutral terms and rarely see
     images, so the edge fills the gaps rather than every backend.
     """
     details = usage.input_token_details

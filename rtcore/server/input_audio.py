@@ -1,4 +1,4 @@
-"""The input audio buffer and the audio clock (SEQUENCES.md sections 3-7).
+"""The input audio buffer and the audio clock (docs/protocol/flows.md#input-audio).
 
 The clock counts samples appended during the whole session (it is not reset
 by commits), so every ``*_ms`` the server reports - ``audio_start_ms``,

@@ -1,4 +1,4 @@
-"""Conversation items of a ``ServerSession`` (SEQUENCES.md 8-10, GA.md 10.8-10.10).
+"""Conversation items of a ``ServerSession`` (docs/protocol/flows.md#items).
 
 * ``conversation.item.create`` puts a client's item after ``previous_item_id``
   (absent or ``null``: at the end; ``"root"``: first; an id: after that item,

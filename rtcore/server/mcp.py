@@ -1,9 +1,9 @@
 """MCP tools of a GA session: the rules of calling one.
 
-GA.md 2.6, 2.7, 4.5 and 10.14. The real service talks to remote MCP servers
-itself; rtcore never opens a connection: the app's backend plays every MCP
-server (it lists the tools and returns the results of calls), and this module
-keeps the protocol around it exact. Beta sessions have no MCP tools.
+docs/protocol/ga.md#tools, docs/protocol/ga.md#items, docs/protocol/ga.md#mcp-events,
+docs/protocol/flows.md#mcp. The real service talks to remote MCP servers itself; rtcore never opens
+a connection: the app's backend plays every MCP server (it lists the tools and returns the results
+of calls), and this module keeps the protocol around it exact. Beta sessions have no MCP tools.
 
 Listing a server's tools (``mcp_list_tools`` items, ``ListMcpTools``) is the
 session's part in ``rtcore.server.mcp_listings``; this module holds the
@@ -69,7 +69,7 @@ class McpVerdict(msgspec.Struct, frozen=True):
     """The request whose answer approved (``call``) or denied (``denied``) this call."""
 
 
-def mcp_server(tools: Iterable[ga.GATool], server_label: str) -> ga.McpTool | None:
+def mcp_server(tools: Iterable[ga.Tool], server_label: str) -> ga.McpTool | None:
     """The MCP tool (server) labelled ``server_label`` among ``tools``."""
     for tool in tools:
         if isinstance(tool, ga.McpTool) and tool.server_label == server_label:
@@ -119,7 +119,8 @@ class _Tool:
 
 
 def _matches(chosen: ga.McpToolFilter | ev.UnsetType | None, tool: _Tool) -> bool:
-    # A null member is "not set", like an absent one (GA.md 1.5: echoes carry nulls).
+    # A null member is "not set", like an absent one (docs/protocol/connection.md#first-events:
+    # echoes carry nulls).
     if not isinstance(chosen, ga.McpToolFilter):
         return False
     criteria: list[bool] = []
@@ -190,7 +191,7 @@ def _answer(conversation: Sequence[ItemState], server_label: str, name: str, arg
 
 
 def mcp_verdict(
-    tools: Iterable[ga.GATool],
+    tools: Iterable[ga.Tool],
     conversation: Sequence[ItemState],
     server_label: str,
     name: str,

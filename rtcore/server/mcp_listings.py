@@ -1,4 +1,5 @@
-"""MCP tools of a GA session: listing a server's tools (GA.md 2.7, 4.5, 10.14).
+"""MCP tools of a GA session: listing a server's tools (docs/protocol/ga.md#items,
+docs/protocol/ga.md#mcp-events, docs/protocol/flows.md#mcp).
 
 The real service lists a remote MCP server's tools itself; in rtcore the
 app's backend plays the server and answers a ``ListMcpTools`` effect, never
@@ -19,19 +20,16 @@ and returns a ``ListMcpTools(item_id=L, tool)`` effect. The app answers with
     mcp_list_tools.completed   {item_id: L}
     conversation.item.done     {item: {..., tools: [...]}}
 
-or ``fail_mcp_listing(L)`` (``mcp_list_tools.failed``, then
-``conversation.item.done`` with no tools). GA.md 12.11 leaves the order open
-(GA.md 10.14 guesses the item after ``completed``); we chose the Responses
-API's listing order (``output_item.added``, ``mcp_list_tools.in_progress``,
-``.completed``, ``output_item.done``) with the conversation's item events in
-place of the response's: the item exists before any event names it (no
-client holds an event back, and its id is taken before a client could take
-it), and a listing that failed stays visible, ``failed``, in the conversation.
-Listing items count toward ``max_items``: a ``session.update`` that would
-configure more new servers than the conversation has room for is refused
-with ``conversation_full`` before anything changes. Pending listings are at
-most the listing items still in the conversation (those the client deleted
-are forgotten; answering them is a ``LocalProtocolError``, so check
+or ``fail_mcp_listing(L)`` (``mcp_list_tools.failed``, then ``conversation.item.done`` with no
+tools). No source settles the order (docs/protocol/choices.md#mcp-listing-order); we chose the
+Responses API's listing order (``output_item.added``, ``mcp_list_tools.in_progress``,
+``.completed``, ``output_item.done``) with the conversation's item events in place of the
+response's: the item exists before any event names it (no client holds an event back, and its id is
+taken before a client could take it), and a listing that failed stays visible, ``failed``, in the
+conversation. Listing items count toward ``max_items``: a ``session.update`` that would configure
+more new servers than the conversation has room for is refused with ``conversation_full`` before
+anything changes. Pending listings are at most the listing items still in the conversation (those
+the client deleted are forgotten; answering them is a ``LocalProtocolError``, so check
 ``mcp_listing_pending`` first).
 """
 

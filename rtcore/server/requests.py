@@ -1,4 +1,5 @@
-"""Responses of a ``ServerSession``: starting and stopping them (SEQUENCES.md 11-14, GA.md 10.4, 10.12).
+"""Responses of a ``ServerSession``: starting and stopping them (docs/protocol/flows.md#responses,
+docs/protocol/flows.md#cancellation).
 
 * ``response.create`` (or a VAD stop with ``create_response``) starts a
   response with the session's settings and the request's overrides, read by
@@ -24,6 +25,7 @@ from typing import Any, Literal
 from msgspec.structs import replace
 
 from .. import events as ev
+from ..events import beta
 from ..ids import IdFactory
 from ..rules.conversation import conversation_item
 from ..rules.reading import Extras
@@ -159,7 +161,7 @@ class Requests:
                 out.append(conversation_item(state, entry.id, f"{where}.id"))
                 continue
             self._edge.check_item(entry, where, fmt)
-            if isinstance(entry, ev.MessageItem) and not isinstance(entry.content, ev.UnsetType):
+            if isinstance(entry, beta.MessageItem) and not isinstance(entry.content, ev.UnsetType):
                 for j, part in enumerate(entry.content):
                     if isinstance(part, ev.ItemReferenceContent):
                         conversation_item(state, part.id, f"{where}.content[{j}].id")

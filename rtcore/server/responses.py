@@ -1,4 +1,5 @@
-"""Writing responses: output chunks in, the exact event sequence out (SEQUENCES.md 11-14, GA.md 10.4).
+"""Writing responses: output chunks in, the exact event sequence out
+(docs/protocol/flows.md#responses, docs/protocol/flows.md#cancellation).
 
 For every response the writer emits, in order: ``response.created``; per
 item ``response.output_item.added`` then the item's announcement in the
@@ -9,18 +10,18 @@ conversation (beta ``conversation.item.created``, GA
 ``response.output_item.done`` (and, in GA, ``conversation.item.done``) and,
 exactly once, ``response.done``. ``rate_limits.updated`` comes once per
 response that produced output: in beta right when the first output begins,
-in GA after the last part closes (GA.md 10.4; a response cancelled before
+in GA after the last part closes (docs/protocol/flows.md#responses; a response cancelled before
 any output gets none). The names and shapes are the connection's edge's.
 
 Every ``*.added`` is closed on every path - completion, cancellation by the
 client or by speech, failure, disconnect, shutdown - with the values
 produced so far, the open item marked ``incomplete``; a response that does not
 end ``completed`` always has ``status_details`` (at least its ``type``, when
-the backend gave none; GA.md 2.11). Items are produced one
+the backend gave none; docs/protocol/ga.md#response-object). Items are produced one
 at a time (the first is closed before the second opens). Output for a
 response that has ended is refused with ``LocalProtocolError``.
 
-MCP calls (GA, GA.md 10.14; the rules are in ``rtcore.server.mcp``): an
+MCP calls (GA, docs/protocol/flows.md#mcp; the rules are in ``rtcore.server.mcp``): an
 ``McpCallChunk`` the conversation approves (or that needs no approval) opens
 an ``mcp_call`` item - ``output_item.added`` (and ``conversation.item.added``)
 with empty arguments, ``response.mcp_call_arguments.delta`` and ``.done``,
@@ -45,7 +46,7 @@ import msgspec
 from .. import events as ev
 from ..audio.formats import FORMATS
 from ..errors import LocalProtocolError
-from ..events import ga
+from ..events import beta, ga
 from ..ids import IdFactory
 from ..state import ItemState, TextChunks
 from .core import Emit, SessionView
@@ -319,7 +320,7 @@ class ResponseWriter:
         item_state = self._view.state.item(run.open_item)
         assert item_state is not None
         index = len(item_state.content)
-        part: ev.ContentPart = (
+        part: beta.ContentPart = (
             ev.TextContent(text="") if kind == "text" else ev.AudioContent(transcript="")
         )
         self._emit(
@@ -439,7 +440,7 @@ class ResponseWriter:
         item = self._view.state.item(run.open_item)
         assert item is not None
         part = item.content[run.open_part]
-        final: ev.ContentPart
+        final: beta.ContentPart
         if run.part_kind == "text":
             text = part.text.value if part.text is not None else ""
             self._delta(run, self._streams.text_done, text=text)
@@ -502,7 +503,8 @@ class ResponseWriter:
     ) -> None:
         """Close what is open and send the one ``response.done``."""
         if details is None and status in ("cancelled", "incomplete", "failed"):
-            # Only a completed response has null details (GA.md 2.11, EVENTS.md 2.5).
+            # Only a completed response has null details (docs/protocol/ga.md#response-object,
+            # docs/protocol/beta.md#response-object).
             details = ev.StatusDetails(type=status)
         self._close_item(run, item_status)
         if run.started_output and not self._edge.rate_limits_first:

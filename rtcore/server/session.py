@@ -38,7 +38,7 @@ construction. The rules that hold on every path:
   with one ``error`` whose ``error.event_id`` is the offending client event's
   ``event_id`` and whose ``code`` and ``param`` say what and where. In GA
   a client ``event_id`` longer than 512 characters is bad input too
-  (``string_above_max_length``, GA.md 1.6).
+  (``string_above_max_length``, docs/protocol/connection.md#envelope).
 * At most one response writes to the conversation at a time; each
   ``response.created`` gets exactly one ``response.done``; nothing follows it.
 * Ids come from the injectable factory and time from the audio clock, so the

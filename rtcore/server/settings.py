@@ -1,11 +1,10 @@
 """The effective settings of a server's response: ``response_settings``.
 
-The rules of session settings and their merge live in
-``rtcore.rules.session_update`` (both roles apply them); the server applies
-an update with ``merge_config`` and builds each response's effective
+The rules of session settings and their merge live in ``rtcore.rules.session_update`` (both roles
+apply them); the server applies an update with ``merge_config`` and builds each response's effective
 settings here, its ``response.create`` overrides over the session
-(GA.md 2.10), after ``check_response`` has checked them. The names below
-``Invalid`` are re-exported for the server's parts.
+(docs/protocol/ga.md#response-parameters), after ``check_response`` has checked them. The names
+below ``Invalid`` are re-exported for the server's parts.
 """
 
 from __future__ import annotations
@@ -40,7 +39,8 @@ def response_settings(
     audio_produced: bool,
     temperature: float | None = None,
 ) -> ResponseSettings:
-    """The effective settings of a response: its ``overrides`` over the session (GA.md 2.10).
+    """The effective settings of a response: its ``overrides`` over the session
+    (docs/protocol/ga.md#response-parameters).
 
     ``overrides`` holds neutral field names as ``merge_config``'s changes do,
     plus ``conversation``, ``metadata`` and ``temperature`` (beta; the beta

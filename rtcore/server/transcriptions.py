@@ -1,4 +1,4 @@
-"""Transcriptions of committed user audio (SEQUENCES.md 5, GA.md 10.6).
+"""Transcriptions of committed user audio (docs/protocol/flows.md#manual-commit).
 
 A commit in a session that transcribes asks the app for the transcription
 with a ``Transcribe`` effect and marks the item pending; the app answers

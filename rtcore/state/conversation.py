@@ -1,4 +1,6 @@
-"""Transitions of the session and the conversation's items (GA.md 9.1, 10.8-10.10, 10.14).
+"""Transitions of the session and the conversation's items
+(docs/protocol/dialects.md#item-lifecycle, docs/protocol/flows.md#items,
+docs/protocol/flows.md#mcp).
 
 * ``session.created`` / ``.updated`` (and beta's ``transcription_session.*``)
   replace the session record with what the server reported, read into the
@@ -23,7 +25,7 @@ from msgspec.structs import replace
 
 from .. import events as ev
 from ..audio.formats import FORMATS
-from ..events import ga
+from ..events import beta, ga
 from .chunks import TextChunks
 from .model import MAX_HELD_EVENTS, MAX_HELD_ITEMS, ItemState, PartState, Snapshot
 from .session import session_from_wire
@@ -56,14 +58,14 @@ def on_session(s: Snapshot, e: Any) -> Snapshot:
 
 
 def on_conversation_created(s: Snapshot, e: ev.ConversationCreated) -> Snapshot:
-    conversation_id = e.conversation.id  # optional in GA (GA.md 4.1)
+    conversation_id = e.conversation.id  # optional in GA (docs/protocol/ga.md#session-events)
     if not isinstance(conversation_id, str):
         return s
     return replace(s, conversation_id=conversation_id)
 
 
 def on_item_added(
-    s: Snapshot, e: ev.ConversationItemCreated | ga.ConversationItemAdded
+    s: Snapshot, e: beta.ConversationItemCreated | ga.ConversationItemAdded
 ) -> Snapshot:
     """An item enters the conversation (beta ``created``; GA ``added``, or ``created``)."""
     item_id = e.item.id
@@ -99,7 +101,8 @@ def replay_held(s: Snapshot, item_id: str) -> Snapshot:
 
 
 def on_item_done(s: Snapshot, e: ga.ConversationItemDone) -> Snapshot:
-    """GA: the item is final; its status and content replace what was streamed (GA.md 9.1)."""
+    """GA: the item is final; its status and content replace what was streamed
+    (docs/protocol/dialects.md#item-lifecycle)."""
     item_id = e.item.id
     if isinstance(item_id, ev.UnsetType):
         raise fail(e, "missing_item_id", "conversation.item.done without item.id")
@@ -164,7 +167,7 @@ def on_item_truncated(s: Snapshot, e: ev.ConversationItemTruncated) -> Snapshot:
 
 
 def on_item_retrieved(
-    s: Snapshot, e: ev.ConversationItemRetrieved | ga.ConversationItemRetrieved
+    s: Snapshot, e: beta.ConversationItemRetrieved | ga.ConversationItemRetrieved
 ) -> Snapshot:
     item_id = e.item.id
     if isinstance(item_id, ev.UnsetType):
@@ -260,7 +263,7 @@ def on_transcription_failed(
 def on_transcription_delta(
     s: Snapshot, e: ev.ConversationItemInputAudioTranscriptionDelta
 ) -> Snapshot:
-    # Both optional and nullable in the SDK (GA.md 4.2 #12).
+    # Both optional and nullable in the SDK (docs/protocol/ga.md#item-events).
     index = e.content_index if isinstance(e.content_index, int) else 0
     found = _transcribed_part(s, e, index)
     if found is None:

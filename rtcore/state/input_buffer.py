@@ -1,4 +1,5 @@
-"""Transitions of the input audio buffer (SEQUENCES.md 3-7, GA.md 10.5-10.7, 10.13).
+"""Transitions of the input audio buffer (docs/protocol/flows.md#input-audio,
+docs/protocol/flows.md#idle-timeout).
 
 The snapshot keeps what the server reported about the buffer: whether speech
 is active and for which item, the last ``audio_start_ms`` / ``audio_end_ms``

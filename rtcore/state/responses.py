@@ -1,6 +1,7 @@
 """Transitions of responses: lifecycle, output items, parts and streamed values.
 
-The rules (SEQUENCES.md 10-15, GA.md 10.4, 10.11-10.12, 10.14):
+The rules (docs/protocol/flows.md#responses, docs/protocol/flows.md#cancellation,
+docs/protocol/flows.md#function-call, docs/protocol/flows.md#mcp):
 
 * ``response.created`` opens a response (out of band when its
   ``conversation_id`` is ``null``: its items never enter the conversation);
@@ -28,7 +29,7 @@ from msgspec.structs import replace
 
 from .. import events as ev
 from ..audio.formats import FORMATS
-from ..events import ga
+from ..events import beta, ga
 from .chunks import AudioLength, ByteChunks, TextChunks
 from .model import ItemState, PartState, ResponseState, Snapshot
 from .steps import (
@@ -56,7 +57,7 @@ _WIDTH: dict[str | None, int] = {name: info.sample_width for name, info in FORMA
 _WIDTH[None] = 2
 
 
-def on_response_created(s: Snapshot, e: ev.ResponseCreated | ga.ResponseCreated) -> Snapshot:
+def on_response_created(s: Snapshot, e: beta.ResponseCreated | ga.ResponseCreated) -> Snapshot:
     r = e.response
     if r.id in s._response_index:
         raise fail(e, "duplicate_response", f"response {r.id!r} was already created")
@@ -85,7 +86,7 @@ def on_response_created(s: Snapshot, e: ev.ResponseCreated | ga.ResponseCreated)
     )
 
 
-def on_response_done(s: Snapshot, e: ev.ResponseDone | ga.ResponseDone) -> Snapshot:
+def on_response_done(s: Snapshot, e: beta.ResponseDone | ga.ResponseDone) -> Snapshot:
     r = e.response
     response = response_at(s, r.id, e)
     output_ids = list(response.output_item_ids)
@@ -128,7 +129,7 @@ def _join_late(s: Snapshot, e: ev.ServerEvent, slot: int, response: ResponseStat
 
 
 def on_output_item_added(
-    s: Snapshot, e: ev.ResponseOutputItemAdded | ga.ResponseOutputItemAdded
+    s: Snapshot, e: beta.ResponseOutputItemAdded | ga.ResponseOutputItemAdded
 ) -> Snapshot:
     response = response_at(s, e.response_id, e)
     if e.output_index != len(response.output_item_ids):
@@ -154,7 +155,7 @@ def on_output_item_added(
 
 
 def on_output_item_done(
-    s: Snapshot, e: ev.ResponseOutputItemDone | ga.ResponseOutputItemDone
+    s: Snapshot, e: beta.ResponseOutputItemDone | ga.ResponseOutputItemDone
 ) -> Snapshot:
     response = response_at(s, e.response_id, e)
     item_id = e.item.id

@@ -1,11 +1,11 @@
 """The session as a snapshot holds it: one record for both dialects.
 
-A beta server reports its configuration flat (``voice``, ``input_audio_format:
-"pcm16"``, ``turn_detection``), a GA server nested (``audio.output.voice``,
-``audio.input.format: {"type": "audio/pcm", "rate": 24000}``); both describe
-the same settings (GA.md 6.4). ``SessionState`` holds them once, in one
-vocabulary, so that the same session told in either dialect gives an equal
-snapshot. The converters here are the mapping of GA.md 6.4, read direction:
+A beta server reports its configuration flat (``voice``, ``input_audio_format: "pcm16"``,
+``turn_detection``), a GA server nested (``audio.output.voice``, ``audio.input.format: {"type":
+"audio/pcm", "rate": 24000}``); both describe the same settings
+(docs/protocol/dialects.md#session-fields). ``SessionState`` holds them once, in one vocabulary, so
+that the same session told in either dialect gives an equal snapshot. The converters here are the
+mapping of docs/protocol/dialects.md#session-fields, read direction:
 
 * formats are named as the audio layer names them (``pcm16``, ``g711_ulaw``,
   ``g711_alaw``);
@@ -30,7 +30,7 @@ import msgspec
 from msgspec.structs import replace
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 
 __all__ = [
     "SessionState",
@@ -65,13 +65,13 @@ class SessionState(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     speed: float | None = None
     input_format: ev.AudioFormat | None = None
     output_format: ev.AudioFormat | None = None
-    transcription: ga.GATranscription | None = None
+    transcription: ga.Transcription | None = None
     turn_detection: TurnDetectionConfig | None = None
-    noise_reduction: ga.GANoiseReduction | None = None
-    tools: tuple[ga.GATool, ...] = ()
-    tool_choice: ga.GAToolChoice | None = None
+    noise_reduction: ga.NoiseReduction | None = None
+    tools: tuple[ga.Tool, ...] = ()
+    tool_choice: ga.ToolChoice | None = None
     max_output_tokens: ev.MaxTokens | None = None
-    tracing: ga.GATracing | None = None
+    tracing: ga.Tracing | None = None
     include: tuple[str, ...] | None = None
     truncation: ga.Truncation | None = None
     prompt: ga.Prompt | None = None
@@ -130,14 +130,15 @@ def format_to_ga(fmt: ev.AudioFormat) -> ga.AudioFormatSpec:
 def modalities_from_beta(
     modalities: tuple[ev.Modality, ...] | None | ev.UnsetType,
 ) -> tuple[ev.Modality, ...] | None:
-    """Beta ``modalities`` as GA's single output modality (GA.md 6.4)."""
+    """Beta ``modalities`` as GA's single output modality
+    (docs/protocol/dialects.md#session-fields)."""
     if modalities is None or isinstance(modalities, ev.UnsetType):
         return None
     return ("audio",) if "audio" in modalities else ("text",)
 
 
 def turn_detection_from_beta(
-    value: ev.TurnDetection | None | ev.UnsetType,
+    value: beta.TurnDetection | None | ev.UnsetType,
 ) -> TurnDetectionConfig | None:
     """Beta ``turn_detection`` as the GA object of its type."""
     if value is None or isinstance(value, ev.UnsetType):
@@ -159,33 +160,33 @@ def turn_detection_from_beta(
 
 
 def transcription_from_beta(
-    value: ev.InputAudioTranscription | None | ev.UnsetType,
-) -> ga.GATranscription | None:
+    value: beta.InputAudioTranscription | None | ev.UnsetType,
+) -> ga.Transcription | None:
     if value is None or isinstance(value, ev.UnsetType):
         return None
-    return ga.GATranscription(model=value.model, language=value.language, prompt=value.prompt)
+    return ga.Transcription(model=value.model, language=value.language, prompt=value.prompt)
 
 
-def _noise_from_beta(value: ev.NoiseReduction | None | ev.UnsetType) -> ga.GANoiseReduction | None:
+def _noise_from_beta(value: beta.NoiseReduction | None | ev.UnsetType) -> ga.NoiseReduction | None:
     if value is None or isinstance(value, ev.UnsetType):
         return None
-    return ga.GANoiseReduction(type=value.type)
+    return ga.NoiseReduction(type=value.type)
 
 
-def tool_from_beta(tool: ev.Tool) -> ga.FunctionTool:
+def tool_from_beta(tool: beta.Tool) -> ga.FunctionTool:
     return ga.FunctionTool(name=tool.name, description=tool.description, parameters=tool.parameters)
 
 
-def tool_choice_from_beta(choice: ev.ToolChoice | None | ev.UnsetType) -> ga.GAToolChoice | None:
+def tool_choice_from_beta(choice: beta.ToolChoice | None | ev.UnsetType) -> ga.ToolChoice | None:
     if choice is None or isinstance(choice, ev.UnsetType):
         return None
-    if isinstance(choice, ev.ToolChoiceFunction):
+    if isinstance(choice, beta.ToolChoiceFunction):
         name = choice.function_name
-        return ga.ToolChoiceFunctionGA(name=name or "")
+        return ga.ToolChoiceFunction(name=name or "")
     return choice
 
 
-def _from_beta(session: ev.Session) -> SessionState:
+def _from_beta(session: beta.Session) -> SessionState:
     tools = session.tools
     return SessionState(
         id=session.id,
@@ -208,7 +209,7 @@ def _from_beta(session: ev.Session) -> SessionState:
     )
 
 
-def _from_beta_transcription(session: ev.TranscriptionSession) -> SessionState:
+def _from_beta_transcription(session: beta.TranscriptionSession) -> SessionState:
     return SessionState(
         kind="transcription",
         id=_opt(session.id),
@@ -266,7 +267,7 @@ def _from_ga(session: ga.RealtimeSession) -> SessionState:
     )
 
 
-def _from_ga_transcription(session: ga.TranscriptionSessionGA) -> SessionState:
+def _from_ga_transcription(session: ga.TranscriptionSession) -> SessionState:
     audio = session.audio
     fields = {} if audio is None or isinstance(audio, ev.UnsetType) else _audio_input(audio.input)
     return SessionState(
@@ -279,13 +280,16 @@ def _from_ga_transcription(session: ga.TranscriptionSessionGA) -> SessionState:
 
 
 def session_from_wire(
-    session: ev.Session | ev.TranscriptionSession | ga.RealtimeSession | ga.TranscriptionSessionGA,
+    session: beta.Session
+    | beta.TranscriptionSession
+    | ga.RealtimeSession
+    | ga.TranscriptionSession,
 ) -> SessionState:
     """The session object of ``session.created`` / ``.updated`` (either dialect) as a record."""
     if isinstance(session, ga.RealtimeSession):
         return _from_ga(session)
-    if isinstance(session, ga.TranscriptionSessionGA):
+    if isinstance(session, ga.TranscriptionSession):
         return _from_ga_transcription(session)
-    if isinstance(session, ev.TranscriptionSession):
+    if isinstance(session, beta.TranscriptionSession):
         return _from_beta_transcription(session)
     return _from_beta(session)

@@ -1,7 +1,7 @@
 """The shared steps of the transitions: look-ups, placement and settling.
 
 Every transition is made of these steps, and they carry the rules that hold
-for all events (EVENTS.md, SEQUENCES.md, GA.md 9-10):
+for all events (docs/protocol/flows.md#conventions):
 
 * Ids thread through: an event names an item, response or part that exists
   (``unknown_item``, ``unknown_response``), belongs where the event says
@@ -23,7 +23,7 @@ from pyrsistent import pvector
 
 from .. import events as ev
 from ..errors import RemoteProtocolError
-from ..events import ga
+from ..events import beta, ga
 from .chunks import TextChunks
 from .model import MAX_RECORDS, Anomaly, ItemState, PartState, ResponseState, Snapshot
 from .wire import WireItem, WirePart, item_from_wire, part_from_wire
@@ -162,7 +162,8 @@ def settle_part(
             part = replace(part, text=text)
         return s, replace(part, text_done=True, done=True)
     if isinstance(wire, ev.InputAudioContent):
-        # The input transcription arrives in its own events, never in the item (GA.md 2.7).
+        # The input transcription arrives in its own events, never in the item
+        # (docs/protocol/ga.md#items).
         return s, replace(part, done=True)
     if isinstance(wire, (ev.AudioContent, ga.OutputAudioContent)):
         transcript = part.transcript
@@ -182,7 +183,7 @@ def settle_item(
     """Bring an item in line with its final form (``output_item.done``, ``item.done``, ``response.done``)."""
     wire_status = getattr(wire, "status", ev.UNSET)
     status = item.status if isinstance(wire_status, ev.UnsetType) else wire_status
-    if isinstance(wire, (ev.MessageItem, ga.GAMessageItem)) and not isinstance(
+    if isinstance(wire, (beta.MessageItem, ga.MessageItem)) and not isinstance(
         wire.content, ev.UnsetType
     ):
         parts = list(item.content)

@@ -35,7 +35,7 @@ from msgspec.structs import replace
 
 from .. import events as ev
 from ..errors import RemoteProtocolError
-from ..events import ga
+from ..events import beta, ga
 from . import conversation as c
 from . import input_buffer as b
 from . import responses as r
@@ -89,11 +89,11 @@ _EMPTY = Snapshot()
 # Streaming deltas are most of the traffic. Their transitions count the event
 # themselves, so that a delta costs one copy of the snapshot instead of two.
 _DELTAS: dict[type[Any], _Handler] = {
-    ev.ResponseTextDelta: r.on_text_delta,
+    beta.ResponseTextDelta: r.on_text_delta,
     ga.ResponseOutputTextDelta: r.on_text_delta,
-    ev.ResponseAudioTranscriptDelta: r.on_transcript_delta,
+    beta.ResponseAudioTranscriptDelta: r.on_transcript_delta,
     ga.ResponseOutputAudioTranscriptDelta: r.on_transcript_delta,
-    ev.ResponseAudioDelta: r.on_audio_delta,
+    beta.ResponseAudioDelta: r.on_audio_delta,
     ga.ResponseOutputAudioDelta: r.on_audio_delta,
     ev.ResponseFunctionCallArgumentsDelta: r.on_arguments_delta,
     ga.ResponseMcpCallArgumentsDelta: r.on_mcp_arguments_delta,
@@ -102,22 +102,22 @@ _DELTAS: dict[type[Any], _Handler] = {
 # Everything else: ``apply`` counts the event.
 _HANDLERS: dict[type[Any], _Handler] = {
     # session and conversation
-    ev.SessionCreated: c.on_session,
-    ev.SessionUpdated: c.on_session,
+    beta.SessionCreated: c.on_session,
+    beta.SessionUpdated: c.on_session,
     ga.SessionCreated: c.on_session,
     ga.SessionUpdated: c.on_session,
-    ev.TranscriptionSessionCreated: c.on_session,
-    ev.TranscriptionSessionUpdated: c.on_session,
+    beta.TranscriptionSessionCreated: c.on_session,
+    beta.TranscriptionSessionUpdated: c.on_session,
     ev.ConversationCreated: c.on_conversation_created,
     ev.ErrorEvent: _error,
     # items
-    ev.ConversationItemCreated: c.on_item_added,
+    beta.ConversationItemCreated: c.on_item_added,
     ga.ConversationItemCreated: c.on_item_added,
     ga.ConversationItemAdded: c.on_item_added,
     ga.ConversationItemDone: c.on_item_done,
     ev.ConversationItemDeleted: c.on_item_deleted,
     ev.ConversationItemTruncated: c.on_item_truncated,
-    ev.ConversationItemRetrieved: c.on_item_retrieved,
+    beta.ConversationItemRetrieved: c.on_item_retrieved,
     ga.ConversationItemRetrieved: c.on_item_retrieved,
     ev.ConversationItemInputAudioTranscriptionCompleted: c.on_transcription_completed,
     ev.ConversationItemInputAudioTranscriptionFailed: c.on_transcription_failed,
@@ -134,21 +134,21 @@ _HANDLERS: dict[type[Any], _Handler] = {
     ev.InputAudioBufferCleared: b.on_cleared,
     ga.InputAudioBufferDtmfEventReceived: b.on_dtmf,
     # responses
-    ev.ResponseCreated: r.on_response_created,
+    beta.ResponseCreated: r.on_response_created,
     ga.ResponseCreated: r.on_response_created,
-    ev.ResponseDone: r.on_response_done,
+    beta.ResponseDone: r.on_response_done,
     ga.ResponseDone: r.on_response_done,
-    ev.ResponseOutputItemAdded: r.on_output_item_added,
+    beta.ResponseOutputItemAdded: r.on_output_item_added,
     ga.ResponseOutputItemAdded: r.on_output_item_added,
-    ev.ResponseOutputItemDone: r.on_output_item_done,
+    beta.ResponseOutputItemDone: r.on_output_item_done,
     ga.ResponseOutputItemDone: r.on_output_item_done,
     ev.ResponseContentPartAdded: r.on_part_added,
     ev.ResponseContentPartDone: r.on_part_done,
-    ev.ResponseTextDone: r.on_text_done,
+    beta.ResponseTextDone: r.on_text_done,
     ga.ResponseOutputTextDone: r.on_text_done,
-    ev.ResponseAudioTranscriptDone: r.on_transcript_done,
+    beta.ResponseAudioTranscriptDone: r.on_transcript_done,
     ga.ResponseOutputAudioTranscriptDone: r.on_transcript_done,
-    ev.ResponseAudioDone: r.on_audio_done,
+    beta.ResponseAudioDone: r.on_audio_done,
     ga.ResponseOutputAudioDone: r.on_audio_done,
     ev.ResponseFunctionCallArgumentsDone: r.on_arguments_done,
     ga.ResponseMcpCallArgumentsDone: r.on_mcp_arguments_done,
@@ -162,6 +162,6 @@ _HANDLERS: dict[type[Any], _Handler] = {
 }
 
 assert not set(_HANDLERS) & set(_DELTAS)
-assert set(_HANDLERS) | set(_DELTAS) == set(ev.SERVER_EVENTS.values()) | set(
-    ev.GA_SERVER_EVENTS.values()
+assert set(_HANDLERS) | set(_DELTAS) == set(beta.SERVER_EVENTS.values()) | set(
+    ga.SERVER_EVENTS.values()
 ), "every event of both dialects needs a transition"

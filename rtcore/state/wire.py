@@ -1,6 +1,6 @@
 """Items, content parts and response settings from their wire form, in either dialect.
 
-The snapshot holds one kind of item whatever the dialect (GA.md 6.6): GA's
+The snapshot holds one kind of item whatever the dialect (docs/protocol/dialects.md#one-state): GA's
 assistant ``output_text`` / ``output_audio`` parts are ``text`` / ``audio``
 parts here, as the ``response.content_part.*`` events of both dialects name
 them; ``input_image`` parts and the four MCP items exist only in GA
@@ -14,15 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from .. import events as ev
-from ..events import ga
+from ..events import beta, ga
 from .chunks import ByteChunks, TextChunks
 from .model import ItemState, PartState
 from .session import format_from_ga, modalities_from_beta
 
 __all__ = ["item_from_wire", "part_from_wire", "response_fields", "WireItem", "WirePart"]
 
-WireItem = ev.Item | ga.GAItem
-WirePart = ev.ContentPart | ga.GAContentPart
+WireItem = beta.Item | ga.Item
+WirePart = beta.ContentPart | ga.ContentPart
 
 
 def _text_of(value: str | None | ev.UnsetType) -> str:
@@ -89,7 +89,7 @@ def item_from_wire(
     if isinstance(item.id, ev.UnsetType):
         raise ValueError("an item needs an id to be held in a snapshot")
     status = _opt(getattr(item, "status", ev.UNSET))
-    if isinstance(item, (ev.MessageItem, ga.GAMessageItem)):
+    if isinstance(item, (beta.MessageItem, ga.MessageItem)):
         content: tuple[WirePart, ...] = (
             () if isinstance(item.content, ev.UnsetType) else item.content
         )
@@ -162,9 +162,9 @@ def item_from_wire(
     )
 
 
-def response_fields(response: ev.Response | ga.GAResponse) -> dict[str, Any]:
+def response_fields(response: beta.Response | ga.Response) -> dict[str, Any]:
     """The effective settings a response object reports, as ``ResponseState`` fields."""
-    if isinstance(response, ga.GAResponse):
+    if isinstance(response, ga.Response):
         fmt = voice = None
         audio = response.audio
         if not (audio is None or isinstance(audio, ev.UnsetType)):

@@ -1,18 +1,15 @@
 """``ClientConnection``: the client role at byte level.
 
-It composes the WebSocket layer (wsproto) with a ``ClientSession``: bytes in,
-typed server events and snapshots out; typed client events in, masked text
-frames out. The opening handshake follows GA.md 1.2 and EVENTS.md section 1:
-``Authorization: Bearer <key>`` (or the Azure-style ``api-key`` header, or the
-browser subprotocols ``realtime`` and ``openai-insecure-api-key.<key>``), and
-the query string of the URL (``?model=...``) kept as given. The dialect is
-the session's (GA unless ``dialect="beta"``); a beta connection adds
-``OpenAI-Beta: realtime=v1`` (browsers: the ``openai-beta.realtime-v1``
-subprotocol), which is how a server tells the dialects apart. A rejected
-handshake (HTTP 401, 403, 404, ...) is a ``Rejected`` event with the status
-and body; a server that refuses the dialect after the upgrade (OpenAI answers
-beta with an ``error`` and close 4000) shows as that error and a
-``ConnectionClosed`` with code 4000.
+It composes the WebSocket layer (wsproto) with a ``ClientSession``: bytes in, typed server events
+and snapshots out; typed client events in, masked text frames out. The opening handshake follows
+docs/protocol/connection.md#headers and docs/protocol/connection.md#envelope: ``Authorization:
+Bearer <key>`` (or the Azure-style ``api-key`` header, or the browser subprotocols ``realtime`` and
+``openai-insecure-api-key.<key>``), and the query string of the URL (``?model=...``) kept as given.
+The dialect is the session's (GA unless ``dialect="beta"``); a beta connection adds ``OpenAI-Beta:
+realtime=v1`` (browsers: the ``openai-beta.realtime-v1`` subprotocol), which is how a server tells
+the dialects apart. A rejected handshake (HTTP 401, 403, 404, ...) is a ``Rejected`` event with the
+status and body; a server that refuses the dialect after the upgrade (OpenAI answers beta with an
+``error`` and close 4000) shows as that error and a ``ConnectionClosed`` with code 4000.
 """
 
 from __future__ import annotations

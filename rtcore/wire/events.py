@@ -67,7 +67,8 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
 
     @property
     def dialect(self) -> Dialect:
-        """The dialect asked for: beta when the handshake says so, else GA (GA.md 1.3)."""
+        """The dialect asked for: beta when the handshake says so, else GA
+        (docs/protocol/connection.md#dialect-choice)."""
         return "beta" if self.beta else "ga"
 
     @property
@@ -77,7 +78,8 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
 
     @property
     def deployment(self) -> str | None:
-        """The Azure-style ``?deployment=``, which names the model there (GA.md 1.1)."""
+        """The Azure-style ``?deployment=``, which names the model there
+        (docs/protocol/connection.md#url)."""
         return self.query.get("deployment")
 
     @property

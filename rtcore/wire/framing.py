@@ -1,6 +1,6 @@
 """WebSocket messaging shared by both roles, on top of wsproto.
 
-The rules of the protocol's transport (EVENTS.md section 1, RFC 6455) that this
+The rules of the protocol's transport (docs/protocol/connection.md#envelope, RFC 6455) that this
 module enforces once for both roles, each failure answered with a close frame:
 
 * Every message is one text frame (or a fragmented text message) holding one

@@ -317,7 +317,8 @@ class ServerConnection:
 
     @property
     def dialect(self) -> ev.Dialect:
-        """The connection's dialect: beta when the handshake asked for it, else GA (GA.md 1.3)."""
+        """The connection's dialect: beta when the handshake asked for it, else GA
+        (docs/protocol/connection.md#dialect-choice)."""
         return self.request.dialect if self.request is not None else "ga"
 
     @property
@@ -384,12 +385,11 @@ class ServerConnection:
     def refuse_dialect(self, event_id: str) -> bytes:
         """Refuse a handshake whose dialect is not served; returns every byte of the refusal.
 
-        Beta is refused as OpenAI's endpoint does since May 2026 (GA.md 1.3):
-        the upgrade is accepted, one ``error`` (``beta_api_shape_disabled``,
-        with ``event_id``) says why, and the connection closes with 4000. GA,
-        on a beta-only endpoint, is refused before the upgrade with HTTP 400
-        (``beta_header_required``), as beta-era servers refused clients
-        without the beta header.
+        Beta is refused as OpenAI's endpoint does since May 2026
+        (docs/protocol/connection.md#dialect-choice): the upgrade is accepted, one ``error``
+        (``beta_api_shape_disabled``, with ``event_id``) says why, and the connection closes with
+        4000. GA, on a beta-only endpoint, is refused before the upgrade with HTTP 400
+        (``beta_header_required``), as beta-era servers refused clients without the beta header.
         """
         if self._phase != "requested":
             raise LocalProtocolError("there is no handshake request to refuse", code="no_handshake")
