@@ -26,7 +26,7 @@ EDGES = {"beta_edge.py", "ga_edge.py"}
 INTERFACE = "edge.py"  # the edges' protocol, typed with both dialects' unions
 BETA = set(beta.SERVER_EVENTS.values()) | set(beta.CLIENT_EVENTS.values())
 GA = set(ga.SERVER_EVENTS.values()) | set(ga.CLIENT_EVENTS.values())
-NAMESPACES = {"ev": ev, "ga": ga}
+NAMESPACES = {"ev": ev, "ga": ga, "beta": beta}
 
 
 def _logic() -> list[Path]:
