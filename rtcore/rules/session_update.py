@@ -1,7 +1,7 @@
 """The rules of a session's settings, and how an update merges into them.
 
 A ``session.update`` reaches this module as *changes*: neutral field names of
-``rtcore.state.SessionState`` mapped to values in its vocabulary, already
+``rtcore.state.session.SessionState`` mapped to values in its vocabulary, already
 read out of the dialect's wire shape (``rtcore.rules.beta_read`` /
 ``ga_read``), together with the dotted wire path of each field so that
 errors name what the client wrote (``session.voice`` in beta,
