@@ -30,7 +30,7 @@ from .server import (
     DEFAULT_FRAME_TIMEOUT,
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_PATH,
+    DEFAULT_PATHS,
     DEFAULT_WRITE_TIMEOUT,
     MAX_TURNING_AWAY,
     TURN_AWAY_TIMEOUT,
@@ -79,8 +79,12 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
     conn = parser.add_argument_group("connections (every bound a client can make the server hold)")
     conn.add_argument(
         "--path",
-        default=DEFAULT_PATH,
-        help="the one path served; any other gets 404 (default: %(default)s)",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="a path served; any other gets 404. Given, it replaces the defaults; repeat it "
+        f"to serve several (default: {' '.join(DEFAULT_PATHS)}: OpenAI's path, Azure's "
+        "preview and GA paths)",
     )
     conn.add_argument(
         "--max-connections",
@@ -210,7 +214,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     }
     _allow_descriptors(args.max_connections)
     return {
-        "path": args.path,
+        "path": tuple(args.path) if args.path else DEFAULT_PATHS,
         "max_connections": args.max_connections,
         "max_message_size": args.max_message_size,
         "max_fragments": args.max_fragments,

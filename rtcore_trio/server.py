@@ -3,8 +3,9 @@
 Each connection is one ``ServerConnection`` (bytes) feeding one
 ``ServerSession`` (protocol). The adapter's jobs, and only these: admit at
 most ``max_connections`` clients (503 beyond, before any session starts);
-check the path and the API key (Bearer, ``api-key`` or the browser
-subprotocol, compared in constant time; anything else gets HTTP 404 or 401
+check the path (``/v1/realtime`` and Azure's ``/openai/realtime`` and
+``/openai/v1/realtime`` by default) and the API key (Bearer, Azure's
+``api-key`` or the browser subprotocol, compared in constant time; anything else gets HTTP 404 or 401
 and no session); carry out the handshake's protocol decisions, which
 ``ServerConnection`` makes (the dialect and the refusal of one not served,
 the session type and the model the URL asks for); run each response's backend and each transcription in a
@@ -58,12 +59,14 @@ from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 from .connection import _Connection
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
-__all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_MAX_CONNECTIONS"]
+__all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_PATHS", "DEFAULT_MAX_CONNECTIONS"]
 
 log = logging.getLogger("rtcore.serve")
 _READ_SIZE = 65536
 
 DEFAULT_PATH = "/v1/realtime"
+DEFAULT_PATHS = (DEFAULT_PATH, "/openai/realtime", "/openai/v1/realtime")
+"""OpenAI's path, then Azure's preview and GA paths (docs/protocol/connection.md#azure)."""
 DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_FRAME_TIMEOUT = 30.0
@@ -99,7 +102,7 @@ class RealtimeServer:
         model: str | None = None,
         dialects: Collection[str] = ("ga", "beta"),
         ssl_context: ssl.SSLContext | None = None,
-        path: str = DEFAULT_PATH,
+        path: str | Collection[str] = DEFAULT_PATHS,
         limits: ServerLimits | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_fragments: int = DEFAULT_MAX_FRAGMENTS,
@@ -129,7 +132,10 @@ class RealtimeServer:
         self.dialects = served_dialects(dialects)
         self._refusals = 0
         self.ssl_context = ssl_context
-        self.path = path
+        self.paths: tuple[str, ...] = (path,) if isinstance(path, str) else tuple(path)
+        """The paths served; any other gets HTTP 404."""
+        if not self.paths or not all(p.startswith("/") for p in self.paths):
+            raise ValueError(f"paths must be absolute paths, not {path!r}")
         self.limits = limits or ServerLimits()
         self.max_message_size = max_message_size
         self.max_fragments = max_fragments
@@ -157,6 +163,11 @@ class RealtimeServer:
         self.host: str | None = None
 
     @property
+    def path(self) -> str:
+        """The first path served (``paths`` lists them all)."""
+        return self.paths[0]
+
+    @property
     def connections(self) -> int:
         """Connections admitted and open right now (in the handshake or in a session)."""
         return self._connections
@@ -181,7 +192,8 @@ class RealtimeServer:
         sockname = listeners[0].socket.getsockname()
         self.host, self.port = sockname[0], sockname[1]
         scheme = "wss" if self.ssl_context is not None else "ws"
-        log.info("listening on %s://%s:%d%s", scheme, self.host, self.port, self.path)
+        base = f"{scheme}://{self.host}:{self.port}"
+        log.info("listening on %s", " ".join(base + path for path in self.paths))
         async with trio.open_nursery() as nursery:
             accept_scope = trio.CancelScope()
 
@@ -378,8 +390,9 @@ class RealtimeServer:
         )
 
     def _refuse(self, request: HandshakeRequest) -> tuple[int, str, str] | None:
-        if request.path != self.path:
-            return 404, f"No Realtime endpoint at {request.path}; use {self.path}.", "not_found"
+        if request.path not in self.paths:
+            served = ", ".join(self.paths)
+            return 404, f"No Realtime endpoint at {request.path}; use {served}.", "not_found"
         if self._key_digests is None:
             return None
         credentials = request.credentials

@@ -9,7 +9,9 @@ when a browser offered it) or ``reject(status)``.
 
 The handshake's protocol decisions are made here, not by the adapter: the
 dialect (``dialect``: beta when the ``OpenAI-Beta: realtime=v1`` header or
-the ``openai-beta.realtime-v1`` subprotocol asks for it, else GA), whether
+the ``openai-beta.realtime-v1`` subprotocol asks for it, or when the URL is
+Azure's preview form - an ``api-version`` such as ``2024-10-01-preview`` -
+else GA; docs/protocol/connection.md#azure), whether
 this endpoint serves it (``dialect_served``, from ``dialects``) and how a
 dialect not served is refused (``refuse_dialect``), the session type the URL
 asks for (``HandshakeRequest.intent``) and the model it names
@@ -66,6 +68,7 @@ from .framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MessageSoc
 __all__ = [
     "ServerConnection",
     "ServerConnectionEvent",
+    "asks_for_beta",
     "credentials_of",
     "error_body",
     "served_dialects",
@@ -88,6 +91,8 @@ _BETA_PROTOCOL = "openai-beta.realtime-v1"
 MAX_PENDING = 1024 * 1024
 """Bytes a client may send before the handshake is answered (a request head, or events pipelined behind it)."""
 _WEBSOCKET_VERSION = b"13"
+# Azure's dated preview API versions (``2024-10-01-preview``): its preview protocol is beta.
+_AZURE_PREVIEW = re.compile(r"\d{4}-\d{2}-\d{2}-preview")
 # The request line's version; h11 has read and checked the line by the time it is looked at.
 _REQUEST_VERSION = re.compile(rb"[\r\n]*[^\r\n]* HTTP/(\d)\.(\d)\r?\n")
 # The end of the request head, as h11 finds it (h11._receivebuffer.blank_line_regex).
@@ -121,6 +126,27 @@ def text_frame(payload: bytes) -> bytes:
     if n < 65536:
         return b"\x81\x7e" + n.to_bytes(2, "big") + payload
     return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
+def asks_for_beta(query: dict[str, str], headers: Headers, subprotocols: Collection[str]) -> bool:
+    """Whether a handshake asks for the beta dialect (docs/protocol/connection.md#dialect-choice).
+
+    It does with the ``OpenAI-Beta: realtime=v1`` header, with the
+    ``openai-beta.realtime-v1`` subprotocol, or in Azure's preview form: an
+    ``api-version`` that is a dated preview (``2024-10-01-preview``), which
+    Azure serves in its preview protocol, the beta dialect, without a beta
+    header (docs/protocol/connection.md#azure). Azure's GA forms
+    (``/openai/v1/realtime?model=D``, or a GA ``api-version`` such as
+    ``2025-08-28``) carry no such sign and are GA.
+    """
+    if _BETA_PROTOCOL in subprotocols:
+        return True
+    if any(
+        name == "openai-beta" and "realtime=v1" in value.replace(" ", "") for name, value in headers
+    ):
+        return True
+    version = query.get("api-version")
+    return version is not None and _AZURE_PREVIEW.fullmatch(version.strip()) is not None
 
 
 def credentials_of(headers: Headers, subprotocols: Iterable[str]) -> Credentials | None:
@@ -302,17 +328,14 @@ class ServerConnection:
         )
         target = urlsplit(request.target)
         subprotocols = tuple(request.subprotocols)
-        beta = _BETA_PROTOCOL in subprotocols or any(
-            name == "openai-beta" and "realtime=v1" in value.replace(" ", "")
-            for name, value in headers
-        )
+        query = dict(parse_qsl(target.query))
         return HandshakeRequest(
             path=target.path,
-            query=dict(parse_qsl(target.query)),
+            query=query,
             headers=headers,
             subprotocols=subprotocols,
             credentials=credentials_of(headers, subprotocols),
-            beta=beta,
+            beta=asks_for_beta(query, headers, subprotocols),
         )
 
     @property
