@@ -156,6 +156,7 @@ class RealtimeServer:
         self._turning_away = 0
         self._live: set[_Connection] = set()
         self._handshakes: set[trio.CancelScope] = set()
+        self._lingering: set[trio.CancelScope] = set()
         self._drained = trio.Event()
         self.failures = 0
         """Connections that ended with an internal error (closed 1011)."""
@@ -175,7 +176,7 @@ class RealtimeServer:
     def shutdown(self) -> None:
         """Stop accepting; end every session gracefully (open responses get ``response.done``)."""
         self._shutdown.set()
-        for scope in self._handshakes:
+        for scope in self._handshakes | self._lingering:
             scope.cancel()
         for connection in self._live:
             connection.stop()
@@ -336,6 +337,7 @@ class RealtimeServer:
             self._refusals += 1
             event_id = DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
             await self._send(stream, conn.refuse_dialect(event_id))
+            await self._linger(stream, conn)
             return
         await self._send(stream, conn.accept())
         self._sessions += 1
@@ -381,6 +383,39 @@ class RealtimeServer:
             len(session.state.responses),
             connection.errors,
         )
+        if connection.broken is None and not connection.waited_for_close:
+            await self._linger(stream, conn)
+
+    async def _linger(self, stream: trio.abc.Stream, conn: ServerConnection) -> None:
+        """Let the client's answer to our close frame arrive before the socket closes.
+
+        A socket closed with the client's bytes unread (events it sent before
+        it saw our close frame) makes the kernel reset the connection, and a
+        reset can destroy what we sent last - the error that says why, the
+        close frame - before the client has read it. So after every close we
+        began, the client's bytes are read and dropped until its close frame,
+        within ``close_timeout``. When we failed the connection its framing
+        can no longer be followed: we half-close (our FIN follows the close
+        frame, so the client closes too) and read until its end of file
+        (docs/protocol/connection.md#refusal-delivery). Shutdown cuts it short.
+        """
+        if not conn.closing or self._shutdown.is_set():
+            return
+        with trio.move_on_after(self.close_timeout) as scope:
+            self._lingering.add(scope)
+            try:
+                if conn.failed and isinstance(stream, trio.abc.HalfCloseableStream):
+                    await stream.send_eof()
+                while conn.closing:
+                    data = await stream.receive_some(_READ_SIZE)
+                    if not data:
+                        return
+                    conn.receive_data(data)
+                    conn.drop_messages()  # the session is over: what the client says is dropped
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            finally:
+                self._lingering.discard(scope)
 
     def _new_connection(self) -> ServerConnection:
         return ServerConnection(

@@ -150,6 +150,22 @@ class MessageSocket:
         return self._closed or self._failed
 
     @property
+    def close_sent(self) -> bool:
+        """This side's close frame has been made (it may still be queued for sending)."""
+        return self._close_sent
+
+    @property
+    def close_received(self) -> bool:
+        """The peer's close frame has been read: nothing more will come from it."""
+        return self._closed
+
+    @property
+    def failed(self) -> bool:
+        """This side failed the connection (1002, 1003, 1007, 1009): the peer's bytes are no
+        longer read, so its close frame cannot be recognized either."""
+        return self._failed
+
+    @property
     def open(self) -> bool:
         """Messages can be exchanged."""
         return not self.closed and self._ws.state is ConnectionState.OPEN and not self._close_sent
@@ -261,9 +277,6 @@ class MessageSocket:
                 and not rsv
                 and masked == self._masked
                 and self._message_at is None
-                # Open: the loop stops once the peer's close arrives. A frame whose
-                # beginning is already unmasked in place stays here whatever happens.
-                and (not self._close_sent or self._checked)
             ):
                 if length > self.max_message_size:
                     yield self._fail(1009, f"message larger than {self.max_message_size} bytes")

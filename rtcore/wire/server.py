@@ -205,6 +205,26 @@ class ServerConnection:
         return self._phase == "open" and self._socket.open
 
     @property
+    def closing(self) -> bool:
+        """Our close frame has been made and the client's answer has not been read yet.
+
+        Until it has, the client may still be sending: an adapter that closes
+        the socket with the client's bytes unread makes the kernel reset the
+        connection, which can destroy what was sent last (an error event, the
+        close frame) before the client reads it. Read on until ``closing``
+        turns false or the client's end of file, within a close timeout
+        (docs/protocol/connection.md#refusal-delivery).
+        """
+        sock = self._socket
+        return self._phase == "open" and sock.close_sent and not sock.close_received
+
+    @property
+    def failed(self) -> bool:
+        """We failed the connection (1002, 1003, 1007, 1009): the client's bytes are no longer
+        parsed, so its close frame will not be seen; read until its end of file instead."""
+        return self._phase == "open" and self._socket.failed
+
+    @property
     def partial_since(self) -> int | None:
         """Where the frame or message the client began and has not finished began, if any.
 
@@ -348,6 +368,17 @@ class ServerConnection:
     def dialect_served(self) -> bool:
         """Whether this endpoint serves the dialect the handshake asked for (see ``dialects``)."""
         return self.dialect in self.dialects
+
+    def drop_messages(self) -> None:
+        """Read the buffered bytes and drop the client's messages undecoded.
+
+        For the end of a connection whose session is over: pings and the
+        client's close frame are still handled (so ``closing`` turns false),
+        but no event is decoded.
+        """
+        if self._phase == "open":
+            for _ in self._socket._messages():
+                pass
 
     # -- answering the handshake ----------------------------------------------------------------
 
