@@ -21,8 +21,8 @@ deadlines, so that idle connections cost no CPU.
 Every bound has a default and an option (``rtcore serve --help``):
 ``max_connections`` admitted at once (the handshake phase counts; beyond it
 HTTP 503, and beyond ``MAX_TURNING_AWAY`` clients being answered at once
-they are closed without one); ``max_message_size`` and ``max_fragments`` per
-message; the handshake must arrive within ``handshake_timeout``; a frame or
+they are closed without one); ``max_message_size`` per message (its frame
+headers included, which bounds a fragmented message too); the handshake must arrive within ``handshake_timeout``; a frame or
 fragmented message begun must end within ``frame_timeout`` (1008); the client
 must send something every ``idle_timeout`` (off by default); a session lasts
 at most ``max_session_seconds`` (``session_expired``); a write must finish
@@ -53,7 +53,7 @@ from rtcore.wire import (
     error_body,
     served_dialects,
 )
-from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
 from .connection import _Connection
@@ -82,8 +82,8 @@ class RealtimeServer:
     """A Realtime endpoint over TCP: configure it, then ``await serve(...)``; ``shutdown()`` ends it.
 
     Every bound a client can make the server hold has a default and an option:
-    ``max_connections`` (503 beyond), ``max_message_size`` (1009 beyond),
-    ``max_fragments`` (frames in one message, 1009 beyond),
+    ``max_connections`` (503 beyond), ``max_message_size`` (1009 beyond; a
+    fragmented message pays each frame's header, so it bounds fragments too),
     the session limits in ``limits`` (buffer, items, ...), ``handshake_timeout``,
     ``frame_timeout``, ``idle_timeout`` (``None``: none), ``max_session_seconds``,
     ``write_timeout`` and ``close_timeout``. Logs are throttled to ``log_lines``
@@ -105,7 +105,6 @@ class RealtimeServer:
         path: str | Collection[str] = DEFAULT_PATHS,
         limits: ServerLimits | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         frame_timeout: float | None = DEFAULT_FRAME_TIMEOUT,
@@ -138,7 +137,6 @@ class RealtimeServer:
             raise ValueError(f"paths must be absolute paths, not {path!r}")
         self.limits = limits or ServerLimits()
         self.max_message_size = max_message_size
-        self.max_fragments = max_fragments
         self.max_connections = max_connections
         self.handshake_timeout = handshake_timeout
         self.frame_timeout = frame_timeout
@@ -420,7 +418,6 @@ class RealtimeServer:
     def _new_connection(self) -> ServerConnection:
         return ServerConnection(
             max_message_size=self.max_message_size,
-            max_fragments=self.max_fragments,
             dialects=self.dialects,
         )
 

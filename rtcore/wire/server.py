@@ -34,8 +34,7 @@ Handshake rules enforced before the caller sees a request (RFC 6455 section
   which tells the client what to retry with.
 
 After acceptance, frames are read by ``MessageSocket`` with its limits
-(message size, fragments per message, UTF-8, length encodings: see
-``framing``), and ``partial_since`` lets the adapter time out a frame or
+(message size, UTF-8, length encodings: see ``framing``), and ``partial_since`` lets the adapter time out a frame or
 message the client began and never finished.
 """
 
@@ -63,7 +62,7 @@ from .events import (
     Headers,
     PongReceived,
 )
-from .framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
+from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
 
 __all__ = [
     "ServerConnection",
@@ -172,16 +171,13 @@ class ServerConnection:
         self,
         *,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         strict: bool = True,
         dialects: Collection[ev.Dialect] = ("ga", "beta"),
     ) -> None:
         self.dialects = served_dialects(dialects)
         """The dialects this endpoint serves; a handshake asking for another is refused."""
         self._ws = WSConnection(ConnectionType.SERVER)
-        self._socket = MessageSocket(
-            self._ws, max_message_size, masked=True, max_fragments=max_fragments
-        )
+        self._socket = MessageSocket(self._ws, max_message_size, masked=True)
         self._strict = strict
         self._phase: Literal["handshake", "requested", "open", "rejected", "failed"] = "handshake"
         self._pending = bytearray()
