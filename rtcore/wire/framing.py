@@ -388,18 +388,16 @@ class MessageSocket:
         frame boundary to the next frame and, on the last frame, refuses one
         left unfinished. Returns the 1007 reason if the text is not UTF-8.
         """
-        start = header + self._checked
-        view = memoryview(buf)
-        try:
-            if masked:
-                key = _turned(bytes(view[header - 4 : header]), self._checked)
-                rest = unmask(view[start:total], key)
-            else:
-                rest = bytes(view[start:total])
-            if self._checked:
-                self._text += view[header:start]  # unmasked in place as it arrived
-        finally:
-            view.release()
+        checked = self._checked
+        start = header + checked
+        # Slices, not a memoryview: fragments are mostly small, and a slice costs less.
+        if masked:
+            key = bytes(buf[header - 4 : header])
+            rest = unmask(buf[start:total], _turned(key, checked) if checked else key)
+        else:
+            rest = bytes(buf[start:total])
+        if checked:
+            self._text += buf[header:start]  # unmasked in place as it arrived
         del buf[:total]
         self._consumed += total
         self._checked = 0
