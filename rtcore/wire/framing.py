@@ -13,19 +13,18 @@ module enforces once for both roles, each failure answered with a close frame:
     frame may carry exactly ``max_message_size`` bytes; a fragmented one pays
     2 to 14 bytes per extra fragment, so that empty continuation frames are not
     free. Beyond it: 1009.
+
   There is no limit on the number of fragments of its own: a fragment costs
   O(its bytes) - its header counts toward the size, and reading it is a few
   microseconds of header parsing, unmasking and UTF-8 checking - so the size
-  limit bounds a fragmented message in memory and in CPU per byte alike
-  (a message of 1-byte fragments costs about as much per byte as a stream of
-  small messages).
+  limit bounds a fragmented message in memory and in CPU per byte alike (a
+  message of 1-byte fragments costs less per byte than a stream of the
+  smallest messages). What a message holds while it arrives: the bytes of its
+  incomplete frame, and for a fragmented message its text so far in one
+  buffer - never a piece per fragment or per read.
+
 * A data frame that begins a message inside a fragmented message closes
   with 1002, as soon as its header arrives.
-
-  What a message holds while it arrives: the bytes of its incomplete frame,
-  and for a fragmented message its text so far in one buffer - never a piece
-  per fragment or per read.
-
 * Invalid UTF-8 closes with 1007 as soon as the bad bytes arrive, whether the
   message is fragmented or its single frame is still incomplete: the payload
   read so far goes through an incremental UTF-8 decoder.
