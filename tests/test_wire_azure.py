@@ -265,3 +265,18 @@ async def test_the_openai_client_reaches_the_azure_ga_path() -> None:
         created = await trio.to_thread.run_sync(openai_sdk_on_azure_v1, server.port)
     assert created["session"]["type"] == "realtime"
     assert created["session"]["model"] == "gpt-realtime"
+
+
+def test_the_path_option_replaces_the_defaults_and_repeats() -> None:
+    import argparse
+
+    from rtcore_trio.serve_options import add_serve_limits, server_options
+    from rtcore_trio.server import DEFAULT_PATHS
+
+    parser = argparse.ArgumentParser()
+    add_serve_limits(parser)
+    assert server_options(parser.parse_args([]))["path"] == DEFAULT_PATHS
+    assert DEFAULT_PATHS == ("/v1/realtime", "/openai/realtime", "/openai/v1/realtime")
+    assert server_options(parser.parse_args(["--path", "/rt"]))["path"] == ("/rt",)
+    chosen = server_options(parser.parse_args(["--path", "/a", "--path", "/openai/realtime"]))
+    assert chosen["path"] == ("/a", "/openai/realtime")
