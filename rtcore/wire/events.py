@@ -59,7 +59,8 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
     subprotocols: tuple[str, ...]
     credentials: Credentials | None
     beta: bool
-    """Whether the client asked for the beta dialect (``OpenAI-Beta: realtime=v1`` or its subprotocol)."""
+    """Whether the client asked for the beta dialect: ``OpenAI-Beta: realtime=v1``, its
+    subprotocol, or Azure's preview ``api-version`` (``rtcore.wire.server.asks_for_beta``)."""
 
     @property
     def model(self) -> str | None:
@@ -81,6 +82,12 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
         """The Azure-style ``?deployment=``, which names the model there
         (docs/protocol/connection.md#url)."""
         return self.query.get("deployment")
+
+    @property
+    def api_version(self) -> str | None:
+        """Azure's ``?api-version=``; a dated preview (``2024-10-01-preview``) asks for beta
+        (docs/protocol/connection.md#azure)."""
+        return self.query.get("api-version")
 
     @property
     def model_asked(self) -> str | None:
