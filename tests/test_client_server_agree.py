@@ -120,6 +120,8 @@ class Pair:
 # -- strategies ------------------------------------------------------------------------------
 
 VOICES = st.sampled_from(["alloy", "ash", "verse"])
+# The first update naming a model sets it (the pair's URL named none); later ones may not change it.
+MODELS = st.sampled_from(["gpt-realtime", "gpt-realtime", "gpt-4o-realtime-preview"])
 # Mostly none (the client numbers them), at times the client's own, at times over GA's limit.
 EVENT_IDS = st.sampled_from([ev.UNSET] * 8 + ["mine", "x" * 513])
 
@@ -156,6 +158,7 @@ def _session_update(draw: st.DrawFn, dialect: ev.Dialect) -> ev.ClientEvent:
                         ]
                     ),
                     "input_audio_format": st.sampled_from(["pcm16", "g711_ulaw"]),
+                    "model": MODELS,
                 },
             )
         )
@@ -179,6 +182,7 @@ def _session_update(draw: st.DrawFn, dialect: ev.Dialect) -> ev.ClientEvent:
         output_modalities=draw(
             st.sampled_from([ev.UNSET, ("text",), ("audio",), ("audio", "text")])
         ),
+        model=draw(st.one_of(st.just(ev.UNSET), MODELS)),
     )
     return ga.SessionUpdate(session=config)
 

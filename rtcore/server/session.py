@@ -124,7 +124,10 @@ class ServerSession:
     handshake asked for it); ``intent`` the session type the URL asked for.
     ``retain_audio`` (default false): keep audio bytes in the snapshot and for
     user items after the backend has been handed them, or only their
-    durations (see ``rtcore.server.memory``).
+    durations (see ``rtcore.server.memory``). ``model`` is the model the URL
+    named (else the dialect's default); ``model_fixed`` whether updates may
+    not change it (default: when ``model`` is given; a deployment names a
+    model the first update may still set, ``rtcore.rules.model``).
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class ServerSession:
         intent: Literal["conversation", "transcription"] = "conversation",
         dialect: ev.Dialect = ev.DEFAULT_DIALECT,
         retain_audio: bool = False,
+        model_fixed: bool | None = None,
     ) -> None:
         if dialect not in _EDGES:
             raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
@@ -148,6 +152,8 @@ class ServerSession:
         self.limits = limits = limits or ServerLimits()
         self._edge: Edge = _EDGES[dialect]()
         self._ids = ids = id_factory or DeterministicIds()
+        self._model_open = not (model is not None if model_fixed is None else model_fixed)
+        """Whether an update naming a model still sets it (``rtcore.rules.model``)."""
         self.conversation_id = ids("conv")
         config = default_config(
             ids("sess"),
@@ -359,10 +365,18 @@ class ServerSession:
         current = record.config
         check_kind(current.kind, e.type, edge.dialect)
         changes, paths, extras = edge.session_changes(edge.session_of(e, current), current)
-        config = merge_config(current, changes, paths, audio_produced=self._writer.audio_produced)
+        config = merge_config(
+            current,
+            changes,
+            paths,
+            audio_produced=self._writer.audio_produced,
+            model_open=self._model_open,
+        )
         servers = new_mcp_servers(current, config)
         self._listings.check_room(len(servers))
         record.config = config
+        if "model" in changes:
+            self._model_open = False
         self._extras.update(extras)
         self._buffer.configure()
         self._buffer.restart_idle()
