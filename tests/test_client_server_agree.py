@@ -60,6 +60,8 @@ class Pair:
         self.dialect = dialect
         self.server = ServerSession(
             dialect=dialect,
+            # Readable ids, which a client's own ids can collide with (core.FreshIds).
+            id_factory=SequentialIds(),
             intent="transcription" if transcription else "conversation",
             # Small limits, so that the refusals only the server can know happen too.
             limits=ServerLimits(max_items=6, max_out_of_band_responses=1),
@@ -132,7 +134,8 @@ def item_ids(pair: Pair) -> st.SearchStrategy[str]:
     items = [state.item(i) for i in state.order]
     audio = [i.id for i in items if i is not None and i.role == "assistant"]
     known = audio + list(state.order) + [c for i in items if i and (c := i.call_id)]
-    made_up = st.sampled_from(["nope", "item_x", "root", "call_x"])
+    # item_2, call_1: ids the server's SequentialIds would mint next (it must skip them).
+    made_up = st.sampled_from(["nope", "item_x", "root", "call_x", "item_2", "call_1"])
     return st.one_of(st.sampled_from(known), made_up) if known else made_up
 
 
@@ -191,10 +194,15 @@ def _item(draw: st.DrawFn, dialect: ev.Dialect, pair: Pair) -> Any:
     kind = draw(st.sampled_from(["user", "assistant", "beta_assistant", "output", "call", "audio"]))
     item_id = draw(st.one_of(st.just(ev.UNSET), st.just(""), item_ids(pair), st.just("mine")))
     if kind == "output":
-        call = draw(st.one_of(item_ids(pair), st.sampled_from(["call_x", "call_c"])))
+        call = draw(st.one_of(item_ids(pair), st.sampled_from(["call_x", "call_c", "call_1"])))
         return ev.FunctionCallOutputItem(id=item_id, call_id=call, output="{}")
     if kind == "call":
-        return ev.FunctionCallItem(id=item_id, call_id="call_c", name="f", arguments="{}")
+        return ev.FunctionCallItem(
+            id=item_id,
+            call_id=draw(st.sampled_from(["call_c", "call_1"])),
+            name="f",
+            arguments="{}",
+        )
     if kind == "audio":
         audio = draw(st.sampled_from([b"\x00\x00", b"\x00\x00\x00"]))
         content: tuple[Any, ...] = (ev.InputAudioContent(audio=audio),)

@@ -63,7 +63,7 @@ from ..state.session import SessionState
 from .beta_edge import BetaEdge
 from .buffer import InputBuffer
 from .config import ServerLimits, default_config, default_rate_limits
-from .core import Record
+from .core import FreshIds, Record
 from .edge import Edge, SessionRequest
 from .effects import (
     ArgumentsChunk,
@@ -151,7 +151,9 @@ class ServerSession:
         self.intent = intent
         self.limits = limits = limits or ServerLimits()
         self._edge: Edge = _EDGES[dialect]()
-        self._ids = ids = id_factory or DeterministicIds()
+        # Minted ids skip the ids a client chose for its items and calls (core.FreshIds); event
+        # ids are the server's alone (a client's event ids are another namespace).
+        self._ids = ids = FreshIds(id_factory or DeterministicIds(), self._in_use)
         self._model_open = not (model is not None if model_fixed is None else model_fixed)
         """Whether an update naming a model still sets it (``rtcore.rules.model``)."""
         self.conversation_id = ids("conv")
@@ -255,6 +257,14 @@ class ServerSession:
             "response.create": requests.create,
             "response.cancel": requests.cancel,
         }
+
+    def _in_use(self, candidate: str) -> bool:
+        """Whether an id is taken by an item or a function call (a client may have chosen it)."""
+        record = getattr(self, "_record", None)
+        if record is not None and record.state.item(candidate) is not None:
+            return True
+        writer = getattr(self, "_writer", None)
+        return writer is not None and candidate in writer.call_ids
 
     # -- reading --------------------------------------------------------------------------
 
