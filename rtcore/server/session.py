@@ -55,6 +55,7 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import DeterministicIds, IdFactory
+from ..rules.conversation import check_truncate
 from ..rules.event_id import check_event_id
 from ..rules.reading import Extras
 from ..rules.requests import check_kind
@@ -251,7 +252,7 @@ class ServerSession:
             "input_audio_buffer.clear": buffer.clear,
             "output_audio_buffer.clear": requests.output_audio_clear,
             "conversation.item.create": items.create,
-            "conversation.item.truncate": items.truncate,
+            "conversation.item.truncate": self._truncate,
             "conversation.item.delete": items.delete,
             "conversation.item.retrieve": items.retrieve,
             "response.create": requests.create,
@@ -392,6 +393,15 @@ class ServerSession:
         self._buffer.restart_idle()
         record.emit(edge.session_event(False, config, self._extras, self._ids("event")))
         return self._listings.start(servers)
+
+    def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
+        """``conversation.item.truncate``; audio still being generated stops first: its response
+        is cancelled as by ``response.cancel`` (docs/protocol/flows.md#truncate-while-generating),
+        so that a client's interrupt works whether or not it also cancels."""
+        writing = check_truncate(self._record.state, e)
+        run = self._writer.runs.get(writing) if writing is not None else None
+        effects = self._requests.end(run, "client_cancelled") if run is not None else []
+        return effects + self._items.truncate(e, event_id)
 
     def _response_ended(self, run: Run) -> None:
         """A response wrote its ``response.done``: count what it holds; silence begins after
