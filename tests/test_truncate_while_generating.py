@@ -62,11 +62,11 @@ def test_the_agents_sdk_interrupt_cancels_then_truncates(dialect: ev.Dialect) ->
     audio_done = "response.output_audio.done" if dialect == "ga" else "response.audio.done"
     assert types[0] == audio_done
     assert types[-2:] == ["response.done", "conversation.item.truncated"]
-    response = getattr(events[-2], "response")
+    response = events[-2].response
     assert response.status == "cancelled"
     assert response.status_details.reason == "client_cancelled"
     truncated = events[-1]
-    assert getattr(truncated, "audio_end_ms") == 120
+    assert truncated.audio_end_ms == 120
     assert not h.server.is_active(response_id)
     part = h.server.state.item(item_id).content[0]  # type: ignore[union-attr]
     assert part.truncated_at_ms == 120
