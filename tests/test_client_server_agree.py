@@ -56,7 +56,9 @@ Answer = tuple[str | None, str | None] | None
 class Pair:
     """A client and a server of one dialect, every server event fed to the client."""
 
-    def __init__(self, dialect: ev.Dialect, *, transcription: bool = False) -> None:
+    def __init__(
+        self, dialect: ev.Dialect, *, transcription: bool = False, model: str | None = None
+    ) -> None:
         self.dialect = dialect
         self.server = ServerSession(
             dialect=dialect,
@@ -65,8 +67,12 @@ class Pair:
             intent="transcription" if transcription else "conversation",
             # Small limits, so that the refusals only the server can know happen too.
             limits=ServerLimits(max_items=6, max_out_of_band_responses=1),
+            model=model,
         )
-        self.client = ClientSession(dialect=dialect, id_factory=SequentialIds())
+        # A model the URL named is fixed on both ends (docs/protocol/flows.md#session-model).
+        self.client = ClientSession(
+            dialect=dialect, id_factory=SequentialIds(), model_fixed=model is not None
+        )
         self.sent = 0
         self.pump()
 
@@ -326,7 +332,8 @@ def agree(client: Answer, server: Answer, event: ev.ClientEvent) -> None:
 def test_client_and_server_refuse_the_same_events(
     dialect: ev.Dialect, transcription: bool, data: st.DataObject, backend: list[str]
 ) -> None:
-    pair = Pair(dialect, transcription=transcription)
+    url_model = data.draw(st.sampled_from([None, "gpt-realtime"]), label="url model")
+    pair = Pair(dialect, transcription=transcription, model=url_model)
     if data.draw(st.booleans(), label="spoken"):  # the model has spoken: the voice is locked
         agree(*pair.step(beta.ResponseCreate(), ["audio"]), beta.ResponseCreate())
     for _ in range(data.draw(st.integers(min_value=1, max_value=25), label="length")):
