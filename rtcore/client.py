@@ -283,12 +283,15 @@ class ClientSession:
         try:
             same = ev.decode_client_event(ev.encode_event(event), dialect=self.dialect, strict=True)
         except ev.DecodeError as err:
+            # Point at the right namespace only when the class came from the other one.
+            hint = (
+                ""
+                if type(event) in self._edge.client_events
+                else f"; this session speaks {self.dialect}: use the classes of"
+                f" {self._edge.namespace}"
+            )
             raise _refuse(
-                event,
-                err.code,
-                f"not a valid {self.dialect} event ({err}); this session speaks"
-                f" {self.dialect}: use the classes of {self._edge.namespace}",
-                err.path,
+                event, err.code, f"not a valid {self.dialect} event ({err}){hint}", err.path
             ) from None
         if isinstance(same, ev.UnknownEvent) or type(same) not in self._edge.client_events:
             raise _refuse(

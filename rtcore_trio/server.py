@@ -342,7 +342,7 @@ class RealtimeServer:
         session = ServerSession(
             id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
             model=request.model_asked or self.model,
-            model_fixed=request.model is not None and request.deployment is None,
+            model_fixed=request.model_fixed,
             created_at=int(time.time()),
             limits=self.limits,
             conversation_created=self.conversation_created,

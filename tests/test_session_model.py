@@ -21,6 +21,7 @@ from rtcore import events as ev
 from rtcore.errors import LocalProtocolError
 from rtcore.events import beta, ga
 from rtcore.server import ServerSession
+from rtcore.wire import ClientConnection
 from rtcore_sim import EchoBackend
 from rtcore_trio import RealtimeServer
 
@@ -158,13 +159,13 @@ def test_the_client_learns_of_a_refused_update() -> None:
 
 
 async def _over_a_socket(
-    query: str, headers: list[tuple[str, str]], models: list[str]
+    query: str, headers: list[tuple[str, str]], models: list[str], path: str = "/v1/realtime"
 ) -> list[str]:
     realtime = RealtimeServer(api_keys=["sk-local"], backend=EchoBackend())
     out: list[str] = []
     async with trio.open_nursery() as nursery:
         await nursery.start(realtime.serve, "127.0.0.1", 0)
-        url = f"ws://127.0.0.1:{realtime.port}/v1/realtime{query}"
+        url = f"ws://127.0.0.1:{realtime.port}{path}{query}"
         async with open_websocket_url(url, extra_headers=headers) as ws:
             created = json.loads(await ws.get_message())
             assert created["type"] == "session.created"
@@ -196,3 +197,30 @@ async def test_over_a_socket_no_model_named() -> None:
 async def test_over_a_socket_a_model_named_is_fixed() -> None:
     answered = await _over_a_socket(f"?model={A}", AUTH, [B, A])
     assert answered == [A, "error", "session.updated"]
+
+
+async def test_over_a_socket_azures_ga_model_names_a_deployment() -> None:
+    answered = await _over_a_socket("?model=dep", AUTH, [A, B], path="/openai/v1/realtime")
+    assert answered == ["dep", "session.updated", "error"]
+
+
+@pytest.mark.parametrize(
+    ("url", "fixed"),
+    [
+        (f"ws://h/v1/realtime?model={A}", True),
+        ("ws://h/v1/realtime", False),
+        ("ws://h/openai/realtime?api-version=2025-04-01-preview&deployment=dep", False),
+        ("ws://h/openai/v1/realtime?model=dep", False),
+    ],
+)
+def test_the_client_reads_the_model_lock_from_its_url(url: str, fixed: bool) -> None:
+    client = ClientConnection(url, dialect="ga").session
+    server = ServerSession(dialect="ga", id_factory=SequentialIds(), model=A)
+    for message in server.messages_to_send():
+        client.receive_message(message)
+    event = _session_update("ga", B)
+    if fixed:
+        with pytest.raises(LocalProtocolError):
+            client.send(event)
+    else:
+        client.send(event)

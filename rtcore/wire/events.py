@@ -10,6 +10,7 @@ never an exception raised from deep inside.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import msgspec
@@ -26,6 +27,7 @@ __all__ = [
     "ClientMessageError",
     "PongReceived",
     "Headers",
+    "url_fixes_model",
 ]
 
 Headers = tuple[tuple[str, str], ...]
@@ -45,6 +47,13 @@ class Credentials(msgspec.Struct, frozen=True):
 
     def __repr__(self) -> str:  # never print a key
         return f"Credentials(scheme={self.scheme!r}, key='…{self.key[-4:]}')"
+
+
+def url_fixes_model(path: str, query: Mapping[str, str]) -> bool:
+    """Whether a Realtime URL fixes its session's model: a plain ``?model=`` does; Azure's
+    ``?deployment=`` and the ``?model=`` of its paths (``/openai/...``) name a deployment
+    instead (docs/protocol/flows.md#session-model). Both roles ask this one function."""
+    return "model" in query and "deployment" not in query and not path.startswith("/openai/")
 
 
 class HandshakeRequest(msgspec.Struct, frozen=True):
@@ -93,6 +102,16 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
     def model_asked(self) -> str | None:
         """The model the client named: ``?model=``, else the Azure ``?deployment=``."""
         return self.model or self.deployment
+
+    @property
+    def model_fixed(self) -> bool:
+        """Whether the URL fixed the session's model (docs/protocol/flows.md#session-model).
+
+        Only a plain ``?model=`` does. Azure's ``?deployment=`` and the ``?model=`` of its GA
+        path (``/openai/v1/realtime``) name a deployment, which serves whatever model its
+        clients then name in ``session.update``.
+        """
+        return url_fixes_model(self.path, self.query)
 
     def header(self, name: str) -> str | None:
         """The first value of a header (case-insensitive name)."""
