@@ -1,0 +1,467 @@
+"""``rtcore relay`` over trio: a Realtime endpoint that forwards each session to an upstream one.
+
+Each downstream connection that passes the handshake (path, the relay's own
+API keys, the dialects it serves: as ``RealtimeServer`` checks them) opens
+one upstream connection with the trio client (``connect``), authenticated
+with the upstream key, and then both directions flow event by event through
+the sans-IO engine:
+
+* downstream client events are decoded by the relay's ``ServerConnection``,
+  checked by a ``ClientSession`` of the client's dialect that mirrors what
+  the client sees (so a request the client's own server would refuse gets
+  that server's ``error``), translated by ``rtcore.translate.Translator`` when
+  the dialects differ (docs/protocol/relay.md), passed to the ``on_client_event``
+  hook, and sent by the upstream ``ClientSession``, which checks them again
+  in the upstream's dialect;
+* upstream server events are read by that upstream session (a malformed or
+  contradictory event is logged and not forwarded), passed to the
+  ``on_server_event`` hook, translated, folded into the mirror and written
+  downstream.
+
+Hooks see and return events in the upstream's dialect, whatever the client
+speaks, so an app's rewrite is written once. A loss of the translation is
+logged once per kind per connection and counted; the connection's last log
+line has the counts.
+
+Failure: an upstream that refuses the handshake, cannot be reached, closes
+or breaks gives its downstream client an ``error`` event
+(``upstream_unavailable`` / ``upstream_closed``) and a close frame (the
+upstream's close code when it is one a peer may send, else 1011), never a
+hang; each connection is its own failure domain, as in ``RealtimeServer``.
+
+Keys: the upstream key is sent only in the upstream handshake; neither it nor
+a downstream key is ever logged (``Credentials`` prints no key).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import trio
+
+from rtcore import events as ev
+from rtcore.client import ClientSession
+from rtcore.errors import LocalProtocolError, RemoteProtocolError
+from rtcore.ids import DeterministicIds
+from rtcore.state import Snapshot
+from rtcore.translate import Loss, Translator, Untranslatable
+from rtcore.wire import (
+    ClientMessageError,
+    ConnectionClosed,
+    HandshakeRequest,
+    ServerConnection,
+    error_body,
+)
+
+from .client import RealtimeClient, connect
+from .errors import ConnectionClosedError, HandshakeError
+from .server import RealtimeServer
+
+__all__ = ["ClientHook", "RelayContext", "RelayServer", "ServerHook", "relay"]
+
+log = logging.getLogger("rtcore.relay")
+_READ_SIZE = 65536
+_SENDABLE_CLOSE = range(1000, 5000)
+_RESERVED_CLOSE = frozenset({1004, 1005, 1006, 1015})
+
+
+class RelayContext:
+    """What a hook knows about its connection: the peer, the dialects and both snapshots.
+
+    ``downstream`` is the client's view (the mirror session's snapshot, in the
+    client's dialect), ``upstream`` the relay's own client session's snapshot
+    of the upstream server. ``translator`` has the loss counts so far.
+    """
+
+    def __init__(
+        self, peer: str, mirror: ClientSession, upstream: RealtimeClient, translator: Translator
+    ) -> None:
+        self.peer = peer
+        self.translator = translator
+        self._mirror = mirror
+        self._upstream = upstream
+
+    @property
+    def client_dialect(self) -> ev.Dialect:
+        return self.translator.client
+
+    @property
+    def upstream_dialect(self) -> ev.Dialect:
+        return self.translator.server
+
+    @property
+    def downstream(self) -> Snapshot:
+        return self._mirror.state
+
+    @property
+    def upstream(self) -> Snapshot:
+        return self._upstream.state
+
+
+ClientHook = Callable[[ev.ClientEvent, RelayContext], "ev.ClientEvent | None"]
+"""Sees each client event (in the upstream's dialect) before it goes up; returns it, another, or ``None`` to drop it."""
+ServerHook = Callable[
+    [ev.ServerEvent | ev.UnknownEvent, RelayContext], "ev.ServerEvent | ev.UnknownEvent | None"
+]
+"""Sees each upstream server event before translation; returns it, another, or ``None`` to drop it."""
+
+
+def _close_code(code: int) -> int:
+    """The upstream's close code if a peer may send it, else 1011 (internal error)."""
+    if code in _SENDABLE_CLOSE and code not in _RESERVED_CLOSE:
+        return code
+    return 1011
+
+
+class RelayServer(RealtimeServer):
+    """A Realtime endpoint relaying each session to ``upstream`` (a ``ws://`` or ``wss://`` URL).
+
+    ``upstream_dialect`` is what the upstream speaks; ``dialects`` what the
+    relay serves its clients (translated when they differ). ``upstream_key``
+    authenticates the relay upstream; ``api_keys`` authenticate its own
+    clients. ``on_client_event`` / ``on_server_event`` are the hooks (see
+    ``ClientHook``, ``ServerHook``). ``upstream_timeout`` bounds the upstream
+    handshake and, as the keep-alive's pong timeout, an upstream that stalls.
+    The other options are ``RealtimeServer``'s.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        upstream_dialect: ev.Dialect = "ga",
+        upstream_key: str | None = None,
+        dialects: Collection[str] = ("ga", "beta"),
+        on_client_event: ClientHook | None = None,
+        on_server_event: ServerHook | None = None,
+        upstream_timeout: float = 10.0,
+        upstream_ping_interval: float | None = 20.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(dialects=dialects, **options)
+        parts = urlsplit(upstream)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"the upstream must be a ws:// or wss:// URL, not {upstream!r}")
+        self.upstream = upstream
+        self.upstream_dialect: ev.Dialect = upstream_dialect
+        self._upstream_key = upstream_key
+        self.on_client_event = on_client_event
+        self.on_server_event = on_server_event
+        self.upstream_timeout = upstream_timeout
+        self.upstream_ping_interval = upstream_ping_interval
+        self.losses: dict[str, int] = {}
+        """Translation losses of every connection so far, by kind."""
+
+    def upstream_url(self, request: HandshakeRequest) -> str:
+        """The upstream URL for one client: the client's ``model`` and ``intent`` carried over."""
+        parts = urlsplit(self.upstream)
+        query = dict(parse_qsl(parts.query))
+        for name in ("model", "intent"):
+            value = request.query.get(name)
+            if value is not None:
+                query[name] = value
+        return urlunsplit(parts._replace(query=urlencode(query)))
+
+    async def _handle(self, stream: trio.SocketStream, peer: str, started: float) -> None:
+        conn = self._new_connection()
+        request = await self._handshake(stream, conn, peer, self.handshake_timeout)
+        if request is None:
+            return
+        refusal = self._refuse(request)
+        if refusal is not None:
+            status, message, code = refusal
+            self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
+            await self._send(stream, conn.reject(status, error_body(message, code)))
+            return
+        self._sessions += 1
+        ids = DeterministicIds(self._seed + b"/relay/%d" % self._sessions)
+        if not conn.dialect_served:
+            self.logs.note(
+                "refused", "%s refused: the %s dialect is not served", peer, conn.dialect
+            )
+            await self._send(stream, conn.refuse_dialect(ids("event")))
+            return
+        try:
+            async with connect(
+                self.upstream_url(request),
+                api_key=self._upstream_key,
+                dialect=self.upstream_dialect,
+                connect_timeout=self.upstream_timeout,
+                close_timeout=self.close_timeout,
+                write_timeout=self.write_timeout,
+                ping_interval=self.upstream_ping_interval,
+                ping_timeout=self.upstream_timeout,
+            ) as upstream:
+                await self._send(stream, conn.accept())
+                link = _Link(self, stream, conn, upstream, peer, ids)
+                self.logs.note(
+                    "connection",
+                    "%s connected: relaying %s to a %s upstream",
+                    peer,
+                    conn.dialect,
+                    self.upstream_dialect,
+                )
+                await link.run()
+        except HandshakeError as exc:
+            # The upstream's body is not repeated: a 401's names part of the key.
+            why = f"HTTP {exc.status_code}" if exc.status_code else str(exc)
+            self.logs.note("upstream", "%s upstream refused or unreachable: %s", peer, why)
+            await self._send(stream, conn.accept())
+            await _fail(
+                self,
+                stream,
+                conn,
+                ids,
+                "upstream_unavailable",
+                f"The upstream server could not be reached ({why}).",
+                1011,
+            )
+            return
+        self.logs.note(
+            "connection",
+            "%s ended after %.1f s: %s; translation losses: %s",
+            peer,
+            trio.current_time() - started,
+            link.ending,
+            link.translator.summary(),
+        )
+
+
+async def _fail(
+    server: RelayServer,
+    stream: trio.abc.Stream,
+    conn: ServerConnection,
+    ids: DeterministicIds,
+    code: str,
+    message: str,
+    close: int,
+) -> None:
+    """An ``error`` event and a close frame, then wait briefly for the client's close."""
+    details = ev.ErrorDetails(type="server_error", message=message, code=code)
+    data = conn.send(ev.ErrorEvent(event_id=ids("event"), error=details))
+    data += conn.close(close, code)
+    await server._send(stream, data)
+    with trio.move_on_after(server.close_timeout):
+        while not conn.closed:
+            try:
+                received = await stream.receive_some(_READ_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            conn.receive_data(received or None)
+            for _ in conn.events():
+                pass
+            if not received:
+                return
+
+
+class _Link:
+    """One relayed session: the downstream socket and its upstream client, both directions."""
+
+    def __init__(
+        self,
+        server: RelayServer,
+        stream: trio.SocketStream,
+        conn: ServerConnection,
+        upstream: RealtimeClient,
+        peer: str,
+        ids: DeterministicIds,
+    ) -> None:
+        self.server = server
+        self.stream = stream
+        self.conn = conn
+        self.upstream = upstream
+        self.peer = peer
+        self.ids = ids
+        self.translator = Translator(client=conn.dialect, server=server.upstream_dialect)
+        self.mirror = ClientSession(dialect=conn.dialect, retain_audio=False)
+        self.context = RelayContext(peer, self.mirror, upstream, self.translator)
+        self._write_lock = trio.StrictFIFOLock()
+        self.ending = "ended"
+        self._deadline = trio.current_time() + server.max_session_seconds
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._downstream, nursery.cancel_scope)
+            nursery.start_soon(self._upstream_events, nursery.cancel_scope)
+
+    # --- writing downstream -----------------------------------------------------------
+
+    async def _write(self, data: bytes) -> None:
+        if not data:
+            return
+        async with self._write_lock:
+            with trio.move_on_after(self.server.write_timeout) as scope:
+                await self.stream.send_all(data)
+            if scope.cancelled_caught:
+                raise trio.BrokenResourceError("the client stopped reading")
+
+    async def _emit(self, event: ev.ServerEvent) -> None:
+        """Send one event downstream and fold it into the mirror of the client's view."""
+        self.mirror.receive_event(event)
+        if self.conn.open:
+            await self._write(self.conn.send(event))
+
+    async def _refuse(
+        self, code: str | None, message: str, param: str | None, event_id: str | None
+    ) -> None:
+        details = ev.ErrorDetails(
+            type="invalid_request_error", message=message, code=code, param=param, event_id=event_id
+        )
+        await self._emit(ev.ErrorEvent(event_id=self.ids("event"), error=details))
+
+    def _note(self, losses: tuple[Loss, ...]) -> None:
+        for loss in losses:
+            self.server.losses[loss.kind] = self.server.losses.get(loss.kind, 0) + 1
+            if loss.first:
+                self.server.logs.note(
+                    "loss",
+                    "%s translation loses %s at %s of %s (%s)",
+                    self.peer,
+                    loss.kind,
+                    loss.path,
+                    loss.event_type,
+                    loss.explained_at,
+                )
+
+    # --- downstream to upstream -------------------------------------------------------
+
+    async def _downstream(self, scope: trio.CancelScope) -> None:
+        try:
+            await self._read_downstream()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self.ending = f"client dropped ({exc})"
+        scope.cancel()
+
+    def _read_deadline(self) -> float:
+        deadline = self._deadline
+        if self.server.idle_timeout is not None:
+            deadline = min(deadline, trio.current_time() + self.server.idle_timeout)
+        return deadline
+
+    async def _read_downstream(self) -> None:
+        while True:
+            data: bytes | None = None
+            with trio.move_on_at(self._read_deadline()):
+                data = await self.stream.receive_some(_READ_SIZE)
+            if data is None:
+                # A deadline passed: the session's length, or the client was idle too long.
+                why = "session_expired" if trio.current_time() >= self._deadline else "idle_timeout"
+                self.ending = f"closed by the relay ({why})"
+                await self._write(self.conn.close(1001, why))
+                return
+            if await self._take(data):
+                return
+
+    async def _take(self, data: bytes) -> bool:
+        """Handle what one read brought; true when the downstream connection has ended."""
+        self.conn.receive_data(data or None)
+        for event in self.conn.events():
+            if isinstance(event, ConnectionClosed):
+                self.ending = f"closed {event.code} by {event.initiator}"
+                await self._write(self.conn.data_to_send())
+                return True
+            if isinstance(event, ClientMessageError):
+                error = event.error
+                await self._refuse(error.code, str(error), error.path, error.event_id)
+            elif isinstance(event, ev.UnknownEvent):
+                await self._refuse(
+                    "invalid_value", f"Invalid value: {event.type!r}.", "type", event.event_id
+                )
+            elif isinstance(event, ev.ClientEvent):
+                await self._client_event(event)
+        await self._write(self.conn.data_to_send())
+        if not data:
+            self.ending = "client dropped (no close frame)"
+            return True
+        return False
+
+    async def _client_event(self, event: ev.ClientEvent) -> None:
+        event_id = event.event_id if isinstance(event.event_id, str) else None
+        try:
+            self.mirror.send(event)
+        except LocalProtocolError as refused:
+            await self._refuse(refused.code, refused.message, refused.param, event_id)
+            return
+        try:
+            translation = self.translator.client_event(event)
+        except Untranslatable as refused:
+            await self._refuse(refused.code, refused.message, refused.param, event_id)
+            return
+        self._note(translation.losses)
+        for out in translation.events:
+            if not isinstance(out, ev.ClientEvent):
+                continue
+            hooked: ev.ClientEvent | None = out
+            if self.server.on_client_event is not None:
+                hooked = self.server.on_client_event(out, self.context)
+            if hooked is None:
+                continue
+            try:
+                await self.upstream.send(hooked)
+            except LocalProtocolError as refused:
+                await self._refuse(refused.code, refused.message, refused.param, event_id)
+
+    # --- upstream to downstream -------------------------------------------------------
+
+    async def _upstream_events(self, scope: trio.CancelScope) -> None:
+        try:
+            async for event, _ in self.upstream:
+                await self._server_event(event)
+        except ConnectionClosedError as closed:
+            self.ending = f"upstream closed ({closed.code})"
+            self.server.logs.note("upstream", "%s upstream closed: %s", self.peer, closed)
+            if self.conn.open:
+                code = _close_code(closed.code)
+                await _fail(
+                    self.server,
+                    self.stream,
+                    self.conn,
+                    self.ids,
+                    "upstream_closed",
+                    f"The upstream connection closed ({closed.code}).",
+                    code,
+                )
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self.ending = f"client dropped ({exc})"
+        else:
+            self.ending = "upstream closed (1000)"
+            if self.conn.open:
+                await self._write(self.conn.close(1000, ""))
+        scope.cancel()
+
+    async def _server_event(self, event: Any) -> None:
+        if isinstance(event, RemoteProtocolError):
+            self.server.logs.note(
+                "upstream", "%s upstream broke the protocol: %s", self.peer, event
+            )
+            return
+        if self.server.on_server_event is not None:
+            event = self.server.on_server_event(event, self.context)
+            if event is None:
+                return
+        translation = self.translator.server_event(event)
+        self._note(translation.losses)
+        for out in translation.events:
+            if isinstance(out, ev.ServerEvent):
+                await self._emit(out)
+            elif isinstance(out, ev.UnknownEvent) and self.conn.open:
+                await self._write(self.conn.send_message(ev.encode_event(out)))
+
+
+async def relay(
+    upstream: str,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    *,
+    task_status: Any = trio.TASK_STATUS_IGNORED,
+    **options: Any,
+) -> None:
+    """Run a relay to ``upstream`` (see ``RelayServer`` for the options) until cancelled or shut down.
+
+    With ``nursery.start(relay, ...)`` the started value is the ``RelayServer``.
+    """
+    server = RelayServer(upstream, **options)
+    await server.serve(host, port, task_status=task_status)
