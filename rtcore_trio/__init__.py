@@ -11,6 +11,9 @@ Public names:
   ``trio_websocket`` connection) and ``RealtimeClient``, what they yield.
 * The server: ``RealtimeServer`` (a Realtime endpoint over TCP or TLS) and
   ``serve`` (run one until cancelled).
+* The relay: ``RelayServer`` (a Realtime endpoint that relays each session
+  to an upstream one, translating between the dialects, with hooks) and
+  ``relay`` (run one until cancelled); ``RelayContext``, what hooks are given.
 * Their errors: ``HandshakeError``, ``ConnectionClosedError``.
 * What a server's backend is given and may raise (defined in ``rtcore_sim``,
   re-exported here since a ``RealtimeServer`` takes them): ``Backend``,
@@ -18,7 +21,7 @@ Public names:
   ``McpListingFailed``, and ``run_off_loop`` / ``BACKEND_THREADS`` for a
   backend's CPU-heavy steps.
 
-The command line (``rtcore serve``, ``demo``, ``replay``) is
+The command line (``rtcore serve``, ``relay``, ``demo``, ``replay``) is
 ``rtcore_trio.cli``.
 """
 
@@ -34,6 +37,7 @@ from rtcore_sim import (
 
 from .client import RealtimeClient, attach, connect, open_client
 from .errors import ConnectionClosedError, HandshakeError
+from .relay import RelayContext, RelayServer, relay
 from .server import RealtimeServer, serve
 
 __all__ = [
@@ -44,12 +48,15 @@ __all__ = [
     "McpListingFailed",
     "RealtimeClient",
     "RealtimeServer",
+    "RelayContext",
+    "RelayServer",
     "ResponseRequest",
     "Transcriber",
     "TranscriptionFailed",
     "attach",
     "connect",
     "open_client",
+    "relay",
     "run_off_loop",
     "serve",
 ]

@@ -1,4 +1,4 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace.
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``relay`` to another, ``demo`` a conversation, ``replay`` a trace.
 
 ``main(argv)`` returns the exit status. A mistake of the user's is one line on
 stderr naming what is wrong, never a traceback: an option out of range (argparse,
@@ -29,6 +29,7 @@ from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
 
 from .demo import run_demo
+from .relay_cli import add_relay_command, run_relay
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
@@ -194,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tls-key", metavar="FILE", help="PEM private key (default: in the --tls-cert file)"
     )
     add_serve_limits(serve_cmd)
+    add_relay_command(commands)
     commands.add_parser("demo", help="start a server and a client and hold a short conversation")
     replay_cmd = commands.add_parser(
         "replay", help="feed a recorded JSONL trace to the client engine and print the conversation"
@@ -214,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _replay(args.file, args.json, args.dialect)
         elif args.command == "serve":
             status = _run_server(args)
+        elif args.command == "relay":
+            status = run_relay(args)
         else:
             trio.run(run_demo)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush

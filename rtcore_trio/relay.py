@@ -59,6 +59,7 @@ from rtcore.wire import (
 from .client import RealtimeClient, connect
 from .errors import ConnectionClosedError, HandshakeError
 from .server import RealtimeServer
+from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
 __all__ = ["ClientHook", "RelayContext", "RelayServer", "ServerHook", "relay"]
 
@@ -142,6 +143,12 @@ class RelayServer(RealtimeServer):
         **options: Any,
     ) -> None:
         super().__init__(dialects=dialects, **options)
+        # The relay's lines go to its own logger, throttled like the server's.
+        self.logs = ThrottledLog(
+            log,
+            options.get("log_lines", DEFAULT_LOG_LINES),
+            options.get("log_interval", DEFAULT_LOG_INTERVAL),
+        )
         parts = urlsplit(upstream)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError(f"the upstream must be a ws:// or wss:// URL, not {upstream!r}")
@@ -154,6 +161,13 @@ class RelayServer(RealtimeServer):
         self.upstream_ping_interval = upstream_ping_interval
         self.losses: dict[str, int] = {}
         """Translation losses of every connection so far, by kind."""
+        self._links: set[_Link] = set()
+
+    def shutdown(self) -> None:
+        """Stop accepting; close every relayed session (1001 to the client, 1000 upstream)."""
+        super().shutdown()
+        for link in self._links:
+            link.stop()
 
     def upstream_url(self, request: HandshakeRequest) -> str:
         """The upstream URL for one client: the client's ``model`` and ``intent`` carried over."""
@@ -204,7 +218,13 @@ class RelayServer(RealtimeServer):
                     conn.dialect,
                     self.upstream_dialect,
                 )
-                await link.run()
+                self._links.add(link)
+                if self._shutdown.is_set():
+                    link.stop()
+                try:
+                    await link.run()
+                finally:
+                    self._links.discard(link)
         except HandshakeError as exc:
             # The upstream's body is not repeated: a 401's names part of the key.
             why = f"HTTP {exc.status_code}" if exc.status_code else str(exc)
@@ -281,11 +301,26 @@ class _Link:
         self._write_lock = trio.StrictFIFOLock()
         self.ending = "ended"
         self._deadline = trio.current_time() + server.max_session_seconds
+        self._partial_at: int | None = None
+        self._frame_started: float | None = None
+        self._stopping = trio.Event()
+
+    def stop(self) -> None:
+        """End the session as the server shuts down: close 1001 downstream, then upstream."""
+        self._stopping.set()
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._downstream, nursery.cancel_scope)
             nursery.start_soon(self._upstream_events, nursery.cancel_scope)
+            nursery.start_soon(self._stop_when_asked, nursery.cancel_scope)
+
+    async def _stop_when_asked(self, scope: trio.CancelScope) -> None:
+        await self._stopping.wait()
+        self.ending = "closed by the relay (shutting down)"
+        if self.conn.open:
+            await self._write(self.conn.close(1001, "server shutting down"))
+        scope.cancel()
 
     # --- writing downstream -----------------------------------------------------------
 
@@ -339,6 +374,15 @@ class _Link:
         deadline = self._deadline
         if self.server.idle_timeout is not None:
             deadline = min(deadline, trio.current_time() + self.server.idle_timeout)
+        # A frame begun must end within the frame timeout (slow-loris protection).
+        since = self.conn.partial_since
+        if since is None:
+            self._frame_started = None
+        elif since != self._partial_at:
+            self._frame_started = trio.current_time()
+        self._partial_at = since
+        if self._frame_started is not None and self.server.frame_timeout is not None:
+            deadline = min(deadline, self._frame_started + self.server.frame_timeout)
         return deadline
 
     async def _read_downstream(self) -> None:
@@ -347,10 +391,16 @@ class _Link:
             with trio.move_on_at(self._read_deadline()):
                 data = await self.stream.receive_some(_READ_SIZE)
             if data is None:
-                # A deadline passed: the session's length, or the client was idle too long.
-                why = "session_expired" if trio.current_time() >= self._deadline else "idle_timeout"
+                # A deadline passed: the session's length, a frame left unfinished, or the
+                # client was idle too long.
+                now = trio.current_time()
+                code, why = 1001, "idle_timeout"
+                if now >= self._deadline:
+                    why = "session_expired"
+                elif self._frame_started is not None:
+                    code, why = 1008, "frame_timeout"
                 self.ending = f"closed by the relay ({why})"
-                await self._write(self.conn.close(1001, why))
+                await self._write(self.conn.close(code, why))
                 return
             if await self._take(data):
                 return
@@ -427,9 +477,12 @@ class _Link:
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.ending = f"client dropped ({exc})"
         else:
-            self.ending = "upstream closed (1000)"
+            # A clean end upstream (1000, or 1001 when its session expired) ends this one alike.
+            ended = self.upstream.closed
+            code = ended.code if ended is not None else 1000
+            self.ending = f"upstream closed ({code})"
             if self.conn.open:
-                await self._write(self.conn.close(1000, ""))
+                await self._write(self.conn.close(code, ended.reason if ended else ""))
         scope.cancel()
 
     async def _server_event(self, event: Any) -> None:
