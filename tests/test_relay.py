@@ -239,3 +239,28 @@ def test_the_command_line_wants_an_upstream_key(
     monkeypatch.setenv("MY_KEY", "sk-x")
     assert main(["relay", "--upstream", "http://nowhere", "--upstream-key-env", "MY_KEY"]) == 2
     assert "ws:// or wss://" in capsys.readouterr().err
+
+
+async def test_a_member_no_dialect_knows_is_refused_as_the_server_would() -> None:
+    """The relay's machines read client events as strictly as a server: unknown members are
+    refused by name (the engine's ``ClientSession`` cannot send them upstream anyway)."""
+    import json
+
+    import trio_websocket
+
+    async with upstream_server() as up, relay_to(url(up)) as relay:
+        address = f"ws://127.0.0.1:{relay.port}/v1/realtime"
+        headers = [("Authorization", f"Bearer {RELAY_KEY}")]
+        async with trio_websocket.open_websocket_url(address, extra_headers=headers) as ws:
+            assert json.loads(await ws.get_message())["type"] == "session.created"
+            session = {"type": "realtime", "future_member": 1}
+            await ws.send_message(
+                json.dumps({"type": "session.update", "event_id": "new", "session": session})
+            )
+            with trio.fail_after(5):
+                error = json.loads(await ws.get_message())["error"]
+    assert (error["code"], error["param"], error["event_id"]) == (
+        "unknown_parameter",
+        "session.future_member",
+        "new",
+    )
