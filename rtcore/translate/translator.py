@@ -86,6 +86,9 @@ _GA_ONLY_SERVER: Final[dict[type[Any], LossKind]] = {
     ga.ResponseMcpCallFailed: "mcp_dropped",
 }
 
+_asdict: Final = msgspec.structs.asdict
+_UNSET: Final = msgspec.UNSET
+
 _BYTES_PER_SECOND: Final[dict[str, int]] = {"pcm16": 48000, "g711_ulaw": 8000, "g711_alaw": 8000}
 
 
@@ -161,18 +164,20 @@ class Translator:
 
     def _renamed(self, event: ev.ServerEvent | ev.UnknownEvent, renamed: type[Any]) -> Translation:
         """A streaming event under its other name; ``obfuscation`` has no beta form."""
+        if event._rtcore_unknown is None:  # type: ignore[union-attr]
+            # The common case, a delta: one object built from the other's members.
+            fields = _asdict(event)
+            if self.client == "ga" or fields.pop("obfuscation", _UNSET) is _UNSET:
+                return Translation((renamed(**fields),))
+            loss = Loss(kind="obfuscation_dropped", event_type=event.type, path="obfuscation")
+            return Translation((renamed(**fields),), self._count([loss]))
+        # Members the codec kept aside go with the event: the JSON path.
         notes = Notes(event.type, refuse=False)
-        if ev.unknown_fields(event):
-            payload = _json(event)
-            payload["type"] = renamed.type
-            if payload.pop("obfuscation", None) is not None:
-                notes.lose("obfuscation_dropped", "obfuscation")
-            return self._done([payload], notes, server_side=True)
-        # The common case, a delta: one object built from the other's members.
-        fields = msgspec.structs.asdict(event)
-        if self.client == "beta" and fields.pop("obfuscation", msgspec.UNSET) is not msgspec.UNSET:
+        payload = _json(event)
+        payload["type"] = renamed.type
+        if payload.pop("obfuscation", None) is not None:
             notes.lose("obfuscation_dropped", "obfuscation")
-        return Translation((renamed(**fields),), self._count(notes.losses) if notes.losses else ())
+        return self._done([payload], notes, server_side=True)
 
     # --- helpers -----------------------------------------------------------------------
 
