@@ -36,7 +36,9 @@ a downstream key is ever logged (``Credentials`` prints no key).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -58,6 +60,7 @@ from rtcore.wire import (
 
 from .client import RealtimeClient, connect
 from .errors import ConnectionClosedError, HandshakeError
+from .relay_record import Recorder
 from .server import RealtimeServer
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
@@ -140,6 +143,7 @@ class RelayServer(RealtimeServer):
         on_server_event: ServerHook | None = None,
         upstream_timeout: float = 10.0,
         upstream_ping_interval: float | None = 20.0,
+        record: str | Path | None = None,
         **options: Any,
     ) -> None:
         super().__init__(dialects=dialects, **options)
@@ -159,6 +163,9 @@ class RelayServer(RealtimeServer):
         self.on_server_event = on_server_event
         self.upstream_timeout = upstream_timeout
         self.upstream_ping_interval = upstream_ping_interval
+        self.record = Path(record) if record is not None else None
+        if self.record is not None:
+            self.record.mkdir(parents=True, exist_ok=True)
         self.losses: dict[str, int] = {}
         """Translation losses of every connection so far, by kind."""
         self._links: set[_Link] = set()
@@ -211,6 +218,15 @@ class RelayServer(RealtimeServer):
             ) as upstream:
                 await self._send(stream, conn.accept())
                 link = _Link(self, stream, conn, upstream, peer, ids)
+                if self.record is not None:
+                    name = time.strftime("%Y%m%dT%H%M%S") + f"-{self._sessions:05d}.jsonl"
+                    link.recorder = Recorder(
+                        self.record / name,
+                        request,
+                        conn.dialect,
+                        self.upstream_dialect,
+                        trio.current_time(),
+                    )
                 self.logs.note(
                     "connection",
                     "%s connected: relaying %s to a %s upstream",
@@ -225,6 +241,8 @@ class RelayServer(RealtimeServer):
                     await link.run()
                 finally:
                     self._links.discard(link)
+                    if link.recorder is not None:
+                        link.recorder.close()
         except HandshakeError as exc:
             # The upstream's body is not repeated: a 401's names part of the key.
             why = f"HTTP {exc.status_code}" if exc.status_code else str(exc)
@@ -304,6 +322,7 @@ class _Link:
         self._partial_at: int | None = None
         self._frame_started: float | None = None
         self._stopping = trio.Event()
+        self.recorder: Recorder | None = None
 
     def stop(self) -> None:
         """End the session as the server shuts down: close 1001 downstream, then upstream."""
@@ -333,11 +352,14 @@ class _Link:
             if scope.cancelled_caught:
                 raise trio.BrokenResourceError("the client stopped reading")
 
-    async def _emit(self, event: ev.ServerEvent) -> None:
+    async def _emit(self, event: ev.ServerEvent | ev.UnknownEvent) -> None:
         """Send one event downstream and fold it into the mirror of the client's view."""
         self.mirror.receive_event(event)
         if self.conn.open:
-            await self._write(self.conn.send(event))
+            payload = ev.encode_event(event)
+            if self.recorder is not None:
+                self.recorder.write(trio.current_time(), "server", "down", payload)
+            await self._write(self.conn.send_message(payload))
 
     async def _refuse(
         self, code: str | None, message: str, param: str | None, event_id: str | None
@@ -421,6 +443,10 @@ class _Link:
                     "invalid_value", f"Invalid value: {event.type!r}.", "type", event.event_id
                 )
             elif isinstance(event, ev.ClientEvent):
+                if self.recorder is not None:
+                    self.recorder.write(
+                        trio.current_time(), "client", "down", ev.encode_event(event)
+                    )
                 await self._client_event(event)
         await self._write(self.conn.data_to_send())
         if not data:
@@ -451,6 +477,10 @@ class _Link:
                 continue
             try:
                 await self.upstream.send(hooked)
+                if self.recorder is not None:
+                    self.recorder.write(
+                        trio.current_time(), "client", "up", ev.encode_event(hooked)
+                    )
             except LocalProtocolError as refused:
                 await self._refuse(refused.code, refused.message, refused.param, event_id)
 
@@ -491,6 +521,8 @@ class _Link:
                 "upstream", "%s upstream broke the protocol: %s", self.peer, event
             )
             return
+        if self.recorder is not None:
+            self.recorder.write(trio.current_time(), "server", "up", ev.encode_event(event))
         if self.server.on_server_event is not None:
             event = self.server.on_server_event(event, self.context)
             if event is None:
@@ -498,10 +530,8 @@ class _Link:
         translation = self.translator.server_event(event)
         self._note(translation.losses)
         for out in translation.events:
-            if isinstance(out, ev.ServerEvent):
+            if isinstance(out, ev.ServerEvent | ev.UnknownEvent):
                 await self._emit(out)
-            elif isinstance(out, ev.UnknownEvent) and self.conn.open:
-                await self._write(self.conn.send_message(ev.encode_event(out)))
 
 
 async def relay(

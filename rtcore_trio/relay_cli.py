@@ -33,6 +33,8 @@ examples:
         --upstream-dialect ga --dialects beta,ga --api-key my-app-key
   keep the key off the browser: the app's clients authenticate with --api-key,
   the relay alone holds OPENAI_API_KEY
+  record every session (keys redacted) to replay it in tests:
+    rtcore relay --upstream ws://127.0.0.1:8765/v1/realtime --port 8766 --record cassettes/
 """
 
 
@@ -69,6 +71,12 @@ def add_relay_command(commands: Any) -> None:
         default="OPENAI_API_KEY",
         metavar="NAME",
         help="environment variable holding the upstream's API key (default: OPENAI_API_KEY)",
+    )
+    cmd.add_argument(
+        "--record",
+        metavar="DIR",
+        help="write each session to a cassette in DIR: both directions, with timing, keys "
+        "redacted (one JSONL file per connection)",
     )
     cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     cmd.add_argument(
@@ -118,6 +126,7 @@ def run_relay(args: argparse.Namespace) -> int:
             api_keys=args.api_key or None,
             dialects=_dialects(args.dialects),
             ssl_context=ssl_context,
+            record=args.record,
             **server_options(args),
         )
     except (ValueError, OSError, ssl.SSLError) as err:

@@ -264,3 +264,61 @@ async def test_a_member_no_dialect_knows_is_refused_as_the_server_would() -> Non
         "session.future_member",
         "new",
     )
+
+
+async def test_a_cassette_holds_both_sides_replays_to_the_same_snapshot_and_no_key(
+    tmp_path: Any,
+) -> None:
+    from rtcore import ClientSession
+    from rtcore_trio.relay_record import read_cassette
+
+    async with upstream_server() as up, relay_to(url(up), record=tmp_path) as relay:
+        async with connect(
+            f"ws://127.0.0.1:{relay.port}/v1/realtime?model=m1", api_key=RELAY_KEY, dialect="beta"
+        ) as client:
+            await until(client, "session.created")
+            await client.send(
+                beta.SessionUpdate(
+                    session=beta.SessionConfig(modalities=("text",), turn_detection=None)
+                )
+            )
+            await client.send(beta.ResponseCreate())
+            await until(client, "response.done")
+            live = client.state
+    [path] = list(tmp_path.iterdir())
+    text = path.read_text()
+    assert RELAY_KEY not in text and UPSTREAM_KEY not in text
+    cassette = read_cassette(path)
+    assert (cassette.client_dialect, cassette.upstream_dialect) == ("beta", "ga")
+    assert cassette.handshake["query"] == {"model": "m1"}
+    assert all(name != "authorization" for name, _ in cassette.handshake["headers"])
+    kinds = [(e.dir, e.side, e.message["type"]) for e in cassette.entries]
+    assert ("client", "down", "session.update") in kinds and (
+        "client",
+        "up",
+        "session.update",
+    ) in kinds
+    assert ("server", "up", "response.output_audio_transcript.delta") not in kinds  # text only
+    assert ("server", "up", "response.output_text.delta") in kinds and (
+        "server",
+        "down",
+        "response.text.delta",
+    ) in kinds
+    times = [e.t for e in cassette.entries]
+    assert times == sorted(times) and times[0] >= 0
+    # The client's side alone rebuilds the client's snapshot.
+    replayed = ClientSession(dialect="beta")
+    for entry in cassette.messages("server"):
+        replayed.receive_message(entry.raw)
+    assert replayed.state.to_dict() == live.to_dict()
+
+
+def test_secrets_in_messages_are_redacted() -> None:
+    from rtcore_trio.relay_record import redact
+
+    session = b'{"type":"session.created","session":{"id":"s","client_secret":{"value":"ek_1","expires_at":1}}}'
+    assert b"ek_1" not in redact(session)
+    tool = b'{"type":"session.update","session":{"tools":[{"type":"mcp","server_label":"x","authorization":"tok"}]}}'
+    assert b"tok" not in redact(tool) and b'"server_label":"x"' in redact(tool)
+    delta = b'{"type":"response.output_text.delta","delta":"authorization"}'
+    assert redact(delta) is delta
