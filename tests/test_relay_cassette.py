@@ -1,0 +1,127 @@
+"""Cassettes played back by ``CassetteServer``: the same scripted client, the same snapshots.
+
+A session is recorded through a relay (a beta client before a GA upstream),
+then played back to the same script: the client's snapshots must be equal.
+A client that strays from the recording gets an ``error`` naming the first
+divergent event, and close code 1008.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+from test_relay import RELAY_KEY, ending, relay_to, until, upstream_server, url
+
+from rtcore import events as ev
+from rtcore.events import beta
+from rtcore.state import Snapshot
+from rtcore_trio import HandshakeError, connect
+from rtcore_trio.relay_record import read_cassette
+from rtcore_trio.relay_replay import CassetteServer
+
+
+async def script(address: str) -> Snapshot:
+    """A beta client: a text turn, then a retrieve of the answer."""
+    async with connect(address, api_key=RELAY_KEY, dialect="beta") as client:
+        await until(client, "session.created")
+        await client.send(
+            beta.SessionUpdate(
+                session=beta.SessionConfig(modalities=("text",), turn_detection=None)
+            )
+        )
+        item = beta.MessageItem(role="user", content=(ev.InputTextContent(text="once more"),))
+        await client.send(beta.ConversationItemCreate(item=item))
+        await client.send(beta.ResponseCreate())
+        done = await until(client, "response.done")
+        await client.send(ev.ConversationItemRetrieve(item_id=done.response.output[0].id))
+        await until(client, "conversation.item.retrieved")
+        return client.state
+
+
+async def record(directory: Path) -> tuple[Path, Snapshot]:
+    async with upstream_server() as up, relay_to(url(up), record=directory) as relay:
+        live = await script(f"ws://127.0.0.1:{relay.port}/v1/realtime")
+    [path] = list(directory.iterdir())
+    return path, live
+
+
+async def test_a_cassette_replays_to_identical_snapshots(tmp_path: Path) -> None:
+    path, live = await record(tmp_path)
+    for pace in (False, True):
+        server = CassetteServer(path, pace=pace, api_keys=[RELAY_KEY])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve, "127.0.0.1", 0)
+            replayed = await script(f"ws://127.0.0.1:{server.port}/v1/realtime")
+            server.shutdown()
+        assert replayed.to_dict() == live.to_dict()
+        assert replayed == live
+        assert server.divergences == []
+
+
+async def test_pacing_keeps_the_recorded_delay_of_each_answer(tmp_path: Path) -> None:
+    path = tmp_path / "paced.jsonl"
+    lines = [
+        '{"cassette":1,"client_dialect":"ga","upstream_dialect":"ga","handshake":{}}',
+        '{"t":0.0,"dir":"server","side":"down","message":{"type":"session.created","event_id":"e1",'
+        '"session":{"type":"realtime","id":"s"}}}',
+        '{"t":1.0,"dir":"client","side":"down","message":{"type":"input_audio_buffer.clear"}}',
+        '{"t":1.3,"dir":"server","side":"down","message":{"type":"input_audio_buffer.cleared","event_id":"e2"}}',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    for pace, low, high in ((True, 0.3, 1.0), (False, 0.0, 0.2)):
+        server = CassetteServer(path, pace=pace)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve, "127.0.0.1", 0)
+            async with connect(f"ws://127.0.0.1:{server.port}/v1/realtime") as client:
+                await until(client, "session.created")
+                began = trio.current_time()
+                await client.send(ev.InputAudioBufferClear())
+                await until(client, "input_audio_buffer.cleared")
+                took = trio.current_time() - began
+            server.shutdown()
+        assert low <= took < high, (pace, took)
+
+
+async def test_a_diverging_client_is_told_where(tmp_path: Path) -> None:
+    path, _ = await record(tmp_path)
+    server = CassetteServer(path)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        async with connect(f"ws://127.0.0.1:{server.port}/v1/realtime", dialect="beta") as client:
+            await until(client, "session.created")
+            await client.send(beta.ResponseCreate())  # the recording has a session.update here
+            events, code = await ending(client)
+        server.shutdown()
+    assert code == 1008
+    error = events[-1].error
+    assert error.code == "cassette_divergence"
+    assert (
+        "client event 1 is 'response.create', the recording has 'session.update' (line 4"
+        in error.message
+    )
+    [divergence] = server.divergences
+    assert (divergence.index, divergence.sent, divergence.recorded) == (
+        1,
+        "response.create",
+        "session.update",
+    )
+
+
+async def test_a_client_of_the_other_dialect_is_refused(tmp_path: Path) -> None:
+    path, _ = await record(tmp_path)
+    server = CassetteServer(path)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        with pytest.raises(HandshakeError, match="400"):
+            async with connect(f"ws://127.0.0.1:{server.port}/v1/realtime", dialect="ga"):
+                pass
+        server.shutdown()
+
+
+def test_a_file_that_is_not_a_cassette_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "x.jsonl"
+    bad.write_text('{"type":"session.created"}\n')
+    with pytest.raises(ValueError, match="x.jsonl:1: not a cassette header"):
+        read_cassette(bad)
