@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -60,6 +60,7 @@ from rtcore.wire import (
 
 from .client import RealtimeClient, connect
 from .errors import ConnectionClosedError, HandshakeError
+from .relay_faults import Fault, FaultPlan
 from .relay_record import Recorder
 from .server import RealtimeServer
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
@@ -144,6 +145,7 @@ class RelayServer(RealtimeServer):
         upstream_timeout: float = 10.0,
         upstream_ping_interval: float | None = 20.0,
         record: str | Path | None = None,
+        faults: Sequence[Fault] = (),
         **options: Any,
     ) -> None:
         super().__init__(dialects=dialects, **options)
@@ -164,6 +166,7 @@ class RelayServer(RealtimeServer):
         self.upstream_timeout = upstream_timeout
         self.upstream_ping_interval = upstream_ping_interval
         self.record = Path(record) if record is not None else None
+        self.faults = FaultPlan(tuple(faults)) if faults else None
         if self.record is not None:
             self.record.mkdir(parents=True, exist_ok=True)
         self.losses: dict[str, int] = {}
@@ -196,6 +199,12 @@ class RelayServer(RealtimeServer):
             status, message, code = refusal
             self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
             await self._send(stream, conn.reject(status, error_body(message, code)))
+            return
+        if self.faults is not None and self.faults.refuse is not None:
+            status = self.faults.refuse
+            self.logs.note("refused", "%s refused (%d) by --fault", peer, status)
+            body = error_body(f"Refused by the relay's fault refuse={status}.", "fault_injected")
+            await self._send(stream, conn.reject(status, body))
             return
         self._sessions += 1
         ids = DeterministicIds(self._seed + b"/relay/%d" % self._sessions)
@@ -323,6 +332,8 @@ class _Link:
         self._frame_started: float | None = None
         self._stopping = trio.Event()
         self.recorder: Recorder | None = None
+        self._sent = 0
+        self._scope = trio.CancelScope()
 
     def stop(self) -> None:
         """End the session as the server shuts down: close 1001 downstream, then upstream."""
@@ -330,9 +341,29 @@ class _Link:
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
+            self._scope = nursery.cancel_scope
             nursery.start_soon(self._downstream, nursery.cancel_scope)
             nursery.start_soon(self._upstream_events, nursery.cancel_scope)
             nursery.start_soon(self._stop_when_asked, nursery.cancel_scope)
+            faults = self.server.faults
+            for fault in faults.timed if faults is not None else ():
+                nursery.start_soon(self._inflict_later, fault)
+
+    async def _inflict_later(self, fault: Fault) -> None:
+        assert fault.after_seconds is not None
+        await trio.sleep(fault.after_seconds)
+        await self._inflict(fault)
+
+    async def _inflict(self, fault: Fault) -> None:
+        """A ``close`` or ``drop`` fault: end the client's connection as it says."""
+        if fault.kind == "close":
+            self.ending = f"closed {fault.code} by --fault"
+            if self.conn.open:
+                await self._write(self.conn.close(fault.code, "fault_injected"))
+        else:
+            self.ending = "dropped by --fault (no close frame)"
+            await trio.aclose_forcefully(self.stream)
+        self._scope.cancel()
 
     async def _stop_when_asked(self, scope: trio.CancelScope) -> None:
         await self._stopping.wait()
@@ -355,11 +386,23 @@ class _Link:
     async def _emit(self, event: ev.ServerEvent | ev.UnknownEvent) -> None:
         """Send one event downstream and fold it into the mirror of the client's view."""
         self.mirror.receive_event(event)
-        if self.conn.open:
-            payload = ev.encode_event(event)
-            if self.recorder is not None:
-                self.recorder.write(trio.current_time(), "server", "down", payload)
+        if not self.conn.open:
+            return
+        payload = ev.encode_event(event)
+        if self.recorder is not None:
+            self.recorder.write(trio.current_time(), "server", "down", payload)
+        faults = self.server.faults
+        if faults is None:
             await self._write(self.conn.send_message(payload))
+            return
+        delay = faults.delay("down")
+        if delay:
+            await trio.sleep(delay)
+        await self._write(self.conn.send_message(payload))
+        self._sent += 1
+        due = faults.after_events(self._sent)
+        if due is not None:
+            await self._inflict(due)
 
     async def _refuse(
         self, code: str | None, message: str, param: str | None, event_id: str | None
@@ -475,6 +518,11 @@ class _Link:
                 hooked = self.server.on_client_event(out, self.context)
             if hooked is None:
                 continue
+            faults = self.server.faults
+            if faults is not None:
+                delay = faults.delay("up")
+                if delay:
+                    await trio.sleep(delay)
             try:
                 await self.upstream.send(hooked)
                 if self.recorder is not None:

@@ -22,6 +22,8 @@ import trio
 from rtcore.events import Dialect
 
 from .relay import RelayServer
+from .relay_faults import EXAMPLES as FAULT_EXAMPLES
+from .relay_faults import Fault, parse_fault
 from .serve_options import add_serve_limits, server_options
 
 __all__ = ["add_relay_command", "run_relay"]
@@ -35,6 +37,11 @@ examples:
   the relay alone holds OPENAI_API_KEY
   record every session (keys redacted) to replay it in tests:
     rtcore relay --upstream ws://127.0.0.1:8765/v1/realtime --port 8766 --record cassettes/
+  rehearse failures: 50 ms more per event to the client, then a 1011 after 20 events:
+    rtcore relay --upstream ws://127.0.0.1:8765/v1/realtime --port 8766 \
+        --fault latency=50ms,jitter=10ms --fault close=1011,after=20
+  or a dropped connection after 2 s, or a refused handshake:
+    --fault drop,after=2s    --fault refuse=503
 """
 
 
@@ -42,6 +49,13 @@ def _upstream_dialect(text: str) -> Dialect:
     if text not in ("ga", "beta"):
         raise argparse.ArgumentTypeError("expected ga or beta")
     return cast(Dialect, text)
+
+
+def _fault(text: str) -> Fault:
+    try:
+        return parse_fault(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_relay_command(commands: Any) -> None:
@@ -77,6 +91,17 @@ def add_relay_command(commands: Any) -> None:
         metavar="DIR",
         help="write each session to a cassette in DIR: both directions, with timing, keys "
         "redacted (one JSONL file per connection)",
+    )
+    cmd.add_argument(
+        "--fault",
+        action="append",
+        type=_fault,
+        default=[],
+        metavar="SPEC",
+        help="inject a fault (repeatable); SPEC is one of: "
+        + "; ".join(FAULT_EXAMPLES)
+        + " (latency per message, up or down; close with a code after N server events "
+        "or a time; drop the TCP connection without a close frame; refuse the handshake)",
     )
     cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     cmd.add_argument(
@@ -127,6 +152,7 @@ def run_relay(args: argparse.Namespace) -> int:
             dialects=_dialects(args.dialects),
             ssl_context=ssl_context,
             record=args.record,
+            faults=args.fault,
             **server_options(args),
         )
     except (ValueError, OSError, ssl.SSLError) as err:
