@@ -27,7 +27,9 @@ Failure: an upstream that refuses the handshake, cannot be reached, closes
 or breaks gives its downstream client an ``error`` event
 (``upstream_unavailable`` / ``upstream_closed``) and a close frame (the
 upstream's close code when it is one a peer may send, else 1011), never a
-hang; each connection is its own failure domain, as in ``RealtimeServer``.
+hang; each connection is its own failure domain, as in ``RealtimeServer``:
+an exception in a hook or in the relay is logged with its traceback and ends
+that session only, with an ``error`` (``server_error``) and close code 1011.
 
 Keys: the upstream key is sent only in the upstream handshake; neither it nor
 a downstream key is ever logged (``Credentials`` prints no key).
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -48,7 +50,6 @@ from rtcore import events as ev
 from rtcore.client import ClientSession
 from rtcore.errors import LocalProtocolError, RemoteProtocolError
 from rtcore.ids import DeterministicIds
-from rtcore.state import Snapshot
 from rtcore.translate import Loss, Translator, Untranslatable
 from rtcore.wire import (
     ClientMessageError,
@@ -61,6 +62,7 @@ from rtcore.wire import (
 from .client import RealtimeClient, connect
 from .errors import ConnectionClosedError, HandshakeError
 from .relay_faults import Fault, FaultPlan
+from .relay_hooks import ClientHook, RelayContext, ServerHook
 from .relay_record import Recorder
 from .server import RealtimeServer
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
@@ -71,47 +73,6 @@ log = logging.getLogger("rtcore.relay")
 _READ_SIZE = 65536
 _SENDABLE_CLOSE = range(1000, 5000)
 _RESERVED_CLOSE = frozenset({1004, 1005, 1006, 1015})
-
-
-class RelayContext:
-    """What a hook knows about its connection: the peer, the dialects and both snapshots.
-
-    ``downstream`` is the client's view (the mirror session's snapshot, in the
-    client's dialect), ``upstream`` the relay's own client session's snapshot
-    of the upstream server. ``translator`` has the loss counts so far.
-    """
-
-    def __init__(
-        self, peer: str, mirror: ClientSession, upstream: RealtimeClient, translator: Translator
-    ) -> None:
-        self.peer = peer
-        self.translator = translator
-        self._mirror = mirror
-        self._upstream = upstream
-
-    @property
-    def client_dialect(self) -> ev.Dialect:
-        return self.translator.client
-
-    @property
-    def upstream_dialect(self) -> ev.Dialect:
-        return self.translator.server
-
-    @property
-    def downstream(self) -> Snapshot:
-        return self._mirror.state
-
-    @property
-    def upstream(self) -> Snapshot:
-        return self._upstream.state
-
-
-ClientHook = Callable[[ev.ClientEvent, RelayContext], "ev.ClientEvent | None"]
-"""Sees each client event (in the upstream's dialect) before it goes up; returns it, another, or ``None`` to drop it."""
-ServerHook = Callable[
-    [ev.ServerEvent | ev.UnknownEvent, RelayContext], "ev.ServerEvent | ev.UnknownEvent | None"
-]
-"""Sees each upstream server event before translation; returns it, another, or ``None`` to drop it."""
 
 
 def _close_code(code: int) -> int:
@@ -340,14 +301,24 @@ class _Link:
         self._stopping.set()
 
     async def run(self) -> None:
-        async with trio.open_nursery() as nursery:
-            self._scope = nursery.cancel_scope
-            nursery.start_soon(self._downstream, nursery.cancel_scope)
-            nursery.start_soon(self._upstream_events, nursery.cancel_scope)
-            nursery.start_soon(self._stop_when_asked, nursery.cancel_scope)
-            faults = self.server.faults
-            for fault in faults.timed if faults is not None else ():
-                nursery.start_soon(self._inflict_later, fault)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                nursery.start_soon(self._downstream, nursery.cancel_scope)
+                nursery.start_soon(self._upstream_events, nursery.cancel_scope)
+                nursery.start_soon(self._stop_when_asked, nursery.cancel_scope)
+                faults = self.server.faults
+                for fault in faults.timed if faults is not None else ():
+                    nursery.start_soon(self._inflict_later, fault)
+        except Exception as exc:  # a hook's or the relay's own: this session only, 1011
+            self.server.failures += 1
+            self.server.logs.emit("failure", logging.ERROR, "%s failed", self.peer, exc_info=exc)
+            self.ending = "failed (1011)"
+            if self.conn.open:
+                message = "The relay failed on this session."
+                await _fail(
+                    self.server, self.stream, self.conn, self.ids, "server_error", message, 1011
+                )
 
     async def _inflict_later(self, fault: Fault) -> None:
         assert fault.after_seconds is not None
@@ -531,6 +502,8 @@ class _Link:
                     )
             except LocalProtocolError as refused:
                 await self._refuse(refused.code, refused.message, refused.param, event_id)
+            except ConnectionClosedError:
+                return  # the upstream has gone: its reader ends the session
 
     # --- upstream to downstream -------------------------------------------------------
 

@@ -322,3 +322,25 @@ def test_secrets_in_messages_are_redacted() -> None:
     assert b"tok" not in redact(tool) and b'"server_label":"x"' in redact(tool)
     delta = b'{"type":"response.output_text.delta","delta":"authorization"}'
     assert redact(delta) is delta
+
+
+async def test_a_failing_hook_ends_its_session_only() -> None:
+    def on_client(event: ev.ClientEvent, ctx: RelayContext) -> ev.ClientEvent | None:
+        if isinstance(event, ga.ResponseCreate):
+            raise RuntimeError("the app's hook is broken")
+        return event
+
+    async with upstream_server() as up, relay_to(url(up), on_client_event=on_client) as relay:
+        address = f"ws://127.0.0.1:{relay.port}/v1/realtime"
+        async with (
+            connect(address, api_key=RELAY_KEY) as broken,
+            connect(address, api_key=RELAY_KEY) as other,
+        ):
+            await until(broken, "session.created")
+            await broken.send(ga.ResponseCreate())
+            events, code = await ending(broken)
+            assert code == 1011 and events[-1].error.code == "server_error"
+            await until(other, "session.created")
+            await other.send(ga.InputAudioBufferClear())
+            await until(other, "input_audio_buffer.cleared")
+    assert relay.failures == 1
