@@ -1,27 +1,26 @@
-"""Cassettes: a relayed session written down, one JSON object a line (``--record DIR``).
+"""Cassettes: a relayed session written down as ``rtcore.trace`` traces (``--record DIR``).
 
-The first line is the header: the format's version, the two dialects, and
-the client's handshake without its credentials (no ``Authorization``,
-``api-key`` or ``Cookie`` header, no key subprotocol). Every following line
-is one message::
+A cassette is a trace of the project's JSONL format (``rtcore.trace``): one
+envelope a line, ``{"direction": "client" | "server", "time": seconds since
+the session began, "event": {...}}``, so ``rtcore replay`` and
+``rtcore.trace.replay`` read it as it is. ``NAME.jsonl`` holds the client's
+side (between the client and the relay, in the client's dialect); when the
+relay translates, ``NAME.upstream.jsonl`` holds the upstream's side too.
 
-    {"t": 0.0123, "dir": "client", "side": "down", "message": {...}}
+The first line of each file is a client-direction envelope whose event has
+type ``rtcore.cassette``: the format's version, which side the file holds,
+the two dialects, and the client's handshake without its credentials (no
+``Authorization``, ``api-key`` or ``Cookie`` header, no key subprotocol). No
+dialect has that event, so a replay passes over it.
 
-``t`` is the time since the session began, in seconds; ``dir`` says who sent
-it (``client`` or ``server``); ``side`` is ``down`` between the client and the
-relay (in the client's dialect) and ``up`` between the relay and the upstream
-(in the upstream's; written only when the two differ). ``message`` is the
-event as the engine encodes it. Secrets a message can carry - a beta
-session's ``client_secret``, an MCP tool's ``authorization`` and ``headers`` -
-are replaced by ``"[redacted]"``.
-
-Lines go through Python's file buffer: a write costs no system call until the
-buffer fills, so recording does not stall the event loop on every event.
+Events are written as the engine encodes them. Secrets an event can carry -
+a beta session's ``client_secret``, an MCP tool's ``authorization`` and
+``headers`` - are replaced by ``"[redacted]"``. Lines go through Python's
+file buffer: a write costs no system call until the buffer fills.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -29,12 +28,15 @@ from typing import Any, Final, Literal
 import msgspec
 
 from rtcore.events import Dialect
+from rtcore.trace import TraceRecord, format_record, read_trace
 from rtcore.wire import HandshakeRequest
 
-__all__ = ["CASSETTE_VERSION", "Cassette", "Recorder", "read_cassette"]
+__all__ = ["CASSETTE_TYPE", "CASSETTE_VERSION", "Cassette", "Recorder", "read_cassette", "redact"]
 
+CASSETTE_TYPE: Final = "rtcore.cassette"
 CASSETTE_VERSION: Final = 1
 REDACTED: Final = "[redacted]"
+Side = Literal["down", "up"]
 _SECRET_HEADERS: Final = frozenset({"authorization", "api-key", "cookie", "openai-api-key"})
 _SECRET_MEMBERS: Final = frozenset({"client_secret", "authorization", "headers"})
 _KEY_SUBPROTOCOL: Final = "openai-insecure-api-key."
@@ -74,7 +76,7 @@ def handshake_record(request: HandshakeRequest) -> dict[str, Any]:
 
 
 class Recorder:
-    """Writes one session's cassette; ``close()`` flushes it."""
+    """Writes one session's cassette (one file, two when the relay translates); ``close()`` flushes."""
 
     def __init__(
         self,
@@ -85,85 +87,91 @@ class Recorder:
         started: float,
     ) -> None:
         self.path = path
-        self._file = path.open("wb")
         self._started = started
-        self.both_sides = client != upstream
         header = {
-            "cassette": CASSETTE_VERSION,
+            "type": CASSETTE_TYPE,
+            "version": CASSETTE_VERSION,
             "client_dialect": client,
             "upstream_dialect": upstream,
             "handshake": handshake_record(request),
         }
-        self._file.write(msgspec.json.encode(header) + b"\n")
+        self._files: dict[Side, Any] = {"down": path.open("wb")}
+        if client != upstream:
+            self._files["up"] = path.with_suffix(".upstream.jsonl").open("wb")
+        for side, file in self._files.items():
+            file.write(format_record("client", msgspec.json.encode({**header, "side": side}), 0.0))
 
     def write(
-        self,
-        now: float,
-        sender: Literal["client", "server"],
-        side: Literal["down", "up"],
-        message: bytes,
+        self, now: float, sender: Literal["client", "server"], side: Side, message: bytes
     ) -> None:
-        if side == "up" and not self.both_sides:
-            return
-        prefix = b'{"t":%.6f,"dir":"%s","side":"%s","message":' % (
-            now - self._started,
-            sender.encode(),
-            side.encode(),
-        )
-        self._file.write(prefix + redact(message) + b"}\n")
+        file = self._files.get(side)
+        if file is not None:
+            file.write(format_record(sender, redact(message), round(now - self._started, 6)))
 
     def close(self) -> None:
-        self._file.close()
+        for file in self._files.values():
+            file.close()
 
 
 class Entry(msgspec.Struct, frozen=True):
-    """One recorded message."""
+    """One recorded message: who sent it, when, its bytes, its ``type`` and its line."""
 
-    t: float
     dir: Literal["client", "server"]
-    side: Literal["down", "up"]
-    message: dict[str, Any]
-
-    @property
-    def raw(self) -> bytes:
-        return msgspec.json.encode(self.message)
+    t: float
+    raw: bytes
+    type: str
+    line: int
 
 
 class Cassette(msgspec.Struct, frozen=True):
-    """A cassette read back: its header members and its messages in order."""
+    """One cassette file read back: its header and its messages in order."""
 
     client_dialect: Dialect
     upstream_dialect: Dialect
+    side: Side
     handshake: dict[str, Any]
     entries: tuple[Entry, ...]
 
-    def messages(
-        self, sender: Literal["client", "server"], side: Literal["down", "up"] = "down"
-    ) -> Iterator[Entry]:
-        """The messages one party sent on one side, in order."""
-        return (e for e in self.entries if e.dir == sender and e.side == side)
+    def messages(self, sender: Literal["client", "server"]) -> Iterator[Entry]:
+        """The messages one party sent, in order."""
+        return (e for e in self.entries if e.dir == sender)
+
+
+class _Type(msgspec.Struct):
+    type: str = ""
+
+
+_type = msgspec.json.Decoder(_Type)
+
+
+def _entry(record: TraceRecord) -> Entry:
+    try:
+        kind = _type.decode(record.data).type
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        kind = ""
+    return Entry(record.direction, record.time or 0.0, record.data, kind, record.line)
 
 
 def read_cassette(path: Path) -> Cassette:
-    """Read a cassette; raises ``ValueError`` naming the line that is not one."""
-    lines = path.read_bytes().splitlines()
-    if not lines:
-        raise ValueError(f"{path}: empty, not a cassette")
-    try:
-        header = json.loads(lines[0])
-    except ValueError as err:
-        raise ValueError(f"{path}:1: not a cassette header ({err})") from None
-    if not isinstance(header, dict) or header.get("cassette") != CASSETTE_VERSION:
-        raise ValueError(f"{path}:1: not a cassette header (version {CASSETTE_VERSION})")
-    entries = []
-    for number, line in enumerate(lines[1:], 2):
+    """Read one cassette file; raises ``ValueError`` when it does not start with a cassette header."""
+    with path.open("rb") as lines:
+        records = list(read_trace(lines))
+    header: Any = None
+    if records and records[0].direction == "client":
         try:
-            entries.append(msgspec.json.decode(line, type=Entry))
-        except msgspec.DecodeError as err:
-            raise ValueError(f"{path}:{number}: not a cassette line ({err})") from None
+            header = msgspec.json.decode(records[0].data)
+        except msgspec.DecodeError:
+            header = None
+    if not isinstance(header, dict) or header.get("type") != CASSETTE_TYPE:
+        raise ValueError(f"{path}:1: not a cassette header (an {CASSETTE_TYPE} event)")
+    if header.get("version") != CASSETTE_VERSION:
+        raise ValueError(
+            f"{path}:1: cassette version {header.get('version')}, not {CASSETTE_VERSION}"
+        )
     return Cassette(
         client_dialect=header["client_dialect"],
         upstream_dialect=header["upstream_dialect"],
+        side=header["side"],
         handshake=header["handshake"],
-        entries=tuple(entries),
+        entries=tuple(_entry(r) for r in records[1:]),
     )

@@ -1,8 +1,7 @@
 """Playing a cassette back: ``CassetteServer``, a Realtime endpoint that answers from a recording.
 
 A client that connects in the cassette's client dialect gets the server
-messages the cassette recorded on the client's side (``side: down``), in
-their order: those before the first client message at once, and after each
+messages the cassette recorded on the client's side, in their order: those before the first client message at once, and after each
 client message the ones that followed it in the recording. The client's
 messages are compared with the recorded ones by ``type``, one by one; the
 first that differs ends the session with an ``error`` naming both (code
@@ -63,12 +62,9 @@ class CassetteServer(RealtimeServer):
         self.cassette = cassette
         self.pace = pace
         self.divergences: list[Divergence] = []
-        # The client's side in order, each entry with its line in the file (header: line 1).
-        self._script = [
-            (number, entry)
-            for number, entry in enumerate(cassette.entries, 2)
-            if entry.side == "down"
-        ]
+        if cassette.side != "down":
+            raise ValueError("a cassette of the upstream's side cannot be played to a client")
+        self._script = cassette.entries
 
     async def _handle(self, stream: trio.SocketStream, peer: str, started: float) -> None:
         conn = self._new_connection()
@@ -102,8 +98,8 @@ class _Playback:
         """The recorded server messages up to the next client message, paced after ``anchor``."""
         script = self.server._script
         began = trio.current_time()
-        while self.position < len(script) and script[self.position][1].dir == "server":
-            _, entry = script[self.position]
+        while self.position < len(script) and script[self.position].dir == "server":
+            entry = script[self.position]
             self.position += 1
             if self.server.pace and anchor is not None:
                 await trio.sleep_until(began + max(0.0, entry.t - anchor.t))
@@ -147,9 +143,8 @@ class _Playback:
         self.sent += 1
         if self.position >= len(script):
             raise Divergence(self.sent, kind, None, None)
-        line, entry = script[self.position]
-        recorded = entry.message.get("type")
-        if recorded != kind:
-            raise Divergence(self.sent, kind, str(recorded), line)
+        entry = script[self.position]
+        if entry.type != kind:
+            raise Divergence(self.sent, kind, entry.type, entry.line)
         self.position += 1
         await self._answers(entry)

@@ -43,7 +43,7 @@ async def script(address: str) -> Snapshot:
 async def record(directory: Path) -> tuple[Path, Snapshot]:
     async with upstream_server() as up, relay_to(url(up), record=directory) as relay:
         live = await script(f"ws://127.0.0.1:{relay.port}/v1/realtime")
-    [path] = list(directory.iterdir())
+    [path] = list(directory.glob("*[0-9].jsonl"))  # the client's side
     return path, live
 
 
@@ -62,12 +62,16 @@ async def test_a_cassette_replays_to_identical_snapshots(tmp_path: Path) -> None
 
 async def test_pacing_keeps_the_recorded_delay_of_each_answer(tmp_path: Path) -> None:
     path = tmp_path / "paced.jsonl"
+    header = (
+        '{"type":"rtcore.cassette","version":1,"side":"down","client_dialect":"ga",'
+        '"upstream_dialect":"ga","handshake":{}}'
+    )
     lines = [
-        '{"cassette":1,"client_dialect":"ga","upstream_dialect":"ga","handshake":{}}',
-        '{"t":0.0,"dir":"server","side":"down","message":{"type":"session.created","event_id":"e1",'
+        '{"direction":"client","time":0.0,"event":' + header + "}",
+        '{"direction":"server","time":0.0,"event":{"type":"session.created","event_id":"e1",'
         '"session":{"type":"realtime","id":"s"}}}',
-        '{"t":1.0,"dir":"client","side":"down","message":{"type":"input_audio_buffer.clear"}}',
-        '{"t":1.3,"dir":"server","side":"down","message":{"type":"input_audio_buffer.cleared","event_id":"e2"}}',
+        '{"direction":"client","time":1.0,"event":{"type":"input_audio_buffer.clear"}}',
+        '{"direction":"server","time":1.3,"event":{"type":"input_audio_buffer.cleared","event_id":"e2"}}',
     ]
     path.write_text("\n".join(lines) + "\n")
     for pace, low, high in ((True, 0.3, 1.0), (False, 0.0, 0.2)):
@@ -98,7 +102,7 @@ async def test_a_diverging_client_is_told_where(tmp_path: Path) -> None:
     error = events[-1].error
     assert error.code == "cassette_divergence"
     assert (
-        "client event 1 is 'response.create', the recording has 'session.update' (line 4"
+        "client event 1 is 'response.create', the recording has 'session.update' (line 3"
         in error.message
     )
     [divergence] = server.divergences
