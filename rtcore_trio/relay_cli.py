@@ -89,8 +89,9 @@ def add_relay_command(commands: Any) -> None:
     cmd.add_argument(
         "--record",
         metavar="DIR",
-        help="write each session to a cassette in DIR: both directions, with timing, keys "
-        "redacted (one JSONL file per connection)",
+        help="write each session to a cassette in DIR: an rtcore trace (rtcore replay reads "
+        "it) of both directions with timing, credentials and secrets left out; the "
+        "upstream's side goes to NAME.upstream.jsonl when the relay translates",
     )
     cmd.add_argument(
         "--fault",
