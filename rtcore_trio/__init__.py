@@ -11,6 +11,9 @@ Public names:
   ``trio_websocket`` connection) and ``RealtimeClient``, what they yield.
 * The server: ``RealtimeServer`` (a Realtime endpoint over TCP or TLS) and
   ``serve`` (run one until cancelled).
+* Faults either server injects on purpose (``faults=``, ``--fault``):
+  ``Fault`` and ``parse_fault``, which reads a SPEC such as
+  ``"close=1011,after=5"``.
 * The relay: ``RelayServer`` (a Realtime endpoint that relays each session
   to an upstream one, translating between the dialects, with hooks) and
   ``relay`` (run one until cancelled); ``RelayContext``, what hooks are given.
@@ -37,6 +40,7 @@ from rtcore_sim import (
 
 from .client import RealtimeClient, attach, connect, open_client
 from .errors import ConnectionClosedError, HandshakeError
+from .faults import Fault, parse_fault
 from .relay import RelayContext, RelayServer, relay
 from .server import RealtimeServer, serve
 
@@ -44,6 +48,7 @@ __all__ = [
     "BACKEND_THREADS",
     "Backend",
     "ConnectionClosedError",
+    "Fault",
     "HandshakeError",
     "McpListingFailed",
     "RealtimeClient",
@@ -56,6 +61,7 @@ __all__ = [
     "attach",
     "connect",
     "open_client",
+    "parse_fault",
     "relay",
     "run_off_loop",
     "serve",

@@ -29,11 +29,22 @@ from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
 
 from .demo import run_demo
+from .faults import add_fault_option
 from .relay_cli import add_relay_command, run_relay
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
 __all__ = ["main"]
+
+SERVE_EXAMPLES = """\
+faults, to rehearse what a real endpoint does only by chance (--fault is repeatable):
+  rtcore serve --fault latency=50ms,jitter=10ms         each event to the client 50 ms (+-10) late
+  rtcore serve --fault latency=30ms,direction=up        each client event 30 ms late to the session
+  rtcore serve --fault close=1011,after=5               close 1011 after 5 server events
+  rtcore serve --fault close=1001,after=2s              close 1001 two seconds after the handshake
+  rtcore serve --fault drop,after=5                     end TCP without a close frame after 5 events
+  rtcore serve --fault refuse=503                       refuse every handshake with HTTP 503
+"""
 
 
 def _replay(path: Path, as_json: bool, dialect: Dialect | Literal["auto"] = "auto") -> int:
@@ -130,6 +141,7 @@ def _run_server(args: argparse.Namespace) -> int:
         conversation_created=args.conversation_created,
         dialects=dialects,
         ssl_context=ssl_context,
+        faults=args.fault,
         **server_options(args),
     )
     unbound: OSError | None = None
@@ -161,7 +173,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="rtcore", description="OpenAI Realtime protocol engine (GA and beta dialects)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = commands.add_parser("serve", help="run a local Realtime server")
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run a local Realtime server",
+        epilog=SERVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve_cmd.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: loopback)"
     )
@@ -195,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tls-key", metavar="FILE", help="PEM private key (default: in the --tls-cert file)"
     )
     add_serve_limits(serve_cmd)
+    add_fault_option(serve_cmd)
     add_relay_command(commands)
     commands.add_parser("demo", help="start a server and a client and hold a short conversation")
     replay_cmd = commands.add_parser(

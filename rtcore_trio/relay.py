@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -61,7 +61,7 @@ from rtcore.wire import (
 
 from .client import RealtimeClient, connect
 from .errors import ConnectionClosedError, HandshakeError
-from .relay_faults import Fault, FaultPlan
+from .faults import Fault
 from .relay_hooks import ClientHook, RelayContext, ServerHook
 from .relay_record import Recorder
 from .server import RealtimeServer
@@ -91,7 +91,8 @@ class RelayServer(RealtimeServer):
     clients. ``on_client_event`` / ``on_server_event`` are the hooks (see
     ``ClientHook``, ``ServerHook``). ``upstream_timeout`` bounds the upstream
     handshake and, as the keep-alive's pong timeout, an upstream that stalls.
-    The other options are ``RealtimeServer``'s.
+    The other options are ``RealtimeServer``'s, ``faults`` among them: on a
+    relay, ``latency`` with ``direction=up`` holds the events going upstream.
     """
 
     def __init__(
@@ -106,7 +107,6 @@ class RelayServer(RealtimeServer):
         upstream_timeout: float = 10.0,
         upstream_ping_interval: float | None = 20.0,
         record: str | Path | None = None,
-        faults: Sequence[Fault] = (),
         **options: Any,
     ) -> None:
         super().__init__(dialects=dialects, **options)
@@ -127,7 +127,6 @@ class RelayServer(RealtimeServer):
         self.upstream_timeout = upstream_timeout
         self.upstream_ping_interval = upstream_ping_interval
         self.record = Path(record) if record is not None else None
-        self.faults = FaultPlan(tuple(faults)) if faults else None
         if self.record is not None:
             self.record.mkdir(parents=True, exist_ok=True)
         self.losses: dict[str, int] = {}
@@ -160,12 +159,6 @@ class RelayServer(RealtimeServer):
             status, message, code = refusal
             self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
             await self._send(stream, conn.reject(status, error_body(message, code)))
-            return
-        if self.faults is not None and self.faults.refuse is not None:
-            status = self.faults.refuse
-            self.logs.note("refused", "%s refused (%d) by --fault", peer, status)
-            body = error_body(f"Refused by the relay's fault refuse={status}.", "fault_injected")
-            await self._send(stream, conn.reject(status, body))
             return
         self._sessions += 1
         ids = DeterministicIds(self._seed + b"/relay/%d" % self._sessions)
@@ -295,6 +288,8 @@ class _Link:
         self.recorder: Recorder | None = None
         self._sent = 0
         self._scope = trio.CancelScope()
+        self.faults = server._fault_plan
+        """The relay's faults as they were when this session was accepted."""
 
     def stop(self) -> None:
         """End the session as the server shuts down: close 1001 downstream, then upstream."""
@@ -307,7 +302,7 @@ class _Link:
                 nursery.start_soon(self._downstream, nursery.cancel_scope)
                 nursery.start_soon(self._upstream_events, nursery.cancel_scope)
                 nursery.start_soon(self._stop_when_asked, nursery.cancel_scope)
-                faults = self.server.faults
+                faults = self.faults
                 for fault in faults.timed if faults is not None else ():
                     nursery.start_soon(self._inflict_later, fault)
         except Exception as exc:  # a hook's or the relay's own: this session only, 1011
@@ -327,6 +322,7 @@ class _Link:
 
     async def _inflict(self, fault: Fault) -> None:
         """A ``close`` or ``drop`` fault: end the client's connection as it says."""
+        self.server.logs.note("fault", "%s fault: %s", self.peer, fault.spec)
         if fault.kind == "close":
             self.ending = f"closed {fault.code} by --fault"
             if self.conn.open:
@@ -362,7 +358,7 @@ class _Link:
         payload = ev.encode_event(event)
         if self.recorder is not None:
             self.recorder.write(trio.current_time(), "server", "down", payload)
-        faults = self.server.faults
+        faults = self.faults
         if faults is None:
             await self._write(self.conn.send_message(payload))
             return
@@ -489,7 +485,7 @@ class _Link:
                 hooked = self.server.on_client_event(out, self.context)
             if hooked is None:
                 continue
-            faults = self.server.faults
+            faults = self.faults
             if faults is not None:
                 delay = faults.delay("up")
                 if delay:

@@ -21,9 +21,8 @@ import trio
 
 from rtcore.events import Dialect
 
+from .faults import add_fault_option
 from .relay import RelayServer
-from .relay_faults import EXAMPLES as FAULT_EXAMPLES
-from .relay_faults import Fault, parse_fault
 from .serve_options import add_serve_limits, server_options
 
 __all__ = ["add_relay_command", "run_relay"]
@@ -37,11 +36,13 @@ examples:
   the relay alone holds OPENAI_API_KEY
   record every session (keys redacted) to replay it in tests:
     rtcore relay --upstream ws://127.0.0.1:8765/v1/realtime --port 8766 --record cassettes/
-  rehearse failures: 50 ms more per event to the client, then a 1011 after 20 events:
+  rehearse failures: 50 ms (+-10 ms) more per event to the client, then a 1011 close
+  after 20 events:
     rtcore relay --upstream ws://127.0.0.1:8765/v1/realtime --port 8766 \
         --fault latency=50ms,jitter=10ms --fault close=1011,after=20
-  or a dropped connection after 2 s, or a refused handshake:
-    --fault drop,after=2s    --fault refuse=503
+  or delay what the client sends, drop the TCP connection (no close frame) after 2 s,
+  or refuse every handshake with HTTP 503:
+    --fault latency=30ms,direction=up    --fault drop,after=2s    --fault refuse=503
 """
 
 
@@ -49,13 +50,6 @@ def _upstream_dialect(text: str) -> Dialect:
     if text not in ("ga", "beta"):
         raise argparse.ArgumentTypeError("expected ga or beta")
     return cast(Dialect, text)
-
-
-def _fault(text: str) -> Fault:
-    try:
-        return parse_fault(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_relay_command(commands: Any) -> None:
@@ -93,17 +87,7 @@ def add_relay_command(commands: Any) -> None:
         "it) of both directions with timing, credentials and secrets left out; the "
         "upstream's side goes to NAME.upstream.jsonl when the relay translates",
     )
-    cmd.add_argument(
-        "--fault",
-        action="append",
-        type=_fault,
-        default=[],
-        metavar="SPEC",
-        help="inject a fault (repeatable); SPEC is one of: "
-        + "; ".join(FAULT_EXAMPLES)
-        + " (latency per message, up or down; close with a code after N server events "
-        "or a time; drop the TCP connection without a close frame; refuse the handshake)",
-    )
+    add_fault_option(cmd)
     cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     cmd.add_argument(
         "--port", type=_port, default=8765, help="port, 0 for any free one (default: 8765)"

@@ -9,8 +9,7 @@ import trio
 from test_relay import RELAY_KEY, ending, relay_to, text_turn, until, upstream_server, url
 
 from rtcore import events as ev
-from rtcore_trio import HandshakeError, connect
-from rtcore_trio.relay_faults import Fault, parse_fault
+from rtcore_trio import Fault, HandshakeError, connect, parse_fault
 
 
 def faults(*specs: str) -> list[Fault]:
