@@ -11,6 +11,9 @@ Public names:
   ``trio_websocket`` connection) and ``RealtimeClient``, what they yield.
 * The server: ``RealtimeServer`` (a Realtime endpoint over TCP or TLS) and
   ``serve`` (run one until cancelled).
+* Cassettes (sessions ``rtcore relay --record`` wrote) played back:
+  ``CassetteServer``, a ``RealtimeServer`` that answers from one, and
+  ``Divergence``, what it reports when a client strays from the recording.
 * Faults either server injects on purpose (``faults=``, ``--fault``):
   ``Fault`` and ``parse_fault``, which reads a SPEC such as
   ``"close=1011,after=5"``.
@@ -38,6 +41,7 @@ from rtcore_sim import (
     run_off_loop,
 )
 
+from .cassette import CassetteServer, Divergence
 from .client import RealtimeClient, attach, connect, open_client
 from .errors import ConnectionClosedError, HandshakeError
 from .faults import Fault, parse_fault
@@ -47,7 +51,9 @@ from .server import RealtimeServer, serve
 __all__ = [
     "BACKEND_THREADS",
     "Backend",
+    "CassetteServer",
     "ConnectionClosedError",
+    "Divergence",
     "Fault",
     "HandshakeError",
     "McpListingFailed",

@@ -28,9 +28,11 @@ from rtcore.state import snapshot_to_text
 from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
 
+from .cassette import CASSETTE_PREFIX, CassetteServer, read_playable_cassette
 from .demo import run_demo
 from .faults import add_fault_option
 from .relay_cli import add_relay_command, run_relay
+from .relay_record import Cassette
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
@@ -114,8 +116,12 @@ def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 
 
 def _run_server(args: argparse.Namespace) -> int:
+    cassette: Cassette | None = None
     try:
-        backend, transcriber = load_backend(args.backend, realtime=args.realtime)
+        if args.backend.startswith(CASSETTE_PREFIX):
+            cassette = read_playable_cassette(Path(args.backend[len(CASSETTE_PREFIX) :]))
+        else:
+            backend, transcriber = load_backend(args.backend, realtime=args.realtime)
     except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
@@ -134,16 +140,27 @@ def _run_server(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
-    server = RealtimeServer(
-        backend,
-        transcriber=transcriber,
-        api_keys=args.api_key or None,
-        conversation_created=args.conversation_created,
-        dialects=dialects,
-        ssl_context=ssl_context,
-        faults=args.fault,
-        **server_options(args),
-    )
+    server: RealtimeServer
+    if cassette is not None:  # the cassette's client dialect is the one served
+        server = CassetteServer(
+            cassette,
+            pace=args.realtime,
+            api_keys=args.api_key or None,
+            ssl_context=ssl_context,
+            faults=args.fault,
+            **server_options(args),
+        )
+    else:
+        server = RealtimeServer(
+            backend,
+            transcriber=transcriber,
+            api_keys=args.api_key or None,
+            conversation_created=args.conversation_created,
+            dialects=dialects,
+            ssl_context=ssl_context,
+            faults=args.fault,
+            **server_options(args),
+        )
     unbound: OSError | None = None
     try:
         trio.run(_serve, server, args.host, args.port)
@@ -186,14 +203,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=_port, default=8765, help="port, 0 for any free one (default: 8765)"
     )
     serve_cmd.add_argument(
-        "--backend", default="echo", help="echo (default) or script:FILE (a JSON scenario)"
+        "--backend",
+        default="echo",
+        help="echo (default), script:FILE (a JSON scenario) or cassette:FILE (play back a "
+        "session recorded by rtcore relay: the recorded server events in answer to a "
+        "client that sends the same kinds of events; the first that differs gets an error "
+        "naming it and close 1008)",
     )
     serve_cmd.add_argument(
         "--api-key",
         action="append",
         help="accept this key (repeatable); without it any key is accepted",
     )
-    serve_cmd.add_argument("--realtime", action="store_true", help="pace audio output in real time")
+    serve_cmd.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace audio output in real time; with a cassette, its recorded pacing "
+        "(default: as fast as the socket takes it)",
+    )
     serve_cmd.add_argument(
         "--conversation-created",
         action="store_true",

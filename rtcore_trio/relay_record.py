@@ -168,10 +168,23 @@ def read_cassette(path: Path) -> Cassette:
         raise ValueError(
             f"{path}:1: cassette version {header.get('version')}, not {CASSETTE_VERSION}"
         )
+    try:
+        fields = msgspec.convert(header, _Header)
+    except msgspec.ValidationError as err:
+        raise ValueError(f"{path}:1: a cassette header with {err}") from None
     return Cassette(
-        client_dialect=header["client_dialect"],
-        upstream_dialect=header["upstream_dialect"],
-        side=header["side"],
-        handshake=header["handshake"],
+        client_dialect=fields.client_dialect,
+        upstream_dialect=fields.upstream_dialect,
+        side=fields.side,
+        handshake=fields.handshake,
         entries=tuple(_entry(r) for r in records[1:]),
     )
+
+
+class _Header(msgspec.Struct):
+    """The members of a cassette's header line that playing it back needs."""
+
+    client_dialect: Dialect
+    upstream_dialect: Dialect
+    side: Side
+    handshake: dict[str, Any] = {}

@@ -15,8 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
@@ -183,21 +183,20 @@ def test_a_bad_fault_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str]
     assert "--fault: close needs after=" in capsys.readouterr().err
 
 
-def test_serve_takes_repeated_faults_on_the_command_line() -> None:
-    port = free_port()
+class Served:
+    """An ``rtcore serve`` process: its port, and its log once it has ended."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.log = ""
+
+
+@contextmanager
+def rtcore_serve(*args: str) -> Iterator[Served]:
+    """Run ``rtcore serve ARGS`` on a free port until the block ends (then SIGINT, exit 0)."""
+    served = Served(free_port())
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "rtcore_trio.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--fault",
-            "latency=1ms",
-            "--fault",
-            "close=4002,after=2",
-        ],
+        [sys.executable, "-m", "rtcore_trio.cli", "serve", "--port", str(served.port), *args],
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -206,25 +205,32 @@ def test_serve_takes_repeated_faults_on_the_command_line() -> None:
         deadline = time.monotonic() + 20
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                socket.create_connection(("127.0.0.1", served.port), timeout=0.2).close()
                 break
             except OSError:
+                assert process.poll() is None, process.communicate()[1]
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.05)
-
-        async def talk() -> tuple[list[str], int]:
-            async with connect(f"ws://127.0.0.1:{port}/v1/realtime") as client:
-                await until(client, "session.created")
-                await client.send(ev.InputAudioBufferClear())
-                await client.send(ev.InputAudioBufferClear())
-                events, code = await ending(client)
-                return [e.type for e in events], code
-
-        kinds, code = trio.run(talk)
+        yield served
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=20)
+        _, served.log = process.communicate(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
+            process.communicate()
+    assert process.returncode == 0, served.log
+
+
+def test_serve_takes_repeated_faults_on_the_command_line() -> None:
+    async def talk(port: int) -> tuple[list[str], int]:
+        async with connect(f"ws://127.0.0.1:{port}/v1/realtime") as client:
+            await until(client, "session.created")
+            await client.send(ev.InputAudioBufferClear())
+            await client.send(ev.InputAudioBufferClear())
+            events, code = await ending(client)
+            return [e.type for e in events], code
+
+    with rtcore_serve("--fault", "latency=1ms", "--fault", "close=4002,after=2") as served:
+        kinds, code = trio.run(talk, served.port)
     assert (kinds, code) == (["input_audio_buffer.cleared"], 4002)
-    assert "fault: close=4002,after=2" in err
+    assert "fault: close=4002,after=2" in served.log
