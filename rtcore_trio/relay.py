@@ -231,6 +231,14 @@ class RelayServer(RealtimeServer):
         )
 
 
+def _failure(
+    conn: ServerConnection, ids: DeterministicIds, code: str, message: str, close: int
+) -> bytes:
+    """The bytes of an ``error`` event (``server_error``, with ``code``) and a close frame."""
+    details = ev.ErrorDetails(type="server_error", message=message, code=code)
+    return conn.send(ev.ErrorEvent(event_id=ids("event"), error=details)) + conn.close(close, code)
+
+
 async def _fail(
     server: RelayServer,
     stream: trio.abc.Stream,
@@ -240,11 +248,11 @@ async def _fail(
     message: str,
     close: int,
 ) -> None:
-    """An ``error`` event and a close frame, then wait briefly for the client's close."""
-    details = ev.ErrorDetails(type="server_error", message=message, code=code)
-    data = conn.send(ev.ErrorEvent(event_id=ids("event"), error=details))
-    data += conn.close(close, code)
-    await server._send(stream, data)
+    """An ``error`` event and a close frame, then wait briefly for the client's close.
+
+    Only where no other task reads the client's stream (before or after a ``_Link`` runs).
+    """
+    await server._send(stream, _failure(conn, ids, code, message, close))
     with trio.move_on_after(server.close_timeout):
         while not conn.closed:
             try:
@@ -442,7 +450,8 @@ class _Link:
         self.conn.receive_data(data or None)
         for event in self.conn.events():
             if isinstance(event, ConnectionClosed):
-                self.ending = f"closed {event.code} by {event.initiator}"
+                if self.ending == "ended":  # not after the upstream's end, which says more
+                    self.ending = f"closed {event.code} by {event.initiator}"
                 await self._write(self.conn.data_to_send())
                 return True
             if isinstance(event, ClientMessageError):
@@ -504,6 +513,11 @@ class _Link:
     # --- upstream to downstream -------------------------------------------------------
 
     async def _upstream_events(self, scope: trio.CancelScope) -> None:
+        """Relay the upstream's events; when it ends, end the client's session alike.
+
+        The client's answer to our close frame is read by the downstream reader
+        (the one task that reads the client's stream), within ``close_timeout``.
+        """
         try:
             async for event, _ in self.upstream:
                 await self._server_event(event)
@@ -511,26 +525,32 @@ class _Link:
             self.ending = f"upstream closed ({closed.code})"
             self.server.logs.note("upstream", "%s upstream closed: %s", self.peer, closed)
             if self.conn.open:
-                code = _close_code(closed.code)
-                await _fail(
-                    self.server,
-                    self.stream,
-                    self.conn,
-                    self.ids,
-                    "upstream_closed",
-                    f"The upstream connection closed ({closed.code}).",
-                    code,
+                message = f"The upstream connection closed ({closed.code})."
+                failure = _failure(
+                    self.conn, self.ids, "upstream_closed", message, _close_code(closed.code)
                 )
+                await self._write_or_end(failure, scope)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self.ending = f"client dropped ({exc})"
+            scope.cancel()
         else:
             # A clean end upstream (1000, or 1001 when its session expired) ends this one alike.
             ended = self.upstream.closed
             code = ended.code if ended is not None else 1000
             self.ending = f"upstream closed ({code})"
             if self.conn.open:
-                await self._write(self.conn.close(code, ended.reason if ended else ""))
-        scope.cancel()
+                await self._write_or_end(
+                    self.conn.close(code, ended.reason if ended else ""), scope
+                )
+        scope.deadline = min(scope.deadline, trio.current_time() + self.server.close_timeout)
+
+    async def _write_or_end(self, data: bytes, scope: trio.CancelScope) -> None:
+        """Write our last words to the client; a client gone or not reading ends the session now."""
+        try:
+            await self._write(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self.ending += f"; client dropped ({exc})"
+            scope.cancel()
 
     async def _server_event(self, event: Any) -> None:
         if isinstance(event, RemoteProtocolError):
