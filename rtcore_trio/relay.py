@@ -59,7 +59,7 @@ from rtcore.wire import (
     error_body,
 )
 
-from .client import RealtimeClient, connect
+from .client import RealtimeClient, connect, write_now
 from .errors import ConnectionClosedError, HandshakeError
 from .faults import Fault
 from .relay_hooks import ClientHook, RelayContext, ServerHook
@@ -73,6 +73,8 @@ log = logging.getLogger("rtcore.relay")
 _READ_SIZE = 65536
 _SENDABLE_CLOSE = range(1000, 5000)
 _RESERVED_CLOSE = frozenset({1004, 1005, 1006, 1015})
+_MAX_PENDING_FRAMES = 64
+"""Frames held for one write at most, however many more the upstream has queued."""
 
 
 def _close_code(code: int) -> int:
@@ -295,6 +297,9 @@ class _Link:
         self._stopping = trio.Event()
         self.recorder: Recorder | None = None
         self._sent = 0
+        self._pending: list[bytes] = []
+        """Frames for the client not written yet: the upstream's events are written in one
+        go once its queue is empty, so that a burst of deltas costs one write, not one each."""
         self._scope = trio.CancelScope()
         self.faults = server._fault_plan
         """The relay's faults as they were when this session was accepted."""
@@ -317,6 +322,10 @@ class _Link:
             self.server.failures += 1
             self.server.logs.emit("failure", logging.ERROR, "%s failed", self.peer, exc_info=exc)
             self.ending = "failed (1011)"
+            if self._pending and self.conn.open:  # the events before the failure go first
+                with trio.move_on_after(self.server.write_timeout):
+                    await self.server._send(self.stream, b"".join(self._pending))
+                self._pending.clear()
             if self.conn.open:
                 message = "The relay failed on this session."
                 await _fail(
@@ -350,16 +359,32 @@ class _Link:
     # --- writing downstream -----------------------------------------------------------
 
     async def _write(self, data: bytes) -> None:
-        if not data:
-            return
+        """Write the pending frames, then ``data`` (``b""``: just the pending frames).
+
+        What fits in the socket's buffer goes out at once (``write_now``, the client's
+        fast path); the rest, or another transport's bytes, through ``send_all``.
+        """
         async with self._write_lock:
+            if self._pending:
+                data = b"".join(self._pending) + data
+                self._pending.clear()
+            if not data:
+                return
+            data = write_now(self.stream, data)
+            if not data:
+                return
             with trio.move_on_after(self.server.write_timeout) as scope:
                 await self.stream.send_all(data)
             if scope.cancelled_caught:
                 raise trio.BrokenResourceError("the client stopped reading")
 
     async def _emit(self, event: ev.ServerEvent | ev.UnknownEvent) -> None:
-        """Send one event downstream and fold it into the mirror of the client's view."""
+        """Send one event downstream and fold it into the mirror of the client's view.
+
+        Without faults the frame only joins the pending ones: the caller writes them
+        (``_write``) when it has no more to send at once. A fault's delay and count are
+        per event, so with faults each is written as it comes.
+        """
         self.mirror.receive_event(event)
         if not self.conn.open:
             return
@@ -368,7 +393,7 @@ class _Link:
             self.recorder.write(trio.current_time(), "server", "down", payload)
         faults = self.faults
         if faults is None:
-            await self._write(self.conn.send_message(payload))
+            self._pending.append(self.conn.send_message(payload))
             return
         delay = faults.delay("down")
         if delay:
@@ -386,6 +411,7 @@ class _Link:
             type="invalid_request_error", message=message, code=code, param=param, event_id=event_id
         )
         await self._emit(ev.ErrorEvent(event_id=self.ids("event"), error=details))
+        await self._write(b"")
 
     def _note(self, losses: tuple[Loss, ...]) -> None:
         for loss in losses:
@@ -518,9 +544,14 @@ class _Link:
         The client's answer to our close frame is read by the downstream reader
         (the one task that reads the client's stream), within ``close_timeout``.
         """
+        upstream = self.upstream
         try:
-            async for event, _ in self.upstream:
+            async for event, _ in upstream:
                 await self._server_event(event)
+                if self._pending and (
+                    not upstream.queued or len(self._pending) >= _MAX_PENDING_FRAMES
+                ):
+                    await self._write(b"")
         except ConnectionClosedError as closed:
             self.ending = f"upstream closed ({closed.code})"
             self.server.logs.note("upstream", "%s upstream closed: %s", self.peer, closed)
