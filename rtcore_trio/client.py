@@ -12,7 +12,6 @@ once a frame starts it is written whole (shielded, bounded by
 
 from __future__ import annotations
 
-import os
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -39,31 +38,12 @@ from rtcore.wire import (
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 
 from .errors import ConnectionClosedError, HandshakeError
+from .fastio import write_now
 
 __all__ = ["RealtimeClient", "connect", "attach", "open_client"]
 
 _READ_SIZE = 65536
 _RECEIVED = (ev.ServerEvent, ev.UnknownEvent, RemoteProtocolError)
-
-
-def write_now(stream: trio.abc.Stream, data: bytes) -> bytes:
-    """Write what fits in a plain TCP socket's buffer now, without waiting; what is left.
-
-    One ``os.write`` instead of ``send_all``'s two trips through trio's scheduler:
-    most of the cost of a small frame (a 20 ms audio append) on loopback. A closed
-    socket's descriptor reads -1 (it may already belong to another socket), a full
-    buffer or an error leaves the bytes to ``send_all``, which waits or reports it.
-    """
-    if not isinstance(stream, trio.SocketStream):
-        return data
-    fd = stream.socket.fileno()
-    if fd < 0:
-        return data
-    try:
-        sent = os.write(fd, data)
-    except OSError:
-        return data
-    return data[sent:]
 
 
 class RealtimeClient(ABC):
