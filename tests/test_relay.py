@@ -362,3 +362,60 @@ async def test_a_failing_hook_ends_its_session_only() -> None:
             await other.send(ga.InputAudioBufferClear())
             await until(other, "input_audio_buffer.cleared")
     assert relay.failures == 1
+
+
+async def test_no_key_reaches_a_cassette_or_the_log_however_it_was_presented(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The browser subprotocol, Azure's ``api-key`` header, a key in the query: none is kept."""
+    import trio_websocket
+
+    from rtcore_trio.relay_record import read_cassette
+
+    caplog.set_level(logging.DEBUG)
+    async with upstream_server() as up, relay_to(url(up), record=tmp_path) as relay:
+        address = f"ws://127.0.0.1:{relay.port}/v1/realtime?model=m&api-key=sk-in-the-query"
+        async with trio_websocket.open_websocket_url(
+            address,
+            subprotocols=["realtime", f"openai-insecure-api-key.{RELAY_KEY}"],
+            extra_headers=[("api-key", RELAY_KEY)],
+        ) as ws:
+            await ws.get_message()  # session.created
+    [path] = list(tmp_path.glob("*.jsonl"))
+    text = path.read_text()
+    # The project's own logs (the test's client, trio-websocket, logs its URL).
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rtcore"))
+    assert "connected: relaying" in logged
+    for secret in (RELAY_KEY, UPSTREAM_KEY, "sk-in-the-query"):
+        assert secret not in text and secret not in logged
+    handshake = read_cassette(path).handshake
+    assert handshake["query"] == {"model": "m", "api-key": "[redacted]"}
+    assert handshake["subprotocols"] == ["realtime"]
+    assert all(name.lower() != "api-key" for name, _ in handshake["headers"])
+
+
+async def test_each_kind_of_loss_is_logged_once_per_connection_and_every_one_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="rtcore.relay")
+    async with upstream_server() as up, relay_to(url(up)) as relay:
+        address = f"ws://127.0.0.1:{relay.port}/v1/realtime"
+        for _ in range(2):
+            async with connect(address, api_key=RELAY_KEY, dialect="beta") as client:
+                await until(client, "session.created")
+                for temperature in (0.6, 0.7, 0.9):  # GA has no temperature: each is a loss
+                    await client.send(
+                        beta.SessionUpdate(session=beta.SessionConfig(temperature=temperature))
+                    )
+                    await until(client, "session.updated")
+    lines = [r.getMessage() for r in caplog.records if r.name == "rtcore.relay"]
+    logged = [line for line in lines if "translation loses temperature_dropped" in line]
+    assert len(logged) == 2  # once per connection
+    assert (
+        "session.temperature" in logged[0]
+        and "docs/protocol/relay.md#loss-temperature" in logged[0]
+    )
+    assert relay.losses["temperature_dropped"] == 6  # every one counted
+    # Each connection's last line has its own counts.
+    endings = [line for line in lines if "translation losses:" in line]
+    assert len(endings) == 2 and all("temperature_dropped" in line for line in endings)
