@@ -10,11 +10,27 @@ the number of events, is what that path costs per event; on one loop that is
 its CPU time, which is also the latency it adds to an event when the loop is
 otherwise idle. Goal (issue 19): under 100 us per text delta, and at most
 1.5 times what the byte proxy adds.
+
+Then real-time audio through ``rtcore relay``: the load of the end-to-end
+suite (``bench_e2e``: N sessions, a 20 ms append every 20 ms, server VAD)
+sent to a relay process before an ``rtcore serve`` process, the relay's CPU
+time against real time measured from outside. A load is sustained on the
+same terms as there (the relay under one core, VAD events back with p99
+under 100 ms, the generator on schedule); the largest sustained load is the
+number of relayed real-time audio sessions one core carries. On a machine
+with fewer than three free cores the upstream and the load generator compete
+with the relay, which makes the figure a lower bound.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import statistics
+import subprocess
+import sys
+import time
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
@@ -26,7 +42,9 @@ from rtcore.events import beta, ga
 from rtcore_sim import Scenario, ScriptBackend, Turn
 from rtcore_trio import RealtimeServer, RelayServer, connect
 
+from . import bench_e2e
 from .harness import Result
+from .processes import free_port
 
 DELTAS = 2000
 
@@ -111,6 +129,106 @@ async def _measure(repeats: int) -> dict[str, list[float]]:
     return times
 
 
+def _start(
+    command: list[str], port: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rtcore_trio.cli", *command, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"rtcore {command[0]} did not start") from None
+            time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _relayed_audio(count: int, seconds: float) -> dict[str, Any]:
+    """``bench_e2e``'s audio load through ``rtcore relay``; the relay process's CPU."""
+    upstream_port, relay_port = free_port(), free_port()
+    upstream = _start(["serve", "--max-connections", "5000"], upstream_port)
+    try:
+        relay = _start(
+            [
+                "relay",
+                "--upstream",
+                f"ws://127.0.0.1:{upstream_port}/v1/realtime",
+                "--max-connections",
+                "5000",
+            ],
+            relay_port,
+            env={"OPENAI_API_KEY": "sk-bench"},
+        )
+        try:
+            return trio.run(bench_e2e._load, relay_port, relay.pid, count, seconds)
+        finally:
+            _stop(relay)
+    finally:
+        _stop(upstream)
+
+
+def _audio_results(quick: bool) -> list[Result]:
+    counts = [50] if quick else [50, 100, 200, 300, 400]
+    seconds = 3.0 if quick else 5.0
+    results = []
+    best = 0
+    for count in counts:
+        m = _relayed_audio(count, seconds)
+        ok = bench_e2e.sustained(m)
+        if ok:
+            best = count
+        results.append(
+            Result(
+                suite="relay",
+                name=f"{count} relayed audio sessions (columns: VAD latency p50, p99)",
+                subject="relay CPU",
+                baseline="real time",
+                ratio=m["server_cpu"],
+                spread=(m["server_cpu"], m["server_cpu"]),
+                subject_value=m["p50_ms"],
+                baseline_value=m["p99_ms"],
+                unit="ms",
+                goal="sustained" if ok else "falls behind",
+                extra=m,
+            )
+        )
+        if not ok and m["generator_p99_lag_ms"] < bench_e2e.GENERATOR_P99 * 1000:
+            break  # the relay fell behind; larger loads only fall further
+    last = results[-1].extra
+    # What the last load's CPU share extrapolates to: for a quick run's one load, the figure.
+    estimate = round(last["sessions"] / max(last["server_cpu"], 1e-9))
+    results.append(
+        Result(
+            suite="relay",
+            name="relayed real-time audio sessions one core sustains",
+            subject="largest sustained load",
+            baseline="last load / its relay CPU",
+            ratio=best / estimate,
+            spread=(best / estimate, best / estimate),
+            subject_value=best,
+            baseline_value=estimate,
+            unit="sessions",
+            goal="(quick run: one load only)" if quick else "measured",
+        )
+    )
+    return results
+
+
 def run(quick: bool = False) -> list[Result]:
     repeats = 3 if quick else 9
     times = trio.run(_measure, repeats)
@@ -139,4 +257,4 @@ def run(quick: bool = False) -> list[Result]:
                 ok=value < 100 and ratio <= 1.5,
             )
         )
-    return results
+    return results + _audio_results(quick)

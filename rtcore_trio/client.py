@@ -38,6 +38,7 @@ from rtcore.wire import (
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 
 from .errors import ConnectionClosedError, HandshakeError
+from .fastio import write_now
 
 __all__ = ["RealtimeClient", "connect", "attach", "open_client"]
 
@@ -73,6 +74,11 @@ class RealtimeClient(ABC):
     @property
     def session(self) -> ClientSession:
         return self._session
+
+    @property
+    def queued(self) -> int:
+        """Events received and processed, waiting to be taken (by ``receive`` or iteration)."""
+        return self._receive_events.statistics().current_buffer_used
 
     # -- receiving ------------------------------------------------------------------------
 
@@ -239,6 +245,9 @@ class _StreamClient(RealtimeClient):
             return
         if self._broken is not None:
             raise self._closed_error()
+        data = write_now(self._stream, data)
+        if not data:
+            return  # all of it fitted in the socket's buffer: the common case
         failure: Exception | None = None
         with trio.CancelScope(shield=True) as scope:
             scope.deadline = trio.current_time() + self._write_timeout

@@ -10,8 +10,10 @@ relay translates, ``NAME.upstream.jsonl`` holds the upstream's side too.
 The first line of each file is a client-direction envelope whose event has
 type ``rtcore.cassette``: the format's version, which side the file holds,
 the two dialects, and the client's handshake without its credentials (no
-``Authorization``, ``api-key`` or ``Cookie`` header, no key subprotocol). No
-dialect has that event, so a replay passes over it.
+``Authorization``, ``api-key`` or ``Cookie`` header, no key subprotocol, and
+the value of a query parameter named like a credential, ``api-key`` or a
+``token``, written ``"[redacted]"``). No dialect has that event, so a replay
+passes over it.
 
 Events are written as the engine encodes them. Secrets an event can carry -
 a beta session's ``client_secret``, an MCP tool's ``authorization`` and
@@ -40,6 +42,8 @@ Side = Literal["down", "up"]
 _SECRET_HEADERS: Final = frozenset({"authorization", "api-key", "cookie", "openai-api-key"})
 _SECRET_MEMBERS: Final = frozenset({"client_secret", "authorization", "headers"})
 _KEY_SUBPROTOCOL: Final = "openai-insecure-api-key."
+# Query parameters whose names say they carry a credential (Azure's ``api-key``, a token).
+_SECRET_QUERY: Final = ("key", "token", "secret", "auth", "password", "signature", "sig")
 # The events whose objects can hold a secret (sessions, tools): only these are scrubbed.
 _SCRUBBED: Final = (b'"session.', b'"transcription_session.', b'"response.create"')
 
@@ -69,7 +73,10 @@ def handshake_record(request: HandshakeRequest) -> dict[str, Any]:
     """The client's handshake as a cassette keeps it: everything but its credentials."""
     return {
         "path": request.path,
-        "query": dict(request.query),
+        "query": {
+            name: REDACTED if any(word in name.lower() for word in _SECRET_QUERY) else value
+            for name, value in request.query.items()
+        },
         "headers": [[n, v] for n, v in request.headers if n.lower() not in _SECRET_HEADERS],
         "subprotocols": [p for p in request.subprotocols if not p.startswith(_KEY_SUBPROTOCOL)],
     }

@@ -179,13 +179,17 @@ async def test_an_unreachable_upstream_gives_an_error_and_1011() -> None:
     assert code == 1011 and events[-1].error.code == "upstream_unavailable"
 
 
+Behaviour = Callable[[trio.SocketStream, ServerConnection], Awaitable[None]]
+
+
 @asynccontextmanager
-async def fake_upstream(
-    then: Callable[[trio.SocketStream, ServerConnection], Awaitable[None]],
-) -> AsyncIterator[str]:
-    """An upstream that accepts, announces a session and then does ``then``."""
+async def fake_upstream(then: Behaviour, first: Behaviour | None = None) -> AsyncIterator[str]:
+    """An upstream that accepts, announces a session and then does ``then`` (``first``: the
+    first connection does that instead)."""
+    accepted = 0
 
     async def handler(stream: trio.SocketStream) -> None:
+        nonlocal accepted
         conn = ServerConnection(dialects=("ga",))
         while not conn.accepted:
             conn.receive_data(await stream.receive_some(65536))
@@ -194,7 +198,8 @@ async def fake_upstream(
                     event_id="event_1", session=ga.RealtimeSession(id="sess_1", model="m")
                 )
                 await stream.send_all(conn.accept() + conn.send(created))
-        await then(stream, conn)
+        accepted += 1
+        await (first if first is not None and accepted == 1 else then)(stream, conn)
 
     async with trio.open_nursery() as nursery:
         [listener] = await nursery.start(partial(trio.serve_tcp, handler, 0, host="127.0.0.1"))
@@ -213,6 +218,15 @@ async def stall(stream: trio.SocketStream, conn: ServerConnection) -> None:
     await trio.sleep_forever()  # reads nothing, answers no ping
 
 
+async def keep_alive(stream: trio.SocketStream, conn: ServerConnection) -> None:
+    """Answer pings (the wire layer's pongs), say nothing else."""
+    while data := await stream.receive_some(65536):
+        conn.receive_data(data)
+        for _ in conn.events():
+            pass
+        await stream.send_all(conn.data_to_send())
+
+
 @pytest.mark.parametrize(
     ("behaviour", "options"),
     [(close_1011, {}), (stall, {"upstream_timeout": 0.3, "upstream_ping_interval": 0.2})],
@@ -220,11 +234,23 @@ async def stall(stream: trio.SocketStream, conn: ServerConnection) -> None:
 async def test_an_upstream_that_closes_or_stalls_ends_the_session_with_an_error(
     behaviour: Any, options: dict[str, Any]
 ) -> None:
-    async with fake_upstream(behaviour) as address, relay_to(address, **options) as relay:
-        async with connect(
-            f"ws://127.0.0.1:{relay.port}/v1/realtime", api_key=RELAY_KEY, dialect="beta"
-        ) as client:
-            events, code = await ending(client)
+    options.setdefault("upstream_ping_interval", 0.2)
+    options.setdefault("upstream_timeout", 2.0)
+    async with (
+        fake_upstream(behaviour, first=keep_alive) as address,
+        relay_to(address, **options) as relay,
+    ):
+        relayed = f"ws://127.0.0.1:{relay.port}/v1/realtime"
+        async with connect(relayed, api_key=RELAY_KEY) as healthy:
+            await until(healthy, "session.created")
+            async with connect(relayed, api_key=RELAY_KEY, dialect="beta") as client:
+                events, code = await ending(client)
+            # The other session is untouched: no error, no close, its upstream still answers pings.
+            with trio.move_on_after(0.6):
+                async for event, _ in healthy:
+                    raise AssertionError(f"the healthy session got {event}")
+            assert healthy.closed is None
+        assert relay.failures == 0
     assert events[0].type == "session.created"  # translated to the beta client
     assert code == 1011
     assert events[-1].error.code == "upstream_closed"
@@ -336,3 +362,60 @@ async def test_a_failing_hook_ends_its_session_only() -> None:
             await other.send(ga.InputAudioBufferClear())
             await until(other, "input_audio_buffer.cleared")
     assert relay.failures == 1
+
+
+async def test_no_key_reaches_a_cassette_or_the_log_however_it_was_presented(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The browser subprotocol, Azure's ``api-key`` header, a key in the query: none is kept."""
+    import trio_websocket
+
+    from rtcore_trio.relay_record import read_cassette
+
+    caplog.set_level(logging.DEBUG)
+    async with upstream_server() as up, relay_to(url(up), record=tmp_path) as relay:
+        address = f"ws://127.0.0.1:{relay.port}/v1/realtime?model=m&api-key=sk-in-the-query"
+        async with trio_websocket.open_websocket_url(
+            address,
+            subprotocols=["realtime", f"openai-insecure-api-key.{RELAY_KEY}"],
+            extra_headers=[("api-key", RELAY_KEY)],
+        ) as ws:
+            await ws.get_message()  # session.created
+    [path] = list(tmp_path.glob("*.jsonl"))
+    text = path.read_text()
+    # The project's own logs (the test's client, trio-websocket, logs its URL).
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("rtcore"))
+    assert "connected: relaying" in logged
+    for secret in (RELAY_KEY, UPSTREAM_KEY, "sk-in-the-query"):
+        assert secret not in text and secret not in logged
+    handshake = read_cassette(path).handshake
+    assert handshake["query"] == {"model": "m", "api-key": "[redacted]"}
+    assert handshake["subprotocols"] == ["realtime"]
+    assert all(name.lower() != "api-key" for name, _ in handshake["headers"])
+
+
+async def test_each_kind_of_loss_is_logged_once_per_connection_and_every_one_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="rtcore.relay")
+    async with upstream_server() as up, relay_to(url(up)) as relay:
+        address = f"ws://127.0.0.1:{relay.port}/v1/realtime"
+        for _ in range(2):
+            async with connect(address, api_key=RELAY_KEY, dialect="beta") as client:
+                await until(client, "session.created")
+                for temperature in (0.6, 0.7, 0.9):  # GA has no temperature: each is a loss
+                    await client.send(
+                        beta.SessionUpdate(session=beta.SessionConfig(temperature=temperature))
+                    )
+                    await until(client, "session.updated")
+    lines = [r.getMessage() for r in caplog.records if r.name == "rtcore.relay"]
+    logged = [line for line in lines if "translation loses temperature_dropped" in line]
+    assert len(logged) == 2  # once per connection
+    assert (
+        "session.temperature" in logged[0]
+        and "docs/protocol/relay.md#loss-temperature" in logged[0]
+    )
+    assert relay.losses["temperature_dropped"] == 6  # every one counted
+    # Each connection's last line has its own counts.
+    endings = [line for line in lines if "translation losses:" in line]
+    assert len(endings) == 2 and all("temperature_dropped" in line for line in endings)

@@ -121,3 +121,30 @@ def test_specs_parse() -> None:
     assert parse_fault("close=1011,after=5") == Fault(kind="close", code=1011, after_events=5)
     assert parse_fault("drop,after=2s") == Fault(kind="drop", after_seconds=2.0)
     assert parse_fault("refuse=503") == Fault(kind="refuse", status=503)
+
+
+@pytest.mark.parametrize(
+    ("spec", "code", "says"),
+    [
+        ("refuse=503", "upstream_unavailable", "HTTP 503"),
+        ("close=1011,after=1", "upstream_closed", "closed (1011)"),
+        ("drop,after=1", "upstream_closed", "closed (1006)"),
+    ],
+)
+async def test_a_failing_upstream_fails_its_session_only(spec: str, code: str, says: str) -> None:
+    """The upstream's faults set once a first session runs: the next session's upstream fails."""
+    async with upstream_server() as up, relay_to(url(up)) as relay:
+        address = f"ws://127.0.0.1:{relay.port}/v1/realtime"
+        async with connect(address, api_key=RELAY_KEY) as first:
+            await until(first, "session.created")
+            up.faults = [parse_fault(spec)]
+            async with connect(address, api_key=RELAY_KEY, dialect="beta") as second:
+                events, closed = await ending(second)
+            assert closed == 1011
+            error = events[-1]
+            assert isinstance(error, ev.ErrorEvent)
+            assert error.error.code == code and says in error.error.message
+            # The first session, whose upstream connection came before the fault, goes on.
+            done = await text_turn(first, created=True)
+            assert done.response.status == "completed"
+        assert relay.failures == 0

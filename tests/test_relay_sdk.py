@@ -7,21 +7,26 @@ a tool call round trip and a cancel, and every message it receives is
 validated against its own SDK's models, by the validators of the direct SDK
 tests (``test_openai_sdk`` for beta, ``test_openai_sdk_ga`` for GA, which also
 refuses undeclared fields). Keys: the client knows only the relay's key, the
-relay only the upstream's.
+relay only the upstream's. The last tests run the same sessions through the
+commands themselves: ``rtcore relay --upstream-dialect ga`` before
+``rtcore serve --dialects ga``, and the other way round, each a process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 import trio
 from serverkit import silence, tone
+from test_serve_faults import rtcore_command
 
 from rtcore import events as ev
 from rtcore_sim import Backend, Scenario, ScriptBackend, Turn
@@ -116,235 +121,298 @@ def speech() -> list[str]:
 # --- a beta client before a GA server -----------------------------------------------------
 
 
-async def test_beta_client_text_turn_through_a_ga_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = beta_sdk.Events(conn)
-        created = await events.until("session.created")
-        assert created.session.model == "gpt-4o-realtime-preview-2024-12-17"
-        assert created.session.temperature == 0.8
-        await conn.session.update(
-            session={"modalities": ["text"], "turn_detection": None, "temperature": 0.7}
-        )
-        updated = await events.until("session.updated")
-        assert updated.session.modalities == ["text"] and updated.session.temperature == 0.7
-        await conn.conversation.item.create(item=HELLO)
-        await conn.response.create()
-        done = await events.until("response.done")
-        assert done.response.output[0].content[0].text == "Hello relay"
-        assert events.types()[1:] == [
-            "session.updated",
-            "conversation.item.created",
-            "response.created",
-            "response.output_item.added",
-            "conversation.item.created",
-            "response.content_part.added",
-            "response.text.delta",
-            "response.text.delta",
-            "response.text.done",
-            "response.content_part.done",
-            "response.output_item.done",
-            "rate_limits.updated",
-            "response.done",
-        ]
+async def beta_text_turn(conn: Any) -> None:
+    events = beta_sdk.Events(conn)
+    created = await events.until("session.created")
+    assert created.session.model == "gpt-4o-realtime-preview-2024-12-17"
+    assert created.session.temperature == 0.8
+    await conn.session.update(
+        session={"modalities": ["text"], "turn_detection": None, "temperature": 0.7}
+    )
+    updated = await events.until("session.updated")
+    assert updated.session.modalities == ["text"] and updated.session.temperature == 0.7
+    await conn.conversation.item.create(item=HELLO)
+    await conn.response.create()
+    done = await events.until("response.done")
+    assert done.response.output[0].content[0].text == "Hello relay"
+    assert events.types()[1:] == [
+        "session.updated",
+        "conversation.item.created",
+        "response.created",
+        "response.output_item.added",
+        "conversation.item.created",
+        "response.content_part.added",
+        "response.text.delta",
+        "response.text.delta",
+        "response.text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "rate_limits.updated",
+        "response.done",
+    ]
 
+
+async def test_beta_client_text_turn_through_a_ga_upstream() -> None:
     async with relayed("ga") as relay:
-        await trio.to_thread.run_sync(run_beta, relay.port, scenario)
+        await trio.to_thread.run_sync(run_beta, relay.port, beta_text_turn)
     assert relay.losses["temperature_dropped"] == 1
     assert relay.losses["item_done_dropped"] == 2
 
 
-async def test_beta_client_vad_audio_turn_through_a_ga_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = beta_sdk.Events(conn)
-        await events.until("session.created")
-        await conn.session.update(session={"input_audio_transcription": {"model": "whisper-1"}})
-        await events.until("session.updated")
-        events.types()
-        for chunk in speech():
-            await conn.input_audio_buffer.append(audio=chunk)
-        done = await events.until("response.done")
-        types = events.types()
-        assert types[:4] == [
-            "input_audio_buffer.speech_started",
-            "input_audio_buffer.speech_stopped",
-            "input_audio_buffer.committed",
-            "conversation.item.created",
-        ]
-        assert "conversation.item.input_audio_transcription.completed" in types
-        assert "response.audio.delta" in types and "response.audio_transcript.delta" in types
-        assert done.response.output[0].content[0].type == "audio"
+async def beta_vad_audio_turn(conn: Any) -> None:
+    events = beta_sdk.Events(conn)
+    await events.until("session.created")
+    await conn.session.update(session={"input_audio_transcription": {"model": "whisper-1"}})
+    await events.until("session.updated")
+    events.types()
+    for chunk in speech():
+        await conn.input_audio_buffer.append(audio=chunk)
+    done = await events.until("response.done")
+    types = events.types()
+    assert types[:4] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.created",
+    ]
+    assert "conversation.item.input_audio_transcription.completed" in types
+    assert "response.audio.delta" in types and "response.audio_transcript.delta" in types
+    assert done.response.output[0].content[0].type == "audio"
 
+
+async def test_beta_client_vad_audio_turn_through_a_ga_upstream() -> None:
     async with relayed("ga") as relay:
-        await trio.to_thread.run_sync(run_beta, relay.port, scenario)
+        await trio.to_thread.run_sync(run_beta, relay.port, beta_vad_audio_turn)
+
+
+async def beta_tool_call(conn: Any) -> None:
+    events = beta_sdk.Events(conn)
+    await events.until("session.created")
+    await conn.session.update(
+        session={"modalities": ["text"], "turn_detection": None, "tools": [TOOL]}
+    )
+    await events.until("session.updated")
+    await conn.conversation.item.create(
+        item={**HELLO, "content": [{"type": "input_text", "text": "weather?"}]}
+    )
+    await conn.response.create()
+    args = await events.until("response.function_call_arguments.done")
+    assert args.arguments == '{"city": "Paris"}'
+    await events.until("response.done")
+    output = {
+        "type": "function_call_output",
+        "call_id": args.call_id,
+        "output": '{"sky":"clear"}',
+    }
+    await conn.conversation.item.create(item=output)
+    await conn.response.create()
+    done = await events.until("response.done")
+    assert done.response.output[0].content[0].text == "It is clear in Paris."
 
 
 async def test_beta_client_tool_call_through_a_ga_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = beta_sdk.Events(conn)
-        await events.until("session.created")
-        await conn.session.update(
-            session={"modalities": ["text"], "turn_detection": None, "tools": [TOOL]}
-        )
-        await events.until("session.updated")
-        await conn.conversation.item.create(
-            item={**HELLO, "content": [{"type": "input_text", "text": "weather?"}]}
-        )
-        await conn.response.create()
-        args = await events.until("response.function_call_arguments.done")
-        assert args.arguments == '{"city": "Paris"}'
-        await events.until("response.done")
-        output = {
-            "type": "function_call_output",
-            "call_id": args.call_id,
-            "output": '{"sky":"clear"}',
-        }
-        await conn.conversation.item.create(item=output)
-        await conn.response.create()
-        done = await events.until("response.done")
-        assert done.response.output[0].content[0].text == "It is clear in Paris."
-
     backend = ScriptBackend(TOOL_SCRIPT)
     async with relayed("ga", backend) as relay:
-        await trio.to_thread.run_sync(run_beta, relay.port, scenario)
+        await trio.to_thread.run_sync(run_beta, relay.port, beta_tool_call)
+
+
+async def beta_cancel(conn: Any) -> None:
+    events = beta_sdk.Events(conn)
+    await events.until("session.created")
+    await conn.session.update(session={"modalities": ["text"], "turn_detection": None})
+    await events.until("session.updated")
+    await conn.response.create()
+    delta = await events.until("response.text.delta")
+    await conn.response.cancel(event_id="stop")
+    done = await events.until("response.done")
+    assert (done.response.id, done.response.status) == (delta.response_id, "cancelled")
+    await conn.response.cancel(event_id="again")
+    error = await events.until("error")
+    assert (error.error.code, error.error.event_id) == ("response_cancel_not_active", "again")
 
 
 async def test_beta_client_cancel_through_a_ga_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = beta_sdk.Events(conn)
-        await events.until("session.created")
-        await conn.session.update(session={"modalities": ["text"], "turn_detection": None})
-        await events.until("session.updated")
-        await conn.response.create()
-        delta = await events.until("response.text.delta")
-        await conn.response.cancel(event_id="stop")
-        done = await events.until("response.done")
-        assert (done.response.id, done.response.status) == (delta.response_id, "cancelled")
-        await conn.response.cancel(event_id="again")
-        error = await events.until("error")
-        assert (error.error.code, error.error.event_id) == ("response_cancel_not_active", "again")
-
     async with relayed("ga", ScriptBackend(SLOW)) as relay:
-        await trio.to_thread.run_sync(run_beta, relay.port, scenario)
+        await trio.to_thread.run_sync(run_beta, relay.port, beta_cancel)
 
 
 # --- a GA client before a beta server -------------------------------------------------------
 
 
-async def test_ga_client_text_turn_through_a_beta_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = ga_sdk.Events(conn)
-        created = await events.until("session.created")
-        assert created.session.type == "realtime"
-        await conn.session.update(
-            session={
-                "type": "realtime",
-                "output_modalities": ["text"],
-                "audio": {"input": {"turn_detection": None}},
-            }
-        )
-        await events.until("session.updated")
-        await conn.conversation.item.create(item=HELLO)
-        await events.until("conversation.item.done")
-        await conn.response.create()
-        done = await events.until("response.done")
-        assert done.response.output[0].content[0].text == "Hello relay"
-        kinds = ga_sdk.types(events.take())
-        assert kinds.count("conversation.item.added") == kinds.count("conversation.item.done") == 2
-        # The output item's `done` follows its `response.output_item.done`, as on GA servers.
-        at = kinds.index("response.output_item.done")
-        assert kinds[at + 1] == "conversation.item.done"
+async def ga_text_turn(conn: Any) -> None:
+    events = ga_sdk.Events(conn)
+    created = await events.until("session.created")
+    assert created.session.type == "realtime"
+    await conn.session.update(
+        session={
+            "type": "realtime",
+            "output_modalities": ["text"],
+            "audio": {"input": {"turn_detection": None}},
+        }
+    )
+    await events.until("session.updated")
+    await conn.conversation.item.create(item=HELLO)
+    await events.until("conversation.item.done")
+    await conn.response.create()
+    done = await events.until("response.done")
+    assert done.response.output[0].content[0].text == "Hello relay"
+    kinds = ga_sdk.types(events.take())
+    assert kinds.count("conversation.item.added") == kinds.count("conversation.item.done") == 2
+    # The output item's `done` follows its `response.output_item.done`, as on GA servers.
+    at = kinds.index("response.output_item.done")
+    assert kinds[at + 1] == "conversation.item.done"
 
+
+async def test_ga_client_text_turn_through_a_beta_upstream() -> None:
     async with relayed("beta", dialects=("ga",)) as relay:
-        await trio.to_thread.run_sync(run_ga, relay.port, scenario)
+        await trio.to_thread.run_sync(run_ga, relay.port, ga_text_turn)
     assert relay.losses["item_done_synthesised"] == 2
 
 
-async def test_ga_client_vad_audio_turn_through_a_beta_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = ga_sdk.Events(conn)
-        await events.until("session.created")
-        await conn.session.update(
-            session={
-                "type": "realtime",
-                "audio": {"input": {"transcription": {"model": "whisper-1"}}},
-            }
-        )
-        await events.until("session.updated")
-        events.take()
-        for chunk in speech():
-            await conn.input_audio_buffer.append(audio=chunk)
-        done = await events.until("response.done")
-        kinds = ga_sdk.types(events.take())
-        assert kinds[:4] == [
-            "input_audio_buffer.speech_started",
-            "input_audio_buffer.speech_stopped",
-            "input_audio_buffer.committed",
-            "conversation.item.added",
-        ]
-        assert "response.output_audio.delta" in kinds
-        assert done.response.output[0].content[0].type == "output_audio"
+async def ga_vad_audio_turn(conn: Any) -> None:
+    events = ga_sdk.Events(conn)
+    await events.until("session.created")
+    await conn.session.update(
+        session={
+            "type": "realtime",
+            "audio": {"input": {"transcription": {"model": "whisper-1"}}},
+        }
+    )
+    await events.until("session.updated")
+    events.take()
+    for chunk in speech():
+        await conn.input_audio_buffer.append(audio=chunk)
+    done = await events.until("response.done")
+    kinds = ga_sdk.types(events.take())
+    assert kinds[:4] == [
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+    ]
+    assert "response.output_audio.delta" in kinds
+    assert done.response.output[0].content[0].type == "output_audio"
 
+
+async def test_ga_client_vad_audio_turn_through_a_beta_upstream() -> None:
     async with relayed("beta", dialects=("ga",)) as relay:
-        await trio.to_thread.run_sync(run_ga, relay.port, scenario)
+        await trio.to_thread.run_sync(run_ga, relay.port, ga_vad_audio_turn)
+
+
+async def ga_tool_call(conn: Any) -> None:
+    events = ga_sdk.Events(conn)
+    await events.until("session.created")
+    session = {
+        "type": "realtime",
+        "output_modalities": ["text"],
+        "tools": [TOOL],
+        "audio": {"input": {"turn_detection": None}},
+    }
+    await conn.session.update(session=session)
+    await events.until("session.updated")
+    await conn.conversation.item.create(item=HELLO)
+    await conn.response.create()
+    args = await events.until("response.function_call_arguments.done")
+    assert args.arguments == '{"city": "Paris"}'
+    await events.until("response.done")
+    output = {
+        "type": "function_call_output",
+        "call_id": args.call_id,
+        "output": '{"sky":"clear"}',
+    }
+    await conn.conversation.item.create(item=output)
+    await conn.response.create()
+    done = await events.until("response.done")
+    assert done.response.output[0].content[0].text == "It is clear in Paris."
 
 
 async def test_ga_client_tool_call_through_a_beta_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = ga_sdk.Events(conn)
-        await events.until("session.created")
-        session = {
+    async with relayed("beta", ScriptBackend(TOOL_SCRIPT), dialects=("ga",)) as relay:
+        await trio.to_thread.run_sync(run_ga, relay.port, ga_tool_call)
+
+
+async def ga_cancel_and_a_refused_request(conn: Any) -> None:
+    events = ga_sdk.Events(conn)
+    await events.until("session.created")
+    await conn.session.update(session={"type": "realtime", "truncation": "auto"}, event_id="trunc")
+    error = await events.until("error")
+    assert (error.error.code, error.error.param, error.error.event_id) == (
+        "unknown_parameter",
+        "session.truncation",
+        "trunc",
+    )
+    await conn.session.update(
+        session={
             "type": "realtime",
             "output_modalities": ["text"],
-            "tools": [TOOL],
             "audio": {"input": {"turn_detection": None}},
         }
-        await conn.session.update(session=session)
-        await events.until("session.updated")
-        await conn.conversation.item.create(item=HELLO)
-        await conn.response.create()
-        args = await events.until("response.function_call_arguments.done")
-        assert args.arguments == '{"city": "Paris"}'
-        await events.until("response.done")
-        output = {
-            "type": "function_call_output",
-            "call_id": args.call_id,
-            "output": '{"sky":"clear"}',
-        }
-        await conn.conversation.item.create(item=output)
-        await conn.response.create()
-        done = await events.until("response.done")
-        assert done.response.output[0].content[0].text == "It is clear in Paris."
-
-    async with relayed("beta", ScriptBackend(TOOL_SCRIPT), dialects=("ga",)) as relay:
-        await trio.to_thread.run_sync(run_ga, relay.port, scenario)
+    )
+    await events.until("session.updated")
+    await conn.response.create()
+    delta = await events.until("response.output_text.delta")
+    await conn.response.cancel(event_id="stop")
+    done = await events.until("response.done")
+    assert (done.response.id, done.response.status) == (delta.response_id, "cancelled")
 
 
 async def test_ga_client_cancel_and_a_refused_request_through_a_beta_upstream() -> None:
-    async def scenario(conn: Any) -> None:
-        events = ga_sdk.Events(conn)
-        await events.until("session.created")
-        await conn.session.update(
-            session={"type": "realtime", "truncation": "auto"}, event_id="trunc"
-        )
-        error = await events.until("error")
-        assert (error.error.code, error.error.param, error.error.event_id) == (
-            "unknown_parameter",
-            "session.truncation",
-            "trunc",
-        )
-        await conn.session.update(
-            session={
-                "type": "realtime",
-                "output_modalities": ["text"],
-                "audio": {"input": {"turn_detection": None}},
-            }
-        )
-        await events.until("session.updated")
-        await conn.response.create()
-        delta = await events.until("response.output_text.delta")
-        await conn.response.cancel(event_id="stop")
-        done = await events.until("response.done")
-        assert (done.response.id, done.response.status) == (delta.response_id, "cancelled")
-
     async with relayed("beta", ScriptBackend(SLOW), dialects=("ga",)) as relay:
-        await trio.to_thread.run_sync(run_ga, relay.port, scenario)
+        await trio.to_thread.run_sync(run_ga, relay.port, ga_cancel_and_a_refused_request)
+
+
+# --- the same, through the commands: rtcore relay before rtcore serve, both processes --------
+
+CLI_SCRIPT = {
+    "turns": [
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
+        {"text": "It is clear in Paris."},
+        {"text": "a slow answer " * 20, "text_chunk_chars": 3, "delay_ms": 20},
+    ]
+}
+"""One script for the whole session sequence: the tool call's two answers, the slow answer
+the cancel needs; then the echo, for the text and audio turns."""
+
+
+@pytest.mark.parametrize(
+    ("client", "upstream", "scenarios"),
+    [
+        ("beta", "ga", [beta_tool_call, beta_cancel, beta_text_turn, beta_vad_audio_turn]),
+        (
+            "ga",
+            "beta",
+            [ga_tool_call, ga_cancel_and_a_refused_request, ga_text_turn, ga_vad_audio_turn],
+        ),
+    ],
+)
+def test_sdk_client_through_rtcore_relay_to_rtcore_serve_of_the_other_dialect(
+    client: str, upstream: str, scenarios: list[Any], tmp_path: Path
+) -> None:
+    script = tmp_path / "scenario.json"
+    script.write_text(json.dumps(CLI_SCRIPT))
+    serve_args = [
+        "--dialects",
+        upstream,
+        "--api-key",
+        UPSTREAM_KEY,
+        "--backend",
+        f"script:{script}",
+    ]
+    with rtcore_command("serve", *serve_args) as served:
+        relay_args = [
+            "--upstream",
+            f"ws://127.0.0.1:{served.port}/v1/realtime",
+            "--upstream-dialect",
+            upstream,
+            "--dialects",
+            client,
+            "--api-key",
+            RELAY_KEY,
+        ]
+        env = {"OPENAI_API_KEY": UPSTREAM_KEY}
+        with rtcore_command("relay", *relay_args, env=env) as relayed_by:
+            for scenario in scenarios:
+                (run_beta if client == "beta" else run_ga)(relayed_by.port, scenario)
+    assert relayed_by.log.count("translation losses:") == len(scenarios)
+    assert UPSTREAM_KEY not in relayed_by.log and RELAY_KEY not in relayed_by.log
+    assert "connection failed" not in served.log

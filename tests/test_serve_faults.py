@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
@@ -191,15 +191,20 @@ class Served:
         self.log = ""
 
 
-@contextmanager
-def rtcore_serve(*args: str) -> Iterator[Served]:
+def rtcore_serve(*args: str) -> AbstractContextManager[Served]:
     """Run ``rtcore serve ARGS`` on a free port until the block ends (then SIGINT, exit 0)."""
+    return rtcore_command("serve", *args)
+
+
+@contextmanager
+def rtcore_command(command: str, *args: str, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """Run ``rtcore COMMAND --port P ARGS`` (``serve`` or ``relay``) until the block ends."""
     served = Served(free_port())
     process = subprocess.Popen(
-        [sys.executable, "-m", "rtcore_trio.cli", "serve", "--port", str(served.port), *args],
+        [sys.executable, "-m", "rtcore_trio.cli", command, "--port", str(served.port), *args],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         deadline = time.monotonic() + 20
