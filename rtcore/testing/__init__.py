@@ -1,0 +1,54 @@
+"""rtcore.testing: hypothesis strategies for testing Realtime clients and servers.
+
+Install with the ``testing`` extra (``pip install 'rtcore[testing]'``): this
+package needs hypothesis, which the engine itself never imports (nothing in
+``rtcore`` imports ``rtcore.testing``). It is sans-IO like the rest of the core.
+
+* Conversations (``rtcore.testing.conversations``): ``server_streams`` (what a
+  conforming client must accept), ``client_streams`` (what a conforming server
+  must accept), ``invalid_events`` (each with the ``error`` a server owes),
+  ``play`` and its ``Step``, ``Conversation`` and ``InvalidEvent`` values.
+* Single events (``rtcore.testing.vocabulary``): ``events_of(cls)`` for any
+  event or object class, ``any_event``, ``ga_server_events``,
+  ``ga_client_events``, ``json_objects`` and ``mutations`` for invalid input.
+
+The pytest plugin (the ``realtime_server`` fixture) is ``rtcore_trio.pytest_plugin``.
+"""
+
+from .conversations import (
+    Conversation,
+    InvalidEvent,
+    Step,
+    client_streams,
+    invalid_events,
+    play,
+    server_streams,
+    steps,
+)
+from .vocabulary import (
+    JSON_VALUES,
+    any_event,
+    events_of,
+    ga_client_events,
+    ga_server_events,
+    json_objects,
+    mutations,
+)
+
+__all__ = [
+    "JSON_VALUES",
+    "Conversation",
+    "InvalidEvent",
+    "Step",
+    "any_event",
+    "client_streams",
+    "events_of",
+    "ga_client_events",
+    "ga_server_events",
+    "invalid_events",
+    "json_objects",
+    "mutations",
+    "play",
+    "server_streams",
+    "steps",
+]
