@@ -1,0 +1,350 @@
+"""A Realtime server in a background thread, for tests: ``RealtimeTestServer``.
+
+The server runs on a trio loop of its own in a daemon thread, so the code
+under test can be anything: an asyncio app on the official ``openai`` SDK, a
+trio app, synchronous code. The test thread talks to the loop only through
+its ``TrioToken`` (stop, a new script), which any thread may use, a trio
+test's own loop too; what the server records is
+appended by the loop and read by the test as copies.
+
+Every connection is tapped: the ``ServerConnection`` of each session records
+the client events it decodes and the server messages it frames, in order, so
+that ``transcript()`` shows both directions and ``snapshot()`` replays the
+server's side into a ``ClientSession`` (the conversation as the server told
+it; the client and server snapshots agree on everything but the audio
+policy). Two hooks can change what passes, for tests of other clients and of
+checkers: ``outgoing`` may rewrite or drop (``None``) each server message,
+``incoming`` may drop (``False``) each client event. ``rtcore check``'s tests
+build their broken servers with them.
+
+The assertions (``assert_received``, ``assert_sent``, ``assert_no_errors``)
+fail with what was expected, what came, and where.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+
+import msgspec
+import trio
+
+from rtcore import ClientSession
+from rtcore import events as ev
+from rtcore.state import Snapshot
+from rtcore.wire import ServerConnection
+from rtcore_sim import EchoBackend, EchoTranscriber, Scenario, ScriptBackend, Turn
+
+from .server import RealtimeServer
+
+__all__ = ["RealtimeTestServer", "Exchange", "TEST_API_KEY"]
+
+TEST_API_KEY = "sk-rtcore-test"
+"""The key the test server accepts (any other is refused with 401, as OpenAI does)."""
+
+Outgoing = Callable[[bytes], bytes | None]
+Incoming = Callable[[ev.ClientEvent | ev.UnknownEvent], bool]
+
+
+class Exchange(msgspec.Struct, frozen=True):
+    """One event of a session's transcript: who sent it, its ``type``, and the event itself."""
+
+    direction: Literal["client", "server"]
+    type: str
+    event: Any
+    """The typed event (``UnknownEvent`` for a type the dialect does not know)."""
+
+    def __str__(self) -> str:
+        arrow = "->" if self.direction == "client" else "<-"
+        return f"{arrow} {self.type}"
+
+
+class _Session:
+    """What one connection carried, both directions in order."""
+
+    def __init__(self, dialect: ev.Dialect) -> None:
+        self.dialect = dialect
+        self.exchanges: list[Exchange] = []
+        self.server_messages: list[bytes] = []
+
+
+class _TappedConnection(ServerConnection):
+    """A ``ServerConnection`` that records what it decodes and frames (and applies the hooks)."""
+
+    def __init__(self, owner: RealtimeTestServer, **options: Any) -> None:
+        super().__init__(**options)
+        self._owner = owner
+        self._record: _Session | None = None
+
+    def _session(self) -> _Session:
+        if self._record is None:
+            self._record = _Session(self.dialect)
+            self._owner._sessions.append(self._record)
+        return self._record
+
+    def events(self) -> Iterator[Any]:
+        for event in super().events():
+            if self.accepted and isinstance(event, ev.ClientEvent | ev.UnknownEvent):
+                if not self._owner.incoming(event):
+                    continue
+                self._session().exchanges.append(Exchange("client", event.type, event))
+            yield event
+
+    def send_message(self, payload: bytes) -> bytes:
+        rewritten = self._owner.outgoing(payload)
+        if rewritten is None:
+            return b""
+        record = self._session()
+        record.server_messages.append(rewritten)
+        event = ev.decode_server_event(rewritten, dialect=record.dialect)
+        record.exchanges.append(Exchange("server", event.type, event))
+        return super().send_message(rewritten)
+
+
+class _TappedServer(RealtimeServer):
+    def __init__(self, owner: RealtimeTestServer, **options: Any) -> None:
+        super().__init__(**options)
+        self._owner = owner
+
+    def _new_connection(self) -> ServerConnection:
+        return _TappedConnection(
+            self._owner,
+            max_message_size=self.max_message_size,
+            max_fragments=self.max_fragments,
+            dialects=self.dialects,
+        )
+
+
+class RealtimeTestServer:
+    """A local Realtime server on a background thread: ``start()``, use ``url``, ``stop()``.
+
+    ``dialect`` is the one it serves (``"ga"`` or ``"beta"``; a client asking
+    for the other is refused as OpenAI refuses it). ``api_key`` is the only
+    key accepted. ``options`` go to ``RealtimeServer``. Also a context manager.
+    """
+
+    def __init__(
+        self,
+        dialect: ev.Dialect = "ga",
+        *,
+        api_key: str = TEST_API_KEY,
+        outgoing: Outgoing | None = None,
+        incoming: Incoming | None = None,
+        **options: Any,
+    ) -> None:
+        self.dialect: ev.Dialect = dialect
+        self.api_key = api_key
+        self.outgoing: Outgoing = outgoing or (lambda message: message)
+        self.incoming: Incoming = incoming or (lambda event: True)
+        self._options = options
+        self._sessions: list[_Session] = []
+        self._server: _TappedServer | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+
+    # -- life -----------------------------------------------------------------------------------
+
+    def start(self) -> RealtimeTestServer:
+        """Start serving on a free port of 127.0.0.1; returns once the port is bound."""
+        if self._thread is not None:
+            raise RuntimeError("the server is already started")
+        self._thread = threading.Thread(target=self._run, name="rtcore-test-server", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._failure is not None:
+            raise RuntimeError(f"the test server did not start: {self._failure}") from self._failure
+        return self
+
+    def _run(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as exc:  # reported to the test thread, not lost in this one
+            self._failure = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        server = _TappedServer(
+            self,
+            backend=EchoBackend(),
+            transcriber=EchoTranscriber(),
+            api_keys=[self.api_key],
+            dialects=(self.dialect,),
+            seed=b"rtcore-test-server",
+            close_timeout=1.0,
+            **self._options,
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve, "127.0.0.1", 0)
+            self._server = server
+            self._ready.set()
+
+    def stop(self) -> None:
+        """End every session (open responses get ``response.done``) and the thread."""
+        if self._thread is None or self._token is None or self._server is None:
+            return
+        try:
+            self._token.run_sync_soon(self._server.shutdown)
+        except trio.RunFinishedError:
+            pass
+        self._thread.join(timeout=10)
+        self._thread = None
+
+    def __enter__(self) -> RealtimeTestServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what the tests use ---------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._server is None or self._server.port is None:
+            raise RuntimeError("the server is not started")
+        return self._server.port
+
+    @property
+    def url(self) -> str:
+        """The full ``ws://127.0.0.1:PORT/v1/realtime`` URL."""
+        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+
+    @property
+    def base_url(self) -> str:
+        """``ws://127.0.0.1:PORT/v1``: what the ``openai`` SDK takes as ``websocket_base_url``."""
+        return f"ws://127.0.0.1:{self.port}/v1"
+
+    def script(self, turns: Sequence[Turn | Mapping[str, Any]], **scenario: Any) -> None:
+        """Answer the next responses with these turns (as the ``script:`` backend's scenario).
+
+        A turn is a ``rtcore_sim.Turn`` or its JSON as a dict (``{"text": "Hi",
+        "tool_calls": [{"name": "f", "arguments": {}}]}``); ``scenario`` takes
+        the other fields (``transcripts``, ``repeat``, ``ms_per_char``...). Once
+        the turns are played the echo answers. Applies to sessions already open.
+        """
+        plain = [msgspec.to_builtins(t) if isinstance(t, Turn) else dict(t) for t in turns]
+        try:
+            parsed = msgspec.convert({"turns": plain, **scenario}, Scenario)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"not a scenario: {exc}") from None
+        backend = ScriptBackend(parsed)
+        self._in_loop(lambda server: _set_backend(server, backend))
+
+    def _in_loop(self, change: Callable[[RealtimeServer], None]) -> None:
+        if self._server is None or self._token is None:
+            raise RuntimeError("the server is not started")
+        server, done = self._server, threading.Event()
+
+        def run() -> None:
+            try:
+                change(server)
+            finally:
+                done.set()
+
+        # run_sync_soon is safe from any thread, a trio test's loop thread too
+        # (trio.from_thread refuses to block one); the wait is one loop turn.
+        self._token.run_sync_soon(run)
+        done.wait(timeout=10)
+
+    @property
+    def sessions(self) -> int:
+        """Sessions opened so far."""
+        return len(self._sessions)
+
+    def _latest(self, session: int) -> _Session:
+        if not self._sessions:
+            raise AssertionError("no client has opened a session with the test server")
+        return self._sessions[session]
+
+    def transcript(self, session: int = -1) -> list[Exchange]:
+        """Both directions' events of a session (the latest by default), in the order they passed."""
+        return list(self._latest(session).exchanges)
+
+    def snapshot(self, session: int = -1) -> Snapshot:
+        """The conversation of a session as the server told it (its events replayed)."""
+        record = self._latest(session)
+        client = ClientSession(dialect=record.dialect, retain_audio=False)
+        for message in list(record.server_messages):
+            client.receive_message(message)
+        return client.state
+
+    def wait_for(
+        self, type: str, *, count: int = 1, timeout: float = 10.0, session: int = -1
+    ) -> None:
+        """Block until the server has sent ``count`` events of ``type`` (a sync helper)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._sessions:
+                sent = [
+                    e
+                    for e in self.transcript(session)
+                    if e.direction == "server" and e.type == type
+                ]
+                if len(sent) >= count:
+                    return
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"waited {timeout} s for {count} {type!r} from the server\n{self._show(session)}"
+                )
+            time.sleep(0.01)
+
+    # -- assertions -----------------------------------------------------------------------------
+
+    def assert_received(self, *types: str, session: int = -1) -> None:
+        """The server sent events of these types in this order (others may come between)."""
+        self._assert_order("server", types, session)
+
+    def assert_sent(self, *types: str, session: int = -1) -> None:
+        """The client sent events of these types in this order (others may come between)."""
+        self._assert_order("client", types, session)
+
+    def assert_no_errors(self, session: int = -1) -> None:
+        """The server sent no ``error`` event."""
+        errors = [e for e in self.transcript(session) if e.type == "error"]
+        if errors:
+            error = errors[0].event.error
+            raise AssertionError(
+                f"the server answered with {len(errors)} error(s); the first: "
+                f"{error.code} ({error.param}): {error.message}\n{self._show(session)}"
+            )
+
+    def _assert_order(
+        self, direction: Literal["client", "server"], types: Sequence[str], session: int
+    ) -> None:
+        seen = [e.type for e in self.transcript(session) if e.direction == direction]
+        at = 0
+        for wanted in types:
+            try:
+                at = seen.index(wanted, at) + 1
+            except ValueError:
+                who = "server sent" if direction == "server" else "client sent"
+                after = f" after {seen[at - 1]!r} (event {at})" if at else ""
+                raise AssertionError(
+                    f"expected the {who} {wanted!r}{after}; it did not.\n"
+                    f"wanted in order: {list(types)}\n{self._show(session)}"
+                ) from None
+
+    def _show(self, session: int) -> str:
+        lines = [f"transcript (-> client, <- server), {self.dialect} dialect:"]
+        for n, exchange in enumerate(self.transcript(session), 1):
+            lines.append(f"  {n:3} {exchange}{_detail(exchange)}")
+        return "\n".join(lines)
+
+
+def _set_backend(server: RealtimeServer, backend: ScriptBackend) -> None:
+    server.backend = backend
+    server.transcriber = backend
+
+
+def _detail(exchange: Exchange) -> str:
+    event = exchange.event
+    if exchange.type == "error":
+        return f" ({event.error.code}: {event.error.message})"
+    if exchange.type.endswith("text.delta") or exchange.type.endswith("transcript.delta"):
+        return f" {json.dumps(event.delta)}"
+    return ""

@@ -1,0 +1,153 @@
+"""The ``realtime_server`` fixture from synchronous, asyncio and trio tests, in both dialects."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import openai
+import pytest
+from websockets.sync.client import connect as sync_connect
+
+import rtcore_trio
+from rtcore.events import beta, ga
+from rtcore.state import snapshot_to_text
+from rtcore_sim import Turn
+from rtcore_trio.background import RealtimeTestServer
+
+BOTH = pytest.mark.parametrize("realtime_server", ["ga", "beta"], indirect=True)
+
+
+def _user(dialect: str, text: str) -> dict[str, Any]:
+    kind = "input_text"
+    return {
+        "type": "conversation.item.create",
+        "item": {"type": "message", "role": "user", "content": [{"type": kind, "text": text}]},
+    }
+
+
+def _text_response(dialect: str) -> dict[str, Any]:
+    key = "output_modalities" if dialect == "ga" else "modalities"
+    return {"type": "response.create", "response": {key: ["text"]}}
+
+
+@BOTH
+def test_a_synchronous_client(realtime_server: RealtimeTestServer) -> None:
+    headers = {"Authorization": f"Bearer {realtime_server.api_key}"}
+    if realtime_server.dialect == "beta":
+        headers["OpenAI-Beta"] = "realtime=v1"
+    realtime_server.script([{"text": "Scripted hello"}])
+    with sync_connect(realtime_server.url, additional_headers=headers) as ws:
+        assert json.loads(ws.recv())["type"] == "session.created"
+        ws.send(json.dumps(_user(realtime_server.dialect, "Hi")))
+        ws.send(json.dumps(_text_response(realtime_server.dialect)))
+        while json.loads(ws.recv())["type"] != "response.done":
+            pass
+    realtime_server.assert_no_errors()
+    realtime_server.assert_sent("conversation.item.create", "response.create")
+    realtime_server.assert_received("session.created", "response.created", "response.done")
+    texts = [i.content[0].text.value for i in realtime_server.snapshot().items]  # type: ignore[union-attr]
+    assert texts == ["Hi", "Scripted hello"]
+
+
+@BOTH
+def test_an_asyncio_client_on_the_openai_sdk(realtime_server: RealtimeTestServer) -> None:
+    async def main() -> str:
+        client = openai.AsyncOpenAI(
+            api_key=realtime_server.api_key, websocket_base_url=realtime_server.base_url
+        )
+        realtime = client.realtime if realtime_server.dialect == "ga" else client.beta.realtime
+        async with realtime.connect(model="gpt-realtime") as conn:
+            await conn.send(_user(realtime_server.dialect, "Hello asyncio"))  # type: ignore[arg-type]
+            await conn.send(_text_response(realtime_server.dialect))  # type: ignore[arg-type]
+            async for event in conn:
+                if event.type == "response.done":
+                    return str(event.response.status)
+        raise AssertionError("the connection ended before response.done")
+
+    assert asyncio.run(main()) == "completed"
+    realtime_server.assert_no_errors()
+    assert "Hello asyncio" in snapshot_to_text(realtime_server.snapshot())
+
+
+@BOTH
+async def test_a_trio_client(realtime_server: RealtimeTestServer) -> None:
+    dialect = realtime_server.dialect
+    realtime_server.script([Turn(text="Trio hello", audio=False)])
+    async with rtcore_trio.connect(
+        realtime_server.url, api_key=realtime_server.api_key, dialect=dialect
+    ) as client:
+        create = ga.ConversationItemCreate if dialect == "ga" else beta.ConversationItemCreate
+        item = (ga.MessageItem if dialect == "ga" else beta.MessageItem)(
+            role="user", content=(rtcore_trio_text("Hi"),)
+        )
+        await client.send(create(item=item))  # type: ignore[arg-type]
+        await client.send(ga.ResponseCreate() if dialect == "ga" else beta.ResponseCreate())
+        async for event, _ in client:
+            if event.type == "response.done":
+                break
+        snapshot = client.state
+    assert list(snapshot.protocol_errors) == list(snapshot.anomalies) == []
+    assert realtime_server.snapshot().items[-1].content[0].text.value == "Trio hello"  # type: ignore[union-attr]
+    transcript = realtime_server.transcript()
+    assert str(transcript[0]) == "<- session.created"
+    assert [str(e) for e in transcript if e.direction == "client"] == [
+        "-> conversation.item.create",
+        "-> response.create",
+    ]
+    assert str(transcript[-1]) == "<- response.done"
+
+
+def rtcore_trio_text(text: str) -> Any:
+    from rtcore import events as ev
+
+    return ev.InputTextContent(text=text)
+
+
+def test_a_wrong_key_is_refused(realtime_server: RealtimeTestServer) -> None:
+    with pytest.raises(Exception, match="401"):
+        sync_connect(realtime_server.url, additional_headers={"Authorization": "Bearer nope"})
+    assert realtime_server.sessions == 0
+
+
+def test_a_failed_assertion_says_what_was_expected_what_came_and_where(
+    realtime_server: RealtimeTestServer,
+) -> None:
+    with sync_connect(
+        realtime_server.url,
+        additional_headers={"Authorization": f"Bearer {realtime_server.api_key}"},
+    ) as ws:
+        ws.recv()
+        ws.send(json.dumps({"type": "conversation.item.delete", "item_id": "nope"}))
+        ws.recv()
+    with pytest.raises(AssertionError) as failed:
+        realtime_server.assert_received("session.created", "response.done")
+    message = str(failed.value)
+    assert "expected the server sent 'response.done' after 'session.created' (event 1)" in message
+    assert "  3 <- error (invalid_value:" in message
+    with pytest.raises(
+        AssertionError, match="1 error\\(s\\); the first: invalid_value \\(item_id\\)"
+    ):
+        realtime_server.assert_no_errors()
+
+
+def test_a_bad_script_is_refused_with_its_place(realtime_server: RealtimeTestServer) -> None:
+    with pytest.raises(ValueError, match=r"turns\[0\]"):
+        realtime_server.script([{"text": "x", "status": "maybe"}])
+
+
+def test_the_plugin_is_registered_and_needs_no_hypothesis(pytestconfig: pytest.Config) -> None:
+    import subprocess
+    import sys
+
+    from rtcore_trio import pytest_plugin
+
+    assert pytestconfig.pluginmanager.is_registered(pytest_plugin)
+    # Imported where hypothesis cannot be: the plugin does not reach for it.
+    code = (
+        "import sys; sys.modules['hypothesis'] = None; "
+        "import rtcore_trio.pytest_plugin, rtcore_trio.background; print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "ok", result.stderr
