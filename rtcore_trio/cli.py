@@ -1,4 +1,4 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace.
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace, ``check`` a server.
 
 ``main(argv)`` returns the exit status. A mistake of the user's is one line on
 stderr naming what is wrong, never a traceback: an option out of range (argparse,
@@ -28,6 +28,7 @@ from rtcore.state import snapshot_to_text
 from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
 
+from .check_cli import add_check_command, run_check_command
 from .demo import run_demo
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
@@ -206,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="auto",
         help="the trace's dialect; auto decides from the event names (default: auto)",
     )
+    add_check_command(commands)
     args = parser.parse_args(argv)
     closed = False
     status = 0
@@ -214,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _replay(args.file, args.json, args.dialect)
         elif args.command == "serve":
             status = _run_server(args)
+        elif args.command == "check":
+            status = run_check_command(args)
         else:
             trio.run(run_demo)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
