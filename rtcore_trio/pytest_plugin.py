@@ -26,9 +26,7 @@ import pytest
 
 from .background import RealtimeTestServer
 
-__all__ = ["realtime_server", "register"]
-
-PLUGIN_NAME = "rtcore_trio.pytest_plugin"
+__all__ = ["realtime_server"]
 
 
 @pytest.fixture
@@ -42,12 +40,3 @@ def realtime_server(request: pytest.FixtureRequest) -> Iterator[RealtimeTestServ
         yield server
     finally:
         server.stop()
-
-
-def register(config: pytest.Config) -> None:
-    """Register this plugin unless its entry point already has (a checkout not installed anew)."""
-    import sys
-
-    module = sys.modules[__name__]
-    if not config.pluginmanager.is_registered(module):
-        config.pluginmanager.register(module, PLUGIN_NAME)

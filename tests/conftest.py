@@ -40,10 +40,3 @@ sys.path.insert(0, str(TESTS))
 CAPTURES = TESTS / "data" / "captures"
 """The recorded real traffic (tests/data/captures/, its README says where each comes from)."""
 
-
-def pytest_configure(config: object) -> None:
-    # The realtime_server fixture comes through the pytest11 entry point once rtcore
-    # is installed; a checkout installed before that entry point existed gets it here.
-    from rtcore_trio.pytest_plugin import register
-
-    register(config)  # type: ignore[arg-type]
