@@ -3,7 +3,7 @@
 Each flow works with any model behind the server: it asks for what every
 Realtime server must do (answer a message, call the one tool it is required
 to call, cancel, truncate, keep items) and checks the events owed, in the
-order the protocol gives them (docs/protocol/ga.md#response-done), never
+order the protocol gives them (docs/protocol/flows.md#event-order-per-flow), never
 the model's words. Names differ between the dialects (``_Names``); the flows
 do not.
 """

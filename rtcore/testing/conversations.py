@@ -6,7 +6,7 @@ and deleted or retrieved, a session update, an invalid event) and played
 through a real ``ServerSession`` of the dialect asked, which answers as the
 reference server does. So a drawn stream is valid by construction: every
 event in it is one the server role emits, in the order it emits them
-(docs/protocol/ga.md#response-done). Shrinking works on the steps and their
+(docs/protocol/flows.md#event-order-per-flow). Shrinking works on the steps and their
 texts, which is why a counterexample reads as a few steps and a few dozen
 events rather than as a heap of JSON.
 
