@@ -76,7 +76,7 @@ def test_a_conforming_server_answers_each_invalid_event_with_its_error(
 def test_the_strategies_catch_a_client_that_drops_every_third_delta(dialect: ev.Dialect) -> None:
     """The seeded bug is found, and shrunk to a counterexample a person can read."""
     found = find(
-        server_streams(dialect),
+        server_streams(dialect, max_steps=3),
         lambda conversation: _faults(_client_after(conversation, drop_every=3)) != [],
         settings=settings(max_examples=500, database=None),
     )
@@ -85,3 +85,17 @@ def test_the_strategies_catch_a_client_that_drops_every_third_delta(dialect: ev.
     assert len(found.server) <= 40, found.server_types()
     # The correct client takes the very same stream.
     assert _faults(_client_after(found)) == []
+
+
+def test_the_engine_never_imports_the_strategies_nor_hypothesis() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "import rtcore, rtcore.client, rtcore.server, rtcore.wire, rtcore.state, rtcore_sim\n"
+        "assert 'rtcore.testing' not in sys.modules\n"
+        "print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "ok", result.stderr

@@ -2,7 +2,8 @@
 
 A conversation is drawn as a short list of ``Step`` values (a text answer, a
 spoken one, a tool call round trip, a cancel, a truncation, an item created
-and deleted or retrieved, a session update, an invalid event) and played
+and deleted or retrieved, a session update, user audio committed and
+transcribed, an invalid event; MCP is not drawn yet) and played
 through a real ``ServerSession`` of the dialect asked, which answers as the
 reference server does. So a drawn stream is valid by construction: every
 event in it is one the server role emits, in the order it emits them
@@ -65,7 +66,16 @@ __all__ = [
 ]
 
 StepKind = Literal[
-    "text", "audio", "call", "cancel", "truncate", "delete", "retrieve", "session", "invalid"
+    "text",
+    "audio",
+    "call",
+    "cancel",
+    "truncate",
+    "delete",
+    "retrieve",
+    "session",
+    "transcription",
+    "invalid",
 ]
 VALID_KINDS: tuple[StepKind, ...] = (
     "text",
@@ -76,6 +86,7 @@ VALID_KINDS: tuple[StepKind, ...] = (
     "delete",
     "retrieve",
     "session",
+    "transcription",
 )
 AUDIO_BYTES_PER_CHAR = 2400
 """pcm16 at 24 kHz: 50 ms of (silent) model audio per character of its transcript."""
@@ -272,6 +283,9 @@ def _play_step(player: _Player, step: Step) -> InvalidEvent | None:
         )
         player.event(session, step, _no_response)
         return None
+    if kind == "transcription":
+        _transcription(player, step)
+        return None
     player.user_message(step.text, step)
     if kind in ("delete", "retrieve"):
         target = ev.ConversationItemDelete if kind == "delete" else ev.ConversationItemRetrieve
@@ -317,6 +331,29 @@ def _play_step(player: _Player, step: Step) -> InvalidEvent | None:
     player.event(create, step, _no_response)
     player.event(player.response_create(True), step, _spoken(player, step))
     return None
+
+
+def _transcription(player: _Player, step: Step) -> None:
+    """User audio committed by hand with input transcription on; the transcript is ``step.text``."""
+    update: ev.ClientEvent
+    if player.dialect == "ga":
+        audio_input = ga.AudioInput(
+            transcription=ga.Transcription(model="whisper-1"), turn_detection=None
+        )
+        update = ga.SessionUpdate(
+            session=ga.RealtimeSessionConfig(audio=ga.AudioConfig(input=audio_input))
+        )
+    else:
+        update = beta.SessionUpdate(
+            session=beta.SessionConfig(
+                input_audio_transcription=beta.InputAudioTranscription(model="whisper-1"),
+                turn_detection=None,
+            )
+        )
+    player.event(update, step, _no_response)
+    audio = bytes(AUDIO_BYTES_PER_CHAR * max(len(step.text), 2))
+    player.event(ev.InputAudioBufferAppend(audio=audio), step, _no_response)
+    player.event(ev.InputAudioBufferCommit(), step, _no_response)
 
 
 def play(dialect: ev.Dialect, steps: Sequence[Step]) -> Conversation:
