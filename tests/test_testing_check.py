@@ -184,3 +184,23 @@ def test_a_server_that_never_answers_response_cancel(
     assert failures["cancel"] == [("cancel", "missing", None)]
     assert "response.cancel was not answered" in report["flows"][0]["deviations"][0]["detail"]
     assert failures["errors"] == [("cancel with nothing running", "timeout", None)]
+
+
+def _adds_a_field_to_response_done(message: bytes) -> bytes:
+    event = json.loads(message)
+    if event["type"] == "response.done":
+        event["response"]["surprise"] = 1
+        return json.dumps(event).encode()
+    return message
+
+
+def test_an_event_that_does_not_validate_strictly(capsys: pytest.CaptureFixture[str]) -> None:
+    status, report, _ = _check_broken(capsys, "ga", "text", outgoing=_adds_a_field_to_response_done)
+    assert status == 1
+    [deviation] = report["flows"][0]["deviations"]
+    assert (deviation["step"], deviation["kind"], deviation["event"]) == (
+        "response",
+        "invalid_event",
+        "response.done",
+    )
+    assert "response.surprise" in deviation["detail"]
