@@ -11,6 +11,7 @@ import pytest
 from websockets.sync.client import connect as sync_connect
 
 import rtcore_trio
+from rtcore import events as ev
 from rtcore.events import beta, ga
 from rtcore.state import snapshot_to_text
 from rtcore_sim import Turn
@@ -19,11 +20,14 @@ from rtcore_trio.background import RealtimeTestServer
 BOTH = pytest.mark.parametrize("realtime_server", ["ga", "beta"], indirect=True)
 
 
-def _user(dialect: str, text: str) -> dict[str, Any]:
-    kind = "input_text"
+def _user(text: str) -> dict[str, Any]:
     return {
         "type": "conversation.item.create",
-        "item": {"type": "message", "role": "user", "content": [{"type": kind, "text": text}]},
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
     }
 
 
@@ -40,7 +44,7 @@ def test_a_synchronous_client(realtime_server: RealtimeTestServer) -> None:
     realtime_server.script([{"text": "Scripted hello"}])
     with sync_connect(realtime_server.url, additional_headers=headers) as ws:
         assert json.loads(ws.recv())["type"] == "session.created"
-        ws.send(json.dumps(_user(realtime_server.dialect, "Hi")))
+        ws.send(json.dumps(_user("Hi")))
         ws.send(json.dumps(_text_response(realtime_server.dialect)))
         while json.loads(ws.recv())["type"] != "response.done":
             pass
@@ -59,7 +63,7 @@ def test_an_asyncio_client_on_the_openai_sdk(realtime_server: RealtimeTestServer
         )
         realtime = client.realtime if realtime_server.dialect == "ga" else client.beta.realtime
         async with realtime.connect(model="gpt-realtime") as conn:
-            await conn.send(_user(realtime_server.dialect, "Hello asyncio"))  # type: ignore[arg-type]
+            await conn.send(_user("Hello asyncio"))  # type: ignore[arg-type]
             await conn.send(_text_response(realtime_server.dialect))  # type: ignore[arg-type]
             async for event in conn:
                 if event.type == "response.done":
@@ -80,7 +84,7 @@ async def test_a_trio_client(realtime_server: RealtimeTestServer) -> None:
     ) as client:
         create = ga.ConversationItemCreate if dialect == "ga" else beta.ConversationItemCreate
         item = (ga.MessageItem if dialect == "ga" else beta.MessageItem)(
-            role="user", content=(rtcore_trio_text("Hi"),)
+            role="user", content=(ev.InputTextContent(text="Hi"),)
         )
         await client.send(create(item=item))  # type: ignore[arg-type]
         await client.send(ga.ResponseCreate() if dialect == "ga" else beta.ResponseCreate())
@@ -97,12 +101,6 @@ async def test_a_trio_client(realtime_server: RealtimeTestServer) -> None:
         "-> response.create",
     ]
     assert str(transcript[-1]) == "<- response.done"
-
-
-def rtcore_trio_text(text: str) -> Any:
-    from rtcore import events as ev
-
-    return ev.InputTextContent(text=text)
 
 
 def test_a_wrong_key_is_refused(realtime_server: RealtimeTestServer) -> None:
