@@ -113,7 +113,6 @@ class _TappedServer(RealtimeServer):
         return _TappedConnection(
             self._owner,
             max_message_size=self.max_message_size,
-            max_fragments=self.max_fragments,
             dialects=self.dialects,
         )
 
