@@ -39,4 +39,3 @@ sys.path.insert(0, str(TESTS))
 
 CAPTURES = TESTS / "data" / "captures"
 """The recorded real traffic (tests/data/captures/, its README says where each comes from)."""
-

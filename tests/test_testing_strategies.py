@@ -10,7 +10,16 @@ from hypothesis import strategies as st
 
 from rtcore import ClientSession, ServerSession
 from rtcore import events as ev
-from rtcore.testing import Conversation, client_streams, invalid_events, server_streams
+from rtcore.testing import (
+    Conversation,
+    Step,
+    client_streams,
+    invalid_events,
+    kinds_of,
+    play,
+    server_streams,
+)
+from rtcore.testing.conversations import StepKind
 
 DIALECTS = pytest.mark.parametrize("dialect", ["ga", "beta"])
 
@@ -45,6 +54,81 @@ def test_a_conforming_client_takes_every_drawn_server_stream(
     assert [(e["error"]["code"], e["error"]["param"]) for e in errors] == [
         (i.code, i.param) for i in conversation.invalid
     ]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "kind", "variant", "wanted"),
+    [
+        ("ga", "mcp", 0, "response.mcp_call.completed"),
+        ("ga", "mcp", 1, "response.mcp_call.completed"),
+        ("ga", "mcp", 2, "response.mcp_call.failed"),
+        ("ga", "mcp", 3, "mcp_list_tools.failed"),
+        ("ga", "transcription", 0, "conversation.item.input_audio_transcription.completed"),
+        ("beta", "transcription", 1, "conversation.item.input_audio_transcription.failed"),
+        ("beta", "transcription", 2, "conversation.item.input_audio_transcription.delta"),
+        ("ga", "failed", 0, "response.done"),
+        ("beta", "failed", 1, "response.done"),
+        ("ga", "cancel", 0, "response.done"),
+        ("beta", "truncate", 0, "conversation.item.truncated"),
+        ("ga", "call", 0, "response.function_call_arguments.done"),
+    ],
+)
+def test_each_kind_of_step_plays_its_flow(
+    dialect: ev.Dialect, kind: StepKind, variant: int, wanted: str
+) -> None:
+    conversation = play(dialect, [Step(kind, "hello there", 3, variant)])
+    assert wanted in conversation.server_types()
+    assert _faults(_client_after(conversation)) == []
+    statuses = {
+        json.loads(m)["response"]["status"]
+        for m in conversation.server
+        if json.loads(m)["type"] == "response.done"
+    }
+    expected = {
+        ("failed", 0): {"failed"},
+        ("failed", 1): {"incomplete"},
+        ("cancel", 0): {"cancelled"},
+    }
+    assert statuses <= expected.get((kind, variant), {"completed"})
+    if kind == "mcp" and variant == 1:
+        types = conversation.server_types()
+        assert types.count("response.done") == 2  # one asks for the approval, one calls
+        assert b'"mcp_approval_request"' in conversation.server[types.index("response.done")]
+        [approval] = [m for m in conversation.client if b"mcp_approval_response" in m]
+        assert json.loads(approval)["item"]["approve"] is True
+
+
+def test_mcp_steps_are_drawn_for_ga_only() -> None:
+    assert "mcp" in kinds_of("ga") and "mcp" not in kinds_of("beta")
+    assert "invalid" not in kinds_of("beta", invalid=False)
+    with pytest.raises(ValueError, match="GA dialect"):
+        play("beta", [Step("mcp")])
+
+
+@DIALECTS
+@given(data=st.data())
+def test_client_and_server_agree_on_every_drawn_conversation(
+    dialect: ev.Dialect, data: st.DataObject
+) -> None:
+    """rtcore's own property: a client fed the server's stream holds the server's conversation."""
+    conversation = data.draw(server_streams(dialect))
+    client = ClientSession(dialect=dialect, retain_audio=False)  # the server keeps audio lengths
+    for message in conversation.server:
+        client.receive_message(message)
+    server = conversation.state
+    assert server is not None
+    assert list(client.state.order) == list(server.order), conversation.steps
+    assert list(client.state.items) == list(server.items), conversation.steps
+
+
+@given(data=st.data())
+def test_drawn_ga_server_streams_validate_against_the_openai_sdk(data: st.DataObject) -> None:
+    """Every message of a drawn GA stream validates strictly against the official SDK's model."""
+    from test_events_ga_sdk import _sdk_models
+
+    models, _ = _sdk_models()
+    for message in data.draw(server_streams("ga")).server:
+        models[json.loads(message)["type"]].model_validate_json(message, strict=True)
 
 
 @DIALECTS

@@ -6,8 +6,9 @@ package needs hypothesis, which the engine itself never imports (nothing in
 
 * Conversations (``rtcore.testing.conversations``): ``server_streams`` (what a
   conforming client must accept), ``client_streams`` (what a conforming server
-  must accept), ``invalid_events`` (each with the ``error`` a server owes),
-  ``play`` and its ``Step``, ``Conversation`` and ``InvalidEvent`` values.
+  must accept), ``play`` and its ``Step`` and ``Conversation`` values.
+* Invalid input (``rtcore.testing.invalid``): ``invalid_events``, each an
+  ``InvalidEvent`` with the ``error`` a server owes it.
 * Single events (``rtcore.testing.vocabulary``): ``events_of(cls)`` for any
   event or object class, ``any_event``, ``ga_server_events``,
   ``ga_client_events``, ``json_objects`` and ``mutations`` for invalid input.
@@ -17,14 +18,14 @@ The pytest plugin (the ``realtime_server`` fixture) is ``rtcore_trio.pytest_plug
 
 from .conversations import (
     Conversation,
-    InvalidEvent,
     Step,
     client_streams,
-    invalid_events,
+    kinds_of,
     play,
     server_streams,
     steps,
 )
+from .invalid import InvalidEvent, invalid_events, invalid_table
 from .vocabulary import (
     JSON_VALUES,
     any_event,
@@ -46,7 +47,9 @@ __all__ = [
     "ga_client_events",
     "ga_server_events",
     "invalid_events",
+    "invalid_table",
     "json_objects",
+    "kinds_of",
     "mutations",
     "play",
     "server_streams",
