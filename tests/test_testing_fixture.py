@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import openai
@@ -15,7 +16,10 @@ from rtcore import events as ev
 from rtcore.events import beta, ga
 from rtcore.state import snapshot_to_text
 from rtcore_sim import Turn
+from rtcore_sim.scenario import ScriptError, ScriptToolCall
 from rtcore_trio.background import RealtimeTestServer
+
+pytest_plugins = ["pytester"]
 
 BOTH = pytest.mark.parametrize("realtime_server", ["ga", "beta"], indirect=True)
 
@@ -101,6 +105,98 @@ async def test_a_trio_client(realtime_server: RealtimeTestServer) -> None:
         "-> response.create",
     ]
     assert str(transcript[-1]) == "<- response.done"
+
+
+def _respond(ws: Any, dialect: str, **response: Any) -> tuple[list[dict[str, Any]], float]:
+    """Ask for one response over a synchronous socket; its events and how long they took."""
+    started = time.monotonic()
+    ws.send(json.dumps({"type": "response.create", "response": response}))
+    events = []
+    while not events or events[-1]["type"] != "response.done":
+        events.append(json.loads(ws.recv()))
+    return events, time.monotonic() - started
+
+
+@BOTH
+def test_typed_turns_text_audio_tool_calls_failures_and_delays(
+    realtime_server: RealtimeTestServer,
+) -> None:
+    dialect = realtime_server.dialect
+    realtime_server.script(
+        [
+            Turn(text="Spoken answer", audio=True),
+            Turn(tool_calls=[ScriptToolCall(name="get_weather", arguments={"city": "Oslo"})]),
+            Turn(status="failed", error=ScriptError(code="overloaded", message="Busy.")),
+            Turn(text="Late", audio=False, first_delay_ms=300),
+        ]
+    )
+    headers = {"Authorization": f"Bearer {realtime_server.api_key}"}
+    if dialect == "beta":
+        headers["OpenAI-Beta"] = "realtime=v1"
+    with sync_connect(realtime_server.url, additional_headers=headers) as ws:
+        ws.recv()
+        ws.send(json.dumps(_user("Hi")))
+        spoken, _ = _respond(ws, dialect)
+        called, _ = _respond(ws, dialect)
+        failed, _ = _respond(ws, dialect)
+        late, seconds = _respond(ws, dialect)
+    audio = "response.output_audio.delta" if dialect == "ga" else "response.audio.delta"
+    assert any(e["type"] == audio for e in spoken)
+    [arguments] = [e for e in called if e["type"] == "response.function_call_arguments.done"]
+    assert (arguments["name"], json.loads(arguments["arguments"])) == (
+        "get_weather",
+        {"city": "Oslo"},
+    )
+    details = failed[-1]["response"]["status_details"]
+    assert (failed[-1]["response"]["status"], details["error"]["code"]) == ("failed", "overloaded")
+    assert seconds >= 0.3 and late[-1]["response"]["status"] == "completed"
+    realtime_server.assert_no_errors()
+    items = realtime_server.snapshot().items
+    assert [item.type for item in items] == ["message", "message", "function_call", "message"]
+    assert items[1].content[0].transcript.value == "Spoken answer"  # type: ignore[union-attr]
+    assert items[3].content[0].text.value == "Late"  # type: ignore[union-attr]
+
+
+def test_anyio_and_synchronous_tests_in_a_project_of_their_own(pytester: pytest.Pytester) -> None:
+    """A user's project: the plugin by its entry point's name, an anyio test on asyncio, a sync one."""
+    pytester.makepyfile(
+        test_app="""
+        import asyncio
+
+        import openai
+        import pytest
+        import sniffio
+
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+
+        @pytest.mark.anyio
+        async def test_on_asyncio(realtime_server):
+            assert sniffio.current_async_library() == "asyncio"
+            realtime_server.script([{"text": "From asyncio."}])
+            client = openai.AsyncOpenAI(
+                api_key=realtime_server.api_key, websocket_base_url=realtime_server.base_url
+            )
+            async with client.realtime.connect(model="gpt-realtime") as conn:
+                await conn.response.create(response={"output_modalities": ["text"]})
+                async for event in conn:
+                    if event.type == "response.output_text.done":
+                        assert event.text == "From asyncio."
+                        break
+            realtime_server.assert_no_errors()
+
+
+        @pytest.mark.parametrize("realtime_server", ["beta"], indirect=True)
+        def test_synchronous(realtime_server):
+            assert realtime_server.dialect == "beta"
+            assert realtime_server.url.endswith("/v1/realtime")
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "rtcore_trio.pytest_plugin", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
 
 
 def test_a_wrong_key_is_refused(realtime_server: RealtimeTestServer) -> None:
