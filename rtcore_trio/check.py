@@ -3,7 +3,7 @@
 It holds scripted conversations with the server at ``URL`` in the dialect
 asked (``rtcore_trio.check_flows``: text, server-VAD audio with synthetic
 speech, a tool call round trip, cancel, truncate, item create / retrieve /
-delete, session update, errors for invalid events), each on a connection of
+delete, session update, input transcription, errors for invalid events), each on a connection of
 its own so that one broken flow does not hide the others. Every message the
 server sends is
 
@@ -66,7 +66,8 @@ class Deviation(msgspec.Struct, frozen=True):
     kind: DeviationKind
     detail: str
     event: str | None = None
-    """The ``type`` of the event concerned (``None``: an event that never came)."""
+    """The ``type`` of the event concerned: the one that came, or for ``missing`` and
+    ``timeout`` the one owed (``None`` when no event is: a refused connection)."""
     count: int = 1
     """How many times in a row the step met this very deviation (one line for a stream of them)."""
 
@@ -213,7 +214,8 @@ class Conversation:
                 return seen
         if not seen or seen[-1].type not in ends:
             if timeout is None:
-                self.note("timeout", f"no {' or '.join(ends)} within {self.timeout} s", None)
+                owed = " or ".join(ends)
+                self.note("timeout", f"no {owed} within {self.timeout} s", owed)
             return seen
         self._in_order(step, [e.type for e in seen], expect)
         return seen
@@ -226,7 +228,7 @@ class Conversation:
             except ValueError:
                 after = f" after {types[at - 1]}" if at else ""
                 came = ", ".join(types[:MAX_SHOWN]) + (", ..." if len(types) > MAX_SHOWN else "")
-                self.note("missing", f"expected {wanted}{after}; came: {came}", None)
+                self.note("missing", f"expected {wanted}{after}; came: {came}", wanted)
                 return
 
 

@@ -27,6 +27,7 @@ CHUNK_MS = 100
 PCM16_BYTES_PER_MS = 48
 """pcm16 at 24 kHz, the default input format of both dialects."""
 TOOL = "get_weather"
+TRANSCRIBER = "whisper-1"
 
 
 class _Names(msgspec.Struct, frozen=True):
@@ -60,15 +61,21 @@ def _names(c: Conversation) -> _Names:
 
 
 def _session(c: Conversation, **fields: Any) -> ev.ClientEvent:
-    """A ``session.update`` in the dialect: ``text_only``, ``vad``, ``tools``, ``instructions``."""
+    """A ``session.update`` in the dialect: ``text_only``, ``vad``, ``transcription``, ``tools``,
+    ``instructions``."""
     tools = fields.get("tools", False)
     if c.dialect == "ga":
         config: dict[str, Any] = {}
         if fields.get("text_only"):
             config["output_modalities"] = ("text",)
+        audio_input: dict[str, Any] = {}
         if "vad" in fields:
             detection = ga.ServerVad(silence_duration_ms=300) if fields["vad"] else None
-            config["audio"] = ga.AudioConfig(input=ga.AudioInput(turn_detection=detection))
+            audio_input["turn_detection"] = detection
+        if fields.get("transcription"):
+            audio_input["transcription"] = ga.Transcription(model=TRANSCRIBER)
+        if audio_input:
+            config["audio"] = ga.AudioConfig(input=ga.AudioInput(**audio_input))
         if tools:
             config["tools"] = (
                 ga.FunctionTool(
@@ -88,6 +95,8 @@ def _session(c: Conversation, **fields: Any) -> ev.ClientEvent:
             if fields["vad"]
             else None
         )
+    if fields.get("transcription"):
+        beta_config["input_audio_transcription"] = beta.InputAudioTranscription(model=TRANSCRIBER)
     if tools:
         beta_config["tools"] = (
             beta.Tool(
@@ -168,10 +177,7 @@ async def audio(c: Conversation) -> None:
     n = _names(c)
     await _configure(c, "session.update", vad=True)
     c.step = "speech"
-    speech = speech_like(1200) + bytes(PCM16_BYTES_PER_MS * 1500)
-    step = CHUNK_MS * PCM16_BYTES_PER_MS
-    for at in range(0, len(speech), step):
-        await c.send(ev.InputAudioBufferAppend(audio=speech[at : at + step]))
+    await _speak(c, speech_like(1200) + bytes(PCM16_BYTES_PER_MS * 1500))
     events = await c.take(
         "speech",
         "response.done",
@@ -188,6 +194,43 @@ async def audio(c: Conversation) -> None:
         ],
     )
     _completed(c, events)
+
+
+async def _speak(c: Conversation, speech: bytes) -> None:
+    step = CHUNK_MS * PCM16_BYTES_PER_MS
+    for at in range(0, len(speech), step):
+        await c.send(ev.InputAudioBufferAppend(audio=speech[at : at + step]))
+
+
+async def transcription(c: Conversation) -> None:
+    """Speech committed by hand with input transcription on: its transcription ends.
+
+    Completed or failed both conform (a transcriber may not make out
+    synthetic speech); what the client machine checks is that it ends once,
+    for the committed item, after its deltas.
+    """
+    await _configure(c, "session.update", vad=False, transcription=True)
+    c.step = "speech"
+    await _speak(c, speech_like(800))
+    await c.send(ev.InputAudioBufferCommit())
+    events = await c.take(
+        "commit", "input_audio_buffer.committed", ["input_audio_buffer.committed"]
+    )
+    committed = [e.item_id for e in events if e.type == "input_audio_buffer.committed"]
+    ends = (
+        "conversation.item.input_audio_transcription.completed",
+        "conversation.item.input_audio_transcription.failed",
+    )
+    # The result may already have come with the commit's events.
+    if not any(e.type in ends for e in events):
+        events = await c.take("transcribe", ends)
+    done = [e for e in events if e.type in ends]
+    if committed and done and done[-1].item_id != committed[0]:
+        c.note(
+            "unexpected",
+            f"transcribed item {done[-1].item_id!r}, committed {committed[0]!r}",
+            done[-1].type,
+        )
 
 
 async def tool_call(c: Conversation) -> None:
@@ -244,7 +287,7 @@ async def cancel(c: Conversation) -> None:
         c.note(
             "missing",
             f"response.cancel was not answered: the response ended {_status(events)} and no error came",
-            None,
+            "response.cancel",
         )
 
 
@@ -316,5 +359,6 @@ FLOWS: dict[str, Flow] = {
     "truncate": truncate,
     "items": items,
     "session": session,
+    "transcription": transcription,
     "errors": errors,
 }

@@ -84,6 +84,7 @@ def test_rtcore_serve_conforms(
         "truncate",
         "items",
         "session",
+        "transcription",
         "errors",
     ]
     assert all(flow["events"] > 0 for flow in report["flows"])
@@ -141,11 +142,14 @@ def test_a_server_that_drops_content_part_done(
     failures = _failures(report)
     # The flows that wait for every event of a content part miss it; the others do not look.
     assert set(failures) == {"text", "audio"}
-    assert failures["text"] == [("response", "missing", None)]
+    assert failures["text"] == [("response", "missing", "response.content_part.done")]
     [deviation] = report["flows"][0]["deviations"]
     done = "response.output_text.done" if dialect == "ga" else "response.text.done"
     assert deviation["detail"].startswith(f"expected response.content_part.done after {done};")
-    assert "step response: missing: expected response.content_part.done" in text
+    assert (
+        "step response: missing [response.content_part.done]: expected response.content_part.done"
+        in text
+    )
     assert text.rstrip().endswith("not conformant: 1 deviation(s) in 1 of 1 flows")
 
 
@@ -163,13 +167,8 @@ def test_a_server_that_sends_deltas_for_an_unknown_item(
     assert "'item_never_announced' was never announced" in first["detail"]
     assert first["count"] == 2  # both deltas, one line
     assert f"step response: protocol_error [{delta}] (x2):" in text
-    assert set(failures) <= {
-        "text",
-        "audio",
-        "tool_call",
-        "cancel",
-        "truncate",
-    }  # items, session, errors pass
+    # Every flow with a delta in it fails; items, session and errors have none and pass.
+    assert set(failures) <= {"text", "audio", "tool_call", "cancel", "truncate", "transcription"}
 
 
 @DIALECTS
@@ -181,9 +180,9 @@ def test_a_server_that_never_answers_response_cancel(
     )
     assert status == 1
     failures = _failures(report)
-    assert failures["cancel"] == [("cancel", "missing", None)]
+    assert failures["cancel"] == [("cancel", "missing", "response.cancel")]
     assert "response.cancel was not answered" in report["flows"][0]["deviations"][0]["detail"]
-    assert failures["errors"] == [("cancel with nothing running", "timeout", None)]
+    assert failures["errors"] == [("cancel with nothing running", "timeout", "error")]
 
 
 def _adds_a_field_to_response_done(message: bytes) -> bytes:
