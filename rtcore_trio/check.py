@@ -69,7 +69,7 @@ class Deviation(msgspec.Struct, frozen=True):
     """The ``type`` of the event concerned: the one that came, or for ``missing`` and
     ``timeout`` the one owed (``None`` when no event is: a refused connection)."""
     count: int = 1
-    """How many times in a row the step met this very deviation (one line for a stream of them)."""
+    """How many times the step met this very deviation (one line for a stream of them)."""
 
 
 class FlowResult(msgspec.Struct):
@@ -167,10 +167,14 @@ class Conversation:
     def note(self, kind: DeviationKind, detail: str, event: str | None = None) -> None:
         found = Deviation(self.flow.name, self.step, kind, detail, event)
         noted = self.flow.deviations
-        if noted and msgspec.structs.replace(noted[-1], count=1) == found:
-            noted[-1] = msgspec.structs.replace(noted[-1], count=noted[-1].count + 1)
-        else:
-            noted.append(found)
+        # The same deviation again in this step (a stream of bad deltas) counts on its first line.
+        for at in range(len(noted) - 1, -1, -1):
+            if noted[at].step != self.step:
+                break
+            if msgspec.structs.replace(noted[at], count=1) == found:
+                noted[at] = msgspec.structs.replace(noted[at], count=noted[at].count + 1)
+                return
+        noted.append(found)
 
     async def send(self, event: ev.ClientEvent, *, unchecked: bool = False) -> None:
         assert self.client is not None
@@ -198,12 +202,16 @@ class Conversation:
         self.step = step
         ends = (until,) if isinstance(until, str) else tuple(until)
         seen: list[Any] = []
+        types: list[str] = []  # of every event, those the client machine refused too
         with trio.move_on_after(timeout if timeout is not None else self.timeout):
             async for event, _ in self.client:
                 self.flow.events += 1
                 if isinstance(event, RemoteProtocolError):
-                    continue  # noted by the session
+                    # Noted by the session; it came, so it is not missing as well.
+                    types.append(event.event_type or "?")
+                    continue
                 seen.append(event)
+                types.append(event.type)
                 if isinstance(event, ev.ErrorEvent) and not errors_ok:
                     error = event.error
                     self.note("error", f"{error.code}: {error.message}", "error")
@@ -217,7 +225,7 @@ class Conversation:
                 owed = " or ".join(ends)
                 self.note("timeout", f"no {owed} within {self.timeout} s", owed)
             return seen
-        self._in_order(step, [e.type for e in seen], expect)
+        self._in_order(step, types, expect)
         return seen
 
     def _in_order(self, step: str, types: list[str], expect: Sequence[str]) -> None:

@@ -167,6 +167,8 @@ def test_a_server_that_sends_deltas_for_an_unknown_item(
     assert "'item_never_announced' was never announced" in first["detail"]
     assert first["count"] == 2  # both deltas, one line
     assert f"step response: protocol_error [{delta}] (x2):" in text
+    # A refused delta came: it is a protocol error, not a missing event as well.
+    assert all(kind != "missing" for found in failures.values() for _, kind, _ in found)
     # Every flow with a delta in it fails; items, session and errors have none and pass.
     assert set(failures) <= {"text", "audio", "tool_call", "cancel", "truncate", "transcription"}
 
