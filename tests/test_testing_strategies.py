@@ -183,3 +183,7 @@ def test_the_engine_never_imports_the_strategies_nor_hypothesis() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr
+    # Without hypothesis, the strategies say which extra they need.
+    code = "import sys; sys.modules['hypothesis'] = None\nimport rtcore.testing"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "pip install 'rtcore[testing]'" in result.stderr, result.stderr

@@ -16,6 +16,11 @@ package needs hypothesis, which the engine itself never imports (nothing in
 The pytest plugin (the ``realtime_server`` fixture) is ``rtcore_trio.pytest_plugin``.
 """
 
+try:
+    import hypothesis  # noqa: F401
+except ImportError:  # said once, here, rather than as a bare "No module named" deep inside
+    raise ImportError("rtcore.testing needs hypothesis: pip install 'rtcore[testing]'") from None
+
 from .conversations import (
     Conversation,
     Step,
