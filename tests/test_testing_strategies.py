@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import find, given, settings
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 from rtcore import ClientSession, ServerSession
@@ -154,6 +154,22 @@ def test_a_conforming_server_answers_each_invalid_event_with_its_error(
     assert errors, invalid
     first = errors[0].error
     assert (first.type, first.code, first.param) == (invalid.type, invalid.code, invalid.param)
+
+
+@pytest.mark.parametrize(
+    "code", ["missing_required_parameter", "invalid_type", "unknown_parameter", "invalid_event"]
+)
+def test_invalid_events_hold_each_kind_of_mistake(code: str) -> None:
+    found = find(
+        invalid_events("ga"),
+        lambda invalid: invalid.code == code,
+        # Found is enough: shrinking a large event would only take time.
+        settings=settings(database=None, derandomize=True, phases=[Phase.generate]),
+    )
+    server = ServerSession(dialect="ga")
+    server.receive_message(found.message)
+    [error] = [e for e in server.events_to_send() if isinstance(e, ev.ErrorEvent)]
+    assert (error.error.code, error.error.param) == (code, found.param)
 
 
 @DIALECTS

@@ -5,9 +5,11 @@ the ``error`` (type, code, param) it owes each (docs/protocol/connection.md#enve
 made-up item ids for delete, retrieve and truncate, an unknown event type,
 malformed JSON, a JSON value that is not an object, a missing required
 field, a cancel with nothing to cancel, an unknown session field.
-``invalid_events(dialect)`` draws from the table and adds valid events of
-every class with an unknown field, which a strict server answers with
-``unknown_parameter``. Conversations use the table for their ``invalid``
+``invalid_events(dialect)`` draws from the table and mutates valid events
+of every class: an unknown field added (a strict server answers
+``unknown_parameter``), a required field taken out
+(``missing_required_parameter``), a plain field given a list or an object
+(``invalid_type``). Conversations use the table for their ``invalid``
 steps (``rtcore.testing.conversations``).
 """
 
@@ -17,6 +19,7 @@ import json
 from typing import Any
 
 import msgspec
+import msgspec.inspect as mi
 from hypothesis import strategies as st
 
 from .. import events as ev
@@ -91,6 +94,41 @@ def _unknown_field(draw: st.DrawFn, dialect: ev.Dialect) -> InvalidEvent:
     return InvalidEvent(json.dumps(body).encode(), "unknown_parameter", name)
 
 
+_SCALARS = (mi.StrType, mi.IntType, mi.FloatType, mi.BoolType, mi.BytesType, mi.NoneType)
+
+
+def _scalar(t: mi.Type) -> bool:
+    """A field that takes only plain values: a list in its place is the wrong type, whatever else."""
+    if isinstance(t, mi.UnionType):
+        return all(isinstance(m, _SCALARS) for m in t.types)
+    return isinstance(t, _SCALARS) and not isinstance(t, mi.NoneType)
+
+
+@st.composite
+def _mutated(draw: st.DrawFn, dialect: ev.Dialect) -> InvalidEvent:
+    """A valid event of any class with one field taken out or given a value of the wrong type."""
+    classes = sorted(ev.client_events(dialect).values(), key=lambda c: c.type)
+    cls = draw(st.sampled_from(classes))
+    body = json.loads(ev.encode_event(draw(events_of(cls))))
+    fields = mi.type_info(cls).fields  # type: ignore[attr-defined]
+    choices = [("missing", f.encode_name) for f in fields if f.required]
+    choices += [("type", f.encode_name) for f in fields if _scalar(f.type)]
+    kind, name = draw(st.sampled_from(choices))
+    if kind == "missing":
+        del body[name]
+        return InvalidEvent(json.dumps(body).encode(), "missing_required_parameter", name)
+    body[name] = draw(st.sampled_from([[1], {"x": 1}]))
+    return InvalidEvent(json.dumps(body).encode(), "invalid_type", name)
+
+
 def invalid_events(dialect: ev.Dialect = "ga") -> st.SearchStrategy[InvalidEvent]:
-    """Invalid client messages, each with the ``error`` a conforming server answers first."""
-    return st.one_of(st.sampled_from(invalid_table(dialect)), _unknown_field(dialect))
+    """Invalid client messages, each with the ``error`` a conforming server answers first.
+
+    The fixed table's entries, valid events of any class with an unknown
+    field added, and valid events with one field taken out
+    (``missing_required_parameter``) or of the wrong type (``invalid_type``),
+    the ``param`` naming the field.
+    """
+    return st.one_of(
+        st.sampled_from(invalid_table(dialect)), _unknown_field(dialect), _mutated(dialect)
+    )
