@@ -238,17 +238,28 @@ class RealtimeTestServer:
         if self._server is None or self._token is None:
             raise RuntimeError("the server is not started")
         server, done = self._server, threading.Event()
+        failed: list[Exception] = []
 
         def run() -> None:
             try:
                 change(server)
+            except Exception as exc:  # the caller's mistake: raised in its thread, not the loop's
+                failed.append(exc)
             finally:
                 done.set()
 
         # run_sync_soon is safe from any thread, a trio test's loop thread too
         # (trio.from_thread refuses to block one); the wait is one loop turn.
         self._token.run_sync_soon(run)
-        done.wait(timeout=10)
+        if not done.wait(timeout=10):
+            raise RuntimeError("the test server's loop did not answer within 10 s")
+        if failed:
+            raise failed[0]
+
+    @property
+    def failures(self) -> int:
+        """Connections the server ended with an internal error (1011): a bug, never a fault."""
+        return self._server.failures if self._server is not None else 0
 
     @property
     def sessions(self) -> int:

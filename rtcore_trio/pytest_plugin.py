@@ -40,3 +40,6 @@ def realtime_server(request: pytest.FixtureRequest) -> Iterator[RealtimeTestServ
         yield server
     finally:
         server.stop()
+    if server.failures:
+        # The server's own error is in the captured log; the test must not pass over it.
+        pytest.fail(f"the test server ended {server.failures} connection(s) with an internal error")

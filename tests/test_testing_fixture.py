@@ -158,7 +158,8 @@ def test_typed_turns_text_audio_tool_calls_failures_and_delays(
 
 
 def test_anyio_and_synchronous_tests_in_a_project_of_their_own(pytester: pytest.Pytester) -> None:
-    """A user's project: the plugin by its entry point's name, an anyio test on asyncio, a sync one."""
+    """A user's project: the plugin by its entry point's name, an anyio test on asyncio, a sync
+    one, and a test whose server broke, which fails at teardown."""
     pytester.makepyfile(
         test_app="""
         import asyncio
@@ -193,10 +194,23 @@ def test_anyio_and_synchronous_tests_in_a_project_of_their_own(pytester: pytest.
         def test_synchronous(realtime_server):
             assert realtime_server.dialect == "beta"
             assert realtime_server.url.endswith("/v1/realtime")
+
+
+        def test_a_server_bug_is_not_passed_over(realtime_server):
+            from websockets.sync.client import connect
+
+            realtime_server.outgoing = lambda message: b"not an event"  # breaks the server
+            headers = {"Authorization": f"Bearer {realtime_server.api_key}"}
+            with connect(realtime_server.url, additional_headers=headers) as ws:
+                try:
+                    ws.recv()
+                except Exception:
+                    pass
         """
     )
     result = pytester.runpytest_subprocess("-p", "rtcore_trio.pytest_plugin", "-p", "no:randomly")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(["*the test server ended 1 connection(s) with an internal error*"])
 
 
 def test_a_wrong_key_is_refused(realtime_server: RealtimeTestServer) -> None:
