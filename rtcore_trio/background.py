@@ -19,6 +19,13 @@ build their broken servers with them.
 
 The assertions (``assert_received``, ``assert_sent``, ``assert_no_errors``)
 fail with what was expected, what came, and where.
+
+Faults are ``rtcore serve --fault``'s (``faults.py``): ``fault(spec)`` sets
+them on the running server for the connections opened after. A session can
+be saved as a cassette (``save_cassette``, ``rtcore relay --record``'s
+format, ``relay_record.Recorder``), and ``CassetteTestServer`` plays one
+back (``cassette.CassetteServer``, tapped like the other) for the
+``realtime_cassette`` fixture.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Self
 
 import msgspec
 import trio
@@ -35,12 +43,15 @@ import trio
 from rtcore import ClientSession
 from rtcore import events as ev
 from rtcore.state import Snapshot
-from rtcore.wire import ServerConnection
+from rtcore.wire import HandshakeRequest, ServerConnection
 from rtcore_sim import EchoBackend, EchoTranscriber, Scenario, ScriptBackend, Turn
 
+from .cassette import CassetteServer, Divergence, read_playable_cassette
+from .faults import Fault, parse_fault
+from .relay_record import Recorder
 from .server import RealtimeServer
 
-__all__ = ["RealtimeTestServer", "Exchange", "TEST_API_KEY"]
+__all__ = ["CassetteTestServer", "RealtimeTestServer", "Exchange", "TEST_API_KEY"]
 
 TEST_API_KEY = "sk-rtcore-test"
 """The key the test server accepts (any other is refused with 401, as OpenAI does)."""
@@ -63,12 +74,15 @@ class Exchange(msgspec.Struct, frozen=True):
 
 
 class _Session:
-    """What one connection carried, both directions in order."""
+    """What one connection carried, both directions in order (with their times, for a cassette)."""
 
-    def __init__(self, dialect: ev.Dialect) -> None:
+    def __init__(self, dialect: ev.Dialect, request: HandshakeRequest | None) -> None:
         self.dialect = dialect
+        self.request = request
+        self.started = time.monotonic()
         self.exchanges: list[Exchange] = []
         self.server_messages: list[bytes] = []
+        self.messages: list[tuple[float, Literal["client", "server"], ev.ClientEvent | bytes]] = []
 
 
 class _TappedConnection(ServerConnection):
@@ -81,7 +95,7 @@ class _TappedConnection(ServerConnection):
 
     def _session(self) -> _Session:
         if self._record is None:
-            self._record = _Session(self.dialect)
+            self._record = _Session(self.dialect, self.request)
             self._owner._sessions.append(self._record)
         return self._record
 
@@ -90,7 +104,10 @@ class _TappedConnection(ServerConnection):
             if self.accepted and isinstance(event, ev.ClientEvent | ev.UnknownEvent):
                 if not self._owner.incoming(event):
                     continue
-                self._session().exchanges.append(Exchange("client", event.type, event))
+                record = self._session()
+                record.exchanges.append(Exchange("client", event.type, event))
+                if isinstance(event, ev.ClientEvent):  # encoded only if a cassette is saved
+                    record.messages.append((time.monotonic(), "client", event))
             yield event
 
     def send_message(self, payload: bytes) -> bytes:
@@ -99,6 +116,7 @@ class _TappedConnection(ServerConnection):
             return b""
         record = self._session()
         record.server_messages.append(rewritten)
+        record.messages.append((time.monotonic(), "server", rewritten))
         event = ev.decode_server_event(rewritten, dialect=record.dialect)
         record.exchanges.append(Exchange("server", event.type, event))
         return super().send_message(rewritten)
@@ -110,11 +128,22 @@ class _TappedServer(RealtimeServer):
         self._owner = owner
 
     def _new_connection(self) -> ServerConnection:
-        return _TappedConnection(
-            self._owner,
-            max_message_size=self.max_message_size,
-            dialects=self.dialects,
-        )
+        return _tapped(self, self._owner)
+
+
+class _TappedCassetteServer(CassetteServer):
+    def __init__(self, owner: RealtimeTestServer, cassette: Path, **options: Any) -> None:
+        super().__init__(cassette, **options)
+        self._owner = owner
+
+    def _new_connection(self) -> ServerConnection:
+        return _tapped(self, self._owner)
+
+
+def _tapped(server: RealtimeServer, owner: RealtimeTestServer) -> ServerConnection:
+    return _TappedConnection(
+        owner, max_message_size=server.max_message_size, dialects=server.dialects
+    )
 
 
 class RealtimeTestServer:
@@ -140,7 +169,7 @@ class RealtimeTestServer:
         self.incoming: Incoming = incoming or (lambda event: True)
         self._options = options
         self._sessions: list[_Session] = []
-        self._server: _TappedServer | None = None
+        self._server: RealtimeServer | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -148,7 +177,7 @@ class RealtimeTestServer:
 
     # -- life -----------------------------------------------------------------------------------
 
-    def start(self) -> RealtimeTestServer:
+    def start(self) -> Self:
         """Start serving on a free port of 127.0.0.1; returns once the port is bound."""
         if self._thread is not None:
             raise RuntimeError("the server is already started")
@@ -166,14 +195,20 @@ class RealtimeTestServer:
             self._failure = exc
             self._ready.set()
 
-    async def _main(self) -> None:
-        self._token = trio.lowlevel.current_trio_token()
-        server = _TappedServer(
+    def _build(self, **options: Any) -> RealtimeServer:
+        """The server to run, with the options every test server shares."""
+        return _TappedServer(
             self,
             backend=EchoBackend(),
             transcriber=EchoTranscriber(),
-            api_keys=[self.api_key],
             dialects=(self.dialect,),
+            **options,
+        )
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        server = self._build(
+            api_keys=[self.api_key],
             seed=b"rtcore-test-server",
             close_timeout=1.0,
             **self._options,
@@ -194,7 +229,7 @@ class RealtimeTestServer:
         self._thread.join(timeout=10)
         self._thread = None
 
-    def __enter__(self) -> RealtimeTestServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -255,6 +290,47 @@ class RealtimeTestServer:
             raise RuntimeError("the test server's loop did not answer within 10 s")
         if failed:
             raise failed[0]
+
+    def fault(self, *specs: str | Fault) -> None:
+        """Inject faults, as ``rtcore serve --fault SPEC``, into the connections opened from now on.
+
+        ``fault("latency=50ms")``, ``fault("close=1011,after=5")``,
+        ``fault("drop,after=2s")``, ``fault("refuse=503")``; repeated calls
+        add up, as repeated ``--fault`` options do. A SPEC that does not
+        parse raises ``ValueError`` naming the part it did not understand.
+        """
+        added = tuple(parse_fault(s) if isinstance(s, str) else s for s in specs)
+        self._in_loop(lambda server: setattr(server, "faults", (*server.faults, *added)))
+
+    def clear_faults(self) -> None:
+        """No faults for the connections opened from now on."""
+        self._in_loop(lambda server: setattr(server, "faults", ()))
+
+    @property
+    def faults(self) -> tuple[Fault, ...]:
+        """The faults each new connection gets."""
+        return self._server.faults if self._server is not None else ()
+
+    def save_cassette(self, path: str | Path, *, session: int = -1) -> Path:
+        """Write a session as a cassette (``rtcore relay --record``'s format) for ``realtime_cassette``.
+
+        The client's events and the server's, with their times; the
+        handshake without its credentials. Play it back with the
+        ``realtime_cassette`` fixture, ``CassetteTestServer`` or
+        ``rtcore serve --backend cassette:FILE``.
+        """
+        record = self._latest(session)
+        if record.request is None:
+            raise ValueError("the session has no handshake to record")
+        target = Path(path)
+        recorder = Recorder(target, record.request, record.dialect, record.dialect, record.started)
+        try:
+            for at, sender, message in list(record.messages):
+                data = message if isinstance(message, bytes) else ev.encode_event(message)
+                recorder.write(at, sender, "down", data)
+        finally:
+            recorder.close()
+        return target
 
     @property
     def failures(self) -> int:
@@ -344,6 +420,49 @@ class RealtimeTestServer:
         for n, exchange in enumerate(self.transcript(session), 1):
             lines.append(f"  {n:3} {exchange}{_detail(exchange)}")
         return "\n".join(lines)
+
+
+class CassetteTestServer(RealtimeTestServer):
+    """A recorded session played back on a background thread: what ``realtime_cassette`` yields.
+
+    The cassette (``rtcore relay --record``, or ``RealtimeTestServer.save_cassette``)
+    says the dialect; a client that strays from the recording gets an
+    ``error`` (``cassette_divergence``) and close 1008, and the divergence is
+    in ``divergences``. ``pace=True`` keeps the recorded pacing. The
+    transcript, the snapshot, the faults and the assertions are the other
+    test server's; ``script`` is not (the recording answers).
+    """
+
+    def __init__(
+        self,
+        cassette: str | Path,
+        *,
+        pace: bool = False,
+        api_key: str = TEST_API_KEY,
+        **options: Any,
+    ) -> None:
+        self.cassette = read_playable_cassette(Path(cassette))
+        self.path = Path(cassette)
+        self.pace = pace
+        super().__init__(self.cassette.client_dialect, api_key=api_key, **options)
+
+    def _build(self, **options: Any) -> RealtimeServer:
+        return _TappedCassetteServer(self, self.path, pace=self.pace, **options)
+
+    def script(self, turns: Sequence[Turn | Mapping[str, Any]], **scenario: Any) -> None:
+        raise TypeError("a cassette answers as recorded: script() is the realtime_server's")
+
+    @property
+    def divergences(self) -> list[Divergence]:
+        """How clients strayed from the recording, one ``Divergence`` per diverging session."""
+        return list(self._server.divergences) if isinstance(self._server, CassetteServer) else []
+
+    def assert_no_divergence(self) -> None:
+        """Every client sent what the recording has, in its order."""
+        if self.divergences:
+            raise AssertionError(
+                f"the client strayed from the cassette {self.path}: {self.divergences[0]}"
+            )
 
 
 def _set_backend(server: RealtimeServer, backend: ScriptBackend) -> None:
