@@ -108,7 +108,8 @@ class StrictSession(ClientSession):
     """A ``ClientSession`` that decodes strictly first and notes every deviation it meets.
 
     ``unchecked = True`` lets the next events through ``send`` without the
-    client's own checks: the errors flow sends what a server must refuse.
+    client's own checks, and ``raw`` replaces the next event's bytes: the
+    errors flow sends what a server must refuse, some of it not even an event.
     """
 
     def __init__(
@@ -117,6 +118,7 @@ class StrictSession(ClientSession):
         super().__init__(dialect=dialect, retain_audio=False)
         self._note = note
         self.unchecked = False
+        self.raw: bytes | None = None
 
     def receive_message(self, data: bytes | str) -> list[ReceivedEvent]:
         try:
@@ -139,6 +141,9 @@ class StrictSession(ClientSession):
         return received
 
     def send(self, event: ev.ClientEvent) -> bytes:
+        if self.raw is not None:
+            data, self.raw = self.raw, None
+            return data
         if not self.unchecked:
             return super().send(event)
         self.note_sent(event)
@@ -183,6 +188,14 @@ class Conversation:
             await self.client.send(event)
         finally:
             self.session.unchecked = False
+
+    async def send_raw(self, data: bytes) -> None:
+        """Send ``data`` as one text message, whatever it holds (the client machine never sees it)."""
+        self.session.raw = data
+        try:
+            await self.send(ev.InputAudioBufferClear())  # a carrier: its bytes are replaced
+        finally:
+            self.session.raw = None
 
     async def take(
         self,

@@ -332,7 +332,8 @@ async def session(c: Conversation) -> None:
 
 
 async def errors(c: Conversation) -> None:
-    """Invalid events get an ``error`` each, and the session goes on."""
+    """Invalid events get an ``error`` each (wrong ids, nothing to cancel or commit, a
+    message that is not JSON, an unknown type, an unknown member), and the session goes on."""
     invalid: list[tuple[str, ev.ClientEvent]] = [
         ("delete unknown item", ev.ConversationItemDelete(item_id="item_does_not_exist")),
         ("retrieve unknown item", ev.ConversationItemRetrieve(item_id="item_does_not_exist")),
@@ -347,6 +348,15 @@ async def errors(c: Conversation) -> None:
     ]
     for step, event in invalid:
         await c.send(event, unchecked=True)
+        await c.take(step, "error", ["error"], errors_ok=True)
+    # Messages the client machine would never make: not JSON, no such event, a member too many.
+    undecodable = [
+        ("not JSON", b"{not json"),
+        ("unknown event type", b'{"type": "no.such.event"}'),
+        ("unknown member", b'{"type": "input_audio_buffer.clear", "bogus": 1}'),
+    ]
+    for step, data in undecodable:
+        await c.send_raw(data)
         await c.take(step, "error", ["error"], errors_ok=True)
     await _configure(c, "still alive", instructions="Still here?")
 

@@ -205,3 +205,16 @@ def test_an_event_that_does_not_validate_strictly(capsys: pytest.CaptureFixture[
         "response.done",
     )
     assert "response.surprise" in deviation["detail"]
+
+
+def test_a_server_silent_on_an_unknown_event_type(capsys: pytest.CaptureFixture[str]) -> None:
+    """A message the client machine would never send (no such type) still needs its error."""
+    status, report, _ = _check_broken(
+        capsys,
+        "ga",
+        "errors",
+        timeout="1",
+        incoming=lambda event: not isinstance(event, ev.UnknownEvent),
+    )
+    assert status == 1
+    assert _failures(report) == {"errors": [("unknown event type", "timeout", "error")]}
