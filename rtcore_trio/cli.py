@@ -1,4 +1,4 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``relay`` to another, ``demo`` a conversation, ``replay`` a trace.
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``relay`` to another, ``demo`` a conversation, ``replay`` a trace, ``check`` a server.
 
 ``main(argv)`` returns the exit status. A mistake of the user's is one line on
 stderr naming what is wrong, never a traceback: an option out of range (argparse,
@@ -29,6 +29,7 @@ from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
 
 from .cassette import CASSETTE_PREFIX, CassetteServer, read_playable_cassette
+from .check_cli import add_check_command, run_check_command
 from .demo import run_demo
 from .faults import add_fault_option
 from .relay_cli import add_relay_command, run_relay
@@ -253,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="auto",
         help="the trace's dialect; auto decides from the event names (default: auto)",
     )
+    add_check_command(commands)
     args = parser.parse_args(argv)
     closed = False
     status = 0
@@ -263,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _run_server(args)
         elif args.command == "relay":
             status = run_relay(args)
+        elif args.command == "check":
+            status = run_check_command(args)
         else:
             trio.run(run_demo)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush

@@ -15,7 +15,7 @@ within and past the audio, voice changes before and after the model spoke,
 function-call outputs for calls that exist, existed or never did, responses
 overlapping, cancels with nothing running, session updates with values in
 and out of range, and now and then an arbitrary event of the dialect
-(``strategies.events_of``). A scripted backend answers each response with audio, text
+(``rtcore.testing.events_of``). A scripted backend answers each response with audio, text
 or a function call, or leaves it running.
 """
 
@@ -27,7 +27,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from msgspec.structs import replace
-from strategies import events_of
 
 from rtcore import ClientSession
 from rtcore import events as ev
@@ -48,6 +47,7 @@ from rtcore.server.effects import (
     Transcribe,
     TranscriptChunk,
 )
+from rtcore.testing import events_of
 
 Answer = tuple[str | None, str | None] | None
 """A refusal's (code, param), or ``None`` when the event was accepted."""

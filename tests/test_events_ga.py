@@ -31,16 +31,16 @@ from ga_examples import (
 )
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import (
+
+from rtcore import events as ev
+from rtcore.events import DecodeError, beta, encode_event, ga, unknown_fields
+from rtcore.testing import (
     JSON_VALUES,
     ga_client_events,
     ga_server_events,
     json_objects,
     mutations,
 )
-
-from rtcore import events as ev
-from rtcore.events import DecodeError, beta, encode_event, ga, unknown_fields
 
 Decoder = Callable[..., Any]
 

@@ -9,10 +9,10 @@ from typing import Any
 from examples import client_message, server_message
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import JSON_VALUES, events_of
 
 from rtcore import events as _events
 from rtcore.events import DecodeError, beta, encode_event
+from rtcore.testing import JSON_VALUES, events_of
 
 # These tests speak the beta dialect (docs/protocol/beta.md); tests/test_events_ga.py covers GA.
 decode_server_event = functools.partial(_events.decode_server_event, dialect="beta")

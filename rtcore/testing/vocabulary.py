@@ -1,4 +1,4 @@
-"""Hypothesis strategies derived from the vocabulary's own type information.
+"""Hypothesis strategies for single events, derived from the vocabulary's own type information.
 
 ``events_of(cls)`` builds arbitrary valid instances of any event or object
 class by walking ``msgspec.inspect`` type info, so every field of every event
@@ -10,6 +10,16 @@ names, and valid messages with random edits.
 
 from __future__ import annotations
 
+__all__ = [
+    "JSON_VALUES",
+    "any_event",
+    "events_of",
+    "ga_client_events",
+    "ga_server_events",
+    "json_objects",
+    "mutations",
+]
+
 import json
 from collections.abc import Iterable
 from functools import cache
@@ -18,8 +28,8 @@ from typing import Any
 import msgspec.inspect as mi
 from hypothesis import strategies as st
 
-from rtcore.events import UNSET, ga
-from rtcore.events.beta import CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES
+from ..events import UNSET, ga
+from ..events.beta import CLIENT_EVENT_TYPES, SERVER_EVENT_TYPES
 
 JSON_SCALARS = st.one_of(
     st.none(),
@@ -65,13 +75,18 @@ def _strategy(t: mi.Type) -> st.SearchStrategy[Any]:
     raise NotImplementedError(repr(t))
 
 
+def _deferred(t: mi.Type) -> st.SearchStrategy[Any]:
+    """``t``'s strategy, built when first drawn (the vocabulary's types refer to each other)."""
+    return st.deferred(lambda: _strategy(t))
+
+
 @cache
 def _struct_strategy(cls: type) -> st.SearchStrategy[Any]:
     info = mi.type_info(cls)
     assert isinstance(info, mi.StructType)
     kwargs: dict[str, st.SearchStrategy[Any]] = {}
     for field in info.fields:
-        value = st.deferred(lambda t=field.type: _strategy(t))
+        value = _deferred(field.type)
         kwargs[field.name] = value if field.required else st.one_of(st.just(UNSET), value)
     return st.builds(cls, **kwargs)
 
@@ -83,7 +98,7 @@ def events_of(cls: type) -> st.SearchStrategy[Any]:
 
 def any_event(classes: Iterable[type]) -> st.SearchStrategy[Any]:
     """Arbitrary valid instances of any of ``classes`` (in wire-type order, so shrinking is stable)."""
-    ordered = sorted(classes, key=lambda c: (c.type, c.__module__))
+    ordered = sorted(classes, key=lambda c: (getattr(c, "type", ""), c.__module__))
     return st.one_of([events_of(c) for c in ordered])
 
 
