@@ -1,4 +1,4 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace.
+"""The ``rtcore`` command line: ``serve`` an endpoint, ``demo``, ``replay`` a trace, ``loadtest``.
 
 ``main(argv)`` returns the exit status. A mistake of the user's is one line on
 stderr naming what is wrong, never a traceback: an option out of range (argparse,
@@ -29,6 +29,7 @@ from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
 
 from .demo import run_demo
+from .loadtest_cli import add_loadtest_parser, run_loadtest
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
@@ -206,6 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="auto",
         help="the trace's dialect; auto decides from the event names (default: auto)",
     )
+    add_loadtest_parser(commands)
     args = parser.parse_args(argv)
     closed = False
     status = 0
@@ -214,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _replay(args.file, args.json, args.dialect)
         elif args.command == "serve":
             status = _run_server(args)
+        elif args.command == "loadtest":
+            status = run_loadtest(args)
         else:
             trio.run(run_demo)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush

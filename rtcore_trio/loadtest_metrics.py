@@ -28,6 +28,7 @@ marked as such (``GENERATOR_LAG_P99`` or ``GENERATOR_CPU``).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -44,6 +45,8 @@ __all__ = [
     "Recorder",
     "SessionTimeline",
     "counts_line",
+    "HISTOGRAM_EDGES_MS",
+    "histogram",
 ]
 
 METRICS = ("handshake", "speech_stopped", "first_delta", "first_audio", "response")
@@ -66,6 +69,18 @@ _DELTAS = frozenset(
     }
 )
 _AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
+
+
+HISTOGRAM_EDGES_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+"""Upper edges of the distributions' bins in ms (the last bin holds everything slower)."""
+
+
+def histogram(samples: Iterable[float]) -> list[int]:
+    """How many of ``samples`` (seconds) fall in each bin of ``HISTOGRAM_EDGES_MS``, plus one."""
+    counts = [0] * (len(HISTOGRAM_EDGES_MS) + 1)
+    for seconds in samples:
+        counts[bisect.bisect_left(HISTOGRAM_EDGES_MS, seconds * 1000)] += 1
+    return counts
 
 
 @dataclass(frozen=True)
@@ -174,6 +189,10 @@ class Recorder:
         lag = percentiles(self.lag)
         return {
             "latency_ms": overall,
+            "histograms": {
+                "edges_ms": list(HISTOGRAM_EDGES_MS),
+                **{m: histogram(s) for m, s in self.samples.items()},
+            },
             "errors": dict(self.errors.most_common()),
             "close_codes": {str(c): n for c, n in sorted(self.close_codes.items())},
             "rejected": {str(c): n for c, n in sorted(self.rejected.items())},
@@ -249,12 +268,12 @@ class SessionTimeline:
 
     def rejected(self, now: float, status: int) -> None:
         self.recorder.rejected[status] += 1
-        self._error(now, f"http_{status}")
+        self.error(now, f"http_{status}")
 
     def failed(self, now: float, reason: str) -> None:
         """The connection could not be made or its handshake not understood."""
         self.recorder.failed[reason] += 1
-        self._error(now, reason)
+        self.error(now, reason)
 
     def closed(self, now: float, code: int, by_server: bool) -> None:
         """The connection ended; ``by_server`` when the generator did not start the close."""
@@ -264,7 +283,7 @@ class SessionTimeline:
         if by_server:
             self.recorder.close_codes[code] += 1
             if code not in (1000, 1001):
-                self._error(now, f"close_{code}")
+                self.error(now, f"close_{code}")
         if self.up:
             self.up = False
             self.recorder._up(now, -1)
@@ -308,14 +327,15 @@ class SessionTimeline:
                 self._created = None
             self._turn_end = None
         elif kind == "error":
-            self._error(now, error_code or "unknown")
+            self.error(now, error_code or "unknown")
 
     def timed_out(self, now: float, what: str) -> None:
         """The generator gave up waiting for ``what`` (counted as an error of its own)."""
-        self._error(now, f"timeout_{what}")
+        self.error(now, f"timeout_{what}")
         self._turn_end = None
 
-    def _error(self, now: float, code: str) -> None:
+    def error(self, now: float, code: str) -> None:
+        """Count an error of ``code`` (also the generator's own: a frame it could not send)."""
         self.errors[code] += 1
         self.recorder.errors[code] += 1
         self.recorder.at(now).errors += 1

@@ -107,3 +107,12 @@ def test_no_bottleneck_verdict_and_bad_interval() -> None:
     assert "kept its schedule" in rec.summary()["generator"]["verdict"]
     with pytest.raises(ValueError, match="interval"):
         Recorder(start=0.0, interval=0)
+
+
+def test_histogram_bins_by_upper_edge() -> None:
+    from rtcore_trio.loadtest_metrics import HISTOGRAM_EDGES_MS, histogram
+
+    counts = histogram([0.0005, 0.001, 0.0011, 0.3, 99.0])
+    assert len(counts) == len(HISTOGRAM_EDGES_MS) + 1
+    assert counts[0] == 2 and counts[1] == 1  # 0.5 ms and 1 ms in the first bin, 1.1 ms next
+    assert counts[HISTOGRAM_EDGES_MS.index(500)] == 1 and counts[-1] == 1

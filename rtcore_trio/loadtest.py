@@ -1,0 +1,480 @@
+"""``rtcore loadtest``: N concurrent Realtime sessions against an endpoint, measured.
+
+Each session is a ``rtcore.wire.ClientConnection`` (the sans-IO client: it
+checks every event it sends and decodes every event it gets, in either
+dialect) over a plain TCP socket, read by one small trio task that calls
+``os.read`` when the socket is readable, as ``benchmarks/bench_e2e.py`` does:
+trio's stream wrapper costs more than a load generator can afford. Audio is
+paced in real time by a few shared ``Pacer`` tasks, each sending one frame to
+each of its sessions every ``frame_ms`` on the audio clock (a microphone's
+pace), so that a thousand sessions cost a few timers, not a thousand; the
+frames are built once per scenario turn and shared by every session.
+
+What is measured, and how, is ``rtcore_trio.loadtest_metrics`` (sans-IO); what
+the users say is ``rtcore_trio.loadtest_scenario``. The generator never opens
+more than ``sessions`` connections (one each, no reconnect) and stops by
+itself ``duration`` seconds after the first session started; then it closes
+every session with 1000 and waits a moment for the close handshakes. A
+server that refuses, fails or drops sessions is counted (HTTP status, error
+codes, close codes), never a crash of the generator.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import TextMessage
+
+from rtcore import events as ev
+from rtcore.errors import LocalProtocolError, ProtocolError
+from rtcore.wire import ClientConnection, Connected, ConnectionClosed, HandshakeFailed, Rejected
+
+from .loadtest_metrics import Recorder, SessionTimeline, percentiles
+from .loadtest_scenario import Scenario, Turn
+
+__all__ = ["LoadOptions", "run_load", "client_frame", "write_fd", "PACER_GROUPS"]
+
+PACER_GROUPS = 20
+"""Pacing tasks at most; their ticks are spread over the frame period so sends do not bunch."""
+RATE = 24000
+
+
+def client_frame(event: ev.EventBase) -> bytes:
+    """One masked client text frame carrying ``event``, built without a session's checks.
+
+    For frames sent many times over (audio appends): any mask key is as good
+    as another, so one frame serves every session and every send.
+    """
+    return Connection(ConnectionType.CLIENT).send(TextMessage(data=ev.encode_event(event).decode()))
+
+
+async def write_fd(fd: int, data: bytes) -> None:
+    """Write ``data`` to a non-blocking socket, waiting only when the kernel's buffer is full."""
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(fd)
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """One run's parameters (what ``rtcore loadtest`` takes on its command line)."""
+
+    url: str
+    sessions: int
+    duration: float
+    scenario: Scenario
+    ramp: float = 0.0
+    dialect: ev.Dialect = "ga"
+    api_key: str | None = None
+    frame_ms: int = 20
+    interval: float = 1.0
+    turn_timeout: float = 30.0
+    silence_duration_ms: int = 200
+
+    def __post_init__(self) -> None:
+        if self.sessions < 1:
+            raise ValueError(f"--sessions must be at least 1, not {self.sessions}")
+        if not self.duration > 0 or self.ramp < 0 or self.ramp > self.duration:
+            raise ValueError("--duration must be positive and --ramp from 0 to the duration")
+        if not 10 <= self.frame_ms <= 1000 or self.frame_ms % 10:
+            raise ValueError(
+                f"--frame-ms must be a multiple of 10 from 10 to 1000: {self.frame_ms}"
+            )
+        if not self.url.startswith("ws://"):
+            raise ValueError(f"the URL must be ws:// (wss:// is not supported yet): {self.url}")
+        ClientConnection(self.url)  # the URL's other checks (host, port)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "sessions": self.sessions,
+            "duration_s": self.duration,
+            "ramp_s": self.ramp,
+            "scenario": self.scenario.name,
+            "turns": [t.kind for t in self.scenario.turns],
+            "dialect": self.dialect,
+            "frame_ms": self.frame_ms,
+            "interval_s": self.interval,
+            "silence_duration_ms": self.silence_duration_ms,
+        }
+
+
+# -- audio on the audio clock ---------------------------------------------------------------------
+
+
+@dataclass
+class _Playing:
+    """A session's audio under way: its frames, where it is, and who waits for the end."""
+
+    session: _Session
+    frames: list[bytes]
+    speech_frames: int
+    done: trio.Event = field(default_factory=trio.Event)
+    position: int = 0
+
+
+class Pacer:
+    """Sends every playing session its next frame each ``frame_s``, in ``PACER_GROUPS`` groups."""
+
+    def __init__(self, recorder: Recorder, frame_s: float, groups: int) -> None:
+        self.recorder = recorder
+        self.frame_s = frame_s
+        self.groups: list[dict[int, _Playing]] = [{} for _ in range(groups)]
+
+    def play(self, session: _Session, frames: list[bytes], speech_frames: int) -> trio.Event:
+        playing = _Playing(session, frames, speech_frames)
+        self.groups[session.timeline.index % len(self.groups)][session.timeline.index] = playing
+        return playing.done
+
+    async def run(self, group: int, start: float) -> None:
+        mine = self.groups[group]
+        phase = start + self.frame_s * group / len(self.groups)
+        n = 0
+        while True:
+            due = phase + n * self.frame_s
+            n += 1
+            await trio.sleep_until(due)
+            late = 0.0
+            for key, playing in list(mine.items()):
+                session = playing.session
+                now = trio.current_time()
+                late = now - due
+                if playing.position == playing.speech_frames:
+                    session.timeline.speech_ended(now)
+                if not session.send_now(playing.frames[playing.position]):
+                    # The server has not taken the last frames yet: a microphone does not
+                    # wait, so this frame is lost, and counted (the server's fault, not ours).
+                    session.timeline.error(now, "audio_send_blocked")
+                playing.position += 1
+                if playing.position == len(playing.frames) or session.closed:
+                    del mine[key]
+                    playing.done.set()
+            if mine:
+                # The last frame of the tick left latest: that is the tick's lag.
+                self.recorder.frame_lag(trio.current_time(), late)
+
+
+def audio_frames(audio: bytes, silence_ms: int, frame_ms: int) -> tuple[list[bytes], int]:
+    """The frames of one audio turn (speech, then silence) and how many of them are speech."""
+    size = RATE * 2 * frame_ms // 1000
+    speech = [audio[i : i + size] for i in range(0, len(audio), size)]
+    silence = [bytes(size)] * max(1, -(-silence_ms // frame_ms))
+    cache: dict[bytes, bytes] = {}
+    frames = []
+    for chunk in speech + silence:
+        if chunk not in cache:
+            cache[chunk] = client_frame(ev.InputAudioBufferAppend(audio=chunk))
+        frames.append(cache[chunk])
+    return frames, len(speech)
+
+
+# -- one session ----------------------------------------------------------------------------------
+
+
+class _Session:
+    def __init__(self, run: _Run, timeline: SessionTimeline) -> None:
+        self.run = run
+        self.timeline = timeline
+        self.conn = ClientConnection(
+            run.options.url, api_key=run.options.api_key, dialect=run.options.dialect
+        )
+        self.fd = -1
+        self.stream: trio.SocketStream | None = None
+        self.settled = trio.Event()  # the handshake is over, one way or the other
+        self.changed = trio.Event()  # set on every response.done and on close
+        self.done_count = 0
+        self.calls: list[str] = []  # call_ids of the last response's function calls
+        self.closed = False
+        self.closing = False
+        self._writing = False
+        self._idle = trio.Event()
+
+    def send_now(self, data: bytes) -> bool:
+        """Write ``data`` without waiting, unless an earlier write is still under way (False).
+
+        When the kernel takes only part of it, the rest goes out from a task of
+        its own, ahead of anything written later.
+        """
+        if self.closed:
+            return True
+        if self._writing:
+            return False
+        try:
+            sent = os.write(self.fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return True  # the reader sees the end of the connection
+        if sent < len(data):
+            self._writing = True
+            self._idle = trio.Event()
+            self.run.nursery.start_soon(self._finish, data[sent:])
+        return True
+
+    async def _finish(self, rest: bytes) -> None:
+        try:
+            await write_fd(self.fd, rest)
+        except OSError:
+            pass  # the reader sees the end of the connection
+        finally:
+            self._writing = False
+            self._idle.set()
+
+    async def write(self, data: bytes) -> None:
+        """Write ``data``, after any write under way."""
+        while not self.send_now(data):
+            await self._idle.wait()
+
+    async def send(self, event: ev.ClientEvent) -> None:
+        try:
+            data = self.conn.send(event)
+        except LocalProtocolError as err:
+            self.timeline.error(trio.current_time(), f"refused_by_client_{err.code}")
+            return
+        await self.write(data)
+
+    async def read(self) -> None:
+        """Everything the server sends, until the connection ends."""
+        while not self.conn.closed:
+            try:
+                await trio.lowlevel.wait_readable(self.fd)
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            self.conn.receive_data(data)
+            now = trio.current_time()
+            for event in self.conn.events():
+                self._take(now, event)
+            out = self.conn.data_to_send()
+            if out:
+                await self.write(out)
+            if not data:
+                break
+        if not self.closed:  # the transport ended without a close handshake
+            self._close(trio.current_time(), 1006, True)
+
+    def _take(self, now: float, event: Any) -> None:
+        if isinstance(event, ev.ServerEvent):
+            kind = event.type
+            code = None
+            if isinstance(event, ev.ErrorEvent):
+                code = event.error.code if isinstance(event.error.code, str) else event.error.type
+            self.timeline.event(now, kind, code)
+            if kind == "response.done":
+                self._response_done(event)
+        elif isinstance(event, ev.UnknownEvent):
+            self.timeline.event(now, str(event.payload.get("type", "unknown")))
+        elif isinstance(event, ProtocolError):
+            self.timeline.event(now, "error", f"protocol_{event.code}")
+        elif isinstance(event, Connected):
+            self.timeline.connected(now)
+            self.settled.set()
+        elif isinstance(event, Rejected):
+            self.timeline.rejected(now, event.status_code)
+            self._close(now, None, True)
+        elif isinstance(event, HandshakeFailed):
+            self.timeline.failed(now, "handshake_failed")
+            self._close(now, None, True)
+        elif isinstance(event, ConnectionClosed):
+            self._close(now, event.code, event.initiator != "local" or not self.closing)
+
+    def _response_done(self, event: Any) -> None:
+        output = getattr(getattr(event, "response", None), "output", None) or ()
+        self.calls = [
+            str(item.call_id) for item in output if getattr(item, "type", "") == "function_call"
+        ]
+        self.done_count += 1
+        self.changed.set()
+        self.changed = trio.Event()
+
+    def _close(self, now: float, code: int | None, by_server: bool) -> None:
+        if code is not None:
+            self.timeline.closed(now, code, by_server)
+        self.closed = True
+        self.settled.set()
+        self.changed.set()
+
+    async def until_done(self, count: int) -> bool:
+        """Wait for the ``count``-th ``response.done``; False on timeout or close."""
+        with trio.move_on_after(self.run.options.turn_timeout):
+            while self.done_count < count and not self.closed:
+                await self.changed.wait()
+            return not self.closed and self.done_count >= count
+        self.timeline.timed_out(trio.current_time(), "response")
+        return False
+
+
+# -- the run ---------------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, options: LoadOptions, recorder: Recorder, nursery: trio.Nursery) -> None:
+        self.options = options
+        self.recorder = recorder
+        self.nursery = nursery
+        groups = min(PACER_GROUPS, options.sessions)
+        self.pacer = Pacer(recorder, options.frame_ms / 1000, groups)
+        self.frames = {
+            i: audio_frames(t.audio, options.scenario.silence_ms, options.frame_ms)
+            for i, t in enumerate(options.scenario.turns)
+            if t.audio is not None
+        }
+        self.sessions: list[_Session] = []
+
+    def session_update(self) -> ev.ClientEvent:
+        o, s = self.options, self.options.scenario
+        vad = {"type": "server_vad", "silence_duration_ms": o.silence_duration_ms}
+        transcription = {"model": "whisper-1"}
+        session: dict[str, Any]
+        if o.dialect == "ga":
+            session = {
+                "type": "realtime",
+                "audio": {"input": {"turn_detection": vad, "transcription": transcription}},
+            }
+        else:
+            session = {"turn_detection": vad, "input_audio_transcription": transcription}
+        if s.tools:
+            session["tools"] = list(s.tools)
+        return _client_event({"type": "session.update", "session": session}, o.dialect)
+
+    async def session(self, session: _Session, start_at: float) -> None:
+        await trio.sleep_until(start_at)
+        timeline, url = session.timeline, session.conn
+        timeline.connecting(trio.current_time())
+        try:
+            with trio.fail_after(self.options.turn_timeout):
+                session.stream = await trio.open_tcp_stream(url.host, url.port)
+        except (OSError, trio.TooSlowError) as err:
+            reason = "connect_timeout" if isinstance(err, trio.TooSlowError) else "connect_failed"
+            timeline.failed(trio.current_time(), reason)
+            return
+        session.fd = session.stream.socket.fileno()
+        self.nursery.start_soon(session.read)
+        await session.write(session.conn.data_to_send())
+        await session.settled.wait()
+        if session.closed:
+            return
+        await session.send(self.session_update())
+        while not session.closed:
+            for index, turn in enumerate(self.options.scenario.turns):
+                if session.closed or not await self.turn(session, index, turn):
+                    break
+                await trio.sleep(turn.think_s)
+
+    async def turn(self, session: _Session, index: int, turn: Turn) -> bool:
+        dialect = self.options.dialect
+        if turn.audio is not None:
+            frames, speech = self.frames[index]
+            count = session.done_count + 1
+            await self.pacer.play(session, frames, speech).wait()
+            return await session.until_done(count)
+        assert turn.say is not None
+        await session.send(_client_event(_user_text(turn.say), dialect))
+        if not await self._respond(session):
+            return False
+        if turn.tool_output is None:
+            return True
+        for call_id in session.calls:
+            output = {
+                "type": "function_call_output",
+                "call_id": call_id,
+                "output": turn.tool_output,
+            }
+            item = {"type": "conversation.item.create", "item": output}
+            await session.send(_client_event(item, dialect))
+        return await self._respond(session)
+
+    async def _respond(self, session: _Session) -> bool:
+        count = session.done_count + 1
+        session.timeline.request_sent(trio.current_time())
+        await session.send(_client_event({"type": "response.create"}, self.options.dialect))
+        return await session.until_done(count)
+
+    async def monitor(self, progress: Callable[[dict[str, Any]], None] | None) -> None:
+        """Every interval: the generator's CPU share, and a progress report."""
+        interval = self.options.interval
+        cpu, wall = time.process_time(), trio.current_time()
+        while True:
+            await trio.sleep_until(wall + interval)
+            now = trio.current_time()
+            share = (time.process_time() - cpu) / (now - wall)
+            cpu, wall = time.process_time(), now
+            self.recorder.cpu(now, share)
+            if progress is not None:
+                progress(self.status(now))
+
+    def status(self, now: float) -> dict[str, Any]:
+        r = self.recorder
+        last = r.at(now - r.interval)
+        delta = percentiles(last.samples.get("first_delta", []))
+        return {
+            "elapsed_s": round(now - r.start, 1),
+            "sessions_up": r.up,
+            "sessions": self.options.sessions,
+            "events_per_s": round(last.events / r.interval),
+            "p99_first_delta_ms": None if delta is None else round(delta.p99 * 1000, 1),
+            "errors": sum(r.errors.values()),
+            "cpu": last.cpu,
+            "generator_bound": last.generator_bound(),
+        }
+
+
+def _user_text(text: str) -> dict[str, Any]:
+    content = [{"type": "input_text", "text": text}]
+    item = {"type": "message", "role": "user", "content": content}
+    return {"type": "conversation.item.create", "item": item}
+
+
+def _client_event(data: dict[str, Any], dialect: ev.Dialect) -> ev.ClientEvent:
+    event = ev.decode_client_event(json.dumps(data), dialect=dialect, strict=True)
+    assert not isinstance(event, ev.UnknownEvent), data
+    return event
+
+
+async def run_load(
+    options: LoadOptions, progress: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Run the load; the parameters and every figure, ready for JSON."""
+    start = trio.current_time()
+    recorder = Recorder(start, options.interval)
+    async with trio.open_nursery() as nursery:
+        run = _Run(options, recorder, nursery)
+        nursery.start_soon(run.monitor, progress)
+        for group in range(len(run.pacer.groups)):
+            nursery.start_soon(run.pacer.run, group, start)
+        with trio.move_on_at(start + options.duration):
+            async with trio.open_nursery() as users:
+                for i in range(options.sessions):
+                    session = _Session(run, recorder.session())
+                    run.sessions.append(session)
+                    at = start + options.ramp * i / options.sessions
+                    users.start_soon(run.session, session, at)
+        for session in run.sessions:
+            session.closing = True
+            if session.conn.accepted and not session.closed:
+                data = session.conn.close(1000)
+                if data:
+                    nursery.start_soon(session.write, data)
+        with trio.move_on_after(2.0):
+            for session in run.sessions:
+                if session.conn.accepted:
+                    await session.settled.wait()
+                    while not session.closed:
+                        await session.changed.wait()
+        nursery.cancel_scope.cancel()
+    for session in run.sessions:
+        if session.stream is not None:
+            await trio.aclose_forcefully(session.stream)
+    return {"parameters": options.to_dict(), **recorder.summary()}
