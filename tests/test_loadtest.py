@@ -1,0 +1,287 @@
+"""``rtcore loadtest`` end to end, against ``rtcore serve`` on loopback (a few sessions, seconds).
+
+Each scenario runs against an in-process ``RealtimeServer`` with the echo
+backend and must give its figures with no error; an overloaded or failing
+server (connections refused with HTTP 503, sessions expired, a port nobody
+listens on, a server that hangs up during the handshake) is counted in the
+result, never a crash of the generator. The command line runs once against
+a real ``rtcore serve`` process and writes JSON, CSV and the HTML report.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+
+from rtcore_sim import load_backend
+from rtcore_trio.cli import main
+from rtcore_trio.loadtest import LoadOptions, audio_frames, run_load
+from rtcore_trio.loadtest_scenario import load_scenario, parse_scenario
+from rtcore_trio.server import RealtimeServer
+
+
+def _load(scenario: str, sessions: int = 2, duration: float = 2.5, **server: Any) -> Any:
+    """Run a load against an in-process echo server; the result (and the progress reports)."""
+    reports: list[dict[str, Any]] = []
+    dialect = server.pop("dialect", "ga")
+
+    async def main() -> dict[str, Any]:
+        backend, transcriber = load_backend("echo", realtime=False)
+        srv = RealtimeServer(backend, transcriber=transcriber, **server)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(srv.serve, "127.0.0.1", 0)
+            options = LoadOptions(
+                url=f"ws://127.0.0.1:{srv.port}/v1/realtime",
+                sessions=sessions,
+                duration=duration,
+                scenario=load_scenario(scenario),
+                dialect=dialect,
+                turn_timeout=5.0,
+            )
+            with trio.fail_after(duration + 10):
+                result = await run_load(options, reports.append)
+            nursery.cancel_scope.cancel()
+        return result
+
+    result = trio.run(main)
+    json.dumps(result)  # everything in it is JSON
+    return result, reports
+
+
+def _clean(result: dict[str, Any], sessions: int = 2) -> None:
+    assert result["errors"] == {} and result["failed"] == {} and result["rejected"] == {}
+    assert result["close_codes"] == {} and result["dropped"] == 0
+    assert [s["close_code"] for s in result["sessions"]] == [1000] * sessions
+    assert result["latency_ms"]["handshake"]["count"] == sessions
+
+
+def test_text_scenario() -> None:
+    result, reports = _load("text")
+    _clean(result)
+    lat = result["latency_ms"]
+    assert lat["first_delta"]["count"] >= 4 and lat["response"]["count"] >= 4
+    assert lat["speech_stopped"] is None  # no audio was sent
+    assert result["events"]["response.done"] == sum(s["responses"] for s in result["sessions"])
+    assert reports and reports[0]["sessions_up"] == 2 and reports[0]["events_per_s"] > 0
+    assert result["parameters"]["scenario"] == "text" and result["intervals"]
+
+
+def test_audio_scenario_server_vad_fires() -> None:
+    result, _ = _load("audio")
+    _clean(result)
+    lat = result["latency_ms"]
+    assert lat["speech_stopped"]["count"] == 2
+    # server VAD waits 200 ms of silence: the latency cannot be much less (a frame's worth).
+    assert 170 <= lat["speech_stopped"]["p50"] < 1000
+    assert lat["first_audio"]["count"] == 2 and lat["first_delta"]["count"] == 2
+    assert result["events"]["input_audio_buffer.speech_started"] >= 2
+    assert result["generator"]["lag_ms"]["count"] > 50  # every 20 ms tick with audio under way
+    assert result["generator"]["bound_intervals"] == []
+
+
+def test_tools_scenario_answers_the_call() -> None:
+    result, _ = _load("tools")
+    _clean(result)
+    assert result["events"]["response.function_call_arguments.done"] >= 2
+    # per turn: the call, then the answer that reads the output back
+    assert all(s["responses"] >= 2 for s in result["sessions"])
+    assert (
+        result["events"]["response.done"]
+        == 2 * result["events"]["response.function_call_arguments.done"]
+    )
+
+
+def test_mixed_scenario_in_beta() -> None:
+    result, _ = _load("mixed", dialect="beta", duration=3.0)
+    _clean(result)
+    assert "response.audio.delta" in result["events"]
+    assert "response.output_audio.delta" not in result["events"]
+    assert result["latency_ms"]["speech_stopped"]["count"] == 2
+
+
+def test_refused_connections_are_counted() -> None:
+    result, _ = _load("text", sessions=3, duration=1.5, max_connections=1)
+    assert result["rejected"] == {"503": 2}
+    assert result["errors"]["http_503"] == 2
+    assert result["latency_ms"]["handshake"]["count"] == 1
+
+
+def test_expired_sessions_are_counted() -> None:
+    result, _ = _load("text", duration=2.5, max_session_seconds=1.0)
+    assert result["errors"]["session_expired"] == 2
+    assert result["close_codes"] == {"1001": 2}
+    assert result["latency_ms"]["first_delta"]["count"] >= 2  # answers before the end
+
+
+def _run_against(url: str, sessions: int = 2) -> dict[str, Any]:
+    options = LoadOptions(url=url, sessions=sessions, duration=1.0, scenario=load_scenario("text"))
+    return dict(trio.run(run_load, options))
+
+
+def test_nobody_listening() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        result = _run_against(f"ws://127.0.0.1:{port}/v1/realtime")
+    assert result["failed"] == {"connect_failed": 2}
+
+
+def test_a_server_that_hangs_up_in_the_handshake() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        async def run() -> dict[str, Any]:
+            async def hang_up() -> None:
+                for _ in range(2):
+                    conn, _ = await trio.to_thread.run_sync(listener.accept)
+                    conn.close()
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(hang_up)
+                options = LoadOptions(
+                    url=f"ws://127.0.0.1:{port}/",
+                    sessions=2,
+                    duration=1.0,
+                    scenario=load_scenario("text"),
+                )
+                return await run_load(options)
+
+        result = trio.run(run)
+    assert result["failed"] == {"handshake_failed": 2}
+
+
+def test_options_are_checked() -> None:
+    text = load_scenario("text")
+    for bad, match in [
+        (dict(sessions=0), "--sessions"),
+        (dict(duration=0.0), "--duration"),
+        (dict(ramp=5.0), "--ramp"),
+        (dict(frame_ms=15), "--frame-ms"),
+        (dict(url="wss://example.com/"), "wss://"),
+        (dict(url="ws:///nohost"), "no host"),
+    ]:
+        kwargs: dict[str, Any] = dict(url="ws://127.0.0.1:1/", sessions=1, duration=1.0)
+        kwargs.update(bad)
+        with pytest.raises(ValueError, match=match):
+            LoadOptions(scenario=text, **kwargs)
+
+
+def test_audio_frames_are_speech_then_silence() -> None:
+    frames, speech = audio_frames(b"\x01\x00" * 24000, silence_ms=300, frame_ms=20)
+    assert speech == 50 and len(frames) == 50 + 15
+    assert frames[-1] is frames[-2]  # built once, shared
+
+
+# -- scenarios --------------------------------------------------------------------------------------
+
+
+def test_scenario_files(tmp_path: Path) -> None:
+    wav = tmp_path / "hello.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(b"\x10\x00" * 2400)
+    path = tmp_path / "s.json"
+    turns = [{"wav": "hello.wav", "think_s": 0}, {"say": "hi"}, {"speak_ms": 200}]
+    path.write_text(json.dumps({"turns": turns, "think_s": 1}))
+    scenario = load_scenario(str(path))
+    assert [t.kind for t in scenario.turns] == ["audio", "text", "audio"]
+    assert scenario.turns[0].audio == b"\x10\x00" * 2400 and scenario.turns[0].think_s == 0
+    assert scenario.turns[1].think_s == 1 and scenario.tools == ()
+    assert load_scenario("tools").tools[0]["name"] == "get_weather"
+
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x00" * 400)
+    with pytest.raises(ValueError, match="16000 Hz, 2 channel"):
+        load_scenario(str(path))
+
+
+@pytest.mark.parametrize(
+    ("data", "match"),
+    [
+        ({}, "non-empty list of turns"),
+        ({"turns": []}, "non-empty list of turns"),
+        ({"turns": [{"say": "x"}], "extra": 1}, "unknown scenario keys"),
+        ({"turns": [{"say": "x", "speak_ms": 100}]}, "turn 1: give exactly one"),
+        ({"turns": [{"say": "x"}, {"shout": "y"}]}, "turn 2: unknown keys"),
+        ({"turns": [{"speak_ms": 100, "tool_output": "{}"}]}, "tool_output goes with say"),
+        ({"turns": [{"say": ""}]}, "non-empty string"),
+        ({"turns": [{"speak_ms": 5}]}, "speak_ms must be"),
+        ({"turns": [{"say": "x"}], "think_s": -1}, "think_s must be"),
+        ({"turns": [{"wav": "missing.wav"}]}, "cannot read"),
+    ],
+)
+def test_bad_scenarios_are_named(data: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        parse_scenario(data, "s.json", Path("/nonexistent"))
+
+
+# -- the command line, against a real `rtcore serve` ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rtcore_trio.cli", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "rtcore serve did not start"
+                time.sleep(0.05)
+        yield f"ws://127.0.0.1:{port}/v1/realtime"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_command_line_writes_json_csv_html(
+    served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, table, report = tmp_path / "r.json", tmp_path / "r.csv", tmp_path / "r.html"
+    argv = ["loadtest", served, "--sessions", "3", "--duration", "2.5", "--ramp", "0.5"]
+    argv += ["--out", str(out), "--csv", str(table), "--html", str(report)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "sessions 3/3" in printed  # a plain progress line (stdout is not a terminal)
+    assert "\r" not in printed
+    assert "first_delta" in printed and "the generator kept its schedule" in printed
+    result = json.loads(out.read_text())
+    assert result["parameters"]["sessions"] == 3 and result["parameters"]["scenario"] == "mixed"
+    assert result["errors"] == {}
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == len(result["intervals"]) and "first_delta_p99_ms" in rows[0]
+    assert report.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_command_line_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loadtest", "ws://127.0.0.1:1/", "--scenario", str(tmp_path / "no.json")]) == 2
+    assert "not one of text, audio, tools, mixed" in capsys.readouterr().err
+    assert main(["loadtest", "http://127.0.0.1:1/"]) == 2
+    assert "ws://" in capsys.readouterr().err
