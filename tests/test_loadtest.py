@@ -96,10 +96,9 @@ def test_tools_scenario_answers_the_call() -> None:
     assert result["events"]["response.function_call_arguments.done"] >= 2
     # per turn: the call, then the answer that reads the output back
     assert all(s["responses"] >= 2 for s in result["sessions"])
-    assert (
-        result["events"]["response.done"]
-        == 2 * result["events"]["response.function_call_arguments.done"]
-    )
+    calls = result["events"]["response.function_call_arguments.done"]
+    # the run may end between a call and its answer: at most one per session
+    assert 2 * calls - 2 <= result["events"]["response.done"] <= 2 * calls
 
 
 def test_mixed_scenario_in_beta() -> None:
