@@ -452,15 +452,17 @@ async def run_load(
     async with trio.open_nursery() as nursery:
         run = _Run(options, recorder, nursery)
         nursery.start_soon(run.monitor, progress)
-        for group in range(len(run.pacer.groups)):
-            nursery.start_soon(run.pacer.run, group, start)
         with trio.move_on_at(start + options.duration):
-            async with trio.open_nursery() as users:
-                for i in range(options.sessions):
-                    session = _Session(run, recorder.session())
-                    run.sessions.append(session)
-                    at = start + options.ramp * i / options.sessions
-                    users.start_soon(run.session, session, at)
+            async with trio.open_nursery() as paced:  # audio stops with the run
+                for group in range(len(run.pacer.groups)):
+                    paced.start_soon(run.pacer.run, group, start)
+                async with trio.open_nursery() as users:
+                    for i in range(options.sessions):
+                        session = _Session(run, recorder.session())
+                        run.sessions.append(session)
+                        at = start + options.ramp * i / options.sessions
+                        users.start_soon(run.session, session, at)
+                paced.cancel_scope.cancel()  # every session ended before the duration
         for session in run.sessions:
             session.closing = True
             if session.conn.accepted and not session.closed:
