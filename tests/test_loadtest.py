@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -284,3 +285,25 @@ def test_command_line_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "not one of text, audio, tools, mixed" in capsys.readouterr().err
     assert main(["loadtest", "http://127.0.0.1:1/"]) == 2
     assert "ws://" in capsys.readouterr().err
+
+
+# -- the page that documents it ---------------------------------------------------------------------
+
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "guide" / "loadtest.md"
+
+
+def test_the_page_names_every_option_and_no_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["loadtest", "--help"])
+    options = set(re.findall(r"--[a-z][a-z-]*", capsys.readouterr().out)) - {"--help"}
+    text = PAGE.read_text()
+    documented = set(re.findall(r"`(--[a-z][a-z-]*)", text))
+    assert documented == options
+
+
+def test_the_pages_scenario_loads(tmp_path: Path) -> None:
+    text = PAGE.read_text()
+    (block,) = [b for b in re.findall(r"```text\n(.*?)```", text, re.S) if '"turns"' in b]
+    path = tmp_path / "scenario.json"
+    path.write_text(block)
+    assert [t.kind for t in load_scenario(str(path)).turns] == ["text", "audio", "tool"]
