@@ -156,7 +156,7 @@ def test_python_example_runs(code: str, rtcore_url: str) -> None:
 @pytest.mark.parametrize("code", JSON_BLOCKS)
 def test_json_example_is_a_scenario(code: str, tmp_path: Path) -> None:
     # Outside the protocol pages, JSON examples are scenarios for `rtcore serve --backend script:FILE`.
-    from rtcore_trio.backends import load_backend
+    from rtcore_sim import load_backend
 
     scenario = tmp_path / "scenario.json"
     scenario.write_text(code)
