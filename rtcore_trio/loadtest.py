@@ -44,6 +44,7 @@ __all__ = ["LoadOptions", "run_load", "client_frame", "write_fd", "PACER_GROUPS"
 PACER_GROUPS = 20
 """Pacing tasks at most; their ticks are spread over the frame period so sends do not bunch."""
 RATE = 24000
+_AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
 
 
 def client_frame(event: ev.EventBase) -> bytes:
@@ -193,7 +194,13 @@ class _Session:
         self.settled = trio.Event()  # the handshake is over, one way or the other
         self.changed = trio.Event()  # set on every response.done and on close
         self.done_count = 0
+        self.created_count = 0
         self.calls: list[str] = []  # call_ids of the last response's function calls
+        # The audio of the latest response: its item, when it began, how much came (ms).
+        self.audio_item: str | None = None
+        self.audio_began: float | None = None
+        self.audio_ms = 0.0
+        self.interrupting = False  # speaking over an answer: truncate it on speech_started
         self.closed = False
         self.closing = False
         self._writing = False
@@ -274,6 +281,13 @@ class _Session:
             self.timeline.event(now, kind, code)
             if kind == "response.done":
                 self._response_done(event)
+            elif kind in _AUDIO_DELTAS:
+                self._audio(now, event)
+            elif kind == "response.created":
+                self.created_count += 1
+                self.audio_item, self.audio_began, self.audio_ms = None, None, 0.0
+            elif kind == "input_audio_buffer.speech_started" and self.interrupting:
+                self._truncate(now)
         elif isinstance(event, ev.UnknownEvent):
             self.timeline.event(now, str(event.payload.get("type", "unknown")))
         elif isinstance(event, ProtocolError):
@@ -290,14 +304,34 @@ class _Session:
         elif isinstance(event, ConnectionClosed):
             self._close(now, event.code, event.initiator != "local" or not self.closing)
 
+    def _audio(self, now: float, event: Any) -> None:
+        if self.audio_began is None:
+            self.audio_item, self.audio_began = str(event.item_id), now
+            self._signal()
+        self.audio_ms += len(event.delta) / (RATE * 2 / 1000)  # pcm16: 48 bytes a ms
+
+    def _truncate(self, now: float) -> None:
+        """The user spoke over the answer: cut it where it was heard (playback in real time)."""
+        self.interrupting = False
+        if self.audio_item is None or self.audio_began is None:
+            return
+        heard = int(min(1000 * (now - self.audio_began), self.audio_ms))
+        self.timeline.barged_in(now)
+        cut = {"item_id": self.audio_item, "content_index": 0, "audio_end_ms": heard}
+        event = _client_event({"type": "conversation.item.truncate", **cut}, self.conn.dialect)
+        self.run.nursery.start_soon(self.send, event)
+
+    def _signal(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
+
     def _response_done(self, event: Any) -> None:
         output = getattr(getattr(event, "response", None), "output", None) or ()
         self.calls = [
             str(item.call_id) for item in output if getattr(item, "type", "") == "function_call"
         ]
         self.done_count += 1
-        self.changed.set()
-        self.changed = trio.Event()
+        self._signal()
 
     def _close(self, now: float, code: int | None, by_server: bool) -> None:
         if code is not None:
@@ -306,10 +340,24 @@ class _Session:
         self.settled.set()
         self.changed.set()
 
-    async def until_done(self, count: int) -> bool:
-        """Wait for the ``count``-th ``response.done``; False on timeout or close."""
+    def next_done(self) -> int:
+        """The ``done_count`` that ends the answer to what is sent next (after any under way)."""
+        return self.done_count + max(0, self.created_count - self.done_count) + 1
+
+    async def until_done(self, count: int, barge_in: float | None = None) -> bool:
+        """Wait for the ``count``-th ``response.done``; False on timeout or close.
+
+        With ``barge_in``, wait only until that answer's audio began, then that
+        many seconds more (or until it is done, if it has no audio); the user
+        then speaks over it.
+        """
         with trio.move_on_after(self.run.options.turn_timeout):
             while self.done_count < count and not self.closed:
+                if barge_in is not None and self.audio_began is not None:
+                    if self.created_count >= count:  # the audio of this very answer
+                        await trio.sleep(barge_in)
+                        self.interrupting = True
+                        return not self.closed
                 await self.changed.wait()
             return not self.closed and self.done_count >= count
         self.timeline.timed_out(trio.current_time(), "response")
@@ -367,25 +415,33 @@ class _Run:
         if session.closed:
             return
         await session.send(self.session_update())
+        turns = self.options.scenario.turns
+        index = 0
         while not session.closed:
-            for index, turn in enumerate(self.options.scenario.turns):
-                if session.closed or not await self.turn(session, index, turn):
-                    break
+            turn, after = turns[index], turns[(index + 1) % len(turns)]
+            # A user who barges in next waits only for this answer's audio to begin; one
+            # whose answer never came (a timeout, counted) goes on with the next turn.
+            await self.turn(session, index, turn, after.barge_in_s)
+            if after.barge_in_s is None and not session.closed:
                 await trio.sleep(turn.think_s)
+            index = (index + 1) % len(turns)
 
-    async def turn(self, session: _Session, index: int, turn: Turn) -> bool:
+    async def turn(
+        self, session: _Session, index: int, turn: Turn, barge_in: float | None = None
+    ) -> bool:
+        """Play one turn and wait for its answer (see ``until_done``); False if none came."""
         dialect = self.options.dialect
         if turn.audio is not None:
             frames, speech = self.frames[index]
-            count = session.done_count + 1
+            count = session.next_done()
             await self.pacer.play(session, frames, speech).wait()
-            return await session.until_done(count)
+            return await session.until_done(count, barge_in)
         assert turn.say is not None
         await session.send(_client_event(_user_text(turn.say), dialect))
+        if turn.tool_output is None:
+            return await self._respond(session, barge_in)
         if not await self._respond(session):
             return False
-        if turn.tool_output is None:
-            return True
         for call_id in session.calls:
             output = {
                 "type": "function_call_output",
@@ -394,13 +450,13 @@ class _Run:
             }
             item = {"type": "conversation.item.create", "item": output}
             await session.send(_client_event(item, dialect))
-        return await self._respond(session)
+        return await self._respond(session, barge_in)
 
-    async def _respond(self, session: _Session) -> bool:
-        count = session.done_count + 1
+    async def _respond(self, session: _Session, barge_in: float | None = None) -> bool:
+        count = session.next_done()
         session.timeline.request_sent(trio.current_time())
         await session.send(_client_event({"type": "response.create"}, self.options.dialect))
-        return await session.until_done(count)
+        return await session.until_done(count, barge_in)
 
     async def monitor(self, progress: Callable[[dict[str, Any]], None] | None) -> None:
         """Every interval: the generator's CPU share, and a progress report."""

@@ -17,6 +17,10 @@ here, gevent for Locust) can feed it. Each session has a ``SessionTimeline``:
   ``first_audio``: to the first audio delta.
 * ``response``: from ``response.created`` to ``response.done``.
 
+When the user speaks over an answer (barge-in), what is left of the
+interrupted response (its last deltas, its ``response.done``) belongs to no
+turn: only a response created after the turn ended counts as its answer.
+
 Also counted: ``error`` events by code, close codes (the server's; 1006 when
 the connection dropped without a close handshake), refused handshakes by HTTP
 status, failed connections, and every received event by type. Each figure is
@@ -151,6 +155,7 @@ class Recorder:
         self.lag: list[float] = []
         self.sessions: list[SessionTimeline] = []
         self.up = 0
+        self.barge_ins = 0
 
     def session(self) -> SessionTimeline:
         timeline = SessionTimeline(self, len(self.sessions))
@@ -198,6 +203,7 @@ class Recorder:
             "rejected": {str(c): n for c, n in sorted(self.rejected.items())},
             "failed": dict(self.failed.most_common()),
             "dropped": self.close_codes.get(1006, 0),
+            "barge_ins": self.barge_ins,
             "events": dict(self.events.most_common()),
             "generator": {
                 "lag_ms": _ms(lag),
@@ -248,12 +254,14 @@ class SessionTimeline:
         self.close_code: int | None = None
         self.turns = 0
         self.responses = 0
+        self.barge_ins = 0
         self.errors: Counter[str] = Counter()
         self.events = 0
         self._turn_end: float | None = None  # the end of the user's turn awaiting its answer
         self._speech_end: float | None = None  # awaiting speech_stopped
         self._delta_seen = False
         self._audio_seen = False
+        self._answering = False  # the response under way was created after the turn ended
         self._created: float | None = None
 
     def connecting(self, now: float) -> None:
@@ -300,7 +308,7 @@ class SessionTimeline:
     def _answer_due(self, now: float) -> None:
         self.turns += 1
         self._turn_end = now
-        self._delta_seen = self._audio_seen = False
+        self._delta_seen = self._audio_seen = self._answering = False
 
     def event(self, now: float, kind: str, error_code: str | None = None) -> None:
         """A server event of type ``kind`` arrived (an ``error`` event with its code)."""
@@ -308,10 +316,13 @@ class SessionTimeline:
         self.recorder.events[kind] += 1
         self.recorder.at(now).events += 1
         if kind in _DELTAS:
-            if self._turn_end is not None and not self._delta_seen:
+            # Only the answer to the turn counts: not the rest of one it interrupted (barge-in).
+            if not self._answering or self._turn_end is None:
+                return
+            if not self._delta_seen:
                 self._delta_seen = True
                 self.recorder.sample(now, "first_delta", now - self._turn_end)
-            if kind in _AUDIO_DELTAS and self._turn_end is not None and not self._audio_seen:
+            if kind in _AUDIO_DELTAS and not self._audio_seen:
                 self._audio_seen = True
                 self.recorder.sample(now, "first_audio", now - self._turn_end)
         elif kind == "input_audio_buffer.speech_stopped":
@@ -320,14 +331,22 @@ class SessionTimeline:
                 self._speech_end = None
         elif kind == "response.created":
             self._created = now
+            self._answering = self._turn_end is not None
         elif kind == "response.done":
             self.responses += 1
             if self._created is not None:
                 self.recorder.sample(now, "response", now - self._created)
                 self._created = None
-            self._turn_end = None
+            if self._answering:  # else it is one the user interrupted: the turn still waits
+                self._turn_end = None
+                self._answering = False
         elif kind == "error":
             self.error(now, error_code or "unknown")
+
+    def barged_in(self, now: float) -> None:
+        """The user spoke over an answer (and cut its audio where it was heard)."""
+        self.barge_ins += 1
+        self.recorder.barge_ins += 1
 
     def timed_out(self, now: float, what: str) -> None:
         """The generator gave up waiting for ``what`` (counted as an error of its own)."""
@@ -346,6 +365,7 @@ class SessionTimeline:
             "handshake_ms": None if self.handshake is None else round(self.handshake * 1000, 3),
             "turns": self.turns,
             "responses": self.responses,
+            "barge_ins": self.barge_ins,
             "events": self.events,
             "errors": dict(self.errors),
             "close_code": self.close_code,

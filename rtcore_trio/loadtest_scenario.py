@@ -13,8 +13,14 @@ until the run ends. A turn is one of:
   names); the user sends ``tool_output`` as the call's output and asks for the
   answer that reads it back.
 
+The built-in scenarios are ``text``, ``audio``, ``tools``, ``barge-in`` (a
+text turn, then speech over its spoken answer) and ``mixed``.
+
 Each turn may give ``think_s``, the pause after its answer (default: the
-scenario's ``think_s``, 0.5 s). A JSON file holds
+scenario's ``think_s``, 0.5 s). An audio turn may give ``barge_in_ms``: the
+user does not wait for the answer before it to end, but speaks that long
+after its audio began, over it, and truncates it where it was heard
+(``conversation.item.truncate``) once server VAD noticed the speech. A JSON file holds
 ``{"turns": [...], "think_s": 0.5, "silence_ms": 600, "tools": [...]}``; only
 ``turns`` is required. ``tools`` are function tools in the wire's shape
 (default: one, ``get_weather``, whenever a turn has ``tool_output``). Nothing
@@ -53,6 +59,7 @@ class Turn:
     audio: bytes | None = None  # pcm16 24 kHz mono, the speech only
     tool_output: str | None = None
     think_s: float = 0.5
+    barge_in_s: float | None = None  # speak this long after the previous answer's audio began
 
     @property
     def kind(self) -> str:
@@ -85,6 +92,9 @@ BUILTIN: dict[str, dict[str, Any]] = {
     "text": {"turns": [{"say": "Hello! What can you tell me about the weather?"}]},
     "audio": {"turns": [{"speak_ms": 1200}]},
     "tools": {"turns": [{"say": "Please call get_weather for Paris.", "tool_output": '{"c": 21}'}]},
+    "barge-in": {
+        "turns": [{"say": "Tell me a long story."}, {"speak_ms": 800, "barge_in_ms": 300}]
+    },
     "mixed": {
         "turns": [
             {"say": "Hello there."},
@@ -145,7 +155,7 @@ def _number(value: Any, what: str, low: float, high: float) -> float:
 def _turn(raw: Any, where: str, think: float, base: Path) -> Turn:
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: a turn is an object")
-    unknown = set(raw) - {"say", "speak_ms", "wav", "tool_output", "think_s"}
+    unknown = set(raw) - {"say", "speak_ms", "wav", "tool_output", "think_s", "barge_in_ms"}
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
     think_s = _number(raw.get("think_s", think), f"{where}: think_s", 0, 3600)
@@ -154,6 +164,10 @@ def _turn(raw: Any, where: str, think: float, base: Path) -> Turn:
         raise ValueError(f"{where}: give exactly one of say, speak_ms or wav")
     if "tool_output" in raw and "say" not in raw:
         raise ValueError(f"{where}: tool_output goes with say (the text that names the tool)")
+    if "barge_in_ms" in raw and "say" in raw:
+        raise ValueError(f"{where}: barge_in_ms goes with speech (speak_ms or wav)")
+    barge = raw.get("barge_in_ms")
+    barge_s = None if barge is None else _number(barge, f"{where}: barge_in_ms", 0, 60000) / 1000
     if "say" in raw:
         say, output = raw["say"], raw.get("tool_output")
         if not isinstance(say, str) or not say:
@@ -163,8 +177,9 @@ def _turn(raw: Any, where: str, think: float, base: Path) -> Turn:
         return Turn(say=say, tool_output=output, think_s=think_s)
     if "speak_ms" in raw:
         ms = int(_number(raw["speak_ms"], f"{where}: speak_ms", 100, 60000))
-        return Turn(audio=_speech(ms), think_s=think_s)
-    return Turn(audio=read_wav(base / str(raw["wav"]), where), think_s=think_s)
+        return Turn(audio=_speech(ms), think_s=think_s, barge_in_s=barge_s)
+    audio = read_wav(base / str(raw["wav"]), where)
+    return Turn(audio=audio, think_s=think_s, barge_in_s=barge_s)
 
 
 def read_wav(path: Path, where: str) -> bytes:

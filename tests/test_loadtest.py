@@ -88,7 +88,10 @@ def test_audio_scenario_server_vad_fires() -> None:
     assert lat["first_audio"]["count"] == 2 and lat["first_delta"]["count"] == 2
     assert result["events"]["input_audio_buffer.speech_started"] >= 2
     assert result["generator"]["lag_ms"]["count"] > 50  # every 20 ms tick with audio under way
-    assert result["generator"]["bound_intervals"] == []
+    # Whether this process kept its schedule depends on the machine (the server runs here too);
+    # what matters is that the verdict and the intervals agree.
+    bound = [n for n, i in enumerate(result["intervals"]) if i["generator_bound"]]
+    assert result["generator"]["bound_intervals"] == bound
 
 
 def test_tools_scenario_answers_the_call() -> None:
@@ -108,6 +111,14 @@ def test_mixed_scenario_in_beta() -> None:
     assert "response.audio.delta" in result["events"]
     assert "response.output_audio.delta" not in result["events"]
     assert result["latency_ms"]["speech_stopped"]["count"] == 2
+
+
+def test_barge_in_truncates_the_answer_where_heard() -> None:
+    result, _ = _load("barge-in")
+    _clean(result)
+    truncated = result["events"].get("conversation.item.truncated", 0)
+    assert result["barge_ins"] >= 2 and result["barge_ins"] - 2 <= truncated <= result["barge_ins"]
+    assert result["latency_ms"]["speech_stopped"]["count"] >= 2
 
 
 def test_refused_connections_are_counted() -> None:
@@ -196,12 +207,17 @@ def test_scenario_files(tmp_path: Path) -> None:
         w.setframerate(24000)
         w.writeframes(b"\x10\x00" * 2400)
     path = tmp_path / "s.json"
-    turns = [{"wav": "hello.wav", "think_s": 0}, {"say": "hi"}, {"speak_ms": 200}]
+    turns = [
+        {"wav": "hello.wav", "think_s": 0},
+        {"say": "hi"},
+        {"speak_ms": 200, "barge_in_ms": 50},
+    ]
     path.write_text(json.dumps({"turns": turns, "think_s": 1}))
     scenario = load_scenario(str(path))
     assert [t.kind for t in scenario.turns] == ["audio", "text", "audio"]
     assert scenario.turns[0].audio == b"\x10\x00" * 2400 and scenario.turns[0].think_s == 0
     assert scenario.turns[1].think_s == 1 and scenario.tools == ()
+    assert scenario.turns[2].barge_in_s == 0.05 and scenario.turns[0].barge_in_s is None
     assert load_scenario("tools").tools[0]["name"] == "get_weather"
 
     with wave.open(str(wav), "wb") as w:
@@ -226,6 +242,8 @@ def test_scenario_files(tmp_path: Path) -> None:
         ({"turns": [{"speak_ms": 5}]}, "speak_ms must be"),
         ({"turns": [{"say": "x"}], "think_s": -1}, "think_s must be"),
         ({"turns": [{"wav": "missing.wav"}]}, "cannot read"),
+        ({"turns": [{"say": "x", "barge_in_ms": 100}]}, "barge_in_ms goes with speech"),
+        ({"turns": [{"speak_ms": 500, "barge_in_ms": -1}]}, "barge_in_ms must be"),
     ],
 )
 def test_bad_scenarios_are_named(data: Any, match: str) -> None:
@@ -282,7 +300,7 @@ def test_command_line_writes_json_csv_html(
 
 def test_command_line_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["loadtest", "ws://127.0.0.1:1/", "--scenario", str(tmp_path / "no.json")]) == 2
-    assert "not one of text, audio, tools, mixed" in capsys.readouterr().err
+    assert "not one of text, audio, tools, barge-in, mixed" in capsys.readouterr().err
     assert main(["loadtest", "http://127.0.0.1:1/"]) == 2
     assert "ws://" in capsys.readouterr().err
 
@@ -306,4 +324,6 @@ def test_the_pages_scenario_loads(tmp_path: Path) -> None:
     (block,) = [b for b in re.findall(r"```text\n(.*?)```", text, re.S) if '"turns"' in b]
     path = tmp_path / "scenario.json"
     path.write_text(block)
-    assert [t.kind for t in load_scenario(str(path)).turns] == ["text", "audio", "tool"]
+    turns = load_scenario(str(path)).turns
+    assert [t.kind for t in turns] == ["text", "audio", "tool", "audio"]
+    assert turns[3].barge_in_s is not None

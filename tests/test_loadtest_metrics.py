@@ -116,3 +116,26 @@ def test_histogram_bins_by_upper_edge() -> None:
     assert len(counts) == len(HISTOGRAM_EDGES_MS) + 1
     assert counts[0] == 2 and counts[1] == 1  # 0.5 ms and 1 ms in the first bin, 1.1 ms next
     assert counts[HISTOGRAM_EDGES_MS.index(500)] == 1 and counts[-1] == 1
+
+
+def test_the_rest_of_an_interrupted_answer_is_not_the_next_ones() -> None:
+    rec = Recorder(start=0.0)
+    s = rec.session()
+    s.speech_ended(1.0)
+    s.event(1.2, "input_audio_buffer.speech_stopped")
+    s.event(1.21, "response.created")
+    s.event(1.25, "response.output_audio.delta")
+    s.speech_ended(2.0)  # the user spoke over the answer, which goes on a moment
+    s.barged_in(2.0)
+    s.event(2.01, "response.output_audio.delta")
+    s.event(2.05, "response.done")  # the interrupted one
+    s.event(2.2, "input_audio_buffer.speech_stopped")
+    s.event(2.22, "response.created")
+    s.event(2.3, "response.output_audio.delta")
+    s.event(2.5, "response.done")
+    out = rec.summary()
+    lat = out["latency_ms"]
+    assert lat["first_audio"]["count"] == 2
+    assert lat["first_audio"]["max"] == pytest.approx(300.0)  # 2.0 -> 2.3, not 2.0 -> 2.01
+    assert lat["response"]["count"] == 2 and out["barge_ins"] == 1
+    assert out["sessions"][0]["barge_ins"] == 1
