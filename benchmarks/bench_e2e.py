@@ -32,7 +32,8 @@ import trio
 
 from rtcore import events as ev
 from rtcore.wire import ClientConnection, Connected
-from rtcore_trio.loadtest import LoadOptions, client_frame, run_load, write_fd
+from rtcore_trio.loadtest import LoadOptions, client_frame, run_load
+from rtcore_trio.loadtest_link import write_fd
 from rtcore_trio.loadtest_scenario import parse_scenario
 
 from .harness import Result

@@ -2,9 +2,8 @@
 
 Each session is a ``rtcore.wire.ClientConnection`` (the sans-IO client: it
 checks every event it sends and decodes every event it gets, in either
-dialect) over a plain TCP socket, read by one small trio task that calls
-``os.read`` when the socket is readable, as ``benchmarks/bench_e2e.py`` does:
-trio's stream wrapper costs more than a load generator can afford. Audio is
+dialect) over a ``loadtest_link.Link`` (a plain socket read and written with
+``os.read``/``os.write``, or TLS for ``wss://``), read by one small trio task. Audio is
 paced in real time by a few shared ``Pacer`` tasks, each sending one frame to
 each of its sessions every ``frame_ms`` on the audio clock (a microphone's
 pace), so that a thousand sessions cost a few timers, not a thousand; the
@@ -22,7 +21,7 @@ codes, close codes), never a crash of the generator.
 from __future__ import annotations
 
 import json
-import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,10 +35,11 @@ from rtcore import events as ev
 from rtcore.errors import LocalProtocolError, ProtocolError
 from rtcore.wire import ClientConnection, Connected, ConnectionClosed, HandshakeFailed, Rejected
 
+from .loadtest_link import Link, open_link
 from .loadtest_metrics import Recorder, SessionTimeline, percentiles
 from .loadtest_scenario import Scenario, Turn
 
-__all__ = ["LoadOptions", "run_load", "client_frame", "write_fd", "PACER_GROUPS"]
+__all__ = ["LoadOptions", "run_load", "client_frame", "audio_frames", "Pacer", "PACER_GROUPS"]
 
 PACER_GROUPS = 20
 """Pacing tasks at most; their ticks are spread over the frame period so sends do not bunch."""
@@ -54,16 +54,6 @@ def client_frame(event: ev.EventBase) -> bytes:
     as another, so one frame serves every session and every send.
     """
     return Connection(ConnectionType.CLIENT).send(TextMessage(data=ev.encode_event(event).decode()))
-
-
-async def write_fd(fd: int, data: bytes) -> None:
-    """Write ``data`` to a non-blocking socket, waiting only when the kernel's buffer is full."""
-    view = memoryview(data)
-    while view:
-        try:
-            view = view[os.write(fd, view) :]
-        except BlockingIOError:
-            await trio.lowlevel.wait_writable(fd)
 
 
 @dataclass(frozen=True)
@@ -81,6 +71,7 @@ class LoadOptions:
     interval: float = 1.0
     turn_timeout: float = 30.0
     silence_duration_ms: int = 200
+    ssl_context: ssl.SSLContext | None = None  # wss://: the system's trust store by default
 
     def __post_init__(self) -> None:
         if self.sessions < 1:
@@ -91,9 +82,7 @@ class LoadOptions:
             raise ValueError(
                 f"--frame-ms must be a multiple of 10 from 10 to 1000: {self.frame_ms}"
             )
-        if not self.url.startswith("ws://"):
-            raise ValueError(f"the URL must be ws:// (wss:// is not supported yet): {self.url}")
-        ClientConnection(self.url)  # the URL's other checks (host, port)
+        ClientConnection(self.url)  # the URL's checks: ws:// or wss://, a host
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -189,8 +178,7 @@ class _Session:
         self.conn = ClientConnection(
             run.options.url, api_key=run.options.api_key, dialect=run.options.dialect
         )
-        self.fd = -1
-        self.stream: trio.SocketStream | None = None
+        self.link: Link | None = None
         self.settled = trio.Event()  # the handshake is over, one way or the other
         self.changed = trio.Event()  # set on every response.done and on close
         self.done_count = 0
@@ -203,44 +191,14 @@ class _Session:
         self.interrupting = False  # speaking over an answer: truncate it on speech_started
         self.closed = False
         self.closing = False
-        self._writing = False
-        self._idle = trio.Event()
 
     def send_now(self, data: bytes) -> bool:
-        """Write ``data`` without waiting, unless an earlier write is still under way (False).
-
-        When the kernel takes only part of it, the rest goes out from a task of
-        its own, ahead of anything written later.
-        """
-        if self.closed:
-            return True
-        if self._writing:
-            return False
-        try:
-            sent = os.write(self.fd, data)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            return True  # the reader sees the end of the connection
-        if sent < len(data):
-            self._writing = True
-            self._idle = trio.Event()
-            self.run.nursery.start_soon(self._finish, data[sent:])
-        return True
-
-    async def _finish(self, rest: bytes) -> None:
-        try:
-            await write_fd(self.fd, rest)
-        except OSError:
-            pass  # the reader sees the end of the connection
-        finally:
-            self._writing = False
-            self._idle.set()
+        """Hand ``data`` to the link without waiting (True when closed: nothing to do)."""
+        return self.closed or self.link is None or self.link.send_now(data)
 
     async def write(self, data: bytes) -> None:
-        """Write ``data``, after any write under way."""
-        while not self.send_now(data):
-            await self._idle.wait()
+        if not self.closed and self.link is not None:
+            await self.link.write(data)
 
     async def send(self, event: ev.ClientEvent) -> None:
         try:
@@ -252,14 +210,9 @@ class _Session:
 
     async def read(self) -> None:
         """Everything the server sends, until the connection ends."""
+        assert self.link is not None
         while not self.conn.closed:
-            try:
-                await trio.lowlevel.wait_readable(self.fd)
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                continue
-            except OSError:
-                data = b""
+            data = await self.link.receive()
             self.conn.receive_data(data)
             now = trio.current_time()
             for event in self.conn.events():
@@ -403,12 +356,13 @@ class _Run:
         timeline.connecting(trio.current_time())
         try:
             with trio.fail_after(self.options.turn_timeout):
-                session.stream = await trio.open_tcp_stream(url.host, url.port)
+                session.link = await open_link(
+                    url.host, url.port, url.secure, self.nursery, self.options.ssl_context
+                )
         except (OSError, trio.TooSlowError) as err:
             reason = "connect_timeout" if isinstance(err, trio.TooSlowError) else "connect_failed"
             timeline.failed(trio.current_time(), reason)
             return
-        session.fd = session.stream.socket.fileno()
         self.nursery.start_soon(session.read)
         await session.write(session.conn.data_to_send())
         await session.settled.wait()
@@ -533,6 +487,6 @@ async def run_load(
                         await session.changed.wait()
         nursery.cancel_scope.cancel()
     for session in run.sessions:
-        if session.stream is not None:
-            await trio.aclose_forcefully(session.stream)
+        if session.link is not None:
+            await session.link.aclose()
     return {"parameters": options.to_dict(), **recorder.summary()}

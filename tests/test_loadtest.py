@@ -14,6 +14,7 @@ import csv
 import json
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ def _load(scenario: str, sessions: int = 2, duration: float = 2.5, **server: Any
     """Run a load against an in-process echo server; the result (and the progress reports)."""
     reports: list[dict[str, Any]] = []
     dialect = server.pop("dialect", "ga")
+    client_tls = server.pop("client_tls", None)
+    scheme = "ws" if client_tls is None else "wss"
 
     async def main() -> dict[str, Any]:
         backend, transcriber = load_backend("echo", realtime=False)
@@ -43,12 +46,13 @@ def _load(scenario: str, sessions: int = 2, duration: float = 2.5, **server: Any
         async with trio.open_nursery() as nursery:
             await nursery.start(srv.serve, "127.0.0.1", 0)
             options = LoadOptions(
-                url=f"ws://127.0.0.1:{srv.port}/v1/realtime",
+                url=f"{scheme}://127.0.0.1:{srv.port}/v1/realtime",
                 sessions=sessions,
                 duration=duration,
                 scenario=load_scenario(scenario),
                 dialect=dialect,
                 turn_timeout=5.0,
+                ssl_context=client_tls,
             )
             with trio.fail_after(duration + 10):
                 result = await run_load(options, reports.append)
@@ -121,6 +125,20 @@ def test_barge_in_truncates_the_answer_where_heard() -> None:
     assert result["latency_ms"]["speech_stopped"]["count"] >= 2
 
 
+def test_over_tls() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    result, _ = _load("mixed", ssl_context=server_tls, client_tls=client_tls)
+    _clean(result)
+    assert result["parameters"]["url"].startswith("wss://")
+    assert result["latency_ms"]["speech_stopped"]["count"] == 2
+    assert result["latency_ms"]["first_audio"]["count"] >= 2
+
+
 def test_refused_connections_are_counted() -> None:
     result, _ = _load("text", sessions=3, duration=1.5, max_connections=1)
     assert result["rejected"] == {"503": 2}
@@ -181,7 +199,7 @@ def test_options_are_checked() -> None:
         (dict(duration=0.0), "--duration"),
         (dict(ramp=5.0), "--ramp"),
         (dict(frame_ms=15), "--frame-ms"),
-        (dict(url="wss://example.com/"), "wss://"),
+        (dict(url="http://example.com/"), "ws:// or wss://"),
         (dict(url="ws:///nohost"), "no host"),
     ]:
         kwargs: dict[str, Any] = dict(url="ws://127.0.0.1:1/", sessions=1, duration=1.0)
