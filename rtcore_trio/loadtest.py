@@ -20,7 +20,6 @@ codes, close codes), never a crash of the generator.
 
 from __future__ import annotations
 
-import json
 import ssl
 import time
 from collections.abc import Callable
@@ -37,7 +36,7 @@ from rtcore.wire import ClientConnection, Connected, ConnectionClosed, Handshake
 
 from .loadtest_link import Link, open_link
 from .loadtest_metrics import Recorder, SessionTimeline, percentiles
-from .loadtest_scenario import Scenario, Turn
+from .loadtest_scenario import Scenario, Turn, client_event, session_update, user_text
 
 __all__ = ["LoadOptions", "run_load", "client_frame", "audio_frames", "Pacer", "PACER_GROUPS"]
 
@@ -271,7 +270,7 @@ class _Session:
         heard = int(min(1000 * (now - self.audio_began), self.audio_ms))
         self.timeline.barged_in(now)
         cut = {"item_id": self.audio_item, "content_index": 0, "audio_end_ms": heard}
-        event = _client_event({"type": "conversation.item.truncate", **cut}, self.conn.dialect)
+        event = client_event({"type": "conversation.item.truncate", **cut}, self.conn.dialect)
         self.run.nursery.start_soon(self.send, event)
 
     def _signal(self) -> None:
@@ -334,22 +333,6 @@ class _Run:
         }
         self.sessions: list[_Session] = []
 
-    def session_update(self) -> ev.ClientEvent:
-        o, s = self.options, self.options.scenario
-        vad = {"type": "server_vad", "silence_duration_ms": o.silence_duration_ms}
-        transcription = {"model": "whisper-1"}
-        session: dict[str, Any]
-        if o.dialect == "ga":
-            session = {
-                "type": "realtime",
-                "audio": {"input": {"turn_detection": vad, "transcription": transcription}},
-            }
-        else:
-            session = {"turn_detection": vad, "input_audio_transcription": transcription}
-        if s.tools:
-            session["tools"] = list(s.tools)
-        return _client_event({"type": "session.update", "session": session}, o.dialect)
-
     async def session(self, session: _Session, start_at: float) -> None:
         await trio.sleep_until(start_at)
         timeline, url = session.timeline, session.conn
@@ -368,7 +351,8 @@ class _Run:
         await session.settled.wait()
         if session.closed:
             return
-        await session.send(self.session_update())
+        o = self.options
+        await session.send(session_update(o.scenario, o.dialect, o.silence_duration_ms))
         turns = self.options.scenario.turns
         index = 0
         while not session.closed:
@@ -391,7 +375,7 @@ class _Run:
             await self.pacer.play(session, frames, speech).wait()
             return await session.until_done(count, barge_in)
         assert turn.say is not None
-        await session.send(_client_event(_user_text(turn.say), dialect))
+        await session.send(client_event(user_text(turn.say), dialect))
         if turn.tool_output is None:
             return await self._respond(session, barge_in)
         if not await self._respond(session):
@@ -403,13 +387,13 @@ class _Run:
                 "output": turn.tool_output,
             }
             item = {"type": "conversation.item.create", "item": output}
-            await session.send(_client_event(item, dialect))
+            await session.send(client_event(item, dialect))
         return await self._respond(session, barge_in)
 
     async def _respond(self, session: _Session, barge_in: float | None = None) -> bool:
         count = session.next_done()
         session.timeline.request_sent(trio.current_time())
-        await session.send(_client_event({"type": "response.create"}, self.options.dialect))
+        await session.send(client_event({"type": "response.create"}, self.options.dialect))
         return await session.until_done(count, barge_in)
 
     async def monitor(self, progress: Callable[[dict[str, Any]], None] | None) -> None:
@@ -439,18 +423,6 @@ class _Run:
             "cpu": last.cpu,
             "generator_bound": last.generator_bound(),
         }
-
-
-def _user_text(text: str) -> dict[str, Any]:
-    content = [{"type": "input_text", "text": text}]
-    item = {"type": "message", "role": "user", "content": content}
-    return {"type": "conversation.item.create", "item": item}
-
-
-def _client_event(data: dict[str, Any], dialect: ev.Dialect) -> ev.ClientEvent:
-    event = ev.decode_client_event(json.dumps(data), dialect=dialect, strict=True)
-    assert not isinstance(event, ev.UnknownEvent), data
-    return event
 
 
 async def run_load(

@@ -172,6 +172,11 @@ class Recorder:
         self.samples[metric].append(seconds)
         self.at(now).samples.setdefault(metric, []).append(seconds)
 
+    def count_error(self, now: float, code: str) -> None:
+        """An error of ``code`` in some session (a subclass may also report it elsewhere)."""
+        self.errors[code] += 1
+        self.at(now).errors += 1
+
     def frame_lag(self, now: float, seconds: float) -> None:
         """A paced frame left ``seconds`` after it was due."""
         self.lag.append(seconds)
@@ -356,8 +361,7 @@ class SessionTimeline:
     def error(self, now: float, code: str) -> None:
         """Count an error of ``code`` (also the generator's own: a frame it could not send)."""
         self.errors[code] += 1
-        self.recorder.errors[code] += 1
-        self.recorder.at(now).errors += 1
+        self.recorder.count_error(now, code)
 
     def summary(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,9 @@ after its audio began, over it, and truncates it where it was heard
 ``turns`` is required. ``tools`` are function tools in the wire's shape
 (default: one, ``get_weather``, whenever a turn has ``tool_output``). Nothing
 here does I/O but reading the files a scenario names, once, before the run.
+
+The client events the users send are built here too (``session_update``,
+``user_text``, ``client_event``), once for every driver (trio, Locust).
 """
 
 from __future__ import annotations
@@ -35,7 +38,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BUILTIN", "Turn", "Scenario", "load_scenario", "DEFAULT_TOOL"]
+from rtcore.events import ClientEvent, Dialect, UnknownEvent, decode_client_event
+
+__all__ = [
+    "BUILTIN",
+    "Turn",
+    "Scenario",
+    "load_scenario",
+    "DEFAULT_TOOL",
+    "client_event",
+    "session_update",
+    "user_text",
+]
 
 RATE = 24000
 
@@ -195,3 +209,37 @@ def read_wav(path: Path, where: str) -> bytes:
             return w.readframes(w.getnframes())
     except (OSError, wave.Error, EOFError) as err:
         raise ValueError(f"{where}: cannot read {path} as WAV ({err})") from None
+
+
+# -- what the simulated users send ----------------------------------------------------------------
+
+
+def session_update(scenario: Scenario, dialect: Dialect, silence_duration_ms: int) -> ClientEvent:
+    """The first event of every session: server VAD that answers, transcription, the tools."""
+    vad = {"type": "server_vad", "silence_duration_ms": silence_duration_ms}
+    transcription = {"model": "whisper-1"}
+    session: dict[str, Any]
+    if dialect == "ga":
+        session = {
+            "type": "realtime",
+            "audio": {"input": {"turn_detection": vad, "transcription": transcription}},
+        }
+    else:
+        session = {"turn_detection": vad, "input_audio_transcription": transcription}
+    if scenario.tools:
+        session["tools"] = list(scenario.tools)
+    return client_event({"type": "session.update", "session": session}, dialect)
+
+
+def user_text(text: str) -> dict[str, Any]:
+    """A user text message, as ``conversation.item.create``."""
+    content = [{"type": "input_text", "text": text}]
+    item = {"type": "message", "role": "user", "content": content}
+    return {"type": "conversation.item.create", "item": item}
+
+
+def client_event(data: dict[str, Any], dialect: Dialect) -> ClientEvent:
+    """A typed client event from its wire shape, checked as strictly as a server would."""
+    event = decode_client_event(json.dumps(data), dialect=dialect, strict=True)
+    assert not isinstance(event, UnknownEvent), data
+    return event
