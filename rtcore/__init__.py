@@ -8,9 +8,12 @@ codec functions and errors from it.
 
 Layers (each imports only from those above it): ``rtcore.events`` (the typed
 vocabulary and its codec), ``rtcore.audio``, ``rtcore.state`` (immutable
-snapshots), the role machines ``rtcore.client`` and ``rtcore.server``, and
-``rtcore.wire`` (WebSocket framing). Nothing here performs I/O, reads a clock or
-draws random numbers.
+snapshots), ``rtcore.rules`` (the protocol's rules, each written once for both
+roles and both dialects), the role machines ``rtcore.client`` and
+``rtcore.server``, and ``rtcore.wire`` (WebSocket framing). Nothing here
+performs I/O, reads a clock or draws random numbers. The simulated models of
+``rtcore serve`` are the package ``rtcore_sim``; sockets, the servers and the
+command line are ``rtcore_trio``.
 """
 
 from . import events

@@ -21,6 +21,10 @@ state before turning them into bytes. The rules it enforces:
   over the server's ``max_append_bytes`` (``client_checks.SERVER_ONLY_CODES``).
 * The voice lock follows whether the model has ever spoken in the session
   (an audio delta received), as the server's does, not the items present now.
+* The model lock (``rtcore.rules.model``) follows what the client was told at
+  connection time (``model_fixed``: the URL named the model) and the
+  ``session.update`` events naming a model that the server answered with
+  ``session.updated``; while one is unanswered, a model is let through.
 * Client events get an ``event_id`` when they have none, and the session
   remembers recent ones, so that an ``error`` naming one in ``error.event_id``
   is linked to it (``ErrorRecord.client_event``).
@@ -33,7 +37,7 @@ state before turning them into bytes. The rules it enforces:
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Literal
 
@@ -74,8 +78,14 @@ class ClientSession:
         remember: int = 1024,
         dialect: ev.Dialect = ev.DEFAULT_DIALECT,
         retain_audio: bool | None = None,
+        model_fixed: bool = False,
     ) -> None:
         self._edge: ClientEdge = client_edge(dialect)
+        self._model_open = not model_fixed
+        """Whether an update naming a model still sets it (the URL named none, or a deployment)."""
+        self._updates: deque[tuple[str, bool]] = deque()
+        """The session updates sent and not yet answered: ``event_id`` and whether it names a
+        model (the server answers them in order, each with ``session.updated`` or an ``error``)."""
         self.dialect: ev.Dialect = dialect
         self._reported_session: object = None
         self._audio_produced = False
@@ -173,9 +183,18 @@ class ClientSession:
             return state
         if isinstance(client_event, beta.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered = max(0, self._creates_unanswered - 1)
+        elif self._updates and self._updates[0][0] == client_event_id:
+            self._updates.popleft()  # refused: the model stays as it was
         self._calls_sent.pop(client_event_id, None)  # refused: the server has no such call
         record = replace(state.errors[-1], client_event=client_event)
         return replace(state, errors=state.errors.set(len(state.errors) - 1, record))
+
+    def _session_updated(self, state: Snapshot, event: object) -> Snapshot:
+        if state.session is not self._state.session:
+            self._reported_session = getattr(event, "session", None)
+        if self._updates and self._updates.popleft()[1]:
+            self._model_open = False
+        return state
 
     def _spoke(self, state: Snapshot, event: object) -> Snapshot:
         self._audio_produced = True
@@ -216,6 +235,7 @@ class ClientSession:
                 call_ids=self._known_calls(),
                 audio_produced=self._audio_produced,
                 response_pending=self._creates_unanswered > 0,
+                model_open=self._model_open or any(named for _, named in self._updates),
             )
         except Invalid as bad:
             raise _refuse(event, bad.code, bad.message, bad.param) from None
@@ -224,6 +244,9 @@ class ClientSession:
         self.note_sent(event)
         if isinstance(event, beta.ResponseCreate | ga.ResponseCreate):
             self._creates_unanswered += 1
+        elif isinstance(event, _SESSION_UPDATES):
+            assert isinstance(event.event_id, str)
+            self._updates.append((event.event_id, _names_model(event)))
         elif isinstance(event, beta.ConversationItemCreate | ga.ConversationItemCreate):
             item = event.item
             if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
@@ -260,12 +283,15 @@ class ClientSession:
         try:
             same = ev.decode_client_event(ev.encode_event(event), dialect=self.dialect, strict=True)
         except ev.DecodeError as err:
+            # Point at the right namespace only when the class came from the other one.
+            hint = (
+                ""
+                if type(event) in self._edge.client_events
+                else f"; this session speaks {self.dialect}: use the classes of"
+                f" {self._edge.namespace}"
+            )
             raise _refuse(
-                event,
-                err.code,
-                f"not a valid {self.dialect} event ({err}); this session speaks"
-                f" {self.dialect}: use the classes of {self._edge.namespace}",
-                err.path,
+                event, err.code, f"not a valid {self.dialect} event ({err}){hint}", err.path
             ) from None
         if isinstance(same, ev.UnknownEvent) or type(same) not in self._edge.client_events:
             raise _refuse(
@@ -334,7 +360,19 @@ _WATCHED: dict[type, _Watch] = {
     ga.ResponseCreated: ClientSession._response_started,
     beta.ResponseDone: ClientSession._saw_response,
     ga.ResponseDone: ClientSession._saw_response,
+    beta.SessionUpdated: ClientSession._session_updated,
+    beta.TranscriptionSessionUpdated: ClientSession._session_updated,
+    ga.SessionUpdated: ClientSession._session_updated,
 }
+
+_SESSION_UPDATES = (beta.SessionUpdate, beta.TranscriptionSessionUpdate, ga.SessionUpdate)
+
+
+def _names_model(
+    event: beta.SessionUpdate | beta.TranscriptionSessionUpdate | ga.SessionUpdate,
+) -> bool:
+    """Whether a session update names the session's model (a transcription session has none)."""
+    return isinstance(getattr(event.session, "model", None), str)
 
 
 def _is_assistant_audio(item: ItemState, content_index: int) -> bool:

@@ -81,6 +81,7 @@ def check_client_event(
     call_ids: Container[str],
     audio_produced: bool,
     response_pending: bool = False,
+    model_open: bool = False,
 ) -> None:
     """Raise ``Invalid`` if the server would refuse ``event`` in state ``s``.
 
@@ -88,7 +89,8 @@ def check_client_event(
     the session has seen; ``audio_produced`` whether the model has spoken;
     ``response_pending`` whether a ``response.create`` sent is still
     unanswered (a response may be running that ``s`` does not show yet, so
-    a cancel is let through).
+    a cancel is let through); ``model_open`` whether an update naming a model
+    may still set it (``rtcore.rules.model``).
     """
     check_event_id(event, edge.max_event_id_length)
     session = s.session
@@ -114,7 +116,7 @@ def check_client_event(
     elif isinstance(event, ev.OutputAudioBufferClear):
         raise output_audio_clear_refused()
     elif session is not None:
-        _check_request(edge, s, event, fmt, call_ids, audio_produced)
+        _check_request(edge, s, event, fmt, call_ids, audio_produced, model_open)
 
 
 def _check_request(
@@ -124,13 +126,16 @@ def _check_request(
     fmt: ev.AudioFormat,
     call_ids: Container[str],
     audio_produced: bool,
+    model_open: bool,
 ) -> None:
     """The events the dialect's reader reads: session updates, items, responses."""
     session = s.session
     assert session is not None
     update = edge.session_changes(event, session)
     if update is not None:
-        merge_config(session, update[0], update[1], audio_produced=audio_produced)
+        merge_config(
+            session, update[0], update[1], audio_produced=audio_produced, model_open=model_open
+        )
         return
     created = edge.created_item(event)
     if created is not None:

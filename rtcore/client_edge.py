@@ -72,7 +72,7 @@ class BetaClientEdge:
     """What is beta about a beta client."""
 
     dialect: ClassVar[ev.Dialect] = "beta"
-    namespace: ClassVar[str] = "rtcore.events"
+    namespace: ClassVar[str] = "rtcore.events.beta"
     client_events: ClassVar[frozenset[type[ev.ClientEvent]]] = frozenset(
         beta.CLIENT_EVENTS.values()
     )

@@ -18,6 +18,7 @@ trio and of any I/O):
 * ``backend``: the contract.
 * ``speech``: the synthetic voice and speech-like input audio.
 * ``output``: one response's chunks under its token budget.
+* ``arguments``: a tool call's arguments that fit the tool's JSON Schema.
 * ``mcp``: the MCP servers the models play.
 * ``scenario``: the script's JSON and its place in it.
 * ``loop`` (trio): worker threads for CPU-heavy steps.

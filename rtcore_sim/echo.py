@@ -6,7 +6,9 @@
   audio output on it speaks it as a deterministic synthetic waveform of
   ``ms_per_char`` (50 ms) per character (``rtcore_sim.speech``), with the
   transcript alongside, so playback and truncation arithmetic can be tested.
-  When the session has tools and the user names one, it calls that tool;
+  When the session has tools and the user names one, it calls that tool
+  with arguments that fit the tool's JSON Schema (``rtcore_sim.arguments``:
+  what the user said in its strings; ``{}`` for a tool without parameters);
   after a tool output it reads the output back (also capped). Likewise for a
   listed MCP tool (GA): it calls it, reads its fixed result back, or asks for
   the approval the session requires (``rtcore_sim.mcp``).
@@ -36,12 +38,20 @@ from rtcore.events import ga
 from rtcore.server import McpResultChunk, OutputChunk, ResponseSettings, Transcribe
 
 from . import mcp
+from .arguments import arguments_for
 from .backend import ResponseRequest
 from .loop import load_voice
 from .output import MAX_AUDIO_CHUNK_MS, MAX_TEXT_CHUNK_CHARS, Output
 from .speech import MAX_MS_PER_CHAR, check_range
 
-__all__ = ["MAX_ECHO_CHARS", "EchoBackend", "EchoTranscriber", "describe_audio", "tool_named"]
+__all__ = [
+    "MAX_ECHO_CHARS",
+    "EchoBackend",
+    "EchoTranscriber",
+    "describe_audio",
+    "tool_named",
+    "tool_parameters",
+]
 
 MAX_ECHO_CHARS = 4096
 """The most the echo repeats of a user message or a tool output (the Realtime API's 4096-token cap)."""
@@ -58,6 +68,14 @@ def tool_named(text: str, settings: ResponseSettings) -> str | None:
             return name
     if settings.tool_choice == "required" and names:
         return names[0]
+    return None
+
+
+def tool_parameters(name: str, settings: ResponseSettings) -> object:
+    """The JSON Schema of function tool ``name``'s parameters (``None`` when it declares none)."""
+    for tool in settings.tools:
+        if isinstance(tool, ga.FunctionTool) and tool.name == name:
+            return tool.parameters if isinstance(tool.parameters, dict) else None
     return None
 
 
@@ -109,7 +127,7 @@ class EchoBackend:
             if tool is None and settings.tool_choice != "none":
                 named = mcp.named_mcp_tool(reply, settings.tools, conversation)
             if tool is not None:
-                arguments = json.dumps({"text": reply})
+                arguments = json.dumps(arguments_for(tool_parameters(tool, settings), reply))
                 parts = out.function_call(tool, arguments, self.argument_chunk_chars)
             elif named is not None:
                 parts = await self._mcp_call(named, reply, settings, conversation, out)

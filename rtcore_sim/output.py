@@ -13,8 +13,8 @@ event loop:
   ``TRANSCRIPT_LOOKAHEAD`` more to finish the word.
 * **A checkpoint after every chunk.** ``Output.pause_after(chunk)`` says how
   long to pause after each chunk (0 unless the response is paced); the
-  backend's loop side (``rtcore_sim.loop.play``) sleeps that long, so other
-  tasks run between any two chunks.
+  backend (``EchoBackend``, ``ScriptBackend``) sleeps that long after
+  yielding the chunk, so other tasks run between any two chunks.
 
 **Output tokens** (what ``max_output_tokens`` / ``max_response_output_tokens``
 limit): one token per ``CHARS_PER_TOKEN`` (4) characters of text or function
@@ -141,7 +141,7 @@ class Output:
     chunk is made when it is asked for, and only if the budget allows it, so
     they can be chained (``itertools.chain``) into the whole response. The
     backend pauses ``pause_after(chunk)`` seconds after yielding each chunk
-    (``rtcore_sim.loop.play``), and yields ``finish()`` at the end.
+    (``trio.sleep`` in the backend), and yields ``finish()`` at the end.
     """
 
     def __init__(

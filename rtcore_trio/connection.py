@@ -143,6 +143,8 @@ class _Connection:
         self._scope = trio.CancelScope()
         self._read_scope: trio.CancelScope | None = None
         self._stopping = False
+        self.waited_for_close = False
+        """The session's end already waited ``close_timeout`` for the client's close frame."""
         sock = getattr(stream, "socket", None)
         self.fd = (
             sock.fileno() if isinstance(stream, trio.SocketStream) and sock is not None else -1
@@ -487,6 +489,7 @@ class _Connection:
         await self.send_raw(self.conn.close(code, reason))
         if self.closed is None:
             self.closed = ConnectionClosed(code=code, reason=reason, initiator="local")
+        self.waited_for_close = True
         with trio.move_on_after(self.server.close_timeout):
             await self._read(nursery)
 

@@ -20,7 +20,7 @@ import msgspec
 from rtcore.events.explain import MAX_NESTING_DEPTH
 from rtcore.server import ServerLimits
 from rtcore.server.config import MAX_SESSION_SECONDS
-from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore.wire.server import MAX_PENDING
 from rtcore_sim import BACKEND_THREADS, MAX_ECHO_CHARS
 
@@ -30,7 +30,7 @@ from .server import (
     DEFAULT_FRAME_TIMEOUT,
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_PATH,
+    DEFAULT_PATHS,
     DEFAULT_WRITE_TIMEOUT,
     MAX_TURNING_AWAY,
     TURN_AWAY_TIMEOUT,
@@ -79,8 +79,12 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
     conn = parser.add_argument_group("connections (every bound a client can make the server hold)")
     conn.add_argument(
         "--path",
-        default=DEFAULT_PATH,
-        help="the one path served; any other gets 404 (default: %(default)s)",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="a path served; any other gets 404. Given, it replaces the defaults; repeat it "
+        f"to serve several (default: {' '.join(DEFAULT_PATHS)}: OpenAI's path, Azure's "
+        "preview and GA paths)",
     )
     conn.add_argument(
         "--max-connections",
@@ -94,14 +98,8 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
         type=_positive(int),
         default=DEFAULT_MAX_MESSAGE_SIZE,
         metavar="BYTES",
-        help="largest client message, frame headers included; larger closes 1009 (default: %(default)s)",
-    )
-    conn.add_argument(
-        "--max-fragments",
-        type=_positive(int),
-        default=DEFAULT_MAX_FRAGMENTS,
-        metavar="N",
-        help="frames in one fragmented message at most; more closes 1009 (default: %(default)s)",
+        help="largest client message, every frame header after the first included, so that "
+        "it bounds a fragmented message too; larger closes 1009 (default: %(default)s)",
     )
     conn.add_argument(
         "--handshake-timeout",
@@ -210,10 +208,9 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     }
     _allow_descriptors(args.max_connections)
     return {
-        "path": args.path,
+        "path": tuple(args.path) if args.path else DEFAULT_PATHS,
         "max_connections": args.max_connections,
         "max_message_size": args.max_message_size,
-        "max_fragments": args.max_fragments,
         "handshake_timeout": args.handshake_timeout,
         "frame_timeout": args.frame_timeout,
         "idle_timeout": args.idle_timeout,

@@ -3,8 +3,9 @@
 Each connection is one ``ServerConnection`` (bytes) feeding one
 ``ServerSession`` (protocol). The adapter's jobs, and only these: admit at
 most ``max_connections`` clients (503 beyond, before any session starts);
-check the path and the API key (Bearer, ``api-key`` or the browser
-subprotocol, compared in constant time; anything else gets HTTP 404 or 401
+check the path (``/v1/realtime`` and Azure's ``/openai/realtime`` and
+``/openai/v1/realtime`` by default) and the API key (Bearer, Azure's
+``api-key`` or the browser subprotocol, compared in constant time; anything else gets HTTP 404 or 401
 and no session); carry out the handshake's protocol decisions, which
 ``ServerConnection`` makes (the dialect and the refusal of one not served,
 the session type and the model the URL asks for); run each response's backend and each transcription in a
@@ -20,8 +21,8 @@ deadlines, so that idle connections cost no CPU.
 Every bound has a default and an option (``rtcore serve --help``):
 ``max_connections`` admitted at once (the handshake phase counts; beyond it
 HTTP 503, and beyond ``MAX_TURNING_AWAY`` clients being answered at once
-they are closed without one); ``max_message_size`` and ``max_fragments`` per
-message; the handshake must arrive within ``handshake_timeout``; a frame or
+they are closed without one); ``max_message_size`` per message (its frame
+headers included, which bounds a fragmented message too); the handshake must arrive within ``handshake_timeout``; a frame or
 fragmented message begun must end within ``frame_timeout`` (1008); the client
 must send something every ``idle_timeout`` (off by default); a session lasts
 at most ``max_session_seconds`` (``session_expired``); a write must finish
@@ -52,18 +53,20 @@ from rtcore.wire import (
     error_body,
     served_dialects,
 )
-from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE
+from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
 from .connection import _Connection
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
-__all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_MAX_CONNECTIONS"]
+__all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_PATHS", "DEFAULT_MAX_CONNECTIONS"]
 
 log = logging.getLogger("rtcore.serve")
 _READ_SIZE = 65536
 
 DEFAULT_PATH = "/v1/realtime"
+DEFAULT_PATHS = (DEFAULT_PATH, "/openai/realtime", "/openai/v1/realtime")
+"""OpenAI's path, then Azure's preview and GA paths (docs/protocol/connection.md#azure)."""
 DEFAULT_MAX_CONNECTIONS = 1000
 DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_FRAME_TIMEOUT = 30.0
@@ -79,8 +82,8 @@ class RealtimeServer:
     """A Realtime endpoint over TCP: configure it, then ``await serve(...)``; ``shutdown()`` ends it.
 
     Every bound a client can make the server hold has a default and an option:
-    ``max_connections`` (503 beyond), ``max_message_size`` (1009 beyond),
-    ``max_fragments`` (frames in one message, 1009 beyond),
+    ``max_connections`` (503 beyond), ``max_message_size`` (1009 beyond; a
+    fragmented message pays each frame's header, so it bounds fragments too),
     the session limits in ``limits`` (buffer, items, ...), ``handshake_timeout``,
     ``frame_timeout``, ``idle_timeout`` (``None``: none), ``max_session_seconds``,
     ``write_timeout`` and ``close_timeout``. Logs are throttled to ``log_lines``
@@ -99,10 +102,9 @@ class RealtimeServer:
         model: str | None = None,
         dialects: Collection[str] = ("ga", "beta"),
         ssl_context: ssl.SSLContext | None = None,
-        path: str = DEFAULT_PATH,
+        path: str | Collection[str] = DEFAULT_PATHS,
         limits: ServerLimits | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         frame_timeout: float | None = DEFAULT_FRAME_TIMEOUT,
@@ -129,10 +131,12 @@ class RealtimeServer:
         self.dialects = served_dialects(dialects)
         self._refusals = 0
         self.ssl_context = ssl_context
-        self.path = path
+        self.paths: tuple[str, ...] = (path,) if isinstance(path, str) else tuple(path)
+        """The paths served; any other gets HTTP 404."""
+        if not self.paths or not all(p.startswith("/") for p in self.paths):
+            raise ValueError(f"paths must be absolute paths, not {path!r}")
         self.limits = limits or ServerLimits()
         self.max_message_size = max_message_size
-        self.max_fragments = max_fragments
         self.max_connections = max_connections
         self.handshake_timeout = handshake_timeout
         self.frame_timeout = frame_timeout
@@ -150,11 +154,17 @@ class RealtimeServer:
         self._turning_away = 0
         self._live: set[_Connection] = set()
         self._handshakes: set[trio.CancelScope] = set()
+        self._lingering: set[trio.CancelScope] = set()
         self._drained = trio.Event()
         self.failures = 0
         """Connections that ended with an internal error (closed 1011)."""
         self.port: int | None = None
         self.host: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The first path served (``paths`` lists them all)."""
+        return self.paths[0]
 
     @property
     def connections(self) -> int:
@@ -164,7 +174,7 @@ class RealtimeServer:
     def shutdown(self) -> None:
         """Stop accepting; end every session gracefully (open responses get ``response.done``)."""
         self._shutdown.set()
-        for scope in self._handshakes:
+        for scope in self._handshakes | self._lingering:
             scope.cancel()
         for connection in self._live:
             connection.stop()
@@ -181,7 +191,8 @@ class RealtimeServer:
         sockname = listeners[0].socket.getsockname()
         self.host, self.port = sockname[0], sockname[1]
         scheme = "wss" if self.ssl_context is not None else "ws"
-        log.info("listening on %s://%s:%d%s", scheme, self.host, self.port, self.path)
+        base = f"{scheme}://{self.host}:{self.port}"
+        log.info("listening on %s", " ".join(base + path for path in self.paths))
         async with trio.open_nursery() as nursery:
             accept_scope = trio.CancelScope()
 
@@ -324,12 +335,14 @@ class RealtimeServer:
             self._refusals += 1
             event_id = DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
             await self._send(stream, conn.refuse_dialect(event_id))
+            await self._linger(stream, conn)
             return
         await self._send(stream, conn.accept())
         self._sessions += 1
         session = ServerSession(
             id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
             model=request.model_asked or self.model,
+            model_fixed=request.model_fixed,
             created_at=int(time.time()),
             limits=self.limits,
             conversation_created=self.conversation_created,
@@ -369,17 +382,50 @@ class RealtimeServer:
             len(session.state.responses),
             connection.errors,
         )
+        if connection.broken is None and not connection.waited_for_close:
+            await self._linger(stream, conn)
+
+    async def _linger(self, stream: trio.abc.Stream, conn: ServerConnection) -> None:
+        """Let the client's answer to our close frame arrive before the socket closes.
+
+        A socket closed with the client's bytes unread (events it sent before
+        it saw our close frame) makes the kernel reset the connection, and a
+        reset can destroy what we sent last - the error that says why, the
+        close frame - before the client has read it. So after every close we
+        began, the client's bytes are read and dropped until its close frame,
+        within ``close_timeout``. When we failed the connection its framing
+        can no longer be followed: we half-close (our FIN follows the close
+        frame, so the client closes too) and read until its end of file
+        (docs/protocol/connection.md#refusal-delivery). Shutdown cuts it short.
+        """
+        if not conn.closing or self._shutdown.is_set():
+            return
+        with trio.move_on_after(self.close_timeout) as scope:
+            self._lingering.add(scope)
+            try:
+                if conn.failed and isinstance(stream, trio.abc.HalfCloseableStream):
+                    await stream.send_eof()
+                while conn.closing:
+                    data = await stream.receive_some(_READ_SIZE)
+                    if not data:
+                        return
+                    conn.receive_data(data)
+                    conn.drop_messages()  # the session is over: what the client says is dropped
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            finally:
+                self._lingering.discard(scope)
 
     def _new_connection(self) -> ServerConnection:
         return ServerConnection(
             max_message_size=self.max_message_size,
-            max_fragments=self.max_fragments,
             dialects=self.dialects,
         )
 
     def _refuse(self, request: HandshakeRequest) -> tuple[int, str, str] | None:
-        if request.path != self.path:
-            return 404, f"No Realtime endpoint at {request.path}; use {self.path}.", "not_found"
+        if request.path not in self.paths:
+            served = ", ".join(self.paths)
+            return 404, f"No Realtime endpoint at {request.path}; use {served}.", "not_found"
         if self._key_digests is None:
             return None
         credentials = request.credentials

@@ -4,7 +4,8 @@ Each attack is aimed at one connection while a second, independent connection
 carries on: it exchanges an event before the attack, while the attacked
 connection holds the attacker's bytes, and after it has been closed.
 What each attack must get: fragment sprays and oversized fragmented messages
-close with 1009 as soon as a frame header shows it; non-minimal payload
+close with 1009 as soon as a frame header shows it (every fragment pays its
+header toward the message size: there is no separate fragment count); non-minimal payload
 lengths and 64-bit lengths with the top bit set close with 1002; invalid
 UTF-8 closes with 1007 as soon as the bad bytes arrive, whether the message
 is fragmented or its single frame is still incomplete; a frame or message
@@ -32,7 +33,7 @@ from rtcore.wire import (
     PongReceived,
     ServerConnection,
 )
-from rtcore.wire.framing import DEFAULT_MAX_FRAGMENTS, MessageSocket
+from rtcore.wire.framing import MessageSocket
 
 EVENT = b'{"type":"response.create","event_id":"ok"}'
 
@@ -158,31 +159,32 @@ def fragments(n: int, *, mask: bool = True, last: bool = True) -> bytes:
     return data
 
 
-def test_a_message_may_have_max_fragments_frames_and_no_more(healthy: Healthy) -> None:
+def test_a_message_may_have_any_number_of_fragments_within_its_size(healthy: Healthy) -> None:
     server = accepted()
-    assert kinds(feed(server, fragments(DEFAULT_MAX_FRAGMENTS))) == created("ok")
+    assert kinds(feed(server, fragments(5000))) == created("ok")
     assert server.open
-    attacked = accepted()
-    spray = fragments(DEFAULT_MAX_FRAGMENTS, last=False)
+    # Each empty continuation costs its 6 header bytes: a spray holds the message
+    # open until the size runs out, and the next header alone closes it.
+    attacked = accepted(max_message_size=len(EVENT) + 6 * 100)
+    spray = fragments(101, last=False)
     assert feed(attacked, spray) == [] and attacked.open
     healthy.turn()  # while the attacker holds a message open
-    # The next fragment's header (6 bytes) is enough: its payload never has to arrive.
     reason = failed_with(attacked, feed(attacked, frame(0, b"x" * 50, mask=True)[:6]), 1009)
-    assert reason == f"message in more than {DEFAULT_MAX_FRAGMENTS} fragments"
+    assert reason == f"message larger than {len(EVENT) + 600} bytes"
 
 
-def test_a_spray_of_empty_continuation_frames_stops_at_the_fragment_limit(
+def test_a_spray_of_empty_continuation_frames_stops_at_the_size_limit(
     healthy: Healthy,
 ) -> None:
-    attacked = accepted(max_fragments=16)
+    attacked = accepted(max_message_size=1000)
     spray = frame(1, b"", fin=False, mask=True) + frame(0, b"", fin=False, mask=True) * 100_000
     events = feed(attacked, spray)
     failed_with(attacked, events, 1009)
     assert events == [events[-1]]
 
 
-def test_the_fragment_count_is_per_message_and_control_frames_do_not_count() -> None:
-    server = accepted(max_fragments=3)
+def test_control_frames_inside_a_fragmented_message_are_answered() -> None:
+    server = accepted()
     message = (
         frame(1, b'{"type":"response.create",', fin=False, mask=True)
         + frame(9, b"ping in the middle", mask=True)
@@ -215,7 +217,7 @@ def test_frame_headers_count_toward_the_message_size() -> None:
 
 
 def test_empty_continuation_frames_are_not_free() -> None:
-    attacked = accepted(max_message_size=100, max_fragments=1000)
+    attacked = accepted(max_message_size=100)
     events = feed(attacked, fragments(20, last=False))  # 19 x 6 header bytes > 100
     failed_with(attacked, events, 1009)
 
@@ -223,7 +225,7 @@ def test_empty_continuation_frames_are_not_free() -> None:
 def test_a_fragmented_message_holds_about_its_size_however_it_is_cut() -> None:
     # 5000 fragments of 2 bytes, read 3 bytes at a time: a string object per
     # piece would cost some 50 bytes each (about 250 KB); one buffer costs ~10 KB.
-    server = accepted(max_fragments=10_000)
+    server = accepted()
     data = frame(1, b'"', fin=False, mask=True) + frame(0, b"ab", fin=False, mask=True) * 5000
     feed(server, data[:100])
     tracemalloc.start()
@@ -238,9 +240,15 @@ def test_a_fragmented_message_holds_about_its_size_however_it_is_cut() -> None:
     assert held < 3 * 10_000, held
 
 
-def test_the_client_role_has_the_same_fragment_limit() -> None:
-    client, _, _ = pair()
-    spray = frame(1, b"", fin=False) + frame(0, b"", fin=False) * (DEFAULT_MAX_FRAGMENTS + 5)
+def test_the_client_role_charges_fragments_the_same_way() -> None:
+    client = ClientConnection(URL, max_message_size=1000)
+    server = ServerConnection()
+    server.receive_data(client.data_to_send())
+    list(server.events())
+    client.receive_data(server.accept())
+    list(client.events())
+    # Unmasked empty continuations cost 2 bytes each: 500 of them fill 1000 bytes.
+    spray = frame(1, b"", fin=False) + frame(0, b"", fin=False) * 600
     failed_with(client, feed(client, spray), 1009)
 
 

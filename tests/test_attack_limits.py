@@ -474,7 +474,6 @@ def test_serve_help_lists_every_limit_with_its_default(capsys: pytest.CaptureFix
         "--path",
         "--max-connections",
         "--max-message-size",
-        "--max-fragments",
         "--handshake-timeout",
         "--frame-timeout",
         "--idle-timeout",
@@ -486,6 +485,8 @@ def test_serve_help_lists_every_limit_with_its_default(capsys: pytest.CaptureFix
     ] + ["--" + f.name.replace("_", "-") for f in msgspec.structs.fields(ServerLimits)]
     for option in options:
         assert "(default: " in blocks[option], option
+    # A fragmented message is bounded by its size (every frame header counts): no fragment count.
+    assert "--max-fragments" not in blocks
     # The bounds fixed by design are listed with their values too.
     from rtcore.events.explain import MAX_NESTING_DEPTH
     from rtcore_trio.connection import EVENTS_PER_STEP

@@ -56,15 +56,23 @@ Answer = tuple[str | None, str | None] | None
 class Pair:
     """A client and a server of one dialect, every server event fed to the client."""
 
-    def __init__(self, dialect: ev.Dialect, *, transcription: bool = False) -> None:
+    def __init__(
+        self, dialect: ev.Dialect, *, transcription: bool = False, model: str | None = None
+    ) -> None:
         self.dialect = dialect
         self.server = ServerSession(
             dialect=dialect,
+            # Readable ids, which a client's own ids can collide with (core.FreshIds).
+            id_factory=SequentialIds(),
             intent="transcription" if transcription else "conversation",
             # Small limits, so that the refusals only the server can know happen too.
             limits=ServerLimits(max_items=6, max_out_of_band_responses=1),
+            model=model,
         )
-        self.client = ClientSession(dialect=dialect, id_factory=SequentialIds())
+        # A model the URL named is fixed on both ends (docs/protocol/flows.md#session-model).
+        self.client = ClientSession(
+            dialect=dialect, id_factory=SequentialIds(), model_fixed=model is not None
+        )
         self.sent = 0
         self.pump()
 
@@ -120,6 +128,8 @@ class Pair:
 # -- strategies ------------------------------------------------------------------------------
 
 VOICES = st.sampled_from(["alloy", "ash", "verse"])
+# The first update naming a model sets it (the pair's URL named none); later ones may not change it.
+MODELS = st.sampled_from(["gpt-realtime", "gpt-realtime", "gpt-4o-realtime-preview"])
 # Mostly none (the client numbers them), at times the client's own, at times over GA's limit.
 EVENT_IDS = st.sampled_from([ev.UNSET] * 8 + ["mine", "x" * 513])
 
@@ -130,7 +140,8 @@ def item_ids(pair: Pair) -> st.SearchStrategy[str]:
     items = [state.item(i) for i in state.order]
     audio = [i.id for i in items if i is not None and i.role == "assistant"]
     known = audio + list(state.order) + [c for i in items if i and (c := i.call_id)]
-    made_up = st.sampled_from(["nope", "item_x", "root", "call_x"])
+    # item_2, call_1: ids the server's SequentialIds would mint next (it must skip them).
+    made_up = st.sampled_from(["nope", "item_x", "root", "call_x", "item_2", "call_1"])
     return st.one_of(st.sampled_from(known), made_up) if known else made_up
 
 
@@ -156,6 +167,7 @@ def _session_update(draw: st.DrawFn, dialect: ev.Dialect) -> ev.ClientEvent:
                         ]
                     ),
                     "input_audio_format": st.sampled_from(["pcm16", "g711_ulaw"]),
+                    "model": MODELS,
                 },
             )
         )
@@ -179,6 +191,7 @@ def _session_update(draw: st.DrawFn, dialect: ev.Dialect) -> ev.ClientEvent:
         output_modalities=draw(
             st.sampled_from([ev.UNSET, ("text",), ("audio",), ("audio", "text")])
         ),
+        model=draw(st.one_of(st.just(ev.UNSET), MODELS)),
     )
     return ga.SessionUpdate(session=config)
 
@@ -187,10 +200,15 @@ def _item(draw: st.DrawFn, dialect: ev.Dialect, pair: Pair) -> Any:
     kind = draw(st.sampled_from(["user", "assistant", "beta_assistant", "output", "call", "audio"]))
     item_id = draw(st.one_of(st.just(ev.UNSET), st.just(""), item_ids(pair), st.just("mine")))
     if kind == "output":
-        call = draw(st.one_of(item_ids(pair), st.sampled_from(["call_x", "call_c"])))
+        call = draw(st.one_of(item_ids(pair), st.sampled_from(["call_x", "call_c", "call_1"])))
         return ev.FunctionCallOutputItem(id=item_id, call_id=call, output="{}")
     if kind == "call":
-        return ev.FunctionCallItem(id=item_id, call_id="call_c", name="f", arguments="{}")
+        return ev.FunctionCallItem(
+            id=item_id,
+            call_id=draw(st.sampled_from(["call_c", "call_1"])),
+            name="f",
+            arguments="{}",
+        )
     if kind == "audio":
         audio = draw(st.sampled_from([b"\x00\x00", b"\x00\x00\x00"]))
         content: tuple[Any, ...] = (ev.InputAudioContent(audio=audio),)
@@ -314,7 +332,8 @@ def agree(client: Answer, server: Answer, event: ev.ClientEvent) -> None:
 def test_client_and_server_refuse_the_same_events(
     dialect: ev.Dialect, transcription: bool, data: st.DataObject, backend: list[str]
 ) -> None:
-    pair = Pair(dialect, transcription=transcription)
+    url_model = data.draw(st.sampled_from([None, "gpt-realtime"]), label="url model")
+    pair = Pair(dialect, transcription=transcription, model=url_model)
     if data.draw(st.booleans(), label="spoken"):  # the model has spoken: the voice is locked
         agree(*pair.step(beta.ResponseCreate(), ["audio"]), beta.ResponseCreate())
     for _ in range(data.draw(st.integers(min_value=1, max_value=25), label="length")):

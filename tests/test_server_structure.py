@@ -158,12 +158,12 @@ def test_a_beta_edge_has_no_mcp_events() -> None:
 
 def test_an_edge_refuses_the_other_dialects_session_update() -> None:
     state = ServerSession().session
-    beta, ga_update = (
-        ev.beta.SessionUpdate(session=ev.beta.SessionConfig()),
+    beta_update, ga_update = (
+        beta.SessionUpdate(session=beta.SessionConfig()),
         ga.SessionUpdate(session=ga.RealtimeSessionConfig()),
     )
     assert GAEdge().session_of(ga_update, state) is ga_update.session
     with pytest.raises(TypeError):
-        GAEdge().session_of(beta, state)
+        GAEdge().session_of(beta_update, state)
     with pytest.raises(TypeError):
         BetaEdge().session_of(ga_update, state)

@@ -301,7 +301,7 @@ def _socket_run(
             return self.connection.send(event)
 
     ws: Any = _Open()
-    sock = MessageSocket(ws, 300, masked=masked, fast=fast, max_fragments=3)
+    sock = MessageSocket(ws, 300, masked=masked, fast=fast)
     out: list[Any] = []
     partial: list[int | None] = []
     for chunk in chunks:

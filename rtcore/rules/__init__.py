@@ -12,6 +12,7 @@ request, the client to refuse sending it, and both get the same ``code`` and
 * ``catalog`` - transcription models and MCP connectors by name;
 * ``turn_detection`` - beta and GA shapes of turn detection, its defaults and ranges;
 * ``voice`` - the voice lock;
+* ``model`` - the model lock (set once by the URL or the first update naming one);
 * ``parts`` - the content parts by role and dialect;
 * ``items`` - the rules of a client's item in each dialect (function-call fields, ids, images);
 * ``conversation`` - rules that read the conversation (items named, truncation, deletion,

@@ -12,8 +12,10 @@ transition function the client uses), so both check these the same way
 * a ``function_call_output`` answers a call the session has seen (even one
   whose item was deleted since); an ``mcp_approval_response`` an approval
   request that exists;
-* only complete assistant audio can be truncated, and only within the audio
-  produced (``unsupported_content_type``, ``invalid_value``);
+* only assistant audio can be truncated, and only within the audio produced
+  (``unsupported_content_type``, ``invalid_value``); audio a response is still
+  generating can be: the response is cancelled first, as by ``response.cancel``
+  (docs/protocol/flows.md#truncate-while-generating);
 * an item a response is still writing cannot be deleted.
 """
 
@@ -100,8 +102,13 @@ def is_assistant_audio(item: ItemState, content_index: int) -> bool:
     )
 
 
-def check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> None:
-    """A truncation cuts complete assistant audio within what was produced."""
+def check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> str | None:
+    """A truncation cuts assistant audio within what was produced.
+
+    Returns the id of the response still generating that audio, which the truncation cancels
+    first (docs/protocol/flows.md#truncate-while-generating), or ``None`` when the audio is
+    complete. The checks come first: a refused truncation cancels nothing.
+    """
     item = conversation_item(s, event.item_id)
     if not is_assistant_audio(item, event.content_index):
         raise Invalid(
@@ -110,12 +117,6 @@ def check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> None:
             "item_id",
         )
     part = item.content[event.content_index]
-    if not part.audio_done:
-        raise Invalid(
-            "invalid_value",
-            "The item's audio is still being generated; cancel the response first.",
-            "item_id",
-        )
     if event.audio_end_ms < 0:
         raise Invalid(
             "invalid_value",
@@ -128,3 +129,7 @@ def check_truncate(s: Snapshot, event: ev.ConversationItemTruncate) -> None:
             f"Audio content of {part.audio_ms}ms is already shorter than {event.audio_end_ms}ms",
             "audio_end_ms",
         )
+    if part.audio_done:
+        return None
+    writer = s.response(item.response_id) if item.response_id is not None else None
+    return writer.id if writer is not None and not writer.done else None

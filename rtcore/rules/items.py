@@ -21,10 +21,7 @@ from ..events import beta, ga
 from .parts import check_parts
 from .refusal import Invalid, missing
 
-__all__ = ["BetaItem", "GAItem", "check_beta_item", "check_ga_item"]
-
-BetaItem = beta.Item
-GAItem = ga.Item
+__all__ = ["check_beta_item", "check_ga_item"]
 
 _IMAGE_PREFIXES = ("data:image/png;base64,", "data:image/jpeg;base64,", "data:image/jpg;base64,")
 
@@ -45,7 +42,7 @@ def _check_id(item_id: str | ev.UnsetType, param: str) -> None:
         raise Invalid("invalid_value", "Item ids cannot be empty.", f"{param}.id")
 
 
-def check_beta_item(item: BetaItem, param: str, input_format: ev.AudioFormat) -> None:
+def check_beta_item(item: beta.Item, param: str, input_format: ev.AudioFormat) -> None:
     """A beta client's item (raises ``Invalid``)."""
     if isinstance(item, beta.MessageItem):
         check_parts(item, param, input_format, "beta")
@@ -54,7 +51,7 @@ def check_beta_item(item: BetaItem, param: str, input_format: ev.AudioFormat) ->
     _check_id(item.id, param)
 
 
-def check_ga_item(item: GAItem, param: str, input_format: ev.AudioFormat) -> None:
+def check_ga_item(item: ga.Item, param: str, input_format: ev.AudioFormat) -> None:
     """A GA client's item (raises ``Invalid``)."""
     if isinstance(item, ga.MessageItem):
         check_parts(item, param, input_format, "ga")

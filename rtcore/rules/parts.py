@@ -57,7 +57,8 @@ def check_parts(
                 f"{where}.type",
                 part.type,
                 allowed,
-                f"A {item.role} message accepts these content types.",
+                f"{'An' if item.role[0] in 'aeiou' else 'A'} {item.role} message accepts these"
+                " content types.",
             )
         if isinstance(part, ev.InputAudioContent):
             if isinstance(part.audio, ev.UnsetType):

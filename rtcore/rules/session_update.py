@@ -1,7 +1,7 @@
 """The rules of a session's settings, and how an update merges into them.
 
 A ``session.update`` reaches this module as *changes*: neutral field names of
-``rtcore.state.SessionState`` mapped to values in its vocabulary, already
+``rtcore.state.session.SessionState`` mapped to values in its vocabulary, already
 read out of the dialect's wire shape (``rtcore.rules.beta_read`` /
 ``ga_read``), together with the dotted wire path of each field so that
 errors name what the client wrote (``session.voice`` in beta,
@@ -12,7 +12,7 @@ server to apply an update, the client to refuse one before sending it.
 * ranges (``rtcore.rules.ranges``): VAD ``threshold``, ``prefix_padding_ms`` /
   ``silence_duration_ms``, ``idle_timeout_ms``, ``speed``,
   ``max_output_tokens`` (or ``"inf"``), ``retention_ratio``, metadata sizes;
-* locks: the model never changes; the voice not once the model has spoken
+* locks: the model once set (``rtcore.rules.model``); the voice not once the model has spoken
   (``rtcore.rules.voice``); tracing not once enabled;
 * combinations: exactly one output modality; tool names unique and present;
   streaming transcription models (``gpt-realtime-whisper``,
@@ -47,6 +47,7 @@ from .catalog import (
     TRANSCRIPTION_MODELS,
 )
 from .defaults import DEFAULT_TRANSCRIPTION_MODEL
+from .model import model_change
 from .refusal import Invalid, check_range, invalid_value, missing
 from .voice import check_voice
 
@@ -193,22 +194,20 @@ def merge_config(
     paths: Mapping[str, str],
     *,
     audio_produced: bool,
+    model_open: bool = False,
 ) -> SessionState:
     """The session after an update: only the fields in ``changes`` change; all or nothing.
 
-    ``paths`` gives the wire path of each field for error messages.
+    ``paths`` gives the wire path of each field for error messages; ``model_open`` whether the
+    session's model may still be set (``rtcore.rules.model``).
     """
 
     def where(name: str) -> str:
         return paths.get(name, f"session.{name}")
 
     out = dict(changes)
-    if "model" in out and out["model"] != current.model:
-        raise Invalid(
-            "invalid_value",
-            f"The model of a session cannot be changed (it is '{current.model}').",
-            where("model"),
-        )
+    if "model" in out:
+        model_change(current.model, out["model"], open_=model_open, param=where("model"))
     if "voice" in out:
         check_voice(
             current.voice, out["voice"], audio_produced=audio_produced, param=where("voice")

@@ -1,6 +1,6 @@
 """The beta dialect's edge of the server: reading its requests, writing its events.
 
-The server's logic speaks one vocabulary (``rtcore.state.SessionState``,
+The server's logic speaks one vocabulary (``rtcore.state.session.SessionState``,
 ``ItemState``, ``ResponseSettings``); this module is all that is beta about a
 beta connection (docs/protocol/beta.md, docs/protocol/flows.md):
 

@@ -198,9 +198,17 @@ class InputBuffer:
             return self._interrupt(run)
         return []
 
+    def _speech_item(self) -> str:
+        """The id of the item speech becomes: the one ``speech_started`` announced, unless a
+        client has given that id to an item of its own since (then a fresh one; core.FreshIds)."""
+        reserved = self._audio.speech_item_id
+        if reserved is None or self._view.state.item(reserved) is not None:
+            return self._ids("item")
+        return reserved
+
     def _speech_stopped(self, position: int) -> list[Effect]:
         audio = self._audio
-        item_id = audio.speech_item_id or self._ids("item")
+        item_id = self._speech_item()
         self._emit(
             ev.InputAudioBufferSpeechStopped(
                 event_id=self._ids("event"), audio_end_ms=audio.ms(position), item_id=item_id
@@ -278,7 +286,7 @@ class InputBuffer:
         # The buffer's audio moves into the item: the total held does not grow.
         self._holdings.check(0)
         # A manual commit during VAD speech closes that segment (no speech_stopped follows).
-        item_id = audio.speech_item_id or self._ids("item")
+        item_id = self._speech_item()
         data = audio.take()
         audio.clear()
         return self._commit(item_id, data)

@@ -11,10 +11,13 @@ factory, the limits, the dialect's edge, and the few other parts it calls.
 
 The session's ``Record`` holds the configuration in the neutral vocabulary
 (``SessionState``), the snapshot folded from every emitted event, and the
-queue of events to send. Two rules live here: every emitted event is folded
+queue of events to send. Three rules live here: every emitted event is folded
 into the server's own snapshot with the client's transition function (so an
-inconsistent event is a bug caught at once, never sent), and an error is one
-``error`` event naming the offending client event.
+inconsistent event is a bug caught at once, never sent); an error is one
+``error`` event naming the offending client event; and an id the server mints
+is never one already in use (``FreshIds``): a client chooses the ids of the
+items and function calls it creates, and may well choose the very id the
+factory would have returned next (``item_1`` under ``SequentialIds``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from .settings import Invalid
 
 __all__ = [
     "Emit",
+    "FreshIds",
     "Record",
     "ReportError",
     "SessionView",
@@ -105,6 +109,28 @@ class Record:
                 ),
             )
         )
+
+
+class FreshIds:
+    """The session's id factory: the given one's ids, skipping any the session already uses.
+
+    ``in_use(id)`` says whether an id is taken: an item's id (whatever its prefix: a client may
+    name its item ``mcpl_1`` or ``call_2`` as well as ``item_1``) or a function call's
+    ``call_id``. Each id skipped consumes one of the factory's, and the ids in use are finitely
+    many, so the loop ends; with service-shaped random ids it never turns.
+    """
+
+    __slots__ = ("_factory", "_in_use")
+
+    def __init__(self, factory: IdFactory, in_use: Callable[[str], bool]) -> None:
+        self._factory = factory
+        self._in_use = in_use
+
+    def __call__(self, prefix: str) -> str:
+        while True:
+            fresh = self._factory(prefix)
+            if prefix == "event" or not self._in_use(fresh):
+                return fresh
 
 
 def item_cost(item: ItemState) -> int:

@@ -48,7 +48,7 @@ __all__ = [
 class ResponseSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The effective settings of one response: session defaults with its overrides applied.
 
-    One vocabulary for both dialects (see ``rtcore.state.SessionState``):
+    One vocabulary for both dialects (see ``rtcore.state.session.SessionState``):
     ``output_modalities`` is ``("audio",)`` (audio with its transcript) or
     ``("text",)``; tools and tool choice are the GA objects, which hold every
     beta form; ``temperature`` is set only in beta sessions.

@@ -55,6 +55,7 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import DeterministicIds, IdFactory
+from ..rules.conversation import check_truncate
 from ..rules.event_id import check_event_id
 from ..rules.reading import Extras
 from ..rules.requests import check_kind
@@ -63,7 +64,7 @@ from ..state.session import SessionState
 from .beta_edge import BetaEdge
 from .buffer import InputBuffer
 from .config import ServerLimits, default_config, default_rate_limits
-from .core import Record
+from .core import FreshIds, Record
 from .edge import Edge, SessionRequest
 from .effects import (
     ArgumentsChunk,
@@ -124,7 +125,10 @@ class ServerSession:
     handshake asked for it); ``intent`` the session type the URL asked for.
     ``retain_audio`` (default false): keep audio bytes in the snapshot and for
     user items after the backend has been handed them, or only their
-    durations (see ``rtcore.server.memory``).
+    durations (see ``rtcore.server.memory``). ``model`` is the model the URL
+    named (else the dialect's default); ``model_fixed`` whether updates may
+    not change it (default: when ``model`` is given; a deployment names a
+    model the first update may still set, ``rtcore.rules.model``).
     """
 
     def __init__(
@@ -140,6 +144,7 @@ class ServerSession:
         intent: Literal["conversation", "transcription"] = "conversation",
         dialect: ev.Dialect = ev.DEFAULT_DIALECT,
         retain_audio: bool = False,
+        model_fixed: bool | None = None,
     ) -> None:
         if dialect not in _EDGES:
             raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
@@ -147,7 +152,11 @@ class ServerSession:
         self.intent = intent
         self.limits = limits = limits or ServerLimits()
         self._edge: Edge = _EDGES[dialect]()
-        self._ids = ids = id_factory or DeterministicIds()
+        # Minted ids skip the ids a client chose for its items and calls (core.FreshIds); event
+        # ids are the server's alone (a client's event ids are another namespace).
+        self._ids = ids = FreshIds(id_factory or DeterministicIds(), self._in_use)
+        self._model_open = not (model is not None if model_fixed is None else model_fixed)
+        """Whether an update naming a model still sets it (``rtcore.rules.model``)."""
         self.conversation_id = ids("conv")
         config = default_config(
             ids("sess"),
@@ -243,12 +252,20 @@ class ServerSession:
             "input_audio_buffer.clear": buffer.clear,
             "output_audio_buffer.clear": requests.output_audio_clear,
             "conversation.item.create": items.create,
-            "conversation.item.truncate": items.truncate,
+            "conversation.item.truncate": self._truncate,
             "conversation.item.delete": items.delete,
             "conversation.item.retrieve": items.retrieve,
             "response.create": requests.create,
             "response.cancel": requests.cancel,
         }
+
+    def _in_use(self, candidate: str) -> bool:
+        """Whether an id is taken by an item or a function call (a client may have chosen it)."""
+        record = getattr(self, "_record", None)
+        if record is not None and record.state.item(candidate) is not None:
+            return True
+        writer = getattr(self, "_writer", None)
+        return writer is not None and candidate in writer.call_ids
 
     # -- reading --------------------------------------------------------------------------
 
@@ -359,15 +376,32 @@ class ServerSession:
         current = record.config
         check_kind(current.kind, e.type, edge.dialect)
         changes, paths, extras = edge.session_changes(edge.session_of(e, current), current)
-        config = merge_config(current, changes, paths, audio_produced=self._writer.audio_produced)
+        config = merge_config(
+            current,
+            changes,
+            paths,
+            audio_produced=self._writer.audio_produced,
+            model_open=self._model_open,
+        )
         servers = new_mcp_servers(current, config)
         self._listings.check_room(len(servers))
         record.config = config
+        if "model" in changes:
+            self._model_open = False
         self._extras.update(extras)
         self._buffer.configure()
         self._buffer.restart_idle()
         record.emit(edge.session_event(False, config, self._extras, self._ids("event")))
         return self._listings.start(servers)
+
+    def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
+        """``conversation.item.truncate``; audio still being generated stops first: its response
+        is cancelled as by ``response.cancel`` (docs/protocol/flows.md#truncate-while-generating),
+        so that a client's interrupt works whether or not it also cancels."""
+        writing = check_truncate(self._record.state, e)
+        run = self._writer.runs.get(writing) if writing is not None else None
+        effects = self._requests.end(run, "client_cancelled") if run is not None else []
+        return effects + self._items.truncate(e, event_id)
 
     def _response_ended(self, run: Run) -> None:
         """A response wrote its ``response.done``: count what it holds; silence begins after

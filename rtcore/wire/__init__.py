@@ -22,6 +22,7 @@ from .framing import DEFAULT_MAX_MESSAGE_SIZE
 from .server import (
     ServerConnection,
     ServerConnectionEvent,
+    asks_for_beta,
     credentials_of,
     error_body,
     served_dialects,
@@ -44,6 +45,7 @@ __all__ = [
     "Rejected",
     "ServerConnection",
     "ServerConnectionEvent",
+    "asks_for_beta",
     "credentials_of",
     "error_body",
     "served_dialects",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request, TextMessage
@@ -33,6 +33,7 @@ from .events import (
     Headers,
     PongReceived,
     Rejected,
+    url_fixes_model,
 )
 from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
 
@@ -89,7 +90,10 @@ class ClientConnection:
             target += "?" + parts.query
         self.target = target
         if session is None:
-            session = ClientSession(dialect=dialect or ev.DEFAULT_DIALECT)
+            session = ClientSession(
+                dialect=dialect or ev.DEFAULT_DIALECT,
+                model_fixed=url_fixes_model(parts.path, dict(parse_qsl(parts.query))),
+            )
         elif dialect is not None and dialect != session.dialect:
             raise ValueError(
                 f"dialect {dialect!r} differs from the session's ({session.dialect!r})"

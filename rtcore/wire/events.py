@@ -10,6 +10,7 @@ never an exception raised from deep inside.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import msgspec
@@ -26,6 +27,7 @@ __all__ = [
     "ClientMessageError",
     "PongReceived",
     "Headers",
+    "url_fixes_model",
 ]
 
 Headers = tuple[tuple[str, str], ...]
@@ -47,6 +49,13 @@ class Credentials(msgspec.Struct, frozen=True):
         return f"Credentials(scheme={self.scheme!r}, key='…{self.key[-4:]}')"
 
 
+def url_fixes_model(path: str, query: Mapping[str, str]) -> bool:
+    """Whether a Realtime URL fixes its session's model: a plain ``?model=`` does; Azure's
+    ``?deployment=`` and the ``?model=`` of its paths (``/openai/...``) name a deployment
+    instead (docs/protocol/flows.md#session-model). Both roles ask this one function."""
+    return "model" in query and "deployment" not in query and not path.startswith("/openai/")
+
+
 class HandshakeRequest(msgspec.Struct, frozen=True):
     """A client asked to open a Realtime WebSocket (server role).
 
@@ -59,7 +68,8 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
     subprotocols: tuple[str, ...]
     credentials: Credentials | None
     beta: bool
-    """Whether the client asked for the beta dialect (``OpenAI-Beta: realtime=v1`` or its subprotocol)."""
+    """Whether the client asked for the beta dialect: ``OpenAI-Beta: realtime=v1``, its
+    subprotocol, or Azure's preview ``api-version`` (``rtcore.wire.server.asks_for_beta``)."""
 
     @property
     def model(self) -> str | None:
@@ -83,9 +93,25 @@ class HandshakeRequest(msgspec.Struct, frozen=True):
         return self.query.get("deployment")
 
     @property
+    def api_version(self) -> str | None:
+        """Azure's ``?api-version=``; a dated preview (``2024-10-01-preview``) asks for beta
+        (docs/protocol/connection.md#azure)."""
+        return self.query.get("api-version")
+
+    @property
     def model_asked(self) -> str | None:
         """The model the client named: ``?model=``, else the Azure ``?deployment=``."""
         return self.model or self.deployment
+
+    @property
+    def model_fixed(self) -> bool:
+        """Whether the URL fixed the session's model (docs/protocol/flows.md#session-model).
+
+        Only a plain ``?model=`` does. Azure's ``?deployment=`` and the ``?model=`` of its GA
+        path (``/openai/v1/realtime``) name a deployment, which serves whatever model its
+        clients then name in ``session.update``.
+        """
+        return url_fixes_model(self.path, self.query)
 
     def header(self, name: str) -> str | None:
         """The first value of a header (case-insensitive name)."""

@@ -13,16 +13,18 @@ module enforces once for both roles, each failure answered with a close frame:
     frame may carry exactly ``max_message_size`` bytes; a fragmented one pays
     2 to 14 bytes per extra fragment, so that empty continuation frames are not
     free. Beyond it: 1009.
-  - ``max_fragments`` (default 1024): frames per message. Each fragment costs
-    a round of frame parsing whatever its size (some 15 us), so their number
-    is bounded on its own. Beyond it: 1009 as well - like the size, it is a
-    limit on what one message may cost us (1008 is a policy refusal that says
-    nothing about the message); the close reason names the limit.
 
-  What a message holds while it arrives: the bytes of its incomplete frame,
-  and for a fragmented message its text so far in one buffer - never a piece
-  per fragment or per read.
+  There is no limit on the number of fragments of its own: a fragment costs
+  O(its bytes) - its header counts toward the size, and reading it is a few
+  microseconds of header parsing, unmasking and UTF-8 checking - so the size
+  limit bounds a fragmented message in memory and in CPU per byte alike (a
+  message of 1-byte fragments costs less per byte than a stream of the
+  smallest messages). What a message holds while it arrives: the bytes of its
+  incomplete frame, and for a fragmented message its text so far in one
+  buffer - never a piece per fragment or per read.
 
+* A data frame that begins a message inside a fragmented message closes
+  with 1002, as soon as its header arrives.
 * Invalid UTF-8 closes with 1007 as soon as the bad bytes arrive, whether the
   message is fragmented or its single frame is still incomplete: the payload
   read so far goes through an incremental UTF-8 decoder.
@@ -45,8 +47,11 @@ second would otherwise hold a buffer open forever).
 
 Speed: almost every frame of a Realtime session is one complete, unfragmented
 text frame. Those are parsed here directly - header, unmasking, UTF-8 - which
-is several times cheaper than wsproto's general parser. Every other frame
-(control frames, fragments, anything malformed) is handed to wsproto whole,
+is several times cheaper than wsproto's general parser, and so are the frames
+of a fragmented text message (a message begun here is finished here, its
+text joined in one buffer, its UTF-8 checked incrementally across frames).
+Every other frame (control frames, binary frames, anything malformed) is
+handed to wsproto whole,
 so wsproto's parser always sits at a frame boundary and decides, with its
 own errors, everything the fast path does not. The header checks above (length
 encoding, limits) run here for every frame, whichever path reads its payload.
@@ -63,10 +68,10 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 
 from .events import ConnectionClosed, PongReceived
 
-__all__ = ["MessageSocket", "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_FRAGMENTS", "unmask"]
+__all__ = ["MessageSocket", "DEFAULT_MAX_MESSAGE_SIZE", "unmask"]
 
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
-DEFAULT_MAX_FRAGMENTS = 1024
+_CONTINUATION = 0x0
 _TEXT = 0x1
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
@@ -99,14 +104,10 @@ class MessageSocket:
         *,
         masked: bool,
         fast: bool = True,
-        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
     ) -> None:
-        if max_fragments < 1:
-            raise ValueError("max_fragments must be at least 1")
         self._ws = ws
         self._fast = fast  # False: every frame goes through wsproto (for differential tests)
         self.max_message_size = max_message_size
-        self.max_fragments = max_fragments
         self._masked = masked
         self._out = bytearray()
         self._in = bytearray()
@@ -114,11 +115,12 @@ class MessageSocket:
         self._eof_passed = False
         self._consumed = 0  # bytes of the stream read before self._in[0]
         # The fragmented message being read (header-level view, ahead of wsproto's):
-        # where it began in the stream, its cost so far, its frames so far.
+        # where it began in the stream, its cost so far, and whether it is read here
+        # (``_ours``: begun on the fast path, so wsproto never sees its data frames).
         self._message_at: int | None = None
         self._size = 0
-        self._frames = 0
-        self._text = bytearray()  # its text so far, in UTF-8 (wsproto gives it in pieces)
+        self._ours = False
+        self._text = bytearray()  # its text so far, in UTF-8, whichever path reads it
         # The frame wsproto is reading: bytes still to pass, where it began, and whether
         # it ends a message (the fin bit of the last data frame: a control frame inside
         # a message follows one without it, so it ends nothing).
@@ -126,8 +128,8 @@ class MessageSocket:
         self._frame_start = 0
         self._owed_ends_message = False
         # The fast-path frame at the start of self._in while incomplete: payload bytes
-        # already checked as UTF-8 (and unmasked in place), and the decoder holding a
-        # sequence cut by the read.
+        # already checked as UTF-8 (and unmasked in place); and the decoder holding a
+        # sequence cut by a read (or, for a fragmented message, by a frame boundary).
         self._checked = 0
         self._utf8: codecs.IncrementalDecoder | None = None
         self._failed = False
@@ -148,6 +150,22 @@ class MessageSocket:
     def closed(self) -> bool:
         """No more messages will come: the connection ended or this side failed it."""
         return self._closed or self._failed
+
+    @property
+    def close_sent(self) -> bool:
+        """This side's close frame has been made (it may still be queued for sending)."""
+        return self._close_sent
+
+    @property
+    def close_received(self) -> bool:
+        """The peer's close frame has been read: nothing more will come from it."""
+        return self._closed
+
+    @property
+    def failed(self) -> bool:
+        """This side failed the connection (1002, 1003, 1007, 1009): the peer's bytes are no
+        longer read, so its close frame cannot be recognized either."""
+        return self._failed
 
     @property
     def open(self) -> bool:
@@ -221,6 +239,7 @@ class MessageSocket:
         self._out += self.close(code, reason)
         self._failed = True
         self._text = bytearray()
+        self._ours = False
         self._checked = 0
         self._utf8 = None
         self._in.clear()
@@ -256,16 +275,18 @@ class MessageSocket:
             opcode, fin, rsv, masked, header, length = frame
             if (
                 self._fast
-                and opcode == _TEXT
-                and fin
                 and not rsv
                 and masked == self._masked
-                and self._message_at is None
-                # Open: the loop stops once the peer's close arrives. A frame whose
-                # beginning is already unmasked in place stays here whatever happens.
-                and (not self._close_sent or self._checked)
+                and (
+                    (opcode == _TEXT and self._message_at is None)
+                    or (opcode == _CONTINUATION and self._ours)
+                )
             ):
-                if length > self.max_message_size:
+                # A text frame, alone or one of a fragmented message begun here. Its
+                # cost: the payload, plus the header of every frame after the first.
+                continues = opcode == _CONTINUATION
+                cost = self._size + header + length if continues else length
+                if cost > self.max_message_size:
                     yield self._fail(1009, f"message larger than {self.max_message_size} bytes")
                     return
                 total = header + length
@@ -277,6 +298,23 @@ class MessageSocket:
                             yield self._fail(1007, error)
                             return
                     break
+                if not fin or continues:
+                    error = self._fragment(buf, header, total, masked, fin)
+                    if error is not None:
+                        yield self._fail(1007, error)
+                        return
+                    if not continues:
+                        self._message_at = self._consumed - total
+                        self._ours = True
+                    self._size = cost
+                    if fin:
+                        data, self._text = bytes(self._text), bytearray()
+                        self._message_at = None
+                        self._ours = False
+                        self._utf8 = None
+                        self._size = 0
+                        yield data if data.isascii() else data.decode()  # its UTF-8 is checked
+                    continue
                 view = memoryview(buf)
                 try:
                     if not masked:
@@ -301,13 +339,15 @@ class MessageSocket:
                     yield self._fail(1007, _utf8_reason(exc))
                     return
                 continue
-            # Control frames, fragments, anything odd: wsproto reads the payload and
+            # Control frames, binary frames, anything odd: wsproto reads the payload and
             # decides, but the limits are ours and are checked on the header first.
             if opcode < 0x8:
-                error = self._account(opcode, fin, header, length)
-                if error is not None:
-                    yield self._fail(1009, error)
+                failure = self._account(opcode, fin, header, length)
+                if failure is not None:
+                    yield self._fail(*failure)
                     return
+            else:
+                self._owed_ends_message = False  # a control frame ends no message
             self._owed = header + length
             self._frame_start = self._consumed
         if self._eof and not self._eof_passed and not (self._failed or self._closed):
@@ -316,27 +356,59 @@ class MessageSocket:
             self._ws.receive_data(None)
             yield from self._from_wsproto()
 
-    def _account(self, opcode: int, fin: bool, header: int, length: int) -> str | None:
-        """Charge a data frame to its message; the limit it breaks, if any.
+    def _account(self, opcode: int, fin: bool, header: int, length: int) -> tuple[int, str] | None:
+        """Charge a data frame that wsproto reads to its message; the close it calls for, if any.
 
-        Only the order of frames that continue a message matters here; a
-        frame that breaks the order (a continuation with no message, a new
-        message in the middle of one) is charged alone, and wsproto fails it.
+        A frame that begins a message inside a fragmented one is refused here,
+        on its header, whichever path reads the message; a continuation with
+        no message is charged alone, and wsproto fails it.
         """
-        continues = opcode == 0 and self._message_at is not None
-        if continues:
+        in_message = self._message_at is not None
+        if in_message and opcode != _CONTINUATION:
+            return 1002, "a new message began inside a fragmented message"
+        if in_message:
             self._size += header + length
-            self._frames += 1
         else:
             self._size = length
-            self._frames = 1
             if not fin:
                 self._message_at = self._consumed
         self._owed_ends_message = fin
         if self._size > self.max_message_size:
-            return f"message larger than {self.max_message_size} bytes"
-        if self._frames > self.max_fragments:
-            return f"message in more than {self.max_fragments} fragments"
+            return 1009, f"message larger than {self.max_message_size} bytes"
+        return None
+
+    def _fragment(
+        self, buf: bytearray, header: int, total: int, masked: bool, fin: bool
+    ) -> str | None:
+        """Add the complete frame at the start of ``buf`` to the fragmented message read here.
+
+        Its bytes go to the message's one buffer; those not yet checked go
+        through the message's UTF-8 decoder, which carries a sequence cut by a
+        frame boundary to the next frame and, on the last frame, refuses one
+        left unfinished. Returns the 1007 reason if the text is not UTF-8.
+        """
+        checked = self._checked
+        start = header + checked
+        # Slices, not a memoryview: fragments are mostly small, and a slice costs less.
+        if masked:
+            key = bytes(buf[header - 4 : header])
+            rest = unmask(buf[start:total], _turned(key, checked) if checked else key)
+        else:
+            rest = bytes(buf[start:total])
+        if checked:
+            self._text += buf[header:start]  # unmasked in place as it arrived
+        del buf[:total]
+        self._consumed += total
+        self._checked = 0
+        self._text += rest
+        if self._utf8 is None:
+            if rest.isascii():
+                return None
+            self._utf8 = _utf8_decoder()
+        try:
+            self._utf8.decode(rest, fin)
+        except UnicodeDecodeError as exc:
+            return _utf8_reason(exc)
         return None
 
     def _check_utf8(self, buf: bytearray, header: int, masked: bool) -> str | None:

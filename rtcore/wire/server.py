@@ -9,7 +9,9 @@ when a browser offered it) or ``reject(status)``.
 
 The handshake's protocol decisions are made here, not by the adapter: the
 dialect (``dialect``: beta when the ``OpenAI-Beta: realtime=v1`` header or
-the ``openai-beta.realtime-v1`` subprotocol asks for it, else GA), whether
+the ``openai-beta.realtime-v1`` subprotocol asks for it, or when the URL is
+Azure's preview form - an ``api-version`` such as ``2024-10-01-preview`` -
+else GA; docs/protocol/connection.md#azure), whether
 this endpoint serves it (``dialect_served``, from ``dialects``) and how a
 dialect not served is refused (``refuse_dialect``), the session type the URL
 asks for (``HandshakeRequest.intent``) and the model it names
@@ -32,8 +34,7 @@ Handshake rules enforced before the caller sees a request (RFC 6455 section
   which tells the client what to retry with.
 
 After acceptance, frames are read by ``MessageSocket`` with its limits
-(message size, fragments per message, UTF-8, length encodings: see
-``framing``), and ``partial_since`` lets the adapter time out a frame or
+(message size, UTF-8, length encodings: see ``framing``), and ``partial_since`` lets the adapter time out a frame or
 message the client began and never finished.
 """
 
@@ -61,11 +62,12 @@ from .events import (
     Headers,
     PongReceived,
 )
-from .framing import DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
+from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
 
 __all__ = [
     "ServerConnection",
     "ServerConnectionEvent",
+    "asks_for_beta",
     "credentials_of",
     "error_body",
     "served_dialects",
@@ -88,6 +90,8 @@ _BETA_PROTOCOL = "openai-beta.realtime-v1"
 MAX_PENDING = 1024 * 1024
 """Bytes a client may send before the handshake is answered (a request head, or events pipelined behind it)."""
 _WEBSOCKET_VERSION = b"13"
+# Azure's dated preview API versions (``2024-10-01-preview``): its preview protocol is beta.
+_AZURE_PREVIEW = re.compile(r"\d{4}-\d{2}-\d{2}-preview")
 # The request line's version; h11 has read and checked the line by the time it is looked at.
 _REQUEST_VERSION = re.compile(rb"[\r\n]*[^\r\n]* HTTP/(\d)\.(\d)\r?\n")
 # The end of the request head, as h11 finds it (h11._receivebuffer.blank_line_regex).
@@ -123,6 +127,27 @@ def text_frame(payload: bytes) -> bytes:
     return b"\x81\x7f" + n.to_bytes(8, "big") + payload
 
 
+def asks_for_beta(query: dict[str, str], headers: Headers, subprotocols: Collection[str]) -> bool:
+    """Whether a handshake asks for the beta dialect (docs/protocol/connection.md#dialect-choice).
+
+    It does with the ``OpenAI-Beta: realtime=v1`` header, with the
+    ``openai-beta.realtime-v1`` subprotocol, or in Azure's preview form: an
+    ``api-version`` that is a dated preview (``2024-10-01-preview``), which
+    Azure serves in its preview protocol, the beta dialect, without a beta
+    header (docs/protocol/connection.md#azure). Azure's GA forms
+    (``/openai/v1/realtime?model=D``, or a GA ``api-version`` such as
+    ``2025-08-28``) carry no such sign and are GA.
+    """
+    if _BETA_PROTOCOL in subprotocols:
+        return True
+    if any(
+        name == "openai-beta" and "realtime=v1" in value.replace(" ", "") for name, value in headers
+    ):
+        return True
+    version = query.get("api-version")
+    return version is not None and _AZURE_PREVIEW.fullmatch(version.strip()) is not None
+
+
 def credentials_of(headers: Headers, subprotocols: Iterable[str]) -> Credentials | None:
     """The API key a handshake presents: Bearer first, then ``api-key``, then the subprotocol."""
     for name, value in headers:
@@ -146,16 +171,13 @@ class ServerConnection:
         self,
         *,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-        max_fragments: int = DEFAULT_MAX_FRAGMENTS,
         strict: bool = True,
         dialects: Collection[ev.Dialect] = ("ga", "beta"),
     ) -> None:
         self.dialects = served_dialects(dialects)
         """The dialects this endpoint serves; a handshake asking for another is refused."""
         self._ws = WSConnection(ConnectionType.SERVER)
-        self._socket = MessageSocket(
-            self._ws, max_message_size, masked=True, max_fragments=max_fragments
-        )
+        self._socket = MessageSocket(self._ws, max_message_size, masked=True)
         self._strict = strict
         self._phase: Literal["handshake", "requested", "open", "rejected", "failed"] = "handshake"
         self._pending = bytearray()
@@ -177,6 +199,26 @@ class ServerConnection:
     @property
     def open(self) -> bool:
         return self._phase == "open" and self._socket.open
+
+    @property
+    def closing(self) -> bool:
+        """Our close frame has been made and the client's answer has not been read yet.
+
+        Until it has, the client may still be sending: an adapter that closes
+        the socket with the client's bytes unread makes the kernel reset the
+        connection, which can destroy what was sent last (an error event, the
+        close frame) before the client reads it. Read on until ``closing``
+        turns false or the client's end of file, within a close timeout
+        (docs/protocol/connection.md#refusal-delivery).
+        """
+        sock = self._socket
+        return self._phase == "open" and sock.close_sent and not sock.close_received
+
+    @property
+    def failed(self) -> bool:
+        """We failed the connection (1002, 1003, 1007, 1009): the client's bytes are no longer
+        parsed, so its close frame will not be seen; read until its end of file instead."""
+        return self._phase == "open" and self._socket.failed
 
     @property
     def partial_since(self) -> int | None:
@@ -302,17 +344,14 @@ class ServerConnection:
         )
         target = urlsplit(request.target)
         subprotocols = tuple(request.subprotocols)
-        beta = _BETA_PROTOCOL in subprotocols or any(
-            name == "openai-beta" and "realtime=v1" in value.replace(" ", "")
-            for name, value in headers
-        )
+        query = dict(parse_qsl(target.query))
         return HandshakeRequest(
             path=target.path,
-            query=dict(parse_qsl(target.query)),
+            query=query,
             headers=headers,
             subprotocols=subprotocols,
             credentials=credentials_of(headers, subprotocols),
-            beta=beta,
+            beta=asks_for_beta(query, headers, subprotocols),
         )
 
     @property
@@ -325,6 +364,17 @@ class ServerConnection:
     def dialect_served(self) -> bool:
         """Whether this endpoint serves the dialect the handshake asked for (see ``dialects``)."""
         return self.dialect in self.dialects
+
+    def drop_messages(self) -> None:
+        """Read the buffered bytes and drop the client's messages undecoded.
+
+        For the end of a connection whose session is over: pings and the
+        client's close frame are still handled (so ``closing`` turns false),
+        but no event is decoded.
+        """
+        if self._phase == "open":
+            for _ in self._socket._messages():
+                pass
 
     # -- answering the handshake ----------------------------------------------------------------
 
