@@ -32,9 +32,9 @@ import trio
 
 from rtcore import events as ev
 from rtcore.wire import ClientConnection, Connected
-from rtcore_trio.loadtest import LoadOptions, client_frame, run_load
+from rtcore_trio.loadtest import LoadOptions, run_load
 from rtcore_trio.loadtest_link import write_fd
-from rtcore_trio.loadtest_scenario import parse_scenario
+from rtcore_trio.loadtest_scenario import client_frame, parse_scenario
 
 from .harness import Result
 from .processes import cpu_seconds, free_port

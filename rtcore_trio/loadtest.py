@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import trio
-from wsproto.connection import Connection, ConnectionType
-from wsproto.events import TextMessage
 
 from rtcore import events as ev
 from rtcore.errors import LocalProtocolError, ProtocolError
@@ -36,23 +34,21 @@ from rtcore.wire import ClientConnection, Connected, ConnectionClosed, Handshake
 
 from .loadtest_link import Link, open_link
 from .loadtest_metrics import Recorder, SessionTimeline, percentiles
-from .loadtest_scenario import Scenario, Turn, client_event, session_update, user_text
+from .loadtest_scenario import (
+    RATE,
+    Scenario,
+    Turn,
+    audio_frames,
+    client_event,
+    session_update,
+    user_text,
+)
 
-__all__ = ["LoadOptions", "run_load", "client_frame", "audio_frames", "Pacer", "PACER_GROUPS"]
+__all__ = ["LoadOptions", "run_load", "Pacer", "PACER_GROUPS"]
 
 PACER_GROUPS = 20
 """Pacing tasks at most; their ticks are spread over the frame period so sends do not bunch."""
-RATE = 24000
 _AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
-
-
-def client_frame(event: ev.EventBase) -> bytes:
-    """One masked client text frame carrying ``event``, built without a session's checks.
-
-    For frames sent many times over (audio appends): any mask key is as good
-    as another, so one frame serves every session and every send.
-    """
-    return Connection(ConnectionType.CLIENT).send(TextMessage(data=ev.encode_event(event).decode()))
 
 
 @dataclass(frozen=True)
@@ -151,20 +147,6 @@ class Pacer:
             if mine:
                 # The last frame of the tick left latest: that is the tick's lag.
                 self.recorder.frame_lag(trio.current_time(), late)
-
-
-def audio_frames(audio: bytes, silence_ms: int, frame_ms: int) -> tuple[list[bytes], int]:
-    """The frames of one audio turn (speech, then silence) and how many of them are speech."""
-    size = RATE * 2 * frame_ms // 1000
-    speech = [audio[i : i + size] for i in range(0, len(audio), size)]
-    silence = [bytes(size)] * max(1, -(-silence_ms // frame_ms))
-    cache: dict[bytes, bytes] = {}
-    frames = []
-    for chunk in speech + silence:
-        if chunk not in cache:
-            cache[chunk] = client_frame(ev.InputAudioBufferAppend(audio=chunk))
-        frames.append(cache[chunk])
-    return frames, len(speech)
 
 
 # -- one session ----------------------------------------------------------------------------------

@@ -27,7 +27,9 @@ after its audio began, over it, and truncates it where it was heard
 here does I/O but reading the files a scenario names, once, before the run.
 
 The client events the users send are built here too (``session_update``,
-``user_text``, ``client_event``), once for every driver (trio, Locust).
+``user_text``, ``client_event``), and the WebSocket frames of an audio turn
+(``audio_frames``: built once per turn, the same bytes for every session), once
+for every driver (trio, Locust).
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import TextMessage
+
+from rtcore import events as ev
 from rtcore.events import ClientEvent, Dialect, UnknownEvent, decode_client_event
 
 __all__ = [
@@ -49,6 +55,8 @@ __all__ = [
     "client_event",
     "session_update",
     "user_text",
+    "client_frame",
+    "audio_frames",
 ]
 
 RATE = 24000
@@ -243,3 +251,26 @@ def client_event(data: dict[str, Any], dialect: Dialect) -> ClientEvent:
     event = decode_client_event(json.dumps(data), dialect=dialect, strict=True)
     assert not isinstance(event, UnknownEvent), data
     return event
+
+
+def client_frame(event: ev.EventBase) -> bytes:
+    """One masked client text frame carrying ``event``, built without a session's checks.
+
+    For frames sent many times over (audio appends): any mask key is as good
+    as another, so one frame serves every session and every send.
+    """
+    return Connection(ConnectionType.CLIENT).send(TextMessage(data=ev.encode_event(event).decode()))
+
+
+def audio_frames(audio: bytes, silence_ms: int, frame_ms: int) -> tuple[list[bytes], int]:
+    """The frames of one audio turn (speech, then silence) and how many of them are speech."""
+    size = RATE * 2 * frame_ms // 1000
+    speech = [audio[i : i + size] for i in range(0, len(audio), size)]
+    silence = [bytes(size)] * max(1, -(-silence_ms // frame_ms))
+    cache: dict[bytes, bytes] = {}
+    frames = []
+    for chunk in speech + silence:
+        if chunk not in cache:
+            cache[chunk] = client_frame(ev.InputAudioBufferAppend(audio=chunk))
+        frames.append(cache[chunk])
+    return frames, len(speech)

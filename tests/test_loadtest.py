@@ -10,6 +10,7 @@ a real ``rtcore serve`` process and writes JSON, CSV and the HTML report.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
@@ -28,8 +29,8 @@ import trio
 
 from rtcore_sim import load_backend
 from rtcore_trio.cli import main
-from rtcore_trio.loadtest import LoadOptions, audio_frames, run_load
-from rtcore_trio.loadtest_scenario import load_scenario, parse_scenario
+from rtcore_trio.loadtest import LoadOptions, run_load
+from rtcore_trio.loadtest_scenario import audio_frames, load_scenario, parse_scenario
 from rtcore_trio.server import RealtimeServer
 
 
@@ -272,13 +273,14 @@ def test_bad_scenarios_are_named(data: Any, match: str) -> None:
 # -- the command line, against a real `rtcore serve` ------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[str]:
+@contextlib.contextmanager
+def serve_process(*options: str) -> Iterator[str]:
+    """A real ``rtcore serve`` (echo) with ``options``, on a free port; its URL while it runs."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "rtcore_trio.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "rtcore_trio.cli", "serve", "--port", str(port), *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -290,11 +292,18 @@ def served() -> Iterator[str]:
                 break
             except OSError:
                 assert time.monotonic() < deadline, "rtcore serve did not start"
+                assert process.poll() is None, "rtcore serve ended"
                 time.sleep(0.05)
         yield f"ws://127.0.0.1:{port}/v1/realtime"
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[str]:
+    with serve_process() as url:
+        yield url
 
 
 def test_command_line_writes_json_csv_html(
