@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
+import trio
 
 from rtcore import ClientSession, SequentialIds
 from rtcore import events as ev
 from rtcore.audio.codecs import from_linear
 from rtcore.server import Effect, ServerSession, StartResponse
+from rtcore_trio import RealtimeServer
 
 
 def tone(ms: int, amplitude: int = 8000, rate: int = 24000, fmt: ev.AudioFormat = "pcm16") -> bytes:
@@ -93,3 +97,17 @@ class Harness:
 
 def errors(events: list[ev.ServerEvent]) -> list[ev.ErrorDetails]:
     return [e.error for e in events if isinstance(e, ev.ErrorEvent)]
+
+
+@asynccontextmanager
+async def running(*args: Any, **options: Any) -> AsyncIterator[RealtimeServer]:
+    """A ``RealtimeServer(*args, **options)`` on a free loopback port for the block's length;
+    none of its connections may have failed internally."""
+    server = RealtimeServer(*args, **options)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        try:
+            yield server
+        finally:
+            server.shutdown()
+    assert server.failures == 0

@@ -21,8 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from wirekit import URL, frame, pair, parse_frames
-from wsproto.connection import Connection, ConnectionType
+from wirekit import URL, frame, pair, parse_frames, raw_socket
 
 from rtcore.events import beta
 from rtcore.wire import (
@@ -110,32 +109,6 @@ def failed_with(conn: ServerConnection | ClientConnection, events: list[Any], co
     assert conn.closed
     assert feed(conn, frame(1, EVENT, mask=isinstance(conn, ServerConnection))) == []
     return closed.reason
-
-
-class _Open:
-    """A WSConnection stand-in: the frame layer of an open connection."""
-
-    def __init__(self, server: bool) -> None:
-        self.connection = Connection(ConnectionType.SERVER if server else ConnectionType.CLIENT)
-
-    @property
-    def state(self) -> Any:
-        return self.connection.state
-
-    def receive_data(self, data: bytes | None) -> None:
-        self.connection.receive_data(data)
-
-    def events(self) -> Any:
-        return self.connection.events()
-
-    def send(self, event: Any) -> bytes:
-        return self.connection.send(event)
-
-
-def raw_socket(*, fast: bool, masked: bool = True, **options: Any) -> MessageSocket:
-    """A bare message socket, with (``fast``) or without its own frame parser."""
-    ws: Any = _Open(masked)
-    return MessageSocket(ws, options.pop("size", 1 << 20), masked=masked, fast=fast, **options)
 
 
 def socket_feed(sock: MessageSocket, data: bytes) -> list[Any]:

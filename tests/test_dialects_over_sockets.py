@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 import trio
-from serverkit import silence, tone
+from serverkit import running, silence, tone
 from test_dialect_equivalence import comparable
 
 from rtcore import events as ev
 from rtcore.state import Snapshot
 from rtcore_sim import EchoBackend
-from rtcore_trio import RealtimeServer, connect
+from rtcore_trio import connect
 
 TOOL = {"type": "function", "name": "lookup", "parameters": {"type": "object"}}
 
@@ -52,12 +52,8 @@ SESSION = {
 
 @asynccontextmanager
 async def serving() -> AsyncIterator[str]:
-    server = RealtimeServer(EchoBackend(), seed=b"same seed")
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.serve, "127.0.0.1", 0)
+    async with running(EchoBackend(), seed=b"same seed") as server:
         yield f"ws://127.0.0.1:{server.port}/v1/realtime?model=gpt-realtime"
-        server.shutdown()
-    assert server.failures == 0
 
 
 def event(dialect: str, message: dict[str, Any]) -> Any:

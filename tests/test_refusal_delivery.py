@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import trio
+from serverkit import running
 from wirekit import frame, parse_frames
 
 from rtcore.wire import ClientConnection
@@ -28,16 +28,8 @@ PIPELINED = 100_000
 """Bytes of events behind the handshake: more than the server's 64 KiB read."""
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[RealtimeServer]:
-    server = RealtimeServer(**options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.serve, "127.0.0.1", 0)
-        try:
-            yield server
-        finally:
-            server.shutdown()
-    assert server.failures == 0
+def serving(**options: Any) -> AbstractAsyncContextManager[RealtimeServer]:
+    return running(**options)
 
 
 def handshake(dialect: str) -> bytes:

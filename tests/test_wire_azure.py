@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 import trio
+from serverkit import running
 
 from rtcore.wire import HandshakeRequest, ServerConnection, asks_for_beta
 from rtcore_trio import RealtimeServer
@@ -114,16 +114,8 @@ def test_a_ga_only_endpoint_refuses_the_azure_preview_form_as_beta() -> None:
 # -- rtcore serve, default options, over real sockets --------------------------------------------
 
 
-@asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[RealtimeServer]:
-    server = RealtimeServer(api_keys=[KEY], **options)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.serve, "127.0.0.1", 0)
-        try:
-            yield server
-        finally:
-            server.shutdown()
-    assert server.failures == 0
+def serving(**options: Any) -> AbstractAsyncContextManager[RealtimeServer]:
+    return running(api_keys=[KEY], **options)
 
 
 def first_events(url: str, headers: dict[str, str], update: dict[str, Any]) -> list[Any]:

@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from wirekit import frame, parse_frames
-from wsproto.connection import Connection, ConnectionType
+from wirekit import frame, parse_frames, raw_socket
 
 from rtcore.wire import ConnectionClosed
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket, unmask
@@ -29,30 +28,9 @@ from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket, unmask
 MIB = 1024 * 1024
 
 
-class _Open:
-    """A WSConnection stand-in: the frame layer of an open connection."""
-
-    def __init__(self, server: bool) -> None:
-        self.connection = Connection(ConnectionType.SERVER if server else ConnectionType.CLIENT)
-
-    @property
-    def state(self) -> Any:
-        return self.connection.state
-
-    def receive_data(self, data: bytes | None) -> None:
-        self.connection.receive_data(data)
-
-    def events(self) -> Any:
-        return self.connection.events()
-
-    def send(self, event: Any) -> bytes:
-        return self.connection.send(event)
-
-
 def socket(*, server: bool, fast: bool, size: int = DEFAULT_MAX_MESSAGE_SIZE) -> MessageSocket:
     """A message socket of one role: a server reads masked frames, a client unmasked ones."""
-    ws: Any = _Open(server)
-    return MessageSocket(ws, size, masked=server, fast=fast)
+    return raw_socket(fast=fast, masked=server, size=size)
 
 
 def quick_frame(opcode: int, payload: bytes, *, fin: bool, mask: bool) -> bytes:

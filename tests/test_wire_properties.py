@@ -14,7 +14,7 @@ from builders import Server, audio_response
 from hypothesis import given
 from hypothesis import strategies as st
 from serverkit import Harness, silence, tone
-from wirekit import URL, frame, parse_frames, session_created
+from wirekit import URL, frame, parse_frames, raw_socket, session_created
 
 from rtcore import events as ev
 from rtcore.errors import RemoteProtocolError
@@ -277,31 +277,7 @@ def test_fuzzed_frames_never_break_the_server(chunks: list[bytes], tail: bytes) 
 def _socket_run(
     chunks: list[bytes], fast: bool, masked: bool
 ) -> tuple[list[Any], list[tuple[int, bool, bytes]], list[int | None]]:
-    from wsproto.connection import Connection, ConnectionType
-
-    from rtcore.wire.framing import MessageSocket
-
-    class _Open:
-        """A WSConnection stand-in: the frame layer of an open connection."""
-
-        def __init__(self) -> None:
-            self.connection = Connection(ConnectionType.SERVER if masked else ConnectionType.CLIENT)
-
-        @property
-        def state(self) -> Any:
-            return self.connection.state
-
-        def receive_data(self, data: bytes | None) -> None:
-            self.connection.receive_data(data)
-
-        def events(self) -> Any:
-            return self.connection.events()
-
-        def send(self, event: Any) -> bytes:
-            return self.connection.send(event)
-
-    ws: Any = _Open()
-    sock = MessageSocket(ws, 300, masked=masked, fast=fast)
+    sock = raw_socket(fast=fast, masked=masked, size=300)
     out: list[Any] = []
     partial: list[int | None] = []
     for chunk in chunks:

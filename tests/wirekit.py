@@ -6,8 +6,11 @@ import os
 import struct
 from typing import Any
 
+from wsproto.connection import Connection, ConnectionType
+
 from rtcore.events import beta
 from rtcore.wire import ClientConnection, Connected, HandshakeRequest, ServerConnection
+from rtcore.wire.framing import MessageSocket
 
 URL = "ws://127.0.0.1:8765/v1/realtime?model=gpt-4o-realtime-preview-2024-12-17"
 
@@ -77,3 +80,30 @@ def parse_frames(data: bytes) -> list[tuple[int, bool, bytes]]:
         out.append((first & 0x0F, bool(first & 0x80), payload))
         i += n
     return out
+
+
+class OpenFrames:
+    """A WSConnection stand-in: the frame layer of an open connection, no handshake."""
+
+    def __init__(self, server: bool) -> None:
+        self.connection = Connection(ConnectionType.SERVER if server else ConnectionType.CLIENT)
+
+    @property
+    def state(self) -> Any:
+        return self.connection.state
+
+    def receive_data(self, data: bytes | None) -> None:
+        self.connection.receive_data(data)
+
+    def events(self) -> Any:
+        return self.connection.events()
+
+    def send(self, event: Any) -> bytes:
+        return self.connection.send(event)
+
+
+def raw_socket(*, fast: bool, masked: bool = True, **options: Any) -> MessageSocket:
+    """A bare message socket of one role (a server reads masked frames), with (``fast``) or
+    without its own frame parser; ``size`` is its message size limit."""
+    ws: Any = OpenFrames(masked)
+    return MessageSocket(ws, options.pop("size", 1 << 20), masked=masked, fast=fast, **options)
