@@ -33,7 +33,7 @@ from rtcore.errors import LocalProtocolError, ProtocolError
 from rtcore.wire import ClientConnection, Connected, ConnectionClosed, HandshakeFailed, Rejected
 
 from .loadtest_link import Link, open_link
-from .loadtest_metrics import Recorder, SessionTimeline, percentiles
+from .loadtest_metrics import Recorder, SessionTimeline, error_code, percentiles
 from .loadtest_scenario import (
     RATE,
     Scenario,
@@ -182,6 +182,8 @@ class _Session:
             await self.link.write(data)
 
     async def send(self, event: ev.ClientEvent) -> None:
+        if self.closed:
+            return  # the server ended the session: nothing more to say
         try:
             data = self.conn.send(event)
         except LocalProtocolError as err:
@@ -209,10 +211,7 @@ class _Session:
     def _take(self, now: float, event: Any) -> None:
         if isinstance(event, ev.ServerEvent):
             kind = event.type
-            code = None
-            if isinstance(event, ev.ErrorEvent):
-                code = event.error.code if isinstance(event.error.code, str) else event.error.type
-            self.timeline.event(now, kind, code)
+            self.timeline.event(now, kind, error_code(event))
             if kind == "response.done":
                 self._response_done(event)
             elif kind in _AUDIO_DELTAS:
@@ -330,7 +329,12 @@ class _Run:
             return
         self.nursery.start_soon(session.read)
         await session.write(session.conn.data_to_send())
-        await session.settled.wait()
+        with trio.move_on_after(self.options.turn_timeout):
+            await session.settled.wait()
+        if not session.settled.is_set():  # a server too busy to answer the handshake
+            timeline.timed_out(trio.current_time(), "handshake")
+            session.closed = True
+            return
         if session.closed:
             return
         o = self.options

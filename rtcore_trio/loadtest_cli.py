@@ -58,7 +58,7 @@ def add_loadtest_parser(commands: Any) -> None:
         "--turn-timeout",
         type=float,
         default=30.0,
-        help="seconds to wait for an answer before counting a timeout (default: 30)",
+        help="seconds to wait for the handshake or an answer before counting a timeout (default: 30)",
     )
     p.add_argument("--out", type=Path, help="write the whole result as JSON")
     p.add_argument("--csv", type=Path, help="write the per-interval figures as CSV")

@@ -21,7 +21,7 @@ When the user speaks over an answer (barge-in), what is left of the
 interrupted response (its last deltas, its ``response.done``) belongs to no
 turn: only a response created after the turn ended counts as its answer.
 
-Also counted: ``error`` events by code, close codes (the server's; 1006 when
+Also counted: ``error`` events by code, failed responses (``error_code``), close codes (the server's; 1006 when
 the connection dropped without a close handshake), refused handshakes by HTTP
 status, failed connections, and every received event by type. Each figure is
 also kept per interval (``interval`` seconds from ``start``), with the
@@ -49,6 +49,7 @@ __all__ = [
     "Recorder",
     "SessionTimeline",
     "counts_line",
+    "error_code",
     "HISTOGRAM_EDGES_MS",
     "histogram",
 ]
@@ -316,7 +317,7 @@ class SessionTimeline:
         self._delta_seen = self._audio_seen = self._answering = False
 
     def event(self, now: float, kind: str, error_code: str | None = None) -> None:
-        """A server event of type ``kind`` arrived (an ``error`` event with its code)."""
+        """A server event of type ``kind`` arrived, with the error it counts as (``error_code``)."""
         self.events += 1
         self.recorder.events[kind] += 1
         self.recorder.at(now).events += 1
@@ -339,6 +340,8 @@ class SessionTimeline:
             self._answering = self._turn_end is not None
         elif kind == "response.done":
             self.responses += 1
+            if error_code is not None:  # a failed response (see ``error_code``)
+                self.error(now, error_code)
             if self._created is not None:
                 self.recorder.sample(now, "response", now - self._created)
                 self._created = None
@@ -374,6 +377,25 @@ class SessionTimeline:
             "errors": dict(self.errors),
             "close_code": self.close_code,
         }
+
+
+def error_code(event: Any) -> str | None:
+    """The error a server event counts as: an ``error`` event's code, or a failed response's.
+
+    An ``error`` event counts under its ``code`` (its ``type`` when it has none);
+    a ``response.done`` whose status is ``failed`` under ``response_failed_`` and
+    its error's code (``response_failed`` alone when it names none). A cancelled
+    or incomplete response is no error: the user barged in, or a limit ended it.
+    """
+    if event.type == "error":
+        error = event.error
+        return error.code if isinstance(error.code, str) else str(error.type)
+    if event.type == "response.done" and getattr(event.response, "status", None) == "failed":
+        details = getattr(event.response, "status_details", None)
+        failure = getattr(details, "error", None)
+        code = getattr(failure, "code", None) or getattr(failure, "type", None)
+        return f"response_failed_{code}" if isinstance(code, str) else "response_failed"
+    return None
 
 
 def counts_line(counts: Mapping[str, int]) -> str:

@@ -54,7 +54,7 @@ from rtcore import events as ev
 from rtcore.errors import LocalProtocolError, ProtocolError
 from rtcore.wire import ClientConnection, Connected, ConnectionClosed, HandshakeFailed, Rejected
 
-from .loadtest_metrics import Interval, Recorder
+from .loadtest_metrics import Interval, Recorder, error_code
 from .loadtest_scenario import (
     Scenario,
     audio_frames,
@@ -292,10 +292,7 @@ class RealtimeUser(User):
     def _take(self, now: float, event: Any) -> None:
         timeline = self._timeline
         if isinstance(event, ev.ServerEvent):
-            code = None
-            if isinstance(event, ev.ErrorEvent):
-                code = event.error.code if isinstance(event.error.code, str) else event.error.type
-            timeline.event(now, event.type, code)
+            timeline.event(now, event.type, error_code(event))
             if event.type == "response.done":
                 output = getattr(getattr(event, "response", None), "output", None) or ()
                 self._calls = [

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from rtcore_trio.loadtest_metrics import Recorder, percentiles
+from rtcore.events import UnknownEvent, decode_server_event
+from rtcore_trio.loadtest_metrics import Recorder, error_code, percentiles
 
 
 def test_percentiles_by_nearest_rank() -> None:
@@ -139,3 +142,63 @@ def test_the_rest_of_an_interrupted_answer_is_not_the_next_ones() -> None:
     assert lat["first_audio"]["max"] == pytest.approx(300.0)  # 2.0 -> 2.3, not 2.0 -> 2.01
     assert lat["response"]["count"] == 2 and out["barge_ins"] == 1
     assert out["sessions"][0]["barge_ins"] == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "code"),
+    [
+        (
+            {
+                "type": "error",
+                "error": {"type": "server_error", "code": "overloaded", "message": "m"},
+            },
+            "overloaded",
+        ),
+        ({"type": "error", "error": {"type": "server_error", "message": "m"}}, "server_error"),
+        (
+            {
+                "type": "response.done",
+                "response": {
+                    "object": "realtime.response",
+                    "id": "r",
+                    "output": [],
+                    "status": "failed",
+                    "status_details": {"type": "failed", "error": {"code": "backend_error"}},
+                },
+            },
+            "response_failed_backend_error",
+        ),
+        (
+            {
+                "type": "response.done",
+                "response": {
+                    "object": "realtime.response",
+                    "id": "r",
+                    "status": "failed",
+                    "output": [],
+                },
+            },
+            "response_failed",
+        ),
+        (
+            {
+                "type": "response.done",
+                "response": {
+                    "object": "realtime.response",
+                    "id": "r",
+                    "status": "cancelled",
+                    "output": [],
+                },
+            },
+            None,
+        ),
+        ({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": 5, "item_id": "i"}, None),
+    ],
+)
+def test_what_counts_as_an_error(event: dict[str, object], code: str | None) -> None:
+    typed = decode_server_event(json.dumps({"event_id": "e", **event}), dialect="ga")
+    assert not isinstance(typed, UnknownEvent)
+    assert error_code(typed) == code
+    rec = Recorder(start=0.0)
+    rec.session().event(0.5, typed.type, error_code(typed))
+    assert rec.errors == ({} if code is None else {code: 1})
