@@ -1,15 +1,17 @@
 """``rtcore loadtest`` end to end, against ``rtcore serve`` on loopback (a few sessions, seconds).
 
-Each scenario runs against an in-process ``RealtimeServer`` with the echo
-backend and must give its figures with no error (an overloaded or failing
-server is ``test_loadtest_faults.py``). The command line runs once against
-a real ``rtcore serve`` process and writes JSON, CSV and the HTML report.
+Each scenario runs from the command line against a real ``rtcore serve``
+process (echo backend), writes its JSON and HTML report, and must give its
+figures with no error; over TLS, against an in-process ``RealtimeServer``.
+An overloaded or failing server is ``test_loadtest_faults.py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import csv
+import io
 import json
 import re
 import socket
@@ -28,6 +30,8 @@ import trio
 from rtcore_sim import load_backend
 from rtcore_trio.cli import main
 from rtcore_trio.loadtest import LoadOptions, run_load
+from rtcore_trio.loadtest_cli import add_loadtest_parser, run_loadtest
+from rtcore_trio.loadtest_metrics import METRICS
 from rtcore_trio.loadtest_scenario import audio_frames, load_scenario, parse_scenario
 from rtcore_trio.server import RealtimeServer
 
@@ -81,19 +85,47 @@ def _clean(result: dict[str, Any], sessions: int = 2) -> None:
     assert result["latency_ms"]["handshake"]["count"] == sessions
 
 
-def test_text_scenario() -> None:
-    result, reports = _load("text")
+def _served_run(
+    served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario: str, *more: str
+) -> tuple[dict[str, Any], str]:
+    """``rtcore loadtest`` (2 sessions, 2.5 s) against ``rtcore serve``: its JSON and output.
+
+    Whatever the scenario, the JSON has every figure, overall and per interval,
+    and the HTML report is written (``test_loadtest_report.py`` opens one in Chromium).
+    """
+    out, report = tmp_path / "r.json", tmp_path / "r.html"
+    argv = ["loadtest", served, "--sessions", "2", "--duration", "2.5", "--scenario", scenario]
+    assert main([*argv, *more, "--out", str(out), "--html", str(report)]) == 0
+    result: dict[str, Any] = json.loads(out.read_text())
+    assert report.read_text().startswith("<!DOCTYPE html>")
+    assert set(result["latency_ms"]) == set(METRICS)
+    for figures in result["latency_ms"].values():
+        assert figures is None or set(figures) == {"count", "p50", "p90", "p99", "max"}
+    for key in ("errors", "close_codes", "rejected", "failed", "dropped", "events", "histograms"):
+        assert key in result, key
+    assert result["intervals"] and all("latency_ms" in i for i in result["intervals"])
+    assert result["parameters"]["scenario"] == scenario
+    return result, capsys.readouterr().out
+
+
+def test_text_scenario(served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    began = time.monotonic()
+    result, printed = _served_run(served, tmp_path, capsys, "text")
+    # it stops by itself at --duration (2.5 s), then waits at most 2 s for the close handshakes
+    assert 2.5 <= time.monotonic() - began < 6.0
     _clean(result)
     lat = result["latency_ms"]
     assert lat["first_delta"]["count"] >= 4 and lat["response"]["count"] >= 4
     assert lat["speech_stopped"] is None  # no audio was sent
     assert result["events"]["response.done"] == sum(s["responses"] for s in result["sessions"])
-    assert reports and reports[0]["sessions_up"] == 2 and reports[0]["events_per_s"] > 0
-    assert result["parameters"]["scenario"] == "text" and result["intervals"]
+    first = re.search(r"sessions (\d+)/2  events/s (\d+)", printed)
+    assert first is not None and first[1] == "2" and int(first[2]) > 0
 
 
-def test_audio_scenario_server_vad_fires() -> None:
-    result, _ = _load("audio")
+def test_audio_scenario_server_vad_fires(
+    served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result, _ = _served_run(served, tmp_path, capsys, "audio")
     _clean(result)
     lat = result["latency_ms"]
     assert lat["speech_stopped"]["count"] == 2
@@ -102,14 +134,16 @@ def test_audio_scenario_server_vad_fires() -> None:
     assert lat["first_audio"]["count"] == 2 and lat["first_delta"]["count"] == 2
     assert result["events"]["input_audio_buffer.speech_started"] >= 2
     assert result["generator"]["lag_ms"]["count"] > 50  # every 20 ms tick with audio under way
-    # Whether this process kept its schedule depends on the machine (the server runs here too);
-    # what matters is that the verdict and the intervals agree.
+    # Whether this process kept its schedule depends on the machine; what matters is that
+    # the verdict and the intervals agree.
     bound = [n for n, i in enumerate(result["intervals"]) if i["generator_bound"]]
     assert result["generator"]["bound_intervals"] == bound
 
 
-def test_tools_scenario_answers_the_call() -> None:
-    result, _ = _load("tools")
+def test_tools_scenario_answers_the_call(
+    served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result, _ = _served_run(served, tmp_path, capsys, "tools")
     _clean(result)
     assert result["events"]["response.function_call_arguments.done"] >= 2
     # per turn: the call, then the answer that reads the output back
@@ -119,16 +153,20 @@ def test_tools_scenario_answers_the_call() -> None:
     assert 2 * calls - 2 <= result["events"]["response.done"] <= 2 * calls
 
 
-def test_mixed_scenario_in_beta() -> None:
-    result, _ = _load("mixed", dialect="beta", duration=3.0)
+def test_mixed_scenario_in_beta(
+    served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result, _ = _served_run(served, tmp_path, capsys, "mixed", "--dialect", "beta")
     _clean(result)
     assert "response.audio.delta" in result["events"]
     assert "response.output_audio.delta" not in result["events"]
     assert result["latency_ms"]["speech_stopped"]["count"] == 2
 
 
-def test_barge_in_truncates_the_answer_where_heard() -> None:
-    result, _ = _load("barge-in")
+def test_barge_in_truncates_the_answer_where_heard(
+    served: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result, _ = _served_run(served, tmp_path, capsys, "barge-in")
     _clean(result)
     truncated = result["events"].get("conversation.item.truncated", 0)
     assert result["barge_ins"] >= 2 and result["barge_ins"] - 2 <= truncated <= result["barge_ins"]
@@ -279,6 +317,45 @@ def test_command_line_writes_json_csv_html(
     rows = list(csv.DictReader(table.open()))
     assert len(rows) == len(result["intervals"]) and "first_delta_p99_ms" in rows[0]
     assert report.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_the_key_from_the_option_or_the_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "r.json"
+
+    def run(url: str, *more: str) -> dict[str, Any]:
+        argv = ["loadtest", url, "--sessions", "1", "--duration", "1", "--scenario", "text"]
+        assert main([*argv, *more, "--out", str(out)]) == 0
+        return dict(json.loads(out.read_text()))
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with serve_process("--api-key", "sk-loadtest") as url:
+        assert run(url)["rejected"] == {"401": 1}  # no key
+        assert run(url, "--api-key", "sk-wrong")["rejected"] == {"401": 1}
+        assert run(url, "--api-key", "sk-loadtest")["errors"] == {}
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-loadtest")
+        result = run(url)
+        assert result["errors"] == {} and result["latency_ms"]["first_delta"]["count"] >= 1
+    assert "sk-loadtest" not in out.read_text()  # the key is in no report
+    capsys.readouterr()
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_rewrites_one_line_on_a_terminal(served: str) -> None:
+    parser = argparse.ArgumentParser()
+    add_loadtest_parser(parser.add_subparsers())
+    args = parser.parse_args(["loadtest", served, "--sessions", "1", "--duration", "2.5"])
+    terminal = _Terminal()
+    assert run_loadtest(args, terminal) == 0
+    progress, _, summary = terminal.getvalue().partition("\nlatency (ms)")
+    # each interval's line replaces the one before: carriage return, erase the line
+    assert progress.count("\r\x1b[K") >= 2 and "\n" not in progress
+    assert "sessions 1/1" in progress and "first_delta" in summary
 
 
 def test_command_line_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

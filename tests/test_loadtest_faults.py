@@ -87,10 +87,13 @@ _OVERLOADED = json.dumps(
 ).encode()
 
 
-async def _closing_server(task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+async def _closing_server(
+    connections: list[str], task_status: Any = trio.TASK_STATUS_IGNORED
+) -> None:
     """A server that accepts, then meets the third client event with an error and close 1011."""
 
     async def handle(stream: trio.SocketStream) -> None:
+        connections.append(str(stream.socket.getpeername()))
         conn, heard = ServerConnection(), 0
         async with stream:
             while not conn.closed:
@@ -121,13 +124,15 @@ def _run(url: str, sessions: int = 2, duration: float = 1.0, **options: Any) -> 
 
 
 def test_a_server_that_closes_1011_is_counted() -> None:
+    connections: list[str] = []
+
     async def main() -> dict[str, Any]:
         async with trio.open_nursery() as nursery:
-            port = await nursery.start(_closing_server)
+            port = await nursery.start(_closing_server, connections)
             options = LoadOptions(
                 url=f"ws://127.0.0.1:{port}/v1/realtime",
                 sessions=2,
-                duration=1.0,
+                duration=1.5,
                 scenario=load_scenario("text"),
             )
             result = await run_load(options)
@@ -135,6 +140,7 @@ def test_a_server_that_closes_1011_is_counted() -> None:
         return result
 
     result = trio.run(main)
+    assert len(connections) == 2  # one per session: closed sessions are not opened again
     assert result["errors"] == {"server_overloaded": 2, "close_1011": 2}
     assert result["close_codes"] == {"1011": 2} and result["dropped"] == 0
     assert [s["close_code"] for s in result["sessions"]] == [1011, 1011]
