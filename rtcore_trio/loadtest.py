@@ -97,7 +97,7 @@ class LoadOptions:
 # -- audio on the audio clock ---------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Playing:
     """A session's audio under way: its frames, where it is, and who waits for the end."""
 
@@ -129,24 +129,27 @@ class Pacer:
             due = phase + n * self.frame_s
             n += 1
             await trio.sleep_until(due)
-            late = 0.0
-            for key, playing in list(mine.items()):
+            # The hot loop of the generator (one pass per frame of every session): the clock
+            # is read once per tick, and when a turn's speech ends.
+            finished = []
+            for key, playing in mine.items():
                 session = playing.session
-                now = trio.current_time()
-                late = now - due
-                if playing.position == playing.speech_frames:
-                    session.timeline.speech_ended(now)
-                if not session.send_now(playing.frames[playing.position]):
+                position = playing.position
+                if position == playing.speech_frames:
+                    session.timeline.speech_ended(trio.current_time())
+                if not session.send_now(playing.frames[position]):
                     # The server has not taken the last frames yet: a microphone does not
                     # wait, so this frame is lost, and counted (the server's fault, not ours).
-                    session.timeline.error(now, "audio_send_blocked")
-                playing.position += 1
-                if playing.position == len(playing.frames) or session.closed:
-                    del mine[key]
-                    playing.done.set()
+                    session.timeline.error(trio.current_time(), "audio_send_blocked")
+                playing.position = position = position + 1
+                if position == len(playing.frames) or session.closed:
+                    finished.append(key)
             if mine:
                 # The last frame of the tick left latest: that is the tick's lag.
-                self.recorder.frame_lag(trio.current_time(), late)
+                now = trio.current_time()
+                self.recorder.frame_lag(now, now - due)
+            for key in finished:
+                mine.pop(key).done.set()
 
 
 # -- one session ----------------------------------------------------------------------------------
