@@ -211,7 +211,13 @@ class _Session:
         if not self.closed:  # the transport ended without a close handshake
             self._close(trio.current_time(), 1006, True)
 
+    def abandon(self) -> None:
+        """Give the session up (its handshake took too long): whatever comes later is ignored."""
+        self._close(trio.current_time(), None, False)
+
     def _take(self, now: float, event: Any) -> None:
+        if self.closed:
+            return  # abandoned: a handshake answered after its timeout is not counted
         if isinstance(event, ev.ServerEvent):
             kind = event.type
             self.timeline.event(now, kind, error_code(event))
@@ -336,7 +342,7 @@ class _Run:
             await session.settled.wait()
         if not session.settled.is_set():  # a server too busy to answer the handshake
             timeline.timed_out(trio.current_time(), "handshake")
-            session.closed = True
+            session.abandon()
             return
         if session.closed:
             return

@@ -88,9 +88,10 @@ _OVERLOADED = json.dumps(
 
 
 async def _closing_server(
-    connections: list[str], task_status: Any = trio.TASK_STATUS_IGNORED
+    connections: list[str], delay: float = 0.0, task_status: Any = trio.TASK_STATUS_IGNORED
 ) -> None:
-    """A server that accepts, then meets the third client event with an error and close 1011."""
+    """A server that accepts (after ``delay``), then meets the third client event with an error
+    and close 1011."""
 
     async def handle(stream: trio.SocketStream) -> None:
         connections.append(str(stream.socket.getpeername()))
@@ -102,6 +103,7 @@ async def _closing_server(
                 out = b""
                 for event in conn.events():
                     if isinstance(event, HandshakeRequest):
+                        await trio.sleep(delay)
                         out += conn.accept()
                     else:
                         heard += 1
@@ -146,6 +148,28 @@ def test_a_server_that_closes_1011_is_counted() -> None:
     assert [s["close_code"] for s in result["sessions"]] == [1011, 1011]
     assert result["latency_ms"]["handshake"]["count"] == 2
     assert result["latency_ms"]["first_delta"] is None  # no answer came
+
+
+def test_a_handshake_answered_too_late_is_not_counted() -> None:
+    async def main() -> dict[str, Any]:
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(_closing_server, [], 0.6)
+            options = LoadOptions(
+                url=f"ws://127.0.0.1:{port}/v1/realtime",
+                sessions=2,
+                duration=1.5,
+                ramp=1.0,  # the first answer comes while the second session still waits
+                scenario=load_scenario("text"),
+                turn_timeout=0.3,
+            )
+            result = await run_load(options)
+            nursery.cancel_scope.cancel()
+        return result
+
+    result = trio.run(main)
+    assert result["errors"] == {"timeout_handshake": 2}
+    assert result["latency_ms"]["handshake"] is None and result["events"] == {}
+    assert all(i["sessions"] == 0 for i in result["intervals"])
 
 
 def test_nobody_listening() -> None:
