@@ -203,7 +203,9 @@ def cli_help(*args: str) -> str:
 
 
 def test_cli_pages_name_only_real_options() -> None:
-    known = set(re.findall(r"--[a-z][a-z-]*", cli_help("serve") + cli_help("replay")))
+    known = set(
+        re.findall(r"--[a-z][a-z-]*", cli_help("serve") + cli_help("replay") + cli_help("loadtest"))
+    )
     for page in ("cli.md", "serve-security.md"):
         named = set(re.findall(r"`[^`]*?(--[a-z][a-z-]*)", (DOCS / page).read_text()))
         assert named, page

@@ -1,10 +1,12 @@
 """An overloaded or failing server, as ``rtcore loadtest`` reports it: counted, never a crash.
 
-Slow answers show as latency; refused handshakes by HTTP status; ``error``
-events and failed responses by code; the server's close codes (1011, 1001)
-and dropped connections; handshakes nobody answers and ports nobody listens
-on. Each run returns its result, with the sessions the server kept measured
-as usual.
+The faults ``rtcore serve --fault SPEC`` injects (``refuse=503``,
+``close=1011,after=N``, ``drop,after=N``, ``latency=50ms``) and failing
+servers of the tests' own: slow answers show as latency; refused handshakes
+by HTTP status; ``error`` events and failed responses by code; the server's
+close codes (1011, 1001) and dropped connections; handshakes nobody answers
+and ports nobody listens on. Each run returns its result, with the sessions
+the server kept measured as usual.
 """
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 import trio
-from test_loadtest import _load
+from test_loadtest import _load, serve_process
 
 from rtcore.wire import HandshakeRequest, ServerConnection
+from rtcore_trio.cli import main
+from rtcore_trio.faults import parse_fault
 from rtcore_trio.loadtest import LoadOptions, run_load
 from rtcore_trio.loadtest_scenario import load_scenario
 
@@ -54,6 +60,51 @@ def test_a_slow_server_shows_as_latency() -> None:
     assert slow["latency_ms"]["first_delta"]["count"] < fast["latency_ms"]["first_delta"]["count"]
     # the generator kept its schedule: the latency is the server's
     assert slow["generator"]["bound_intervals"] == []
+
+
+# -- the faults `rtcore serve --fault SPEC` injects ------------------------------------------------
+
+
+def test_fault_refuse_503() -> None:
+    result, reports = _load("text", sessions=3, duration=1.0, faults=[parse_fault("refuse=503")])
+    assert result["rejected"] == {"503": 3} and result["errors"] == {"http_503": 3}
+    assert result["latency_ms"]["handshake"] is None and result["close_codes"] == {}
+    assert all(r["sessions_up"] == 0 for r in reports)
+
+
+def test_fault_close_1011_after_n_events() -> None:
+    result, _ = _load("mixed", duration=2.0, faults=[parse_fault("close=1011,after=8")])
+    assert result["close_codes"] == {"1011": 2} and result["dropped"] == 0
+    assert result["errors"] == {"close_1011": 2}
+    assert [(s["close_code"], s["events"]) for s in result["sessions"]] == [(1011, 8)] * 2
+    assert result["latency_ms"]["handshake"]["count"] == 2
+    assert result["intervals"][-1]["sessions"] == 0  # none up at the end
+
+
+def test_fault_drop_is_a_dropped_connection() -> None:
+    result, _ = _load("text", duration=2.0, faults=[parse_fault("drop,after=6")])
+    assert result["dropped"] == 2 and result["close_codes"] == {"1006": 2}
+    assert result["errors"] == {"close_1006": 2}
+
+
+def test_fault_latency_shows_as_latency() -> None:
+    result, _ = _load("text", duration=2.5, faults=[parse_fault("latency=50ms")])
+    assert result["errors"] == {} and result["close_codes"] == {}
+    lat = result["latency_ms"]
+    # each server event is held 50 ms, one after the other: the handshake's answer is not
+    # an event, but an answer's first delta comes after several
+    assert lat["first_delta"]["p50"] >= 150 and lat["response"]["p50"] >= 150
+
+
+def test_fault_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    with serve_process("--fault", "close=1011,after=5") as url:
+        argv = ["loadtest", url, "--sessions", "3", "--duration", "1.5", "--scenario", "text"]
+        assert main([*argv, "--out", str(out)]) == 0  # a failing server is no failure of ours
+    result = json.loads(out.read_text())
+    assert result["close_codes"] == {"1011": 3} and result["errors"] == {"close_1011": 3}
+    printed = capsys.readouterr().out
+    assert "close_1011 3" in printed and "1011 3" in printed
 
 
 def test_failed_responses_are_counted_by_code() -> None:
