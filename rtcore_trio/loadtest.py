@@ -20,6 +20,7 @@ codes, close codes), never a crash of the generator.
 
 from __future__ import annotations
 
+import gc
 import ssl
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from rtcore import events as ev
 from rtcore.errors import LocalProtocolError, ProtocolError
 from rtcore.wire import ClientConnection, Connected, ConnectionClosed, HandshakeFailed, Rejected
 
-from .loadtest_link import Link, open_link
+from .loadtest_link import Link, PlainLink, Poller, open_link
 from .loadtest_metrics import Recorder, SessionTimeline, error_code, percentiles
 from .loadtest_scenario import (
     RATE,
@@ -195,21 +196,29 @@ class _Session:
         await self.write(data)
 
     async def read(self) -> None:
-        """Everything the server sends, until the connection ends."""
+        """Everything the server sends, until the connection ends (without a ``Poller``)."""
         assert self.link is not None
         while not self.conn.closed:
             data = await self.link.receive()
-            self.conn.receive_data(data)
-            now = trio.current_time()
-            for event in self.conn.events():
-                self._take(now, event)
-            out = self.conn.data_to_send()
-            if out:
-                await self.write(out)
+            self.received(data)
             if not data:
                 break
-        if not self.closed:  # the transport ended without a close handshake
+
+    def received(self, data: bytes) -> None:
+        """Bytes from the server (``b""``: the connection ended): the events they complete."""
+        conn, link = self.conn, self.link
+        assert link is not None
+        conn.receive_data(data)
+        now = trio.current_time()
+        for event in conn.events():
+            self._take(now, event)
+        out = conn.data_to_send()  # a pong, or the answer to the server's close
+        if out and not link.send_now(out):
+            self.run.nursery.start_soon(link.write, out)
+        if not data and not self.closed:  # the transport ended without a close handshake
             self._close(trio.current_time(), 1006, True)
+        if conn.closed and self.run.poller is not None and isinstance(link, PlainLink):
+            self.run.poller.discard(link)
 
     def abandon(self) -> None:
         """Give the session up (its handshake took too long): whatever comes later is ignored."""
@@ -322,6 +331,10 @@ class _Run:
             if t.audio is not None
         }
         self.sessions: list[_Session] = []
+        o = options
+        self.update = session_update(o.scenario, o.dialect, o.silence_duration_ms)  # for all
+        # One task reads every plain socket where epoll exists; else a task per session.
+        self.poller = Poller() if Poller.available else None
 
     async def session(self, session: _Session, start_at: float) -> None:
         await trio.sleep_until(start_at)
@@ -335,8 +348,13 @@ class _Run:
         except (OSError, trio.TooSlowError) as err:
             reason = "connect_timeout" if isinstance(err, trio.TooSlowError) else "connect_failed"
             timeline.failed(trio.current_time(), reason)
+            session.settled.set()
             return
-        self.nursery.start_soon(session.read)
+        link = session.link
+        if self.poller is not None and isinstance(link, PlainLink):
+            self.poller.add(link, session.received)
+        else:
+            self.nursery.start_soon(session.read)
         await session.write(session.conn.data_to_send())
         with trio.move_on_after(self.options.turn_timeout):
             await session.settled.wait()
@@ -346,8 +364,7 @@ class _Run:
             return
         if session.closed:
             return
-        o = self.options
-        await session.send(session_update(o.scenario, o.dialect, o.silence_duration_ms))
+        await session.send(self.update)
         turns = self.options.scenario.turns
         index = 0
         while not session.closed:
@@ -391,6 +408,19 @@ class _Run:
         await session.send(client_event({"type": "response.create"}, self.options.dialect))
         return await session.until_done(count, barge_in)
 
+    async def settle(self, ramp_end: float) -> None:
+        """Once every session started and settled its handshake, ``gc.freeze()`` the heap.
+
+        Python's full collections walk every object the run holds (a thousand
+        connections' worth): a pause of a tenth of a second that would hold
+        every session's audio back. Frozen, the run's long-lived objects are
+        left out of them; ``run_load`` unfreezes the heap when it ends.
+        """
+        await trio.sleep_until(ramp_end)
+        for session in self.sessions:
+            await session.settled.wait()
+        gc.freeze()
+
     async def monitor(self, progress: Callable[[dict[str, Any]], None] | None) -> None:
         """Every interval: the generator's CPU share, and a progress report."""
         interval = self.options.interval
@@ -429,6 +459,9 @@ async def run_load(
     async with trio.open_nursery() as nursery:
         run = _Run(options, recorder, nursery)
         nursery.start_soon(run.monitor, progress)
+        if run.poller is not None:
+            nursery.start_soon(run.poller.run)
+        nursery.start_soon(run.settle, start + options.ramp)
         with trio.move_on_at(start + options.duration):
             async with trio.open_nursery() as paced:  # audio stops with the run
                 for group in range(len(run.pacer.groups)):
@@ -453,6 +486,7 @@ async def run_load(
                     while not session.closed:
                         await session.changed.wait()
         nursery.cancel_scope.cancel()
+    gc.unfreeze()  # (see ``_Run.settle``)
     for session in run.sessions:
         if session.link is not None:
             await session.link.aclose()

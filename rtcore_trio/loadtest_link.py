@@ -14,17 +14,25 @@ still stuck (the caller then drops an audio frame, or ``await write(data)``).
   ``TLS_QUEUE`` bytes) and sent by one writer task, reads are ``receive_some``.
 
 ``receive()`` returns ``b""`` at the end of the connection, however it ended.
+
+Reading a thousand plain sockets with a task each costs a task switch and
+trio's registration of the socket for every read. Where the system has
+``epoll`` (Linux), a ``Poller`` reads them all instead: one task waits on
+one epoll set that holds every socket for the whole run, and hands each
+socket's bytes to its session as they come, many sockets per wakeup.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import ssl
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import trio
 
-__all__ = ["Link", "PlainLink", "TlsLink", "open_link", "write_fd", "TLS_QUEUE"]
+__all__ = ["Link", "PlainLink", "TlsLink", "Poller", "open_link", "write_fd", "TLS_QUEUE"]
 
 TLS_QUEUE = 1 << 20
 """Bytes a TLS session may have waiting to be sent before ``send_now`` refuses more."""
@@ -156,3 +164,49 @@ async def open_link(
         )
         return TlsLink(tls, nursery)
     return PlainLink(await trio.open_tcp_stream(host, port), nursery)
+
+
+class Poller:
+    """Reads many plain links from one task: their sockets in one epoll set (Linux only).
+
+    ``add(link, received)`` calls ``received(data)`` with whatever the
+    socket's next read gives, ``b""`` once at its end (then the link is
+    dropped from the set); ``discard(link)`` stops reading it earlier.
+    """
+
+    available = hasattr(select, "epoll")
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._readers: dict[int, Callable[[bytes], None]] = {}
+
+    def add(self, link: PlainLink, received: Callable[[bytes], None]) -> None:
+        self._readers[link.fd] = received
+        self._epoll.register(link.fd, select.EPOLLIN)
+
+    def discard(self, link: PlainLink) -> None:
+        if self._readers.pop(link.fd, None) is not None:
+            self._epoll.unregister(link.fd)
+
+    async def run(self) -> None:
+        """Read until cancelled; the set is closed then."""
+        readers, epoll = self._readers, self._epoll
+        try:
+            while True:
+                await trio.lowlevel.wait_readable(epoll.fileno())
+                for fd, _ in epoll.poll(0):
+                    received = readers.get(fd)
+                    if received is None:
+                        continue
+                    try:
+                        data = os.read(fd, _READ)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        del readers[fd]
+                        epoll.unregister(fd)
+                    received(data)
+        finally:
+            epoll.close()
