@@ -24,7 +24,7 @@ turn: only a response created after the turn ended counts as its answer.
 Also counted: ``error`` events by code, failed responses (``error_code``), close codes (the server's; 1006 when
 the connection dropped without a close handshake), refused handshakes by HTTP
 status, failed connections, and every received event by type. Each figure is
-also kept per interval (``interval`` seconds from ``start``), with the
+also kept per interval (``interval`` seconds from ``start``) and per session, with the
 generator's own lag (how late its paced audio frames left) and CPU share, so
 that an interval where the generator, not the server, was the bottleneck is
 marked as such (``GENERATOR_LAG_P99`` or ``GENERATOR_CPU``).
@@ -157,6 +157,7 @@ class Recorder:
         self.sessions: list[SessionTimeline] = []
         self.up = 0
         self.barge_ins = 0
+        self.per_session = True  # each session's own percentiles and events by type, too
 
     def session(self) -> SessionTimeline:
         timeline = SessionTimeline(self, len(self.sessions))
@@ -263,6 +264,10 @@ class SessionTimeline:
         self.barge_ins = 0
         self.errors: Counter[str] = Counter()
         self.events = 0
+        # This session's own samples and events by type, unless the recorder keeps none
+        # (Locust's users report each figure as it comes, for hours).
+        self.samples: dict[str, list[float]] = {}
+        self.kinds: Counter[str] = Counter()
         self._turn_end: float | None = None  # the end of the user's turn awaiting its answer
         self._speech_end: float | None = None  # awaiting speech_stopped
         self._delta_seen = False
@@ -276,7 +281,7 @@ class SessionTimeline:
     def connected(self, now: float) -> None:
         if self.opened is not None:
             self.handshake = now - self.opened
-            self.recorder.sample(now, "handshake", self.handshake)
+            self._sample(now, "handshake", self.handshake)
         self.up = True
         self.recorder._up(now, +1)
 
@@ -319,6 +324,8 @@ class SessionTimeline:
     def event(self, now: float, kind: str, error_code: str | None = None) -> None:
         """A server event of type ``kind`` arrived, with the error it counts as (``error_code``)."""
         self.events += 1
+        if self.recorder.per_session:
+            self.kinds[kind] += 1
         self.recorder.events[kind] += 1
         self.recorder.at(now).events += 1
         if kind in _DELTAS:
@@ -327,13 +334,13 @@ class SessionTimeline:
                 return
             if not self._delta_seen:
                 self._delta_seen = True
-                self.recorder.sample(now, "first_delta", now - self._turn_end)
+                self._sample(now, "first_delta", now - self._turn_end)
             if kind in _AUDIO_DELTAS and not self._audio_seen:
                 self._audio_seen = True
-                self.recorder.sample(now, "first_audio", now - self._turn_end)
+                self._sample(now, "first_audio", now - self._turn_end)
         elif kind == "input_audio_buffer.speech_stopped":
             if self._speech_end is not None:
-                self.recorder.sample(now, "speech_stopped", now - self._speech_end)
+                self._sample(now, "speech_stopped", now - self._speech_end)
                 self._speech_end = None
         elif kind == "response.created":
             self._created = now
@@ -343,13 +350,18 @@ class SessionTimeline:
             if error_code is not None:  # a failed response (see ``error_code``)
                 self.error(now, error_code)
             if self._created is not None:
-                self.recorder.sample(now, "response", now - self._created)
+                self._sample(now, "response", now - self._created)
                 self._created = None
             if self._answering:  # else it is one the user interrupted: the turn still waits
                 self._turn_end = None
                 self._answering = False
         elif kind == "error":
             self.error(now, error_code or "unknown")
+
+    def _sample(self, now: float, metric: str, seconds: float) -> None:
+        if self.recorder.per_session:
+            self.samples.setdefault(metric, []).append(seconds)
+        self.recorder.sample(now, metric, seconds)
 
     def barged_in(self, now: float) -> None:
         """The user spoke over an answer (and cut its audio where it was heard)."""
@@ -374,6 +386,8 @@ class SessionTimeline:
             "responses": self.responses,
             "barge_ins": self.barge_ins,
             "events": self.events,
+            "events_by_type": dict(self.kinds.most_common()),
+            "latency_ms": {m: _ms(percentiles(s)) for m, s in self.samples.items()},
             "errors": dict(self.errors),
             "close_code": self.close_code,
         }

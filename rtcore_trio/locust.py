@@ -90,6 +90,7 @@ class _LocustRecorder(Recorder):
         super().__init__(time.monotonic())
         self.environment = environment
         self._scratch = Interval(0)
+        self.per_session = False  # Locust keeps the figures
 
     def at(self, now: float) -> Interval:
         return self._scratch  # no per-interval history here: Locust has its own

@@ -104,6 +104,12 @@ def _served_run(
     for key in ("errors", "close_codes", "rejected", "failed", "dropped", "events", "histograms"):
         assert key in result, key
     assert result["intervals"] and all("latency_ms" in i for i in result["intervals"])
+    for session in result["sessions"]:  # and per session
+        assert session["latency_ms"]["handshake"]["count"] == 1
+        assert sum(session["events_by_type"].values()) == session["events"] > 0
+    assert sum(sum(s["events_by_type"].values()) for s in result["sessions"]) == sum(
+        result["events"].values()
+    )
     assert result["parameters"]["scenario"] == scenario
     return result, capsys.readouterr().out
 
