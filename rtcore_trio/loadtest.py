@@ -3,11 +3,14 @@
 Each session is a ``rtcore.wire.ClientConnection`` (the sans-IO client: it
 checks every event it sends and decodes every event it gets, in either
 dialect) over a ``loadtest_link.Link`` (a plain socket read and written with
-``os.read``/``os.write``, or TLS for ``wss://``), read by one small trio task. Audio is
-paced in real time by a few shared ``Pacer`` tasks, each sending one frame to
-each of its sessions every ``frame_ms`` on the audio clock (a microphone's
-pace), so that a thousand sessions cost a few timers, not a thousand; the
-frames are built once per scenario turn and shared by every session.
+``os.read``/``os.write``, or TLS for ``wss://``). One ``loadtest_link.Poller``
+task reads every plain socket (one epoll set, on Linux); elsewhere, and for
+TLS, each session has a small reading task. Audio is paced in real time by a
+few shared ``Pacer`` tasks, each sending one frame to each of its sessions
+every ``frame_ms`` on the audio clock (a microphone's pace), so that a
+thousand sessions cost a few timers, not a thousand; the frames are built once
+per scenario turn and shared by every session. Once every session is up, the
+heap is frozen for the garbage collector (``_Run.settle``).
 
 What is measured, and how, is ``rtcore_trio.loadtest_metrics`` (sans-IO); what
 the users say is ``rtcore_trio.loadtest_scenario``. The generator never opens
