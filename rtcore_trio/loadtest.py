@@ -457,6 +457,15 @@ async def run_load(
     options: LoadOptions, progress: Callable[[dict[str, Any]], None] | None = None
 ) -> dict[str, Any]:
     """Run the load; the parameters and every figure, ready for JSON."""
+    try:
+        return await _load(options, progress)
+    finally:
+        gc.unfreeze()  # however the run ended (see ``_Run.settle``)
+
+
+async def _load(
+    options: LoadOptions, progress: Callable[[dict[str, Any]], None] | None
+) -> dict[str, Any]:
     start = trio.current_time()
     recorder = Recorder(start, options.interval)
     async with trio.open_nursery() as nursery:
@@ -489,7 +498,6 @@ async def run_load(
                     while not session.closed:
                         await session.changed.wait()
         nursery.cancel_scope.cancel()
-    gc.unfreeze()  # (see ``_Run.settle``)
     for session in run.sessions:
         if session.link is not None:
             await session.link.aclose()
