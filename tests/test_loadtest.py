@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import gc
 import io
 import json
 import re
@@ -191,6 +192,14 @@ def test_over_tls() -> None:
     assert result["parameters"]["url"].startswith("wss://")
     assert result["latency_ms"]["speech_stopped"]["count"] == 2
     assert result["latency_ms"]["first_audio"]["count"] >= 2
+
+
+def test_the_heap_is_frozen_while_the_sessions_run(served: str) -> None:
+    frozen: list[int] = []
+    options = LoadOptions(url=served, sessions=2, duration=2.5, scenario=load_scenario("text"))
+    trio.run(run_load, options, lambda status: frozen.append(gc.get_freeze_count()))
+    assert frozen and all(n > 0 for n in frozen)  # every session up: gc.freeze()
+    assert gc.get_freeze_count() == 0  # and unfrozen at the end
 
 
 def test_options_are_checked() -> None:
