@@ -2,7 +2,8 @@
 
 Each scenario runs from the command line against a real ``rtcore serve``
 process (echo backend), writes its JSON and HTML report, and must give its
-figures with no error; over TLS, against an in-process ``RealtimeServer``.
+figures with no error; over TLS, against an in-process ``RealtimeServer``; and
+through ``rtcore relay`` (beta clients, a GA upstream).
 An overloaded or failing server is ``test_loadtest_faults.py``.
 """
 
@@ -34,6 +35,7 @@ from rtcore_trio.loadtest import LoadOptions, run_load
 from rtcore_trio.loadtest_cli import add_loadtest_parser, run_loadtest
 from rtcore_trio.loadtest_metrics import METRICS
 from rtcore_trio.loadtest_scenario import audio_frames, load_scenario, parse_scenario
+from rtcore_trio.relay import RelayServer
 from rtcore_trio.server import RealtimeServer
 
 
@@ -192,6 +194,33 @@ def test_over_tls() -> None:
     assert result["parameters"]["url"].startswith("wss://")
     assert result["latency_ms"]["speech_stopped"]["count"] == 2
     assert result["latency_ms"]["first_audio"]["count"] >= 2
+
+
+def test_through_the_relay_translating_beta_to_ga() -> None:
+    async def main() -> dict[str, Any]:
+        upstream = RealtimeServer()  # the echo backend, GA
+        async with trio.open_nursery() as nursery:
+            await nursery.start(upstream.serve, "127.0.0.1", 0)
+            relay = RelayServer(f"ws://127.0.0.1:{upstream.port}/v1/realtime")
+            await nursery.start(relay.serve, "127.0.0.1", 0)
+            options = LoadOptions(
+                url=f"ws://127.0.0.1:{relay.port}/v1/realtime",
+                sessions=2,
+                duration=3.0,
+                scenario=load_scenario("mixed"),
+                dialect="beta",
+                turn_timeout=5.0,
+            )
+            result = await run_load(options)
+            nursery.cancel_scope.cancel()
+        return result
+
+    result = trio.run(main)
+    _clean(result)
+    assert "response.audio.delta" in result["events"]  # beta names, from a GA upstream
+    assert "response.output_audio.delta" not in result["events"]
+    assert result["latency_ms"]["speech_stopped"]["count"] == 2
+    assert result["events"]["response.function_call_arguments.done"] >= 2
 
 
 def test_the_heap_is_frozen_while_the_sessions_run(served: str) -> None:
