@@ -27,8 +27,10 @@ Public names:
   ``McpListingFailed``, and ``run_off_loop`` / ``BACKEND_THREADS`` for a
   backend's CPU-heavy steps.
 
-The command line (``rtcore serve``, ``relay``, ``demo``, ``replay``) is
-``rtcore_trio.cli``.
+The command line (``rtcore serve``, ``relay``, ``demo``, ``replay``, ``loadtest``) is
+``rtcore_trio.cli``. ``rtcore_trio.locust.RealtimeUser`` is a Locust user
+for load beyond one machine (the ``rtcore[locust]`` extra; nothing here
+imports it).
 """
 
 from rtcore_sim import (

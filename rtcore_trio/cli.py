@@ -1,4 +1,5 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``relay`` to another, ``demo`` a conversation, ``replay`` a trace, ``check`` a server.
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``relay`` to another, ``demo`` a
+conversation, ``replay`` a trace, ``check`` a server, ``loadtest`` an endpoint.
 
 ``main(argv)`` returns the exit status. A mistake of the user's is one line on
 stderr naming what is wrong, never a traceback: an option out of range (argparse,
@@ -32,6 +33,7 @@ from .cassette import CASSETTE_PREFIX, CassetteServer, read_playable_cassette
 from .check_cli import add_check_command, run_check_command
 from .demo import run_demo
 from .faults import add_fault_option
+from .loadtest_cli import add_loadtest_parser, run_loadtest
 from .relay_cli import add_relay_command, run_relay
 from .relay_record import Cassette
 from .serve_options import add_serve_limits, server_options
@@ -255,6 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the trace's dialect; auto decides from the event names (default: auto)",
     )
     add_check_command(commands)
+    add_loadtest_parser(commands)
     args = parser.parse_args(argv)
     closed = False
     status = 0
@@ -267,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = run_relay(args)
         elif args.command == "check":
             status = run_check_command(args)
+        elif args.command == "loadtest":
+            status = run_loadtest(args)
         else:
             trio.run(run_demo)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush

@@ -28,22 +28,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
-import json
 import os
 import re
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browserkit import DevTools, open_browser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -205,7 +203,7 @@ def cli_help(*args: str) -> str:
 
 
 def test_cli_pages_name_only_real_options() -> None:
-    helps = cli_help("serve") + cli_help("replay") + cli_help("check")
+    helps = cli_help("serve") + cli_help("replay") + cli_help("check") + cli_help("loadtest")
     known = set(re.findall(r"--[a-z][a-z-]*", helps))
     for page in ("cli.md", "serve-security.md"):
         named = set(re.findall(r"`[^`]*?(--[a-z][a-z-]*)", (DOCS / page).read_text()))
@@ -264,7 +262,6 @@ def test_site_builds_strictly(built_site: Path) -> None:
 
 # -- a person's view: the built site in a real headless browser ---------------------------------
 
-BROWSER = "chromium"
 PAGES = [
     ("index.html", "rtcore"),
     ("guide/client/index.html", "A client in an app - rtcore"),
@@ -289,103 +286,11 @@ def site_url(built_site: Path) -> Iterator[str]:
         httpd.shutdown()
 
 
-class DevTools:
-    """A page of a headless Chromium, driven through the DevTools protocol over its WebSocket."""
-
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.next_id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def call(self, method: str, timeout: float = 15.0, **params: Any) -> dict[str, Any]:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        deadline = time.monotonic() + timeout
-        while True:
-            message = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-            if message.get("id") == self.next_id:
-                assert "error" not in message, f"{method}: {message['error']}"
-                return dict(message.get("result", {}))
-            self.events.append(message)
-
-    def wait_for(self, method: str, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(e.get("method") == method for e in self.events):
-            message = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-            self.events.append(message)
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        assert "exceptionDetails" not in result, result["exceptionDetails"]
-        return result["result"].get("value")
-
-    def poll(self, expression: str, timeout: float = 15.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"still false after {timeout} s: {expression}")
-
-    def severe_errors(self) -> list[str]:
-        found = []
-        for event in self.events:
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                found.append(json.dumps(params["exceptionDetails"])[:500])
-            elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
-                found.append(json.dumps(params.get("args"))[:500])
-            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                found.append(f"{params['entry'].get('text')} {params['entry'].get('url', '')}")
-        return found
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevTools]:
     """Debian's headless Chromium (``apt-get install chromium``); nothing is downloaded."""
-    from websockets.sync.client import connect
-
-    executable = shutil.which(BROWSER)
-    assert executable, "the browser test needs Debian's chromium: apt-get install -y chromium"
-    profile = tmp_path_factory.mktemp("chromium")
-    command = [
-        executable,
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-extensions",
-        "--remote-debugging-address=127.0.0.1",
-        "--remote-debugging-port=0",
-        f"--user-data-dir={profile}",
-        "about:blank",
-    ]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        active = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (active.exists() and len(active.read_text().split()) >= 2):
-            assert proc.poll() is None, f"chromium exited with {proc.returncode}"
-            assert time.monotonic() < deadline, "chromium did not open its DevTools port"
-            time.sleep(0.1)
-        port = active.read_text().split()[0]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
-            targets = json.load(answer)
-        (page,) = [t for t in targets if t["type"] == "page"]
-        with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as ws:
-            tools = DevTools(ws)
-            for domain in ("Page", "Runtime", "Log"):
-                tools.call(f"{domain}.enable")
-            yield tools
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with open_browser(tmp_path_factory.mktemp("chromium")) as tools:
+        yield tools
 
 
 @pytest.mark.parametrize(("page", "title"), PAGES)

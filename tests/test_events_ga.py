@@ -20,7 +20,6 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 import pytest
-from examples import client_message, server_message
 from ga_examples import (
     GA_CLIENT_EXAMPLES,
     GA_SERVER_EXAMPLES,
@@ -32,6 +31,7 @@ from ga_examples import (
 from hypothesis import given
 from hypothesis import strategies as st
 
+from examples import client_message, server_message
 from rtcore import events as ev
 from rtcore.events import DecodeError, beta, encode_event, ga, unknown_fields
 from rtcore.testing import (

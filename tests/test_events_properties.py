@@ -6,10 +6,10 @@ import functools
 import json
 from typing import Any
 
-from examples import client_message, server_message
 from hypothesis import given
 from hypothesis import strategies as st
 
+from examples import client_message, server_message
 from rtcore import events as _events
 from rtcore.events import DecodeError, beta, encode_event
 from rtcore.testing import JSON_VALUES, events_of
