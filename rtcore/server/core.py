@@ -39,6 +39,7 @@ __all__ = [
     "Record",
     "ReportError",
     "SessionView",
+    "TakenIds",
     "check_room",
     "full_message",
     "item_cost",
@@ -131,6 +132,24 @@ class FreshIds:
             fresh = self._factory(prefix)
             if prefix == "event" or not self._in_use(fresh):
                 return fresh
+
+
+class TakenIds:
+    """Whether an id is taken: an item's id in ``record``'s snapshot or a function call's id in
+    ``call_ids``. Given to ``FreshIds`` instead of a method of the session, so that the parts
+    holding the id factory do not hold the session (no reference cycle)."""
+
+    __slots__ = ("record", "call_ids")
+
+    def __init__(self) -> None:
+        self.record: Record | None = None
+        self.call_ids: set[str] = set()
+
+    def __call__(self, candidate: str) -> bool:
+        record = self.record
+        if record is not None and record.state.item(candidate) is not None:
+            return True
+        return candidate in self.call_ids
 
 
 def item_cost(item: ItemState) -> int:

@@ -20,7 +20,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from msgspec.structs import replace
 
@@ -42,7 +43,7 @@ from .core import Emit, SessionView, check_room, item_cost
 from .edge import Edge
 from .effects import Effect
 from .memory import Holdings
-from .responses import ResponseWriter
+from .responses import ResponseWriter, Run
 from .transcriptions import Transcriptions
 
 __all__ = ["Items"]
@@ -67,6 +68,7 @@ class Items:
         writer: ResponseWriter,
         holdings: Holdings,
         transcriptions: Transcriptions,
+        end_response: Callable[[Run, Literal["client_cancelled"]], list[Effect]],
     ) -> None:
         self._view = view
         self._emit = emit
@@ -76,6 +78,7 @@ class Items:
         self._writer = writer
         self._holdings = holdings
         self._transcriptions = transcriptions
+        self._end_response = end_response
 
     def _item(self, item_id: str, param: str = "item_id") -> ItemState:
         return conversation_item(self._view.state, item_id, param)
@@ -126,7 +129,12 @@ class Items:
         return []
 
     def truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
-        check_truncate(self._view.state, e)
+        """Audio still being generated stops first: its response is cancelled as by
+        ``response.cancel`` (docs/protocol/flows.md#truncate-while-generating), so that a
+        client's interrupt works whether or not it also cancels."""
+        writing = check_truncate(self._view.state, e)
+        run = self._writer.runs.get(writing) if writing is not None else None
+        effects = self._end_response(run, "client_cancelled") if run is not None else []
         self._emit(
             ev.ConversationItemTruncated(
                 event_id=self._ids("event"),
@@ -138,7 +146,7 @@ class Items:
         truncated = self._view.state.item(e.item_id)
         if truncated is not None:  # it holds less audio (or transcript) now
             self._holdings.charge(e.item_id, item_cost(truncated))
-        return []
+        return effects
 
     def delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
         check_deletable(self._view.state, e.item_id)
