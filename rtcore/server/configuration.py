@@ -5,7 +5,10 @@ An update is read by the connection's edge into the neutral vocabulary, merged b
 ``rtcore.rules.session_update.merge_config`` (the rules both roles apply), and only then,
 when every check has passed, written: the new configuration, the dialect's extras, the input
 buffer's turn detection, the echo (``session.updated``), and the listings of MCP servers the
-update added. A refused update changes nothing. The model may be set by an update only while
+update added. What the changed fields hold is charged to the session's budget
+(``costs.config_cost``) with the listing items the update adds, and the tools obey the
+server's bounds (``bounds.check_tools_size``) before anything is written: a refused update
+(``session_memory_exceeded``, ``array_above_max_length``) changes nothing. The model may be set by an update only while
 the URL left it open (``rtcore.rules.model``).
 """
 
@@ -14,11 +17,15 @@ from __future__ import annotations
 from ..ids import IdFactory
 from ..rules.reading import Extras
 from ..rules.requests import check_kind
+from .bounds import check_tools_size
 from .buffer import InputBuffer
+from .config import ServerLimits
 from .core import Record
+from .costs import config_cost
 from .edge import Edge, SessionRequest
 from .effects import Effect
 from .mcp_listings import McpListings, new_mcp_servers
+from .memory import Holdings
 from .responses import ResponseWriter
 from .settings import merge_config
 
@@ -29,11 +36,14 @@ class Configuration:
     """Applies session updates to the session's ``record`` (the only writer of its ``config``).
 
     Reads whether audio was produced (``writer``: the voice is locked from then on), tells the
-    input ``buffer`` its new turn detection, and starts MCP listings (``listings``).
+    input ``buffer`` its new turn detection, starts MCP listings (``listings``), and records
+    what the configuration holds in ``holdings``.
     """
 
     __slots__ = (
         "_record",
+        "_limits",
+        "_holdings",
         "_edge",
         "_ids",
         "_writer",
@@ -54,8 +64,12 @@ class Configuration:
         listings: McpListings,
         extras: Extras,
         model_open: bool,
+        limits: ServerLimits,
+        holdings: Holdings,
     ) -> None:
         self._record = record
+        self._limits = limits
+        self._holdings = holdings
         self._edge = edge
         self._ids = ids
         self._writer = writer
@@ -78,8 +92,12 @@ class Configuration:
             audio_produced=self._writer.audio_produced,
             model_open=self._model_open,
         )
+        if "tools" in changes:
+            check_tools_size(config.tools, self._limits, paths.get("tools", "session.tools"))
+        costs = {name: config_cost(getattr(config, name, None)) for name in changes}
         servers = new_mcp_servers(current, config)
-        self._listings.check_room(len(servers))
+        self._listings.check_room(servers, self._holdings.config_change(costs))
+        self._holdings.charge_config(costs)
         record.config = config
         if "model" in changes:
             self._model_open = False

@@ -28,9 +28,10 @@ from typing import Protocol
 from .. import events as ev
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..ids import IdFactory
-from ..state import ByteChunks, ItemState, Snapshot, apply
+from ..state import Snapshot, apply
 from ..state.session import SessionState
 from .config import ServerLimits
+from .costs import item_cost
 from .settings import Invalid
 
 __all__ = [
@@ -150,21 +151,6 @@ class TakenIds:
         if record is not None and record.state.item(candidate) is not None:
             return True
         return candidate in self.call_ids
-
-
-def item_cost(item: ItemState) -> int:
-    """What an item's content holds: characters of text, bytes of retained audio."""
-    cost = len(item.id) + len(item.name or "") + len(item.output or "")
-    if item.arguments is not None:
-        cost += item.arguments.size
-    for part in item.content:
-        for text in (part.text, part.transcript):
-            if text is not None:
-                cost += text.size
-        if isinstance(part.audio, ByteChunks):
-            cost += part.audio.size
-        cost += len(part.image_url or "") + len(part.generated_transcript or "")
-    return cost
 
 
 def full_message(limits: ServerLimits) -> str:

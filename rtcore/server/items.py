@@ -38,6 +38,7 @@ from ..rules.conversation import (
 from ..rules.requests import check_kind
 from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
+from .bounds import check_item_size
 from .config import ServerLimits
 from .core import Emit, SessionView, check_room, item_cost
 from .edge import Edge
@@ -89,6 +90,7 @@ class Items:
         item = e.item
         fmt = config.input_format or "pcm16"
         self._edge.check_item(item, "item", fmt)
+        check_item_size(item, self._limits, "item")
         snapshot = self._view.state
         order = snapshot.order
         anchor = e.previous_item_id

@@ -238,6 +238,7 @@ class ServerSession:
         self._listings = McpListings(
             view=record,
             emit=record.emit,
+            error=record.error,
             ids=ids,
             edge=self._edge,
             limits=limits,
@@ -252,6 +253,8 @@ class ServerSession:
             listings=self._listings,
             extras=self._extras,
             model_open=not (model is not None if model_fixed is None else model_fixed),
+            limits=limits,
+            holdings=self._holdings,
         )
         self._buffer.configure()
         self._handlers = self._event_table()
