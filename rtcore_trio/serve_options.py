@@ -45,10 +45,17 @@ _SESSION_LIMIT_HELP = {
     "max_items": "conversation items",
     "min_commit_ms": "the shortest input audio a commit accepts, ms",
     "max_session_bytes": "the session's memory budget: uncommitted input audio, user audio "
-    "still held and every item's content (text per character, retained audio per byte), "
-    "bytes; beyond it session_memory_exceeded",
+    "still held, every item (text per character, retained audio per byte, parts, ids and "
+    "MCP tools by their decoded size) and the configuration a client set (instructions, "
+    "tools and schemas, MCP servers), bytes; beyond it session_memory_exceeded",
     "max_out_of_band_responses": "out-of-band responses (conversation: none) running at "
     "once; one more gets too_many_out_of_band_responses",
+    "max_parts": "content parts in one item; more gets array_above_max_length",
+    "max_tools": "tools in the session or in one response; more gets array_above_max_length",
+    "max_mcp_tools": "names in an MCP server's allowed_tools or tool filter, and tools in one "
+    "MCP listing; more gets array_above_max_length (a listing fails)",
+    "max_id_length": "characters of an id a client chooses (item id, call_id, "
+    "approval_request_id); longer gets id_above_max_length",
 }
 _PREFIX = "session_limit_"
 
