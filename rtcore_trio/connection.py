@@ -55,6 +55,12 @@ __all__ = ["answer_listing", "EVENTS_PER_STEP"]
 _READ_SIZE = 65536
 EVENTS_PER_STEP = 16
 """Client events handled in one go; then the loop runs every other task (one read holds up to ~3000)."""
+PINGS_PER_SECOND = 10
+"""Pings a client may send per second on average (a burst of as many); beyond, its connection
+is not read until its pings are back under the rate: a ping flood costs the flooder."""
+WRITE_BATCH = 1024 * 1024
+"""Encoded events written in one go: a client that does not read pins at most this much (or
+one larger event) beside the kernel's buffer, however many events are waiting."""
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -143,6 +149,9 @@ class _Connection:
         self._scope = trio.CancelScope()
         self._read_scope: trio.CancelScope | None = None
         self._stopping = False
+        self._pings = 0
+        self._ping_clock = now
+        """Pings are paced as if each took ``1 / PINGS_PER_SECOND`` s from this moment on."""
         self.waited_for_close = False
         """The session's end already waited ``close_timeout`` for the client's close frame."""
         sock = getattr(stream, "socket", None)
@@ -160,15 +169,26 @@ class _Connection:
             events = self.session.events_to_send()
             if not events or not self.conn.open or self.broken is not None:
                 return
-            frames = []
+            # Encoded as they are written, a batch at a time: what waits for a slow client is
+            # the events (which share the session's objects), not their encoding.
+            frames: list[bytes] = []
+            size = 0
             for event in events:
                 if type(event) is ev.ErrorEvent:
                     self.errors += 1
                     self.server.logs.note(
                         "error", "%s error %s: %s", self.peer, event.error.code, event.error.message
                     )
-                frames.append(self.conn.send_message(ev.encode_event(event)))
-            await self._write(b"".join(frames))
+                frame = self.conn.send_message(ev.encode_event(event))
+                frames.append(frame)
+                size += len(frame)
+                if size >= WRITE_BATCH:
+                    await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+                    frames, size = [], 0
+                    if self.broken is not None:
+                        return
+            if frames:
+                await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     async def send_raw(self, data: bytes) -> None:
         """Write bytes the wire layer produced (pongs, close frames); never lost to cancellation."""
@@ -457,10 +477,24 @@ class _Connection:
                     scope = self._read_scope
                     if scope is not None:
                         scope.deadline = min(scope.deadline, now + frame_timeout)
+            if conn.pings_received != self._pings:
+                await self._pace_pings()
             data = await self._receive()
             self.last_activity = trio.current_time()
             conn.receive_data(data)
         self.handle(nursery, session.disconnect())
+
+    async def _pace_pings(self) -> None:
+        """A client over ``PINGS_PER_SECOND`` is not read until its pings are back under it:
+        a flood costs its own connection, and every other session keeps its share of the loop."""
+        pings = self.conn.pings_received
+        new, self._pings = pings - self._pings, pings
+        now = trio.current_time()
+        # A burst of PINGS_PER_SECOND is free; beyond it each ping takes its share of a second.
+        earliest = now - 1.0
+        self._ping_clock = max(self._ping_clock, earliest) + new / PINGS_PER_SECOND
+        if self._ping_clock > now:
+            await trio.sleep(self._ping_clock - now)
 
     async def _between_batches(self) -> None:
         """Send what a batch of one read's events produced, then let every other task run.
