@@ -101,6 +101,14 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
         help="open connections at most; more get HTTP 503 before any session (default: %(default)s)",
     )
     conn.add_argument(
+        "--max-connections-per-client",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="open connections from one client address at most; more get HTTP 503 "
+        "(default: no such limit)",
+    )
+    conn.add_argument(
         "--max-message-size",
         type=_positive(int),
         default=DEFAULT_MAX_MESSAGE_SIZE,
@@ -219,6 +227,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "path": tuple(args.path) if args.path else DEFAULT_PATHS,
         "max_connections": args.max_connections,
+        "max_connections_per_client": args.max_connections_per_client,
         "max_message_size": args.max_message_size,
         "handshake_timeout": args.handshake_timeout,
         "frame_timeout": args.frame_timeout,
