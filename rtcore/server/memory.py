@@ -96,7 +96,7 @@ class Holdings:
 
     def check(self, extra: int, param: str | None = None) -> None:
         """Refuse (``session_memory_exceeded``) what would take the session over its budget."""
-        if not self.fits(extra):
+        if self.used + len(self._pending) + extra > self._limit:  # fits(), inlined: per append
             raise Invalid(
                 "session_memory_exceeded",
                 f"The session would hold more than its limit of {self._limit} "
