@@ -309,3 +309,19 @@ async def _errors_until(client: RawClient, event_id: str) -> None:
             data = await client.stream.receive_some(65536)
             assert data, "the server closed the connection"
             client.received += data
+
+
+def test_errors_the_session_keeps_hold_at_most_a_few_hundred_characters_of_a_client_s() -> None:
+    from rtcore.server.core import HELD_ERROR_TEXT
+
+    session = ServerSession(dialect="beta")  # beta: an event_id has no length limit
+    session.events_to_send()
+    big = "e" * 4 * MIB
+    session.receive_message(json.dumps({"type": "response.cancel", "event_id": big}))
+    session.receive_message(json.dumps({"type": "response.cancel", "k" * MIB: 1}))
+    sent = [e.error for e in session.events_to_send()]
+    assert sent[0].event_id == big and len(sent[1].message) > MIB  # the client gets them whole
+    held = [record.error for record in session.state.errors]
+    assert [len(e.event_id or "") for e in held] == [HELD_ERROR_TEXT, 0]
+    assert all(len(e.message) <= HELD_ERROR_TEXT for e in held)
+    assert all(len(e.param or "") <= HELD_ERROR_TEXT for e in held)

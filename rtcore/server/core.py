@@ -36,6 +36,7 @@ from .settings import Invalid
 
 __all__ = [
     "Emit",
+    "HELD_ERROR_TEXT",
     "FreshIds",
     "Record",
     "ReportError",
@@ -45,6 +46,10 @@ __all__ = [
     "full_message",
     "item_cost",
 ]
+
+HELD_ERROR_TEXT = 512
+"""The characters of an error's message, ``param`` and ``event_id`` the server's snapshot keeps
+(the client gets them whole): what a client's bad events make the session hold stays bounded."""
 
 Emit = Callable[[ev.ServerEvent], None]
 """How a part sends an event: folded into the snapshot, then queued for the client."""
@@ -103,14 +108,29 @@ class Record:
         event_id: str | None = None,
         kind: str = "invalid_request_error",
     ) -> None:
-        self.emit(
-            ev.ErrorEvent(
-                event_id=self._ids("event"),
-                error=ev.ErrorDetails(
-                    type=kind, code=code, message=message, param=param, event_id=event_id
-                ),
-            )
+        details = ev.ErrorDetails(
+            type=kind, code=code, message=message, param=param, event_id=event_id
         )
+        event = ev.ErrorEvent(event_id=self._ids("event"), error=details)
+        texts = (message, param or "", event_id or "")
+        if max(map(len, texts)) <= HELD_ERROR_TEXT:
+            self.emit(event)
+            return
+        # The client gets the whole error; the snapshot keeps (at most MAX_RECORDS of) them
+        # with what echoes the client cut short: a beta event_id has no length limit, and a
+        # message may quote a client's parameter name (docs/serve-security.md#bounded-sessions).
+        held = ev.ErrorEvent(
+            event_id=event.event_id,
+            error=ev.ErrorDetails(
+                type=kind,
+                code=code,
+                message=message[:HELD_ERROR_TEXT],
+                param=None if param is None else param[:HELD_ERROR_TEXT],
+                event_id=None if event_id is None else event_id[:HELD_ERROR_TEXT],
+            ),
+        )
+        self.state = apply(self.state, held)
+        self.out.append(event)
 
 
 class FreshIds:

@@ -155,7 +155,7 @@ class ServerSession:
         # Minted ids skip the ids a client chose for its items and calls (core.FreshIds); event
         # ids are the server's alone (a client's event ids are another namespace). No part holds
         # the session, nor the session's bound methods: a closed session is freed when its last
-        # reference goes, without the cyclic collector (docs/serve-security.md#memory).
+        # reference goes, without the cyclic collector (docs/serve-security.md#bounded-sessions).
         factory = id_factory or DeterministicIds()
         taken = TakenIds()
         self._ids = ids = FreshIds(factory, taken)
