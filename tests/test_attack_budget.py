@@ -325,3 +325,22 @@ def test_errors_the_session_keeps_hold_at_most_a_few_hundred_characters_of_a_cli
     assert [len(e.event_id or "") for e in held] == [HELD_ERROR_TEXT, 0]
     assert all(len(e.message) <= HELD_ERROR_TEXT for e in held)
     assert all(len(e.param or "") <= HELD_ERROR_TEXT for e in held)
+
+
+def test_call_ids_outlive_their_items_and_stay_charged() -> None:
+    from rtcore.server.costs import CALL_ID_BYTES
+
+    session = _session(max_session_bytes=ITEM_BYTES + 400 + 10 * (CALL_ID_BYTES + 128))
+    created = 0
+    while True:
+        call = {**_call(f"{created:0128d}"), "id": f"i{created}"}
+        effects, events = _send(session, _create(call))
+        if events[-1].type == "error":
+            assert events[-1].error.code == "session_memory_exceeded"
+            break
+        created += 1
+        _send(session, {"type": "conversation.item.delete", "item_id": f"i{created - 1}"})
+        assert created < 100, "deleting the items gave back what their call ids hold"
+    assert 5 <= created <= 11
+    # An output may still name a deleted call: that is why its id is kept.
+    assert f"{0:0128d}" in session._writer.call_ids  # type: ignore[attr-defined]

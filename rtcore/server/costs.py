@@ -21,6 +21,7 @@ import msgspec
 from ..state import ByteChunks, ItemState
 
 __all__ = [
+    "CALL_ID_BYTES",
     "ITEM_BYTES",
     "PART_BYTES",
     "config_cost",
@@ -32,6 +33,8 @@ ITEM_BYTES = 1024
 """An item's own objects (its state, its place in the snapshot's vectors), beyond its content."""
 PART_BYTES = 192
 """A content part's own objects, beyond its text and audio."""
+CALL_ID_BYTES = 96
+"""A client's function call id in the session's set of call ids (kept after its item goes)."""
 _STR = 56  # a str object's header
 _SCALAR = 32  # an int, float, bool or None (small ones are shared: an upper bound)
 _SEQUENCE = 56  # a list or tuple, plus 8 per element

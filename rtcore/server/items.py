@@ -41,6 +41,7 @@ from ..state.wire import item_from_wire
 from .bounds import check_item_size
 from .config import ServerLimits
 from .core import Emit, SessionView, check_room, item_cost
+from .costs import CALL_ID_BYTES
 from .edge import Edge
 from .effects import Effect
 from .memory import Holdings
@@ -120,12 +121,19 @@ class Items:
             ),
         )
         cost = item_cost(state) + len(audio)
-        self._holdings.check(cost, "item")
+        call_ids = self._writer.call_ids
+        new_call = state.call_id if state.type == "function_call" else None
+        if new_call in call_ids:
+            new_call = None
+        # A call's id outlives its item (an output may still name it): it stays charged.
+        kept = 0 if new_call is None else CALL_ID_BYTES + len(new_call)
+        self._holdings.check(cost + kept, "item")
         if audio:
             self._holdings.hold(item_id, audio)
         self._holdings.charge(item_id, cost)
-        if state.type == "function_call" and state.call_id is not None:
-            self._writer.call_ids.add(state.call_id)
+        if new_call is not None:
+            call_ids.add(new_call)
+            self._holdings.keep(kept)
         for event in self._edge.item_added(self._ids, previous, state, final=True):
             self._emit(event)
         return []

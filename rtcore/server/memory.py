@@ -49,7 +49,8 @@ class Holdings:
         self.config: dict[str, int] = {}
         """What each configuration field a client set holds (by field name)."""
         self.used = 0
-        """The sum of ``costs`` and ``config``."""
+        """The sum of ``costs`` and ``config``, and what is kept for the session's life
+        (``keep``: the ids of function calls clients created)."""
         self._limit = limit
         self._retain = retain_audio
         self._pending = pending
@@ -74,6 +75,10 @@ class Holdings:
         """Record what these configuration fields hold now."""
         self.used += self.config_change(costs)
         self.config.update(costs)
+
+    def keep(self, cost: int) -> None:
+        """Charge ``cost`` bytes the session holds for the rest of its life (a call's id)."""
+        self.used += cost
 
     def forget(self, item_id: str) -> None:
         """Item ``item_id`` left the conversation: nothing of it is held any more."""
