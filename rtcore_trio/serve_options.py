@@ -32,6 +32,7 @@ from .server import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PATHS,
     DEFAULT_WRITE_TIMEOUT,
+    FLOOD_TURN_AWAY_TIMEOUT,
     MAX_TURNING_AWAY,
     TURN_AWAY_TIMEOUT,
 )
@@ -206,9 +207,9 @@ def _fixed_bounds() -> str:
     return (
         f"JSON nesting {MAX_NESTING_DEPTH} levels (deeper: the bad-event error); "
         f"bytes a client may send ahead of the handshake's answer "
-        f"{MAX_PENDING}; clients over --max-connections answered 503 at once "
-        f"{MAX_TURNING_AWAY} (more are closed), each within "
-        f"{TURN_AWAY_TIMEOUT} s; client events handled per loop step "
+        f"{MAX_PENDING}; clients over --max-connections given {TURN_AWAY_TIMEOUT} s to send "
+        f"their request for a 503, {MAX_TURNING_AWAY} at once (more get "
+        f"{FLOOD_TURN_AWAY_TIMEOUT} s; over TLS they are closed); client events handled per loop step "
         f"{EVENTS_PER_STEP}; pings a client may send per second {PINGS_PER_SECOND} (beyond, "
         f"its connection is not read until it is back under the rate); bytes of events "
         f"written to a client in one go {WRITE_BATCH}; threads for CPU-heavy backend work {BACKEND_THREADS}; "

@@ -25,8 +25,9 @@ deadlines, so that idle connections cost no CPU.
 
 Every bound has a default and an option (``rtcore serve --help``):
 ``max_connections`` admitted at once (the handshake phase counts; beyond it
-HTTP 503, and beyond ``MAX_TURNING_AWAY`` clients being answered at once
-they are closed without one); ``max_message_size`` per message (its frame
+HTTP 503; beyond ``MAX_TURNING_AWAY`` clients being answered at once, one
+more is answered only if its request comes within ``FLOOD_TURN_AWAY_TIMEOUT``,
+and over TLS it is closed without one); ``max_message_size`` per message (its frame
 headers included, which bounds a fragmented message too); the handshake must arrive within ``handshake_timeout``; a frame or
 fragmented message begun must end within ``frame_timeout`` (1008); the client
 must send something every ``idle_timeout`` (off by default); a session lasts
@@ -82,6 +83,9 @@ MAX_TURNING_AWAY = 64
 """Clients over the connection limit being answered 503 at once; beyond that they are just closed."""
 TURN_AWAY_TIMEOUT = 2.0
 """How long a client over the limit has to send its request before it is closed without an answer."""
+FLOOD_TURN_AWAY_TIMEOUT = 0.1
+"""Beyond ``MAX_TURNING_AWAY`` clients being answered, how long one more has to send its request
+(plain ``ws://``; over TLS it is closed at once)."""
 ACCEPT_BACKOFF = 0.1
 """How long accepting pauses when the process is out of descriptors (``EMFILE``, ``ENFILE``)."""
 _CAPACITY_ERRNOS = frozenset(
@@ -326,12 +330,17 @@ class RealtimeServer:
 
     async def _turn_away(self, stream: trio.abc.Stream, peer: str, why: str) -> None:
         """Answer 503 to a client over a connection limit, holding it as briefly as possible."""
-        if self._turning_away >= MAX_TURNING_AWAY:
-            return  # a flood: closing without a word is all we can afford
+        flood = self._turning_away >= MAX_TURNING_AWAY
+        if flood and self.ssl_context is not None:
+            return  # a flood over TLS: a TLS handshake each is more than we can afford
         self._turning_away += 1
         try:
             conn = self._new_connection()
-            timeout = min(self.handshake_timeout, TURN_AWAY_TIMEOUT)
+            # Beyond MAX_TURNING_AWAY at once, a client gets its 503 only if its request is
+            # (all but) there already: its descriptor is held for FLOOD_TURN_AWAY_TIMEOUT at most.
+            timeout = min(
+                self.handshake_timeout, FLOOD_TURN_AWAY_TIMEOUT if flood else TURN_AWAY_TIMEOUT
+            )
             request = await self._handshake(stream, conn, peer, timeout)
             if request is None:
                 return

@@ -169,3 +169,25 @@ def test_the_serve_flag_sets_the_per_client_limit() -> None:
     options = server_options(parser.parse_args(["--max-connections-per-client", "4"]))
     assert options["max_connections_per_client"] == 4
     assert server_options(parser.parse_args([]))["max_connections_per_client"] is None
+
+
+async def test_clients_that_ask_beyond_64_silent_ones_still_get_503() -> None:
+    server = RealtimeServer(max_connections=1)
+    async with running(server):
+        holder = await RawClient.open(server.port)  # type: ignore[arg-type]
+        # 80 silent clients hold every turn-away slot (for up to 2 s each) ...
+        silent = [
+            await trio.open_tcp_stream("127.0.0.1", server.port)  # type: ignore[arg-type]
+            for _ in range(80)
+        ]
+        await trio.sleep(0.2)
+        # ... and clients that do send their request are answered all the same.
+        answers = []
+        for _ in range(10):
+            client = await RawClient.open(server.port)  # type: ignore[arg-type]
+            answers.append(client.status)
+            await client.aclose()
+        assert answers == [503] * 10
+        for stream in silent:
+            await stream.aclose()
+        await holder.aclose()
