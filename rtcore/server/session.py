@@ -22,10 +22,16 @@ interfaces, each given in its constructor what it may read and do (see
 ``core``): ``InputBuffer`` (input audio and VAD, ``buffer``), ``Items``
 (conversation items), ``Requests`` (starting and stopping responses) over the
 ``ResponseWriter`` (writing them, ``responses``), ``McpListings`` (listing MCP
-servers' tools; the rules of MCP calls are in ``mcp``), ``Transcriptions``
-and ``Holdings`` (what the session holds against its memory budget,
-``memory``). This module holds the session's configuration and its update,
-the backend's side and the end of the session.
+servers' tools; the rules of MCP calls are in ``mcp``), ``Transcriptions``,
+``Holdings`` (what the session holds against its memory budget,
+``memory``, at the prices of ``costs``) and ``Configuration`` (the session's
+configuration and its update, ``configuration``). This module holds the
+backend's side and the end of the session.
+
+No part holds the session or one of its bound methods (the only call back
+into it, at a response's end, goes through a weak reference): a session and
+its parts form no reference cycle, so a closed session is freed by reference
+counting as soon as the app drops it, without the cyclic garbage collector.
 
 Every event the session emits is also folded into its own ``Snapshot`` with
 the same ``rtcore.state.apply`` the client uses, so the server's conversation
