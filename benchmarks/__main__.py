@@ -24,6 +24,7 @@ SUITES = [
     "idle",
     "bounds",
     "import",
+    "relay",
 ]
 
 

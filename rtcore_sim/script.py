@@ -115,4 +115,6 @@ def load_backend(spec: str, *, realtime: bool = False) -> tuple[Backend, Transcr
         if realtime:
             script.realtime = True
         return script, script
-    raise ValueError(f"unknown backend {spec!r}: use 'echo' or 'script:FILE'")
+    raise ValueError(
+        f"unknown backend {spec!r}: use 'echo' or 'script:FILE' (rtcore serve also plays 'cassette:FILE')"
+    )

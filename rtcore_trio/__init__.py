@@ -11,6 +11,15 @@ Public names:
   ``trio_websocket`` connection) and ``RealtimeClient``, what they yield.
 * The server: ``RealtimeServer`` (a Realtime endpoint over TCP or TLS) and
   ``serve`` (run one until cancelled).
+* Cassettes (sessions ``rtcore relay --record`` wrote) played back:
+  ``CassetteServer``, a ``RealtimeServer`` that answers from one, and
+  ``Divergence``, what it reports when a client strays from the recording.
+* Faults either server injects on purpose (``faults=``, ``--fault``):
+  ``Fault`` and ``parse_fault``, which reads a SPEC such as
+  ``"close=1011,after=5"``.
+* The relay: ``RelayServer`` (a Realtime endpoint that relays each session
+  to an upstream one, translating between the dialects, with hooks) and
+  ``relay`` (run one until cancelled); ``RelayContext``, what hooks are given.
 * Their errors: ``HandshakeError``, ``ConnectionClosedError``.
 * What a server's backend is given and may raise (defined in ``rtcore_sim``,
   re-exported here since a ``RealtimeServer`` takes them): ``Backend``,
@@ -18,7 +27,7 @@ Public names:
   ``McpListingFailed``, and ``run_off_loop`` / ``BACKEND_THREADS`` for a
   backend's CPU-heavy steps.
 
-The command line (``rtcore serve``, ``demo``, ``replay``) is
+The command line (``rtcore serve``, ``relay``, ``demo``, ``replay``) is
 ``rtcore_trio.cli``.
 """
 
@@ -32,24 +41,34 @@ from rtcore_sim import (
     run_off_loop,
 )
 
+from .cassette import CassetteServer, Divergence
 from .client import RealtimeClient, attach, connect, open_client
 from .errors import ConnectionClosedError, HandshakeError
+from .faults import Fault, parse_fault
+from .relay import RelayContext, RelayServer, relay
 from .server import RealtimeServer, serve
 
 __all__ = [
     "BACKEND_THREADS",
     "Backend",
+    "CassetteServer",
     "ConnectionClosedError",
+    "Divergence",
+    "Fault",
     "HandshakeError",
     "McpListingFailed",
     "RealtimeClient",
     "RealtimeServer",
+    "RelayContext",
+    "RelayServer",
     "ResponseRequest",
     "Transcriber",
     "TranscriptionFailed",
     "attach",
     "connect",
     "open_client",
+    "parse_fault",
+    "relay",
     "run_off_loop",
     "serve",
 ]

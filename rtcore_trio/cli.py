@@ -1,4 +1,4 @@
-"""The ``rtcore`` command line: ``serve`` a local endpoint, ``demo`` a conversation, ``replay`` a trace.
+"""The ``rtcore`` command line: ``serve`` a local endpoint, ``relay`` to another, ``demo`` a conversation, ``replay`` a trace.
 
 ``main(argv)`` returns the exit status. A mistake of the user's is one line on
 stderr naming what is wrong, never a traceback: an option out of range (argparse,
@@ -28,11 +28,25 @@ from rtcore.state import snapshot_to_text
 from rtcore.trace import read_trace, replay
 from rtcore_sim import load_backend
 
+from .cassette import CASSETTE_PREFIX, CassetteServer, read_playable_cassette
 from .demo import run_demo
+from .faults import add_fault_option
+from .relay_cli import add_relay_command, run_relay
+from .relay_record import Cassette
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
 
 __all__ = ["main"]
+
+SERVE_EXAMPLES = """\
+faults, to rehearse what a real endpoint does only by chance (--fault is repeatable):
+  rtcore serve --fault latency=50ms,jitter=10ms         each event to the client 50 ms (+-10) late
+  rtcore serve --fault latency=30ms,direction=up        each client event 30 ms late to the session
+  rtcore serve --fault close=1011,after=5               close 1011 after 5 server events
+  rtcore serve --fault close=1001,after=2s              close 1001 two seconds after the handshake
+  rtcore serve --fault drop,after=5                     end TCP without a close frame after 5 events
+  rtcore serve --fault refuse=503                       refuse every handshake with HTTP 503
+"""
 
 
 def _replay(path: Path, as_json: bool, dialect: Dialect | Literal["auto"] = "auto") -> int:
@@ -102,8 +116,12 @@ def _tls(cert: str | None, key: str | None) -> ssl.SSLContext | None:
 
 
 def _run_server(args: argparse.Namespace) -> int:
+    cassette: Cassette | None = None
     try:
-        backend, transcriber = load_backend(args.backend, realtime=args.realtime)
+        if args.backend.startswith(CASSETTE_PREFIX):
+            cassette = read_playable_cassette(Path(args.backend[len(CASSETTE_PREFIX) :]))
+        else:
+            backend, transcriber = load_backend(args.backend, realtime=args.realtime)
     except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
@@ -122,15 +140,27 @@ def _run_server(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
-    server = RealtimeServer(
-        backend,
-        transcriber=transcriber,
-        api_keys=args.api_key or None,
-        conversation_created=args.conversation_created,
-        dialects=dialects,
-        ssl_context=ssl_context,
-        **server_options(args),
-    )
+    server: RealtimeServer
+    if cassette is not None:  # the cassette's client dialect is the one served
+        server = CassetteServer(
+            cassette,
+            pace=args.realtime,
+            api_keys=args.api_key or None,
+            ssl_context=ssl_context,
+            faults=args.fault,
+            **server_options(args),
+        )
+    else:
+        server = RealtimeServer(
+            backend,
+            transcriber=transcriber,
+            api_keys=args.api_key or None,
+            conversation_created=args.conversation_created,
+            dialects=dialects,
+            ssl_context=ssl_context,
+            faults=args.fault,
+            **server_options(args),
+        )
     unbound: OSError | None = None
     try:
         trio.run(_serve, server, args.host, args.port)
@@ -160,7 +190,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="rtcore", description="OpenAI Realtime protocol engine (GA and beta dialects)"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve_cmd = commands.add_parser("serve", help="run a local Realtime server")
+    serve_cmd = commands.add_parser(
+        "serve",
+        help="run a local Realtime server",
+        epilog=SERVE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     serve_cmd.add_argument(
         "--host", default="127.0.0.1", help="address to bind (default: loopback)"
     )
@@ -168,14 +203,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=_port, default=8765, help="port, 0 for any free one (default: 8765)"
     )
     serve_cmd.add_argument(
-        "--backend", default="echo", help="echo (default) or script:FILE (a JSON scenario)"
+        "--backend",
+        default="echo",
+        help="echo (default), script:FILE (a JSON scenario) or cassette:FILE (play back a "
+        "session recorded by rtcore relay: the recorded server events in answer to a "
+        "client that sends the same kinds of events; the first that differs gets an error "
+        "naming it and close 1008)",
     )
     serve_cmd.add_argument(
         "--api-key",
         action="append",
         help="accept this key (repeatable); without it any key is accepted",
     )
-    serve_cmd.add_argument("--realtime", action="store_true", help="pace audio output in real time")
+    serve_cmd.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace audio output in real time; with a cassette, its recorded pacing "
+        "(default: as fast as the socket takes it)",
+    )
     serve_cmd.add_argument(
         "--conversation-created",
         action="store_true",
@@ -194,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tls-key", metavar="FILE", help="PEM private key (default: in the --tls-cert file)"
     )
     add_serve_limits(serve_cmd)
+    add_fault_option(serve_cmd)
+    add_relay_command(commands)
     commands.add_parser("demo", help="start a server and a client and hold a short conversation")
     replay_cmd = commands.add_parser(
         "replay", help="feed a recorded JSONL trace to the client engine and print the conversation"
@@ -214,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             status = _replay(args.file, args.json, args.dialect)
         elif args.command == "serve":
             status = _run_server(args)
+        elif args.command == "relay":
+            status = run_relay(args)
         else:
             trio.run(run_demo)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush

@@ -21,6 +21,12 @@ writer run in one nursery inside one cancel scope of their own, so:
   time; when a deadline passes early because the connection was busy, the
   next one is computed from what was recorded. An idle connection is one task
   parked in the kernel's readiness wait and costs no CPU.
+
+Faults (``faults.py``), when the server has any, are applied here, where
+events come in and go out: client events held before the session sees them
+(``latency ... direction=up``), server events held and written one by one
+(``direction=down``, counted for ``after=N``), and the close or drop they end
+with. Without faults the paths are the plain ones.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ from rtcore.server import (
 from rtcore.server.session import expiry_message
 from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
 from rtcore_sim import McpListingFailed, ResponseRequest, TranscriptionFailed
+
+from .faults import Fault
 
 if TYPE_CHECKING:
     from .server import RealtimeServer
@@ -158,6 +166,10 @@ class _Connection:
         self.fd = (
             sock.fileno() if isinstance(stream, trio.SocketStream) and sock is not None else -1
         )
+        self.faults = server._fault_plan
+        """The server's faults as they were when this connection was accepted."""
+        self.sent = 0
+        """Server events written so far (counted only with faults, for ``after=N``)."""
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -173,6 +185,7 @@ class _Connection:
             # the events (which share the session's objects), not their encoding.
             frames: list[bytes] = []
             size = 0
+            batched = self.faults is None  # faults write (and count) events one by one
             for event in events:
                 if type(event) is ev.ErrorEvent:
                     self.errors += 1
@@ -182,13 +195,78 @@ class _Connection:
                 frame = self.conn.send_message(ev.encode_event(event))
                 frames.append(frame)
                 size += len(frame)
-                if size >= WRITE_BATCH:
+                if batched and size >= WRITE_BATCH:
                     await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
                     frames, size = [], 0
                     if self.broken is not None:
                         return
-            if frames:
+            if not frames:
+                return
+            if batched:
                 await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+            else:
+                await self._write_with_faults(frames)
+
+    async def _write_with_faults(self, frames: list[bytes]) -> None:
+        """Write events one by one, each held by the down latency, counted for ``after=N``.
+
+        The write lock is held. The wait is shielded like the write: these events
+        have left the session's queue, and a cancelled wait would lose them.
+        """
+        plan = self.faults
+        assert plan is not None
+        for frame in frames:
+            delay = plan.delay("down")
+            if delay:
+                with trio.CancelScope(shield=True):
+                    await trio.sleep(delay)
+            if not self.conn.open or self.broken is not None:
+                return
+            await self._write(frame)
+            self.sent += 1
+            due = plan.after_events(self.sent)
+            if due is not None:
+                await self._inflict(due, locked=True)
+                return
+
+    async def _inflict_later(self, fault: Fault) -> None:
+        """A ``close`` or ``drop`` fault with ``after=DURATION``: its timer."""
+        assert fault.after_seconds is not None
+        await trio.sleep(fault.after_seconds)
+        await self._inflict(fault, locked=False)
+
+    async def _inflict(self, fault: Fault, *, locked: bool) -> None:
+        """End the connection as a ``close`` or ``drop`` fault says (``locked``: the lock is held).
+
+        ``close`` sends its close frame and ends every task; the server then
+        waits for the client's close frame as after any close. ``drop`` sends
+        nothing: the connection is marked broken, so its owner closes the
+        socket (TCP's end, no close frame) once every task has ended.
+        """
+        self.server.logs.note("fault", "%s fault: %s", self.peer, fault.spec)
+        if fault.kind == "drop":
+            self._abort(f"dropped by the fault {fault.spec} (no close frame)")
+            return
+        if self.conn.open and self.broken is None:
+            data = self.conn.close(fault.code, "fault_injected")
+            if locked:
+                await self._write(data)
+            else:
+                await self.send_raw(data)
+            if self.closed is None:
+                self.closed = ConnectionClosed(
+                    code=fault.code, reason="fault_injected", initiator="local"
+                )
+        self._scope.cancel()
+
+    async def _hold_up(self) -> None:
+        """A ``latency ... direction=up`` fault: hold the next client event (shielded, so
+        that no event a read brought is dropped half way)."""
+        assert self.faults is not None
+        delay = self.faults.delay("up")
+        if delay:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(delay)
 
     async def send_raw(self, data: bytes) -> None:
         """Write bytes the wire layer produced (pongs, close frames); never lost to cancellation."""
@@ -345,6 +423,9 @@ class _Connection:
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:
+                    if self.faults is not None:
+                        for fault in self.faults.timed:
+                            nursery.start_soon(self._inflict_later, fault)
                     try:
                         await self.flush()
                         ending = await self._serve(nursery)
@@ -438,10 +519,13 @@ class _Connection:
         """Process what the client sent, then read more, until nothing more will come."""
         conn, session = self.conn, self.session
         frame_timeout = self.server.frame_timeout
+        held = self.faults is not None and self.faults.delays_up
         while True:
             # Events already buffered come first: messages pipelined behind the handshake.
             handled = 0
             for event in conn.events():
+                if held:
+                    await self._hold_up()
                 if isinstance(event, ev.ClientEvent):
                     self.handle(nursery, session.receive_event(event))
                 elif isinstance(event, ev.UnknownEvent):

@@ -81,8 +81,12 @@ def _positive(kind: type[int] | type[float]) -> Any:
     return parse
 
 
-def add_serve_limits(parser: argparse.ArgumentParser) -> None:
-    """Add the connection and session limit options to ``rtcore serve``."""
+def add_serve_limits(parser: argparse.ArgumentParser, *, sessions: bool = True) -> None:
+    """Add the connection and session limit options to ``rtcore serve``.
+
+    ``sessions=False`` leaves out the per-session limits, for ``rtcore relay``,
+    whose sessions are its upstream's.
+    """
     taken = set(parser._option_string_actions)
     conn = parser.add_argument_group("connections (every bound a client can make the server hold)")
     conn.add_argument(
@@ -178,6 +182,8 @@ def add_serve_limits(parser: argparse.ArgumentParser) -> None:
         help="the log throttling window (default: %(default)s)",
     )
     parser.add_argument_group("fixed bounds (not configurable)", _fixed_bounds())
+    if not sessions:
+        return
     session = parser.add_argument_group("per session (exceeding one gets an error event)")
     session.add_argument(
         "--retain-audio",
@@ -239,7 +245,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_lines": args.log_lines,
         "log_interval": args.log_interval,
         "limits": ServerLimits(**limits),
-        "retain_audio": args.retain_audio,
+        "retain_audio": getattr(args, "retain_audio", False),
     }
 
 

@@ -34,6 +34,11 @@ must send something every ``idle_timeout`` (off by default); a session lasts
 at most ``max_session_seconds`` (``session_expired``); a write must finish
 within ``write_timeout``; the close handshake takes at most ``close_timeout``;
 logs are throttled to ``log_lines`` lines per kind per ``log_interval``.
+
+Faults (``faults``, ``rtcore serve --fault``; ``faults.py``) are injected on
+purpose, to rehearse what a real endpoint does only by chance: latency per
+message, a close with a code or a dropped connection after so many events or
+seconds, a refused handshake.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import trio
@@ -64,6 +69,7 @@ from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
 from .connection import _Connection
+from .faults import Fault, FaultPlan
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
 __all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_PATHS", "DEFAULT_MAX_CONNECTIONS"]
@@ -108,6 +114,10 @@ class RealtimeServer:
     false) keeps audio bytes in each session's items, so that
     ``conversation.item.retrieve`` returns them; by default only durations and
     transcripts are kept once the backend has consumed the audio.
+
+    ``faults`` (``Fault`` values, ``parse_fault("close=1011,after=5")``) are
+    injected into every connection accepted from then on; ``faults`` may be
+    set again while the server runs.
     """
 
     def __init__(
@@ -135,6 +145,7 @@ class RealtimeServer:
         seed: bytes | None = None,
         retain_audio: bool = False,
         max_connections_per_client: int | None = None,
+        faults: Sequence[Fault] = (),
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -183,6 +194,20 @@ class RealtimeServer:
         """Connections that ended with an internal error (closed 1011)."""
         self.port: int | None = None
         self.host: str | None = None
+        self._fault_plan: FaultPlan | None = None
+        self.faults = tuple(faults)
+
+    @property
+    def faults(self) -> tuple[Fault, ...]:
+        """The faults injected into each new connection (none by default)."""
+        return self._fault_plan.faults if self._fault_plan is not None else ()
+
+    @faults.setter
+    def faults(self, faults: Sequence[Fault]) -> None:
+        for fault in faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"faults are Fault values (parse_fault(spec)), not {fault!r}")
+        self._fault_plan = FaultPlan(tuple(faults)) if faults else None
 
     @property
     def path(self) -> str:
@@ -498,7 +523,7 @@ class RealtimeServer:
             served = ", ".join(self.paths)
             return 404, f"No Realtime endpoint at {request.path}; use {served}.", "not_found"
         if self._key_digests is None:
-            return None
+            return self._refused_by_fault()
         credentials = request.credentials
         if credentials is None:
             return (
@@ -508,7 +533,14 @@ class RealtimeServer:
             )
         if not self._key_matches(credentials.key):
             return 401, f"Incorrect API key provided: …{credentials.key[-4:]}.", "invalid_api_key"
-        return None
+        return self._refused_by_fault()
+
+    def _refused_by_fault(self) -> tuple[int, str, str] | None:
+        """A ``refuse=STATUS`` fault's answer to a handshake that passed every check."""
+        plan = self._fault_plan
+        if plan is None or plan.refuse is None:
+            return None
+        return plan.refuse, plan.refusal_message(), "fault_injected"
 
     def _key_matches(self, key: str) -> bool:
         """Constant time: every configured key is compared, each with ``hmac.compare_digest``."""

@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOCOL = ROOT / "docs" / "protocol"
-PAGES = ("index", "connection", "ga", "beta", "flows", "dialects", "errors", "choices")
+PAGES = ("index", "connection", "ga", "beta", "flows", "dialects", "errors", "choices", "relay")
 
 # Where references may appear: the packages, the tests, the benchmarks, the README, the docs.
 PLACES = ("rtcore", "rtcore_trio", "tests", "benchmarks", "docs", "README.md")
