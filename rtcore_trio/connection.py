@@ -66,6 +66,9 @@ EVENTS_PER_STEP = 16
 PINGS_PER_SECOND = 10
 """Pings a client may send per second on average (a burst of as many); beyond, its connection
 is not read until its pings are back under the rate: a ping flood costs the flooder."""
+PING_FLOOD_SECONDS = 5.0
+"""A client so far over ``PINGS_PER_SECOND`` that it would wait longer than this is flooding:
+its session ends, closed with 1008."""
 WRITE_BATCH = 1024 * 1024
 """Encoded events written in one go: a client that does not read pins at most this much (or
 one larger event) beside the kernel's buffer, however many events are waiting."""
@@ -158,6 +161,7 @@ class _Connection:
         self._read_scope: trio.CancelScope | None = None
         self._stopping = False
         self._pings = 0
+        self._flooded = False
         self._ping_clock = now
         """Pings are paced as if each took ``1 / PINGS_PER_SECOND`` s from this moment on."""
         self.waited_for_close = False
@@ -457,6 +461,9 @@ class _Connection:
     def _ending(self, now: float) -> _Ending | None:
         """Which limit, if any, ends the session at ``now``."""
         server, session = self.server, self.session
+        if self._flooded:
+            message = f"More than {PINGS_PER_SECOND} pings a second."
+            return session.shutdown(message), 1008, "ping flood"
         if self._stopping:
             return session.shutdown(), 1001, "server shutting down"
         if now >= self.expires:
@@ -577,8 +584,16 @@ class _Connection:
         # A burst of PINGS_PER_SECOND is free; beyond it each ping takes its share of a second.
         earliest = now - 1.0
         self._ping_clock = max(self._ping_clock, earliest) + new / PINGS_PER_SECOND
-        if self._ping_clock > now:
-            await trio.sleep(self._ping_clock - now)
+        wait = self._ping_clock - now
+        scope = self._read_scope
+        if wait > PING_FLOOD_SECONDS and scope is not None and not self._flooded:
+            # Far over the rate: a flood, not a keep-alive. The session ends (1008).
+            self._flooded = True
+            scope.cancel()
+            await trio.lowlevel.checkpoint()
+        elif wait > 0:
+            # Also while the session ends: the flooder is not read before its close timeout.
+            await trio.sleep(wait)
 
     async def _between_batches(self) -> None:
         """Send what a batch of one read's events produced, then let every other task run.

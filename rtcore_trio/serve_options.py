@@ -24,7 +24,7 @@ from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore.wire.server import MAX_PENDING
 from rtcore_sim import BACKEND_THREADS, MAX_ECHO_CHARS
 
-from .connection import EVENTS_PER_STEP, PINGS_PER_SECOND, WRITE_BATCH
+from .connection import EVENTS_PER_STEP, PING_FLOOD_SECONDS, PINGS_PER_SECOND, WRITE_BATCH
 from .server import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_FRAME_TIMEOUT,
@@ -217,7 +217,8 @@ def _fixed_bounds() -> str:
         f"their request for a 503, {MAX_TURNING_AWAY} at once (more get "
         f"{FLOOD_TURN_AWAY_TIMEOUT} s; over TLS they are closed); client events handled per loop step "
         f"{EVENTS_PER_STEP}; pings a client may send per second {PINGS_PER_SECOND} (beyond, "
-        f"its connection is not read until it is back under the rate); bytes of events "
+        f"its connection is not read until it is back under the rate; a wait over "
+        f"{PING_FLOOD_SECONDS} s ends its session, 1008); bytes of events "
         f"written to a client in one go {WRITE_BATCH}; threads for CPU-heavy backend work {BACKEND_THREADS}; "
         f"characters the echo backend answers {MAX_ECHO_CHARS}"
     )

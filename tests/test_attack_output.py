@@ -2,7 +2,8 @@
 
 * A ping flood from a client that reads its pongs costs the flooder: past
   ``PINGS_PER_SECOND`` its connection is not read until its pings are back under the
-  rate, so it gets few pongs and a healthy session's turns stay fast.
+  rate, and far past it (a wait over ``PING_FLOOD_SECONDS``) its session ends with 1008;
+  it gets few pongs and a healthy session's turns stay fast.
 * Output is written a batch at a time (``WRITE_BATCH``), encoded as it is written: a
   client that asks for the session's echo again and again (after one huge
   ``instructions``) and never reads pins at most about one echo, not one per request,
@@ -36,33 +37,44 @@ async def _turn_times(other: object, turns: int) -> list[float]:
 
 
 async def test_a_ping_flood_costs_the_flooder_not_everyone() -> None:
-    server = RealtimeServer()
+    server = RealtimeServer(close_timeout=1.0)
     async with running(server), healthy(server) as other:
         baseline = statistics.median(await _turn_times(other, 5))
         flooder = await RawClient.open(server.port)  # type: ignore[arg-type]
         pongs = 0
         sent = 0
+        told = False
 
         async def flood() -> None:
             nonlocal sent
             burst = PING * 1000
-            while True:
-                await flooder.stream.send_all(burst)
-                sent += 1000
+            try:
+                while True:
+                    await flooder.stream.send_all(burst)
+                    sent += 1000
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass  # closed by the server
 
         async def read_pongs() -> None:
-            nonlocal pongs
+            nonlocal pongs, told
+            tail = b""
             while True:
-                data = await flooder.stream.receive_some(65536)
+                try:
+                    data = await flooder.stream.receive_some(65536)
+                except trio.BrokenResourceError:
+                    return
                 if not data:
                     return
                 pongs += data.count(b"\x8a\x00")
+                told = told or b"ping flood" in tail + data  # the close frame's reason
+                tail = data[-32:]
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(flood)
             nursery.start_soon(read_pongs)
             await trio.sleep(0.5)
             during = await _turn_times(other, 10)
+            await wait_for(lambda: server.connections == 1, what="the flooder's end")
             nursery.cancel_scope.cancel()
         # The first read's pings are answered at once (a read holds up to ~11 000); after
         # that the connection is paced: far fewer pongs than pings.
@@ -70,6 +82,7 @@ async def test_a_ping_flood_costs_the_flooder_not_everyone() -> None:
         assert pongs < 2 * 11_000 + 5 * PINGS_PER_SECOND, (pongs, sent)
         assert statistics.median(during) < 5 * baseline + 0.05, (baseline, during)
         assert max(during) < 1.0, during
+        assert told, "the flooder got no close frame saying why"
 
 
 async def test_a_client_that_never_reads_its_echoes_pins_about_one_of_them() -> None:
