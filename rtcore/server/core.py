@@ -47,9 +47,11 @@ __all__ = [
     "item_cost",
 ]
 
-HELD_ERROR_TEXT = 512
+HELD_ERROR_TEXT = 1024
 """The characters of an error's message, ``param`` and ``event_id`` the server's snapshot keeps
-(the client gets them whole): what a client's bad events make the session hold stays bounded."""
+(the client gets them whole): what a client's bad events make the session hold stays bounded
+(``MAX_RECORDS`` errors of at most about 3 KB). Above GA's 512-character ``event_id``, so that
+only an error quoting more than this differs from the client's record of it."""
 
 Emit = Callable[[ev.ServerEvent], None]
 """How a part sends an event: folded into the snapshot, then queued for the client."""
