@@ -157,7 +157,7 @@ def run(quick: bool = False) -> list[Result]:
     retained_per_minute = (retained[-1] - retained[0]) / (minutes - 1)
     memory = Result(
         suite="bounds",
-        name="server memory per conversation minute (VAD turns, audio answers)",
+        name="server memory per conversation minute (24 VAD turns of 2 s speech, 2 s audio answers)",
         subject="default retention (durations)",
         baseline="retain_audio=True",
         ratio=per_minute / retained_per_minute,

@@ -29,7 +29,10 @@ list ``SERVER_ONLY_CODES``):
 * ``session_memory_exceeded`` - its memory budget;
 * ``input_audio_buffer_full`` - its buffer limit; and its per-append limit
   (``invalid_value`` on ``audio`` for an append over ``max_append_bytes``);
-* ``too_many_out_of_band_responses`` - its limit of out-of-band responses.
+* ``too_many_out_of_band_responses`` - its limit of out-of-band responses;
+* ``array_above_max_length`` and ``id_above_max_length`` - its bounds on what one
+  event carries (parts per item, tools, MCP tool names, id lengths:
+  ``rtcore.server.bounds``).
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ SERVER_ONLY_CODES = frozenset(
         "session_memory_exceeded",
         "input_audio_buffer_full",
         "too_many_out_of_band_responses",
+        "array_above_max_length",
+        "id_above_max_length",
     }
 )
 """Codes of refusals that depend on the server's limits and buffer (see the module docstring)."""

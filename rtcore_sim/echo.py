@@ -11,7 +11,10 @@
   what the user said in its strings; ``{}`` for a tool without parameters);
   after a tool output it reads the output back (also capped). Likewise for a
   listed MCP tool (GA): it calls it, reads its fixed result back, or asks for
-  the approval the session requires (``rtcore_sim.mcp``).
+  the approval the session requires (``rtcore_sim.mcp``). The lookup is a
+  bounded scan, on the event loop: only the first ``MAX_TOOLS_LOOKED_AT``
+  (1024) function tools and the first 1024 listed MCP tools are candidates,
+  so that a response costs the same with 10 tools and with 300 000.
 * ``EchoTranscriber`` "transcribes" audio as a description of it
   (``"[1.50 s of audio]"``): there is no speech recognition here, but the
   events, their order and the timing are real.
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import trio
@@ -41,11 +44,13 @@ from . import mcp
 from .arguments import arguments_for
 from .backend import ResponseRequest
 from .loop import load_voice
+from .mcp import MAX_TOOLS_LOOKED_AT
 from .output import MAX_AUDIO_CHUNK_MS, MAX_TEXT_CHUNK_CHARS, Output
 from .speech import MAX_MS_PER_CHAR, check_range
 
 __all__ = [
     "MAX_ECHO_CHARS",
+    "MAX_TOOLS_LOOKED_AT",
     "EchoBackend",
     "EchoTranscriber",
     "describe_audio",
@@ -57,24 +62,36 @@ MAX_ECHO_CHARS = 4096
 """The most the echo repeats of a user message or a tool output (the Realtime API's 4096-token cap)."""
 
 
+def _function_tools(settings: ResponseSettings) -> Iterator[ga.FunctionTool]:
+    """The function tools the echo considers: those among the first ``MAX_TOOLS_LOOKED_AT``."""
+    for tool in itertools.islice(settings.tools, MAX_TOOLS_LOOKED_AT):
+        if isinstance(tool, ga.FunctionTool) and isinstance(tool.name, str):
+            yield tool
+
+
 def tool_named(text: str, settings: ResponseSettings) -> str | None:
-    """The function tool the echo calls for ``text``: the first one it names, as ``tool_choice`` allows."""
+    """The function tool the echo calls for ``text``: the first one it names, as ``tool_choice``
+    allows (a bounded scan: see the module docstring)."""
     if settings.tool_choice == "none":
         return None
-    names = settings.function_names
     lowered = text.lower()
-    for name in names:
+    first: str | None = None
+    for tool in _function_tools(settings):
+        name = tool.name
+        assert isinstance(name, str)
+        if first is None:
+            first = name
         if name.lower() in lowered:
             return name
-    if settings.tool_choice == "required" and names:
-        return names[0]
+    if settings.tool_choice == "required":
+        return first
     return None
 
 
 def tool_parameters(name: str, settings: ResponseSettings) -> object:
     """The JSON Schema of function tool ``name``'s parameters (``None`` when it declares none)."""
-    for tool in settings.tools:
-        if isinstance(tool, ga.FunctionTool) and tool.name == name:
+    for tool in _function_tools(settings):
+        if tool.name == name:
             return tool.parameters if isinstance(tool.parameters, dict) else None
     return None
 

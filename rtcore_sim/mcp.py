@@ -38,6 +38,7 @@ what the backends decide.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -58,6 +59,7 @@ from rtcore.state import ItemState
 from .backend import McpListingFailed
 
 __all__ = [
+    "MAX_TOOLS_LOOKED_AT",
     "ScriptMcpCall",
     "ScriptMcpServer",
     "ScriptMcpTool",
@@ -70,6 +72,9 @@ __all__ = [
     "script_result",
 ]
 
+MAX_TOOLS_LOOKED_AT = 1024
+"""The most tools the echo considers when it looks for a tool the user named: the first this many
+of the session's tools and of its MCP listings' tools (a bounded scan, on the event loop)."""
 ECHO_TOOL = "echo"
 _ECHO_SCHEMA = {"type": "object", "properties": {"text": {"type": "string"}}}
 
@@ -98,18 +103,30 @@ def echo_output(server_label: str, name: str, arguments: str) -> str:
 def named_mcp_tool(
     text: str, tools: Iterable[ga.Tool], conversation: Iterable[ItemState]
 ) -> tuple[str, str] | None:
-    """The first listed tool of the session's MCP servers whose name ``text`` says: (label, name)."""
-    labels = {t.server_label for t in tools if isinstance(t, ga.McpTool)}
+    """The first listed tool of the session's MCP servers whose name ``text`` says: (label, name).
+
+    A bounded scan: the servers among the first ``MAX_TOOLS_LOOKED_AT`` tools, and the first
+    ``MAX_TOOLS_LOOKED_AT`` tools their listings offer, however many a client configured.
+    """
+    labels = {
+        t.server_label
+        for t in itertools.islice(tools, MAX_TOOLS_LOOKED_AT)
+        if isinstance(t, ga.McpTool)
+    }
     if not labels:
         return None
     lowered = text.lower()
+    left = MAX_TOOLS_LOOKED_AT
     for item in conversation:
         if item.type != "mcp_list_tools" or item.server_label not in labels:
             continue
-        for listed in item.tools or ():
+        for listed in itertools.islice(item.tools or (), left):
             if listed.name.lower() in lowered:
                 assert item.server_label is not None
                 return item.server_label, listed.name
+        left -= min(left, len(item.tools or ()))
+        if not left:
+            return None
     return None
 
 

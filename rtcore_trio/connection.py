@@ -31,16 +31,13 @@ with. Without faults the paths are the plain ones.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
 from rtcore import events as ev
-from rtcore.events import ga
 from rtcore.server import (
     CancelResponse,
     Effect,
@@ -51,18 +48,23 @@ from rtcore.server import (
 )
 from rtcore.server.session import expiry_message
 from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
-from rtcore_sim import McpListingFailed, ResponseRequest, TranscriptionFailed
+from rtcore_sim import ResponseRequest, TranscriptionFailed
 
 from .faults import Fault
+from .listing import answer_listing
+from .pacing import PING_FLOOD_SECONDS, PINGS_PER_SECOND, PingPacer
 
 if TYPE_CHECKING:
     from .server import RealtimeServer
 
-__all__ = ["answer_listing", "EVENTS_PER_STEP"]
+__all__ = ["answer_listing", "EVENTS_PER_STEP", "PINGS_PER_SECOND", "PING_FLOOD_SECONDS"]
 
 _READ_SIZE = 65536
 EVENTS_PER_STEP = 16
 """Client events handled in one go; then the loop runs every other task (one read holds up to ~3000)."""
+WRITE_BATCH = 1024 * 1024
+"""Encoded events written in one go: a client that does not read pins at most this much (or
+one larger event) beside the kernel's buffer, however many events are waiting."""
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -70,47 +72,6 @@ def _leaf(error: BaseException) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
-
-
-async def list_tools(backend: object, tool: ga.McpTool) -> tuple[ga.McpListedTool, ...]:
-    """The backend's listing of ``tool`` (none for a backend without ``list_mcp_tools``)."""
-    method = getattr(backend, "list_mcp_tools", None)
-    if method is None:
-        return ()
-    found = method(tool)
-    if inspect.isawaitable(found):
-        found = await found
-    return tuple(found)
-
-
-async def answer_listing(
-    session: ServerSession,
-    backend: object,
-    effect: ListMcpTools,
-    flush: Callable[[], Awaitable[None]],
-    on_error: Callable[[BaseException], None] | None = None,
-) -> None:
-    """Answer a ``ListMcpTools`` effect from the backend, then send what it produced.
-
-    ``McpListingFailed`` fails the listing quietly; any other exception fails
-    it too and goes to ``on_error`` (a broken backend fails the listing, not
-    the connection).
-    """
-    tools: tuple[ga.McpListedTool, ...] | None = None
-    try:
-        tools = await list_tools(backend, effect.tool)
-    except McpListingFailed:
-        pass
-    except Exception as exc:
-        if on_error is not None:
-            on_error(exc)
-    # The client may have deleted the item, or left, meanwhile: then nothing is owed.
-    if session.mcp_listing_pending(effect.item_id):
-        if tools is None:
-            session.fail_mcp_listing(effect.item_id)
-        else:
-            session.complete_mcp_listing(effect.item_id, tools)
-    await flush()
 
 
 _Ending = tuple[list[Effect], int, str]
@@ -151,6 +112,8 @@ class _Connection:
         self._scope = trio.CancelScope()
         self._read_scope: trio.CancelScope | None = None
         self._stopping = False
+        self._pings = PingPacer(now)
+        self._flooded = False
         self.waited_for_close = False
         """The session's end already waited ``close_timeout`` for the client's close frame."""
         sock = getattr(stream, "socket", None)
@@ -172,16 +135,29 @@ class _Connection:
             events = self.session.events_to_send()
             if not events or not self.conn.open or self.broken is not None:
                 return
-            frames = []
+            # Encoded as they are written, a batch at a time: what waits for a slow client is
+            # the events (which share the session's objects), not their encoding.
+            frames: list[bytes] = []
+            size = 0
+            batched = self.faults is None  # faults write (and count) events one by one
             for event in events:
                 if type(event) is ev.ErrorEvent:
                     self.errors += 1
                     self.server.logs.note(
                         "error", "%s error %s: %s", self.peer, event.error.code, event.error.message
                     )
-                frames.append(self.conn.send_message(ev.encode_event(event)))
-            if self.faults is None:
-                await self._write(b"".join(frames))
+                frame = self.conn.send_message(ev.encode_event(event))
+                frames.append(frame)
+                size += len(frame)
+                if batched and size >= WRITE_BATCH:
+                    await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
+                    frames, size = [], 0
+                    if self.broken is not None:
+                        return
+            if not frames:
+                return
+            if batched:
+                await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
             else:
                 await self._write_with_faults(frames)
 
@@ -435,6 +411,9 @@ class _Connection:
     def _ending(self, now: float) -> _Ending | None:
         """Which limit, if any, ends the session at ``now``."""
         server, session = self.server, self.session
+        if self._flooded:
+            message = f"More than {PINGS_PER_SECOND} pings a second."
+            return session.shutdown(message), 1008, "ping flood"
         if self._stopping:
             return session.shutdown(), 1001, "server shutting down"
         if now >= self.expires:
@@ -539,10 +518,26 @@ class _Connection:
                     scope = self._read_scope
                     if scope is not None:
                         scope.deadline = min(scope.deadline, now + frame_timeout)
+            if conn.pings_received != self._pings.seen:
+                await self._pace_pings()
             data = await self._receive()
             self.last_activity = trio.current_time()
             conn.receive_data(data)
         self.handle(nursery, session.disconnect())
+
+    async def _pace_pings(self) -> None:
+        """A client over ``PINGS_PER_SECOND`` is not read until its pings are back under it:
+        a flood costs its own connection, and every other session keeps its share of the loop."""
+        wait = self._pings.wait(self.conn.pings_received, trio.current_time())
+        scope = self._read_scope
+        if wait > PING_FLOOD_SECONDS and scope is not None and not self._flooded:
+            # Far over the rate: a flood, not a keep-alive. The session ends (1008).
+            self._flooded = True
+            scope.cancel()
+            await trio.lowlevel.checkpoint()
+        elif wait > 0:
+            # Also while the session ends: the flooder is not read before its close timeout.
+            await trio.sleep(wait)
 
     async def _between_batches(self) -> None:
         """Send what a batch of one read's events produced, then let every other task run.

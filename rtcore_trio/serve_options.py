@@ -24,7 +24,7 @@ from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore.wire.server import MAX_PENDING
 from rtcore_sim import BACKEND_THREADS, MAX_ECHO_CHARS
 
-from .connection import EVENTS_PER_STEP
+from .connection import EVENTS_PER_STEP, PING_FLOOD_SECONDS, PINGS_PER_SECOND, WRITE_BATCH
 from .server import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_FRAME_TIMEOUT,
@@ -32,6 +32,7 @@ from .server import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_PATHS,
     DEFAULT_WRITE_TIMEOUT,
+    FLOOD_TURN_AWAY_TIMEOUT,
     MAX_TURNING_AWAY,
     TURN_AWAY_TIMEOUT,
 )
@@ -45,10 +46,17 @@ _SESSION_LIMIT_HELP = {
     "max_items": "conversation items",
     "min_commit_ms": "the shortest input audio a commit accepts, ms",
     "max_session_bytes": "the session's memory budget: uncommitted input audio, user audio "
-    "still held and every item's content (text per character, retained audio per byte), "
-    "bytes; beyond it session_memory_exceeded",
+    "still held, every item (text per character, retained audio per byte, parts, ids and "
+    "MCP tools by their decoded size) and the configuration a client set (instructions, "
+    "tools and schemas, MCP servers), bytes; beyond it session_memory_exceeded",
     "max_out_of_band_responses": "out-of-band responses (conversation: none) running at "
     "once; one more gets too_many_out_of_band_responses",
+    "max_parts": "content parts in one item; more gets array_above_max_length",
+    "max_tools": "tools in the session or in one response; more gets array_above_max_length",
+    "max_mcp_tools": "names in an MCP server's allowed_tools or tool filter, and tools in one "
+    "MCP listing; more gets array_above_max_length (a listing fails)",
+    "max_id_length": "characters of an id a client chooses (item id, call_id, "
+    "approval_request_id); longer gets id_above_max_length",
 }
 _PREFIX = "session_limit_"
 
@@ -96,6 +104,14 @@ def add_serve_limits(parser: argparse.ArgumentParser, *, sessions: bool = True) 
         default=DEFAULT_MAX_CONNECTIONS,
         metavar="N",
         help="open connections at most; more get HTTP 503 before any session (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--max-connections-per-client",
+        type=_positive(int),
+        default=None,
+        metavar="N",
+        help="open connections from one client address at most; more get HTTP 503 "
+        "(default: no such limit)",
     )
     conn.add_argument(
         "--max-message-size",
@@ -197,10 +213,13 @@ def _fixed_bounds() -> str:
     return (
         f"JSON nesting {MAX_NESTING_DEPTH} levels (deeper: the bad-event error); "
         f"bytes a client may send ahead of the handshake's answer "
-        f"{MAX_PENDING}; clients over --max-connections answered 503 at once "
-        f"{MAX_TURNING_AWAY} (more are closed), each within "
-        f"{TURN_AWAY_TIMEOUT} s; client events handled per loop step "
-        f"{EVENTS_PER_STEP}; threads for CPU-heavy backend work {BACKEND_THREADS}; "
+        f"{MAX_PENDING}; clients over --max-connections given {TURN_AWAY_TIMEOUT} s to send "
+        f"their request for a 503, {MAX_TURNING_AWAY} at once (more get "
+        f"{FLOOD_TURN_AWAY_TIMEOUT} s; over TLS they are closed); client events handled per loop step "
+        f"{EVENTS_PER_STEP}; pings a client may send per second {PINGS_PER_SECOND} (beyond, "
+        f"its connection is not read until it is back under the rate; a wait over "
+        f"{PING_FLOOD_SECONDS} s ends its session, 1008); bytes of events "
+        f"written to a client in one go {WRITE_BATCH}; threads for CPU-heavy backend work {BACKEND_THREADS}; "
         f"characters the echo backend answers {MAX_ECHO_CHARS}"
     )
 
@@ -216,6 +235,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "path": tuple(args.path) if args.path else DEFAULT_PATHS,
         "max_connections": args.max_connections,
+        "max_connections_per_client": args.max_connections_per_client,
         "max_message_size": args.max_message_size,
         "handshake_timeout": args.handshake_timeout,
         "frame_timeout": args.frame_timeout,

@@ -2,7 +2,12 @@
 
 Each connection is one ``ServerConnection`` (bytes) feeding one
 ``ServerSession`` (protocol). The adapter's jobs, and only these: admit at
-most ``max_connections`` clients (503 beyond, before any session starts);
+most ``max_connections`` clients, and at most ``max_connections_per_client``
+from one address when set (503 with ``Retry-After`` beyond, before any
+session starts, over TLS too; a refused client's descriptor is released as
+soon as it has its answer, and one that never finished its TLS handshake is
+closed without a TLS close); back off, with one throttled log line, when the
+process runs out of descriptors (``EMFILE``);
 check the path (``/v1/realtime`` and Azure's ``/openai/realtime`` and
 ``/openai/v1/realtime`` by default) and the API key (Bearer, Azure's
 ``api-key`` or the browser subprotocol, compared in constant time; anything else gets HTTP 404 or 401
@@ -20,8 +25,9 @@ deadlines, so that idle connections cost no CPU.
 
 Every bound has a default and an option (``rtcore serve --help``):
 ``max_connections`` admitted at once (the handshake phase counts; beyond it
-HTTP 503, and beyond ``MAX_TURNING_AWAY`` clients being answered at once
-they are closed without one); ``max_message_size`` per message (its frame
+HTTP 503; beyond ``MAX_TURNING_AWAY`` clients being answered at once, one
+more is answered only if its request comes within ``FLOOD_TURN_AWAY_TIMEOUT``,
+and over TLS it is closed without one); ``max_message_size`` per message (its frame
 headers included, which bounds a fragmented message too); the handshake must arrive within ``handshake_timeout``; a frame or
 fragmented message begun must end within ``frame_timeout`` (1008); the client
 must send something every ``idle_timeout`` (off by default); a session lasts
@@ -37,6 +43,7 @@ seconds, a refused handshake.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import logging
@@ -82,6 +89,16 @@ MAX_TURNING_AWAY = 64
 """Clients over the connection limit being answered 503 at once; beyond that they are just closed."""
 TURN_AWAY_TIMEOUT = 2.0
 """How long a client over the limit has to send its request before it is closed without an answer."""
+FLOOD_TURN_AWAY_TIMEOUT = 0.1
+"""Beyond ``MAX_TURNING_AWAY`` clients being answered, how long one more has to send its request
+(plain ``ws://``; over TLS it is closed at once)."""
+ACCEPT_BACKOFF = 0.1
+"""How long accepting pauses when the process is out of descriptors (``EMFILE``, ``ENFILE``)."""
+_CAPACITY_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("EMFILE", "ENFILE", "ENOMEM", "ENOBUFS")
+    if hasattr(errno, name)
+)
 
 
 class RealtimeServer:
@@ -127,10 +144,13 @@ class RealtimeServer:
         log_interval: float = DEFAULT_LOG_INTERVAL,
         seed: bytes | None = None,
         retain_audio: bool = False,
+        max_connections_per_client: int | None = None,
         faults: Sequence[Fault] = (),
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if max_connections_per_client is not None and max_connections_per_client < 1:
+            raise ValueError("max_connections_per_client must be at least 1 (or None)")
         self.backend: Backend = backend or EchoBackend()
         self.transcriber: Transcriber = transcriber or EchoTranscriber()
         # Keys are compared as digests in constant time: neither which key nor
@@ -149,6 +169,9 @@ class RealtimeServer:
         self.limits = limits or ServerLimits()
         self.max_message_size = max_message_size
         self.max_connections = max_connections
+        self.max_connections_per_client = max_connections_per_client
+        """Connections admitted at once from one client address (``None``: no such limit)."""
+        self._per_client: dict[str, int] = {}
         self.handshake_timeout = handshake_timeout
         self.frame_timeout = frame_timeout
         self.idle_timeout = idle_timeout
@@ -223,7 +246,9 @@ class RealtimeServer:
 
             async def accept() -> None:
                 with accept_scope:
-                    await trio.serve_listeners(self._connection, listeners, handler_nursery=nursery)
+                    async with trio.open_nursery() as acceptors:
+                        for listener in listeners:
+                            acceptors.start_soon(self._accept, listener, nursery)
 
             nursery.start_soon(accept)
             task_status.started(self)
@@ -237,18 +262,54 @@ class RealtimeServer:
             nursery.cancel_scope.cancel()
         log.info("stopped")
 
+    async def _accept(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:
+        """Accept connections until cancelled. Out of descriptors (``EMFILE``, ``ENFILE``), the
+        loop backs off for ``ACCEPT_BACKOFF`` and says so in one throttled line, not a traceback
+        per attempt: the clients wait in the kernel's queue until descriptors come back."""
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in _CAPACITY_ERRNOS:
+                    raise
+                self.logs.emit(
+                    "accept",
+                    logging.WARNING,
+                    "cannot accept (%s): %d connections open; pausing %.1f s",
+                    os.strerror(exc.errno or 0),
+                    self._connections,
+                    ACCEPT_BACKOFF,
+                )
+                await trio.sleep(ACCEPT_BACKOFF)
+                continue
+            nursery.start_soon(self._connection, stream)
+
+    def _over_limit(self, host: str) -> str | None:
+        """Why a new client from ``host`` is turned away (``None``: it is admitted)."""
+        if self._connections >= self.max_connections or self._shutdown.is_set():
+            return (
+                f"The server is at its limit of {self.max_connections} connections; "
+                "try again later."
+            )
+        limit = self.max_connections_per_client
+        if limit is not None and self._per_client.get(host, 0) >= limit:
+            return f"Your address has {limit} connections open, the most this server allows."
+        return None
+
     async def _connection(self, stream: trio.SocketStream) -> None:
         """One accepted socket, start to end. Nothing that happens here escapes."""
         try:
             host, port = stream.socket.getpeername()[:2]
             peer = f"{host}:{port}"
         except OSError:
-            peer = "unknown"
-        # Clients over the limit (or arriving during shutdown) are answered 503 and
+            host = peer = "unknown"
+        # Clients over a limit (or arriving during shutdown) are answered 503 and
         # do not count as connections.
-        refused = self._connections >= self.max_connections or self._shutdown.is_set()
+        why = self._over_limit(host)
+        refused = why is not None
         if not refused:
             self._connections += 1
+            self._per_client[host] = self._per_client.get(host, 0) + 1
         try:
             transport: Any = stream
             if self.ssl_context is not None:
@@ -257,8 +318,8 @@ class RealtimeServer:
                 # runs on the first read, inside the handshake or turn-away timeout.
                 transport = trio.SSLStream(stream, self.ssl_context, server_side=True)
             try:
-                if refused:
-                    await self._turn_away(transport, peer)
+                if why is not None:
+                    await self._turn_away(transport, peer, why)
                 else:
                     await self._handle(transport, peer, trio.current_time())
             finally:
@@ -269,6 +330,9 @@ class RealtimeServer:
         finally:
             if not refused:
                 self._connections -= 1
+                left = self._per_client.pop(host) - 1
+                if left:
+                    self._per_client[host] = left
                 if not self._connections and self._shutdown.is_set():
                     self._drained.set()
 
@@ -278,28 +342,35 @@ class RealtimeServer:
         Closing a TLS stream sends its close alert, a write like any other: a
         client that stopped reading with its window full would hold it forever.
         trio closes a resource whose ``aclose`` is cancelled forcefully, so the
-        deadline bounds it and the socket is closed either way.
+        deadline bounds it and the socket is closed either way. A TLS connection
+        whose TLS handshake never finished (a silent client, one turned away
+        before it spoke) is closed at once: there is no session to close
+        gracefully, and its close alert would first have to finish the handshake.
         """
+        if isinstance(stream, trio.SSLStream) and not _handshake_done(stream):
+            await trio.aclose_forcefully(stream.transport_stream)
+            return
         with trio.move_on_after(self.close_timeout):
             await stream.aclose()
 
-    async def _turn_away(self, stream: trio.abc.Stream, peer: str) -> None:
-        """Answer 503 to a client over the connection limit, holding it as briefly as possible."""
-        if self._turning_away >= MAX_TURNING_AWAY:
-            return  # a flood: closing without a word is all we can afford
+    async def _turn_away(self, stream: trio.abc.Stream, peer: str, why: str) -> None:
+        """Answer 503 to a client over a connection limit, holding it as briefly as possible."""
+        flood = self._turning_away >= MAX_TURNING_AWAY
+        if flood and self.ssl_context is not None:
+            return  # a flood over TLS: a TLS handshake each is more than we can afford
         self._turning_away += 1
         try:
             conn = self._new_connection()
-            timeout = min(self.handshake_timeout, TURN_AWAY_TIMEOUT)
+            # Beyond MAX_TURNING_AWAY at once, a client gets its 503 only if its request is
+            # (all but) there already: its descriptor is held for FLOOD_TURN_AWAY_TIMEOUT at most.
+            timeout = min(
+                self.handshake_timeout, FLOOD_TURN_AWAY_TIMEOUT if flood else TURN_AWAY_TIMEOUT
+            )
             request = await self._handshake(stream, conn, peer, timeout)
             if request is None:
                 return
-            self.logs.note("refused", "%s refused (503): server full", peer)
-            body = error_body(
-                f"The server is at its limit of {self.max_connections} connections; try again later.",
-                "server_busy",
-                "server_error",
-            )
+            self.logs.note("refused", "%s refused (503): %s", peer, why)
+            body = error_body(why, "server_busy", "server_error")
             await self._send(stream, conn.reject(503, body, headers=[("Retry-After", "1")]))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
@@ -479,6 +550,15 @@ class RealtimeServer:
         for expected in self._key_digests:
             matched |= hmac.compare_digest(digest, expected)
         return matched
+
+
+def _handshake_done(stream: trio.SSLStream[Any]) -> bool:
+    """Whether a TLS stream's handshake has finished (ALPN is known only afterwards)."""
+    try:
+        stream.selected_alpn_protocol()
+    except trio.NeedHandshakeError:
+        return False
+    return True
 
 
 async def serve(

@@ -17,6 +17,7 @@ from rtcore.errors import RemoteProtocolError
 from rtcore.events import beta
 from rtcore.server import ServerLimits, ServerSession, StartResponse
 from rtcore.server.core import item_cost
+from rtcore.server.costs import ITEM_BYTES
 from rtcore.server.effects import Transcribe
 from rtcore.state import ByteChunks
 from rtcore.state.chunks import AudioLength
@@ -210,7 +211,7 @@ def test_a_transcription_session_drops_audio_once_transcribe_is_handed_out() -> 
 
 
 def test_a_create_past_the_budget_is_refused_and_changes_nothing() -> None:
-    h = Harness(limits=ServerLimits(max_session_bytes=200))
+    h = Harness(limits=ServerLimits(max_session_bytes=2 * ITEM_BYTES + 200))
     h.no_vad()
     h.send(create("a" * 100))
     before = h.server.state

@@ -61,11 +61,13 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
     that would add an item ends ``failed`` with that code. ``min_commit_ms``:
     the shortest buffer a commit accepts (100 ms). ``max_session_bytes``: the
     session's memory budget (64 MiB) - uncommitted input audio, user audio
-    still held, and the content of every item (text and transcripts counted
-    per character, retained audio per byte; a response's output is counted
-    when it ends); a request that would go past it is refused with
+    still held, every item (text and transcripts counted per character,
+    retained audio per byte, parts, ids and MCP tools by their decoded size; a
+    response's output is counted when it ends) and the configuration a client
+    set (instructions, tools and their schemas, MCP servers, prompts:
+    ``rtcore.server.costs``); a request that would go past it is refused with
     ``session_memory_exceeded`` and changes nothing (a VAD commit's audio is
-    dropped). ``max_out_of_band_responses``: out-of-band responses
+    dropped; an MCP listing that does not fit fails). ``max_out_of_band_responses``: out-of-band responses
     (``conversation: "none"``) running at once (8); one more is
     ``too_many_out_of_band_responses``.
     """
@@ -76,6 +78,10 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
     min_commit_ms: int = 100
     max_session_bytes: int = 64 * 1024 * 1024
     max_out_of_band_responses: int = 8
+    max_parts: int = 1024
+    max_tools: int = 128
+    max_mcp_tools: int = 1024
+    max_id_length: int = 128
 
 
 def default_config(

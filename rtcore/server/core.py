@@ -28,21 +28,30 @@ from typing import Protocol
 from .. import events as ev
 from ..errors import LocalProtocolError, RemoteProtocolError
 from ..ids import IdFactory
-from ..state import ByteChunks, ItemState, Snapshot, apply
+from ..state import Snapshot, apply
 from ..state.session import SessionState
 from .config import ServerLimits
+from .costs import item_cost
 from .settings import Invalid
 
 __all__ = [
     "Emit",
+    "HELD_ERROR_TEXT",
     "FreshIds",
     "Record",
     "ReportError",
     "SessionView",
+    "TakenIds",
     "check_room",
     "full_message",
     "item_cost",
 ]
+
+HELD_ERROR_TEXT = 1024
+"""The characters of an error's message, ``param`` and ``event_id`` the server's snapshot keeps
+(the client gets them whole): what a client's bad events make the session hold stays bounded
+(``MAX_RECORDS`` errors of at most about 3 KB). Above GA's 512-character ``event_id``, so that
+only an error quoting more than this differs from the client's record of it."""
 
 Emit = Callable[[ev.ServerEvent], None]
 """How a part sends an event: folded into the snapshot, then queued for the client."""
@@ -101,14 +110,29 @@ class Record:
         event_id: str | None = None,
         kind: str = "invalid_request_error",
     ) -> None:
-        self.emit(
-            ev.ErrorEvent(
-                event_id=self._ids("event"),
-                error=ev.ErrorDetails(
-                    type=kind, code=code, message=message, param=param, event_id=event_id
-                ),
-            )
+        details = ev.ErrorDetails(
+            type=kind, code=code, message=message, param=param, event_id=event_id
         )
+        event = ev.ErrorEvent(event_id=self._ids("event"), error=details)
+        texts = (message, param or "", event_id or "")
+        if max(map(len, texts)) <= HELD_ERROR_TEXT:
+            self.emit(event)
+            return
+        # The client gets the whole error; the snapshot keeps (at most MAX_RECORDS of) them
+        # with what echoes the client cut short: a beta event_id has no length limit, and a
+        # message may quote a client's parameter name (docs/serve-security.md#bounded-sessions).
+        held = ev.ErrorEvent(
+            event_id=event.event_id,
+            error=ev.ErrorDetails(
+                type=kind,
+                code=code,
+                message=message[:HELD_ERROR_TEXT],
+                param=None if param is None else param[:HELD_ERROR_TEXT],
+                event_id=None if event_id is None else event_id[:HELD_ERROR_TEXT],
+            ),
+        )
+        self.state = apply(self.state, held)
+        self.out.append(event)
 
 
 class FreshIds:
@@ -133,19 +157,22 @@ class FreshIds:
                 return fresh
 
 
-def item_cost(item: ItemState) -> int:
-    """What an item's content holds: characters of text, bytes of retained audio."""
-    cost = len(item.id) + len(item.name or "") + len(item.output or "")
-    if item.arguments is not None:
-        cost += item.arguments.size
-    for part in item.content:
-        for text in (part.text, part.transcript):
-            if text is not None:
-                cost += text.size
-        if isinstance(part.audio, ByteChunks):
-            cost += part.audio.size
-        cost += len(part.image_url or "") + len(part.generated_transcript or "")
-    return cost
+class TakenIds:
+    """Whether an id is taken: an item's id in ``record``'s snapshot or a function call's id in
+    ``call_ids``. Given to ``FreshIds`` instead of a method of the session, so that the parts
+    holding the id factory do not hold the session (no reference cycle)."""
+
+    __slots__ = ("record", "call_ids")
+
+    def __init__(self) -> None:
+        self.record: Record | None = None
+        self.call_ids: set[str] = set()
+
+    def __call__(self, candidate: str) -> bool:
+        record = self.record
+        if record is not None and record.state.item(candidate) is not None:
+            return True
+        return candidate in self.call_ids
 
 
 def full_message(limits: ServerLimits) -> str:

@@ -20,7 +20,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from msgspec.structs import replace
 
@@ -37,12 +38,14 @@ from ..rules.conversation import (
 from ..rules.requests import check_kind
 from ..state import ByteChunks, ItemState
 from ..state.wire import item_from_wire
+from .bounds import check_item_size
 from .config import ServerLimits
 from .core import Emit, SessionView, check_room, item_cost
+from .costs import CALL_ID_BYTES
 from .edge import Edge
 from .effects import Effect
 from .memory import Holdings
-from .responses import ResponseWriter
+from .responses import ResponseWriter, Run
 from .transcriptions import Transcriptions
 
 __all__ = ["Items"]
@@ -67,6 +70,7 @@ class Items:
         writer: ResponseWriter,
         holdings: Holdings,
         transcriptions: Transcriptions,
+        end_response: Callable[[Run, Literal["client_cancelled"]], list[Effect]],
     ) -> None:
         self._view = view
         self._emit = emit
@@ -76,6 +80,7 @@ class Items:
         self._writer = writer
         self._holdings = holdings
         self._transcriptions = transcriptions
+        self._end_response = end_response
 
     def _item(self, item_id: str, param: str = "item_id") -> ItemState:
         return conversation_item(self._view.state, item_id, param)
@@ -86,6 +91,7 @@ class Items:
         item = e.item
         fmt = config.input_format or "pcm16"
         self._edge.check_item(item, "item", fmt)
+        check_item_size(item, self._limits, "item")
         snapshot = self._view.state
         order = snapshot.order
         anchor = e.previous_item_id
@@ -115,18 +121,30 @@ class Items:
             ),
         )
         cost = item_cost(state) + len(audio)
-        self._holdings.check(cost, "item")
+        call_ids = self._writer.call_ids
+        new_call = state.call_id if state.type == "function_call" else None
+        if new_call in call_ids:
+            new_call = None
+        # A call's id outlives its item (an output may still name it): it stays charged.
+        kept = 0 if new_call is None else CALL_ID_BYTES + len(new_call)
+        self._holdings.check(cost + kept, "item")
         if audio:
             self._holdings.hold(item_id, audio)
         self._holdings.charge(item_id, cost)
-        if state.type == "function_call" and state.call_id is not None:
-            self._writer.call_ids.add(state.call_id)
+        if new_call is not None:
+            call_ids.add(new_call)
+            self._holdings.keep(kept)
         for event in self._edge.item_added(self._ids, previous, state, final=True):
             self._emit(event)
         return []
 
     def truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
-        check_truncate(self._view.state, e)
+        """Audio still being generated stops first: its response is cancelled as by
+        ``response.cancel`` (docs/protocol/flows.md#truncate-while-generating), so that a
+        client's interrupt works whether or not it also cancels."""
+        writing = check_truncate(self._view.state, e)
+        run = self._writer.runs.get(writing) if writing is not None else None
+        effects = self._end_response(run, "client_cancelled") if run is not None else []
         self._emit(
             ev.ConversationItemTruncated(
                 event_id=self._ids("event"),
@@ -138,7 +156,7 @@ class Items:
         truncated = self._view.state.item(e.item_id)
         if truncated is not None:  # it holds less audio (or transcript) now
             self._holdings.charge(e.item_id, item_cost(truncated))
-        return []
+        return effects
 
     def delete(self, e: ev.ConversationItemDelete, event_id: str | None) -> list[Effect]:
         check_deletable(self._view.state, e.item_id)

@@ -21,7 +21,9 @@ and returns a ``ListMcpTools(item_id=L, tool)`` effect. The app answers with
     conversation.item.done     {item: {..., tools: [...]}}
 
 or ``fail_mcp_listing(L)`` (``mcp_list_tools.failed``, then ``conversation.item.done`` with no
-tools). No source settles the order (docs/protocol/choices.md#mcp-listing-order); we chose the
+tools). A listing is charged to the session's budget before it is held: one with more tools than
+``max_mcp_tools``, or one that does not fit in the budget, fails the same way, followed by an
+``error`` event that says why (``array_above_max_length``, ``session_memory_exceeded``). No source settles the order (docs/protocol/choices.md#mcp-listing-order); we chose the
 Responses API's listing order (``output_item.added``, ``mcp_list_tools.in_progress``,
 ``.completed``, ``output_item.done``) with the conversation's item events in place of the
 response's: the item exists before any event names it (no client holds an event back, and its id is
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import msgspec
 from msgspec.structs import replace
 
 from .. import events as ev
@@ -46,8 +47,9 @@ from ..events import ga
 from ..ids import IdFactory
 from ..state import ItemState
 from ..state.session import SessionState
+from .bounds import check_listing_size
 from .config import ServerLimits
-from .core import Emit, SessionView, item_cost
+from .core import Emit, ReportError, SessionView, item_cost
 from .edge import Edge
 from .effects import Effect, ListMcpTools
 from .memory import Holdings
@@ -73,6 +75,11 @@ def new_mcp_servers(before: SessionState, after: SessionState) -> list[ga.McpToo
     return [t for t in after.tools if isinstance(t, ga.McpTool) and _address(t) not in known]
 
 
+def _placeholder(item_id: str, server: ga.McpTool) -> ItemState:
+    """The listing item of ``server`` before its tools are known."""
+    return ItemState(id=item_id, type="mcp_list_tools", server_label=server.server_label, tools=())
+
+
 class McpListings:
     """The listings of MCP servers' tools the app owes (see the module docstring)."""
 
@@ -81,6 +88,7 @@ class McpListings:
         *,
         view: SessionView,
         emit: Emit,
+        error: ReportError,
         ids: IdFactory,
         edge: Edge,
         limits: ServerLimits,
@@ -88,6 +96,7 @@ class McpListings:
     ) -> None:
         self._view = view
         self._emit = emit
+        self._error = error
         self._ids = ids
         self._edge = edge
         self._limits = limits
@@ -95,9 +104,11 @@ class McpListings:
         self._owed: dict[str, str | None] = {}
         """Listings the app owes: item id -> the item before it when it was added."""
 
-    def check_room(self, count: int) -> None:
-        """Refuse (before any change) an update whose listings do not fit in the conversation."""
+    def check_room(self, servers: list[ga.McpTool], extra: int) -> None:
+        """Refuse (before any change) an update whose listings do not fit in the conversation,
+        or in the budget with the ``extra`` bytes the update's configuration adds."""
         limit = self._limits.max_items
+        count = len(servers)
         if count and len(self._view.state.order) + count > limit:
             raise Invalid(
                 "conversation_full",
@@ -105,6 +116,8 @@ class McpListings:
                 f"item(s); the conversation holds the maximum of {limit} items.",
                 "session.tools",
             )
+        items = sum(item_cost(_placeholder("", server)) for server in servers)
+        self._holdings.check(extra + items, "session")
 
     def start(self, servers: list[ga.McpTool]) -> list[Effect]:
         """Add a listing item for each new server; the app lists each (``ListMcpTools``)."""
@@ -123,9 +136,7 @@ class McpListings:
             item_id = self._ids("mcpl")
             order = self._view.state.order
             previous = order[-1] if order else None
-            item = ItemState(
-                id=item_id, type="mcp_list_tools", server_label=server.server_label, tools=()
-            )
+            item = _placeholder(item_id, server)
             for event in self._edge.item_added(self._ids, previous, item, final=False):
                 self._emit(event)
             self._emit(self._edge.mcp_listing_opened(self._ids("event"), item_id))
@@ -154,16 +165,34 @@ class McpListings:
         """The tools the server of item ``item_id`` offers (``ended``: the session is over)."""
         item, previous = self._listing(item_id, ended)
         listed = tuple(tools)
+        done = replace(item, tools=listed)
+        cost = item_cost(done)
+        # Charged before it is held: a listing longer than the server's bound, or one that does
+        # not fit in the budget, fails (the client learns why from an error event).
+        try:
+            check_listing_size(listed, self._limits, "tools")
+            self._holdings.check(cost - self._holdings.costs.get(item_id, 0), "session.tools")
+        except Invalid as refused:
+            self._close_failed(item, previous)
+            self._error(
+                refused.code,
+                f"The tools of MCP server {item.server_label!r} were not listed: {refused.message}",
+                refused.param,
+            )
+            return
         self._emit(self._edge.mcp_listing_closed(self._ids("event"), item_id, failed=False))
-        for event in self._edge.item_done(self._ids, previous, replace(item, tools=listed)):
+        for event in self._edge.item_done(self._ids, previous, done):
             self._emit(event)
         final = self._view.state.item(item_id)
         assert final is not None
-        self._holdings.charge(item_id, item_cost(final) + len(msgspec.json.encode(listed)))
+        self._holdings.charge(item_id, item_cost(final))
 
     def fail(self, item_id: str, *, ended: bool) -> None:
         """The tools of item ``item_id``'s server could not be listed."""
         item, previous = self._listing(item_id, ended)
-        self._emit(self._edge.mcp_listing_closed(self._ids("event"), item_id, failed=True))
+        self._close_failed(item, previous)
+
+    def _close_failed(self, item: ItemState, previous: str | None) -> None:
+        self._emit(self._edge.mcp_listing_closed(self._ids("event"), item.id, failed=True))
         for event in self._edge.item_done(self._ids, previous, item):
             self._emit(event)

@@ -11,11 +11,14 @@ audio) are kept here only until they have been handed out in a
 ``retain_audio=True`` keeps every byte for the session's lifetime (bounded
 by ``max_session_bytes``).
 
-The budget. What each item costs is recorded when it is added (and again
-when a response that wrote it ends, or a truncation shortens it), so that
-checking the budget is O(1) however long the conversation is. The input
-audio not yet committed counts too, from its append: a commit moves it into
-an item without changing the total.
+The budget. What each item costs (``costs.item_cost``) is recorded when it
+is added (and again when a response that wrote it ends, or a truncation
+shortens it), so that checking the budget is O(1) however long the
+conversation is. The input audio not yet committed counts too, from its
+append: a commit moves it into an item without changing the total. So does
+the configuration a client set, per field (``costs.config_cost``), recorded
+when an update changes the field: an update is checked against the budget
+before anything changes, like an item.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class Holdings:
     it counts toward the budget as long as it is uncommitted.
     """
 
-    __slots__ = ("audio", "seconds", "costs", "used", "_limit", "_retain", "_pending")
+    __slots__ = ("audio", "seconds", "costs", "config", "used", "_limit", "_retain", "_pending")
 
     def __init__(self, limit: int, *, retain_audio: bool, pending: Sized) -> None:
         self.audio: dict[str, bytes] = {}
@@ -43,8 +46,11 @@ class Holdings:
         """The duration of each user audio item (for transcription usage)."""
         self.costs: dict[str, int] = {}
         """What each item holds in memory (its content, and its user audio while kept)."""
+        self.config: dict[str, int] = {}
+        """What each configuration field a client set holds (by field name)."""
         self.used = 0
-        """The sum of ``costs``."""
+        """The sum of ``costs`` and ``config``, and what is kept for the session's life
+        (``keep``: the ids of function calls clients created)."""
         self._limit = limit
         self._retain = retain_audio
         self._pending = pending
@@ -59,6 +65,20 @@ class Holdings:
         """Record what item ``item_id`` holds now."""
         self.used += cost - self.costs.get(item_id, 0)
         self.costs[item_id] = cost
+
+    def config_change(self, costs: dict[str, int]) -> int:
+        """How much more the session would hold with these configuration fields' new costs."""
+        config = self.config
+        return sum(cost - config.get(name, 0) for name, cost in costs.items())
+
+    def charge_config(self, costs: dict[str, int]) -> None:
+        """Record what these configuration fields hold now."""
+        self.used += self.config_change(costs)
+        self.config.update(costs)
+
+    def keep(self, cost: int) -> None:
+        """Charge ``cost`` bytes the session holds for the rest of its life (a call's id)."""
+        self.used += cost
 
     def forget(self, item_id: str) -> None:
         """Item ``item_id`` left the conversation: nothing of it is held any more."""
@@ -75,9 +95,13 @@ class Holdings:
             if audio is not None:
                 self.charge(item_id, self.costs.get(item_id, 0) - len(audio))
 
+    def fits(self, extra: int) -> bool:
+        """Whether the session may hold ``extra`` more bytes."""
+        return self.used + len(self._pending) + extra <= self._limit
+
     def check(self, extra: int, param: str | None = None) -> None:
         """Refuse (``session_memory_exceeded``) what would take the session over its budget."""
-        if self.used + len(self._pending) + extra > self._limit:
+        if self.used + len(self._pending) + extra > self._limit:  # fits(), inlined: per append
             raise Invalid(
                 "session_memory_exceeded",
                 f"The session would hold more than its limit of {self._limit} "

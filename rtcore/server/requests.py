@@ -38,6 +38,7 @@ from ..rules.requests import (
 from ..state import ItemState
 from ..state.model import ConversationView
 from ..state.wire import item_from_wire
+from .bounds import check_item_size, check_tools_size
 from .config import ServerLimits
 from .core import SessionView, item_cost
 from .edge import Edge
@@ -97,6 +98,10 @@ class Requests:
         writer = self._writer
         config = self._view.config
         overrides, paths = self._edge.response_overrides(params)
+        if "tools" in overrides:
+            tools = overrides["tools"]
+            if isinstance(tools, (tuple, list)):
+                check_tools_size(tools, self._limits, paths.get("tools", "response.tools"))
         settings = response_settings(
             config,
             overrides,
@@ -161,6 +166,7 @@ class Requests:
                 out.append(conversation_item(state, entry.id, f"{where}.id"))
                 continue
             self._edge.check_item(entry, where, fmt)
+            check_item_size(entry, self._limits, where)
             if isinstance(entry, beta.MessageItem) and not isinstance(entry.content, ev.UnsetType):
                 for j, part in enumerate(entry.content):
                     if isinstance(part, ev.ItemReferenceContent):

@@ -22,10 +22,16 @@ interfaces, each given in its constructor what it may read and do (see
 ``core``): ``InputBuffer`` (input audio and VAD, ``buffer``), ``Items``
 (conversation items), ``Requests`` (starting and stopping responses) over the
 ``ResponseWriter`` (writing them, ``responses``), ``McpListings`` (listing MCP
-servers' tools; the rules of MCP calls are in ``mcp``), ``Transcriptions``
-and ``Holdings`` (what the session holds against its memory budget,
-``memory``). This module holds the session's configuration and its update,
-the backend's side and the end of the session.
+servers' tools; the rules of MCP calls are in ``mcp``), ``Transcriptions``,
+``Holdings`` (what the session holds against its memory budget,
+``memory``, at the prices of ``costs``) and ``Configuration`` (the session's
+configuration and its update, ``configuration``). This module holds the
+backend's side and the end of the session.
+
+No part holds the session or one of its bound methods (the only call back
+into it, at a response's end, goes through a weak reference): a session and
+its parts form no reference cycle, so a closed session is freed by reference
+counting as soon as the app drops it, without the cyclic garbage collector.
 
 Every event the session emits is also folded into its own ``Snapshot`` with
 the same ``rtcore.state.apply`` the client uses, so the server's conversation
@@ -47,6 +53,7 @@ construction. The rules that hold on every path:
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -55,17 +62,16 @@ from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
 from ..ids import DeterministicIds, IdFactory
-from ..rules.conversation import check_truncate
 from ..rules.event_id import check_event_id
 from ..rules.reading import Extras
-from ..rules.requests import check_kind
 from ..state import Snapshot
 from ..state.session import SessionState
 from .beta_edge import BetaEdge
 from .buffer import InputBuffer
 from .config import ServerLimits, default_config, default_rate_limits
-from .core import FreshIds, Record
-from .edge import Edge, SessionRequest
+from .configuration import Configuration
+from .core import FreshIds, Record, TakenIds
+from .edge import Edge
 from .effects import (
     ArgumentsChunk,
     AudioChunk,
@@ -80,11 +86,11 @@ from .effects import (
 from .ga_edge import GAEdge
 from .input_audio import InputAudio
 from .items import Items
-from .mcp_listings import McpListings, new_mcp_servers
+from .mcp_listings import McpListings
 from .memory import Holdings
 from .requests import Requests
 from .responses import ResponseWriter, Run
-from .settings import Invalid, merge_config
+from .settings import Invalid
 from .transcriptions import Transcriptions
 
 __all__ = ["ServerSession", "Received", "expiry_message"]
@@ -153,10 +159,12 @@ class ServerSession:
         self.limits = limits = limits or ServerLimits()
         self._edge: Edge = _EDGES[dialect]()
         # Minted ids skip the ids a client chose for its items and calls (core.FreshIds); event
-        # ids are the server's alone (a client's event ids are another namespace).
-        self._ids = ids = FreshIds(id_factory or DeterministicIds(), self._in_use)
-        self._model_open = not (model is not None if model_fixed is None else model_fixed)
-        """Whether an update naming a model still sets it (``rtcore.rules.model``)."""
+        # ids are the server's alone (a client's event ids are another namespace). No part holds
+        # the session, nor the session's bound methods: a closed session is freed when its last
+        # reference goes, without the cyclic collector (docs/serve-security.md#bounded-sessions).
+        factory = id_factory or DeterministicIds()
+        taken = TakenIds()
+        self._ids = ids = FreshIds(factory, taken)
         self.conversation_id = ids("conv")
         config = default_config(
             ids("sess"),
@@ -165,7 +173,8 @@ class ServerSession:
             kind="transcription" if intent == "transcription" else "realtime",
         )
         # Audio retention (see memory): by default only durations are kept.
-        self._record = record = Record(config, Snapshot(retain_audio=retain_audio), ids)
+        self._record = record = Record(config, Snapshot(retain_audio=retain_audio), factory)
+        taken.record = record
         self._ended = False
         self._extras: Extras = {}
         """Settings only the dialect has, as its edge read them (beta's ``temperature``)."""
@@ -192,8 +201,9 @@ class ServerSession:
             edge=self._edge,
             rate_limits=default_rate_limits if rate_limits else None,
             max_items=limits.max_items,
-            on_finish=self._response_ended,
+            on_finish=_weakly(self._response_ended),
         )
+        taken.call_ids = self._writer.call_ids
         self._transcriptions = Transcriptions(emit=record.emit, ids=ids, holdings=self._holdings)
         self._requests = Requests(
             view=record,
@@ -229,12 +239,26 @@ class ServerSession:
             writer=self._writer,
             holdings=self._holdings,
             transcriptions=self._transcriptions,
+            end_response=self._requests.end,
         )
         self._listings = McpListings(
             view=record,
             emit=record.emit,
+            error=record.error,
             ids=ids,
             edge=self._edge,
+            limits=limits,
+            holdings=self._holdings,
+        )
+        self._configuration = Configuration(
+            record=record,
+            edge=self._edge,
+            ids=ids,
+            writer=self._writer,
+            buffer=self._buffer,
+            listings=self._listings,
+            extras=self._extras,
+            model_open=not (model is not None if model_fixed is None else model_fixed),
             limits=limits,
             holdings=self._holdings,
         )
@@ -244,28 +268,21 @@ class ServerSession:
     def _event_table(self) -> dict[str, Handler]:
         """The whole machine: every client event type (of either dialect) and its handler."""
         buffer, items, requests = self._buffer, self._items, self._requests
+        update = self._configuration.update
         return {
-            "session.update": self._session_update,
-            "transcription_session.update": self._session_update,
+            "session.update": update,
+            "transcription_session.update": update,
             "input_audio_buffer.append": buffer.append,
             "input_audio_buffer.commit": buffer.commit,
             "input_audio_buffer.clear": buffer.clear,
             "output_audio_buffer.clear": requests.output_audio_clear,
             "conversation.item.create": items.create,
-            "conversation.item.truncate": self._truncate,
+            "conversation.item.truncate": items.truncate,
             "conversation.item.delete": items.delete,
             "conversation.item.retrieve": items.retrieve,
             "response.create": requests.create,
             "response.cancel": requests.cancel,
         }
-
-    def _in_use(self, candidate: str) -> bool:
-        """Whether an id is taken by an item or a function call (a client may have chosen it)."""
-        record = getattr(self, "_record", None)
-        if record is not None and record.state.item(candidate) is not None:
-            return True
-        writer = getattr(self, "_writer", None)
-        return writer is not None and candidate in writer.call_ids
 
     # -- reading --------------------------------------------------------------------------
 
@@ -368,40 +385,7 @@ class ServerSession:
             self._record.error(bad.code, bad.message, bad.param, event_id)
             return []
 
-    # -- the session ------------------------------------------------------------------------
-
-    def _session_update(self, e: SessionRequest, event_id: str | None) -> list[Effect]:
-        """``session.update`` (and beta's ``transcription_session.update``)."""
-        record, edge = self._record, self._edge
-        current = record.config
-        check_kind(current.kind, e.type, edge.dialect)
-        changes, paths, extras = edge.session_changes(edge.session_of(e, current), current)
-        config = merge_config(
-            current,
-            changes,
-            paths,
-            audio_produced=self._writer.audio_produced,
-            model_open=self._model_open,
-        )
-        servers = new_mcp_servers(current, config)
-        self._listings.check_room(len(servers))
-        record.config = config
-        if "model" in changes:
-            self._model_open = False
-        self._extras.update(extras)
-        self._buffer.configure()
-        self._buffer.restart_idle()
-        record.emit(edge.session_event(False, config, self._extras, self._ids("event")))
-        return self._listings.start(servers)
-
-    def _truncate(self, e: ev.ConversationItemTruncate, event_id: str | None) -> list[Effect]:
-        """``conversation.item.truncate``; audio still being generated stops first: its response
-        is cancelled as by ``response.cancel`` (docs/protocol/flows.md#truncate-while-generating),
-        so that a client's interrupt works whether or not it also cancels."""
-        writing = check_truncate(self._record.state, e)
-        run = self._writer.runs.get(writing) if writing is not None else None
-        effects = self._requests.end(run, "client_cancelled") if run is not None else []
-        return effects + self._items.truncate(e, event_id)
+    # -- a response's end -----------------------------------------------------------------------------
 
     def _response_ended(self, run: Run) -> None:
         """A response wrote its ``response.done``: count what it holds; silence begins after
@@ -527,6 +511,19 @@ class ServerSession:
         self._record.error("session_expired", expiry_message(minutes))
         self._ended = True
         return effects
+
+
+def _weakly(method: Callable[[Run], None]) -> Callable[[Run], None]:
+    """``method`` (bound to the session) without a strong reference to its object: a part
+    calling back into the session must not keep it alive (no reference cycle)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(run: Run) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(run)
+
+    return call
 
 
 def expiry_message(minutes: float) -> str:

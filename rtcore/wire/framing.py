@@ -133,6 +133,8 @@ class MessageSocket:
         self._checked = 0
         self._utf8: codecs.IncrementalDecoder | None = None
         self._failed = False
+        self.pings = 0
+        """Pings received so far, answered or not (an adapter may pace a peer that floods them)."""
         self._closed = False
         self._close_sent = False
 
@@ -464,6 +466,7 @@ class MessageSocket:
                 yield self._fail(1003, "binary frames are not part of the Realtime protocol")
                 return
             elif isinstance(event, Ping):
+                self.pings += 1
                 # Once our close frame is out, we send nothing but the close handshake
                 # (wsproto refuses a pong then): a ping that crossed it goes unanswered.
                 if self._ws.state is ConnectionState.OPEN:

@@ -221,6 +221,12 @@ class ServerConnection:
         return self._phase == "open" and self._socket.failed
 
     @property
+    def pings_received(self) -> int:
+        """Pings the client has sent so far (each is answered with a pong while the connection
+        is open); an adapter paces a client that floods them."""
+        return self._socket.pings
+
+    @property
     def partial_since(self) -> int | None:
         """Where the frame or message the client began and has not finished began, if any.
 
