@@ -218,7 +218,9 @@ async def test_soak_large_sessions_opened_and_closed_give_their_memory_back() ->
                 del client
                 await wait_for(lambda: server.connections == 0, what="the connection's end")
                 growth.append(_rss() - before if n else 0)
-            # Each session held 16 MiB (and its echoes as much again while it lived).
-            assert max(growth) < 8 * 1024 * 1024, growth  # less than half of one session
+            # Each session held 16 MiB (and its echoes as much again while it lived): a leak
+            # would grow by that much per session, 112 MiB by the last. The allocator keeps
+            # some pages of its own (more after a long test run), never a whole session's.
+            assert max(growth) < 16 * 1024 * 1024, growth
         finally:
             gc.enable()
