@@ -55,6 +55,23 @@ class InputBuffer:
     session transcribes, to ``transcriptions``.
     """
 
+    __slots__ = (
+        "_audio",
+        "_detectors",
+        "_edge",
+        "_emit",
+        "_error",
+        "_holdings",
+        "_idle_from",
+        "_ids",
+        "_interrupt",
+        "_limits",
+        "_start_response",
+        "_transcriptions",
+        "_view",
+        "_writer",
+    )
+
     def __init__(
         self,
         *,

@@ -46,6 +46,22 @@ TurnDetectionSettings: TypeAlias = ServerVad | SemanticVad
 class InputAudio:
     """Uncommitted input audio, its position on the audio clock, and VAD."""
 
+    __slots__ = (
+        "_keep_samples",
+        "_trim_above",
+        "_vad_key",
+        "_width",
+        "buffer",
+        "clock",
+        "fmt",
+        "prefix_samples",
+        "rate",
+        "segmenter",
+        "speech_item_id",
+        "speech_start",
+        "start",
+    )
+
     def __init__(self, fmt: ev.AudioFormat) -> None:
         self.fmt: ev.AudioFormat = fmt
         self._width = FORMATS[fmt].sample_width

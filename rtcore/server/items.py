@@ -59,6 +59,18 @@ class Items:
     items hold in ``holdings``; forgets a deleted item's transcription.
     """
 
+    __slots__ = (
+        "_edge",
+        "_emit",
+        "_end_response",
+        "_holdings",
+        "_ids",
+        "_limits",
+        "_transcriptions",
+        "_view",
+        "_writer",
+    )
+
     def __init__(
         self,
         *,

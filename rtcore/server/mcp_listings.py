@@ -83,6 +83,17 @@ def _placeholder(item_id: str, server: ga.McpTool) -> ItemState:
 class McpListings:
     """The listings of MCP servers' tools the app owes (see the module docstring)."""
 
+    __slots__ = (
+        "_edge",
+        "_emit",
+        "_error",
+        "_holdings",
+        "_ids",
+        "_limits",
+        "_owed",
+        "_view",
+    )
+
     def __init__(
         self,
         *,

@@ -63,6 +63,17 @@ class Requests:
     user audio ``holdings`` keeps, and records what a finished response holds.
     """
 
+    __slots__ = (
+        "_conversation_id",
+        "_edge",
+        "_extras",
+        "_holdings",
+        "_ids",
+        "_limits",
+        "_view",
+        "_writer",
+    )
+
     def __init__(
         self,
         *,

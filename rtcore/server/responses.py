@@ -134,6 +134,21 @@ def _opens_item(run: Run, chunk: OutputChunk) -> bool:
 class ResponseWriter:
     """Turns output chunks into server events for the responses in progress."""
 
+    __slots__ = (
+        "_edge",
+        "_emit",
+        "_ids",
+        "_max_items",
+        "_on_finish",
+        "_rate_limits",
+        "_streams",
+        "_view",
+        "audio_produced",
+        "call_ids",
+        "runs",
+        "started",
+    )
+
     def __init__(
         self,
         *,

@@ -101,6 +101,24 @@ Received = ev.ClientEvent | Effect
 Handler = Callable[[Any, "str | None"], list[Effect]]
 """A client event's handler: the event and its ``event_id`` in, the effects out."""
 
+EVENT_TABLE: dict[str, tuple[str, str]] = {
+    "session.update": ("_configuration", "update"),
+    "transcription_session.update": ("_configuration", "update"),
+    "input_audio_buffer.append": ("_buffer", "append"),
+    "input_audio_buffer.commit": ("_buffer", "commit"),
+    "input_audio_buffer.clear": ("_buffer", "clear"),
+    "output_audio_buffer.clear": ("_requests", "output_audio_clear"),
+    "conversation.item.create": ("_items", "create"),
+    "conversation.item.truncate": ("_items", "truncate"),
+    "conversation.item.delete": ("_items", "delete"),
+    "conversation.item.retrieve": ("_items", "retrieve"),
+    "response.create": ("_requests", "create"),
+    "response.cancel": ("_requests", "cancel"),
+}
+"""The whole machine: every client event type (of either dialect), the part of the session that
+handles it and the part's method. Shared by every session (a per-session table of bound methods
+cost each idle connection a kilobyte)."""
+
 _EDGES: dict[ev.Dialect, type[BetaEdge] | type[GAEdge]] = {
     edge.dialect: edge for edge in (BetaEdge, GAEdge)
 }
@@ -136,6 +154,27 @@ class ServerSession:
     not change it (default: when ``model`` is given; a deployment names a
     model the first update may still set, ``rtcore.rules.model``).
     """
+
+    __slots__ = (
+        "_buffer",
+        "_configuration",
+        "_edge",
+        "_ended",
+        "_extras",
+        "_holdings",
+        "_ids",
+        "_items",
+        "_listings",
+        "_record",
+        "_requests",
+        "_transcriptions",
+        "_writer",
+        "conversation_id",
+        "dialect",
+        "intent",
+        "limits",
+        "__weakref__",
+    )
 
     def __init__(
         self,
@@ -190,21 +229,22 @@ class ServerSession:
             )
 
         # -- the parts, and what each may read and do --
+        emit, error = record.emit, record.error  # bound once, shared by the parts
         audio = InputAudio(config.input_format or "pcm16")
         self._holdings = Holdings(
             limits.max_session_bytes, retain_audio=retain_audio, pending=audio.buffer
         )
         self._writer = ResponseWriter(
             view=record,
-            emit=record.emit,
+            emit=emit,
             ids=ids,
             edge=self._edge,
             rate_limits=default_rate_limits if rate_limits else None,
             max_items=limits.max_items,
-            on_finish=_weakly(self._response_ended),
+            on_finish=_weakly(self),
         )
         taken.call_ids = self._writer.call_ids
-        self._transcriptions = Transcriptions(emit=record.emit, ids=ids, holdings=self._holdings)
+        self._transcriptions = Transcriptions(emit=emit, ids=ids, holdings=self._holdings)
         self._requests = Requests(
             view=record,
             ids=ids,
@@ -217,8 +257,8 @@ class ServerSession:
         )
         self._buffer = InputBuffer(
             view=record,
-            emit=record.emit,
-            error=record.error,
+            emit=emit,
+            error=error,
             ids=ids,
             edge=self._edge,
             limits=limits,
@@ -232,7 +272,7 @@ class ServerSession:
         )
         self._items = Items(
             view=record,
-            emit=record.emit,
+            emit=emit,
             ids=ids,
             edge=self._edge,
             limits=limits,
@@ -243,8 +283,8 @@ class ServerSession:
         )
         self._listings = McpListings(
             view=record,
-            emit=record.emit,
-            error=record.error,
+            emit=emit,
+            error=error,
             ids=ids,
             edge=self._edge,
             limits=limits,
@@ -263,25 +303,12 @@ class ServerSession:
             holdings=self._holdings,
         )
         self._buffer.configure()
-        self._handlers = self._event_table()
 
     def _event_table(self) -> dict[str, Handler]:
-        """The whole machine: every client event type (of either dialect) and its handler."""
-        buffer, items, requests = self._buffer, self._items, self._requests
-        update = self._configuration.update
+        """The whole machine: every client event type (of either dialect) and its handler
+        (``EVENT_TABLE`` bound to this session's parts)."""
         return {
-            "session.update": update,
-            "transcription_session.update": update,
-            "input_audio_buffer.append": buffer.append,
-            "input_audio_buffer.commit": buffer.commit,
-            "input_audio_buffer.clear": buffer.clear,
-            "output_audio_buffer.clear": requests.output_audio_clear,
-            "conversation.item.create": items.create,
-            "conversation.item.truncate": items.truncate,
-            "conversation.item.delete": items.delete,
-            "conversation.item.retrieve": items.retrieve,
-            "response.create": requests.create,
-            "response.cancel": requests.cancel,
+            kind: getattr(getattr(self, part), name) for kind, (part, name) in EVENT_TABLE.items()
         }
 
     # -- reading --------------------------------------------------------------------------
@@ -368,9 +395,9 @@ class ServerSession:
         """Handle one decoded client event; returns the effects for the app."""
         if self._ended:
             return []
-        handler = self._handlers.get(event.type)
+        route = EVENT_TABLE.get(event.type)
         event_id = event.event_id if isinstance(event.event_id, str) else None
-        if handler is None or type(event) not in self._edge.client_events:
+        if route is None or type(event) not in self._edge.client_events:
             self._record.error(
                 "invalid_value",
                 f"Invalid value: {event.type!r} is not an event of the {self.dialect} dialect.",
@@ -380,6 +407,7 @@ class ServerSession:
             return []
         try:
             check_event_id(event, self._edge.max_event_id_length)
+            handler: Handler = getattr(getattr(self, route[0]), route[1])
             return handler(event, event_id)
         except Invalid as bad:
             self._record.error(bad.code, bad.message, bad.param, event_id)
@@ -513,15 +541,15 @@ class ServerSession:
         return effects
 
 
-def _weakly(method: Callable[[Run], None]) -> Callable[[Run], None]:
-    """``method`` (bound to the session) without a strong reference to its object: a part
+def _weakly(session: ServerSession) -> Callable[[Run], None]:
+    """The session's ``_response_ended`` without a strong reference to the session: a part
     calling back into the session must not keep it alive (no reference cycle)."""
-    ref = weakref.WeakMethod(method)
+    ref = weakref.ref(session)
 
     def call(run: Run) -> None:
-        bound = ref()
-        if bound is not None:
-            bound(run)
+        alive = ref()
+        if alive is not None:
+            alive._response_ended(run)
 
     return call
 

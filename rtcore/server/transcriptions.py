@@ -24,6 +24,13 @@ __all__ = ["Transcriptions"]
 class Transcriptions:
     """The transcriptions the app owes, and the events of its answers."""
 
+    __slots__ = (
+        "_emit",
+        "_holdings",
+        "_ids",
+        "_pending",
+    )
+
     def __init__(self, *, emit: Emit, ids: IdFactory, holdings: Holdings) -> None:
         self._emit = emit
         self._ids = ids
