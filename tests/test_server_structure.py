@@ -112,7 +112,7 @@ def test_no_part_is_given_the_session() -> None:
     session = ServerSession()
     parts = [
         value
-        for value in vars(session).values()
+        for value in (getattr(session, name) for name in type(session).__slots__)
         if type(value).__module__.startswith("rtcore.server.")
     ]
     assert len(parts) >= 7  # record, holdings, writer, transcriptions, requests, buffer, ...
