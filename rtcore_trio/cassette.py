@@ -31,15 +31,15 @@ from typing import Any
 import trio
 
 from rtcore import events as ev
-from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection, error_body
+from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
 
+from .fastio import READ_SIZE
 from .faults import Fault, FaultPlan
 from .relay_record import Cassette, Entry, read_cassette
 from .server import RealtimeServer
 
 __all__ = ["CASSETTE_PREFIX", "CassetteServer", "Divergence", "read_playable_cassette"]
 
-_READ_SIZE = 65536
 CASSETTE_PREFIX = "cassette:"
 """``rtcore serve --backend cassette:FILE``."""
 
@@ -106,16 +106,10 @@ class CassetteServer(RealtimeServer):
         self._script = cassette.entries
 
     async def _handle(self, stream: trio.SocketStream, peer: str, started: float) -> None:
-        conn = self._new_connection()
-        request = await self._handshake(stream, conn, peer, self.handshake_timeout)
-        if request is None:
+        admitted = await self._admit(stream, peer)
+        if admitted is None:
             return
-        refusal = self._refuse(request)
-        if refusal is not None:
-            status, message, code = refusal
-            self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
-            await self._send(stream, conn.reject(status, error_body(message, code)))
-            return
+        conn, request = admitted
         if not conn.dialect_served:
             self.logs.note(
                 "refused", "%s refused: the cassette is %s", peer, self.cassette.client_dialect
@@ -228,7 +222,7 @@ class _Playback:
     async def _play(self) -> None:
         await self._answers(None)
         while not self.conn.closed:
-            data = await self.stream.receive_some(_READ_SIZE)
+            data = await self.stream.receive_some(READ_SIZE)
             self.conn.receive_data(data or None)
             for event in self.conn.events():
                 if isinstance(event, ConnectionClosed):

@@ -38,11 +38,10 @@ from rtcore.wire import (
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 
 from .errors import ConnectionClosedError, HandshakeError
-from .fastio import write_now
+from .fastio import READ_SIZE, write_now
 
 __all__ = ["RealtimeClient", "connect", "attach", "open_client"]
 
-_READ_SIZE = 65536
 _RECEIVED = (ev.ServerEvent, ev.UnknownEvent, RemoteProtocolError)
 
 
@@ -211,7 +210,7 @@ class _StreamClient(RealtimeClient):
         with trio.move_on_after(timeout) as scope:
             await self._stream.send_all(conn.data_to_send())
             while True:
-                data = await self._stream.receive_some(_READ_SIZE)
+                data = await self._stream.receive_some(READ_SIZE)
                 conn.receive_data(data)
                 for event in conn.events():
                     if isinstance(event, Connected):
@@ -319,7 +318,7 @@ class _StreamClient(RealtimeClient):
                 await self._flush()
                 if conn.closed:
                     break
-                data = await self._stream.receive_some(_READ_SIZE)
+                data = await self._stream.receive_some(READ_SIZE)
                 conn.receive_data(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosedError) as exc:
             if self.closed is None:

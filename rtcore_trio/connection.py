@@ -32,7 +32,6 @@ with. Without faults the paths are the plain ones.
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -50,6 +49,7 @@ from rtcore.server.session import expiry_message
 from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
 from rtcore_sim import ResponseRequest, TranscriptionFailed
 
+from .fastio import READ_SIZE, read_fd
 from .faults import Fault
 from .listing import answer_listing
 from .pacing import PING_FLOOD_SECONDS, PINGS_PER_SECOND, PingPacer
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["answer_listing", "EVENTS_PER_STEP", "PINGS_PER_SECOND", "PING_FLOOD_SECONDS"]
 
-_READ_SIZE = 65536
 EVENTS_PER_STEP = 16
 """Client events handled in one go; then the loop runs every other task (one read holds up to ~3000)."""
 WRITE_BATCH = 1024 * 1024
@@ -460,17 +459,10 @@ class _Connection:
         fd = self.fd
         if fd < 0:
             try:
-                return await self.stream.receive_some(_READ_SIZE)
+                return await self.stream.receive_some(READ_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return b""
-        while True:
-            await trio.lowlevel.wait_readable(fd)
-            try:
-                return os.read(fd, _READ_SIZE)
-            except BlockingIOError:
-                continue  # woken without data: wait again
-            except OSError:
-                return b""
+        return await read_fd(fd)
 
     async def _read(self, nursery: trio.Nursery) -> None:
         """Process what the client sent, then read more, until nothing more will come."""

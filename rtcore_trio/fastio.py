@@ -16,9 +16,10 @@ import os
 
 import trio
 
-__all__ = ["receive", "write_now"]
+__all__ = ["READ_SIZE", "read_fd", "receive", "write_now"]
 
-_READ_SIZE = 65536
+READ_SIZE = 65536
+"""How much one read asks of a socket, in every adapter."""
 
 
 def write_now(stream: trio.abc.Stream, data: bytes) -> bytes:
@@ -47,12 +48,19 @@ async def receive(stream: trio.abc.ReceiveStream) -> bytes:
     """
     if isinstance(stream, trio.SocketStream):
         fd = stream.socket.fileno()
-        while fd >= 0:
-            await trio.lowlevel.wait_readable(fd)
-            try:
-                return os.read(fd, _READ_SIZE)
-            except BlockingIOError:
-                continue  # woken without data: wait again
-            except OSError:
-                return b""
-    return bytes(await stream.receive_some(_READ_SIZE))
+        if fd >= 0:
+            return await read_fd(fd)
+    return bytes(await stream.receive_some(READ_SIZE))
+
+
+async def read_fd(fd: int) -> bytes:
+    """The next bytes of an open socket's descriptor (``b""`` at its end or on a reset), read
+    once it is readable: trio's scheduling without ``receive_some``'s per-call wrapper."""
+    while True:
+        await trio.lowlevel.wait_readable(fd)
+        try:
+            return os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            continue  # woken without data: wait again
+        except OSError:
+            return b""

@@ -50,7 +50,6 @@ from rtcore import events as ev
 from rtcore.ids import DeterministicIds
 from rtcore.wire import (
     HandshakeRequest,
-    error_body,
 )
 
 from .client import connect
@@ -134,16 +133,10 @@ class RelayServer(RealtimeServer):
         return urlunsplit(parts._replace(query=urlencode(query)))
 
     async def _handle(self, stream: trio.SocketStream, peer: str, started: float) -> None:
-        conn = self._new_connection()
-        request = await self._handshake(stream, conn, peer, self.handshake_timeout)
-        if request is None:
+        admitted = await self._admit(stream, peer)
+        if admitted is None:
             return
-        refusal = self._refuse(request)
-        if refusal is not None:
-            status, message, code = refusal
-            self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
-            await self._send(stream, conn.reject(status, error_body(message, code)))
-            return
+        conn, request = admitted
         self._sessions += 1
         ids = DeterministicIds(self._seed + b"/relay/%d" % self._sessions)
         if not conn.dialect_served:

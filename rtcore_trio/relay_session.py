@@ -28,7 +28,7 @@ from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
 
 from .client import RealtimeClient
 from .errors import ConnectionClosedError
-from .fastio import receive, write_now
+from .fastio import READ_SIZE, receive, write_now
 from .faults import Fault
 from .relay_hooks import RelayContext
 from .relay_record import Recorder
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Link", "close_code", "fail", "failure"]
 
-_READ_SIZE = 65536
 _SENDABLE_CLOSE = range(1000, 5000)
 _RESERVED_CLOSE = frozenset({1004, 1005, 1006, 1015})
 _MAX_PENDING_FRAMES = 64
@@ -77,7 +76,7 @@ async def fail(
     with trio.move_on_after(server.close_timeout):
         while not conn.closed:
             try:
-                received = await stream.receive_some(_READ_SIZE)
+                received = await stream.receive_some(READ_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return
             conn.receive_data(received or None)

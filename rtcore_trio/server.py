@@ -69,13 +69,13 @@ from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
 from .connection import _Connection
+from .fastio import READ_SIZE
 from .faults import Fault, FaultPlan
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
 __all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_PATHS", "DEFAULT_MAX_CONNECTIONS"]
 
 log = logging.getLogger("rtcore.serve")
-_READ_SIZE = 65536
 
 DEFAULT_PATH = "/v1/realtime"
 DEFAULT_PATHS = (DEFAULT_PATH, "/openai/realtime", "/openai/v1/realtime")
@@ -394,7 +394,7 @@ class RealtimeServer:
             try:
                 while True:
                     try:
-                        data = await stream.receive_some(_READ_SIZE)
+                        data = await stream.receive_some(READ_SIZE)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
                         return None
                     conn.receive_data(data)
@@ -413,17 +413,29 @@ class RealtimeServer:
             self.logs.note("handshake", "%s handshake timed out", peer)
         return None
 
-    async def _handle(self, stream: trio.SocketStream, peer: str, started: float) -> None:
+    async def _admit(
+        self, stream: trio.SocketStream, peer: str
+    ) -> tuple[ServerConnection, HandshakeRequest] | None:
+        """The opening handshake and the checks every endpoint makes (path, key, faults'
+        refusals): the connection and its request, or ``None`` when it was refused or failed
+        (the refusal already sent). Serve, relay and cassette playback all admit through here."""
         conn = self._new_connection()
         request = await self._handshake(stream, conn, peer, self.handshake_timeout)
         if request is None:
-            return
+            return None
         refusal = self._refuse(request)
         if refusal is not None:
             status, message, code = refusal
             self.logs.note("refused", "%s refused (%d): %s", peer, status, message)
             await self._send(stream, conn.reject(status, error_body(message, code)))
+            return None
+        return conn, request
+
+    async def _handle(self, stream: trio.SocketStream, peer: str, started: float) -> None:
+        admitted = await self._admit(stream, peer)
+        if admitted is None:
             return
+        conn, request = admitted
         if not conn.dialect_served:
             self.logs.note(
                 "refused", "%s refused: the %s dialect is not served", peer, conn.dialect
@@ -502,7 +514,7 @@ class RealtimeServer:
                 if conn.failed and isinstance(stream, trio.abc.HalfCloseableStream):
                     await stream.send_eof()
                 while conn.closing:
-                    data = await stream.receive_some(_READ_SIZE)
+                    data = await stream.receive_some(READ_SIZE)
                     if not data:
                         return
                     conn.receive_data(data)
