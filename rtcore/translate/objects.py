@@ -299,6 +299,30 @@ def _audio_output_to_beta(audio_out: Any, notes: Notes, path: str, out: Json) ->
             out[name] = value
 
 
+def _setting_to_beta(name: str, value: Any, notes: Notes, here: str, out: Json) -> None:
+    """One GA setting that a session and a response's parameters share, written into ``out``
+    as beta names it (modalities, the token cap, tools, the tool choice; GA-only settings
+    dropped with a note); any other member passes through unchanged."""
+    if name == "output_modalities":
+        out["modalities"] = modalities_to_beta(value)
+    elif name == "max_output_tokens":
+        out["max_response_output_tokens"] = value
+    elif name in _GA_ONLY_SESSION:
+        if value is not None:
+            if name == "parallel_tool_calls":
+                notes.lose("ga_only_field_dropped", here)
+            else:
+                notes.cannot("ga_only_field_dropped", here)
+    elif name == "tools":
+        out["tools"] = tools_to_beta(value, notes, here)
+    elif name == "tool_choice":
+        choice = tool_choice_to_beta(value, notes, here)
+        if choice is not _DROP:
+            out["tool_choice"] = choice
+    else:
+        out[name] = value
+
+
 def session_to_beta(
     session: Json, notes: Notes, temperature: float | None, path: str = "session"
 ) -> Json:
@@ -316,24 +340,8 @@ def session_to_beta(
             if isinstance(value, dict):
                 _audio_input_to_beta(value.get("input"), notes, f"{here}.input", out)
                 _audio_output_to_beta(value.get("output"), notes, f"{here}.output", out)
-        elif name == "output_modalities":
-            out["modalities"] = modalities_to_beta(value)
-        elif name == "max_output_tokens":
-            out["max_response_output_tokens"] = value
-        elif name in _GA_ONLY_SESSION:
-            if value is not None:
-                if name == "parallel_tool_calls":
-                    notes.lose("ga_only_field_dropped", here)
-                else:
-                    notes.cannot("ga_only_field_dropped", here)
-        elif name == "tools":
-            out["tools"] = tools_to_beta(value, notes, here)
-        elif name == "tool_choice":
-            choice = tool_choice_to_beta(value, notes, here)
-            if choice is not _DROP:
-                out["tool_choice"] = choice
         else:
-            out[name] = value
+            _setting_to_beta(name, value, notes, here, out)
     if temperature is not None and session.get("type", "realtime") == "realtime":
         out["temperature"] = temperature
         notes.lose("temperature_echoed", f"{path}.temperature")
@@ -438,30 +446,14 @@ def params_to_beta(params: Any, notes: Notes, path: str = "response") -> Any:
     out: Json = {}
     for name, value in params.items():
         here = f"{path}.{name}"
-        if name == "output_modalities":
-            out["modalities"] = modalities_to_beta(value)
-        elif name == "audio":
+        if name == "audio":
             output = value.get("output") if isinstance(value, dict) else None
             if isinstance(output, dict):
                 _audio_output_to_beta(output, notes, f"{here}.output", out)
-        elif name == "max_output_tokens":
-            out["max_response_output_tokens"] = value
-        elif name in _GA_ONLY_SESSION:
-            if value is not None:
-                if name == "parallel_tool_calls":
-                    notes.lose("ga_only_field_dropped", here)
-                else:
-                    notes.cannot("ga_only_field_dropped", here)
-        elif name == "tools":
-            out["tools"] = tools_to_beta(value, notes, here)
-        elif name == "tool_choice":
-            choice = tool_choice_to_beta(value, notes, here)
-            if choice is not _DROP:
-                out["tool_choice"] = choice
         elif name == "input":
             out["input"] = items_to_beta(value, notes, here)
         else:
-            out[name] = value
+            _setting_to_beta(name, value, notes, here, out)
     return out
 
 
