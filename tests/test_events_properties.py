@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from examples import client_message, server_message
 from rtcore import events as _events
 from rtcore.events import DecodeError, beta, encode_event
-from rtcore.testing import JSON_VALUES, events_of
+from rtcore.testing import events_of, mutations
 
 # These tests speak the beta dialect (docs/protocol/beta.md); tests/test_events_ga.py covers GA.
 decode_server_event = functools.partial(_events.decode_server_event, dialect="beta")
@@ -41,46 +41,11 @@ def test_generated_client_events_survive_encode_decode(event: Any) -> None:
 # -- mutations of valid payloads ---------------------------------------------------------
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out.extend(_paths(v, prefix + (k,)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out.extend(_paths(v, prefix + (i,)))
-    return out
-
-
-@st.composite
-def mutated_messages(draw: st.DrawFn, messages: list[dict[str, Any]]) -> Any:
-    message = json.loads(json.dumps(draw(st.sampled_from(messages))))
-    for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        paths = _paths(message)
-        path = draw(st.sampled_from(paths))
-        action = draw(st.sampled_from(["replace", "delete", "add"]))
-        if not path:
-            message = draw(JSON_VALUES) if action == "replace" else message
-            continue
-        parent = message
-        for seg in path[:-1]:
-            parent = parent[seg]
-        if action == "replace":
-            parent[path[-1]] = draw(JSON_VALUES)
-        elif action == "delete":
-            del parent[path[-1]]
-        elif isinstance(parent, dict):
-            parent[draw(st.text(max_size=6))] = draw(JSON_VALUES)
-        if not isinstance(message, (dict, list)):
-            break
-    return message
-
-
 SERVER_MESSAGES = [server_message(t) for t in beta.SERVER_EVENTS]
 CLIENT_MESSAGES = [client_message(t) for t in beta.CLIENT_EVENTS]
 
 
-@given(mutated_messages(SERVER_MESSAGES), st.booleans())
+@given(mutations(SERVER_MESSAGES), st.booleans())
 def test_mutated_server_messages_decode_or_raise_decode_error(message: Any, strict: bool) -> None:
     data = json.dumps(message)
     try:
@@ -92,7 +57,7 @@ def test_mutated_server_messages_decode_or_raise_decode_error(message: Any, stri
     assert json.loads(encode_event(event)) == json.loads(data)
 
 
-@given(mutated_messages(CLIENT_MESSAGES), st.booleans())
+@given(mutations(CLIENT_MESSAGES), st.booleans())
 def test_mutated_client_messages_decode_or_raise_decode_error(message: Any, strict: bool) -> None:
     data = json.dumps(message)
     try:
