@@ -171,8 +171,11 @@ async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, An
                 )
             await trio.sleep_until(start + 1.0)  # the first second is warm-up
             cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
+            sent_start = sum(len(s.lag) for s in sessions)
             await trio.sleep_until(stop)
-            cpu = (cpu_seconds(pid) - cpu_start) / (time.monotonic() - wall_start)
+            used = cpu_seconds(pid) - cpu_start
+            cpu = used / (time.monotonic() - wall_start)
+            sent = sum(len(s.lag) for s in sessions) - sent_start
         await trio.sleep(0.5)  # the last answers
         nursery.cancel_scope.cancel()
     for stream in streams:
@@ -187,6 +190,8 @@ async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, An
     return {
         "sessions": count,
         "server_cpu": cpu,
+        # CPU per frame sent: on a shared machine, steadier than the share of a core.
+        "server_us_per_frame": 1e6 * used / max(sent, 1),
         "p50_ms": pct(latencies, 0.50) * 1000,
         "p99_ms": pct(latencies, 0.99) * 1000,
         "generator_p99_lag_ms": pct(lags, 0.99) * 1000,
@@ -196,10 +201,12 @@ async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, An
 
 
 def _serve(
-    port: int, profile: str | None = None, realtime: bool = False
+    port: int, profile: str | None = None, realtime: bool = False, io: str | None = None
 ) -> subprocess.Popen[bytes]:
     prefix = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
     command = [*prefix, "-m", "rtcore_trio.cli", "serve", "--port", str(port)]
+    if io is not None:
+        command += ["--io", io]
     return _started(command + (["--realtime"] if realtime else []), port)
 
 
@@ -218,9 +225,20 @@ def _started(command: list[str], port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
 
 
-def measure(count: int, seconds: float, profile: str | None = None) -> dict[str, Any]:
+def measure(
+    count: int,
+    seconds: float,
+    profile: str | None = None,
+    io: str | None = None,
+    command: list[str] | None = None,
+) -> dict[str, Any]:
+    """``count`` sessions against ``rtcore serve`` (``--io io``), or against ``command``, a
+    server started with the port appended."""
     port = free_port()
-    server = _serve(port, profile)
+    if command is not None:
+        server = _started([*command, str(port)], port)
+    else:
+        server = _serve(port, profile, io=io)
     try:
         return trio.run(_load, port, server.pid, count, seconds)
     finally:

@@ -32,6 +32,8 @@ with. Without faults the paths are the plain ones.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -47,6 +49,7 @@ from rtcore.server import (
 )
 from rtcore.server.session import expiry_message
 from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
+from rtcore.wire.server import ServerConnectionEvent
 from rtcore_sim import ResponseRequest, TranscriptionFailed
 
 from .fastio import READ_SIZE, read_fd
@@ -123,15 +126,30 @@ class _Connection:
         """The server's faults as they were when this connection was accepted."""
         self.sent = 0
         """Server events written so far (counted only with faults, for ``after=N``)."""
+        self.reader = server._reader if self.fd >= 0 else None
+        """The server's one reader (``reader.py``), when it serves this socket."""
+        self.parked_task: trio.lowlevel.Task | None = None
+        """This connection's task while it waits in the reader."""
+        self._nursery: trio.Nursery | None = None
+        self._unfinished: Iterator[ServerConnectionEvent] | None = None
+        """Events of a read the reader began and left to the task (after ``EVENTS_PER_STEP``)."""
+        self._backlog = b""
+        """Bytes the reader wrote in part (the socket's buffer was full): written first."""
+        self._unsent: list[ev.ServerEvent] = []
+        """Events the reader took and did not encode (beyond ``WRITE_BATCH``): sent first."""
 
     # -- writing -----------------------------------------------------------------------------
 
     async def flush(self) -> None:
         """Write every event the session produced, in order."""
-        if not self.session.has_output:
+        if not self.session.has_output and not self._unsent and not self._backlog:
             return  # the common case for audio appends: nothing to say, no lock to take
         async with self.write_lock:
             events = self.session.events_to_send()
+            if self._unsent:
+                events, self._unsent = self._unsent + events, []
+            if self._backlog:
+                await self._write(b"")
             if not events or not self.conn.open or self.broken is not None:
                 return
             # Encoded as they are written, a batch at a time: what waits for a slow client is
@@ -140,12 +158,7 @@ class _Connection:
             size = 0
             batched = self.faults is None  # faults write (and count) events one by one
             for event in events:
-                if type(event) is ev.ErrorEvent:
-                    self.errors += 1
-                    self.server.logs.note(
-                        "error", "%s error %s: %s", self.peer, event.error.code, event.error.message
-                    )
-                frame = self.conn.send_message(ev.encode_event(event))
+                frame = self._encode(event)
                 frames.append(frame)
                 size += len(frame)
                 if batched and size >= WRITE_BATCH:
@@ -159,6 +172,53 @@ class _Connection:
                 await self._write(frames[0] if len(frames) == 1 else b"".join(frames))
             else:
                 await self._write_with_faults(frames)
+
+    def _encode(self, event: ev.ServerEvent) -> bytes:
+        """One event's frame (an error is counted and noted in the log)."""
+        if type(event) is ev.ErrorEvent:
+            self.errors += 1
+            self.server.logs.note(
+                "error", "%s error %s: %s", self.peer, event.error.code, event.error.message
+            )
+        return self.conn.send_message(ev.encode_event(event))
+
+    def _write_inline(self) -> bool:
+        """The reader's write: what the connection and the session have to send, written now.
+
+        Only when no other writer holds the lock and nothing is left over from
+        before; the bytes the socket's buffer does not take at once stay in
+        ``_backlog`` (at most ``WRITE_BATCH`` and one event), events beyond
+        ``WRITE_BATCH`` in ``_unsent``, and the task is woken to write them
+        (within ``write_timeout``). True when everything was written.
+        """
+        if self.write_lock.locked() or self._backlog or self._unsent or self.broken is not None:
+            return False
+        data = self.conn.data_to_send()
+        if self.session.has_output:
+            events = self.session.events_to_send()
+            if self.conn.open:
+                frames = [data] if data else []
+                size = len(data)
+                for index, event in enumerate(events):
+                    frame = self._encode(event)
+                    frames.append(frame)
+                    size += len(frame)
+                    if size >= WRITE_BATCH:
+                        self._unsent = events[index + 1 :]
+                        break
+                data = b"".join(frames)
+        if not data:
+            return not self._unsent
+        try:
+            sent = os.write(self.fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            sent = 0  # the task's write reports the error as trio does
+        if sent < len(data):
+            self._backlog = data[sent:]
+            return False
+        return not self._unsent
 
     async def _write_with_faults(self, frames: list[bytes]) -> None:
         """Write events one by one, each held by the down latency, counted for ``after=N``.
@@ -240,6 +300,12 @@ class _Connection:
         """
         if self.broken is not None:
             return
+        if self._backlog:
+            # What the reader began writing goes first (written apart: it is already bounded).
+            backlog, self._backlog = self._backlog, b""
+            await self._write(backlog)
+            if not data or self.broken is not None:
+                return
         with trio.CancelScope(shield=True) as scope:
             scope.deadline = trio.current_time() + self.server.write_timeout
             try:
@@ -388,6 +454,9 @@ class _Connection:
                         nursery.cancel_scope.cancel()
         except* Exception as group:
             failure = _leaf(group)
+        finally:
+            if self.reader is not None:
+                self.reader.forget(self)
         if failure is not None:
             await self._fail(failure)
 
@@ -469,20 +538,20 @@ class _Connection:
         conn, session = self.conn, self.session
         frame_timeout = self.server.frame_timeout
         held = self.faults is not None and self.faults.delays_up
+        reader = self.reader
+        self._nursery = nursery
         while True:
-            # Events already buffered come first: messages pipelined behind the handshake.
+            # Events already buffered come first: messages pipelined behind the handshake,
+            # or those of a read the reader began.
+            events = self._unfinished
+            if events is None:
+                events = conn.events()
+            self._unfinished = None
             handled = 0
-            for event in conn.events():
+            for event in events:
                 if held:
                     await self._hold_up()
-                if isinstance(event, ev.ClientEvent):
-                    self.handle(nursery, session.receive_event(event))
-                elif isinstance(event, ev.UnknownEvent):
-                    session.reject_unknown(event)
-                elif isinstance(event, ClientMessageError):
-                    session.reject_message(event.error)
-                elif isinstance(event, ConnectionClosed):
-                    self.closed = event
+                self._dispatch(nursery, event)
                 handled += 1
                 if handled == EVENTS_PER_STEP:
                     # One read can hold thousands of small events: every other session
@@ -493,29 +562,86 @@ class _Connection:
             pending = conn.data_to_send()
             if pending:
                 await self.send_raw(pending)
-            if session.has_output:
+            if session.has_output or self._unsent or self._backlog:
                 await self.flush()
             if conn.closed:
                 break
             if frame_timeout is not None:
-                # A frame or fragmented message begun and not finished gets a deadline of
-                # its own; a new one (a new position) restarts it, so a client that streams
-                # big frames back to back is not mistaken for one that trickles one forever.
-                since = conn.partial_since
-                if since is None:
-                    self.frame_started = self._partial_at = None
-                elif since != self._partial_at:
-                    self._partial_at = since
-                    self.frame_started = now = trio.current_time()
-                    scope = self._read_scope
-                    if scope is not None:
-                        scope.deadline = min(scope.deadline, now + frame_timeout)
+                self._track_partial(frame_timeout, trio.current_time())
             if conn.pings_received != self._pings.seen:
                 await self._pace_pings()
+            if reader is not None:
+                await reader.wait(self)  # the reader feeds conn (absorb) meanwhile
+                continue
             data = await self._receive()
             self.last_activity = trio.current_time()
             conn.receive_data(data)
         self.handle(nursery, session.disconnect())
+
+    def _dispatch(self, nursery: trio.Nursery, event: ServerConnectionEvent) -> None:
+        """Give one event from the client to the session (or note the connection's end)."""
+        session = self.session
+        if isinstance(event, ev.ClientEvent):
+            self.handle(nursery, session.receive_event(event))
+        elif isinstance(event, ev.UnknownEvent):
+            session.reject_unknown(event)
+        elif isinstance(event, ClientMessageError):
+            session.reject_message(event.error)
+        elif isinstance(event, ConnectionClosed):
+            self.closed = event
+
+    def _track_partial(self, frame_timeout: float, now: float) -> None:
+        """A frame or fragmented message begun and not finished gets a deadline of its own;
+        a new one (a new position) restarts it, so a client that streams big frames back to
+        back is not mistaken for one that trickles one forever."""
+        since = self.conn.partial_since
+        if since is None:
+            self.frame_started = self._partial_at = None
+        elif since != self._partial_at:
+            self._partial_at = since
+            self.frame_started = now
+            scope = self._read_scope
+            if scope is not None:
+                scope.deadline = min(scope.deadline, now + frame_timeout)
+
+    def absorb(self, data: bytes, now: float) -> bool:
+        """The one reader's step for this connection, its task parked: ``data`` was read at
+        ``now``. True when it is all done; false when the task must take over (it goes on
+        where this left off: events left, writes that must wait, pings, faults, the end).
+
+        What it does is the task's loop body, minus every wait.
+        """
+        conn = self.conn
+        self.last_activity = now
+        conn.receive_data(data)
+        if not data or self.faults is not None:
+            return False
+        nursery = self._nursery
+        assert nursery is not None
+        events = conn.events()
+        handled = 0
+        for event in events:
+            self._dispatch(nursery, event)
+            handled += 1
+            if handled == EVENTS_PER_STEP:
+                # One read can hold thousands of events: the task takes the rest, a batch
+                # at a time, and every other session gets the loop between batches.
+                self._unfinished = events
+                return False
+        if conn.closed or conn.pings_received != self._pings.seen:
+            return False
+        if self.session.has_output:
+            if not self._write_inline():
+                return False
+        else:
+            pending = conn.data_to_send()  # pongs and close frames come with a hand-over anyway
+            if pending:
+                self._backlog += pending
+                return False
+        frame_timeout = self.server.frame_timeout
+        if frame_timeout is not None:
+            self._track_partial(frame_timeout, now)
+        return True
 
     async def _pace_pings(self) -> None:
         """A client over ``PINGS_PER_SECOND`` is not read until its pings are back under it:

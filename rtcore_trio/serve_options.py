@@ -25,6 +25,7 @@ from rtcore.wire.server import MAX_PENDING
 from rtcore_sim import BACKEND_THREADS, MAX_ECHO_CHARS
 
 from .connection import EVENTS_PER_STEP, PING_FLOOD_SECONDS, PINGS_PER_SECOND, WRITE_BATCH
+from .reader import IO_STRATEGIES
 from .server import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_FRAME_TIMEOUT,
@@ -184,6 +185,14 @@ def add_serve_limits(parser: argparse.ArgumentParser, *, sessions: bool = True) 
     parser.add_argument_group("fixed bounds (not configurable)", _fixed_bounds())
     if not sessions:
         return
+    parser.add_argument(
+        "--io",
+        choices=IO_STRATEGIES,
+        default=None,
+        help="how session sockets are read: epoll, one task for all of them (Linux; TLS "
+        "sessions keep a task each), per-task, a task each; auto: epoll where the platform "
+        "has it (default: $RTCORE_IO, else auto)",
+    )
     session = parser.add_argument_group("per session (exceeding one gets an error event)")
     session.add_argument(
         "--retain-audio",
@@ -247,6 +256,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "log_interval": args.log_interval,
         "limits": ServerLimits(**limits),
         "retain_audio": getattr(args, "retain_audio", False),
+        **({"io": args.io} if hasattr(args, "io") else {}),
     }
 
 

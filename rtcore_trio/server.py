@@ -71,6 +71,7 @@ from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 from .connection import _Connection
 from .fastio import READ_SIZE
 from .faults import Fault, FaultPlan
+from .reader import OneReader, resolve_io
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
 __all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_PATHS", "DEFAULT_MAX_CONNECTIONS"]
@@ -85,6 +86,8 @@ DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_FRAME_TIMEOUT = 30.0
 DEFAULT_WRITE_TIMEOUT = 10.0
 DEFAULT_CLOSE_TIMEOUT = 5.0
+DEFAULT_IO = os.environ.get("RTCORE_IO", "auto")
+"""The I/O strategy when none is given: ``$RTCORE_IO``, else ``auto`` (``reader.py``)."""
 MAX_TURNING_AWAY = 64
 """Clients over the connection limit being answered 503 at once; beyond that they are just closed."""
 TURN_AWAY_TIMEOUT = 2.0
@@ -118,6 +121,11 @@ class RealtimeServer:
     ``faults`` (``Fault`` values, ``parse_fault("close=1011,after=5")``) are
     injected into every connection accepted from then on; ``faults`` may be
     set again while the server runs.
+
+    ``io`` says how sessions' sockets are read: ``"epoll"``, one task for all
+    of them (``reader.py``; Linux, plain TCP: TLS sessions keep their own
+    task), ``"per-task"``, a task per socket, or ``"auto"``: ``epoll`` where
+    the platform has it. The default is ``$RTCORE_IO``, else ``auto``.
     """
 
     def __init__(
@@ -146,6 +154,7 @@ class RealtimeServer:
         retain_audio: bool = False,
         max_connections_per_client: int | None = None,
         faults: Sequence[Fault] = (),
+        io: str | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -196,6 +205,9 @@ class RealtimeServer:
         self.host: str | None = None
         self._fault_plan: FaultPlan | None = None
         self.faults = tuple(faults)
+        self.io = resolve_io(io if io is not None else DEFAULT_IO)
+        """How sessions' sockets are read: ``epoll`` (one reader, ``reader.py``) or ``per-task``."""
+        self._reader: OneReader | None = None
 
     @property
     def faults(self) -> tuple[Fault, ...]:
@@ -242,6 +254,9 @@ class RealtimeServer:
         base = f"{scheme}://{self.host}:{self.port}"
         log.info("listening on %s", " ".join(base + path for path in self.paths))
         async with trio.open_nursery() as nursery:
+            if self.io == "epoll":
+                self._reader = OneReader()
+                nursery.start_soon(self._reader.run)
             accept_scope = trio.CancelScope()
 
             async def accept() -> None:
@@ -260,6 +275,7 @@ class RealtimeServer:
                 if self._connections:
                     await self._drained.wait()
             nursery.cancel_scope.cancel()
+        self._reader = None
         log.info("stopped")
 
     async def _accept(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:

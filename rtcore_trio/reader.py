@@ -1,0 +1,155 @@
+"""One reader for every session socket of a server: ``rtcore serve --io epoll``.
+
+With the per-task strategy each session's task waits for its own socket
+(``trio.lowlevel.wait_readable``, an ``epoll_ctl`` every time) and is switched
+to for every read, even for a 20 ms audio append that produces nothing to
+send. Here one task waits on one level-triggered ``select.epoll`` whose own
+descriptor trio watches, and for every socket that is ready it reads once
+(without blocking) and feeds the bytes to that connection's sans-IO state
+right away (``_Connection.absorb``): unmasking, decoding, the session, the
+effects and, when the socket's buffer takes them at once, the writes. A
+read that needs no waiting costs no task switch and no system call beside
+the ``read`` itself (and one ``epoll_wait`` per wakeup, shared).
+
+Each session keeps its task, its nursery and its cancel scope, so nothing of
+the failure domains, deadlines and bounds moves here: the task parks in
+``wait`` while the reader serves its socket, and is woken (with the error
+if ``absorb`` raised, which then closes that connection alone with 1011)
+whenever something needs it to wait for anything: a write the kernel
+cannot take at once (back-pressure, ``write_timeout``), a batch of
+``EVENTS_PER_STEP`` events (then every other task runs), pings to pace,
+faults, the end of the connection. A deadline or shutdown cancels the
+parked task as it would cancel its own read.
+
+Back-pressure: the reader only reads a socket whose task is parked. A socket
+that turns readable while its task is busy is taken out of the epoll set
+until the task waits again, so an unread client fills its kernel buffers and
+TCP slows it down exactly as on the per-task path.
+
+Only plain TCP sockets are served here (TLS streams keep the per-task path:
+their bytes must go through the TLS object, whose reads and writes trio
+drives). ``select.epoll`` is Linux's; elsewhere ``io="auto"`` means the
+per-task path and ``io="epoll"`` is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+from typing import TYPE_CHECKING
+
+import outcome
+import trio
+
+from .fastio import READ_SIZE
+
+if TYPE_CHECKING:
+    from .connection import _Connection
+
+__all__ = ["IO_STRATEGIES", "OneReader", "resolve_io"]
+
+IO_STRATEGIES = ("auto", "epoll", "per-task")
+"""``auto``: ``epoll`` where the platform has it (Linux), else ``per-task``."""
+MAX_READY = 1024
+"""Sockets served per wakeup; beyond that the next wakeup comes at once (after the other tasks)."""
+
+
+def resolve_io(io: str) -> str:
+    """The strategy ``io`` names on this platform (``epoll`` or ``per-task``)."""
+    if io not in IO_STRATEGIES:
+        raise ValueError(f"io must be one of {', '.join(IO_STRATEGIES)}, not {io!r}")
+    has_epoll = hasattr(select, "epoll")
+    if io == "auto":
+        return "epoll" if has_epoll else "per-task"
+    if io == "epoll" and not has_epoll:
+        raise ValueError("io='epoll' needs select.epoll (Linux); use 'per-task' here")
+    return io
+
+
+class OneReader:
+    """The one task that reads every plain-TCP session socket of a server (``run``)."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._parked: dict[int, _Connection] = {}
+        """Sockets whose task waits in ``wait``: the reader serves them."""
+        self._armed: set[int] = set()
+        """Sockets in the epoll set (parked, or busy and not yet seen ready)."""
+        self.wakeups = 0
+        """Times the reader woke (for benchmarks: reads per wakeup)."""
+
+    async def run(self) -> None:
+        """Serve ready sockets until cancelled."""
+        epoll = self._epoll
+        try:
+            while True:
+                await trio.lowlevel.wait_readable(epoll.fileno())
+                ready = epoll.poll(0, MAX_READY)
+                self.wakeups += 1
+                now = trio.current_time()
+                for fd, _ in ready:
+                    self._serve(fd, now)
+        finally:
+            trio.lowlevel.notify_closing(epoll.fileno())
+            epoll.close()
+
+    def _serve(self, fd: int, now: float) -> None:
+        connection = self._parked.get(fd)
+        if connection is None:
+            # Its task is busy (writing to a slow client, pacing pings): not read until it
+            # waits again, so the kernel's buffers fill and TCP holds the client back.
+            self._disarm(fd)
+            return
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return  # woken without data
+        except OSError:
+            data = b""  # a reset reads as the end, as on the per-task path
+        result: outcome.Outcome[None]
+        try:
+            if connection.absorb(data, now):
+                return
+            result = outcome.Value(None)
+        except Exception as exc:  # this connection's failure, raised in its own task
+            result = outcome.Error(exc)
+        del self._parked[fd]
+        task = connection.parked_task
+        connection.parked_task = None
+        assert task is not None
+        trio.lowlevel.reschedule(task, result)
+
+    async def wait(self, connection: _Connection) -> None:
+        """Park ``connection``'s task until the reader has fed it bytes that need the task.
+
+        Cancellation (a deadline, shutdown) unparks it; the socket stays in the
+        epoll set until the reader sees it ready or the connection ends.
+        """
+        fd = connection.fd
+        if fd not in self._armed:
+            self._epoll.register(fd, select.EPOLLIN)
+            self._armed.add(fd)
+        self._parked[fd] = connection
+        connection.parked_task = trio.lowlevel.current_task()
+
+        def abort(_: object) -> trio.lowlevel.Abort:
+            self._parked.pop(fd, None)
+            connection.parked_task = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def forget(self, connection: _Connection) -> None:
+        """The connection's session is over: its socket leaves the epoll set before it closes."""
+        fd = connection.fd
+        if self._parked.get(fd) is connection:
+            del self._parked[fd]
+        self._disarm(fd)
+
+    def _disarm(self, fd: int) -> None:
+        if fd in self._armed:
+            self._armed.discard(fd)
+            try:
+                self._epoll.unregister(fd)
+            except (OSError, ValueError):
+                pass  # already closed: the kernel dropped it from the set
