@@ -1,0 +1,172 @@
+"""The one reader (``rtcore_trio/reader.py``, ``rtcore serve --io epoll``) over loopback sockets.
+
+Every socket-level server test runs over both I/O strategies (``conftest.py``);
+these tests are about the reader itself: that reads it serves need no task
+switch, that one wakeup serves many sockets, that a failure inside its step
+stays in its connection, that TLS keeps the per-task path, and the option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import select
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+import trio
+
+from rtcore import events as ev
+from rtcore.events import beta
+from rtcore.server import ServerSession
+from rtcore_trio import ConnectionClosedError, RealtimeServer, connect
+from rtcore_trio.reader import OneReader, resolve_io
+from rtcore_trio.serve_options import add_serve_limits, server_options
+
+pytestmark = pytest.mark.skipif(not hasattr(select, "epoll"), reason="select.epoll is Linux's")
+
+NO_VAD = beta.SessionUpdate(session=beta.SessionConfig(turn_detection=None))
+
+
+@asynccontextmanager
+async def running(server: RealtimeServer) -> AsyncIterator[tuple[str, OneReader]]:
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        assert server._reader is not None
+        yield f"ws://127.0.0.1:{server.port}/v1/realtime", server._reader
+        server.shutdown()
+
+
+async def until(rt: Any, kind: type[Any]) -> Any:
+    async for event, _ in rt:
+        if isinstance(event, kind):
+            return event
+    raise AssertionError(f"no {kind!r}")
+
+
+async def test_appends_are_read_and_answered_without_waking_the_session() -> None:
+    async with running(RealtimeServer(io="epoll")) as (url, reader):
+        async with connect(url, dialect="beta") as rt:
+            await rt.send(NO_VAD)
+            await until(rt, beta.SessionUpdated)
+            reads, handovers = reader.reads, reader.handovers
+            for _ in range(40):
+                await rt.send(ev.InputAudioBufferAppend(audio=bytes(960)))
+                await trio.sleep(0.002)  # one read each
+            await rt.send(ev.InputAudioBufferCommit())
+            committed = await until(rt, ev.InputAudioBufferCommitted)
+            assert committed.item_id
+            # Every append was read by the reader and handed to the session there; the
+            # commit's answer was written there too: the session's task never woke.
+            assert reader.reads - reads >= 20
+            assert reader.handovers - handovers <= 2
+
+
+async def test_one_wakeup_serves_many_sockets() -> None:
+    async with running(RealtimeServer(io="epoll")) as (url, reader):
+        async with trio.open_nursery() as nursery:
+            ready = trio.Semaphore(0)
+            go = trio.Event()
+
+            async def client() -> None:
+                async with connect(url, dialect="beta") as rt:
+                    await rt.send(NO_VAD)
+                    await until(rt, beta.SessionUpdated)
+                    ready.release()
+                    await go.wait()
+                    for _ in range(5):
+                        await rt.send(ev.InputAudioBufferAppend(audio=bytes(960)))
+                        await trio.sleep(0.01)
+                    await rt.send(ev.InputAudioBufferCommit())
+                    await until(rt, ev.InputAudioBufferCommitted)
+
+            for _ in range(20):
+                nursery.start_soon(client)
+            for _ in range(20):
+                await ready.acquire()
+            wakeups, reads = reader.wakeups, reader.reads
+            go.set()
+        assert reader.reads - reads >= 100
+        assert reader.wakeups - wakeups < (reader.reads - reads) / 2
+
+
+async def test_a_failure_in_the_readers_step_closes_its_connection_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    receive = ServerSession.receive_event
+
+    def breaking(self: ServerSession, event: ev.ClientEvent) -> Any:
+        if event.event_id == "boom":
+            raise RuntimeError("a bug in the session")
+        return receive(self, event)
+
+    monkeypatch.setattr(ServerSession, "receive_event", breaking)
+    server = RealtimeServer(io="epoll")
+    async with running(server) as (url, reader):
+        async with connect(url, dialect="beta") as other, connect(url, dialect="beta") as rt:
+            await rt.send(NO_VAD)
+            await until(rt, beta.SessionUpdated)
+            reads = reader.reads
+            await rt.send(ev.InputAudioBufferAppend(event_id="boom", audio=bytes(960)))
+            with pytest.raises(ConnectionClosedError) as info:
+                async for _ in rt:
+                    pass
+            assert info.value.code == 1011
+            assert reader.reads > reads  # the step that failed was the reader's
+            await other.send(NO_VAD)  # the other session goes on
+            await until(other, beta.SessionUpdated)
+    assert server.failures == 1
+
+
+async def test_tls_sessions_keep_the_per_task_path(tmp_path: Any) -> None:
+    trustme = pytest.importorskip("trustme")
+    import ssl
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    async with running(RealtimeServer(io="epoll", ssl_context=server_context)) as (url, reader):
+        url = url.replace("ws://", "wss://")
+        async with connect(url, dialect="beta", ssl_context=client_context) as rt:
+            await rt.send(NO_VAD)
+            await until(rt, beta.SessionUpdated)
+        assert reader.reads == 0
+
+
+async def test_the_per_task_path_has_no_reader() -> None:
+    server = RealtimeServer(io="per-task")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        assert server.io == "per-task" and server._reader is None
+        server.shutdown()
+
+
+def test_the_strategy_is_checked_and_auto_follows_the_platform(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert resolve_io("auto") == "epoll"
+    assert resolve_io("per-task") == "per-task"
+    with pytest.raises(ValueError, match="io must be one of"):
+        RealtimeServer(io="uring")
+    monkeypatch.delattr(select, "epoll")
+    assert resolve_io("auto") == "per-task"
+    with pytest.raises(ValueError, match="needs select.epoll"):
+        resolve_io("epoll")
+
+
+def test_serve_takes_io_and_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    parser = argparse.ArgumentParser()
+    add_serve_limits(parser)
+    assert "--io" in parser.format_help()
+    assert server_options(parser.parse_args(["--io", "per-task"]))["io"] == "per-task"
+    assert server_options(parser.parse_args([]))["io"] is None
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--io", "uring"])
+    import rtcore_trio.server
+
+    monkeypatch.setattr(rtcore_trio.server, "DEFAULT_IO", "per-task")
+    assert RealtimeServer().io == "per-task"
