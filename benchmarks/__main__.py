@@ -20,6 +20,7 @@ SUITES = [
     "memory",
     "server",
     "e2e",
+    "scale",
     "dialects",
     "idle",
     "bounds",

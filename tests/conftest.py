@@ -5,8 +5,8 @@ fast), ``dev`` and ``long`` for deeper local runs
 (``HYPOTHESIS_PROFILE=long pytest``).
 
 The server's two I/O strategies (``rtcore_trio/reader.py``): the server's own
-tests (``IO_MODULES``: the socket-level server tests, the attack, bounds and
-soak tests) run over both, ``epoll`` (the one reader) and ``per-task``; every
+tests (the trio tests of ``IO_MODULES``: the socket-level server tests, the
+attack, bounds and soak tests) run over both, ``epoll`` (the one reader) and ``per-task``; every
 other test runs over the default, ``$RTCORE_IO`` or else ``auto`` (``epoll``
 on Linux), so ``RTCORE_IO=per-task pytest`` runs the whole suite over the
 per-task path.
@@ -14,6 +14,7 @@ per-task path.
 
 from __future__ import annotations
 
+import inspect
 import os
 import select
 import sys
@@ -57,7 +58,16 @@ IO_MODULES = ("test_trio_server", "test_attack_", "test_bounds", "test_soak", "t
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "server_io" in metafunc.fixturenames and metafunc.module.__name__.startswith(IO_MODULES):
+    # The sans-IO tests of these modules are plain functions and run once; the ones over
+    # sockets are trio tests (or start ``rtcore serve``: the soak test) and run over both.
+    if (
+        "server_io" in metafunc.fixturenames
+        and metafunc.module.__name__.startswith(IO_MODULES)
+        and (
+            inspect.iscoroutinefunction(metafunc.function)
+            or metafunc.module.__name__ == "test_soak"
+        )
+    ):
         metafunc.parametrize("server_io", ["epoll", "per-task"], indirect=True)
 
 

