@@ -146,6 +146,11 @@ class SpeechSegmenter:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Boundary]:
         size = self._frame_bytes
         pending = self._pending
+        if not pending and len(data) == size:
+            # One 20 ms frame, nothing waiting: the append of almost every real-time client.
+            boundaries_of_one: list[Boundary] = []
+            self._frame(to_linear(data, self.fmt), boundaries_of_one)
+            return boundaries_of_one
         if not pending and len(data) % size == 0:
             # Whole frames and nothing waiting (appends of 20 ms): no copy into the pending buffer.
             direct: list[Boundary] = []
