@@ -567,7 +567,7 @@ class _Connection:
             if conn.closed:
                 break
             if frame_timeout is not None:
-                self._track_partial(frame_timeout, trio.current_time())
+                self._track_partial(frame_timeout, None)
             if conn.pings_received != self._pings.seen:
                 await self._pace_pings()
             if reader is not None:
@@ -590,15 +590,18 @@ class _Connection:
         elif isinstance(event, ConnectionClosed):
             self.closed = event
 
-    def _track_partial(self, frame_timeout: float, now: float) -> None:
+    def _track_partial(self, frame_timeout: float, now: float | None) -> None:
         """A frame or fragmented message begun and not finished gets a deadline of its own;
         a new one (a new position) restarts it, so a client that streams big frames back to
-        back is not mistaken for one that trickles one forever."""
+        back is not mistaken for one that trickles one forever. (``now``: ``None`` asks trio,
+        only when it is needed.)"""
         since = self.conn.partial_since
         if since is None:
             self.frame_started = self._partial_at = None
         elif since != self._partial_at:
             self._partial_at = since
+            if now is None:
+                now = trio.current_time()
             self.frame_started = now
             scope = self._read_scope
             if scope is not None:

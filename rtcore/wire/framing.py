@@ -88,8 +88,8 @@ def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
     if n == 0:
         return b""
     if n >= _NUMPY_UNMASK:
-        stream = np.frombuffer(key * (n // 4 + 1), dtype=np.uint8, count=n)
-        return (np.frombuffer(payload, dtype=np.uint8, count=n) ^ stream).tobytes()
+        words = np.frombuffer(key * (n // 4 + 1), dtype=np.uint8, count=n)
+        return (np.frombuffer(payload, dtype=np.uint8, count=n) ^ words).tobytes()
     stream = (key * (n // 4 + 1))[:n]
     value = int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")
     return value.to_bytes(n, "little")
