@@ -46,16 +46,21 @@ from .fastio import READ_SIZE
 if TYPE_CHECKING:
     from .connection import _Connection
 
-__all__ = ["IO_STRATEGIES", "OneReader", "resolve_io"]
+__all__ = ["DEFAULT_IO", "IO_STRATEGIES", "OneReader", "resolve_io"]
 
 IO_STRATEGIES = ("auto", "epoll", "per-task")
 """``auto``: ``epoll`` where the platform has it (Linux), else ``per-task``."""
+DEFAULT_IO = os.environ.get("RTCORE_IO", "auto")
+"""The strategy when none is given: ``$RTCORE_IO``, else ``auto``."""
 MAX_READY = 1024
 """Sockets served per wakeup; beyond that the next wakeup comes at once (after the other tasks)."""
 
 
-def resolve_io(io: str) -> str:
-    """The strategy ``io`` names on this platform (``epoll`` or ``per-task``)."""
+def resolve_io(io: str | None) -> str:
+    """The strategy ``io`` names on this platform (``epoll`` or ``per-task``); ``None``:
+    ``DEFAULT_IO``."""
+    if io is None:
+        io = DEFAULT_IO
     if io not in IO_STRATEGIES:
         raise ValueError(f"io must be one of {', '.join(IO_STRATEGIES)}, not {io!r}")
     has_epoll = hasattr(select, "epoll")

@@ -86,8 +86,6 @@ DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 DEFAULT_FRAME_TIMEOUT = 30.0
 DEFAULT_WRITE_TIMEOUT = 10.0
 DEFAULT_CLOSE_TIMEOUT = 5.0
-DEFAULT_IO = os.environ.get("RTCORE_IO", "auto")
-"""The I/O strategy when none is given: ``$RTCORE_IO``, else ``auto`` (``reader.py``)."""
 MAX_TURNING_AWAY = 64
 """Clients over the connection limit being answered 503 at once; beyond that they are just closed."""
 TURN_AWAY_TIMEOUT = 2.0
@@ -120,12 +118,8 @@ class RealtimeServer:
 
     ``faults`` (``Fault`` values, ``parse_fault("close=1011,after=5")``) are
     injected into every connection accepted from then on; ``faults`` may be
-    set again while the server runs.
-
-    ``io`` says how sessions' sockets are read: ``"epoll"``, one task for all
-    of them (``reader.py``; Linux, plain TCP: TLS sessions keep their own
-    task), ``"per-task"``, a task per socket, or ``"auto"``: ``epoll`` where
-    the platform has it. The default is ``$RTCORE_IO``, else ``auto``.
+    set again while the server runs. ``io``: how sessions' sockets are read,
+    ``"epoll"`` (one task for all, ``reader.py``), ``"per-task"`` or ``"auto"``.
     """
 
     def __init__(
@@ -205,7 +199,7 @@ class RealtimeServer:
         self.host: str | None = None
         self._fault_plan: FaultPlan | None = None
         self.faults = tuple(faults)
-        self.io = resolve_io(io if io is not None else DEFAULT_IO)
+        self.io = resolve_io(io)
         """How sessions' sockets are read: ``epoll`` (one reader, ``reader.py``) or ``per-task``."""
         self._reader: OneReader | None = None
 
@@ -275,7 +269,6 @@ class RealtimeServer:
                 if self._connections:
                     await self._drained.wait()
             nursery.cancel_scope.cancel()
-        self._reader = None
         log.info("stopped")
 
     async def _accept(self, listener: trio.SocketListener, nursery: trio.Nursery) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-import rtcore_trio.server
+import rtcore_trio.reader
 
 settings.register_profile(
     "ci",
@@ -77,10 +77,10 @@ def server_io(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     ``rtcore serve`` processes it runs (``$RTCORE_IO``)."""
     io = getattr(request, "param", None)
     if io is None:
-        yield rtcore_trio.server.DEFAULT_IO
+        yield rtcore_trio.reader.DEFAULT_IO
         return
     if io == "epoll" and not hasattr(select, "epoll"):
         pytest.skip("no select.epoll on this platform: the per-task path only")
-    monkeypatch.setattr(rtcore_trio.server, "DEFAULT_IO", io)
+    monkeypatch.setattr(rtcore_trio.reader, "DEFAULT_IO", io)
     monkeypatch.setenv("RTCORE_IO", io)
     yield io

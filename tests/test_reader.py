@@ -166,7 +166,7 @@ def test_serve_takes_io_and_defaults_to_the_environment(monkeypatch: pytest.Monk
     assert server_options(parser.parse_args([]))["io"] is None
     with pytest.raises(SystemExit):
         parser.parse_args(["--io", "uring"])
-    import rtcore_trio.server
+    import rtcore_trio.reader
 
-    monkeypatch.setattr(rtcore_trio.server, "DEFAULT_IO", "per-task")
+    monkeypatch.setattr(rtcore_trio.reader, "DEFAULT_IO", "per-task")
     assert RealtimeServer().io == "per-task"
