@@ -102,7 +102,8 @@ def _row(count: int, path: str, runs: list[dict[str, Any]], bares: list[dict[str
 
 
 def run(quick: bool = False) -> list[Result]:
-    counts = [100] if quick else [250, 500, 1000]
+    # 50: a load a shared machine's generator still keeps on schedule.
+    counts = [50] if quick else [50, 250, 500, 1000]
     seconds = 3.0 if quick else 5.0
     results: list[Result] = []
     best = {path: 0 for path in PATHS}
