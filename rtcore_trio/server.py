@@ -8,7 +8,8 @@ session starts, over TLS too; a refused client's descriptor is released as
 soon as it has its answer, and one that never finished its TLS handshake is
 closed without a TLS close); back off, with one throttled log line, when the
 process runs out of descriptors (``EMFILE``);
-check the path (``/v1/realtime`` and Azure's ``/openai/realtime`` and
+answer a load balancer's health check (``GET /healthz``: 200); check the
+path (``/v1/realtime`` and Azure's ``/openai/realtime`` and
 ``/openai/v1/realtime`` by default) and the API key (Bearer, Azure's
 ``api-key`` or the browser subprotocol, compared in constant time; anything else gets HTTP 404 or 401
 and no session); carry out the handshake's protocol decisions, which
@@ -61,6 +62,7 @@ from rtcore.server.config import MAX_SESSION_SECONDS
 from rtcore.wire import (
     HandshakeFailed,
     HandshakeRequest,
+    HealthCheck,
     ServerConnection,
     error_body,
     served_dialects,
@@ -401,6 +403,9 @@ class RealtimeServer:
                     for event in conn.events():
                         if isinstance(event, HandshakeRequest):
                             return event
+                        if isinstance(event, HealthCheck):  # a load balancer's: 200, no log
+                            await self._send(stream, conn.data_to_send())
+                            return None
                         if isinstance(event, HandshakeFailed):
                             self.logs.note("handshake", "%s bad handshake: %s", peer, event.message)
                             await self._send(stream, conn.data_to_send())
