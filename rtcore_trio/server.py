@@ -317,11 +317,8 @@ class RealtimeServer:
             host = peer = "unknown"
         # Clients over a limit (or arriving during shutdown) are answered 503 and
         # do not count as connections.
-        why = self._over_limit(host)
+        why = self._enter(host)
         refused = why is not None
-        if not refused:
-            self._connections += 1
-            self._per_client[host] = self._per_client.get(host, 0) + 1
         try:
             transport: Any = stream
             if self.ssl_context is not None:
@@ -341,12 +338,24 @@ class RealtimeServer:
             self.logs.emit("failure", logging.ERROR, "%s failed", peer, exc_info=exc)
         finally:
             if not refused:
-                self._connections -= 1
-                left = self._per_client.pop(host) - 1
-                if left:
-                    self._per_client[host] = left
-                if not self._connections and self._shutdown.is_set():
-                    self._drained.set()
+                self._leave(host)
+
+    def _enter(self, host: str) -> str | None:
+        """Admit a client from ``host`` (counted until ``_leave``), or say why it is turned away."""
+        why = self._over_limit(host)
+        if why is None:
+            self._connections += 1
+            self._per_client[host] = self._per_client.get(host, 0) + 1
+        return why
+
+    def _leave(self, host: str) -> None:
+        """An admitted client from ``host`` has gone."""
+        self._connections -= 1
+        left = self._per_client.pop(host) - 1
+        if left:
+            self._per_client[host] = left
+        if not self._connections and self._shutdown.is_set():
+            self._drained.set()
 
     async def _close(self, stream: trio.abc.AsyncResource) -> None:
         """Close a connection's stream within ``close_timeout``.
@@ -455,24 +464,11 @@ class RealtimeServer:
             self.logs.note(
                 "refused", "%s refused: the %s dialect is not served", peer, conn.dialect
             )
-            self._refusals += 1
-            event_id = DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
-            await self._send(stream, conn.refuse_dialect(event_id))
+            await self._send(stream, conn.refuse_dialect(self._refusal_event_id()))
             await self._linger(stream, conn)
             return
         await self._send(stream, conn.accept())
-        self._sessions += 1
-        session = ServerSession(
-            id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
-            model=request.model_asked or self.model,
-            model_fixed=request.model_fixed,
-            created_at=int(time.time()),
-            limits=self.limits,
-            conversation_created=self.conversation_created,
-            intent=request.intent,
-            dialect=conn.dialect,
-            retain_audio=self.retain_audio,
-        )
+        session = self._new_session(request)
         self.logs.note(
             "connection",
             "%s connected: session %s, model %s, dialect %s",
@@ -507,6 +503,26 @@ class RealtimeServer:
         )
         if connection.broken is None and not connection.waited_for_close:
             await self._linger(stream, conn)
+
+    def _refusal_event_id(self) -> str:
+        """The id of the error event that refuses a dialect not served."""
+        self._refusals += 1
+        return DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
+
+    def _new_session(self, request: HandshakeRequest) -> ServerSession:
+        """The session of an accepted handshake, in the dialect it asked for."""
+        self._sessions += 1
+        return ServerSession(
+            id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
+            model=request.model_asked or self.model,
+            model_fixed=request.model_fixed,
+            created_at=int(time.time()),
+            limits=self.limits,
+            conversation_created=self.conversation_created,
+            intent=request.intent,
+            dialect=request.dialect,
+            retain_audio=self.retain_audio,
+        )
 
     async def _linger(self, stream: trio.abc.Stream, conn: ServerConnection) -> None:
         """Let the client's answer to our close frame arrive before the socket closes.

@@ -75,6 +75,7 @@ __all__ = [
     "ServerConnection",
     "ServerConnectionEvent",
     "asks_for_beta",
+    "chosen_subprotocol",
     "credentials_of",
     "dialect_refusal",
     "error_body",
@@ -222,6 +223,12 @@ def dialect_refusal(dialect: ev.Dialect, event_id: str) -> DialectRefusal:
         ),
     )
     return DialectRefusal(None, b"", error, 4000, "invalid_request_error.beta_api_shape_disabled")
+
+
+def chosen_subprotocol(offered: Collection[str]) -> str | None:
+    """The subprotocol a server accepting a handshake selects: ``realtime`` when the client
+    offered it (browsers require the server to pick one they offered), else none."""
+    return "realtime" if "realtime" in offered else None
 
 
 def credentials_of(headers: Headers, subprotocols: Iterable[str]) -> Credentials | None:
@@ -478,8 +485,8 @@ class ServerConnection:
         """
         if self._phase != "requested" or self.request is None:
             raise LocalProtocolError("there is no handshake request to accept", code="no_handshake")
-        if subprotocol is None and "realtime" in self.request.subprotocols:
-            subprotocol = "realtime"
+        if subprotocol is None:
+            subprotocol = chosen_subprotocol(self.request.subprotocols)
         data = self._ws.send(
             AcceptConnection(
                 subprotocol=subprotocol,
