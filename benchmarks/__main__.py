@@ -25,6 +25,8 @@ SUITES = [
     "bounds",
     "import",
     "relay",
+    "workers",
+    "asgi",
 ]
 
 
