@@ -62,11 +62,13 @@ def run(quick: bool = False) -> list[Result]:
     climbing = {1: True, 2: True}
     limited = {1: False, 2: False}
     results = []
+    cpu: dict[int, dict[int, float]] = {1: {}, 2: {}}
     for count in ladder:
         for workers in (1, 2):
             if not climbing[workers]:
                 continue
             m = measure(workers, count, seconds)
+            cpu[workers][count] = m["server_cpu"]
             held = sustained(m)
             if held:
                 best[workers] = count
@@ -91,6 +93,26 @@ def run(quick: bool = False) -> list[Result]:
             )
         if not any(climbing.values()):
             break
+    # What the kernel's split of the same load gives each worker, whatever else the machine
+    # runs: one process's CPU over the busiest of two's (2.0: an even split at no extra cost).
+    splits = [cpu[1][n] / cpu[2][n] for n in cpu[1] if n in cpu[2] and cpu[2][n] > 0]
+    split = sorted(splits)[len(splits) // 2] if splits else 0.0
+    results.append(
+        Result(
+            suite="workers",
+            name="CPU of one server over the busiest of two workers, same load",
+            subject="--workers 1",
+            baseline="busiest of --workers 2",
+            ratio=split,
+            spread=(min(splits, default=0.0), max(splits, default=0.0)),
+            subject_value=len(splits),
+            baseline_value=2.0,
+            unit="loads",
+            goal="2.0 = an even split (what two cores would hold, with the generator elsewhere)",
+            ok=None,
+            extra={"cpu": {str(w): cpu[w] for w in cpu}},
+        )
+    )
     ratio = best[2] / best[1] if best[1] else 0.0
     note = " (the generator fell behind first: a floor)" if limited[2] else ""
     results.append(
