@@ -49,7 +49,6 @@ import hashlib
 import hmac
 import logging
 import os
-import socket
 import ssl
 import time
 from collections.abc import Collection, Sequence
@@ -235,19 +234,16 @@ class RealtimeServer:
         host: str = "127.0.0.1",
         port: int = 8765,
         *,
-        sockets: Sequence[socket.socket] = (),
+        listeners: Sequence[trio.SocketListener] = (),
         task_status: Any = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Serve until ``shutdown()`` has been called and every session has ended (or until cancelled).
 
-        ``sockets``, when given, are listening sockets to accept on instead of binding
-        ``host`` and ``port`` (``rtcore serve --workers``: the worker processes' shared port).
+        ``listeners``, when given, are accepted on instead of binding ``host`` and ``port``
+        (``rtcore serve --workers``: the worker processes' shared port).
         """
-        listeners = (
-            [trio.SocketListener(trio.socket.from_stdlib_socket(sock)) for sock in sockets]
-            if sockets
-            else await trio.open_tcp_listeners(port, host=host)
-        )
+        if not listeners:
+            listeners = await trio.open_tcp_listeners(port, host=host)
         sockname = listeners[0].socket.getsockname()
         self.host, self.port = sockname[0], sockname[1]
         scheme = "wss" if self.ssl_context is not None else "ws"

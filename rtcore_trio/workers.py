@@ -15,7 +15,10 @@ How the port is shared (``share``):
 * ``inherit`` (the default elsewhere: ``SO_REUSEPORT`` is missing on
   Windows, and on macOS and the BSDs it does not balance): the parent binds
   and listens, and the workers accept on the socket they inherit. Every
-  worker waits on the one queue; the kernel wakes them in turn, not evenly.
+  worker waits on the one queue and whichever accepts first takes the
+  connection; each waits for readiness again before its next accept, so that
+  the one that took the first of a burst does not take them all. The spread
+  is less even than the kernel's.
 
 Bounds: ``--max-connections`` (and every other limit) holds per worker, so
 the machine admits up to N times as many connections and N times the memory
@@ -46,7 +49,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Literal
+from typing import Any, Literal
 
 import trio
 
@@ -177,18 +180,50 @@ def _worker_main(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     sockets = list(inherited)
-    if not sockets:
+    shared = bool(sockets)
+    if not shared:
         sockets = bind_sockets(host, port, reuse_port=True)
         for sock in sockets:
             sock.listen(BACKLOG)
     server = make_server()
-    trio.run(_serve_until_signalled, server, sockets)
+    trio.run(_serve_until_signalled, server, sockets, shared)
 
 
-async def _serve_until_signalled(server: RealtimeServer, sockets: Sequence[socket.socket]) -> None:
+class _TakingTurns(trio.abc.Listener[trio.SocketStream]):
+    """A listener on a socket the workers share (``inherit``): it waits for a connection before
+    each accept, instead of accepting again at once, so that a worker that has just taken one
+    does not take every connection of a burst while the others are still waking up."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = trio.socket.from_stdlib_socket(sock)
+
+    async def accept(self) -> trio.SocketStream:
+        while True:
+            await trio.lowlevel.wait_readable(self.socket)
+            await trio.sleep(0)  # every other woken worker gets its chance first
+            try:
+                client, _ = self.socket._sock.accept()  # type: ignore[attr-defined]
+            except BlockingIOError:
+                continue  # another worker took it
+            return trio.SocketStream(trio.socket.from_stdlib_socket(client))
+
+    async def aclose(self) -> None:
+        self.socket.close()
+        await trio.lowlevel.checkpoint()
+
+
+async def _serve_until_signalled(
+    server: RealtimeServer, sockets: Sequence[socket.socket], shared: bool
+) -> None:
     """Serve; SIGTERM or SIGINT ends every session gracefully. The receiver stays installed
     until the server has ended, so that a second signal (a terminal's SIGINT reaches the
     workers too, beside the parent's SIGTERM) cannot cut the shutdown short."""
+    # Any: the server reads a listener's ``socket`` and accepts; _TakingTurns has both, but
+    # trio's SocketListener, the type the server names, cannot be subclassed.
+    listeners: list[Any] = [
+        _TakingTurns(sock) if shared else trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+        for sock in sockets
+    ]
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
 
@@ -197,7 +232,7 @@ async def _serve_until_signalled(server: RealtimeServer, sockets: Sequence[socke
                     server.shutdown()
 
             nursery.start_soon(watch)
-            await server.serve(sockets=sockets)
+            await server.serve(listeners=listeners)
             nursery.cancel_scope.cancel()
 
 

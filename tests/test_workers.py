@@ -80,40 +80,68 @@ def _children(pid: int) -> set[int]:
         return {int(child) for child in listing.read().split()}
 
 
-async def _hold_sessions(port: int, count: int, holding: trio.Event) -> list[tuple[str, int]]:
-    """Open ``count`` sessions and hold them until the server closes them: (session id, code)."""
-    ended: list[tuple[str, int]] = []
-    opened = 0
+_STORY = ev.decode_client_event(
+    b'{"type":"conversation.item.create","item":{"type":"message","role":"user",'
+    b'"content":[{"type":"input_text","text":"Tell me a long story, a very long one please"}]}}',
+    dialect="ga",
+)
+_CREATE = ev.decode_client_event(b'{"type":"response.create"}', dialect="ga")
+
+
+class _Held:
+    """What one session saw: its id, its last response's end, events after it, the close code."""
+
+    def __init__(self) -> None:
+        self.session_id = ""
+        self.done: ev.ga.ResponseDone | None = None
+        self.after_done = 0
+        self.code = 0
+
+
+async def _hold_sessions(port: int, count: int, holding: trio.Event) -> list[_Held]:
+    """Open ``count`` sessions, each with a spoken answer running (paced in real time), and
+    hold them until the server closes them."""
+    held: list[_Held] = []
+    answering = 0
 
     async def one() -> None:
-        nonlocal opened
-        session_id = ""
+        nonlocal answering
+        seen = _Held()
         async with connect(f"ws://127.0.0.1:{port}/v1/realtime?model=m") as rt:
             async for event, _ in rt:
                 if isinstance(event, ev.ga.SessionCreated):
-                    session_id = event.session.id
-                    opened += 1
-                    if opened == count:
-                        holding.set()
+                    seen.session_id = event.session.id
+                    await rt.send(_STORY)  # type: ignore[arg-type]
+                    await rt.send(_CREATE)  # type: ignore[arg-type]
+                elif isinstance(event, ev.ga.ResponseOutputAudioDelta) and seen.done is None:
+                    if not answering == count:
+                        answering += 1
+                        if answering == count:
+                            holding.set()
+                elif isinstance(event, ev.ga.ResponseDone):
+                    seen.done = event
+                elif seen.done is not None:
+                    seen.after_done += 1
             assert rt.closed is not None
-            ended.append((session_id, rt.closed.code))
+            seen.code = rt.closed.code
+        held.append(seen)
 
     async with trio.open_nursery() as nursery:
         for _ in range(count):
             nursery.start_soon(one)
-    return ended
+    return held
 
 
 @pytest.mark.parametrize("share", SHARES)
 def test_sessions_spread_over_the_workers_and_shutdown_closes_each_with_1001(share: str) -> None:
     count = 24
-    with serving("--workers", "2", "--share-port", share, "--log-lines", "1000") as (
+    with serving("--workers", "2", "--share-port", share, "--log-lines", "1000", "--realtime") as (
         process,
         port,
     ):
         workers = _children(process.pid) if sys.platform.startswith("linux") else set()
 
-        async def main() -> list[tuple[str, int]]:
+        async def main() -> list[_Held]:
             holding = trio.Event()
             async with trio.open_nursery() as nursery:
 
@@ -130,12 +158,20 @@ def test_sessions_spread_over_the_workers_and_shutdown_closes_each_with_1001(sha
         _, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert len(ended) == count
-    assert {code for _, code in ended} == {1001}, ended
+    # Every session: its running answer ended by the shutdown (its backend cancelled: nothing
+    # follows response.done), then close 1001.
+    assert {seen.code for seen in ended} == {1001}, [seen.code for seen in ended]
+    for seen in ended:
+        assert seen.done is not None and seen.done.response.status == "failed"
+        details = seen.done.response.status_details
+        assert details is not None and details.error is not None
+        assert details.error.code == "server_shutdown"
+        assert seen.after_done == 0
     # Every session is in the log of the process that held it.
     held_by: dict[str, int] = {}
     for pid, session_id in re.findall(r"rtcore\.serve\[(\d+)\] \S+ connected: session (\S+),", err):
-        held_by[session_id.rstrip(",")] = int(pid)
-    assert {session_id for session_id, _ in ended} <= set(held_by), err
+        held_by[session_id] = int(pid)
+    assert {seen.session_id for seen in ended} <= set(held_by), err
     assert len(set(held_by.values())) == 2, held_by
     if workers:
         assert set(held_by.values()) == workers
