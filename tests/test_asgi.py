@@ -180,6 +180,34 @@ def test_the_key_and_the_path_are_checked_before_the_upgrade(hypercorn: int) -> 
     asyncio.run(main())
 
 
+def test_over_the_connection_limit_503_with_retry_after(hypercorn: int) -> None:
+    url = f"ws://127.0.0.1:{hypercorn}/one/v1/realtime"
+    key = {"Authorization": "Bearer sk-local"}
+
+    async def main() -> None:
+        async with connect(url, additional_headers=key) as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url, additional_headers=key):
+                    pass
+            response = refused.value.response
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == "1"
+            assert json.loads(response.body)["error"]["code"] == "server_busy"
+        # Its place is free again once it has gone.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                async with connect(url, additional_headers=key) as ws:
+                    assert json.loads(await ws.recv())["type"] == "session.created"
+                    return
+            except InvalidStatus:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.05)
+
+    asyncio.run(main())
+
+
 def test_the_dialect_is_chosen_by_the_handshake(hypercorn: int) -> None:
     base = f"ws://127.0.0.1:{hypercorn}"
     key = {"Authorization": "Bearer sk-local"}
