@@ -347,40 +347,10 @@ class RealtimeASGI:
         await send(
             {"type": "websocket.accept", "subprotocol": chosen_subprotocol(request.subprotocols)}
         )
-        session = server._new_session(request)
-        server.logs.note(
-            "connection",
-            "%s connected: session %s, model %s, dialect %s",
-            peer,
-            session.session.id,
-            session.session.model,
-            session.dialect,
-        )
+        session = server._new_session(request, peer)
         link = _MessageLink(request.dialect, server.max_message_size)
         connection = _AsgiConnection(server, link, session, peer, receive, send)
-        server._live.add(connection)
-        if server._shutdown.is_set():
-            connection.stop()
-        try:
-            await connection.run()
-        finally:
-            server._live.discard(connection)
-        if connection.failure is not None:
-            server.failures += 1
-        closed = connection.closed
-        how = f"closed {closed.code} by {closed.initiator}" if closed else "ended"
-        if connection.broken is not None:
-            how = f"dropped ({connection.broken})"
-        server.logs.note(
-            "connection",
-            "%s %s after %.1f s: %d items, %d responses, %d errors",
-            peer,
-            how,
-            trio.current_time() - started,
-            len(session.state.order),
-            len(session.state.responses),
-            connection.errors,
-        )
+        await server._run(connection, started)
 
 
 def _async_library() -> str:

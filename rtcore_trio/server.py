@@ -70,6 +70,7 @@ from rtcore.wire import (
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
+from .admission import Admission
 from .connection import _Connection
 from .fastio import READ_SIZE
 from .faults import Fault, FaultPlan
@@ -173,7 +174,6 @@ class RealtimeServer:
         self.max_connections = max_connections
         self.max_connections_per_client = max_connections_per_client
         """Connections admitted at once from one client address (``None``: no such limit)."""
-        self._per_client: dict[str, int] = {}
         self.handshake_timeout = handshake_timeout
         self.frame_timeout = frame_timeout
         self.idle_timeout = idle_timeout
@@ -186,7 +186,7 @@ class RealtimeServer:
         self._seed = seed if seed is not None else os.urandom(16)
         self._sessions = 0
         self._shutdown = trio.Event()
-        self._connections = 0
+        self._admission = Admission()
         self._turning_away = 0
         self._live: set[_Connection] = set()
         self._handshakes: set[trio.CancelScope] = set()
@@ -219,7 +219,7 @@ class RealtimeServer:
     @property
     def connections(self) -> int:
         """Connections admitted and open right now (in the handshake or in a session)."""
-        return self._connections
+        return self._admission.open
 
     def shutdown(self) -> None:
         """Stop accepting; end every session gracefully (open responses get ``response.done``)."""
@@ -237,13 +237,9 @@ class RealtimeServer:
         listeners: Sequence[trio.SocketListener] = (),
         task_status: Any = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve until ``shutdown()`` has been called and every session has ended (or until cancelled).
-
-        ``listeners``, when given, are accepted on instead of binding ``host`` and ``port``
-        (``rtcore serve --workers``: the worker processes' shared port).
-        """
-        if not listeners:
-            listeners = await trio.open_tcp_listeners(port, host=host)
+        """Serve until ``shutdown()`` has been called and every session has ended (or until
+        cancelled), on ``listeners`` when given (``--workers``' shared port), else on host:port."""
+        listeners = listeners or await trio.open_tcp_listeners(port, host=host)
         sockname = listeners[0].socket.getsockname()
         self.host, self.port = sockname[0], sockname[1]
         scheme = "wss" if self.ssl_context is not None else "ws"
@@ -265,7 +261,7 @@ class RealtimeServer:
             for listener in listeners:
                 await listener.aclose()
             with trio.move_on_after(self.close_timeout + self.write_timeout):
-                if self._connections:
+                if self._admission.open:
                     await self._drained.wait()
             nursery.cancel_scope.cancel()
         log.info("stopped")
@@ -285,24 +281,12 @@ class RealtimeServer:
                     logging.WARNING,
                     "cannot accept (%s): %d connections open; pausing %.1f s",
                     os.strerror(exc.errno or 0),
-                    self._connections,
+                    self._admission.open,
                     ACCEPT_BACKOFF,
                 )
                 await trio.sleep(ACCEPT_BACKOFF)
                 continue
             nursery.start_soon(self._connection, stream)
-
-    def _over_limit(self, host: str) -> str | None:
-        """Why a new client from ``host`` is turned away (``None``: it is admitted)."""
-        if self._connections >= self.max_connections or self._shutdown.is_set():
-            return (
-                f"The server is at its limit of {self.max_connections} connections; "
-                "try again later."
-            )
-        limit = self.max_connections_per_client
-        if limit is not None and self._per_client.get(host, 0) >= limit:
-            return f"Your address has {limit} connections open, the most this server allows."
-        return None
 
     async def _connection(self, stream: trio.SocketStream) -> None:
         """One accepted socket, start to end. Nothing that happens here escapes."""
@@ -338,19 +322,13 @@ class RealtimeServer:
 
     def _enter(self, host: str) -> str | None:
         """Admit a client from ``host`` (counted until ``_leave``), or say why it is turned away."""
-        why = self._over_limit(host)
-        if why is None:
-            self._connections += 1
-            self._per_client[host] = self._per_client.get(host, 0) + 1
-        return why
+        per_client = self.max_connections_per_client
+        return self._admission.enter(
+            host, self.max_connections, per_client, self._shutdown.is_set()
+        )
 
     def _leave(self, host: str) -> None:
-        """An admitted client from ``host`` has gone."""
-        self._connections -= 1
-        left = self._per_client.pop(host) - 1
-        if left:
-            self._per_client[host] = left
-        if not self._connections and self._shutdown.is_set():
+        if not self._admission.leave(host) and self._shutdown.is_set():
             self._drained.set()
 
     async def _close(self, stream: trio.abc.AsyncResource) -> None:
@@ -464,16 +442,15 @@ class RealtimeServer:
             await self._linger(stream, conn)
             return
         await self._send(stream, conn.accept())
-        session = self._new_session(request)
-        self.logs.note(
-            "connection",
-            "%s connected: session %s, model %s, dialect %s",
-            peer,
-            session.session.id,
-            session.session.model,
-            session.dialect,
-        )
+        session = self._new_session(request, peer)
         connection = _Connection(self, stream, conn, session, peer, started)
+        await self._run(connection, started)
+        if connection.broken is None and not connection.waited_for_close:
+            await self._linger(stream, conn)
+
+    async def _run(self, connection: _Connection, started: float) -> None:
+        """Run an admitted session to its end (``shutdown()`` reaches it) and log how it ended."""
+        session, peer = connection.session, connection.peer
         self._live.add(connection)
         if self._shutdown.is_set():
             connection.stop()
@@ -483,10 +460,9 @@ class RealtimeServer:
             self._live.discard(connection)
         if connection.failure is not None:
             self.failures += 1
-        closed = connection.closed
+        closed, broken = connection.closed, connection.broken
         how = f"closed {closed.code} by {closed.initiator}" if closed else "ended"
-        if connection.broken is not None:
-            how = f"dropped ({connection.broken})"
+        how = f"dropped ({broken})" if broken is not None else how
         self.logs.note(
             "connection",
             "%s %s after %.1f s: %d items, %d responses, %d errors",
@@ -497,18 +473,16 @@ class RealtimeServer:
             len(session.state.responses),
             connection.errors,
         )
-        if connection.broken is None and not connection.waited_for_close:
-            await self._linger(stream, conn)
 
     def _refusal_event_id(self) -> str:
         """The id of the error event that refuses a dialect not served."""
         self._refusals += 1
         return DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
 
-    def _new_session(self, request: HandshakeRequest) -> ServerSession:
-        """The session of an accepted handshake, in the dialect it asked for."""
+    def _new_session(self, request: HandshakeRequest, peer: str) -> ServerSession:
+        """The session of an accepted handshake, in the dialect it asked for (logged)."""
         self._sessions += 1
-        return ServerSession(
+        session = ServerSession(
             id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
             model=request.model_asked or self.model,
             model_fixed=request.model_fixed,
@@ -519,6 +493,15 @@ class RealtimeServer:
             dialect=request.dialect,
             retain_audio=self.retain_audio,
         )
+        self.logs.note(
+            "connection",
+            "%s connected: session %s, model %s, dialect %s",
+            peer,
+            session.session.id,
+            session.session.model,
+            session.dialect,
+        )
+        return session
 
     async def _linger(self, stream: trio.abc.Stream, conn: ServerConnection) -> None:
         """Let the client's answer to our close frame arrive before the socket closes.

@@ -1,0 +1,40 @@
+"""The count of admitted connections that every endpoint of the trio adapter admits by.
+
+``rtcore serve`` (and its relay and cassette playback) and the ASGI application
+admit each client through one ``Admission``: at most ``max_connections`` at
+once and, when set, at most ``max_connections_per_client`` from one address;
+a client beyond either, or arriving while the server shuts down, is turned
+away (HTTP 503) with the reason ``enter`` returns, and is not counted.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Admission"]
+
+
+class Admission:
+    """Connections admitted and open right now, in total and per client address."""
+
+    def __init__(self) -> None:
+        self.open = 0
+        self._by_host: dict[str, int] = {}
+
+    def enter(
+        self, host: str, limit: int, per_client: int | None, closing: bool = False
+    ) -> str | None:
+        """Count a new client from ``host``, or say why it is turned away (it is not counted)."""
+        if self.open >= limit or closing:
+            return f"The server is at its limit of {limit} connections; try again later."
+        if per_client is not None and self._by_host.get(host, 0) >= per_client:
+            return f"Your address has {per_client} connections open, the most this server allows."
+        self.open += 1
+        self._by_host[host] = self._by_host.get(host, 0) + 1
+        return None
+
+    def leave(self, host: str) -> int:
+        """An admitted client from ``host`` has gone; the connections still open."""
+        self.open -= 1
+        left = self._by_host.pop(host) - 1
+        if left:
+            self._by_host[host] = left
+        return self.open
