@@ -108,10 +108,6 @@ class _MessageLink:
         handshake is the ASGI server's)."""
         return self.close_received or self.close_to_send is not None
 
-    @property
-    def closing(self) -> bool:
-        return self.close_sent and not self.close_received
-
     def receive_data(self, message: Mapping[str, Any]) -> None:
         """Take one ASGI message (``websocket.receive`` or ``websocket.disconnect``)."""
         kind = message["type"]
