@@ -129,8 +129,10 @@ def _run_server(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
+    # With --workers, each line names the process it comes from.
+    name = "%(name)s" if args.workers == 1 else "%(name)s[%(process)d]"
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+        level=logging.INFO, format=f"%(asctime)s {name} %(message)s", stream=sys.stderr
     )
     try:
         ssl_context = _tls(args.tls_cert, args.tls_key)

@@ -264,7 +264,6 @@ def run_workers(
         for sock in held:
             sock.listen(BACKLOG)
         inherited = held
-    _name_the_processes()
     stopping: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -342,13 +341,3 @@ def _stop(running: list[_Worker], timeout: float) -> None:
             )
             worker.process.kill()
             worker.process.join()
-
-
-def _name_the_processes() -> None:
-    """Put the process id in every log line, so that each names the worker it comes from."""
-    for handler in logging.getLogger().handlers:
-        fmt = handler.formatter._fmt if handler.formatter is not None else None
-        if fmt is not None and "%(process)" not in fmt:
-            handler.setFormatter(
-                logging.Formatter(fmt.replace("%(name)s", "%(name)s[%(process)d]"))
-            )

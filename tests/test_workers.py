@@ -24,7 +24,13 @@ import trio
 
 from rtcore import events as ev
 from rtcore_trio import RealtimeServer, connect
-from rtcore_trio.workers import bind_sockets, default_share, worker_count
+from rtcore_trio.workers import (
+    RESTART_MIN_SECONDS,
+    bind_sockets,
+    default_share,
+    run_workers,
+    worker_count,
+)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="--workers needs fork")
 
@@ -266,3 +272,12 @@ async def test_the_health_check_is_answered_200_and_nothing_else_is() -> None:
         assert not data.startswith(b"HTTP/1.1 200")
         await stream.aclose()
         server.shutdown()
+
+
+def test_workers_that_die_at_their_start_stop_the_parent() -> None:
+    def broken() -> RealtimeServer:
+        raise RuntimeError("this worker cannot start")
+
+    started = time.monotonic()
+    assert run_workers(broken, "127.0.0.1", 0, 2, share="inherit") == 1
+    assert time.monotonic() - started < RESTART_MIN_SECONDS + 10
