@@ -223,6 +223,14 @@ def test_the_dialect_is_chosen_by_the_handshake(hypercorn: int) -> None:
         old = await first(f"{base}/v1/realtime?model=m", beta)
         assert old["type"] == "session.created" and "modalities" in old["session"]
         assert "type" not in old["session"]
+        # Azure's dated preview api-version asks for beta too, without a header.
+        azure = await first(
+            f"{base}/openai/realtime?api-version=2024-10-01-preview&deployment=d", key
+        )
+        assert azure["type"] == "session.created" and "modalities" in azure["session"]
+        # A beta-only endpoint refuses GA before the upgrade.
+        status, body = await _refused(f"{base}/betaonly/v1/realtime", key)
+        assert (status, body["error"]["code"]) == (400, "beta_header_required")
         # A GA-only endpoint refuses beta as OpenAI does: one error, then close 4000.
         async with connect(f"{base}/gaonly/v1/realtime", additional_headers=beta) as ws:
             error = json.loads(await ws.recv())
