@@ -97,8 +97,9 @@ def run(quick: bool = False) -> list[Result]:
             break
     # What the kernel's split of the same load gives each worker, whatever else the machine
     # runs: one process's CPU over the busiest of two's (2.0: an even split at no extra cost).
-    # Only loads both held count: a load that fell behind was not all delivered.
-    both = kept[1] & kept[2]
+    # Loads both held, when there are any: a load that fell behind was not all delivered
+    # on time. Else every load both measured (the row's extra says which).
+    both = (kept[1] & kept[2]) or (set(cpu[1]) & set(cpu[2]))
     splits = [cpu[1][n] / cpu[2][n] for n in sorted(both) if cpu[2][n] > 0]
     split = sorted(splits)[len(splits) // 2] if splits else 0.0
     results.append(
@@ -114,7 +115,11 @@ def run(quick: bool = False) -> list[Result]:
             unit="loads",
             goal="2.0 = an even split (what two cores would hold, with the generator elsewhere)",
             ok=None,
-            extra={"cpu": {str(w): cpu[w] for w in cpu}},
+            extra={
+                "cpu": {str(w): cpu[w] for w in cpu},
+                "loads": sorted(both),
+                "held": sorted(kept[1] & kept[2]),
+            },
         )
     )
     ratio = best[2] / best[1] if best[1] else 0.0
