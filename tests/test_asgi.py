@@ -36,7 +36,7 @@ from test_openai_sdk_ga import (
     types,
 )
 
-from rtcore_trio.asgi import NEEDS_TRIO
+from rtcore_trio.asgi import NEEDS_TRIO, create_app
 
 pytest.importorskip("hypercorn")
 websockets = pytest.importorskip("websockets")
@@ -309,3 +309,11 @@ def test_without_lifespan_asyncio_answers_500_with_the_reason() -> None:
         process.terminate()
         out, _ = process.communicate(timeout=10)
     assert message in out
+
+
+def test_create_app_refuses_what_is_the_asgi_servers() -> None:
+    for name in ("handshake_timeout", "frame_timeout", "ssl_context", "faults"):
+        with pytest.raises(TypeError, match=name):
+            create_app(**{name: None})
+    with pytest.raises(ValueError, match="dialects"):
+        create_app(dialects=("gamma",))
