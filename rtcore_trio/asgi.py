@@ -295,7 +295,14 @@ class RealtimeASGI:
             await _deny(scope, send, 503, body, [(b"retry-after", b"1")])
             return
         try:
-            request = _request_of(scope)
+            try:
+                request = _request_of(scope)
+            except ValueError as exc:  # urlsplit: a target such as http://[::1/..., as on bytes
+                server.logs.note("handshake", "%s bad handshake: %s", peer, exc)
+                await _deny(
+                    scope, send, 400, error_body(f"bad handshake request: {exc}", "bad_request")
+                )
+                return
             await self._session(scope, receive, send, request, peer, started)
         finally:
             server._leave(host)

@@ -317,3 +317,15 @@ def test_create_app_refuses_what_is_the_asgi_servers() -> None:
             create_app(**{name: None})
     with pytest.raises(ValueError, match="dialects"):
         create_app(dialects=("gamma",))
+
+
+def test_a_target_that_does_not_parse_gets_400(hypercorn: int) -> None:
+    with socket.create_connection(("127.0.0.1", hypercorn), timeout=5) as sock:
+        sock.sendall(
+            b"GET http://[::1/v1/realtime HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert b"bad handshake request" in answer
