@@ -39,6 +39,7 @@ status 1 rather than loop.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -74,6 +75,13 @@ RESTART_MIN_SECONDS = 1.0
 """A worker that dies sooner than this after its start is not replaced: the parent exits (1)."""
 BACKLOG = 1024
 """The listening queue of each socket (``socket.listen``)."""
+# Errors of one queued connection, not of the listener (trio's SocketListener skips these too).
+_GONE_BEFORE_ACCEPT = frozenset(
+    getattr(errno, name)
+    for name in ("ECONNABORTED", "EPERM", "EPROTO", "ENETDOWN", "ENOPROTOOPT", "EHOSTDOWN")
+    + ("ENONET", "EHOSTUNREACH", "EOPNOTSUPP", "ENETUNREACH")
+    if hasattr(errno, name)
+)
 _POLL = 0.2  # how often the parent looks at its flags between worker deaths (signals set them)
 
 
@@ -205,6 +213,10 @@ class _TakingTurns(trio.abc.Listener[trio.SocketStream]):
                 client, _ = self.socket._sock.accept()  # type: ignore[attr-defined]
             except BlockingIOError:
                 continue  # another worker took it
+            except OSError as exc:
+                if exc.errno in _GONE_BEFORE_ACCEPT:
+                    continue  # the client left while queued (as trio's own listener does)
+                raise
             return trio.SocketStream(trio.socket.from_stdlib_socket(client))
 
     async def aclose(self) -> None:
