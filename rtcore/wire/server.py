@@ -189,9 +189,9 @@ def handshake_request(
 class DialectRefusal(msgspec.Struct, frozen=True):
     """How a handshake asking for a dialect not served is refused (``dialect_refusal``).
 
-    ``status`` set: an HTTP refusal before the upgrade, with ``body``. ``status`` ``None``:
-    the upgrade is accepted, ``error`` is sent, and the connection closes with
-    ``close_code`` and ``close_reason``.
+    ``status`` set: an HTTP refusal before the upgrade, with ``body`` (the close fields are
+    0 and empty). ``status`` ``None``: the upgrade is accepted, ``error`` is sent, and the
+    connection closes with ``close_code`` and ``close_reason``.
     """
 
     status: int | None
@@ -212,7 +212,7 @@ def dialect_refusal(dialect: ev.Dialect, event_id: str) -> DialectRefusal:
     """
     if dialect == "ga":
         body = error_body(_BETA_ONLY, "beta_header_required")
-        return DialectRefusal(400, body, None, 1008, "")
+        return DialectRefusal(400, body, None, 0, "")
     error = ev.ErrorEvent(
         event_id=event_id,
         error=ev.ErrorDetails(
