@@ -282,3 +282,26 @@ def test_workers_that_die_at_their_start_stop_the_parent() -> None:
     started = time.monotonic()
     assert run_workers(broken, "127.0.0.1", 0, 2, share="inherit") == 1
     assert time.monotonic() - started < RESTART_MIN_SECONDS + 10
+
+
+def test_the_health_check_in_the_wire_layer() -> None:
+    from rtcore.wire import HandshakeFailed, HandshakeRequest, HealthCheck, ServerConnection
+
+    def first_event(head: bytes) -> tuple[object, bytes]:
+        conn = ServerConnection()
+        conn.receive_data(head)
+        return next(iter(conn.events())), conn.data_to_send()
+
+    event, data = first_event(b"GET /healthz HTTP/1.0\r\nHost: lb\r\n\r\n")
+    assert isinstance(event, HealthCheck)
+    assert data.startswith(b"HTTP/1.1 200") and data.endswith(b'{"status":"ok"}')
+    event, data = first_event(b"GET /healthz?full=1 HTTP/1.1\r\nHost: lb\r\n\r\n")
+    assert isinstance(event, HealthCheck)
+    # Another plain GET is a bad handshake; an upgrade to /healthz is a handshake like any other.
+    event, data = first_event(b"GET /v1/realtime HTTP/1.1\r\nHost: lb\r\n\r\n")
+    assert isinstance(event, HandshakeFailed) and data.startswith(b"HTTP/1.1 400")
+    event, _ = first_event(
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert isinstance(event, HandshakeRequest) and event.path == "/healthz"
