@@ -26,6 +26,8 @@ SUITES = [
     "bounds",
     "import",
     "relay",
+    "workers",
+    "asgi",
 ]
 
 

@@ -137,7 +137,10 @@ async def _send(
 GROUPS = 20
 
 
-async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, Any]:
+async def _load(port: int, pid: int | list[int], count: int, seconds: float) -> dict[str, Any]:
+    """``count`` sessions for ``seconds``; ``server_cpu`` is the busiest of the ``pid`` processes'
+    (``rtcore serve --workers``: each worker's), ``server_cpu_total`` their sum."""
+    pids = pid if isinstance(pid, list) else [pid]
     # GA, the dialect of a connection without the beta header.
     update = ev.decode_client_event(
         b'{"type":"session.update","session":{"type":"realtime","audio":{"input":'
@@ -170,11 +173,12 @@ async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, An
                     _send, connections[g::GROUPS], frames, start + FRAME_S * g / GROUPS, stop
                 )
             await trio.sleep_until(start + 1.0)  # the first second is warm-up
-            cpu_start, wall_start = cpu_seconds(pid), time.monotonic()
+            cpu_start, wall_start = [cpu_seconds(p) for p in pids], time.monotonic()
             sent_start = sum(len(s.lag) for s in sessions)
             await trio.sleep_until(stop)
-            used = cpu_seconds(pid) - cpu_start
-            cpu = used / (time.monotonic() - wall_start)
+            wall = time.monotonic() - wall_start
+            used = [cpu_seconds(p) - c for p, c in zip(pids, cpu_start, strict=True)]
+            cpus = [u / wall for u in used]
             sent = sum(len(s.lag) for s in sessions) - sent_start
         await trio.sleep(0.5)  # the last answers
         nursery.cancel_scope.cancel()
@@ -189,9 +193,10 @@ async def _load(port: int, pid: int, count: int, seconds: float) -> dict[str, An
     cycles = int(seconds / ((SPEECH_FRAMES + SILENCE_FRAMES) * FRAME_S))
     return {
         "sessions": count,
-        "server_cpu": cpu,
+        "server_cpu": max(cpus),
+        "server_cpu_total": sum(cpus),
         # CPU per frame sent: on a shared machine, steadier than the share of a core.
-        "server_us_per_frame": 1e6 * used / max(sent, 1),
+        "server_us_per_frame": 1e6 * sum(used) / max(sent, 1),
         "p50_ms": pct(latencies, 0.50) * 1000,
         "p99_ms": pct(latencies, 0.99) * 1000,
         "generator_p99_lag_ms": pct(lags, 0.99) * 1000,

@@ -30,7 +30,9 @@ Public names:
 The command line (``rtcore serve``, ``relay``, ``demo``, ``replay``, ``loadtest``) is
 ``rtcore_trio.cli``. ``rtcore_trio.locust.RealtimeUser`` is a Locust user
 for load beyond one machine (the ``rtcore[locust]`` extra; nothing here
-imports it).
+imports it). ``rtcore_trio.asgi`` is the endpoint as an ASGI application for
+hypercorn's trio worker (the ``rtcore[asgi]`` extra), and
+``rtcore_trio.workers`` runs ``rtcore serve --workers N``.
 """
 
 from rtcore_sim import (

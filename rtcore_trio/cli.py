@@ -38,6 +38,7 @@ from .relay_cli import add_relay_command, run_relay
 from .relay_record import Cassette
 from .serve_options import add_serve_limits, server_options
 from .server import RealtimeServer
+from .workers import add_worker_options, run_workers
 
 __all__ = ["main"]
 
@@ -128,8 +129,10 @@ def _run_server(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
+    # With --workers, each line names the process it comes from.
+    name = "%(name)s" if args.workers == 1 else "%(name)s[%(process)d]"
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
+        level=logging.INFO, format=f"%(asctime)s {name} %(message)s", stream=sys.stderr
     )
     try:
         ssl_context = _tls(args.tls_cert, args.tls_key)
@@ -143,18 +146,18 @@ def _run_server(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as err:
         print(f"rtcore serve: {err}", file=sys.stderr)
         return 2
-    server: RealtimeServer
-    if cassette is not None:  # the cassette's client dialect is the one served
-        server = CassetteServer(
-            cassette,
-            pace=args.realtime,
-            api_keys=args.api_key or None,
-            ssl_context=ssl_context,
-            faults=args.fault,
-            **server_options(args),
-        )
-    else:
-        server = RealtimeServer(
+
+    def make_server() -> RealtimeServer:
+        if cassette is not None:  # the cassette's client dialect is the one served
+            return CassetteServer(
+                cassette,
+                pace=args.realtime,
+                api_keys=args.api_key or None,
+                ssl_context=ssl_context,
+                faults=args.fault,
+                **server_options(args),
+            )
+        return RealtimeServer(
             backend,
             transcriber=transcriber,
             api_keys=args.api_key or None,
@@ -164,6 +167,25 @@ def _run_server(args: argparse.Namespace) -> int:
             faults=args.fault,
             **server_options(args),
         )
+
+    if args.workers > 1:
+        try:
+            stop_timeout = args.close_timeout + args.write_timeout
+            return run_workers(
+                make_server,
+                args.host,
+                args.port,
+                args.workers,
+                share=args.share_port,
+                stop_timeout=stop_timeout,
+            )
+        except OSError as err:
+            reason = err.strerror or str(err)
+            print(
+                f"rtcore serve: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr
+            )
+            return 2
+    server = make_server()
     unbound: OSError | None = None
     try:
         trio.run(_serve, server, args.host, args.port)
@@ -242,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tls-key", metavar="FILE", help="PEM private key (default: in the --tls-cert file)"
     )
     add_serve_limits(serve_cmd)
+    add_worker_options(serve_cmd)
     add_fault_option(serve_cmd)
     add_relay_command(commands)
     commands.add_parser("demo", help="start a server and a client and hold a short conversation")

@@ -8,7 +8,8 @@ session starts, over TLS too; a refused client's descriptor is released as
 soon as it has its answer, and one that never finished its TLS handshake is
 closed without a TLS close); back off, with one throttled log line, when the
 process runs out of descriptors (``EMFILE``);
-check the path (``/v1/realtime`` and Azure's ``/openai/realtime`` and
+answer a load balancer's health check (``GET /healthz``: 200); check the
+path (``/v1/realtime`` and Azure's ``/openai/realtime`` and
 ``/openai/v1/realtime`` by default) and the API key (Bearer, Azure's
 ``api-key`` or the browser subprotocol, compared in constant time; anything else gets HTTP 404 or 401
 and no session); carry out the handshake's protocol decisions, which
@@ -44,8 +45,6 @@ seconds, a refused handshake.
 from __future__ import annotations
 
 import errno
-import hashlib
-import hmac
 import logging
 import os
 import ssl
@@ -61,6 +60,7 @@ from rtcore.server.config import MAX_SESSION_SECONDS
 from rtcore.wire import (
     HandshakeFailed,
     HandshakeRequest,
+    HealthCheck,
     ServerConnection,
     error_body,
     served_dialects,
@@ -68,6 +68,7 @@ from rtcore.wire import (
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
+from .admission import Admission, ApiKeys
 from .connection import _Connection
 from .fastio import READ_SIZE
 from .faults import Fault, FaultPlan
@@ -156,11 +157,7 @@ class RealtimeServer:
             raise ValueError("max_connections_per_client must be at least 1 (or None)")
         self.backend: Backend = backend or EchoBackend()
         self.transcriber: Transcriber = transcriber or EchoTranscriber()
-        # Keys are compared as digests in constant time: neither which key nor
-        # how much of it matched shows in the time a refusal takes.
-        self._key_digests = (
-            tuple(hashlib.sha256(key.encode()).digest() for key in api_keys) if api_keys else None
-        )
+        self._keys = ApiKeys(api_keys) if api_keys else None
         self.model = model
         self.dialects = served_dialects(dialects)
         self._refusals = 0
@@ -174,7 +171,6 @@ class RealtimeServer:
         self.max_connections = max_connections
         self.max_connections_per_client = max_connections_per_client
         """Connections admitted at once from one client address (``None``: no such limit)."""
-        self._per_client: dict[str, int] = {}
         self.handshake_timeout = handshake_timeout
         self.frame_timeout = frame_timeout
         self.idle_timeout = idle_timeout
@@ -187,7 +183,7 @@ class RealtimeServer:
         self._seed = seed if seed is not None else os.urandom(16)
         self._sessions = 0
         self._shutdown = trio.Event()
-        self._connections = 0
+        self._admission = Admission()
         self._turning_away = 0
         self._live: set[_Connection] = set()
         self._handshakes: set[trio.CancelScope] = set()
@@ -223,7 +219,7 @@ class RealtimeServer:
     @property
     def connections(self) -> int:
         """Connections admitted and open right now (in the handshake or in a session)."""
-        return self._connections
+        return self._admission.open
 
     def shutdown(self) -> None:
         """Stop accepting; end every session gracefully (open responses get ``response.done``)."""
@@ -238,10 +234,12 @@ class RealtimeServer:
         host: str = "127.0.0.1",
         port: int = 8765,
         *,
+        listeners: Sequence[trio.SocketListener] = (),
         task_status: Any = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Serve until ``shutdown()`` has been called and every session has ended (or until cancelled)."""
-        listeners = await trio.open_tcp_listeners(port, host=host)
+        """Serve until ``shutdown()`` has been called and every session has ended (or until
+        cancelled), on ``listeners`` when given (``--workers``' shared port), else on host:port."""
+        listeners = listeners or await trio.open_tcp_listeners(port, host=host)
         sockname = listeners[0].socket.getsockname()
         self.host, self.port = sockname[0], sockname[1]
         scheme = "wss" if self.ssl_context is not None else "ws"
@@ -266,7 +264,7 @@ class RealtimeServer:
             for listener in listeners:
                 await listener.aclose()
             with trio.move_on_after(self.close_timeout + self.write_timeout):
-                if self._connections:
+                if self._admission.open:
                     await self._drained.wait()
             nursery.cancel_scope.cancel()
         log.info("stopped")
@@ -286,24 +284,12 @@ class RealtimeServer:
                     logging.WARNING,
                     "cannot accept (%s): %d connections open; pausing %.1f s",
                     os.strerror(exc.errno or 0),
-                    self._connections,
+                    self._admission.open,
                     ACCEPT_BACKOFF,
                 )
                 await trio.sleep(ACCEPT_BACKOFF)
                 continue
             nursery.start_soon(self._connection, stream)
-
-    def _over_limit(self, host: str) -> str | None:
-        """Why a new client from ``host`` is turned away (``None``: it is admitted)."""
-        if self._connections >= self.max_connections or self._shutdown.is_set():
-            return (
-                f"The server is at its limit of {self.max_connections} connections; "
-                "try again later."
-            )
-        limit = self.max_connections_per_client
-        if limit is not None and self._per_client.get(host, 0) >= limit:
-            return f"Your address has {limit} connections open, the most this server allows."
-        return None
 
     async def _connection(self, stream: trio.SocketStream) -> None:
         """One accepted socket, start to end. Nothing that happens here escapes."""
@@ -314,11 +300,8 @@ class RealtimeServer:
             host = peer = "unknown"
         # Clients over a limit (or arriving during shutdown) are answered 503 and
         # do not count as connections.
-        why = self._over_limit(host)
+        why = self._enter(host)
         refused = why is not None
-        if not refused:
-            self._connections += 1
-            self._per_client[host] = self._per_client.get(host, 0) + 1
         try:
             transport: Any = stream
             if self.ssl_context is not None:
@@ -338,12 +321,18 @@ class RealtimeServer:
             self.logs.emit("failure", logging.ERROR, "%s failed", peer, exc_info=exc)
         finally:
             if not refused:
-                self._connections -= 1
-                left = self._per_client.pop(host) - 1
-                if left:
-                    self._per_client[host] = left
-                if not self._connections and self._shutdown.is_set():
-                    self._drained.set()
+                self._leave(host)
+
+    def _enter(self, host: str) -> str | None:
+        """Admit a client from ``host`` (counted until ``_leave``), or say why it is turned away."""
+        per_client = self.max_connections_per_client
+        return self._admission.enter(
+            host, self.max_connections, per_client, self._shutdown.is_set()
+        )
+
+    def _leave(self, host: str) -> None:
+        if not self._admission.leave(host) and self._shutdown.is_set():
+            self._drained.set()
 
     async def _close(self, stream: trio.abc.AsyncResource) -> None:
         """Close a connection's stream within ``close_timeout``.
@@ -410,6 +399,9 @@ class RealtimeServer:
                     for event in conn.events():
                         if isinstance(event, HandshakeRequest):
                             return event
+                        if isinstance(event, HealthCheck):  # a load balancer's: 200, no log
+                            await self._send(stream, conn.data_to_send())
+                            return None
                         if isinstance(event, HandshakeFailed):
                             self.logs.note("handshake", "%s bad handshake: %s", peer, event.message)
                             await self._send(stream, conn.data_to_send())
@@ -449,33 +441,19 @@ class RealtimeServer:
             self.logs.note(
                 "refused", "%s refused: the %s dialect is not served", peer, conn.dialect
             )
-            self._refusals += 1
-            event_id = DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
-            await self._send(stream, conn.refuse_dialect(event_id))
+            await self._send(stream, conn.refuse_dialect(self._refusal_event_id()))
             await self._linger(stream, conn)
             return
         await self._send(stream, conn.accept())
-        self._sessions += 1
-        session = ServerSession(
-            id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
-            model=request.model_asked or self.model,
-            model_fixed=request.model_fixed,
-            created_at=int(time.time()),
-            limits=self.limits,
-            conversation_created=self.conversation_created,
-            intent=request.intent,
-            dialect=conn.dialect,
-            retain_audio=self.retain_audio,
-        )
-        self.logs.note(
-            "connection",
-            "%s connected: session %s, model %s, dialect %s",
-            peer,
-            session.session.id,
-            session.session.model,
-            session.dialect,
-        )
+        session = self._new_session(request, peer)
         connection = _Connection(self, stream, conn, session, peer, started)
+        await self._run(connection, started)
+        if connection.broken is None and not connection.waited_for_close:
+            await self._linger(stream, conn)
+
+    async def _run(self, connection: _Connection, started: float) -> None:
+        """Run an admitted session to its end (``shutdown()`` reaches it) and log how it ended."""
+        session, peer = connection.session, connection.peer
         self._live.add(connection)
         if self._shutdown.is_set():
             connection.stop()
@@ -485,10 +463,9 @@ class RealtimeServer:
             self._live.discard(connection)
         if connection.failure is not None:
             self.failures += 1
-        closed = connection.closed
+        closed, broken = connection.closed, connection.broken
         how = f"closed {closed.code} by {closed.initiator}" if closed else "ended"
-        if connection.broken is not None:
-            how = f"dropped ({connection.broken})"
+        how = f"dropped ({broken})" if broken is not None else how
         self.logs.note(
             "connection",
             "%s %s after %.1f s: %d items, %d responses, %d errors",
@@ -499,8 +476,35 @@ class RealtimeServer:
             len(session.state.responses),
             connection.errors,
         )
-        if connection.broken is None and not connection.waited_for_close:
-            await self._linger(stream, conn)
+
+    def _refusal_event_id(self) -> str:
+        """The id of the error event that refuses a dialect not served."""
+        self._refusals += 1
+        return DeterministicIds(self._seed + b"/refused/%d" % self._refusals)("event")
+
+    def _new_session(self, request: HandshakeRequest, peer: str) -> ServerSession:
+        """The session of an accepted handshake, in the dialect it asked for (logged)."""
+        self._sessions += 1
+        session = ServerSession(
+            id_factory=DeterministicIds(self._seed + b"/%d" % self._sessions),
+            model=request.model_asked or self.model,
+            model_fixed=request.model_fixed,
+            created_at=int(time.time()),
+            limits=self.limits,
+            conversation_created=self.conversation_created,
+            intent=request.intent,
+            dialect=request.dialect,
+            retain_audio=self.retain_audio,
+        )
+        self.logs.note(
+            "connection",
+            "%s connected: session %s, model %s, dialect %s",
+            peer,
+            session.session.id,
+            session.session.model,
+            session.dialect,
+        )
+        return session
 
     async def _linger(self, stream: trio.abc.Stream, conn: ServerConnection) -> None:
         """Let the client's answer to our close frame arrive before the socket closes.
@@ -543,7 +547,7 @@ class RealtimeServer:
         if request.path not in self.paths:
             served = ", ".join(self.paths)
             return 404, f"No Realtime endpoint at {request.path}; use {served}.", "not_found"
-        if self._key_digests is None:
+        if self._keys is None:
             return self._refused_by_fault()
         credentials = request.credentials
         if credentials is None:
@@ -552,7 +556,7 @@ class RealtimeServer:
                 "You didn't provide an API key (Authorization: Bearer, api-key, or the browser subprotocol).",
                 "missing_api_key",
             )
-        if not self._key_matches(credentials.key):
+        if not self._keys.match(credentials.key):
             return 401, f"Incorrect API key provided: …{credentials.key[-4:]}.", "invalid_api_key"
         return self._refused_by_fault()
 
@@ -562,15 +566,6 @@ class RealtimeServer:
         if plan is None or plan.refuse is None:
             return None
         return plan.refuse, plan.refusal_message(), "fault_injected"
-
-    def _key_matches(self, key: str) -> bool:
-        """Constant time: every configured key is compared, each with ``hmac.compare_digest``."""
-        assert self._key_digests is not None
-        digest = hashlib.sha256(key.encode()).digest()
-        matched = False
-        for expected in self._key_digests:
-            matched |= hmac.compare_digest(digest, expected)
-        return matched
 
 
 def _handshake_done(stream: trio.SSLStream[Any]) -> bool:

@@ -23,6 +23,7 @@ __all__ = [
     "Connected",
     "Rejected",
     "HandshakeFailed",
+    "HealthCheck",
     "ConnectionClosed",
     "ClientMessageError",
     "PongReceived",
@@ -148,6 +149,13 @@ class HandshakeFailed(msgspec.Struct, frozen=True):
     """The opening handshake could not be understood (malformed HTTP, bad accept token, ...)."""
 
     message: str
+
+
+class HealthCheck(msgspec.Struct, frozen=True):
+    """A load balancer's health check (``GET /healthz``, no upgrade) was answered 200 (server role).
+
+    The answer is in ``data_to_send()``; the connection carries nothing else.
+    """
 
 
 class ConnectionClosed(msgspec.Struct, frozen=True):

@@ -21,6 +21,9 @@ carries the decisions out. After acceptance it yields
 the client's events, decoded strictly (unknown fields are errors, as on the
 real service), and frames the server's events.
 
+A plain ``GET /healthz`` (``HEALTH_PATH``, no upgrade) is answered 200 and
+shown as ``HealthCheck``: the health check of a load balancer in front.
+
 Messages the client pipelines right behind its handshake request are kept and
 processed once the handshake is accepted.
 
@@ -46,6 +49,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
+import msgspec
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
@@ -60,16 +64,22 @@ from .events import (
     HandshakeFailed,
     HandshakeRequest,
     Headers,
+    HealthCheck,
     PongReceived,
 )
 from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
 
 __all__ = [
+    "HEALTH_PATH",
+    "DialectRefusal",
     "ServerConnection",
     "ServerConnectionEvent",
     "asks_for_beta",
+    "chosen_subprotocol",
     "credentials_of",
+    "dialect_refusal",
     "error_body",
+    "handshake_request",
     "served_dialects",
     "text_frame",
 ]
@@ -80,6 +90,7 @@ ServerConnectionEvent = (
     | ev.UnknownEvent
     | ClientMessageError
     | HandshakeFailed
+    | HealthCheck
     | ConnectionClosed
     | PongReceived
 )
@@ -97,6 +108,14 @@ _REQUEST_VERSION = re.compile(rb"[\r\n]*[^\r\n]* HTTP/(\d)\.(\d)\r?\n")
 # The end of the request head, as h11 finds it (h11._receivebuffer.blank_line_regex).
 _HEAD_END = re.compile(rb"\n\r?\n")
 
+
+HEALTH_PATH = "/healthz"
+"""The health check path: a plain ``GET`` (no upgrade) is answered 200, for load balancers."""
+# A plain GET of the health path (h11 has read and checked the request line by then).
+_HEALTH_REQUEST = re.compile(
+    rb"[\r\n]*GET " + re.escape(HEALTH_PATH.encode()) + rb"(\?\S*)? HTTP/1\.[01]\r?\n"
+)
+_HEALTH_BODY = b'{"status":"ok"}'
 
 _BETA_ONLY = "This endpoint speaks the beta dialect only; send OpenAI-Beta: realtime=v1."
 _BETA_GONE = "The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API."
@@ -148,6 +167,70 @@ def asks_for_beta(query: dict[str, str], headers: Headers, subprotocols: Collect
     return version is not None and _AZURE_PREVIEW.fullmatch(version.strip()) is not None
 
 
+def handshake_request(
+    target: str, headers: Headers, subprotocols: Iterable[str]
+) -> HandshakeRequest:
+    """What a handshake asks for, from its request target (path and query), its headers
+    (lower-case names) and the subprotocols offered: the one reading every server adapter
+    uses, on bytes (``ServerConnection``) or at message level (an ASGI scope)."""
+    split = urlsplit(target)
+    offered = tuple(subprotocols)
+    query = dict(parse_qsl(split.query))
+    return HandshakeRequest(
+        path=split.path,
+        query=query,
+        headers=headers,
+        subprotocols=offered,
+        credentials=credentials_of(headers, offered),
+        beta=asks_for_beta(query, headers, offered),
+    )
+
+
+class DialectRefusal(msgspec.Struct, frozen=True):
+    """How a handshake asking for a dialect not served is refused (``dialect_refusal``).
+
+    ``status`` set: an HTTP refusal before the upgrade, with ``body`` (the close fields are
+    0 and empty). ``status`` ``None``: the upgrade is accepted, ``error`` is sent, and the
+    connection closes with ``close_code`` and ``close_reason``.
+    """
+
+    status: int | None
+    body: bytes
+    error: ev.ErrorEvent | None
+    close_code: int
+    close_reason: str
+
+
+def dialect_refusal(dialect: ev.Dialect, event_id: str) -> DialectRefusal:
+    """The refusal of a handshake whose ``dialect`` is not served (``event_id`` for its error).
+
+    Beta is refused as OpenAI's endpoint does since May 2026
+    (docs/protocol/connection.md#dialect-choice): the upgrade is accepted, one ``error``
+    (``beta_api_shape_disabled``) says why, and the connection closes with 4000. GA, on a
+    beta-only endpoint, is refused before the upgrade with HTTP 400 (``beta_header_required``),
+    as beta-era servers refused clients without the beta header.
+    """
+    if dialect == "ga":
+        body = error_body(_BETA_ONLY, "beta_header_required")
+        return DialectRefusal(400, body, None, 0, "")
+    error = ev.ErrorEvent(
+        event_id=event_id,
+        error=ev.ErrorDetails(
+            type="invalid_request_error",
+            code="beta_api_shape_disabled",
+            message=_BETA_GONE,
+            param=None,
+        ),
+    )
+    return DialectRefusal(None, b"", error, 4000, "invalid_request_error.beta_api_shape_disabled")
+
+
+def chosen_subprotocol(offered: Collection[str]) -> str | None:
+    """The subprotocol a server accepting a handshake selects: ``realtime`` when the client
+    offered it (browsers require the server to pick one they offered), else none."""
+    return "realtime" if "realtime" in offered else None
+
+
 def credentials_of(headers: Headers, subprotocols: Iterable[str]) -> Credentials | None:
     """The API key a handshake presents: Bearer first, then ``api-key``, then the subprotocol."""
     for name, value in headers:
@@ -181,7 +264,7 @@ class ServerConnection:
         self._strict = strict
         self._phase: Literal["handshake", "requested", "open", "rejected", "failed"] = "handshake"
         self._pending = bytearray()
-        self._failure: HandshakeFailed | None = None
+        self._failure: HandshakeFailed | HealthCheck | None = None
         self.request: HandshakeRequest | None = None
         self.subprotocol: str | None = None
 
@@ -267,6 +350,9 @@ class ServerConnection:
         try:
             self._ws.receive_data(bytes(data) if data else None)
         except WSRemoteProtocolError as exc:
+            if _HEALTH_REQUEST.match(self._pending):
+                self._answer_health()
+                return
             hint = exc.event_hint
             if isinstance(hint, RejectConnection) and any(
                 name.lower() == b"sec-websocket-version" for name, _ in hint.headers
@@ -284,6 +370,19 @@ class ServerConnection:
         except ValueError as exc:
             # wsproto lets UnicodeDecodeError out of non-ASCII header values and targets.
             self._handshake_failed(f"bad handshake request: {exc}", 400)
+
+    def _answer_health(self) -> None:
+        """Answer a health check (a plain ``GET`` of ``HEALTH_PATH``) with 200, and stop."""
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(_HEALTH_BODY)).encode()),
+        ]
+        self._socket._out += self._ws.send(
+            RejectConnection(status_code=200, headers=headers, has_body=True)
+        )
+        self._socket._out += self._ws.send(RejectData(data=_HEALTH_BODY, body_finished=True))
+        self._phase = "failed"
+        self._failure = HealthCheck()
 
     def _handshake_failed(
         self, message: str, status: int, extra: list[tuple[bytes, bytes]] | None = None
@@ -348,17 +447,7 @@ class ServerConnection:
             (name.decode("latin-1").lower(), value.decode("latin-1"))
             for name, value in request.extra_headers
         )
-        target = urlsplit(request.target)
-        subprotocols = tuple(request.subprotocols)
-        query = dict(parse_qsl(target.query))
-        return HandshakeRequest(
-            path=target.path,
-            query=query,
-            headers=headers,
-            subprotocols=subprotocols,
-            credentials=credentials_of(headers, subprotocols),
-            beta=asks_for_beta(query, headers, subprotocols),
-        )
+        return handshake_request(request.target, headers, request.subprotocols)
 
     @property
     def dialect(self) -> ev.Dialect:
@@ -396,8 +485,8 @@ class ServerConnection:
         """
         if self._phase != "requested" or self.request is None:
             raise LocalProtocolError("there is no handshake request to accept", code="no_handshake")
-        if subprotocol is None and "realtime" in self.request.subprotocols:
-            subprotocol = "realtime"
+        if subprotocol is None:
+            subprotocol = chosen_subprotocol(self.request.subprotocols)
         data = self._ws.send(
             AcceptConnection(
                 subprotocol=subprotocol,
@@ -439,14 +528,8 @@ class ServerConnection:
         return data
 
     def refuse_dialect(self, event_id: str) -> bytes:
-        """Refuse a handshake whose dialect is not served; returns every byte of the refusal.
-
-        Beta is refused as OpenAI's endpoint does since May 2026
-        (docs/protocol/connection.md#dialect-choice): the upgrade is accepted, one ``error``
-        (``beta_api_shape_disabled``, with ``event_id``) says why, and the connection closes with
-        4000. GA, on a beta-only endpoint, is refused before the upgrade with HTTP 400
-        (``beta_header_required``), as beta-era servers refused clients without the beta header.
-        """
+        """Refuse a handshake whose dialect is not served; returns every byte of the refusal
+        (``dialect_refusal`` says how: HTTP 400 for GA, an error and close 4000 for beta)."""
         if self._phase != "requested":
             raise LocalProtocolError("there is no handshake request to refuse", code="no_handshake")
         if self.dialect_served:
@@ -454,20 +537,13 @@ class ServerConnection:
                 f"the {self.dialect} dialect is served; accept the handshake",
                 code="dialect_served",
             )
-        if self.dialect == "ga":
-            return self.reject(400, error_body(_BETA_ONLY, "beta_header_required"))
-        error = ev.ErrorEvent(
-            event_id=event_id,
-            error=ev.ErrorDetails(
-                type="invalid_request_error",
-                code="beta_api_shape_disabled",
-                message=_BETA_GONE,
-                param=None,
-            ),
-        )
+        refusal = dialect_refusal(self.dialect, event_id)
+        if refusal.status is not None:
+            return self.reject(refusal.status, refusal.body)
+        assert refusal.error is not None
         data = self.accept()
-        data += self.send(error)
-        return data + self.close(4000, "invalid_request_error.beta_api_shape_disabled")
+        data += self.send(refusal.error)
+        return data + self.close(refusal.close_code, refusal.close_reason)
 
     # -- sending ------------------------------------------------------------------------------------
 
