@@ -259,7 +259,8 @@ class _Table:
         if kind is not bytes and kind is not str:
             # Another bytes-like object (bytearray, memoryview): decoded as bytes.
             # Anything else is a TypeError naming what was passed.
-            return self.decode(memoryview(data).tobytes(), strict)
+            view = memoryview(data)  # type: ignore[arg-type]
+            return self.decode(view.tobytes(), strict)
         # The typed decode first: msgspec guards its own recursion (RecursionError,
         # below), and an event it accepts is nested no deeper than its class's
         # schema allows - within MAX_NESTING_DEPTH unless the class holds free-form

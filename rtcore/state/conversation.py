@@ -94,7 +94,7 @@ def replay_held(s: Snapshot, item_id: str) -> Snapshot:
         return s
     from .transitions import handler_for  # the machine's table, which imports this module
 
-    s = replace(s, _early=s._early.discard(item_id))
+    s = replace(s, _early=s._early.delete(item_id))  # found above
     for held in early:
         s = handler_for(held)(s, held)
     return s
@@ -132,7 +132,7 @@ def on_item_deleted(s: Snapshot, e: ev.ConversationItemDeleted) -> Snapshot:
         s,
         order=order,
         _slots=s._slots.set(slot, None),
-        _index=s._index.discard(item.id),
+        _index=s._index.delete(item.id),  # item_at found it
         pending_calls=pending,
         pending_approvals=s.pending_approvals.discard(item.id),
     )

@@ -112,7 +112,10 @@ def on_response_done(s: Snapshot, e: beta.ResponseDone | ga.ResponseDone) -> Sna
         output_item_ids=tuple(output_ids),
         **response_fields(r),
     )
-    return put_response(replace(s, _running=s._running.discard(r.id)), done)
+    running = s._running
+    if r.id in running:
+        running = running.delete(r.id)
+    return put_response(replace(s, _running=running), done)
 
 
 def _join_late(s: Snapshot, e: ev.ServerEvent, slot: int, response: ResponseState) -> Snapshot:
