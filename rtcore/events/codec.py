@@ -240,6 +240,44 @@ class _Table:
         if self.free_form.intersection(bulk[0]):  # pragma: no cover - a vocabulary mistake
             raise TypeError("an audio event class holds free-form JSON")
         self.bulk = _bulk_decoder(self.decoder, *bulk)
+        self.decode: Callable[..., Any] = self._fast_path()
+        """``decode(data, strict=False)``: one message to one event (or ``DecodeError``)."""
+
+    def _fast_path(self) -> Callable[..., Any]:
+        """The decoding function, a closure over its constants: it runs once per message,
+        and attribute and global look-ups were a measurable share of its cost."""
+        bulk, typed, free_form = self.bulk, self.decoder.decode, self.free_form
+        slowly, bulk_min = self._decode_slowly, _BULK_MIN
+
+        def decode(data: bytes | str, strict: bool = False) -> Any:
+            if len(data) >= bulk_min:
+                event = bulk(data)
+                if event is not None:
+                    return event
+            kind = type(data)
+            if kind is not bytes and kind is not str:
+                # Another bytes-like object (bytearray, memoryview): decoded as bytes.
+                # Anything else is a TypeError naming what was passed.
+                view = memoryview(data)  # type: ignore[arg-type]
+                return decode(view.tobytes(), strict)
+            # The typed decode first: msgspec guards its own recursion (RecursionError,
+            # below), and an event it accepts is nested no deeper than its class's
+            # schema allows - within MAX_NESTING_DEPTH unless the class holds free-form
+            # JSON (``free_form``), whose nesting is measured here. Every message it
+            # refuses is measured before the slow path parses it generically.
+            try:
+                event = typed(data)
+            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
+                _refuse_deep(data)
+                return slowly(data, strict)
+            except RecursionError:
+                _refuse_deep(data)
+                raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
+            if type(event) in free_form:
+                _refuse_deep(data)
+            return event
+
+        return decode
 
     def info(self, cls: type[EventBase]) -> mi.StructType:
         """The msgspec description of one event class, for the slow path."""
@@ -249,34 +287,6 @@ class _Table:
             assert isinstance(described, mi.StructType)
             info = self._info[cls] = described
         return info
-
-    def decode(self, data: bytes | str, strict: bool) -> Any:
-        if len(data) >= _BULK_MIN:
-            event = self.bulk(data)
-            if event is not None:
-                return event
-        kind = type(data)
-        if kind is not bytes and kind is not str:
-            # Another bytes-like object (bytearray, memoryview): decoded as bytes.
-            # Anything else is a TypeError naming what was passed.
-            view = memoryview(data)  # type: ignore[arg-type]
-            return self.decode(view.tobytes(), strict)
-        # The typed decode first: msgspec guards its own recursion (RecursionError,
-        # below), and an event it accepts is nested no deeper than its class's
-        # schema allows - within MAX_NESTING_DEPTH unless the class holds free-form
-        # JSON (``self.free_form``), whose nesting is measured here. Every message
-        # it refuses is measured before the slow path parses it generically.
-        try:
-            event = self.decoder.decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
-            _refuse_deep(data)
-            return self._decode_slowly(data, strict)
-        except RecursionError:
-            _refuse_deep(data)
-            raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
-        if type(event) in self.free_form:
-            _refuse_deep(data)
-        return event
 
     def _decode_slowly(self, data: bytes | str, strict: bool) -> Any:
         """Explain why the fast path failed, or recover an unknown event or unknown fields."""
@@ -443,6 +453,18 @@ def decode_server_event(
     """
     event: ServerEvent | UnknownEvent = _SERVER_TABLES[dialect].decode(data, strict)
     return event
+
+
+def server_decoder(
+    dialect: Dialect = DEFAULT_DIALECT,
+) -> Callable[[bytes | str], ServerEvent | UnknownEvent]:
+    """``decode_server_event`` of one dialect, bound once (``ClientSession`` decodes with it).
+
+    The same decoding, errors and results as ``decode_server_event(data,
+    dialect=dialect)``, without looking the dialect's tables up per message.
+    """
+    decode: Callable[[bytes | str], ServerEvent | UnknownEvent] = _SERVER_TABLES[dialect].decode
+    return decode
 
 
 def decode_client_event(

@@ -244,7 +244,7 @@ def on_transcription_completed(
     if found is None:
         return hold_back(s, e)
     slot, item, part = found
-    s, transcript = settle(s, e, part.transcript, e.transcript, f"item {item.id!r} transcription")
+    s, transcript = settle(s, e, part.transcript, e.transcript, item.id, "transcription")
     part = replace(part, transcript=transcript, transcript_done=True, transcription_error=None)
     return put_part(s, slot, item, e.content_index, part)
 

@@ -238,7 +238,7 @@ def on_part_done(s: Snapshot, e: ev.ResponseContentPartDone) -> Snapshot:
     part = item.content[e.content_index]
     if part.done:
         raise fail(e, "stream_closed", f"part {e.content_index} of item {item.id!r} already done")
-    s, part = settle_part(s, e, part, e.part, f"item {item.id!r} part {e.content_index}")
+    s, part = settle_part(s, e, part, e.part, item.id, e.content_index)
     return put_part(s, slot, item, e.content_index, part)
 
 
@@ -255,7 +255,7 @@ def on_text_done(s: Snapshot, e: Any) -> Snapshot:
     slot, item, part = _open_part(s, e, "text")
     if part.text_done:
         raise fail(e, "stream_closed", f"text of item {item.id!r} already done")
-    s, text = settle(s, e, part.text, e.text, f"item {item.id!r} text")
+    s, text = settle(s, e, part.text, e.text, item.id, "text")
     return put_part(s, slot, item, e.content_index, replace(part, text=text, text_done=True))
 
 
@@ -273,7 +273,7 @@ def on_transcript_done(s: Snapshot, e: Any) -> Snapshot:
     slot, item, part = _open_part(s, e, "audio")
     if part.transcript_done:
         raise fail(e, "stream_closed", f"transcript of item {item.id!r} already done")
-    s, transcript = settle(s, e, part.transcript, e.transcript, f"item {item.id!r} transcript")
+    s, transcript = settle(s, e, part.transcript, e.transcript, item.id, "transcript")
     part = replace(part, transcript=transcript, transcript_done=True)
     return put_part(s, slot, item, e.content_index, part)
 
@@ -338,7 +338,7 @@ def on_mcp_arguments_delta(s: Snapshot, e: ga.ResponseMcpCallArgumentsDelta) -> 
 
 def on_mcp_arguments_done(s: Snapshot, e: ga.ResponseMcpCallArgumentsDone) -> Snapshot:
     slot, item = _open_mcp_call(s, e)
-    s, arguments = settle(s, e, item.arguments, e.arguments, f"item {item.id!r} arguments")
+    s, arguments = settle(s, e, item.arguments, e.arguments, item.id, "arguments")
     return put_item(s, slot, replace(item, arguments=arguments, arguments_done=True))
 
 
@@ -371,7 +371,7 @@ def on_arguments_delta(s: Snapshot, e: ev.ResponseFunctionCallArgumentsDelta) ->
 
 def on_arguments_done(s: Snapshot, e: ev.ResponseFunctionCallArgumentsDone) -> Snapshot:
     slot, item = _open_call(s, e)
-    s, arguments = settle(s, e, item.arguments, e.arguments, f"item {item.id!r} arguments")
+    s, arguments = settle(s, e, item.arguments, e.arguments, item.id, "arguments")
     name = item.name if isinstance(e.name, ev.UnsetType) else e.name
     item = replace(item, arguments=arguments, arguments_done=True, call_id=e.call_id, name=name)
     return put_item(s, slot, item)
