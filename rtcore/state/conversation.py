@@ -41,6 +41,7 @@ from .steps import (
     put_part,
     settle,
     settle_item,
+    track_call,
 )
 
 _Transcription = (
@@ -81,9 +82,22 @@ def on_item_added(
         s = place(s, item_id, e.previous_item_id, e)
         return enter_conversation(s, slot, known)
     item = item_state(s, e.item, e, response_id=None, done=True)
-    s = add_item(s, item)
-    s = place(s, item_id, e.previous_item_id, e)
-    s = enter_conversation(s, s._index[item_id], item)
+    anchor, order = e.previous_item_id, s.order
+    if isinstance(anchor, ev.UnsetType) or (order and order[-1] == anchor):
+        # The usual case, placed at the end: ``add_item``, ``place`` and
+        # ``enter_conversation`` in one copy of the snapshot.
+        item = replace(item, in_conversation=True)
+        s = replace(
+            s,
+            _slots=s._slots.append(item),
+            _index=s._index.set(item_id, len(s._slots)),
+            order=order.append(item_id),
+        )
+        s = track_call(s, item)
+    else:
+        s = add_item(s, item)
+        s = place(s, item_id, anchor, e)
+        s = enter_conversation(s, s._index[item_id], item)
     return replay_held(s, item_id)
 
 

@@ -49,7 +49,7 @@ from .steps import (
     settle_item,
     settle_part,
     streamed,
-    with_part,
+    streamed_part,
 )
 from .wire import part_from_wire, response_fields
 
@@ -183,6 +183,19 @@ def on_output_item_done(
 
 def _open_item(s: Snapshot, e: Any) -> tuple[int, ItemState]:
     """The output item a part or delta event is about; it must belong to an active response."""
+    slots, responses = s._slots, s.responses
+    if slots and responses:
+        # The usual case, as in ``_open_part``: the newest item of the newest response,
+        # which is still in progress.
+        item, response = slots[-1], responses[-1]
+        if (
+            item is not None
+            and item.id == e.item_id
+            and item.response_id == e.response_id
+            and response.id == e.response_id
+            and response.status == "in_progress"
+        ):
+            return len(slots) - 1, item
     response_at(s, e.response_id, e)
     slot, item = item_at(s, e.item_id, e)
     if item.response_id != e.response_id:
@@ -248,7 +261,7 @@ def on_text_delta(s: Snapshot, e: Any) -> Snapshot:
         raise fail(e, "stream_closed", f"text of item {item.id!r} already done")
     assert part.text is not None
     part = replace(part, text=part.text.append(e.delta))
-    return streamed(s, slot, with_part(item, e.content_index, part))
+    return streamed_part(s, slot, item, e.content_index, part)
 
 
 def on_text_done(s: Snapshot, e: Any) -> Snapshot:
@@ -266,7 +279,7 @@ def on_transcript_delta(s: Snapshot, e: Any) -> Snapshot:
     transcript = part.transcript
     transcript = TextChunks.of(e.delta) if transcript is None else transcript.append(e.delta)
     part = replace(part, transcript=transcript)
-    return streamed(s, slot, with_part(item, e.content_index, part))
+    return streamed_part(s, slot, item, e.content_index, part)
 
 
 def on_transcript_done(s: Snapshot, e: Any) -> Snapshot:
@@ -297,7 +310,7 @@ def on_audio_delta(s: Snapshot, e: Any) -> Snapshot:
         audio = ByteChunks.of(delta)
     else:
         audio = audio.append(delta)
-    return streamed(s, slot, with_part(item, e.content_index, replace(part, audio=audio)))
+    return streamed_part(s, slot, item, e.content_index, replace(part, audio=audio))
 
 
 def on_audio_done(s: Snapshot, e: Any) -> Snapshot:

@@ -78,6 +78,17 @@ def streamed(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
     return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
 
 
+def streamed_part(s: Snapshot, slot: int, item: ItemState, index: int, part: PartState) -> Snapshot:
+    """``streamed`` for a delta into content part ``index`` of ``item`` (``with_part`` inlined:
+    the usual item has one part, and this runs once per audio, text or transcript delta)."""
+    content = item.content
+    if len(content) == 1:
+        item = replace(item, content=(part,))
+    else:
+        item = replace(item, content=(*content[:index], part, *content[index + 1 :]))
+    return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
+
+
 def response_at(s: Snapshot, response_id: str, event: ev.ServerEvent) -> ResponseState:
     responses = s.responses
     if responses and responses[-1].id == response_id:
