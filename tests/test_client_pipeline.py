@@ -57,3 +57,28 @@ def test_an_audio_response_keeps_every_earlier_snapshot(dialect: Dialect) -> Non
     assert sizes == sorted(sizes) and sizes[-1] == 50 * 960
     assert [s.events_applied for s in kept] == list(range(len(kept)))
     assert kept == _snapshots(lines, dialect)
+
+
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+def test_receive_message_is_decode_then_receive_event(dialect: Dialect) -> None:
+    from rtcore.events import decode_server_event
+
+    lines = in_ga(TRACES[0].read_bytes().splitlines()) if dialect == "ga" else []
+    lines = lines or TRACES[0].read_bytes().splitlines()
+    # Bad input too: a malformed message, an unknown event, a delta for no item.
+    lines = [b"{", b'{"type":"no.such.event"}', *lines[:40]]
+    lines.insert(10, lines[-1].replace(b'"item_id":"', b'"item_id":"x'))
+    by_message, by_event = ClientSession(dialect=dialect), ClientSession(dialect=dialect)
+    for line in lines:
+        got = by_message.receive_message(line)
+        try:
+            event = decode_server_event(line, dialect=dialect)
+        except Exception:
+            continue
+        [expected] = [by_event.receive_event(event)]
+        assert type(got[0]) is type(expected)
+        assert by_message.state.session == by_event.state.session
+        assert by_message.reported_session == by_event.reported_session
+    assert by_message.state.protocol_errors  # the bad lines were recorded
+    assert by_message.state.unknown_events == by_event.state.unknown_events == 1
+    assert by_message.state.conversation == by_event.state.conversation
