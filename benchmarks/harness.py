@@ -32,6 +32,14 @@ class Result:
     goal: str = ""
     ok: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    samples: list[float] = field(default_factory=list)
+    """The per-repeat ratios (their spread is the row's noise when runs are compared)."""
+    better: str = ""
+    """``lower`` or ``higher``: which way the ratio improves (default: higher for sessions)."""
+
+    def __post_init__(self) -> None:
+        if not self.better:
+            self.better = "higher" if self.unit == "sessions" else "lower"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +110,7 @@ def compare(
         goal=goal[0] if goal else "",
         ok=ok,
         extra=extra or {},
+        samples=[round(r, 5) for r in ratios],
     )
 
 

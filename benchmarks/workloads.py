@@ -228,11 +228,32 @@ def voice_session(
     return out
 
 
-def sdk_parser() -> Any:
-    """The official SDK's own parsing of beta server events, or ``None`` when it is not installed."""
+def sdk_parser(dialect: str = "beta") -> Any:
+    """The official SDK's own parsing of server events of ``dialect``, or ``None`` when it is not
+    installed."""
     try:
-        from openai.resources.beta.realtime.realtime import AsyncRealtimeConnection
+        if dialect == "ga":
+            from openai.resources.realtime.realtime import AsyncRealtimeConnection
+        else:
+            from openai.resources.beta.realtime.realtime import (  # type: ignore[no-redef]
+                AsyncRealtimeConnection,
+            )
     except ImportError:
         return None
     parse = AsyncRealtimeConnection.parse_event
     return lambda data: parse(None, data)  # type: ignore[arg-type]
+
+
+def in_ga(lines: list[bytes]) -> list[bytes]:
+    """A beta stream of server messages as the GA dialect writes it, translated event by event the
+    way ``rtcore relay`` translates for a GA client (rtcore.translate; renamed streaming events,
+    GA session and item shapes, ``conversation.item.added`` / ``done``)."""
+    from rtcore import events as ev
+    from rtcore.translate import Translator
+
+    translator = Translator(client="ga", server="beta")
+    out: list[bytes] = []
+    for line in lines:
+        translation = translator.server_event(ev.decode_server_event(line, dialect="beta"))
+        out += [ev.encode_event(event) for event in translation.events]
+    return out

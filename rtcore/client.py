@@ -48,6 +48,7 @@ from .client_checks import check_client_event
 from .client_edge import ClientEdge, client_edge
 from .errors import LocalProtocolError, RemoteProtocolError
 from .events import beta, ga
+from .events.codec import server_decoder
 from .ids import DeterministicIds, IdFactory
 from .rules.conversation import is_assistant_audio
 from .rules.refusal import Invalid
@@ -81,6 +82,7 @@ class ClientSession:
         model_fixed: bool = False,
     ) -> None:
         self._edge: ClientEdge = client_edge(dialect)
+        self._decode = server_decoder(dialect)
         self._model_open = not model_fixed
         """Whether an update naming a model still sets it (the URL named none, or a deployment)."""
         self._updates: deque[tuple[str, bool]] = deque()
@@ -146,7 +148,7 @@ class ClientSession:
     def receive_message(self, data: bytes | str) -> list[ReceivedEvent]:
         """Decode and apply one server message; never raises for anything the server sends."""
         try:
-            event = ev.decode_server_event(data, dialect=self.dialect)
+            event = self._decode(data)
         except ev.DecodeError as err:
             error = RemoteProtocolError(
                 f"malformed server message: {err}",
@@ -157,7 +159,22 @@ class ClientSession:
             )
             self._state = record_protocol_error(self._state, error)
             return [error]
-        return [self.receive_event(event)]
+        # ``receive_event``, inlined: this runs once per message, and the call was a
+        # measurable share of the pipeline (tests/test_client_pipeline.py checks that the
+        # two agree).
+        current = self._state
+        try:
+            state = apply(current, event)
+        except RemoteProtocolError as error:
+            self._state = record_protocol_error(current, error)
+            return [error]
+        watch = _WATCHED.get(type(event))
+        if watch is not None:
+            state = watch(self, state, event)
+        elif state.session is not current.session:
+            self._reported_session = event.session  # type: ignore[union-attr]
+        self._state = state
+        return [event]
 
     def receive_event(self, event: ev.ServerEvent | ev.UnknownEvent) -> ReceivedEvent:
         """Apply one already decoded server event; returns it, or the protocol error it caused."""

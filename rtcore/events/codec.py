@@ -195,15 +195,21 @@ def _bulk_decoder(
         if end < 0:
             return None
         shell = data[:start] + data[end:]
-        if shell.count(b"{") + shell.count(b"[") > MAX_NESTING_DEPTH:
-            return None  # the ordinary path measures the nesting
         try:
             audio = b64decode(data[start:end], None, True)  # validate; positional is faster
             event = decode_shell(shell)
-        except (binascii.Error, ValueError, msgspec.ValidationError, msgspec.DecodeError):
+        except (
+            binascii.Error,
+            ValueError,
+            msgspec.ValidationError,
+            msgspec.DecodeError,
+            RecursionError,
+        ):
             return None
         # The field was emptied in the shell; anything else means the marker was
-        # found somewhere other than the event's own field.
+        # found somewhere other than the event's own field. These classes hold no
+        # free-form JSON (checked when the table is made), so the shell's nesting is
+        # bounded by their schema.
         if type(event) not in classes or read_field(event) != b"":
             return None
         # The event was built a moment ago and nobody else holds it: fill it in place.
@@ -227,7 +233,51 @@ class _Table:
         # The type descriptions the slow path walks, made when it first needs one:
         # describing every class up front was most of the cost of ``import rtcore``.
         self._info: dict[type[EventBase], mi.StructType] = {}
+        self.free_form: frozenset[type[EventBase]] = frozenset(
+            c for c in classes if _schema_depth(mi.type_info(c)) is None
+        )
+        """The classes whose decoded value may nest deeper than ``MAX_NESTING_DEPTH``."""
+        if self.free_form.intersection(bulk[0]):  # pragma: no cover - a vocabulary mistake
+            raise TypeError("an audio event class holds free-form JSON")
         self.bulk = _bulk_decoder(self.decoder, *bulk)
+        self.decode: Callable[..., Any] = self._fast_path()
+        """``decode(data, strict=False)``: one message to one event (or ``DecodeError``)."""
+
+    def _fast_path(self) -> Callable[..., Any]:
+        """The decoding function, a closure over its constants: it runs once per message,
+        and attribute and global look-ups were a measurable share of its cost."""
+        bulk, typed, free_form = self.bulk, self.decoder.decode, self.free_form
+        slowly, bulk_min = self._decode_slowly, _BULK_MIN
+
+        def decode(data: bytes | str, strict: bool = False) -> Any:
+            if len(data) >= bulk_min:
+                event = bulk(data)
+                if event is not None:
+                    return event
+            kind = type(data)
+            if kind is not bytes and kind is not str:
+                # Another bytes-like object (bytearray, memoryview): decoded as bytes.
+                # Anything else is a TypeError naming what was passed.
+                view = memoryview(data)  # type: ignore[arg-type]
+                return decode(view.tobytes(), strict)
+            # The typed decode first: msgspec guards its own recursion (RecursionError,
+            # below), and an event it accepts is nested no deeper than its class's
+            # schema allows - within MAX_NESTING_DEPTH unless the class holds free-form
+            # JSON (``free_form``), whose nesting is measured here. Every message it
+            # refuses is measured before the slow path parses it generically.
+            try:
+                event = typed(data)
+            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
+                _refuse_deep(data)
+                return slowly(data, strict)
+            except RecursionError:
+                _refuse_deep(data)
+                raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
+            if type(event) in free_form:
+                _refuse_deep(data)
+            return event
+
+        return decode
 
     def info(self, cls: type[EventBase]) -> mi.StructType:
         """The msgspec description of one event class, for the slow path."""
@@ -237,33 +287,6 @@ class _Table:
             assert isinstance(described, mi.StructType)
             info = self._info[cls] = described
         return info
-
-    def decode(self, data: bytes | str, strict: bool) -> Any:
-        if len(data) >= _BULK_MIN:
-            event = self.bulk(data)
-            if event is not None:
-                return event
-        if type(data) is bytes:
-            # One pass that copies out only the openers beats two counting passes
-            # on a large message; on a small one the counts are cheaper.
-            if len(data) > _BULK_MIN:
-                brackets = len(data.translate(None, _OPENERS_ONLY))
-            else:
-                brackets = data.count(b"{") + data.count(b"[")
-        elif isinstance(data, str):
-            brackets = data.count("{") + data.count("[")
-        else:
-            # Another bytes-like object (bytearray, memoryview): decoded as bytes.
-            # Anything else is a TypeError naming what was passed.
-            return self.decode(memoryview(data).tobytes(), strict)
-        if brackets > MAX_NESTING_DEPTH:
-            _check_nesting(data)
-        try:
-            return self.decoder.decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
-            return self._decode_slowly(data, strict)
-        except RecursionError:  # pragma: no cover - the nesting check runs first
-            raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
 
     def _decode_slowly(self, data: bytes | str, strict: bool) -> Any:
         """Explain why the fast path failed, or recover an unknown event or unknown fields."""
@@ -303,6 +326,73 @@ class _Table:
         if found:
             force_setattr(event, "_rtcore_unknown", tuple(found))
         return event
+
+
+def _refuse_deep(data: bytes | str) -> None:
+    """Raise ``DecodeError`` for a message nested deeper than ``MAX_NESTING_DEPTH``.
+
+    A message with no more brackets than the limit cannot be deeper; counting them
+    is the cheap common case, the exact measure runs only above it.
+    """
+    if isinstance(data, str):
+        brackets = data.count("{") + data.count("[")
+    elif len(data) > _BULK_MIN:
+        # One pass that copies out only the openers beats two counting passes on a
+        # large message; on a small one the counts are cheaper.
+        brackets = len(data.translate(None, _OPENERS_ONLY))
+    else:
+        brackets = data.count(b"{") + data.count(b"[")
+    if brackets > MAX_NESTING_DEPTH:
+        _check_nesting(data)
+
+
+_SCALARS: Final = (
+    mi.NoneType,
+    mi.BoolType,
+    mi.IntType,
+    mi.FloatType,
+    mi.StrType,
+    mi.BytesType,
+    mi.ByteArrayType,
+    mi.MemoryViewType,
+    mi.LiteralType,
+    mi.EnumType,
+)
+
+
+def _schema_depth(info: mi.Type, seen: frozenset[int] = frozenset()) -> int | None:
+    """How deep a JSON value of this type can nest, or ``None`` when without bound.
+
+    Free-form values (``Any``, a dict of them), types that refer to themselves,
+    structs that accept (and skip) unknown fields, and any type not listed here
+    are unbounded: the decoder may accept a value nested arbitrarily deep.
+    """
+    if isinstance(info, _SCALARS):
+        return 0
+    if isinstance(info, mi.Metadata):
+        return _schema_depth(info.type, seen)
+    if isinstance(info, mi.UnionType):
+        depths = [_schema_depth(t, seen) for t in info.types]
+        return None if None in depths else max(d for d in depths if d is not None)
+    if isinstance(info, mi.ListType | mi.VarTupleType | mi.SetType | mi.FrozenSetType):
+        inner = _schema_depth(info.item_type, seen)
+        return None if inner is None else inner + 1
+    if isinstance(info, mi.TupleType):
+        depths = [_schema_depth(t, seen) for t in info.item_types]
+        return None if None in depths else 1 + max((d for d in depths if d is not None), default=0)
+    if isinstance(info, mi.DictType):
+        inner = _schema_depth(info.value_type, seen)
+        return None if inner is None else inner + 1
+    if isinstance(info, mi.StructType):
+        if not info.forbid_unknown_fields or id(info.cls) in seen:
+            return None
+        inside = seen | {id(info.cls)}
+        depths = [_schema_depth(f.type, inside) for f in info.fields]
+        if None in depths:
+            return None
+        deepest = 1 + max((d for d in depths if d is not None), default=0)
+        return deepest if deepest <= MAX_NESTING_DEPTH else None
+    return None
 
 
 class _Tables(dict[str, _Table]):
@@ -363,6 +453,18 @@ def decode_server_event(
     """
     event: ServerEvent | UnknownEvent = _SERVER_TABLES[dialect].decode(data, strict)
     return event
+
+
+def server_decoder(
+    dialect: Dialect = DEFAULT_DIALECT,
+) -> Callable[[bytes | str], ServerEvent | UnknownEvent]:
+    """``decode_server_event`` of one dialect, bound once (``ClientSession`` decodes with it).
+
+    The same decoding, errors and results as ``decode_server_event(data,
+    dialect=dialect)``, without looking the dialect's tables up per message.
+    """
+    decode: Callable[[bytes | str], ServerEvent | UnknownEvent] = _SERVER_TABLES[dialect].decode
+    return decode
 
 
 def decode_client_event(

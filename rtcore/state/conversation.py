@@ -41,6 +41,7 @@ from .steps import (
     put_part,
     settle,
     settle_item,
+    track_call,
 )
 
 _Transcription = (
@@ -81,9 +82,22 @@ def on_item_added(
         s = place(s, item_id, e.previous_item_id, e)
         return enter_conversation(s, slot, known)
     item = item_state(s, e.item, e, response_id=None, done=True)
-    s = add_item(s, item)
-    s = place(s, item_id, e.previous_item_id, e)
-    s = enter_conversation(s, s._index[item_id], item)
+    anchor, order = e.previous_item_id, s.order
+    if isinstance(anchor, ev.UnsetType) or (order and order[-1] == anchor):
+        # The usual case, placed at the end: ``add_item``, ``place`` and
+        # ``enter_conversation`` in one copy of the snapshot.
+        item = replace(item, in_conversation=True)
+        s = replace(
+            s,
+            _slots=s._slots.append(item),
+            _index=s._index.set(item_id, len(s._slots)),
+            order=order.append(item_id),
+        )
+        s = track_call(s, item)
+    else:
+        s = add_item(s, item)
+        s = place(s, item_id, anchor, e)
+        s = enter_conversation(s, s._index[item_id], item)
     return replay_held(s, item_id)
 
 
@@ -94,7 +108,7 @@ def replay_held(s: Snapshot, item_id: str) -> Snapshot:
         return s
     from .transitions import handler_for  # the machine's table, which imports this module
 
-    s = replace(s, _early=s._early.discard(item_id))
+    s = replace(s, _early=s._early.delete(item_id))  # found above
     for held in early:
         s = handler_for(held)(s, held)
     return s
@@ -132,7 +146,7 @@ def on_item_deleted(s: Snapshot, e: ev.ConversationItemDeleted) -> Snapshot:
         s,
         order=order,
         _slots=s._slots.set(slot, None),
-        _index=s._index.discard(item.id),
+        _index=s._index.delete(item.id),  # item_at found it
         pending_calls=pending,
         pending_approvals=s.pending_approvals.discard(item.id),
     )
@@ -244,7 +258,7 @@ def on_transcription_completed(
     if found is None:
         return hold_back(s, e)
     slot, item, part = found
-    s, transcript = settle(s, e, part.transcript, e.transcript, f"item {item.id!r} transcription")
+    s, transcript = settle(s, e, part.transcript, e.transcript, item.id, "transcription")
     part = replace(part, transcript=transcript, transcript_done=True, transcription_error=None)
     return put_part(s, slot, item, e.content_index, part)
 

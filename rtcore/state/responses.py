@@ -49,7 +49,7 @@ from .steps import (
     settle_item,
     settle_part,
     streamed,
-    with_part,
+    streamed_part,
 )
 from .wire import part_from_wire, response_fields
 
@@ -112,7 +112,10 @@ def on_response_done(s: Snapshot, e: beta.ResponseDone | ga.ResponseDone) -> Sna
         output_item_ids=tuple(output_ids),
         **response_fields(r),
     )
-    return put_response(replace(s, _running=s._running.discard(r.id)), done)
+    running = s._running
+    if r.id in running:
+        running = running.delete(r.id)
+    return put_response(replace(s, _running=running), done)
 
 
 def _join_late(s: Snapshot, e: ev.ServerEvent, slot: int, response: ResponseState) -> Snapshot:
@@ -180,6 +183,19 @@ def on_output_item_done(
 
 def _open_item(s: Snapshot, e: Any) -> tuple[int, ItemState]:
     """The output item a part or delta event is about; it must belong to an active response."""
+    slots, responses = s._slots, s.responses
+    if slots and responses:
+        # The usual case, as in ``_open_part``: the newest item of the newest response,
+        # which is still in progress.
+        item, response = slots[-1], responses[-1]
+        if (
+            item is not None
+            and item.id == e.item_id
+            and item.response_id == e.response_id
+            and response.id == e.response_id
+            and response.status == "in_progress"
+        ):
+            return len(slots) - 1, item
     response_at(s, e.response_id, e)
     slot, item = item_at(s, e.item_id, e)
     if item.response_id != e.response_id:
@@ -235,7 +251,7 @@ def on_part_done(s: Snapshot, e: ev.ResponseContentPartDone) -> Snapshot:
     part = item.content[e.content_index]
     if part.done:
         raise fail(e, "stream_closed", f"part {e.content_index} of item {item.id!r} already done")
-    s, part = settle_part(s, e, part, e.part, f"item {item.id!r} part {e.content_index}")
+    s, part = settle_part(s, e, part, e.part, item.id, e.content_index)
     return put_part(s, slot, item, e.content_index, part)
 
 
@@ -245,14 +261,14 @@ def on_text_delta(s: Snapshot, e: Any) -> Snapshot:
         raise fail(e, "stream_closed", f"text of item {item.id!r} already done")
     assert part.text is not None
     part = replace(part, text=part.text.append(e.delta))
-    return streamed(s, slot, with_part(item, e.content_index, part))
+    return streamed_part(s, slot, item, e.content_index, part)
 
 
 def on_text_done(s: Snapshot, e: Any) -> Snapshot:
     slot, item, part = _open_part(s, e, "text")
     if part.text_done:
         raise fail(e, "stream_closed", f"text of item {item.id!r} already done")
-    s, text = settle(s, e, part.text, e.text, f"item {item.id!r} text")
+    s, text = settle(s, e, part.text, e.text, item.id, "text")
     return put_part(s, slot, item, e.content_index, replace(part, text=text, text_done=True))
 
 
@@ -263,14 +279,14 @@ def on_transcript_delta(s: Snapshot, e: Any) -> Snapshot:
     transcript = part.transcript
     transcript = TextChunks.of(e.delta) if transcript is None else transcript.append(e.delta)
     part = replace(part, transcript=transcript)
-    return streamed(s, slot, with_part(item, e.content_index, part))
+    return streamed_part(s, slot, item, e.content_index, part)
 
 
 def on_transcript_done(s: Snapshot, e: Any) -> Snapshot:
     slot, item, part = _open_part(s, e, "audio")
     if part.transcript_done:
         raise fail(e, "stream_closed", f"transcript of item {item.id!r} already done")
-    s, transcript = settle(s, e, part.transcript, e.transcript, f"item {item.id!r} transcript")
+    s, transcript = settle(s, e, part.transcript, e.transcript, item.id, "transcript")
     part = replace(part, transcript=transcript, transcript_done=True)
     return put_part(s, slot, item, e.content_index, part)
 
@@ -294,7 +310,7 @@ def on_audio_delta(s: Snapshot, e: Any) -> Snapshot:
         audio = ByteChunks.of(delta)
     else:
         audio = audio.append(delta)
-    return streamed(s, slot, with_part(item, e.content_index, replace(part, audio=audio)))
+    return streamed_part(s, slot, item, e.content_index, replace(part, audio=audio))
 
 
 def on_audio_done(s: Snapshot, e: Any) -> Snapshot:
@@ -335,7 +351,7 @@ def on_mcp_arguments_delta(s: Snapshot, e: ga.ResponseMcpCallArgumentsDelta) -> 
 
 def on_mcp_arguments_done(s: Snapshot, e: ga.ResponseMcpCallArgumentsDone) -> Snapshot:
     slot, item = _open_mcp_call(s, e)
-    s, arguments = settle(s, e, item.arguments, e.arguments, f"item {item.id!r} arguments")
+    s, arguments = settle(s, e, item.arguments, e.arguments, item.id, "arguments")
     return put_item(s, slot, replace(item, arguments=arguments, arguments_done=True))
 
 
@@ -368,7 +384,7 @@ def on_arguments_delta(s: Snapshot, e: ev.ResponseFunctionCallArgumentsDelta) ->
 
 def on_arguments_done(s: Snapshot, e: ev.ResponseFunctionCallArgumentsDone) -> Snapshot:
     slot, item = _open_call(s, e)
-    s, arguments = settle(s, e, item.arguments, e.arguments, f"item {item.id!r} arguments")
+    s, arguments = settle(s, e, item.arguments, e.arguments, item.id, "arguments")
     name = item.name if isinstance(e.name, ev.UnsetType) else e.name
     item = replace(item, arguments=arguments, arguments_done=True, call_id=e.call_id, name=name)
     return put_item(s, slot, item)

@@ -78,6 +78,17 @@ def streamed(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
     return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
 
 
+def streamed_part(s: Snapshot, slot: int, item: ItemState, index: int, part: PartState) -> Snapshot:
+    """``streamed`` for a delta into content part ``index`` of ``item`` (``with_part`` inlined:
+    the usual item has one part, and this runs once per audio, text or transcript delta)."""
+    content = item.content
+    if len(content) == 1:
+        item = replace(item, content=(part,))
+    else:
+        item = replace(item, content=(*content[:index], part, *content[index + 1 :]))
+    return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
+
+
 def response_at(s: Snapshot, response_id: str, event: ev.ServerEvent) -> ResponseState:
     responses = s.responses
     if responses and responses[-1].id == response_id:
@@ -137,28 +148,36 @@ def settle(
     event: ev.ServerEvent,
     current: TextChunks | None,
     final: str,
+    item_id: str,
     what: str,
+    part: int = -1,
 ) -> tuple[Snapshot, TextChunks]:
-    """The settled value of a streamed text: the ``done`` value, noting any mismatch."""
+    """The settled value of a streamed text: the ``done`` value, noting any mismatch.
+
+    ``what`` (``text``, ``transcript``, ...) of item ``item_id`` (of its content
+    ``part`` when one is given) names the value in the anomaly, which is written
+    only when there is one.
+    """
     if current is not None and current.size == len(final) and current.value == final:
         return s, current
     if current is not None and (current.size or final):
+        where = f"item {item_id!r}" + (f" part {part}" if part >= 0 else "")
         s = anomaly(
             s,
             event,
             "done_mismatch",
-            f"{what}: the deltas gave {current.value!r}, the done event says {final!r}",
+            f"{where} {what}: the deltas gave {current.value!r}, the done event says {final!r}",
         )
     return s, TextChunks.of(final)
 
 
 def settle_part(
-    s: Snapshot, event: ev.ServerEvent, part: PartState, wire: WirePart, where: str
+    s: Snapshot, event: ev.ServerEvent, part: PartState, wire: WirePart, item_id: str, index: int
 ) -> tuple[Snapshot, PartState]:
     """Close a part, taking the final text or transcript from a done event."""
     if isinstance(wire, (ev.TextContent, ev.InputTextContent, ga.OutputTextContent)):
         if isinstance(wire.text, str):
-            s, text = settle(s, event, part.text, wire.text, f"{where} text")
+            s, text = settle(s, event, part.text, wire.text, item_id, "text", index)
             part = replace(part, text=text)
         return s, replace(part, text_done=True, done=True)
     if isinstance(wire, ev.InputAudioContent):
@@ -169,7 +188,7 @@ def settle_part(
         transcript = part.transcript
         if isinstance(wire.transcript, str) and part.truncated_at_ms is None:
             s, transcript = settle(
-                s, event, part.transcript, wire.transcript, f"{where} transcript"
+                s, event, part.transcript, wire.transcript, item_id, "transcript", index
             )
         return s, replace(
             part, transcript=transcript, transcript_done=True, audio_done=True, done=True
@@ -189,19 +208,17 @@ def settle_item(
         parts = list(item.content)
         in_fmt, out_fmt = input_format(s), output_format(s, item.response_id)
         for i, wire_part in enumerate(wire.content):
-            where = f"item {item.id!r} part {i}"
             if i < len(parts):
-                s, parts[i] = settle_part(s, event, parts[i], wire_part, where)
+                s, parts[i] = settle_part(s, event, parts[i], wire_part, item.id, i)
             else:
+                where = f"item {item.id!r} part {i}"
                 s = anomaly(s, event, "unannounced_part", f"{where} was never announced")
                 parts.append(part_from_wire(wire_part, in_fmt, out_fmt, done=True))
         item = replace(item, content=tuple(parts))
     elif isinstance(wire, (ev.FunctionCallItem, ga.McpCallItem)):
         arguments = item.arguments
         if not isinstance(wire.arguments, ev.UnsetType):
-            s, arguments = settle(
-                s, event, item.arguments, wire.arguments, f"item {item.id!r} arguments"
-            )
+            s, arguments = settle(s, event, item.arguments, wire.arguments, item.id, "arguments")
         item = replace(
             item,
             arguments=arguments,

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from msgspec.structs import replace
+from msgspec.structs import force_setattr, replace
 
 from .. import events as ev
 from ..errors import RemoteProtocolError
@@ -61,7 +61,13 @@ def apply(s: Snapshot, event: ev.ServerEvent | ev.UnknownEvent) -> Snapshot:
     if handler is None:
         return replace(s, unknown_events=s.unknown_events + 1, events_applied=s.events_applied + 1)
     new = handler(s, event)
-    return replace(new, events_applied=s.events_applied + 1)
+    if new is s:
+        return replace(s, events_applied=s.events_applied + 1)
+    # Every transition builds its result from ``s`` during this call, so a result that
+    # is not ``s`` is a snapshot nobody else holds yet: count the event in place rather
+    # than copy the whole record once more.
+    force_setattr(new, "events_applied", s.events_applied + 1)
+    return new
 
 
 def handler_for(event: ev.ServerEvent) -> _Handler:
