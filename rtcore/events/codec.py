@@ -51,6 +51,7 @@ from .explain import (
     MAX_NESTING_DEPTH,
     DecodeError,
     _check_nesting,
+    _check_values,
     _dotted,
     _json_kind,
     _parse,
@@ -238,11 +239,16 @@ class _Table:
             info = self._info[cls] = described
         return info
 
-    def decode(self, data: bytes | str, strict: bool) -> Any:
+    def decode(self, data: bytes | str, strict: bool, max_values: int | None = None) -> Any:
         if len(data) >= _BULK_MIN:
             event = self.bulk(data)
             if event is not None:
                 return event
+        # First the size of the structure, which bounds what the nesting check costs too.
+        # A message shorter than the limit cannot hold more values than that: no pass at all.
+        outside = None
+        if max_values is not None and len(data) > max_values:
+            outside = _check_values(data, max_values)
         if type(data) is bytes:
             # One pass that copies out only the openers beats two counting passes
             # on a large message; on a small one the counts are cheaper.
@@ -255,18 +261,28 @@ class _Table:
         else:
             # Another bytes-like object (bytearray, memoryview): decoded as bytes.
             # Anything else is a TypeError naming what was passed.
-            return self.decode(memoryview(data).tobytes(), strict)
+            return self.decode(memoryview(data).tobytes(), strict, max_values)
         if brackets > MAX_NESTING_DEPTH:
-            _check_nesting(data)
+            _check_nesting(data, outside)
         try:
             return self.decoder.decode(data)
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
-            return self._decode_slowly(data, strict)
+        except msgspec.ValidationError as exc:
+            return self._decode_slowly(data, strict, exc)
+        except (msgspec.DecodeError, UnicodeError):
+            return self._decode_slowly(data, strict, None)
         except RecursionError:  # pragma: no cover - the nesting check runs first
             raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
 
-    def _decode_slowly(self, data: bytes | str, strict: bool) -> Any:
-        """Explain why the fast path failed, or recover an unknown event or unknown fields."""
+    def _decode_slowly(
+        self, data: bytes | str, strict: bool, failure: msgspec.ValidationError | None
+    ) -> Any:
+        """Explain why the fast path failed, or recover an unknown event or unknown fields.
+
+        Strictly, the fast path's own error is the answer (unknown fields are errors there
+        too), read once the envelope is known: nothing walks the message in Python, so a
+        large bad message costs about what a good one does. Leniently, unknown fields are
+        set aside (``_strip``) and the rest decoded again.
+        """
         obj = _parse(data)
         if not isinstance(obj, dict):
             raise DecodeError(f"expected a JSON object, got {_json_kind(obj)}")
@@ -285,8 +301,19 @@ class _Table:
         cls = self.by_tag.get(event_type)
         if cls is None:
             return UnknownEvent(type=event_type, payload=obj)
-        found: list[tuple[_Path, Any]] = []
         info = self.info(cls)
+        if strict and failure is not None:
+            # msgspec's JSON decoder says less about some type errors than its converter
+            # (a tag's type), so only an unknown field is translated from the fast path's
+            # error; anything else is told by converting what was parsed, in C as well.
+            message = str(failure)
+            if not message.startswith("Object contains unknown field"):
+                try:
+                    msgspec.convert(obj, cls)
+                except msgspec.ValidationError as exc:
+                    message = str(exc)
+            raise _translate(message, obj, info, event_id, event_type) from None
+        found: list[tuple[_Path, Any]] = []
         cleaned = _strip(obj, info, (), found)
         if found and strict:
             raise DecodeError(
@@ -366,14 +393,22 @@ def decode_server_event(
 
 
 def decode_client_event(
-    data: bytes | str, *, dialect: Dialect = DEFAULT_DIALECT, strict: bool = False
+    data: bytes | str,
+    *,
+    dialect: Dialect = DEFAULT_DIALECT,
+    strict: bool = False,
+    max_values: int | None = None,
 ) -> ClientEvent | UnknownEvent:
     """Decode one message sent by a client (the server role's input).
 
     ``dialect`` as for ``decode_server_event``. Raises ``DecodeError`` for
     invalid input. With ``strict=True`` - what a server should use - unknown
     fields raise ``DecodeError`` with code ``unknown_parameter`` and the
-    dotted ``path``, as the real service answers.
+    dotted ``path``, as the real service answers. ``max_values`` bounds the
+    message's structure - its objects and arrays and the commas between their
+    elements, outside strings - before anything is built: more is a
+    ``DecodeError`` with code ``message_above_max_values`` (a server's bound on
+    the work one message costs; ``None``, the default, checks nothing).
     """
-    event: ClientEvent | UnknownEvent = _CLIENT_TABLES[dialect].decode(data, strict)
+    event: ClientEvent | UnknownEvent = _CLIENT_TABLES[dialect].decode(data, strict, max_values)
     return event

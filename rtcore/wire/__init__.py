@@ -20,6 +20,7 @@ from .events import (
 )
 from .framing import DEFAULT_MAX_MESSAGE_SIZE
 from .server import (
+    DEFAULT_MAX_MESSAGE_VALUES,
     ServerConnection,
     ServerConnectionEvent,
     asks_for_beta,
@@ -38,6 +39,7 @@ __all__ = [
     "ConnectionClosed",
     "Credentials",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_MESSAGE_VALUES",
     "HandshakeFailed",
     "HandshakeRequest",
     "Headers",
