@@ -57,6 +57,10 @@ _SESSION_LIMIT_HELP = {
     "MCP listing; more gets array_above_max_length (a listing fails)",
     "max_id_length": "characters of an id a client chooses (item id, call_id, "
     "approval_request_id); longer gets id_above_max_length",
+    "echo_bytes_per_second": "how fast a session may send back what its client already has "
+    "(session.updated, conversation.item.retrieved), counted at its charged size, with a "
+    "burst of --max-session-bytes; an update or retrieve beyond gets echo_rate_exceeded, "
+    "bytes per second",
 }
 _PREFIX = "session_limit_"
 

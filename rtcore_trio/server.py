@@ -462,6 +462,7 @@ class RealtimeServer:
             intent=request.intent,
             dialect=conn.dialect,
             retain_audio=self.retain_audio,
+            clock=trio.current_time,
         )
         self.logs.note(
             "connection",
