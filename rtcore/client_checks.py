@@ -34,7 +34,8 @@ list ``SERVER_ONLY_CODES``):
   event carries (parts per item, tools, MCP tool names, id lengths:
   ``rtcore.server.bounds``);
 * ``message_above_max_values`` - its bound on the values in one message, checked
-  before decoding (``rtcore.wire.DEFAULT_MAX_MESSAGE_VALUES``).
+  before decoding (``rtcore.wire.DEFAULT_MAX_MESSAGE_VALUES``);
+* ``echo_rate_exceeded`` - its echo budget (``rtcore.server.echoes``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ SERVER_ONLY_CODES = frozenset(
         "array_above_max_length",
         "id_above_max_length",
         "message_above_max_values",
+        "echo_rate_exceeded",
     }
 )
 """Codes of refusals that depend on the server's limits and buffer (see the module docstring)."""

@@ -168,6 +168,7 @@ def _measure_nesting(plain: bytes, *, quoted: bool) -> None:
 _VALUE_MARKS = bytes(c for c in range(256) if c not in b"{[,")
 """For ``bytes.translate``: delete everything but what opens an object or an array and the
 commas between elements and members."""
+_MARKS_AND_QUOTES = bytes(c for c in range(256) if c not in b'{[,"')
 
 
 def _check_values(data: bytes | str, limit: int) -> bytes | None:
@@ -189,10 +190,14 @@ def _check_values(data: bytes | str, limit: int) -> bytes | None:
     """
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    if len(data.translate(None, _VALUE_MARKS)) <= limit:
+    marks = data.translate(None, _MARKS_AND_QUOTES)  # the one pass over the whole message
+    quotes = marks.count(b'"')
+    if len(marks) - quotes <= limit:
         return None
     plain = _unescaped(data)
-    if plain.count(b'"') <= 4 * limit + 2:
+    if plain is not data:
+        quotes = plain.count(b'"')
+    if quotes <= 4 * limit + 2:
         outside = _outside_strings(plain)
         if len(outside.translate(None, _VALUE_MARKS)) <= limit:
             return outside
