@@ -82,12 +82,12 @@ def test_more_strings_than_a_structure_allows_are_over_the_bound_by_their_quotes
 def test_the_nesting_check_reads_the_structure_the_values_check_cut_out() -> None:
     deep = "[" * 65 + "]" * 65
     text = json.dumps({"a": "[[[[" * 100 + ",,," * 100, "b": json.loads(deep)})
-    outside = _check_values(text, 100)  # over by the rough count, within by the exact one
-    assert outside is not None
+    brackets, outside = _check_values(text, 100)  # over roughly, within exactly
+    assert outside is not None and brackets == 1 + 400 + 65
     with pytest.raises(ev.DecodeError, match="nested deeper"):
         _check_nesting(text, outside)
     shallow = text.replace(deep, "[" * 60 + "]" * 60)
-    _check_nesting(shallow, _check_values(shallow, 100))
+    _check_nesting(shallow, _check_values(shallow, 100)[1])
 
 
 def _parts(n: int, extra: str = "") -> bytes:

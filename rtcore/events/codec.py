@@ -244,24 +244,25 @@ class _Table:
             event = self.bulk(data)
             if event is not None:
                 return event
-        # First the size of the structure, which bounds what the nesting check costs too.
-        # A message shorter than the limit cannot hold more values than that: no pass at all.
         outside = None
+        if type(data) is not bytes and not isinstance(data, str):
+            # Another bytes-like object (bytearray, memoryview): decoded as bytes.
+            # Anything else is a TypeError naming what was passed.
+            return self.decode(memoryview(data).tobytes(), strict, max_values)
         if max_values is not None and len(data) > max_values:
-            outside = _check_values(data, max_values)
-        if type(data) is bytes:
+            # The size of the structure first, which bounds what the nesting check costs
+            # too; its one pass counts the brackets as well. A message shorter than the
+            # limit cannot hold more values than that: no pass at all.
+            brackets, outside = _check_values(data, max_values)
+        elif type(data) is bytes:
             # One pass that copies out only the openers beats two counting passes
             # on a large message; on a small one the counts are cheaper.
             if len(data) > _BULK_MIN:
                 brackets = len(data.translate(None, _OPENERS_ONLY))
             else:
                 brackets = data.count(b"{") + data.count(b"[")
-        elif isinstance(data, str):
-            brackets = data.count("{") + data.count("[")
         else:
-            # Another bytes-like object (bytearray, memoryview): decoded as bytes.
-            # Anything else is a TypeError naming what was passed.
-            return self.decode(memoryview(data).tobytes(), strict, max_values)
+            brackets = data.count("{") + data.count("[")
         if brackets > MAX_NESTING_DEPTH:
             _check_nesting(data, outside)
         try:

@@ -171,7 +171,7 @@ commas between elements and members."""
 _MARKS_AND_QUOTES = bytes(c for c in range(256) if c not in b'{[,"')
 
 
-def _check_values(data: bytes | str, limit: int) -> bytes | None:
+def _check_values(data: bytes | str, limit: int) -> tuple[int, bytes | None]:
     """Refuse a message whose structure is larger than ``limit``, without parsing it.
 
     A message's structure is counted as its objects and arrays (each ``{`` and
@@ -186,21 +186,24 @@ def _check_values(data: bytes | str, limit: int) -> bytes | None:
     ``_outside_strings``). A message with more strings than its structure
     allows (two per member, one per element) is over the limit by the count of
     its quotes alone, so the cut makes at most about ``4 * limit`` pieces.
-    Returns the message outside its strings when it was cut (for ``_check_nesting``).
+    Returns how many brackets open in the message (strings included: the codec's cue for
+    the nesting check) and the message outside its strings when it was cut (for
+    ``_check_nesting``).
     """
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     marks = data.translate(None, _MARKS_AND_QUOTES)  # the one pass over the whole message
-    quotes = marks.count(b'"')
-    if len(marks) - quotes <= limit:
-        return None
+    quotes, commas = marks.count(b'"'), marks.count(b",")
+    brackets = len(marks) - quotes - commas
+    if brackets + commas <= limit:
+        return brackets, None
     plain = _unescaped(data)
     if plain is not data:
         quotes = plain.count(b'"')
     if quotes <= 4 * limit + 2:
         outside = _outside_strings(plain)
         if len(outside.translate(None, _VALUE_MARKS)) <= limit:
-            return outside
+            return brackets, outside
     raise DecodeError(
         f"the message holds more than {limit} JSON values (objects, arrays and their "
         f"elements): this server accepts at most {limit} in one message",
