@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -61,8 +62,9 @@ class Served:
 
 
 @contextmanager
-def served(*options: str) -> Iterator[Served]:
-    """``rtcore serve`` (default options unless ``options`` say otherwise) until the block ends."""
+def served(*options: str, descriptors: int | None = None) -> Iterator[Served]:
+    """``rtcore serve`` (default options unless ``options`` say otherwise) until the block ends;
+    ``descriptors`` caps the files it may open (soft and hard limit)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -71,6 +73,7 @@ def served(*options: str) -> Iterator[Served]:
             [sys.executable, "-m", "rtcore_trio.cli", "serve", "--port", str(port), *options],
             stderr=log,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=None if descriptors is None else lambda: _cap_descriptors(descriptors),
         )
         try:
             deadline = time.monotonic() + 20
@@ -90,6 +93,10 @@ def served(*options: str) -> Iterator[Served]:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+def _cap_descriptors(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
 
 def p99(times: list[float]) -> float:

@@ -408,3 +408,34 @@ def test_silent_tls_clients_over_the_limit_are_released(tmp_path: Any) -> None:
     # Each silent newcomer's descriptor is released when its time is up, without a TLS close.
     assert out["after"] <= out["before"] + 2, out
     assert out["rss"] < 32, out
+
+
+async def _out_of_descriptors(server: Served, clients: int) -> dict[str, Any]:
+    """More clients than the server has descriptors: those beyond wait in the kernel's queue;
+    once some leave, a newcomer is served."""
+    opened: list[RawClient] = []
+    with trio.move_on_after(8):
+        for _ in range(clients):
+            opened.append(await ga_client(server.port))
+    served_at_once = len(opened)
+    for client in opened[: served_at_once // 2]:
+        await client.aclose()
+    began = time.perf_counter()
+    late = await ga_client(server.port)
+    waited = time.perf_counter() - began
+    for client in [late, *opened[served_at_once // 2 :]]:
+        await client.aclose()
+    return {"served at once": served_at_once, "waited": waited}
+
+
+def test_out_of_descriptors_the_server_pauses_accepting_and_recovers() -> None:
+    # 300 descriptors, as in the issue; the default --max-connections (1000) is above them.
+    with served(descriptors=300) as server:
+        watch = Watch(server)
+        out = watch.run(_out_of_descriptors, server, _n(400, 1200))
+        _check(watch)
+        log = server.log()
+    assert 200 < out["served at once"] < 300, out
+    assert out["waited"] < 5, out
+    assert "Traceback" not in log, log[-3000:]
+    assert 1 <= log.count("cannot accept") <= 10, log[-3000:]
