@@ -19,6 +19,10 @@ rules it enforces:
   added, and ``encode_event(decode(x))`` is lossless for every message. With
   ``strict=True`` (the server role) they are an error instead, reported like
   the protocol does: code ``unknown_parameter`` and the dotted path.
+* A server may bound the work one message costs: ``decode_client_event(...,
+  max_values=N)`` refuses a message of more than N values (objects, arrays and
+  the commas between their elements, outside strings) before building any,
+  with code ``message_above_max_values`` (``explain._check_values``).
 
 Speed: the common case - a well-formed message of a known type - is a single
 call into msgspec's C decoder, which validates and builds the typed event in
