@@ -32,6 +32,8 @@ from rtcore.wire import ClientConnection
 from rtcore_trio import connect
 
 MIB = 1024 * 1024
+ATTACK_SECONDS = 300
+"""The longest an attack may take (the heavy ones included)."""
 
 
 class Served:
@@ -112,9 +114,11 @@ class Watch:
         self.turns: list[float] = []
         self.base_mb = 0.0
         self.peak_mb = 0.0
+        self.seconds = 0.0
+        """How long the attack took."""
         self._stop = trio.Event()
 
-    async def _healthy(self, task_status: Any) -> None:
+    async def _healthy(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         url = f"ws://127.0.0.1:{self.server.port}/v1/realtime"
         async with connect(url, dialect="beta", ping_interval=None) as rt:
             await rt.send(TEXT_ONLY)
@@ -122,11 +126,14 @@ class Watch:
             for _ in range(3):  # warm: the first turns import and allocate
                 await client.turn()
             task_status.started()
-            while not self._stop.is_set():
+            # A turn adds two items: a new session before the conversation is full.
+            while not self._stop.is_set() and client.turns < 1500:
                 began = time.perf_counter()
                 await client.turn()
                 self.turns.append(time.perf_counter() - began)
                 await trio.sleep(0.01)
+        if not self._stop.is_set():
+            await self._healthy()
 
     async def _sample(self) -> None:
         while not self._stop.is_set():
@@ -160,14 +167,17 @@ class Watch:
             self.base_mb = self.peak_mb = self.server.rss_mb()
             nursery.start_soon(self._sample)
             go.set()
+            began = time.monotonic()
             while process.is_alive():
+                assert time.monotonic() - began < ATTACK_SECONDS, "the attack did not end"
                 await trio.sleep(0.05)
+            self.seconds = time.monotonic() - began
             await trio.sleep(0.3)  # turns after the attack count too
             self._stop.set()
 
     def report(self) -> str:
         return (
-            f"RSS {self.base_mb:.0f} MB before, peak {self.peak_mb:.0f} MB; healthy turns: "
+            f"attack {self.seconds:.1f} s; RSS {self.base_mb:.0f} MB before, peak {self.peak_mb:.0f} MB; healthy turns: "
             f"{len(self.turns)}, p50 {1000 * sorted(self.turns)[len(self.turns) // 2]:.0f} ms, "
             f"p99 {1000 * p99(self.turns):.0f} ms, max {1000 * max(self.turns):.0f} ms"
         )
@@ -224,6 +234,7 @@ class Reader:
         self.codes: list[str] = []
         self._ids: set[str] = set()
         self._arrived = trio.Event()
+        self.closed = False
 
     async def run(self) -> None:
         client = self.client
@@ -239,11 +250,14 @@ class Reader:
                         self._arrived.set()
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             pass
+        self.closed = True
+        self._arrived.set()
 
     async def error_for(self, event_id: str, timeout: float = 60) -> list[str]:
         """Wait for the error answering ``event_id``; every error code so far."""
         with trio.fail_after(timeout):
             while event_id not in self._ids:
+                assert not self.closed, f"the server closed the connection; errors: {self.codes}"
                 self._arrived = trio.Event()
                 await self._arrived.wait()
         return self.codes

@@ -110,7 +110,7 @@ def _call_id() -> bytes:
 
 
 def _listing() -> bytes:
-    tool = '{"name":"t","input_schema":{"type":"object"}}'
+    tool = '{"name":"t","input_schema":{}}'  # 450 000 of them in 13 MiB
     item = '{"type":"mcp_list_tools","server_label":"docs","tools":' + _array(450_000, tool) + "}"
     return _frame(_ITEM.format(item))
 
