@@ -258,15 +258,14 @@ class _Table:
             # too; its one pass counts the brackets as well. A message shorter than the
             # limit cannot hold more values than that: no pass at all.
             brackets, outside = _check_values(data, max_values)
-        elif type(data) is bytes:
+        elif isinstance(data, str):
+            brackets = data.count("{") + data.count("[")
+        elif len(data) > _BULK_MIN:
             # One pass that copies out only the openers beats two counting passes
             # on a large message; on a small one the counts are cheaper.
-            if len(data) > _BULK_MIN:
-                brackets = len(data.translate(None, _OPENERS_ONLY))
-            else:
-                brackets = data.count(b"{") + data.count(b"[")
+            brackets = len(data.translate(None, _OPENERS_ONLY))
         else:
-            brackets = data.count("{") + data.count("[")
+            brackets = data.count(b"{") + data.count(b"[")
         if brackets > MAX_NESTING_DEPTH:
             _check_nesting(data, outside)
         try:
