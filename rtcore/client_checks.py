@@ -32,7 +32,10 @@ list ``SERVER_ONLY_CODES``):
 * ``too_many_out_of_band_responses`` - its limit of out-of-band responses;
 * ``array_above_max_length`` and ``id_above_max_length`` - its bounds on what one
   event carries (parts per item, tools, MCP tool names, id lengths:
-  ``rtcore.server.bounds``).
+  ``rtcore.server.bounds``);
+* ``message_above_max_values`` - its bound on the values in one message, checked
+  before decoding (``rtcore.wire.DEFAULT_MAX_MESSAGE_VALUES``);
+* ``echo_rate_exceeded`` - its echo budget (``rtcore.server.echoes``).
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ SERVER_ONLY_CODES = frozenset(
         "too_many_out_of_band_responses",
         "array_above_max_length",
         "id_above_max_length",
+        "message_above_max_values",
+        "echo_rate_exceeded",
     }
 )
 """Codes of refusals that depend on the server's limits and buffer (see the module docstring)."""

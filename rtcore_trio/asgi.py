@@ -87,9 +87,10 @@ class _MessageLink:
     here: a binary message closes 1003, one over ``max_message_size`` 1009.
     """
 
-    def __init__(self, dialect: ev.Dialect, max_message_size: int) -> None:
+    def __init__(self, dialect: ev.Dialect, max_message_size: int, max_values: int | None) -> None:
         self.dialect: ev.Dialect = dialect
         self.max_message_size = max_message_size
+        self.max_values = max_values
         self._message: str | None = None
         self._ended: ConnectionClosed | None = None
         self.close_to_send: tuple[int, str] | None = None
@@ -140,7 +141,9 @@ class _MessageLink:
         text, self._message = self._message, None
         if text is not None:
             try:
-                yield ev.decode_client_event(text, dialect=self.dialect, strict=True)
+                yield ev.decode_client_event(
+                    text, dialect=self.dialect, strict=True, max_values=self.max_values
+                )
             except ev.DecodeError as err:
                 yield ClientMessageError(error=err, data=text)
         if self._ended is not None:
@@ -351,7 +354,7 @@ class RealtimeASGI:
             {"type": "websocket.accept", "subprotocol": chosen_subprotocol(request.subprotocols)}
         )
         session = server._new_session(request, peer)
-        link = _MessageLink(request.dialect, server.max_message_size)
+        link = _MessageLink(request.dialect, server.max_message_size, server.max_message_values)
         connection = _AsgiConnection(server, link, session, peer, receive, send)
         await server._run(connection, started)
 

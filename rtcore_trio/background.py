@@ -142,7 +142,10 @@ class _TappedCassetteServer(CassetteServer):
 
 def _tapped(server: RealtimeServer, owner: RealtimeTestServer) -> ServerConnection:
     return _TappedConnection(
-        owner, max_message_size=server.max_message_size, dialects=server.dialects
+        owner,
+        max_message_size=server.max_message_size,
+        dialects=server.dialects,
+        max_values=server.max_message_values,
     )
 
 

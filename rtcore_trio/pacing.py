@@ -4,19 +4,15 @@ A client may send ``PINGS_PER_SECOND`` pings a second on average, a burst of as 
 Beyond, ``PingPacer.wait`` says how long its connection is not read (so its own pings wait in
 the kernel, and no CPU goes to it meanwhile); a client so far beyond that the wait would pass
 ``PING_FLOOD_SECONDS`` is flooding, and its session ends (1008). Time is the caller's (trio's
-clock), so this is plain arithmetic.
+clock), so this is plain arithmetic. The rate is the wire's (``rtcore.wire.framing``), which
+also closes a connection whose one read holds more pings than any but a flood.
 """
 
 from __future__ import annotations
 
-__all__ = ["PINGS_PER_SECOND", "PING_FLOOD_SECONDS", "PingPacer"]
+from rtcore.wire.framing import PING_FLOOD_SECONDS, PINGS_PER_SECOND
 
-PINGS_PER_SECOND = 10
-"""Pings a client may send per second on average (a burst of as many); beyond, its connection
-is not read until its pings are back under the rate: a ping flood costs the flooder."""
-PING_FLOOD_SECONDS = 5.0
-"""A client so far over ``PINGS_PER_SECOND`` that it would wait longer than this is flooding:
-its session ends, closed with 1008."""
+__all__ = ["PINGS_PER_SECOND", "PING_FLOOD_SECONDS", "PingPacer"]
 
 
 class PingPacer:

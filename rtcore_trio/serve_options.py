@@ -21,7 +21,7 @@ from rtcore.events.explain import MAX_NESTING_DEPTH
 from rtcore.server import ServerLimits
 from rtcore.server.config import MAX_SESSION_SECONDS
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
-from rtcore.wire.server import MAX_PENDING
+from rtcore.wire.server import DEFAULT_MAX_MESSAGE_VALUES, MAX_PENDING
 from rtcore_sim import BACKEND_THREADS, MAX_ECHO_CHARS
 
 from .connection import EVENTS_PER_STEP, PING_FLOOD_SECONDS, PINGS_PER_SECOND, WRITE_BATCH
@@ -58,6 +58,10 @@ _SESSION_LIMIT_HELP = {
     "MCP listing; more gets array_above_max_length (a listing fails)",
     "max_id_length": "characters of an id a client chooses (item id, call_id, "
     "approval_request_id); longer gets id_above_max_length",
+    "echo_bytes_per_second": "how fast a session may send back what its client already has "
+    "(session.updated, conversation.item.retrieved), counted at its charged size, with a "
+    "burst of --max-session-bytes; an update or retrieve beyond gets echo_rate_exceeded, "
+    "bytes per second",
 }
 _PREFIX = "session_limit_"
 
@@ -121,6 +125,15 @@ def add_serve_limits(parser: argparse.ArgumentParser, *, sessions: bool = True) 
         metavar="BYTES",
         help="largest client message, every frame header after the first included, so that "
         "it bounds a fragmented message too; larger closes 1009 (default: %(default)s)",
+    )
+    conn.add_argument(
+        "--max-message-values",
+        type=_positive(int),
+        default=DEFAULT_MAX_MESSAGE_VALUES,
+        metavar="N",
+        help="most JSON values in one client message (its objects, arrays and the commas "
+        "between their elements, outside strings), checked before it is decoded; more gets "
+        "an error event, message_above_max_values (default: %(default)s)",
     )
     conn.add_argument(
         "--handshake-timeout",
@@ -246,6 +259,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "max_connections": args.max_connections,
         "max_connections_per_client": args.max_connections_per_client,
         "max_message_size": args.max_message_size,
+        "max_message_values": args.max_message_values,
         "handshake_timeout": args.handshake_timeout,
         "frame_timeout": args.frame_timeout,
         "idle_timeout": args.idle_timeout,

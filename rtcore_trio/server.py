@@ -66,6 +66,7 @@ from rtcore.wire import (
     served_dialects,
 )
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
+from rtcore.wire.server import DEFAULT_MAX_MESSAGE_VALUES
 from rtcore_sim import Backend, EchoBackend, EchoTranscriber, Transcriber
 
 from .admission import Admission, ApiKeys
@@ -109,6 +110,7 @@ class RealtimeServer:
     Every bound a client can make the server hold has a default and an option:
     ``max_connections`` (503 beyond), ``max_message_size`` (1009 beyond; a
     fragmented message pays each frame's header, so it bounds fragments too),
+    ``max_message_values`` (JSON values in one message, refused before decoding),
     the session limits in ``limits`` (buffer, items, ...), ``handshake_timeout``,
     ``frame_timeout``, ``idle_timeout`` (``None``: none), ``max_session_seconds``,
     ``write_timeout`` and ``close_timeout``. Logs are throttled to ``log_lines``
@@ -135,6 +137,7 @@ class RealtimeServer:
         path: str | Collection[str] = DEFAULT_PATHS,
         limits: ServerLimits | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_message_values: int | None = DEFAULT_MAX_MESSAGE_VALUES,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         frame_timeout: float | None = DEFAULT_FRAME_TIMEOUT,
@@ -168,6 +171,8 @@ class RealtimeServer:
             raise ValueError(f"paths must be absolute paths, not {path!r}")
         self.limits = limits or ServerLimits()
         self.max_message_size = max_message_size
+        self.max_message_values = max_message_values
+        """JSON values one client message may hold, checked before decoding (``None``: any)."""
         self.max_connections = max_connections
         self.max_connections_per_client = max_connections_per_client
         """Connections admitted at once from one client address (``None``: no such limit)."""
@@ -495,14 +500,13 @@ class RealtimeServer:
             intent=request.intent,
             dialect=request.dialect,
             retain_audio=self.retain_audio,
+            clock=trio.current_time,  # echoes are paid for from a bucket that refills in time
         )
+        info = session.session
         self.logs.note(
             "connection",
             "%s connected: session %s, model %s, dialect %s",
-            peer,
-            session.session.id,
-            session.session.model,
-            session.dialect,
+            *(peer, info.id, info.model, session.dialect),
         )
         return session
 
@@ -541,6 +545,7 @@ class RealtimeServer:
         return ServerConnection(
             max_message_size=self.max_message_size,
             dialects=self.dialects,
+            max_values=self.max_message_values,
         )
 
     def _refuse(self, request: HandshakeRequest) -> tuple[int, str, str] | None:

@@ -276,15 +276,26 @@ def test_a_listing_within_the_bounds_is_charged() -> None:
 # -- over a real socket -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("attack", ["parts", "schema"])
+@pytest.mark.parametrize("attack", ["parts", "schema", "budget"])
 async def test_over_a_socket_the_attacks_are_refused_beside_a_healthy_session(attack: str) -> None:
     server = RealtimeServer()
-    if attack == "parts":
-        message: dict[str, Any] = _create(_parts(450_000))
-        code = "array_above_max_length"
-    else:
+    if attack in ("parts", "schema"):
+        # Refused before it is decoded: its structure is over the connection's bound.
+        code = "message_above_max_values"
         tool = {"type": "function", "name": "f", "parameters": _schema(250_000)}
-        message = {"type": "session.update", "session": {"tools": [tool]}}  # beta
+        message: dict[str, Any] = (
+            _create(_parts(450_000))
+            if attack == "parts"
+            else {"type": "session.update", "session": {"tools": [tool]}}  # beta
+        )
+    else:
+        # Within that bound, a schema is charged as it is held.
+        server = RealtimeServer(limits=ServerLimits(max_session_bytes=4 * MIB))
+        schema = _schema(8000)
+        for member in schema["properties"].values():
+            member["description"] = "d" * 300
+        tools = [{"type": "function", "name": f"f{i}", "parameters": schema} for i in range(2)]
+        message = {"type": "session.update", "session": {"tools": tools}}
         code = "session_memory_exceeded"
     async with running(server), healthy(server) as other:
         attacker = await RawClient.open(server.port)  # type: ignore[arg-type]

@@ -21,6 +21,7 @@ from rtcore.wire import (
     Rejected,
     ServerConnection,
 )
+from rtcore.wire.framing import MAX_PINGS_AT_ONCE
 
 # -- the opening handshake ------------------------------------------------------------
 
@@ -335,6 +336,35 @@ def test_ping_is_answered_with_pong_and_pongs_are_reported() -> None:
     list(client.events())
     server.receive_data(client.data_to_send())
     assert list(server.events()) == [PongReceived(payload=b"x")]
+
+
+def test_one_read_of_more_pings_than_a_flood_allows_closes_1008_before_answering_them() -> None:
+    _, server, _ = pair()
+    server.receive_data(frame(9, b"p", mask=True) * MAX_PINGS_AT_ONCE)
+    assert list(server.events()) == []
+    answered = parse_frames(server.data_to_send())
+    assert [opcode for opcode, _, _ in answered] == [0xA] * MAX_PINGS_AT_ONCE
+    # The next read is another one: its pings are counted afresh.
+    server.receive_data(frame(9, b"q", mask=True) * MAX_PINGS_AT_ONCE)
+    assert list(server.events()) == []
+    server.data_to_send()
+    # One read of a flood: closed at the first ping past the bound, the rest left unread.
+    flood = frame(9, b"f", mask=True) * (10 * MAX_PINGS_AT_ONCE)
+    server.receive_data(flood + frame(1, b'{"type":"input_audio_buffer.clear"}', mask=True))
+    [closed] = list(server.events())
+    assert isinstance(closed, ConnectionClosed)
+    assert (closed.code, closed.initiator) == (1008, "local")
+    assert "ping flood" in closed.reason
+    sent = parse_frames(server.data_to_send())
+    assert [opcode for opcode, _, _ in sent] == [0xA] * MAX_PINGS_AT_ONCE + [0x8]
+    assert server.pings_received == 3 * MAX_PINGS_AT_ONCE + 1
+
+
+def test_a_client_is_not_held_to_the_servers_ping_bound() -> None:
+    client, _, _ = pair()
+    client.receive_data(frame(9, b"p") * (2 * MAX_PINGS_AT_ONCE))
+    assert list(client.events()) == []
+    assert len(parse_frames(client.data_to_send())) == 2 * MAX_PINGS_AT_ONCE
 
 
 # -- closing ------------------------------------------------------------------------------

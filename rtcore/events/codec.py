@@ -19,6 +19,10 @@ rules it enforces:
   added, and ``encode_event(decode(x))`` is lossless for every message. With
   ``strict=True`` (the server role) they are an error instead, reported like
   the protocol does: code ``unknown_parameter`` and the dotted path.
+* A server may bound the work one message costs: ``decode_client_event(...,
+  max_values=N)`` refuses a message of more than N values (objects, arrays and
+  the commas between their elements, outside strings) before building any,
+  with code ``message_above_max_values`` (``explain._check_values``).
 
 Speed: the common case - a well-formed message of a known type - is a single
 call into msgspec's C decoder, which validates and builds the typed event in
@@ -51,6 +55,7 @@ from .explain import (
     MAX_NESTING_DEPTH,
     DecodeError,
     _check_nesting,
+    _check_values,
     _dotted,
     _json_kind,
     _parse,
@@ -249,7 +254,7 @@ class _Table:
         bulk, typed, free_form = self.bulk, self.decoder.decode, self.free_form
         slowly, bulk_min = self._decode_slowly, _BULK_MIN
 
-        def decode(data: bytes | str, strict: bool = False) -> Any:
+        def decode(data: bytes | str, strict: bool = False, max_values: int | None = None) -> Any:
             if len(data) >= bulk_min:
                 event = bulk(data)
                 if event is not None:
@@ -259,7 +264,12 @@ class _Table:
                 # Another bytes-like object (bytearray, memoryview): decoded as bytes.
                 # Anything else is a TypeError naming what was passed.
                 view = memoryview(data)  # type: ignore[arg-type]
-                return decode(view.tobytes(), strict)
+                return decode(view.tobytes(), strict, max_values)
+            if max_values is not None and len(data) > max_values:
+                # The size of the structure before anything is built: building costs
+                # about a microsecond per value. A message shorter than the limit
+                # cannot hold more values than that: no pass at all.
+                _check_values(data, max_values)
             # The typed decode first: msgspec guards its own recursion (RecursionError,
             # below), and an event it accepts is nested no deeper than its class's
             # schema allows - within MAX_NESTING_DEPTH unless the class holds free-form
@@ -267,9 +277,12 @@ class _Table:
             # refuses is measured before the slow path parses it generically.
             try:
                 event = typed(data)
-            except (msgspec.ValidationError, msgspec.DecodeError, UnicodeError):
+            except msgspec.ValidationError as exc:
                 _refuse_deep(data)
-                return slowly(data, strict)
+                return slowly(data, strict, exc)
+            except (msgspec.DecodeError, UnicodeError):
+                _refuse_deep(data)
+                return slowly(data, strict, None)
             except RecursionError:
                 _refuse_deep(data)
                 raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
@@ -288,8 +301,16 @@ class _Table:
             info = self._info[cls] = described
         return info
 
-    def _decode_slowly(self, data: bytes | str, strict: bool) -> Any:
-        """Explain why the fast path failed, or recover an unknown event or unknown fields."""
+    def _decode_slowly(
+        self, data: bytes | str, strict: bool, failure: msgspec.ValidationError | None
+    ) -> Any:
+        """Explain why the fast path failed, or recover an unknown event or unknown fields.
+
+        Strictly, the fast path's own error is the answer (unknown fields are errors there
+        too), read once the envelope is known: nothing walks the message in Python, so a
+        large bad message costs about what a good one does. Leniently, unknown fields are
+        set aside (``_strip``) and the rest decoded again.
+        """
         obj = _parse(data)
         if not isinstance(obj, dict):
             raise DecodeError(f"expected a JSON object, got {_json_kind(obj)}")
@@ -308,8 +329,19 @@ class _Table:
         cls = self.by_tag.get(event_type)
         if cls is None:
             return UnknownEvent(type=event_type, payload=obj)
-        found: list[tuple[_Path, Any]] = []
         info = self.info(cls)
+        if strict and failure is not None:
+            # msgspec's JSON decoder says less about some type errors than its converter
+            # (a tag's type), so only an unknown field is translated from the fast path's
+            # error; anything else is told by converting what was parsed, in C as well.
+            message = str(failure)
+            if not message.startswith("Object contains unknown field"):
+                try:
+                    msgspec.convert(obj, cls)
+                except msgspec.ValidationError as exc:
+                    message = str(exc)
+            raise _translate(message, obj, info, event_id, event_type) from None
+        found: list[tuple[_Path, Any]] = []
         cleaned = _strip(obj, info, (), found)
         if found and strict:
             raise DecodeError(
@@ -468,14 +500,22 @@ def server_decoder(
 
 
 def decode_client_event(
-    data: bytes | str, *, dialect: Dialect = DEFAULT_DIALECT, strict: bool = False
+    data: bytes | str,
+    *,
+    dialect: Dialect = DEFAULT_DIALECT,
+    strict: bool = False,
+    max_values: int | None = None,
 ) -> ClientEvent | UnknownEvent:
     """Decode one message sent by a client (the server role's input).
 
     ``dialect`` as for ``decode_server_event``. Raises ``DecodeError`` for
     invalid input. With ``strict=True`` - what a server should use - unknown
     fields raise ``DecodeError`` with code ``unknown_parameter`` and the
-    dotted ``path``, as the real service answers.
+    dotted ``path``, as the real service answers. ``max_values`` bounds the
+    message's structure - its objects and arrays and the commas between their
+    elements, outside strings - before anything is built: more is a
+    ``DecodeError`` with code ``message_above_max_values`` (a server's bound on
+    the work one message costs; ``None``, the default, checks nothing).
     """
-    event: ClientEvent | UnknownEvent = _CLIENT_TABLES[dialect].decode(data, strict)
+    event: ClientEvent | UnknownEvent = _CLIENT_TABLES[dialect].decode(data, strict, max_values)
     return event

@@ -7,7 +7,9 @@ the protocol error code (``invalid_type``, ``invalid_value``,
 ``missing_required_parameter``, ``unknown_parameter``, ``invalid_event``) -
 or sets unknown fields aside so that the event can still be decoded. It also
 holds the nesting rule: a message nested deeper than ``MAX_NESTING_DEPTH`` is
-refused before anything recursive touches it, and reads the dicts an SDK user
+refused before anything recursive touches it; the size of a message's structure
+(``_check_values``: a server's bound on how many values one message may hold,
+checked before the decoder builds any of them); and reads the dicts an SDK user
 gives a client event instead of its session, item or response parameters, with
 the same errors (``_from_dict``).
 """
@@ -67,35 +69,66 @@ _NESTING_CHUNK = 1 << 18
 # everything but brackets and quotes is dropped, in one C pass.
 _STRUCTURE_MAP = bytes.maketrans(b"{[}]", b"(())")
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'{}[]"')
-_ESCAPE = re.compile(rb"\\[\\\"]")
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"{}[]")
 _SHORT_STRUCTURE = 1 << 14
 """Up to this many brackets, peeling pairs is cheaper than the numpy scan."""
+_ESCAPE = re.compile(rb"\\[\\\"]")
+_FEW_ESCAPES = 4096
+"""Up to this many backslashes, the regular expression is the cheaper way to cut escapes."""
+_SPLIT_QUOTES = 1 << 19
+"""Up to this many strings (twice as many quotes), cutting them out is cheaper than the numpy
+scan that tracks them; more is a message of millions of small strings."""
 
 
-def _check_nesting(data: bytes | str) -> None:
+def _unescaped(data: bytes) -> bytes:
+    """``data`` without its escaped backslashes and escaped quotes, so that every quote left
+    opens or closes a string.
+
+    A regular expression reads the escapes left to right, as JSON does, so that an
+    escaped backslash before a closing quote is told from an escaped quote; other escapes
+    (``\\n``, ``\\uXXXX``) hold no quote and no bracket. It costs about a microsecond per
+    escape, so a message with many (a 16 MiB text of escaped quotes took 2.5 s) has its
+    pairs of backslashes and then its escaped quotes replaced instead: two C passes, the
+    same result (the backslash left of a run of them escapes what follows the run).
+    """
+    escapes = data.count(b"\\")  # one byte: counted at memory speed
+    if not escapes:
+        return data
+    if escapes <= _FEW_ESCAPES:
+        return _ESCAPE.sub(b"", data)
+    return data.replace(b"\\\\", b"").replace(b'\\"', b"")
+
+
+def _outside_strings(plain: bytes) -> bytes:
+    """The bytes of an unescaped message that are not inside a string."""
+    return b"".join(plain.split(b'"')[::2])
+
+
+def _check_nesting(data: bytes | str, outside: bytes | None = None) -> None:
     """Refuse a message nested deeper than ``MAX_NESTING_DEPTH``, without recursion.
 
     Runs only when a message has more brackets than the limit, which a
     session with a few tools already has, so the common case must be cheap.
-    Escape sequences are cut out first, so that every quote left opens or
-    closes a string. Then, when no string holds a bracket and the message is of
-    ordinary size, only its structure is kept - its brackets, all written
-    ``(`` and ``)`` - and innermost pairs ``()`` are peeled off, one level
-    per pass: a message whose structure is gone within ``MAX_NESTING_DEPTH``
-    passes is no deeper than that. Anything else (deep, unbalanced, huge, or
-    with brackets inside strings) is measured exactly:
-    a running count of quotes says which bytes are inside strings, and a
-    running sum of the brackets outside them is the depth. numpy does each
-    step over chunks, so a 16 MiB message of brackets costs about 0.1 s and
-    little memory.
+    Escape sequences are cut out first (``_unescaped``), so that every quote
+    left opens or closes a string. Then, when no string holds a bracket and the
+    message is of ordinary size, only its structure is kept - its brackets, all
+    written ``(`` and ``)`` - and innermost pairs ``()`` are peeled off, one
+    level per pass: a message whose structure is gone within
+    ``MAX_NESTING_DEPTH`` passes is no deeper than that. Anything else (deep,
+    unbalanced, huge, or with brackets inside strings) is measured exactly:
+    the strings are cut out (up to ``_SPLIT_QUOTES`` of them) and a running sum
+    of the brackets left is the depth; with more strings than that, a running
+    count of quotes says which bytes are inside strings. numpy does each step
+    over chunks, so a 16 MiB message of brackets costs about 0.1 s and little
+    memory. ``outside``, when the caller has it (``_check_values``), is the
+    message outside its strings: then only its brackets are measured.
     """
+    if outside is not None:
+        _measure_nesting(outside.translate(None, _NOT_BRACKETS), quoted=False)
+        return
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    # Escaped backslashes and escaped quotes go; a regular expression reads
-    # them left to right, so an escaped backslash before a closing quote is
-    # told from an escaped quote. Other escapes (``\\n``, ``\\uXXXX``) hold
-    # no quote and no bracket, and translate drops their bytes.
-    plain = _ESCAPE.sub(b"", data) if b"\\" in data else data
+    plain = _unescaped(data)
     structure = plain.translate(_STRUCTURE_MAP, _NOT_STRUCTURE)
     # A string without brackets is now exactly two quotes, and taking pairs of
     # adjacent quotes from the left takes exactly those strings: a quote left
@@ -109,11 +142,15 @@ def _check_nesting(data: bytes | str) -> None:
             if len(peeled) == len(brackets):
                 break  # unbalanced: measure exactly
             brackets = peeled
-    _measure_nesting(plain)
+    if structure.count(b'"') <= 2 * _SPLIT_QUOTES:
+        _measure_nesting(_outside_strings(plain).translate(None, _NOT_BRACKETS), quoted=False)
+    else:
+        _measure_nesting(plain, quoted=True)
 
 
-def _measure_nesting(plain: bytes) -> None:
-    """The exact depth check of ``_check_nesting`` on a message without escapes."""
+def _measure_nesting(plain: bytes, *, quoted: bool) -> None:
+    """The exact depth check of ``_check_nesting`` on a message without escapes (``quoted``:
+    strings are still in it, and brackets inside them do not count)."""
     import numpy as np
 
     codes = np.frombuffer(plain, dtype=np.uint8)
@@ -123,15 +160,63 @@ def _measure_nesting(plain: bytes) -> None:
     level = parity = 0
     for start in range(0, len(codes), _NESTING_CHUNK):
         chunk = codes[start : start + _NESTING_CHUNK]
-        quotes = np.cumsum(chunk == ord('"'), dtype=np.int32)
-        quotes += parity
         steps = step_of[chunk]
-        steps[(quotes & 1) == 1] = 0
+        if quoted:
+            quotes = np.cumsum(chunk == ord('"'), dtype=np.int32)
+            quotes += parity
+            steps[(quotes & 1) == 1] = 0
+            parity = int(quotes[-1]) & 1
         levels = np.cumsum(steps, dtype=np.int32)
         levels += level
         if int(levels.max()) > MAX_NESTING_DEPTH:
             raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels")
-        level, parity = int(levels[-1]), int(quotes[-1]) & 1
+        level = int(levels[-1])
+
+
+_VALUE_MARKS = bytes(c for c in range(256) if c not in b"{[,")
+"""For ``bytes.translate``: delete everything but what opens an object or an array and the
+commas between elements and members."""
+_MARKS_AND_QUOTES = bytes(c for c in range(256) if c not in b'{[,"')
+
+
+def _check_values(data: bytes | str, limit: int) -> tuple[int, bytes | None]:
+    """Refuse a message whose structure is larger than ``limit``, without parsing it.
+
+    A message's structure is counted as its objects and arrays (each ``{`` and
+    ``[``) plus the commas between their elements and members, outside strings:
+    about the number of values it holds. Building a typed value costs about a
+    microsecond per value, so a 16 MiB message of empty content parts or empty
+    arrays (millions of values) would hold the event loop for seconds; this
+    check costs a pass or two over the bytes (a few ms per MiB). Counting the
+    marks inside strings too is an upper bound, one C pass (``translate``); only
+    a message over the limit by that count (a long text full of commas) is
+    counted exactly, with its strings cut out (``_unescaped``,
+    ``_outside_strings``). A message with more strings than its structure
+    allows (two per member, one per element) is over the limit by the count of
+    its quotes alone, so the cut makes at most about ``4 * limit`` pieces.
+    Returns how many brackets open in the message (strings included: the codec's cue for
+    the nesting check) and the message outside its strings when it was cut (for
+    ``_check_nesting``).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    marks = data.translate(None, _MARKS_AND_QUOTES)  # the one pass over the whole message
+    quotes, commas = marks.count(b'"'), marks.count(b",")
+    brackets = len(marks) - quotes - commas
+    if brackets + commas <= limit:
+        return brackets, None
+    plain = _unescaped(data)
+    if plain is not data:
+        quotes = plain.count(b'"')
+    if quotes <= 4 * limit + 2:
+        outside = _outside_strings(plain)
+        if len(outside.translate(None, _VALUE_MARKS)) <= limit:
+            return brackets, outside
+    raise DecodeError(
+        f"the message holds more than {limit} JSON values (objects, arrays and their "
+        f"elements): this server accepts at most {limit} in one message",
+        code="message_above_max_values",
+    )
 
 
 # -- helpers of the slow path ------------------------------------------------

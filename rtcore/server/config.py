@@ -69,7 +69,10 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
     ``session_memory_exceeded`` and changes nothing (a VAD commit's audio is
     dropped; an MCP listing that does not fit fails). ``max_out_of_band_responses``: out-of-band responses
     (``conversation: "none"``) running at once (8); one more is
-    ``too_many_out_of_band_responses``.
+    ``too_many_out_of_band_responses``. ``echo_bytes_per_second``: how fast the session
+    may send back what the client already has (``session.updated``, ``conversation.item.
+    retrieved``), counted at the size it is charged, with a burst of ``max_session_bytes``;
+    an update or retrieve beyond is refused with ``echo_rate_exceeded`` (``echoes``).
     """
 
     max_append_bytes: int = 15 * 1024 * 1024
@@ -82,6 +85,7 @@ class ServerLimits(msgspec.Struct, frozen=True, kw_only=True):
     max_tools: int = 128
     max_mcp_tools: int = 1024
     max_id_length: int = 128
+    echo_bytes_per_second: int = 1024 * 1024
 
 
 def default_config(

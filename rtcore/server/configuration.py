@@ -8,7 +8,10 @@ buffer's turn detection, the echo (``session.updated``), and the listings of MCP
 update added. What the changed fields hold is charged to the session's budget
 (``costs.config_cost``) with the listing items the update adds, and the tools obey the
 server's bounds (``bounds.check_tools_size``) before anything is written: a refused update
-(``session_memory_exceeded``, ``array_above_max_length``) changes nothing. The model may be set by an update only while
+(``session_memory_exceeded``, ``array_above_max_length``) changes nothing. The echo is
+paid for from the session's echo budget (``echoes``: at the size of the configuration the
+client set) before anything is written too: an update whose echo the budget cannot pay is
+refused (``echo_rate_exceeded``). The model may be set by an update only while
 the URL left it open (``rtcore.rules.model``).
 """
 
@@ -22,6 +25,7 @@ from .buffer import InputBuffer
 from .config import ServerLimits
 from .core import Record
 from .costs import config_cost
+from .echoes import Echoes
 from .edge import Edge, SessionRequest
 from .effects import Effect
 from .mcp_listings import McpListings, new_mcp_servers
@@ -30,6 +34,9 @@ from .responses import ResponseWriter
 from .settings import merge_config
 
 __all__ = ["Configuration"]
+
+ECHO_BYTES = 256
+"""What a ``session.updated`` costs the echo budget beyond the configuration the client set."""
 
 
 class Configuration:
@@ -51,6 +58,7 @@ class Configuration:
         "_listings",
         "_extras",
         "_model_open",
+        "_echoes",
     )
 
     def __init__(
@@ -66,8 +74,10 @@ class Configuration:
         model_open: bool,
         limits: ServerLimits,
         holdings: Holdings,
+        echoes: Echoes,
     ) -> None:
         self._record = record
+        self._echoes = echoes
         self._limits = limits
         self._holdings = holdings
         self._edge = edge
@@ -96,8 +106,13 @@ class Configuration:
             check_tools_size(config.tools, self._limits, paths.get("tools", "session.tools"))
         costs = {name: config_cost(getattr(config, name, None)) for name in changes}
         servers = new_mcp_servers(current, config)
-        self._listings.check_room(servers, self._holdings.config_change(costs))
-        self._holdings.charge_config(costs)
+        holdings = self._holdings
+        change = holdings.config_change(costs)
+        self._listings.check_room(servers, change)
+        echo = ECHO_BYTES + sum(holdings.config.values()) + change
+        self._echoes.check(echo, "its session.updated")
+        holdings.charge_config(costs)
+        self._echoes.spend(echo)
         record.config = config
         if "model" in changes:
             self._model_open = False

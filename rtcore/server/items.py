@@ -15,7 +15,9 @@
 * ``conversation.item.delete`` removes an item that no response is writing;
   ``conversation.item.retrieve`` answers with the item, its audio included
   while the server still holds it (always with ``retain_audio=True``; by
-  default only until the backend has been handed the audio).
+  default only until the backend has been handed the audio); the answer is paid for
+  from the session's echo budget (``echoes``: the item's charged size, its held audio
+  as base64), or refused (``echo_rate_exceeded``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from .bounds import check_item_size
 from .config import ServerLimits
 from .core import Emit, SessionView, check_room, item_cost
 from .costs import CALL_ID_BYTES
+from .echoes import Echoes
 from .edge import Edge
 from .effects import Effect
 from .memory import Holdings
@@ -69,6 +72,7 @@ class Items:
         "_transcriptions",
         "_view",
         "_writer",
+        "_echoes",
     )
 
     def __init__(
@@ -83,7 +87,9 @@ class Items:
         holdings: Holdings,
         transcriptions: Transcriptions,
         end_response: Callable[[Run, Literal["client_cancelled"]], list[Effect]],
+        echoes: Echoes,
     ) -> None:
+        self._echoes = echoes
         self._view = view
         self._emit = emit
         self._ids = ids
@@ -179,7 +185,12 @@ class Items:
 
     def retrieve(self, e: ev.ConversationItemRetrieve, event_id: str | None) -> list[Effect]:
         item = self._item(e.item_id)
-        user_audio = self._holdings.audio.get(item.id)
+        holdings = self._holdings
+        user_audio = holdings.audio.get(item.id)
+        # Base64 is a third larger than the audio the item's cost counts.
+        echo = holdings.costs.get(item.id, 0) + (len(user_audio) // 3 if user_audio else 0)
+        self._echoes.check(echo, "its conversation.item.retrieved")
+        self._echoes.spend(echo)
         if user_audio is not None:
             item = replace(
                 item,

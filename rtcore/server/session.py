@@ -48,7 +48,8 @@ construction. The rules that hold on every path:
 * At most one response writes to the conversation at a time; each
   ``response.created`` gets exactly one ``response.done``; nothing follows it.
 * Ids come from the injectable factory and time from the audio clock, so the
-  same input gives byte-identical output.
+  same input gives byte-identical output. The one exception is the echo budget
+  (``echoes``), which refills with the ``clock`` an adapter may give.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ from .buffer import InputBuffer
 from .config import ServerLimits, default_config, default_rate_limits
 from .configuration import Configuration
 from .core import FreshIds, Record, TakenIds
+from .echoes import Echoes
 from .edge import Edge
 from .effects import (
     ArgumentsChunk,
@@ -152,7 +154,9 @@ class ServerSession:
     durations (see ``rtcore.server.memory``). ``model`` is the model the URL
     named (else the dialect's default); ``model_fixed`` whether updates may
     not change it (default: when ``model`` is given; a deployment names a
-    model the first update may still set, ``rtcore.rules.model``).
+    model the first update may still set, ``rtcore.rules.model``). ``clock`` (seconds,
+    such as ``trio.current_time``) refills the session's echo budget
+    (``rtcore.server.echoes``); without one, its echoes are bounded by its memory budget.
     """
 
     __slots__ = (
@@ -190,6 +194,7 @@ class ServerSession:
         dialect: ev.Dialect = ev.DEFAULT_DIALECT,
         retain_audio: bool = False,
         model_fixed: bool | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         if dialect not in _EDGES:
             raise ValueError(f"unknown dialect {dialect!r}; expected 'ga' or 'beta'")
@@ -244,6 +249,7 @@ class ServerSession:
             on_finish=_weakly(self),
         )
         taken.call_ids = self._writer.call_ids
+        echoes = Echoes(limits.echo_bytes_per_second, limits.max_session_bytes, clock)
         self._transcriptions = Transcriptions(emit=emit, ids=ids, holdings=self._holdings)
         self._requests = Requests(
             view=record,
@@ -280,6 +286,7 @@ class ServerSession:
             holdings=self._holdings,
             transcriptions=self._transcriptions,
             end_response=self._requests.end,
+            echoes=echoes,
         )
         self._listings = McpListings(
             view=record,
@@ -301,6 +308,7 @@ class ServerSession:
             model_open=not (model is not None if model_fixed is None else model_fixed),
             limits=limits,
             holdings=self._holdings,
+            echoes=echoes,
         )
         self._buffer.configure()
 

@@ -21,6 +21,7 @@ from .events import (
 )
 from .framing import DEFAULT_MAX_MESSAGE_SIZE
 from .server import (
+    DEFAULT_MAX_MESSAGE_VALUES,
     HEALTH_PATH,
     ServerConnection,
     ServerConnectionEvent,
@@ -43,6 +44,7 @@ __all__ = [
     "ConnectionClosed",
     "Credentials",
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "DEFAULT_MAX_MESSAGE_VALUES",
     "HandshakeFailed",
     "HEALTH_PATH",
     "HandshakeRequest",

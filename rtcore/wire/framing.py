@@ -34,6 +34,14 @@ module enforces once for both roles, each failure answered with a close frame:
 * A ping is answered with a pong (unless our close frame has gone out: then
   only the close handshake is left); a close frame from the peer is answered
   with the same code, completing the close handshake.
+* A peer may send ``PINGS_PER_SECOND`` pings a second, a burst of as many for
+  free; the adapter paces one beyond that (it is not read for a while) and
+  ends one so far beyond it that the wait would pass ``PING_FLOOD_SECONDS``.
+  More pings than ``MAX_PINGS_AT_ONCE`` in the bytes of one read can only be
+  such a flood: with ``max_pings_at_once`` set (the server sets it), the
+  connection closes with 1008 there, before the rest are answered, so that one
+  read of a flood (some 11 000 pings in 64 KiB) costs its connection, not
+  everyone's event loop.
 
 Replies are never sent behind the caller's back: they are queued as bytes
 for ``data_to_send()``. After this side has failed a connection (1002, 1003,
@@ -69,9 +77,25 @@ from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessag
 
 from .events import ConnectionClosed, PongReceived
 
-__all__ = ["MessageSocket", "DEFAULT_MAX_MESSAGE_SIZE", "unmask"]
+__all__ = [
+    "MessageSocket",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "MAX_PINGS_AT_ONCE",
+    "PINGS_PER_SECOND",
+    "PING_FLOOD_SECONDS",
+    "unmask",
+]
 
 DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
+PINGS_PER_SECOND = 10
+"""Pings a peer may send per second on average (a burst of as many); beyond, an adapter
+does not read its connection until its pings are back under the rate."""
+PING_FLOOD_SECONDS = 5.0
+"""A peer so far over ``PINGS_PER_SECOND`` that it would wait longer than this is flooding:
+its connection ends, closed with 1008."""
+MAX_PINGS_AT_ONCE = int(PINGS_PER_SECOND * (1 + PING_FLOOD_SECONDS))
+"""The most pings one read can hold without being a flood: the free burst plus the pings
+``PING_FLOOD_SECONDS`` of waiting would pay for."""
 _CONTINUATION = 0x0
 _TEXT = 0x1
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
@@ -113,8 +137,11 @@ class MessageSocket:
         *,
         masked: bool,
         fast: bool = True,
+        max_pings_at_once: int | None = None,
     ) -> None:
         self._ws = ws
+        self._max_pings = max_pings_at_once
+        self._pings_now = 0  # pings in the bytes of the last read
         self._fast = fast  # False: every frame goes through wsproto (for differential tests)
         self.max_message_size = max_message_size
         self._masked = masked
@@ -219,6 +246,7 @@ class MessageSocket:
     def _feed(self, data: bytes | bytearray | None) -> None:
         if self._failed or self._closed or self._eof:
             return  # nothing more is read once the connection is over
+        self._pings_now = 0
         if data:
             self._in += data
         else:
@@ -476,6 +504,10 @@ class MessageSocket:
                 return
             elif isinstance(event, Ping):
                 self.pings += 1
+                self._pings_now += 1
+                if self._max_pings is not None and self._pings_now > self._max_pings:
+                    yield self._fail(1008, f"ping flood: more than {self._max_pings} pings at once")
+                    return
                 # Once our close frame is out, we send nothing but the close handshake
                 # (wsproto refuses a pong then): a ping that crossed it goes unanswered.
                 if self._ws.state is ConnectionState.OPEN:

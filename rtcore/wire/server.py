@@ -37,7 +37,11 @@ Handshake rules enforced before the caller sees a request (RFC 6455 section
   which tells the client what to retry with.
 
 After acceptance, frames are read by ``MessageSocket`` with its limits
-(message size, UTF-8, length encodings: see ``framing``), and ``partial_since`` lets the adapter time out a frame or
+(message size, UTF-8, length encodings: see ``framing``); a message whose
+structure is larger than ``max_values`` (objects, arrays and the commas between
+their elements, outside strings) is refused before it is decoded
+(``ClientMessageError``, code ``message_above_max_values``), so that no message
+costs more than a bounded number of decoded values; and ``partial_since`` lets the adapter time out a frame or
 message the client began and never finished.
 """
 
@@ -67,9 +71,10 @@ from .events import (
     HealthCheck,
     PongReceived,
 )
-from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
+from .framing import DEFAULT_MAX_MESSAGE_SIZE, MAX_PINGS_AT_ONCE, MessageSocket
 
 __all__ = [
+    "DEFAULT_MAX_MESSAGE_VALUES",
     "HEALTH_PATH",
     "DialectRefusal",
     "ServerConnection",
@@ -98,6 +103,14 @@ ServerConnectionEvent = (
 
 _KEY_PROTOCOL = "openai-insecure-api-key."
 _BETA_PROTOCOL = "openai-beta.realtime-v1"
+DEFAULT_MAX_MESSAGE_VALUES = 65536
+"""The most values (objects, arrays and their elements) one client message may hold.
+
+Decoding costs about a microsecond per value, so this bounds one message's time on the
+event loop to tens of milliseconds, where a 16 MiB message of small values would take
+seconds. It is far above what a valid event within the session's other bounds holds
+(1024 parts of an item are some 3000; 128 tools with JSON Schemas of a few hundred
+values each, some 50 000)."""
 MAX_PENDING = 1024 * 1024
 """Bytes a client may send before the handshake is answered (a request head, or events pipelined behind it)."""
 _WEBSOCKET_VERSION = b"13"
@@ -256,12 +269,17 @@ class ServerConnection:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         strict: bool = True,
         dialects: Collection[ev.Dialect] = ("ga", "beta"),
+        max_values: int | None = DEFAULT_MAX_MESSAGE_VALUES,
     ) -> None:
         self.dialects = served_dialects(dialects)
         """The dialects this endpoint serves; a handshake asking for another is refused."""
         self._ws = WSConnection(ConnectionType.SERVER)
-        self._socket = MessageSocket(self._ws, max_message_size, masked=True)
+        self._socket = MessageSocket(
+            self._ws, max_message_size, masked=True, max_pings_at_once=MAX_PINGS_AT_ONCE
+        )
         self._strict = strict
+        self._max_values = max_values
+        """Values one client message may hold (``None``: no bound); see the module docstring."""
         self._phase: Literal["handshake", "requested", "open", "rejected", "failed"] = "handshake"
         self._pending = bytearray()
         self._failure: HandshakeFailed | HealthCheck | None = None
@@ -433,10 +451,13 @@ class ServerConnection:
             return
         strict = self._strict
         dialect = self.dialect
+        max_values = self._max_values
         for message in self._socket._messages():
             if type(message) is bytes or type(message) is str:
                 try:
-                    yield ev.decode_client_event(message, dialect=dialect, strict=strict)
+                    yield ev.decode_client_event(
+                        message, dialect=dialect, strict=strict, max_values=max_values
+                    )
                 except ev.DecodeError as err:
                     yield ClientMessageError(error=err, data=message)
             else:
