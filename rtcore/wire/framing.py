@@ -67,6 +67,7 @@ from wsproto.connection import ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
 from .events import ConnectionClosed, PongReceived
+from .frames import unmask
 
 __all__ = ["MessageSocket", "DEFAULT_MAX_MESSAGE_SIZE", "unmask"]
 
@@ -74,16 +75,6 @@ DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024
 _CONTINUATION = 0x0
 _TEXT = 0x1
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
-
-
-def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
-    """``payload`` XOR the repeating 4-byte masking ``key`` (RFC 6455 section 5.3)."""
-    n = len(payload)
-    if n == 0:
-        return b""
-    stream = (key * (n // 4 + 1))[:n]
-    value = int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")
-    return value.to_bytes(n, "little")
 
 
 class _BadHeader(Exception):
