@@ -355,19 +355,30 @@ class Link:
         return False
 
     async def _client_event(self, event: ev.ClientEvent) -> None:
+        """Check a client event with the mirror, translate it, hook it and send it upstream.
+
+        The event the mirror checked (with the ``event_id`` it gave, if the client
+        gave none) is what goes on, so that both sessions know it by one id. An
+        event that went through unchanged came from the strict decoder of the
+        client's dialect with a class the upstream's dialect shares, so neither
+        session reads it again (``ClientSession.prepare``).
+        """
         event_id = event.event_id if isinstance(event.event_id, str) else None
         try:
-            self.mirror.send(event)
+            event = self.mirror.prepare(event, decoded=True)
         except LocalProtocolError as refused:
             await self._refuse(refused.code, refused.message, refused.param, event_id)
             return
-        try:
-            translation = self.translator.client_event(event)
-        except Untranslatable as refused:
-            await self._refuse(refused.code, refused.message, refused.param, event_id)
-            return
-        self._note(translation.losses)
-        for out in translation.events:
+        outs: tuple[ev.ClientEvent | ev.UnknownEvent | ev.ServerEvent, ...] = (event,)
+        if self.translator.translating:
+            try:
+                translation = self.translator.client_event(event)
+            except Untranslatable as refused:
+                await self._refuse(refused.code, refused.message, refused.param, event_id)
+                return
+            self._note(translation.losses)
+            outs = translation.events
+        for out in outs:
             if not isinstance(out, ev.ClientEvent):
                 continue
             hooked: ev.ClientEvent | None = out
@@ -381,7 +392,7 @@ class Link:
                 if delay:
                     await trio.sleep(delay)
             try:
-                await self.upstream.send(hooked)
+                await self.upstream.send(hooked, decoded=hooked is event)
                 if self.recorder is not None:
                     self.recorder.write(
                         trio.current_time(), "client", "up", ev.encode_event(hooked)

@@ -78,12 +78,14 @@ class RelayUpstream(_StreamClient):
         if self._link is not None and not self._discarding:
             await self._link.upstream_read_done()
 
-    async def send(self, event: ev.ClientEvent) -> None:
+    async def send(self, event: ev.ClientEvent, *, decoded: bool = False) -> None:
+        """Send ``event`` upstream (``decoded``: see ``ClientSession.prepare``)."""
         lock = self._write_lock
         if lock.locked() or self.closed is not None or self._broken is not None:
             await super().send(event)  # waits its turn, or raises as the client does
             return
-        data = self._encode(event)  # checked by the upstream session; raises before any write
+        # Checked by the upstream session; a refusal raises before anything is written.
+        data = self._conn.send(event, decoded=decoded)
         lock.acquire_nowait()
         try:
             await self._write(data)  # returns at once when the socket's buffer takes it all

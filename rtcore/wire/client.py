@@ -287,15 +287,16 @@ class ClientConnection:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def send(self, event: ev.ClientEvent) -> bytes:
+    def send(self, event: ev.ClientEvent, *, decoded: bool = False) -> bytes:
         """The bytes of one masked text frame carrying ``event`` (checked against the state).
 
         Raises ``LocalProtocolError`` if the connection is not open or the
-        event contradicts the state.
+        event contradicts the state. ``decoded``: see ``ClientSession.prepare``.
         """
         if not self.accepted or not self._socket.open:
             raise LocalProtocolError("the connection is not open", code="connection_not_open")
-        return text_frame(self.session.send(event), self._mask_keys())
+        payload = ev.encode_event(self.session.prepare(event, decoded=decoded))
+        return text_frame(payload, self._mask_keys())
 
     def ping(self, payload: bytes = b"") -> bytes:
         """A ping frame for keep-alive; the answer arrives as ``PongReceived``."""
