@@ -18,8 +18,7 @@ when a hook or the relay fails, ``error`` ``server_error`` and 1011.
 from __future__ import annotations
 
 import logging
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -28,7 +27,7 @@ from rtcore.client import ClientSession, ReceivedEvent
 from rtcore.errors import LocalProtocolError, RemoteProtocolError
 from rtcore.ids import DeterministicIds
 from rtcore.translate import Loss, Translator, Untranslatable
-from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
+from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection, text_frame
 
 from .errors import ConnectionClosedError
 from .fastio import READ_SIZE, receive, write_now
@@ -246,7 +245,7 @@ class Link:
         faults = self.faults
         if faults is None:
             pending = self._pending
-            pending.append(self.conn.send_message(payload))
+            pending.append(text_frame(payload))  # the connection is open: checked above
             if len(pending) >= _MAX_PENDING_FRAMES:
                 await self._write(b"")
             return
@@ -411,25 +410,29 @@ class Link:
         downstream reader would, and any other exception (a hook's) is kept for
         ``run``, which reports it (1011) once the session's tasks have stopped.
         """
-        if not self._over:
-            await self._guard(self._server_event(event, message))
+        if self._over:
+            return
+        try:
+            await self._server_event(event, message)
+        except Exception as exc:
+            self._end_from_upstream_reader(exc)
 
     async def upstream_read_done(self) -> None:
         """The events of one upstream read are relayed: write what they made, in one go."""
         if self._pending and not self._over:
-            await self._guard(self._write(b""))
+            try:
+                await self._write(b"")
+            except Exception as exc:
+                self._end_from_upstream_reader(exc)
 
-    async def _guard(self, work: Coroutine[Any, Any, None]) -> None:
-        try:
-            await work
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self._over = True
+    def _end_from_upstream_reader(self, exc: Exception) -> None:
+        """End the session for what went wrong relaying an upstream event (see ``upstream_event``)."""
+        self._over = True
+        if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
             self.ending = f"client dropped ({exc})"
-            self._scope.cancel()
-        except Exception as exc:
-            self._over = True
+        else:
             self._failure = exc
-            self._scope.cancel()
+        self._scope.cancel()
 
     async def _upstream_end(self, scope: trio.CancelScope) -> None:
         """Wait for the upstream to end; then end the client's session alike.

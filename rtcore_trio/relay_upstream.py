@@ -11,9 +11,9 @@ take trio's scheduler out of a relayed event's path:
   read the session writes what the read's events made in one write
   (``Link.upstream_read_done``). Events that arrive before the session is
   attached (``session.created``, right after the handshake) wait for it.
-* ``send`` writes at once when no other write is under way, without taking
-  the write lock through a checkpoint; a write that does not fit in the
-  socket's buffer finishes under the lock, whole, as the client's always do.
+* ``send`` writes at once when no other write is under way, without the
+  write lock and its checkpoint; a write that does not fit in the socket's
+  buffer finishes under the lock, whole, as the client's always do.
   The relay's own tasks checkpoint on every read, so skipping it costs no
   fairness.
 """
@@ -29,6 +29,7 @@ from rtcore.client import ReceivedEvent
 from rtcore.wire import ClientConnection
 
 from .client import _StreamClient
+from .fastio import write_now
 
 if TYPE_CHECKING:
     from .relay_session import Link
@@ -85,9 +86,11 @@ class RelayUpstream(_StreamClient):
             await super().send(event)  # waits its turn, or raises as the client does
             return
         # Checked by the upstream session; a refusal raises before anything is written.
-        data = self._conn.send(event, decoded=decoded)
+        data = write_now(self._stream, self._conn.send(event, decoded=decoded))
+        if not data:
+            return  # the socket's buffer took it all: no other task can have written meanwhile
         lock.acquire_nowait()
         try:
-            await self._write(data)  # returns at once when the socket's buffer takes it all
+            await self._write(data)  # the rest, whole, within the write timeout
         finally:
             lock.release()
