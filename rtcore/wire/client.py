@@ -295,7 +295,13 @@ class ClientConnection:
         """
         if not self.accepted or not self._socket.open:
             raise LocalProtocolError("the connection is not open", code="connection_not_open")
-        payload = ev.encode_event(self.session.prepare(event, decoded=decoded))
+        session = self.session
+        # ``send`` unless told otherwise: a session class may put its own rules there.
+        payload = (
+            ev.encode_event(session.prepare(event, decoded=True))
+            if decoded
+            else session.send(event)
+        )
         return text_frame(payload, self._mask_keys())
 
     def ping(self, payload: bytes = b"") -> bytes:
