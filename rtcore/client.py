@@ -243,7 +243,18 @@ class ClientSession:
         would refuse it; its ``code`` and ``param`` are those of the server's
         ``error``.
         """
-        event = self._in_dialect(event)
+        return ev.encode_event(self.prepare(event))
+
+    def prepare(self, event: ev.ClientEvent, *, decoded: bool = False) -> ev.ClientEvent:
+        """``send`` without the encoding: the checked event as it goes out (with its ``event_id``).
+
+        ``decoded=True`` says that ``event`` came from the strict decoder of a
+        dialect whose class it has here (``ServerConnection``'s, as in a relay),
+        so it is not read again the way this dialect's server reads it: that
+        would give the same event back.
+        """
+        if not decoded or type(event) not in self._edge.client_events:
+            event = self._in_dialect(event)
         try:
             check_client_event(
                 self._edge,
@@ -269,7 +280,7 @@ class ClientSession:
             if isinstance(item, ev.FunctionCallItem) and isinstance(item.call_id, str):
                 assert isinstance(event.event_id, str)
                 self._calls_sent[event.event_id] = item.call_id
-        return ev.encode_event(event)
+        return event
 
     def _known_calls(self) -> set[str] | frozenset[str]:
         if not self._calls_sent:

@@ -38,7 +38,7 @@ from rtcore.wire import (
 from rtcore.wire.framing import DEFAULT_MAX_MESSAGE_SIZE
 
 from .errors import ConnectionClosedError, HandshakeError
-from .fastio import READ_SIZE, write_now
+from .fastio import READ_SIZE, receive, write_now
 
 __all__ = ["RealtimeClient", "connect", "attach", "open_client"]
 
@@ -115,6 +115,10 @@ class RealtimeClient(ABC):
         except trio.BrokenResourceError:
             self._discarding = True  # nobody is listening any more
 
+    def _delivering(self) -> bool:
+        """Whether the reader is waiting to hand an event over (and so is not reading)."""
+        return bool(self._send_events.statistics().tasks_waiting_send)
+
     def _stop_delivering(self) -> None:
         """The app is done with events: unblock the reader and drop what else comes."""
         self._discarding = True
@@ -146,7 +150,7 @@ class RealtimeClient(ABC):
             try:
                 await self.ping(timeout)
             except trio.TooSlowError:
-                if self._send_events.statistics().tasks_waiting_send:
+                if self._delivering():
                     # The reader is waiting for the app to take an event, so it
                     # is not reading: the pong may well be in the socket unread.
                     continue
@@ -261,6 +265,10 @@ class _StreamClient(RealtimeClient):
             await self._abort()
             raise self._closed_error() from failure
 
+    async def _read_done(self) -> None:
+        """The events of one read are delivered (a subclass that takes them one by one, such
+        as the relay's upstream, writes what they made here: one write per read)."""
+
     async def _flush(self) -> None:
         pending = self._conn.data_to_send()
         if pending:
@@ -316,9 +324,10 @@ class _StreamClient(RealtimeClient):
                         await self._flush()
                         await self._deliver(event)
                 await self._flush()
+                await self._read_done()
                 if conn.closed:
                     break
-                data = await self._stream.receive_some(READ_SIZE)
+                data = await receive(self._stream)
                 conn.receive_data(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosedError) as exc:
             if self.closed is None:
@@ -445,6 +454,7 @@ async def connect(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ping_interval: float | None = 20.0,
     ping_timeout: float = 20.0,
+    _client_class: type[_StreamClient] | None = None,
 ) -> AsyncIterator[RealtimeClient]:
     """Open a Realtime connection (``ws://`` or ``wss://``) and yield a ``RealtimeClient``.
 
@@ -493,6 +503,7 @@ async def connect(
         queue_size=queue_size,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
+        _client_class=_client_class,
     ) as client:
         yield client
 
@@ -508,12 +519,16 @@ async def open_client(
     queue_size: int = 256,
     ping_interval: float | None = 20.0,
     ping_timeout: float = 20.0,
+    _client_class: type[_StreamClient] | None = None,
 ) -> AsyncIterator[RealtimeClient]:
     """Run a ``ClientConnection`` over an already open trio stream (any transport).
 
-    Keep-alive works as for ``connect``.
+    Keep-alive works as for ``connect``. (``_client_class``, here and in
+    ``connect``, is for adapters built on this one: the relay runs its own
+    subclass, which hands events on as they are read.)
     """
-    client = _StreamClient(stream, conn, queue_size, write_timeout, close_timeout)
+    kind = _client_class or _StreamClient
+    client = kind(stream, conn, queue_size, write_timeout, close_timeout)
     try:
         await client._handshake(connect_timeout)
     except BaseException:

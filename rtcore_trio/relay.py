@@ -57,6 +57,7 @@ from .errors import HandshakeError
 from .relay_hooks import ClientHook, RelayContext, ServerHook
 from .relay_record import Recorder
 from .relay_session import Link, fail
+from .relay_upstream import RelayUpstream
 from .server import RealtimeServer
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
@@ -155,7 +156,9 @@ class RelayServer(RealtimeServer):
                 write_timeout=self.write_timeout,
                 ping_interval=self.upstream_ping_interval,
                 ping_timeout=self.upstream_timeout,
+                _client_class=RelayUpstream,
             ) as upstream:
+                assert isinstance(upstream, RelayUpstream)
                 await self._send(stream, conn.accept())
                 link = Link(self, stream, conn, upstream, peer, ids)
                 if self.record is not None:

@@ -3,35 +3,38 @@
 ``RelayServer`` (``relay.py``) accepts the client and opens the upstream
 connection; ``Link`` then runs the session in one nursery, its own failure
 domain: the downstream reader (decode, the mirror's checks, translation, the
-client hook, the upstream send), the upstream reader (the server hook,
-translation, the mirror's fold, the write to the client), the session's
-deadlines (its length, the idle and frame timeouts) and the faults. The
-upstream's events are written to the client in one go once its queue is
-empty, so that a burst of deltas costs one write. When the upstream ends,
-the client gets an ``error`` and a close frame (``failure``); when a hook or
-the relay fails, ``error`` ``server_error`` and 1011.
+client hook, the upstream send), the wait for the upstream's end, the
+session's deadlines (its length, the idle and frame timeouts) and the
+faults. The upstream's events come from its reader (``RelayUpstream``), one
+by one as they are read (``upstream_event``: the server hook, translation,
+the mirror's fold), and what one read made is written to the client in one
+go (``upstream_read_done``), so that a burst of deltas costs one write.
+When both sides speak one dialect and no hook is set, an event goes to the
+client as the upstream sent it, once both machines have taken it. When the
+upstream ends, the client gets an ``error`` and a close frame (``failure``);
+when a hook or the relay fails, ``error`` ``server_error`` and 1011.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import trio
 
 from rtcore import events as ev
-from rtcore.client import ClientSession
+from rtcore.client import ClientSession, ReceivedEvent
 from rtcore.errors import LocalProtocolError, RemoteProtocolError
 from rtcore.ids import DeterministicIds
 from rtcore.translate import Loss, Translator, Untranslatable
-from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection
+from rtcore.wire import ClientMessageError, ConnectionClosed, ServerConnection, text_frame
 
-from .client import RealtimeClient
 from .errors import ConnectionClosedError
 from .fastio import READ_SIZE, receive, write_now
 from .faults import Fault
 from .relay_hooks import RelayContext
 from .relay_record import Recorder
+from .relay_upstream import RelayUpstream
 
 if TYPE_CHECKING:
     from .relay import RelayServer
@@ -41,7 +44,7 @@ __all__ = ["Link", "close_code", "fail", "failure"]
 _SENDABLE_CLOSE = range(1000, 5000)
 _RESERVED_CLOSE = frozenset({1004, 1005, 1006, 1015})
 _MAX_PENDING_FRAMES = 64
-"""Frames held for one write at most, however many more the upstream has queued."""
+"""Frames held for one write at most, however many events one upstream read brings."""
 
 
 def close_code(code: int) -> int:
@@ -94,7 +97,7 @@ class Link:
         server: RelayServer,
         stream: trio.SocketStream,
         conn: ServerConnection,
-        upstream: RealtimeClient,
+        upstream: RelayUpstream,
         peer: str,
         ids: DeterministicIds,
     ) -> None:
@@ -121,6 +124,12 @@ class Link:
         self._scope = trio.CancelScope()
         self.faults = server._fault_plan
         """The relay's faults as they were when this session was accepted."""
+        self._over = False
+        """The session has ended: events the upstream's reader still hands over are dropped."""
+        self._failure: Exception | None = None
+        """What failed while relaying an upstream event (in the upstream's reader), for ``run``."""
+        self._passthrough = not self.translator.translating and server.on_server_event is None
+        """Upstream events go to the client as they came (both machines still take them)."""
 
     def stop(self) -> None:
         """End the session as the server shuts down: close 1001 downstream, then upstream."""
@@ -130,13 +139,18 @@ class Link:
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
+                self.upstream.attach(self)
                 nursery.start_soon(self._downstream, nursery.cancel_scope)
-                nursery.start_soon(self._upstream_events, nursery.cancel_scope)
+                nursery.start_soon(self._upstream_end, nursery.cancel_scope)
                 nursery.start_soon(self._stop_when_asked, nursery.cancel_scope)
                 faults = self.faults
                 for fault in faults.timed if faults is not None else ():
                     nursery.start_soon(self._inflict_later, fault)
+            self._over = True
+            if self._failure is not None:
+                raise self._failure
         except Exception as exc:  # a hook's or the relay's own: this session only, 1011
+            self._over = True
             self.server.failures += 1
             self.server.logs.emit("failure", logging.ERROR, "%s failed", self.peer, exc_info=exc)
             self.ending = "failed (1011)"
@@ -179,39 +193,61 @@ class Link:
     async def _write(self, data: bytes) -> None:
         """Write the pending frames, then ``data`` (``b""``: just the pending frames).
 
-        What fits in the socket's buffer goes out at once (``write_now``, the client's
-        fast path); the rest, or another transport's bytes, through ``send_all``.
+        When no other write is under way, what fits in the socket's buffer goes out
+        at once (``write_now``, the client's fast path), with no trip through trio's
+        scheduler; the rest, or another transport's bytes, through ``send_all`` with
+        the write lock held, so that frames are never interleaved.
         """
-        async with self._write_lock:
-            if self._pending:
-                data = b"".join(self._pending) + data
-                self._pending.clear()
-            if not data:
-                return
+        if self._pending:
+            data = b"".join(self._pending) + data
+            self._pending.clear()
+        if not data:
+            return
+        lock = self._write_lock
+        if lock.locked():
+            await lock.acquire()  # a write under way: this one goes after it, in order
+        else:
             data = write_now(self.stream, data)
             if not data:
                 return
-            with trio.move_on_after(self.server.write_timeout) as scope:
-                await self.stream.send_all(data)
-            if scope.cancelled_caught:
-                raise trio.BrokenResourceError("the client stopped reading")
+            lock.acquire_nowait()
+        try:
+            data = write_now(self.stream, data)
+            if data:
+                with trio.move_on_after(self.server.write_timeout) as scope:
+                    await self.stream.send_all(data)
+                if scope.cancelled_caught:
+                    raise trio.BrokenResourceError("the client stopped reading")
+        finally:
+            lock.release()
 
-    async def _emit(self, event: ev.ServerEvent | ev.UnknownEvent) -> None:
+    async def _emit(
+        self, event: ev.ServerEvent | ev.UnknownEvent, message: bytes | str | None = None
+    ) -> None:
         """Send one event downstream and fold it into the mirror of the client's view.
 
+        ``message`` is the event as the upstream sent it, when the client gets it
+        unchanged (no translation, no hook): it goes as it came, not encoded again.
         Without faults the frame only joins the pending ones: the caller writes them
-        (``_write``) when it has no more to send at once. A fault's delay and count are
-        per event, so with faults each is written as it comes.
+        (``_write``) when it has no more to send at once, or when they reach
+        ``_MAX_PENDING_FRAMES``. A fault's delay and count are per event, so with
+        faults each is written as it comes.
         """
         self.mirror.receive_event(event)
         if not self.conn.open:
             return
-        payload = ev.encode_event(event)
+        if message is None:
+            payload = ev.encode_event(event)
+        else:
+            payload = message if type(message) is bytes else message.encode()  # type: ignore[union-attr]
         if self.recorder is not None:
             self.recorder.write(trio.current_time(), "server", "down", payload)
         faults = self.faults
         if faults is None:
-            self._pending.append(self.conn.send_message(payload))
+            pending = self._pending
+            pending.append(text_frame(payload))  # the connection is open: checked above
+            if len(pending) >= _MAX_PENDING_FRAMES:
+                await self._write(b"")
             return
         delay = faults.delay("down")
         if delay:
@@ -318,19 +354,30 @@ class Link:
         return False
 
     async def _client_event(self, event: ev.ClientEvent) -> None:
+        """Check a client event with the mirror, translate it, hook it and send it upstream.
+
+        The event the mirror checked (with the ``event_id`` it gave, if the client
+        gave none) is what goes on, so that both sessions know it by one id. An
+        event that went through unchanged came from the strict decoder of the
+        client's dialect with a class the upstream's dialect shares, so neither
+        session reads it again (``ClientSession.prepare``).
+        """
         event_id = event.event_id if isinstance(event.event_id, str) else None
         try:
-            self.mirror.send(event)
+            event = self.mirror.prepare(event, decoded=True)
         except LocalProtocolError as refused:
             await self._refuse(refused.code, refused.message, refused.param, event_id)
             return
-        try:
-            translation = self.translator.client_event(event)
-        except Untranslatable as refused:
-            await self._refuse(refused.code, refused.message, refused.param, event_id)
-            return
-        self._note(translation.losses)
-        for out in translation.events:
+        outs: tuple[ev.ClientEvent | ev.UnknownEvent | ev.ServerEvent, ...] = (event,)
+        if self.translator.translating:
+            try:
+                translation = self.translator.client_event(event)
+            except Untranslatable as refused:
+                await self._refuse(refused.code, refused.message, refused.param, event_id)
+                return
+            self._note(translation.losses)
+            outs = translation.events
+        for out in outs:
             if not isinstance(out, ev.ClientEvent):
                 continue
             hooked: ev.ClientEvent | None = out
@@ -344,7 +391,7 @@ class Link:
                 if delay:
                     await trio.sleep(delay)
             try:
-                await self.upstream.send(hooked)
+                await self.upstream.send(hooked, decoded=hooked is event)
                 if self.recorder is not None:
                     self.recorder.write(
                         trio.current_time(), "client", "up", ev.encode_event(hooked)
@@ -356,20 +403,49 @@ class Link:
 
     # --- upstream to downstream -------------------------------------------------------
 
-    async def _upstream_events(self, scope: trio.CancelScope) -> None:
-        """Relay the upstream's events; when it ends, end the client's session alike.
+    async def upstream_event(self, event: ReceivedEvent, message: bytes | str) -> None:
+        """Relay one upstream event (``message``: as it came); the upstream's reader calls this.
 
-        The client's answer to our close frame is read by the downstream reader
-        (the one task that reads the client's stream), within ``close_timeout``.
+        Nothing here ends the reader: a client gone ends the session as the
+        downstream reader would, and any other exception (a hook's) is kept for
+        ``run``, which reports it (1011) once the session's tasks have stopped.
+        """
+        if self._over:
+            return
+        try:
+            await self._server_event(event, message)
+        except Exception as exc:
+            self._end_from_upstream_reader(exc)
+
+    async def upstream_read_done(self) -> None:
+        """The events of one upstream read are relayed: write what they made, in one go."""
+        if self._pending and not self._over:
+            try:
+                await self._write(b"")
+            except Exception as exc:
+                self._end_from_upstream_reader(exc)
+
+    def _end_from_upstream_reader(self, exc: Exception) -> None:
+        """End the session for what went wrong relaying an upstream event (see ``upstream_event``)."""
+        self._over = True
+        if isinstance(exc, trio.BrokenResourceError | trio.ClosedResourceError):
+            self.ending = f"client dropped ({exc})"
+        else:
+            self._failure = exc
+        self._scope.cancel()
+
+    async def _upstream_end(self, scope: trio.CancelScope) -> None:
+        """Wait for the upstream to end; then end the client's session alike.
+
+        The upstream's events do not come this way (its reader relays them as it
+        reads them: ``upstream_event``); iterating the client only waits for its
+        end. The client's answer to our close frame is read by the downstream
+        reader (the one task that reads the client's stream), within ``close_timeout``.
         """
         upstream = self.upstream
         try:
-            async for event, _ in upstream:
-                await self._server_event(event)
-                if self._pending and (
-                    not upstream.queued or len(self._pending) >= _MAX_PENDING_FRAMES
-                ):
-                    await self._write(b"")
+            async for _ in upstream:
+                pass  # nothing: RelayUpstream hands every event to upstream_event
         except ConnectionClosedError as closed:
             self.ending = f"upstream closed ({closed.code})"
             self.server.logs.note("upstream", "%s upstream closed: %s", self.peer, closed)
@@ -379,9 +455,6 @@ class Link:
                     self.conn, self.ids, "upstream_closed", message, close_code(closed.code)
                 )
                 await self._write_or_end(last, scope)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            self.ending = f"client dropped ({exc})"
-            scope.cancel()
         else:
             # A clean end upstream (1000, or 1001 when its session expired) ends this one alike.
             ended = self.upstream.closed
@@ -401,7 +474,7 @@ class Link:
             self.ending += f"; client dropped ({exc})"
             scope.cancel()
 
-    async def _server_event(self, event: Any) -> None:
+    async def _server_event(self, event: ReceivedEvent, message: bytes | str) -> None:
         if isinstance(event, RemoteProtocolError):
             self.server.logs.note(
                 "upstream", "%s upstream broke the protocol: %s", self.peer, event
@@ -409,10 +482,14 @@ class Link:
             return
         if self.recorder is not None:
             self.recorder.write(trio.current_time(), "server", "up", ev.encode_event(event))
+        if self._passthrough:
+            await self._emit(event, message)
+            return
         if self.server.on_server_event is not None:
-            event = self.server.on_server_event(event, self.context)
-            if event is None:
+            hooked = self.server.on_server_event(event, self.context)
+            if hooked is None:
                 return
+            event = hooked
         translation = self.translator.server_event(event)
         self._note(translation.losses)
         for out in translation.events:

@@ -10,6 +10,10 @@ realtime=v1`` (browsers: the ``openai-beta.realtime-v1`` subprotocol), which is 
 the dialects apart. A rejected handshake (HTTP 401, 403, 404, ...) is a ``Rejected`` event with the
 status and body; a server that refuses the dialect after the upgrade (OpenAI answers beta with an
 ``error`` and close 4000) shows as that error and a ``ConnectionClosed`` with code 4000.
+
+The client's text frames are built here (``rtcore.wire.frames.text_frame``), masked with a fresh
+key from ``mask_keys`` (by default the operating system's random source, as RFC 6455 asks; a test
+may inject its own, as it injects ids); wsproto writes the handshake and the control frames.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request, TextMessage
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
 from wsproto.utilities import RemoteProtocolError as WSRemoteProtocolError
 
 from .. import events as ev
@@ -35,6 +39,7 @@ from .events import (
     Rejected,
     url_fixes_model,
 )
+from .frames import MaskKeys, SystemMaskKeys, text_frame
 from .framing import DEFAULT_MAX_MESSAGE_SIZE, MessageSocket
 
 __all__ = ["ClientConnection", "ClientConnectionEvent", "AuthStyle"]
@@ -61,7 +66,8 @@ class ClientConnection:
     ``data_to_send()`` first gives the opening handshake; feed whatever the
     socket gives to ``receive_data`` (any split; ``b""`` or ``None`` for end
     of file), then iterate ``events()``. ``send(event)`` returns the bytes of
-    one masked text frame. ``state`` is the conversation snapshot.
+    one masked text frame (its key from ``mask_keys``, a callable returning 4
+    bytes). ``state`` is the conversation snapshot.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class ClientConnection:
         dialect: ev.Dialect | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         session: ClientSession | None = None,
+        mask_keys: MaskKeys | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss"):
@@ -100,6 +107,10 @@ class ClientConnection:
             )
         self.session = session
         self.dialect: ev.Dialect = session.dialect
+        self._mask_keys: MaskKeys = mask_keys if mask_keys is not None else SystemMaskKeys()
+        self.last_message: bytes | str = b""
+        """The message of the server event ``events()`` yielded last, as it came (its bytes, or
+        its text when it is not ASCII): what a relay forwards when it changes nothing."""
 
         extra: list[tuple[str, str]] = []
         offered = list(subprotocols)
@@ -225,6 +236,7 @@ class ClientConnection:
         receive = self.session.receive_message
         for message in self._socket._messages():
             if type(message) is bytes or type(message) is str:
+                self.last_message = message
                 yield from receive(message)
             else:
                 yield message  # type: ignore[misc]
@@ -275,16 +287,22 @@ class ClientConnection:
 
     # -- sending ------------------------------------------------------------------------------
 
-    def send(self, event: ev.ClientEvent) -> bytes:
+    def send(self, event: ev.ClientEvent, *, decoded: bool = False) -> bytes:
         """The bytes of one masked text frame carrying ``event`` (checked against the state).
 
         Raises ``LocalProtocolError`` if the connection is not open or the
-        event contradicts the state.
+        event contradicts the state. ``decoded``: see ``ClientSession.prepare``.
         """
         if not self.accepted or not self._socket.open:
             raise LocalProtocolError("the connection is not open", code="connection_not_open")
-        payload = self.session.send(event)
-        return self._ws.send(TextMessage(data=payload.decode("utf-8")))
+        session = self.session
+        # ``send`` unless told otherwise: a session class may put its own rules there.
+        payload = (
+            ev.encode_event(session.prepare(event, decoded=True))
+            if decoded
+            else session.send(event)
+        )
+        return text_frame(payload, self._mask_keys())
 
     def ping(self, payload: bytes = b"") -> bytes:
         """A ping frame for keep-alive; the answer arrives as ``PongReceived``."""

@@ -70,12 +70,12 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterator
 
-import numpy as np
 from wsproto import WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
 from .events import ConnectionClosed, PongReceived
+from .frames import unmask
 
 __all__ = [
     "MessageSocket",
@@ -99,24 +99,6 @@ MAX_PINGS_AT_ONCE = int(PINGS_PER_SECOND * (1 + PING_FLOOD_SECONDS))
 _CONTINUATION = 0x0
 _TEXT = 0x1
 _utf8_decoder = codecs.getincrementaldecoder("utf-8")
-
-
-_NUMPY_UNMASK = 512
-"""From this many bytes on, numpy XORs faster than Python's integers (an audio append's
-1.3 kB: about 0.6 of the time; 60 kB: a fifteenth); below it, its per-call cost dominates."""
-
-
-def unmask(payload: bytes | bytearray | memoryview, key: bytes) -> bytes:
-    """``payload`` XOR the repeating 4-byte masking ``key`` (RFC 6455 section 5.3)."""
-    n = len(payload)
-    if n == 0:
-        return b""
-    if n >= _NUMPY_UNMASK:
-        words = np.frombuffer(key * (n // 4 + 1), dtype=np.uint8, count=n)
-        return (np.frombuffer(payload, dtype=np.uint8, count=n) ^ words).tobytes()
-    stream = (key * (n // 4 + 1))[:n]
-    value = int.from_bytes(payload, "little") ^ int.from_bytes(stream, "little")
-    return value.to_bytes(n, "little")
 
 
 class _BadHeader(Exception):

@@ -71,6 +71,7 @@ from .events import (
     HealthCheck,
     PongReceived,
 )
+from .frames import text_frame
 from .framing import DEFAULT_MAX_MESSAGE_SIZE, MAX_PINGS_AT_ONCE, MessageSocket
 
 __all__ = [
@@ -147,16 +148,6 @@ def served_dialects(dialects: Collection[str]) -> frozenset[ev.Dialect]:
     if not served or len(served) != len(set(dialects)):
         raise ValueError(f"dialects must be a non-empty subset of ga, beta, not {dialects!r}")
     return served
-
-
-def text_frame(payload: bytes) -> bytes:
-    """An unmasked, unfragmented text frame (what a server sends) around UTF-8 ``payload``."""
-    n = len(payload)
-    if n < 126:
-        return bytes((0x81, n)) + payload
-    if n < 65536:
-        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
-    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
 
 
 def asks_for_beta(query: dict[str, str], headers: Headers, subprotocols: Collection[str]) -> bool:
