@@ -91,6 +91,7 @@ class _MessageLink:
         self.dialect: ev.Dialect = dialect
         self.max_message_size = max_message_size
         self.max_values = max_values
+        self.message_size = 0  # of the last message handed out, as ServerConnection tells it
         self._message: str | None = None
         self._ended: ConnectionClosed | None = None
         self.close_to_send: tuple[int, str] | None = None
@@ -140,6 +141,7 @@ class _MessageLink:
         """The client event of the last message (decoded strictly), or the connection's end."""
         text, self._message = self._message, None
         if text is not None:
+            self.message_size = len(text)
             try:
                 yield ev.decode_client_event(
                     text, dialect=self.dialect, strict=True, max_values=self.max_values

@@ -74,7 +74,9 @@ __all__ = [
 ]
 
 EVENTS_PER_STEP = 16
-"""Client events handled in one go; then the loop runs every other task (one read holds up to ~3000)."""
+"""Client events handled in one go; then the loop runs every other task (one read holds up to ~3000).
+A message weighs one event more per ``STEP_BYTES`` of it: a large message takes a step of its own."""
+STEP_BYTES = 1 << 20
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -380,8 +382,8 @@ class _Connection(_Writes):
                 if held:
                     await self._hold_up()
                 self._dispatch(nursery, event)
-                handled += 1
-                if handled == EVENTS_PER_STEP:
+                handled += 1 + conn.message_size // STEP_BYTES
+                if handled >= EVENTS_PER_STEP:
                     # One read can hold thousands of small events: every other session
                     # gets the loop between batches of them.
                     handled = 0
@@ -453,8 +455,8 @@ class _Connection(_Writes):
         handled = 0
         for event in events:
             self._dispatch(nursery, event)
-            handled += 1
-            if handled == EVENTS_PER_STEP:
+            handled += 1 + conn.message_size // STEP_BYTES
+            if handled >= EVENTS_PER_STEP:
                 # One read can hold thousands of events: the task takes the rest, a batch
                 # at a time, and every other session gets the loop between batches.
                 self._unfinished = events

@@ -456,3 +456,12 @@ def test_sending_on_a_closed_connection_is_refused() -> None:
         client.send(beta.ResponseCreate())
     with pytest.raises(LocalProtocolError):
         server.send(session_created())
+
+
+def test_the_server_connection_tells_the_size_of_the_last_message_it_decoded() -> None:
+    _, server, _ = pair()
+    small = b'{"type":"input_audio_buffer.clear"}'
+    large = b'{"type":"session.update","session":{"instructions":"' + b"x" * 70000 + b'"}}'
+    server.receive_data(frame(1, small, mask=True) + frame(1, large, mask=True))
+    sizes = [server.message_size for _ in server.events()]
+    assert sizes == [len(small), len(large)]

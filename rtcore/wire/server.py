@@ -276,6 +276,8 @@ class ServerConnection:
         self._failure: HandshakeFailed | HealthCheck | None = None
         self.request: HandshakeRequest | None = None
         self.subprotocol: str | None = None
+        self.message_size = 0
+        """The size of the last message ``events`` decoded (an adapter may weigh its work by it)."""
 
     # -- state ------------------------------------------------------------------------------
 
@@ -445,6 +447,7 @@ class ServerConnection:
         max_values = self._max_values
         for message in self._socket._messages():
             if type(message) is bytes or type(message) is str:
+                self.message_size = len(message)
                 try:
                     yield ev.decode_client_event(
                         message, dialect=dialect, strict=strict, max_values=max_values
