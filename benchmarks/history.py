@@ -154,9 +154,10 @@ def format_changes(changes: Sequence[Change], old: dict[str, Any]) -> str:
     for c in changes:
         where = f"{c.key[0]}: {c.key[1]} [{c.key[3]}]"
         verdict = "REGRESSION" if c.regression else ("better" if c.worse_by < 0 else "")
+        moved = f"{abs(c.worse_by):.1%} {'better' if c.worse_by < 0 else 'worse'}"
         lines.append(
             f"  {where.ljust(width)}  {c.old:.3f} -> {c.new:.3f}  "
-            f"({c.worse_by:+.1%} worse, noise {c.noise:.3f})  {verdict}".rstrip()
+            f"({moved}, noise {c.noise:.3f})  {verdict}".rstrip()
         )
     count = sum(c.regression for c in changes)
     lines.append(f"{count} regression{'s' if count != 1 else ''} in {len(changes)} rows compared")
