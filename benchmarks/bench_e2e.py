@@ -254,6 +254,27 @@ def measure(
             server.kill()
 
 
+def load_row(
+    suite: str, name: str, subject: str, m: dict[str, Any], goal: str, **extra: Any
+) -> Result:
+    """The row of one load ``m`` (``measure``'s figures): ``subject``'s CPU against real time,
+    VAD latency p50 and p99 in the value columns."""
+    return Result(
+        suite=suite,
+        name=name,
+        subject=subject,
+        baseline="real time",
+        ratio=m["server_cpu"],
+        spread=(m["server_cpu"], m["server_cpu"]),
+        subject_value=m["p50_ms"],
+        baseline_value=m["p99_ms"],
+        unit="ms",
+        goal=goal,
+        ok=None,
+        extra={**extra, **m},
+    )
+
+
 def sustained(m: dict[str, Any]) -> bool:
     return (
         m["server_cpu"] < 0.95
@@ -290,14 +311,11 @@ async def _generate(port: int, count: int, seconds: float, speak_ms: int) -> dic
     }
 
 
-# A server that accepts the handshake, then drops every byte it gets: it costs the other core so
-# little (one task reads every socket, ten times a second) that the generator, not the server, is
-# what a large load measures.
-_SINK = """
+# The opening of a server script that accepts the handshake with rtcore's sans-IO handshake and
+# then only reads: ``handle(stream)`` ends with ``await after_handshake(stream)``.
+HANDSHAKE_THEN = """
 import functools, os, sys, trio
 from rtcore.wire import HandshakeRequest, ServerConnection
-
-OPEN = {}
 
 async def handle(stream):
     conn = ServerConnection()
@@ -310,9 +328,21 @@ async def handle(stream):
             for event in conn.events():
                 if isinstance(event, HandshakeRequest):
                     await stream.send_all(conn.accept())
-        fd = stream.socket.fileno()
-        OPEN[fd] = ended = trio.Event()
-        await ended.wait()
+        await after_handshake(stream)
+"""
+
+# A server that accepts the handshake, then drops every byte it gets: it costs the other core so
+# little (one task reads every socket, ten times a second) that the generator, not the server, is
+# what a large load measures.
+_SINK = (
+    HANDSHAKE_THEN
+    + """
+OPEN = {}
+
+async def after_handshake(stream):
+    fd = stream.socket.fileno()
+    OPEN[fd] = ended = trio.Event()
+    await ended.wait()
 
 async def drain():
     while True:
@@ -335,6 +365,7 @@ async def main(port):
 
 trio.run(main, int(sys.argv[1]))
 """
+)
 
 
 def _generator_run(count: int, seconds: float, sink: bool) -> dict[str, Any]:
@@ -427,19 +458,12 @@ def run(quick: bool = False) -> list[Result]:
         if ok:
             best = count
         results.append(
-            Result(
-                suite="e2e",
-                name=f"{count} sessions (columns: VAD latency p50, p99)",
-                subject="server CPU",
-                baseline="real time",
-                ratio=m["server_cpu"],
-                spread=(m["server_cpu"], m["server_cpu"]),
-                subject_value=m["p50_ms"],
-                baseline_value=m["p99_ms"],
-                unit="ms",
-                goal="sustained" if ok else "falls behind",
-                ok=None,
-                extra=m,
+            load_row(
+                "e2e",
+                f"{count} sessions (columns: VAD latency p50, p99)",
+                "server CPU",
+                m,
+                "sustained" if ok else "falls behind",
             )
         )
         if not ok and m["generator_p99_lag_ms"] < GENERATOR_P99 * 1000:

@@ -197,18 +197,12 @@ def _audio_results(quick: bool) -> list[Result]:
         if ok:
             best = count
         results.append(
-            Result(
-                suite="relay",
-                name=f"{count} relayed audio sessions (columns: VAD latency p50, p99)",
-                subject="relay CPU",
-                baseline="real time",
-                ratio=m["server_cpu"],
-                spread=(m["server_cpu"], m["server_cpu"]),
-                subject_value=m["p50_ms"],
-                baseline_value=m["p99_ms"],
-                unit="ms",
-                goal="sustained" if ok else "falls behind",
-                extra=m,
+            bench_e2e.load_row(
+                "relay",
+                f"{count} relayed audio sessions (columns: VAD latency p50, p99)",
+                "relay CPU",
+                m,
+                "sustained" if ok else "falls behind",
             )
         )
         if not ok and m["generator_p99_lag_ms"] < bench_e2e.GENERATOR_P99 * 1000:

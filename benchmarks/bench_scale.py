@@ -27,7 +27,7 @@ import statistics
 import sys
 from typing import Any
 
-from .bench_e2e import GENERATOR_P99, measure
+from .bench_e2e import GENERATOR_P99, HANDSHAKE_THEN, measure
 from .harness import Result
 
 GOAL_CPU = 0.9
@@ -38,26 +38,16 @@ ROUNDS = 2
 
 # One task per connection, reading with receive_some and dropping the bytes: what trio itself
 # costs per session. It answers the handshake the same way (rtcore's sans-IO handshake).
-BARE = """
-import sys, trio
-from rtcore.wire import HandshakeRequest, ServerConnection
-
-async def handle(stream):
-    conn = ServerConnection()
-    async with stream:
-        while conn.request is None:
-            data = await stream.receive_some(65536)
-            if not data:
-                return
-            conn.receive_data(data)
-            for event in conn.events():
-                if isinstance(event, HandshakeRequest):
-                    await stream.send_all(conn.accept())
-        while await stream.receive_some(65536):
-            pass
+BARE = (
+    HANDSHAKE_THEN
+    + """
+async def after_handshake(stream):
+    while await stream.receive_some(65536):
+        pass
 
 trio.run(trio.serve_tcp, handle, int(sys.argv[1]))
 """
+)
 
 
 def _at_goal(m: dict[str, Any]) -> bool:

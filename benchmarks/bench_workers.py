@@ -20,7 +20,7 @@ from typing import Any
 
 import trio
 
-from .bench_e2e import GENERATOR_P99, _load, _started, sustained
+from .bench_e2e import GENERATOR_P99, _load, _started, load_row, sustained
 from .harness import Result
 from .processes import free_port
 
@@ -78,19 +78,13 @@ def run(quick: bool = False) -> list[Result]:
                 climbing[workers] = False
                 limited[workers] = m["generator_p99_lag_ms"] >= GENERATOR_P99 * 1000
             results.append(
-                Result(
-                    suite="workers",
-                    name=f"--workers {workers}, {count} sessions (columns: VAD p50, p99)",
-                    subject="busiest worker's CPU",
-                    baseline="real time",
-                    ratio=m["server_cpu"],
-                    spread=(m["server_cpu"], m["server_cpu"]),
-                    subject_value=m["p50_ms"],
-                    baseline_value=m["p99_ms"],
-                    unit="ms",
-                    goal="held" if held else "falls behind",
-                    ok=None,
-                    extra={"workers": workers, **m},
+                load_row(
+                    "workers",
+                    f"--workers {workers}, {count} sessions (columns: VAD p50, p99)",
+                    "busiest worker's CPU",
+                    m,
+                    "held" if held else "falls behind",
+                    workers=workers,
                 )
             )
         if not any(climbing.values()):

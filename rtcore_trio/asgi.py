@@ -229,13 +229,7 @@ class _AsgiConnection(_Connection):
                 self._abort(f"write failed: {exc}")
                 return
         if scope.cancelled_caught:
-            self.server.logs.note(
-                "slow",
-                "%s did not read for %.1f s; closing the connection",
-                self.peer,
-                self.server.write_timeout,
-            )
-            self._abort("the client stopped reading")
+            self._stopped_reading()
 
 
 class RealtimeASGI:

@@ -186,13 +186,17 @@ class _Writes:
                 self._abort(f"write failed: {exc}")
                 return
         if scope.cancelled_caught:
-            self.server.logs.note(
-                "slow",
-                "%s did not read for %.1f s; closing the connection",
-                self.peer,
-                self.server.write_timeout,
-            )
-            self._abort("the client stopped reading")
+            self._stopped_reading()
+
+    def _stopped_reading(self) -> None:
+        """A write did not finish within ``write_timeout``: the client stopped reading."""
+        self.server.logs.note(
+            "slow",
+            "%s did not read for %.1f s; closing the connection",
+            self.peer,
+            self.server.write_timeout,
+        )
+        self._abort("the client stopped reading")
 
     def _abort(self, why: str) -> None:
         """The transport is unusable: end every task of this connection (not the socket)."""
