@@ -54,6 +54,7 @@ from .rules.conversation import is_assistant_audio
 from .rules.refusal import Invalid
 from .rules.wire_items import function_call_output_wire, function_call_wire
 from .state import ItemState, PartState, Snapshot, apply, initial_snapshot, record_protocol_error
+from .state.transitions import step_for
 
 __all__ = ["ClientSession", "ReceivedEvent", "replay_events"]
 
@@ -116,6 +117,11 @@ class ClientSession:
                 self._audio_produced = True
             if item.type == "function_call" and item.call_id is not None:
                 self._call_ids.add(item.call_id)
+        self._unwatched = dict(_UNWATCHED)
+        """The steps ``receive_message`` takes without a watcher: ``_UNWATCHED``, and the audio
+        deltas once the model has spoken (the voice lock then has nothing left to note)."""
+        if self._audio_produced:
+            self._unwatched.update(_SPOKEN)
         self._ids: IdFactory = id_factory or DeterministicIds(b"rtcore-client")
         self._sent: OrderedDict[str, ev.ClientEvent] = OrderedDict()
         self._remember = remember
@@ -161,35 +167,36 @@ class ClientSession:
             return [error]
         # ``receive_event``, inlined: this runs once per message, and the call was a
         # measurable share of the pipeline (tests/test_client_pipeline.py checks that the
-        # two agree).
+        # two agree). Most events are neither watched nor a session report: their step is
+        # the whole of ``apply``, found with one look-up.
         current = self._state
         try:
-            state = apply(current, event)
+            step = self._unwatched.get(type(event))
+            if step is not None:
+                state = step(current, event)
+            else:
+                state = self._watched(current, event)
         except RemoteProtocolError as error:
             self._state = record_protocol_error(current, error)
             return [error]
-        watch = _WATCHED.get(type(event))
-        if watch is not None:
-            state = watch(self, state, event)
-        elif state.session is not current.session:
-            self._reported_session = event.session  # type: ignore[union-attr]
         self._state = state
         return [event]
 
     def receive_event(self, event: ev.ServerEvent | ev.UnknownEvent) -> ReceivedEvent:
         """Apply one already decoded server event; returns it, or the protocol error it caused."""
         try:
-            state = apply(self._state, event)
+            state = self._watched(self._state, event)
         except RemoteProtocolError as error:
             self._state = record_protocol_error(self._state, error)
             return error
-        watch = _WATCHED.get(type(event))
-        if watch is not None:
-            state = watch(self, state, event)
-        elif state.session is not self._state.session:
-            self._reported_session = event.session  # type: ignore[union-attr]
         self._state = state
         return event
+
+    def _watched(self, current: Snapshot, event: ev.ServerEvent | ev.UnknownEvent) -> Snapshot:
+        """``apply``, then what the client notes beyond the snapshot (``_WATCHED``)."""
+        state = apply(current, event)
+        watch = _WATCHED.get(type(event))
+        return state if watch is None else watch(self, state, event)
 
     def _link_error(self, state: Snapshot, event: ev.ErrorEvent) -> Snapshot:
         client_event_id = event.error.event_id
@@ -206,15 +213,20 @@ class ClientSession:
         record = replace(state.errors[-1], client_event=client_event)
         return replace(state, errors=state.errors.set(len(state.errors) - 1, record))
 
-    def _session_updated(self, state: Snapshot, event: object) -> Snapshot:
+    def _session_reported(self, state: Snapshot, event: object) -> Snapshot:
         if state.session is not self._state.session:
             self._reported_session = getattr(event, "session", None)
+        return state
+
+    def _session_updated(self, state: Snapshot, event: object) -> Snapshot:
+        state = self._session_reported(state, event)
         if self._updates and self._updates.popleft()[1]:
             self._model_open = False
         return state
 
     def _spoke(self, state: Snapshot, event: object) -> Snapshot:
         self._audio_produced = True
+        self._unwatched.update(_SPOKEN)
         return state
 
     def _saw_item(self, state: Snapshot, event: object) -> Snapshot:
@@ -371,8 +383,8 @@ def _refuse(
 _Watch = Callable[[ClientSession, Snapshot, ev.ServerEvent | ev.UnknownEvent], Snapshot]
 
 # Server events the client notes beyond the snapshot: errors (linked to the event they
-# name), audio (the voice lock), and items that may carry a function call (the calls an
-# output may answer, deleted ones included). One dict lookup per received event.
+# name), audio (the voice lock), items that may carry a function call (the calls an
+# output may answer, deleted ones included), and the session as reported.
 _WATCHED: dict[type, _Watch] = {
     ev.ErrorEvent: ClientSession._link_error,  # type: ignore[dict-item]
     beta.ResponseAudioDelta: ClientSession._spoke,
@@ -391,6 +403,23 @@ _WATCHED: dict[type, _Watch] = {
     beta.SessionUpdated: ClientSession._session_updated,
     beta.TranscriptionSessionUpdated: ClientSession._session_updated,
     ga.SessionUpdated: ClientSession._session_updated,
+    beta.SessionCreated: ClientSession._session_reported,
+    beta.TranscriptionSessionCreated: ClientSession._session_reported,
+    ga.SessionCreated: ClientSession._session_reported,
+}
+
+# The audio deltas' steps, unwatched once the model has spoken (``ClientSession._spoke``).
+_SPOKEN: dict[type, Callable[[Snapshot, ev.ServerEvent], Snapshot]] = {
+    kind: step
+    for kind in (beta.ResponseAudioDelta, ga.ResponseOutputAudioDelta)
+    if (step := step_for(kind)) is not None
+}
+
+# Every other event class of either dialect: its step of the state machine is all there is.
+_UNWATCHED: dict[type, Callable[[Snapshot, ev.ServerEvent], Snapshot]] = {
+    kind: step
+    for kind in (*beta.SERVER_EVENTS.values(), *ga.SERVER_EVENTS.values())
+    if kind not in _WATCHED and (step := step_for(kind)) is not None
 }
 
 _SESSION_UPDATES = (beta.SessionUpdate, beta.TranscriptionSessionUpdate, ga.SessionUpdate)

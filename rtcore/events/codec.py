@@ -292,6 +292,29 @@ class _Table:
 
         return decode
 
+    def received(self) -> Callable[[bytes | str], Any]:
+        """``decode(data)`` with the defaults (lenient, no bound on values), for a peer's
+        messages one by one: the same events and errors, with the checks that only other
+        inputs need (a bytes-like object, ``max_values``) left to ``decode`` itself, which
+        also answers every message the typed decode refuses."""
+        bulk, typed, free_form, decode = self.bulk, self.decoder.decode, self.free_form, self.decode
+        bulk_min = _BULK_MIN
+
+        def received(data: bytes | str) -> Any:
+            if len(data) >= bulk_min:
+                event = bulk(data)
+                if event is not None:
+                    return event
+            try:
+                event = typed(data)
+            except Exception:
+                return decode(data)  # says why, or recovers, exactly as ever
+            if type(event) in free_form:
+                _refuse_deep(data)
+            return event
+
+        return received
+
     def info(self, cls: type[EventBase]) -> mi.StructType:
         """The msgspec description of one event class, for the slow path."""
         info = self._info.get(cls)
@@ -495,7 +518,7 @@ def server_decoder(
     The same decoding, errors and results as ``decode_server_event(data,
     dialect=dialect)``, without looking the dialect's tables up per message.
     """
-    decode: Callable[[bytes | str], ServerEvent | UnknownEvent] = _SERVER_TABLES[dialect].decode
+    decode: Callable[[bytes | str], ServerEvent | UnknownEvent] = _SERVER_TABLES[dialect].received()
     return decode
 
 

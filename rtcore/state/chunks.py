@@ -1,8 +1,8 @@
 """Chunk vectors: streaming values built from deltas.
 
 Text, transcripts, function-call arguments and audio arrive as deltas. Each
-snapshot holds text as a persistent vector of chunks, and audio as its share
-of an append-only buffer, so that appending one delta costs the same
+snapshot holds a streamed value as its share of an append-only buffer (a list
+of text pieces, a bytearray of audio), so that appending one delta costs the same
 whether the value is ten bytes or ten megabytes long, and consecutive
 snapshots share everything they have in common. The joined value is
 computed on first use and cached; later snapshots that only append do not
@@ -17,8 +17,6 @@ is computed from ``size`` alone, so the two forms agree on all of them.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 import msgspec
 from msgspec.structs import force_setattr
 from pyrsistent import pvector
@@ -26,32 +24,62 @@ from pyrsistent.typing import PVector
 
 __all__ = ["TextChunks", "ByteChunks", "AudioLength"]
 
-T = TypeVar("T", str, bytes)
 
+class TextChunks(msgspec.Struct, frozen=True, gc=False, eq=False):
+    """Text built from deltas (``size`` counts characters).
 
-class _Chunks(msgspec.Struct, Generic[T], frozen=True, gc=False, eq=False):
-    """An immutable sequence of chunks with a lazily joined, cached value.
-
-    Equality and hashing are by joined value, not by how the value was cut
-    into chunks: two peers that received the same text in different deltas
+    Stored as ``ByteChunks`` stores audio: the deltas of a stream go into one
+    list that only ever grows at its end, shared by every snapshot along the
+    stream; a snapshot holds the list and how many of its first pieces are its
+    own (``tail_count``). Appending to the newest snapshot's text appends the
+    delta to that list, in O(1) and without copying it; appending to an older
+    one keeps its share by reference as a finished block and starts a list of
+    its own. Equality and hashing are by joined value, not by how the value was
+    cut into chunks: two peers that received the same text in different deltas
     hold equal values.
     """
 
-    parts: PVector[T]
+    blocks: PVector[tuple[list[str], int]]
+    """Finished blocks: a list of pieces and how many of its first pieces belong here."""
+    tail: list[str]
+    """The pieces after ``blocks``: a list that may be shared and grown in place."""
+    tail_count: int
     size: int
-    joined: T | None = None
+    joined: str | None = None
+
+    @classmethod
+    def of(cls, text: str = "") -> TextChunks:
+        # A list of its own: appending to it (past this share) is invisible to this value.
+        return cls(_NO_TEXT_BLOCKS, [text] if text else [], 1 if text else 0, len(text), text)
+
+    def append(self, delta: str) -> TextChunks:
+        tail, count = self.tail, self.tail_count
+        if len(tail) == count:
+            tail.append(delta)  # our share ends the shared list: grow it in place
+            return TextChunks(self.blocks, tail, count + 1, self.size + len(delta))
+        blocks = self.blocks.append((tail, count)) if count else self.blocks
+        return TextChunks(blocks, [delta], 1, self.size + len(delta))
 
     @property
-    def value(self) -> T:
+    def parts(self) -> tuple[str, ...]:
+        """The pieces of the value, as they arrived (the deltas, or one piece for a whole value)."""
+        pieces: list[str] = []
+        for block, count in self.blocks:
+            pieces += block[:count]
+        pieces += self.tail[: self.tail_count]
+        return tuple(pieces)
+
+    @property
+    def value(self) -> str:
         """The whole value (joined once, then cached)."""
         joined = self.joined
         if joined is None:
-            joined = self.parts[0] if len(self.parts) == 1 else self._join()
+            if self.blocks or self.tail_count != 1:
+                joined = "".join(self.parts)
+            else:
+                joined = self.tail[0]
             force_setattr(self, "joined", joined)
         return joined
-
-    def _join(self) -> T:
-        raise NotImplementedError
 
     def __len__(self) -> int:
         return self.size
@@ -60,30 +88,15 @@ class _Chunks(msgspec.Struct, Generic[T], frozen=True, gc=False, eq=False):
         return self.size > 0
 
     def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
+        if type(other) is not TextChunks:
             return NotImplemented
-        assert isinstance(other, _Chunks)
         return self is other or (self.size == other.size and self.value == other.value)
 
     def __hash__(self) -> int:
-        return hash((type(self), self.value))
+        return hash((TextChunks, self.value))
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.value!r})"
-
-
-class TextChunks(_Chunks[str], frozen=True, gc=False, eq=False):
-    """Text built from deltas (``size`` counts characters)."""
-
-    @classmethod
-    def of(cls, text: str = "") -> TextChunks:
-        return cls(pvector((text,)) if text else _EMPTY_TEXT_PARTS, len(text), text)
-
-    def append(self, delta: str) -> TextChunks:
-        return TextChunks(self.parts.append(delta), self.size + len(delta))
-
-    def _join(self) -> str:
-        return "".join(self.parts)
+        return f"TextChunks({self.value!r})"
 
     def __str__(self) -> str:
         return self.value
@@ -209,5 +222,5 @@ class AudioLength(msgspec.Struct, frozen=True, gc=False):
         return f"AudioLength({self.size})"
 
 
-_EMPTY_TEXT_PARTS: PVector[str] = pvector()
+_NO_TEXT_BLOCKS: PVector[tuple[list[str], int]] = pvector()
 _NO_BLOCKS: PVector[tuple[bytes | bytearray, int]] = pvector()

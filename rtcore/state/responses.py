@@ -219,24 +219,25 @@ def on_part_added(s: Snapshot, e: ev.ResponseContentPartAdded) -> Snapshot:
 
 def _open_part(s: Snapshot, e: Any, part_type: str) -> tuple[int, ItemState, PartState]:
     """The open part a delta streams into (the hot path: checks inlined for the usual case)."""
-    slots = s._slots
-    slot = len(slots) - 1
-    item = slots[slot] if slot >= 0 else None
-    responses = s.responses
-    response = responses[len(responses) - 1] if responses else None
-    # The usual case: the newest item of the newest response, which is still in progress.
-    if (
-        item is None
-        or response is None
-        or item.id != e.item_id
-        or item.response_id != e.response_id
-        or response.id != e.response_id
-        or response.status != "in_progress"
-    ):
+    slots, responses = s._slots, s.responses
+    if slots and responses:
+        # The usual case, as in ``_open_item``: the newest item of the newest response,
+        # which is still in progress.
+        item, response = slots[-1], responses[-1]
+        if (
+            item is not None
+            and item.id == e.item_id
+            and item.response_id == response.id == e.response_id
+            and response.status == "in_progress"
+        ):
+            slot = len(slots) - 1
+        else:
+            slot, item = _open_item(s, e)
+    else:
         slot, item = _open_item(s, e)
     index = e.content_index
     content = item.content
-    if not 0 <= index < len(content):
+    if index < 0 or index >= len(content):
         raise fail(e, "unknown_part", f"item {item.id!r} has no content part {index}")
     part = content[index]
     if part.type != part_type:

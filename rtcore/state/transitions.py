@@ -41,7 +41,7 @@ from . import input_buffer as b
 from . import responses as r
 from .model import MAX_RECORDS, ErrorRecord, Snapshot
 
-__all__ = ["apply", "record_protocol_error", "initial_snapshot", "handler_for"]
+__all__ = ["apply", "record_protocol_error", "initial_snapshot", "handler_for", "step_for"]
 
 _Handler = Callable[[Snapshot, Any], Snapshot]
 
@@ -53,21 +53,32 @@ def initial_snapshot() -> Snapshot:
 
 def apply(s: Snapshot, event: ev.ServerEvent | ev.UnknownEvent) -> Snapshot:
     """The snapshot after ``event``; raises ``RemoteProtocolError`` if it contradicts ``s``."""
-    kind = type(event)
-    delta = _DELTAS.get(kind)
-    if delta is not None:
-        return delta(s, event)  # counts the event itself
-    handler = _HANDLERS.get(kind)
-    if handler is None:
+    step = _STEPS.get(type(event))
+    if step is None:
         return replace(s, unknown_events=s.unknown_events + 1, events_applied=s.events_applied + 1)
-    new = handler(s, event)
-    if new is s:
-        return replace(s, events_applied=s.events_applied + 1)
-    # Every transition builds its result from ``s`` during this call, so a result that
-    # is not ``s`` is a snapshot nobody else holds yet: count the event in place rather
-    # than copy the whole record once more.
-    force_setattr(new, "events_applied", s.events_applied + 1)
-    return new
+    return step(s, event)
+
+
+def step_for(kind: type) -> _Handler | None:
+    """``apply`` for events of class ``kind``, looked up once (``None``: not an event of either
+    dialect, counted as unknown by ``apply``). ``ClientSession`` dispatches with it."""
+    return _STEPS.get(kind)
+
+
+def _counted(handler: _Handler) -> _Handler:
+    """A transition that also counts its event (the deltas count their own)."""
+
+    def step(s: Snapshot, event: Any) -> Snapshot:
+        new = handler(s, event)
+        if new is s:
+            return replace(s, events_applied=s.events_applied + 1)
+        # Every transition builds its result from ``s`` during this call, so a result
+        # that is not ``s`` is a snapshot nobody else holds yet: count the event in
+        # place rather than copy the whole record once more.
+        force_setattr(new, "events_applied", s.events_applied + 1)
+        return new
+
+    return step
 
 
 def handler_for(event: ev.ServerEvent) -> _Handler:
@@ -165,6 +176,12 @@ _HANDLERS: dict[type[Any], _Handler] = {
     ev.OutputAudioBufferStarted: r.on_playback_started,
     ev.OutputAudioBufferStopped: r.on_playback_ended,
     ev.OutputAudioBufferCleared: r.on_playback_ended,
+}
+
+# One look-up per event: every step counts its event.
+_STEPS: dict[type[Any], _Handler] = {
+    **_DELTAS,
+    **{kind: _counted(handler) for kind, handler in _HANDLERS.items()},
 }
 
 assert not set(_HANDLERS) & set(_DELTAS)
