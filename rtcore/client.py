@@ -194,8 +194,10 @@ class ClientSession:
 
     def _watched(self, current: Snapshot, event: ev.ServerEvent | ev.UnknownEvent) -> Snapshot:
         """``apply``, then what the client notes beyond the snapshot (``_WATCHED``)."""
-        state = apply(current, event)
-        watch = _WATCHED.get(type(event))
+        kind = type(event)
+        step = _STEPS.get(kind)
+        state = apply(current, event) if step is None else step(current, event)
+        watch = _WATCHED.get(kind)
         return state if watch is None else watch(self, state, event)
 
     def _link_error(self, state: Snapshot, event: ev.ErrorEvent) -> Snapshot:
@@ -415,12 +417,15 @@ _SPOKEN: dict[type, Callable[[Snapshot, ev.ServerEvent], Snapshot]] = {
     if (step := step_for(kind)) is not None
 }
 
-# Every other event class of either dialect: its step of the state machine is all there is.
-_UNWATCHED: dict[type, Callable[[Snapshot, ev.ServerEvent], Snapshot]] = {
+# Every event class of either dialect and its step of the state machine (``apply``).
+_STEPS: dict[type, Callable[[Snapshot, ev.ServerEvent], Snapshot]] = {
     kind: step
     for kind in (*beta.SERVER_EVENTS.values(), *ga.SERVER_EVENTS.values())
-    if kind not in _WATCHED and (step := step_for(kind)) is not None
+    if (step := step_for(kind)) is not None
 }
+
+# Those the client does not watch: their step is all there is to receiving them.
+_UNWATCHED = {kind: step for kind, step in _STEPS.items() if kind not in _WATCHED}
 
 _SESSION_UPDATES = (beta.SessionUpdate, beta.TranscriptionSessionUpdate, ga.SessionUpdate)
 

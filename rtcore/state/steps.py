@@ -174,74 +174,98 @@ def settle(
 def settle_part(
     s: Snapshot, event: ev.ServerEvent, part: PartState, wire: WirePart, item_id: str, index: int
 ) -> tuple[Snapshot, PartState]:
-    """Close a part, taking the final text or transcript from a done event."""
+    """Close a part, taking the final text or transcript from a done event.
+
+    A part already closed with the same value is returned as it is: an item is
+    settled again by every later done event (``output_item.done``, GA's
+    ``conversation.item.done``, ``response.done``), and most find nothing to change.
+    """
     if isinstance(wire, (ev.TextContent, ev.InputTextContent, ga.OutputTextContent)):
+        text = part.text
         if isinstance(wire.text, str):
-            s, text = settle(s, event, part.text, wire.text, item_id, "text", index)
-            part = replace(part, text=text)
-        return s, replace(part, text_done=True, done=True)
+            s, text = settle(s, event, text, wire.text, item_id, "text", index)
+        if text is part.text and part.text_done and part.done:
+            return s, part
+        return s, replace(part, text=text, text_done=True, done=True)
     if isinstance(wire, ev.InputAudioContent):
         # The input transcription arrives in its own events, never in the item
         # (docs/protocol/ga.md#items).
-        return s, replace(part, done=True)
+        return s, part if part.done else replace(part, done=True)
     if isinstance(wire, (ev.AudioContent, ga.OutputAudioContent)):
         transcript = part.transcript
         if isinstance(wire.transcript, str) and part.truncated_at_ms is None:
             s, transcript = settle(
                 s, event, part.transcript, wire.transcript, item_id, "transcript", index
             )
+        if (
+            transcript is part.transcript
+            and part.transcript_done
+            and part.audio_done
+            and part.done
+        ):
+            return s, part
         return s, replace(
             part, transcript=transcript, transcript_done=True, audio_done=True, done=True
         )
-    return s, replace(part, done=True)
+    return s, part if part.done else replace(part, done=True)
 
 
 def settle_item(
     s: Snapshot, event: ev.ServerEvent, slot: int, item: ItemState, wire: WireItem
 ) -> Snapshot:
-    """Bring an item in line with its final form (``output_item.done``, ``item.done``, ``response.done``)."""
+    """Bring an item in line with its final form (``output_item.done``, ``item.done``, ``response.done``).
+
+    An item that already is in that form stays the same record, and the snapshot
+    is not copied for it.
+    """
+    settled = item
     wire_status = getattr(wire, "status", ev.UNSET)
     status = item.status if isinstance(wire_status, ev.UnsetType) else wire_status
     if isinstance(wire, (beta.MessageItem, ga.MessageItem)) and not isinstance(
         wire.content, ev.UnsetType
     ):
         parts = list(item.content)
-        in_fmt, out_fmt = input_format(s), output_format(s, item.response_id)
+        changed = False
         for i, wire_part in enumerate(wire.content):
             if i < len(parts):
-                s, parts[i] = settle_part(s, event, parts[i], wire_part, item.id, i)
+                old = parts[i]
+                s, parts[i] = settle_part(s, event, old, wire_part, item.id, i)
+                changed = changed or parts[i] is not old
             else:
                 where = f"item {item.id!r} part {i}"
                 s = anomaly(s, event, "unannounced_part", f"{where} was never announced")
+                in_fmt, out_fmt = input_format(s), output_format(s, item.response_id)
                 parts.append(part_from_wire(wire_part, in_fmt, out_fmt, done=True))
-        item = replace(item, content=tuple(parts))
+                changed = True
+        if changed:
+            item = replace(item, content=tuple(parts))
     elif isinstance(wire, (ev.FunctionCallItem, ga.McpCallItem)):
         arguments = item.arguments
         if not isinstance(wire.arguments, ev.UnsetType):
             s, arguments = settle(s, event, item.arguments, wire.arguments, item.id, "arguments")
-        item = replace(
-            item,
-            arguments=arguments,
-            arguments_done=True,
-            name=item.name if isinstance(wire.name, ev.UnsetType) else wire.name,
-        )
+        name = item.name if isinstance(wire.name, ev.UnsetType) else wire.name
         if isinstance(wire, ev.FunctionCallItem):
-            call_id = wire.call_id
+            call_id = item.call_id if isinstance(wire.call_id, ev.UnsetType) else wire.call_id
             item = replace(
-                item, call_id=item.call_id if isinstance(call_id, ev.UnsetType) else call_id
+                item, arguments=arguments, arguments_done=True, name=name, call_id=call_id
             )
         else:
             if status is None and (wire.output is not None or wire.error is not None):
                 status = "completed"
             item = replace(
                 item,
+                arguments=arguments,
+                arguments_done=True,
+                name=name,
                 output=item.output if isinstance(wire.output, ev.UnsetType) else wire.output,
                 error=item.error if isinstance(wire.error, ev.UnsetType) else wire.error,
             )
     elif isinstance(wire, ga.McpListToolsItem):
         item = replace(item, tools=wire.tools, server_label=wire.server_label)
-    item = replace(item, status=status)
-    s = put_item(s, slot, item)
+    if status != item.status:
+        item = replace(item, status=status)
+    if item is not settled:
+        s = put_item(s, slot, item)
     return track_call(s, item)
 
 

@@ -164,21 +164,25 @@ def item_from_wire(
 
 def response_fields(response: beta.Response | ga.Response) -> dict[str, Any]:
     """The effective settings a response object reports, as ``ResponseState`` fields."""
+    unset = ev.UNSET
     if isinstance(response, ga.Response):
         fmt = voice = None
         audio = response.audio
-        if not (audio is None or isinstance(audio, ev.UnsetType)):
+        if not (audio is None or audio is unset):
             out = audio.output
-            if not (out is None or isinstance(out, ev.UnsetType)):
-                fmt, voice = format_from_ga(out.format), _opt(out.voice)
-        modalities = _opt(response.output_modalities)
+            if not (out is None or out is unset):
+                fmt = format_from_ga(out.format)
+                voice = None if out.voice is unset else out.voice
+        modalities = None if response.output_modalities is unset else response.output_modalities
     else:
-        fmt, voice = _opt(response.output_audio_format), _opt(response.voice)
+        fmt = None if response.output_audio_format is unset else response.output_audio_format
+        voice = None if response.voice is unset else response.voice
         modalities = modalities_from_beta(response.modalities)
+    tokens, metadata = response.max_output_tokens, response.metadata
     return {
         "output_modalities": modalities,
         "output_format": fmt,
         "voice": voice,
-        "max_output_tokens": _opt(response.max_output_tokens),
-        "metadata": _opt(response.metadata),
+        "max_output_tokens": None if tokens is unset else tokens,
+        "metadata": None if metadata is unset else metadata,
     }
