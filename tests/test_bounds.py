@@ -19,7 +19,7 @@ from rtcore.server import ServerLimits, ServerSession, StartResponse
 from rtcore.server.core import item_cost
 from rtcore.server.costs import ITEM_BYTES
 from rtcore.server.effects import Transcribe
-from rtcore.state import ByteChunks
+from rtcore.state import ByteChunks, TextChunks
 from rtcore.state.chunks import AudioLength
 from rtcore.state.model import ConversationView
 
@@ -103,6 +103,49 @@ def test_appending_to_the_newest_version_grows_one_buffer_in_place() -> None:
     branch = older.append(b"\x03")  # older no longer ends the buffer: a block by reference
     assert branch.blocks[0][0] is older.tail and branch.value[-1:] == b"\x03"
     assert older.value == b"\x01" * 480_000 and newer.value[-1:] == b"\x02"
+
+
+TEXT_STEPS = st.lists(
+    st.tuples(
+        st.integers(min_value=0),  # which earlier version to start from
+        st.sampled_from(["append", "of"]),
+        st.text(max_size=12),
+    ),
+    max_size=40,
+)
+
+
+@given(TEXT_STEPS)
+def test_every_version_of_a_text_chunk_keeps_its_own_text(steps: list[Any]) -> None:
+    # Text shares one growing list along a stream as audio shares its buffer: versions
+    # branch as snapshots do, and each must always read as the text it was made with.
+    versions = [(TextChunks.of(), "")]
+    for pick, op, text in steps:
+        chunks, expected = versions[pick % len(versions)]
+        if op == "append":
+            versions.append((chunks.append(text), expected + text))
+        else:
+            versions.append((TextChunks.of(text), text))
+        for made, text_of in versions:
+            assert made.size == len(made) == len(text_of) and bool(made) == bool(text_of)
+            assert made.value == str(made) == "".join(made.parts) == text_of
+            uncached = TextChunks(made.blocks, made.tail, made.tail_count, made.size)
+            assert uncached.value == text_of
+    for made, text_of in versions:
+        assert made == TextChunks.of(text_of) and hash(made) == hash(TextChunks.of(text_of))
+
+
+def test_appending_to_the_newest_text_grows_one_list_in_place() -> None:
+    chunks = TextChunks.of("a")
+    for _ in range(100):
+        chunks = chunks.append("b")
+    older = chunks
+    newer = chunks.append("c")
+    assert newer.tail is older.tail and not newer.blocks  # shared, grown in place
+    branch = older.append("d")  # older no longer ends the list: a block by reference
+    assert branch.blocks[-1][0] is older.tail and branch.value == "a" + "b" * 100 + "d"
+    assert older.value == "a" + "b" * 100 and newer.value == "a" + "b" * 100 + "c"
+    assert len(newer.parts) == 102
 
 
 # -- retention in the client -----------------------------------------------------------------------

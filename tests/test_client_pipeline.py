@@ -12,7 +12,7 @@ from conftest import CAPTURES
 
 from benchmarks.workloads import audio_response, in_ga
 from rtcore import ClientSession
-from rtcore.events import Dialect
+from rtcore.events import Dialect, beta, ga
 from rtcore.state import Snapshot
 
 TRACES = sorted(CAPTURES.glob("*.server-events.jsonl"))
@@ -82,3 +82,50 @@ def test_receive_message_is_decode_then_receive_event(dialect: Dialect) -> None:
     assert by_message.state.protocol_errors  # the bad lines were recorded
     assert by_message.state.unknown_events == by_event.state.unknown_events == 1
     assert by_message.state.conversation == by_event.state.conversation
+
+
+def test_every_session_report_is_watched() -> None:
+    # ``receive_message`` takes an unwatched event's step alone; an event that can change the
+    # session must be watched, or ``reported_session`` would miss it.
+    from rtcore.client import _UNWATCHED, _WATCHED
+    from rtcore.events import beta, ga
+
+    reports = [
+        kind
+        for kind in (*beta.SERVER_EVENTS.values(), *ga.SERVER_EVENTS.values())
+        if "session" in kind.__struct_fields__
+    ]
+    assert len(reports) == 6
+    for kind in reports:
+        assert kind in _WATCHED and kind not in _UNWATCHED
+
+
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+def test_the_reported_session_follows_created_and_updated(dialect: Dialect) -> None:
+    lines = TRACES[0].read_bytes().splitlines()
+    if dialect == "ga":
+        lines = in_ga(lines)
+    client = ClientSession(dialect=dialect)
+    seen = []
+    for line in lines:
+        [event] = client.receive_message(line)
+        if "session" in type(event).__struct_fields__:
+            seen.append(event)
+            assert client.reported_session is event.session  # type: ignore[attr-defined]
+    assert len(seen) == 2  # session.created, then session.updated
+
+
+@pytest.mark.parametrize("dialect", ["beta", "ga"])
+def test_audio_deltas_lock_the_voice_then_go_unwatched(dialect: Dialect) -> None:
+    lines = audio_response(5, 20)
+    if dialect == "ga":
+        lines = in_ga(lines)
+    client = ClientSession(dialect=dialect)
+    for line in lines:
+        client.receive_message(line)
+    assert client._audio_produced and not client.state.protocol_errors
+    kind = beta.ResponseAudioDelta if dialect == "beta" else ga.ResponseOutputAudioDelta
+    assert kind in client._unwatched  # one watch was enough
+    resumed = ClientSession(dialect=dialect, state=client.state)
+    assert resumed._audio_produced and kind in resumed._unwatched
+    assert kind not in ClientSession(dialect=dialect)._unwatched
