@@ -197,12 +197,7 @@ def settle_part(
             s, transcript = settle(
                 s, event, part.transcript, wire.transcript, item_id, "transcript", index
             )
-        if (
-            transcript is part.transcript
-            and part.transcript_done
-            and part.audio_done
-            and part.done
-        ):
+        if transcript is part.transcript and part.transcript_done and part.audio_done and part.done:
             return s, part
         return s, replace(
             part, transcript=transcript, transcript_done=True, audio_done=True, done=True
