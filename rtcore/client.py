@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from msgspec.structs import replace
 
@@ -411,14 +411,14 @@ _WATCHED: dict[type, _Watch] = {
 }
 
 # The audio deltas' steps, unwatched once the model has spoken (``ClientSession._spoke``).
-_SPOKEN: dict[type, Callable[[Snapshot, ev.ServerEvent], Snapshot]] = {
+_SPOKEN: dict[type, Callable[[Snapshot, Any], Snapshot]] = {
     kind: step
     for kind in (beta.ResponseAudioDelta, ga.ResponseOutputAudioDelta)
     if (step := step_for(kind)) is not None
 }
 
 # Every event class of either dialect and its step of the state machine (``apply``).
-_STEPS: dict[type, Callable[[Snapshot, ev.ServerEvent], Snapshot]] = {
+_STEPS: dict[type, Callable[[Snapshot, Any], Snapshot]] = {
     kind: step
     for kind in (*beta.SERVER_EVENTS.values(), *ga.SERVER_EVENTS.values())
     if (step := step_for(kind)) is not None
