@@ -161,6 +161,7 @@ _MARKER_WITHIN = 1024
 (its envelope is a type and a few ids); an audio message laid out otherwise is decoded
 by the ordinary path, with the same result."""
 
+
 def _bulk_decoder(
     decoder: msgspec.json.Decoder[Any], classes: tuple[type[EventBase], ...], field: str
 ) -> Callable[[bytes | str], Any]:
