@@ -28,6 +28,15 @@ socket itself (``per-task``), or it parks in the server's one reader
 body without its waits) and wakes it only for what must wait. Its writes are
 ``writing.py``'s.
 
+A large message (``STEP_BYTES`` or more) is worked on in parts: its reading and
+decoding, the session's handling of it, the encoding and writing of what the
+session answers. After each of the first two the connection gives the loop back
+for as long as that part took (``_give_back``, at most ``GIVE_BACK_MAX``), so
+that another session's turn, which takes several steps of the loop, waits for
+one part at most, not for their sum; on the ``epoll`` path the reader hands a
+large message to the task for that. One maximal message (a 15 MiB tool schema)
+is some 30-60 ms of work per part on the 2-core machine.
+
 Faults (``faults.py``), when the server has any, are applied here, where
 events come in and go out: client events held before the session sees them
 (``latency ... direction=up``), server events held and written one by one

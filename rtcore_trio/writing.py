@@ -7,7 +7,9 @@ encoded as they are written, at most ``WRITE_BATCH`` bytes at a time, so a
 client that does not read pins about one batch (or one larger event) beside
 the kernel's buffer; each write is shielded from cancellation (the events
 have left the session's queue) and bounded by ``write_timeout``, after which
-the connection is marked broken and its tasks end. With faults, events are
+the connection is marked broken and its tasks end. An event of ``WRITE_BATCH``
+or more (a large ``session.updated``) goes out as its frame's header and then
+its payload, never copied into one frame first. With faults, events are
 held and written one by one (``latency ... direction=down``) and counted for
 ``close``/``drop ... after=N``.
 

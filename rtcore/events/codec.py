@@ -22,7 +22,9 @@ rules it enforces:
 * A server may bound the work one message costs: ``decode_client_event(...,
   max_values=N)`` refuses a message of more than N values (objects, arrays and
   the commas between their elements, outside strings) before building any,
-  with code ``message_above_max_values`` (``explain._check_values``).
+  with code ``message_above_max_values`` (``explain._check_values``). Its
+  nesting is measured from the same pass over the bytes
+  (``explain._check_structure``), whatever the event's class.
 
 Speed: the common case - a well-formed message of a known type - is a single
 call into msgspec's C decoder, which validates and builds the typed event in

@@ -9,7 +9,9 @@ or sets unknown fields aside so that the event can still be decoded. It also
 holds the nesting rule: a message nested deeper than ``MAX_NESTING_DEPTH`` is
 refused before anything recursive touches it; the size of a message's structure
 (``_check_values``: a server's bound on how many values one message may hold,
-checked before the decoder builds any of them); and reads the dicts an SDK user
+checked before the decoder builds any of them), both read from one pass over a
+large message's bytes (``_check_structure``: its brackets, commas and quotes
+copied out once, ``_marks``, and everything after read from those); and reads the dicts an SDK user
 gives a client event instead of its session, item or response parameters, with
 the same errors (``_from_dict``).
 """
