@@ -54,7 +54,6 @@ from typing import Any
 
 import trio
 
-from rtcore.events.codec import client_decoder
 from rtcore.ids import DeterministicIds
 from rtcore.server import ServerLimits, ServerSession
 from rtcore.server.config import MAX_SESSION_SECONDS
@@ -164,8 +163,6 @@ class RealtimeServer:
         self._keys = ApiKeys(api_keys) if api_keys else None
         self.model = model
         self.dialects = served_dialects(dialects)
-        for dialect in self.dialects:
-            client_decoder(dialect)  # its tables made now, not on a client's first message
         self._refusals = 0
         self.ssl_context = ssl_context
         self.paths: tuple[str, ...] = (path,) if isinstance(path, str) else tuple(path)

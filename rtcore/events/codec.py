@@ -512,9 +512,9 @@ def client_decoder(
     """``decode_client_event`` of one dialect, bound once: ``decode(data, strict=False,
     max_values=None)``, with the same decoding, errors and results.
 
-    The dialect's tables are made now. A server makes those of the dialects it
-    serves when it starts: made on the first client message of a dialect, they held
-    the event loop (every session) for some 25-90 ms of describing event classes.
+    The dialect's tables are made now. ``rtcore serve`` makes those of the dialects
+    it serves when it starts: made on the first client message of a dialect, they
+    held the event loop (every session) for some 25-90 ms of describing event classes.
     """
     decode: Callable[..., ClientEvent | UnknownEvent] = _CLIENT_TABLES[dialect].decode
     return decode
