@@ -28,6 +28,15 @@ socket itself (``per-task``), or it parks in the server's one reader
 body without its waits) and wakes it only for what must wait. Its writes are
 ``writing.py``'s.
 
+A large message (``STEP_BYTES`` or more) is worked on in parts: its reading and
+decoding, the session's handling of it, the encoding and writing of what the
+session answers. After each of the first two the connection gives the loop back
+for as long as that part took (``_give_back``, at most ``GIVE_BACK_MAX``), so
+that another session's turn, which takes several steps of the loop, waits for
+one part at most, not for their sum; on the ``epoll`` path the reader hands a
+large message to the task for that. One maximal message (a 15 MiB tool schema)
+is some 30-60 ms of work per part on the 2-core machine.
+
 Faults (``faults.py``), when the server has any, are applied here, where
 events come in and go out: client events held before the session sees them
 (``latency ... direction=up``), server events held and written one by one
@@ -37,6 +46,7 @@ with. Without faults the paths are the plain ones.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -77,6 +87,12 @@ EVENTS_PER_STEP = 16
 """Client events handled in one go; then the loop runs every other task (one read holds up to ~3000).
 A message weighs one event more per ``STEP_BYTES`` of it: a large message takes a step of its own."""
 STEP_BYTES = 1 << 20
+"""From this size on a message is large: its work is cut in parts, and the loop given back after
+each for as long as it took (``_Connection._give_back``)."""
+GIVE_BACK_MAX = 0.25
+"""The longest a connection gives the loop back after one part of a large message's work."""
+_DECODED = (ev.ClientEvent, ev.UnknownEvent, ClientMessageError)
+"""The events ``ServerConnection.events`` makes of a message (``message_size`` is its size)."""
 
 
 def _leaf(error: BaseException) -> BaseException:
@@ -148,6 +164,10 @@ class _Connection(_Writes):
         """Bytes the reader wrote in part (the socket's buffer was full): written first."""
         self._unsent: list[ev.ServerEvent] = []
         """Events the reader took and did not encode (beyond ``WRITE_BATCH``): sent first."""
+        self._began = now
+        """When this connection's current step of work began (a read, or the end of a wait)."""
+        self._heavy = False
+        """The session has just handled a large message: the loop is given back before more."""
 
     async def _hold_up(self) -> None:
         """A ``latency ... direction=up`` fault: hold the next client event (shielded, so
@@ -381,6 +401,12 @@ class _Connection(_Writes):
             for event in events:
                 if held:
                     await self._hold_up()
+                if conn.message_size >= STEP_BYTES and isinstance(event, _DECODED):
+                    # A large message was read and decoded in this step: every other session
+                    # runs before the session handles it, and again before its answer is
+                    # encoded, so that none waits for more than one part of its work.
+                    await self._give_back()
+                    self._heavy = True
                 self._dispatch(nursery, event)
                 handled += 1 + conn.message_size // STEP_BYTES
                 if handled >= EVENTS_PER_STEP:
@@ -388,6 +414,8 @@ class _Connection(_Writes):
                     # gets the loop between batches of them.
                     handled = 0
                     await self._between_batches()
+            if self._heavy:
+                await self._give_back()
             # Most reads (audio appends) leave nothing to write: no coroutine, no lock then.
             pending = conn.data_to_send()
             if pending:
@@ -404,7 +432,7 @@ class _Connection(_Writes):
                 await reader.wait(self)  # the reader feeds conn (absorb) meanwhile
                 continue
             data = await self._receive()
-            self.last_activity = trio.current_time()
+            self.last_activity = self._began = trio.current_time()
             conn.receive_data(data)
         self.handle(nursery, session.disconnect())
 
@@ -454,6 +482,12 @@ class _Connection(_Writes):
         events = conn.events()
         handled = 0
         for event in events:
+            if conn.message_size >= STEP_BYTES and isinstance(event, _DECODED):
+                # A large message: the task handles it, once it has given the loop back for
+                # as long as this step took (``_read``).
+                self._unfinished = itertools.chain((event,), events)
+                self._began = now
+                return False
             self._dispatch(nursery, event)
             handled += 1 + conn.message_size // STEP_BYTES
             if handled >= EVENTS_PER_STEP:
@@ -497,6 +531,8 @@ class _Connection(_Writes):
         is taken at the next read, so a read's events are never dropped half way;
         what this waits for is bounded by the write timeout.
         """
+        if self._heavy:
+            await self._give_back()
         with trio.CancelScope(shield=True):
             pending = self.conn.data_to_send()
             if pending:
@@ -504,6 +540,23 @@ class _Connection(_Writes):
             if self.session.has_output:
                 await self.flush()
         await trio.lowlevel.cancel_shielded_checkpoint()
+        self._began = trio.current_time()
+
+    async def _give_back(self) -> None:
+        """Let every other task run for as long as this connection's step has taken so far
+        (at most ``GIVE_BACK_MAX``): after each part of a large message's work.
+
+        One maximal message is some 30-80 ms of work in a few parts (its decoding, the
+        session's handling of it, the encoding of its answer): run back to back, a
+        healthy session's turn, which takes several steps of the loop, waited for their
+        sum. With the loop given back between them it waits for one part at most, and
+        the sender of large messages gets about half of the loop while others need it.
+        Shielded, like ``_between_batches``: an event already read is never dropped.
+        """
+        self._heavy = False
+        with trio.CancelScope(shield=True):
+            await trio.sleep(min(trio.current_time() - self._began, GIVE_BACK_MAX))
+        self._began = trio.current_time()
 
     async def _end(
         self, nursery: trio.Nursery, effects: list[Effect], code: int, reason: str

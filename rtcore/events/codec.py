@@ -22,7 +22,9 @@ rules it enforces:
 * A server may bound the work one message costs: ``decode_client_event(...,
   max_values=N)`` refuses a message of more than N values (objects, arrays and
   the commas between their elements, outside strings) before building any,
-  with code ``message_above_max_values`` (``explain._check_values``).
+  with code ``message_above_max_values`` (``explain._check_values``). Its
+  nesting is measured from the same pass over the bytes
+  (``explain._check_structure``), whatever the event's class.
 
 Speed: the common case - a well-formed message of a known type - is a single
 call into msgspec's C decoder, which validates and builds the typed event in
@@ -55,7 +57,7 @@ from .explain import (
     MAX_NESTING_DEPTH,
     DecodeError,
     _check_nesting,
-    _check_values,
+    _check_structure,
     _dotted,
     _json_kind,
     _parse,
@@ -161,9 +163,6 @@ _MARKER_WITHIN = 1024
 (its envelope is a type and a few ids); an audio message laid out otherwise is decoded
 by the ordinary path, with the same result."""
 
-_OPENERS_ONLY = bytes(c for c in range(256) if c not in b"{[")
-"""For ``bytes.translate``: delete everything but the opening brackets."""
-
 
 def _bulk_decoder(
     decoder: msgspec.json.Decoder[Any], classes: tuple[type[EventBase], ...], field: str
@@ -265,11 +264,14 @@ class _Table:
                 # Anything else is a TypeError naming what was passed.
                 view = memoryview(data)  # type: ignore[arg-type]
                 return decode(view.tobytes(), strict, max_values)
+            refuse_deep = _refuse_deep
             if max_values is not None and len(data) > max_values:
                 # The size of the structure before anything is built: building costs
                 # about a microsecond per value. A message shorter than the limit
-                # cannot hold more values than that: no pass at all.
-                _check_values(data, max_values)
+                # cannot hold more values than that: no pass at all. The nesting is
+                # measured from the same pass over the bytes, so not again below.
+                _check_structure(data, max_values)
+                refuse_deep = _measured
             # The typed decode first: msgspec guards its own recursion (RecursionError,
             # below), and an event it accepts is nested no deeper than its class's
             # schema allows - within MAX_NESTING_DEPTH unless the class holds free-form
@@ -278,16 +280,16 @@ class _Table:
             try:
                 event = typed(data)
             except msgspec.ValidationError as exc:
-                _refuse_deep(data)
+                refuse_deep(data)
                 return slowly(data, strict, exc)
             except (msgspec.DecodeError, UnicodeError):
-                _refuse_deep(data)
+                refuse_deep(data)
                 return slowly(data, strict, None)
             except RecursionError:
-                _refuse_deep(data)
+                refuse_deep(data)
                 raise DecodeError(f"nested deeper than {MAX_NESTING_DEPTH} levels") from None
             if type(event) in free_form:
-                _refuse_deep(data)
+                refuse_deep(data)
             return event
 
         return decode
@@ -387,18 +389,23 @@ def _refuse_deep(data: bytes | str) -> None:
     """Raise ``DecodeError`` for a message nested deeper than ``MAX_NESTING_DEPTH``.
 
     A message with no more brackets than the limit cannot be deeper; counting them
-    is the cheap common case, the exact measure runs only above it.
+    is the cheap common case, the exact measure runs only above it. A large message
+    goes to the nesting check at once: the one pass that copies out its marks counts
+    its brackets too.
     """
     if isinstance(data, str):
         brackets = data.count("{") + data.count("[")
     elif len(data) > _BULK_MIN:
-        # One pass that copies out only the openers beats two counting passes on a
-        # large message; on a small one the counts are cheaper.
-        brackets = len(data.translate(None, _OPENERS_ONLY))
+        _check_nesting(data)
+        return
     else:
         brackets = data.count(b"{") + data.count(b"[")
     if brackets > MAX_NESTING_DEPTH:
         _check_nesting(data)
+
+
+def _measured(data: bytes | str) -> None:
+    """``_refuse_deep`` for a message whose nesting ``_check_structure`` has measured."""
 
 
 _SCALARS: Final = (
@@ -519,6 +526,20 @@ def server_decoder(
     dialect=dialect)``, without looking the dialect's tables up per message.
     """
     decode: Callable[[bytes | str], ServerEvent | UnknownEvent] = _SERVER_TABLES[dialect].received()
+    return decode
+
+
+def client_decoder(
+    dialect: Dialect = DEFAULT_DIALECT,
+) -> Callable[..., ClientEvent | UnknownEvent]:
+    """``decode_client_event`` of one dialect, bound once: ``decode(data, strict=False,
+    max_values=None)``, with the same decoding, errors and results.
+
+    The dialect's tables are made now. ``rtcore serve`` makes those of the dialects
+    it serves when it starts: made on the first client message of a dialect, they
+    held the event loop (every session) for some 25-90 ms of describing event classes.
+    """
+    decode: Callable[..., ClientEvent | UnknownEvent] = _CLIENT_TABLES[dialect].decode
     return decode
 
 

@@ -17,7 +17,7 @@ from typing import TypeAlias
 
 import numpy as np
 
-__all__ = ["MaskKeys", "SystemMaskKeys", "mask", "text_frame", "unmask"]
+__all__ = ["MaskKeys", "SystemMaskKeys", "mask", "text_frame", "text_frame_head", "unmask"]
 
 MaskKeys: TypeAlias = Callable[[], bytes]
 """``keys() -> 4 bytes``: the masking key of the next frame a client sends (RFC 6455 section
@@ -74,6 +74,19 @@ unmask = mask
 """``mask`` under the name the reading side uses."""
 
 
+def text_frame_head(n: int) -> bytes:
+    """The header of an unmasked text frame of ``n`` payload bytes, as a server sends it.
+
+    ``text_frame_head(len(payload)) + payload`` is ``text_frame(payload)``; a writer may
+    send the two apart, so that a large payload is never copied into a frame of its own.
+    """
+    if n < 126:
+        return bytes((0x81, n))
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big")
+    return b"\x81\x7f" + n.to_bytes(8, "big")
+
+
 def text_frame(payload: bytes, mask_key: bytes | None = None) -> bytes:
     """One unfragmented text frame around UTF-8 ``payload``, without extensions.
 
@@ -83,11 +96,7 @@ def text_frame(payload: bytes, mask_key: bytes | None = None) -> bytes:
     """
     n = len(payload)
     if mask_key is None:
-        if n < 126:
-            return bytes((0x81, n)) + payload
-        if n < 65536:
-            return b"\x81\x7e" + n.to_bytes(2, "big") + payload
-        return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+        return text_frame_head(n) + payload
     if len(mask_key) != 4:
         raise ValueError(f"a masking key is 4 bytes, not {len(mask_key)}")
     if n < 126:
