@@ -72,10 +72,11 @@ DEFAULT_IO = os.environ.get("RTCORE_IO", "auto")
 """The strategy when none is given: ``$RTCORE_IO``, else ``auto``."""
 MAX_READ_TICK = 0.05
 """The longest read tick, seconds: a longer one would hold every read past the latency goals."""
-DEFAULT_READ_TICK = os.environ.get("RTCORE_READ_TICK", "2")
-"""The read tick when none is given, milliseconds: ``$RTCORE_READ_TICK``, else 2 (measured in
-``benchmarks/bench_scale.py``: never costlier than none, cheaper under load, and a tenth of a
-20 ms frame)."""
+DEFAULT_READ_TICK = os.environ.get("RTCORE_READ_TICK", "0")
+"""The read tick when none is given, milliseconds: ``$RTCORE_READ_TICK``, else 0 (none: on the
+shared 2-core development machine, where the reader already serves several sockets per wakeup,
+no tick was measurably cheaper per frame, and a 2 ms tick cost more at 20 sessions;
+``benchmarks/bench_scale.py`` measures it against none)."""
 MAX_READY = 1024
 """Sockets served per wakeup; beyond that the next wakeup comes at once (after the other tasks)."""
 

@@ -214,7 +214,7 @@ def add_serve_limits(parser: argparse.ArgumentParser, *, sessions: bool = True) 
         help="with --io epoll, under load the reader looks at the sockets once per tick so that "
         "one wakeup serves many sessions; a read waits up to one tick longer, an idle server "
         f"reads at once; 0: no tick, 0 to {MAX_READ_TICK * 1000:g} "
-        "(default: $RTCORE_READ_TICK, else 2)",
+        "(default: $RTCORE_READ_TICK, else 0)",
     )
     session = parser.add_argument_group("per session (exceeding one gets an error event)")
     session.add_argument(

@@ -124,7 +124,7 @@ class RealtimeServer:
     set again while the server runs. ``io``: how sessions' sockets are read,
     ``"epoll"`` (one task for all, ``reader.py``), ``"per-task"`` or ``"auto"``;
     ``read_tick``: with ``epoll``, seconds the busy reader waits between wakeups
-    so that one serves many sockets (0: none; ``None``: ``$RTCORE_READ_TICK`` ms, else 2 ms).
+    so that one serves many sockets (0: none; ``None``: ``$RTCORE_READ_TICK`` ms, else 0).
     """
 
     def __init__(
