@@ -121,10 +121,8 @@ class RealtimeServer:
 
     ``faults`` (``Fault`` values, ``parse_fault("close=1011,after=5")``) are
     injected into every connection accepted from then on; ``faults`` may be
-    set again while the server runs. ``io``: how sessions' sockets are read,
-    ``"epoll"`` (one task for all, ``reader.py``), ``"per-task"`` or ``"auto"``;
-    ``read_tick``: with ``epoll``, seconds the busy reader waits between wakeups
-    so that one serves many sockets (0: none; ``None``: ``$RTCORE_READ_TICK`` ms, else 0).
+    set again while the server runs. ``io``: how sessions' sockets are read, ``"epoll"`` (one
+    task for all, ``reader.py``; ``read_tick`` s between its wakeups), ``"per-task"`` or ``"auto"``.
     """
 
     def __init__(
@@ -203,10 +201,8 @@ class RealtimeServer:
         self.host: str | None = None
         self._fault_plan: FaultPlan | None = None
         self.faults = tuple(faults)
-        self.io = resolve_io(io)
+        self.io, self.read_tick = resolve_io(io), resolve_read_tick(read_tick)
         """How sessions' sockets are read: ``epoll`` (one reader, ``reader.py``) or ``per-task``."""
-        self.read_tick = resolve_read_tick(read_tick)
-        """Seconds between the one reader's wakeups under load (``reader.py``; 0: none)."""
         self._reader: OneReader | None = None
 
     @property
