@@ -134,10 +134,10 @@ async def test_with_a_read_tick_an_idle_server_reads_at_once() -> None:
             await until(rt, beta.SessionUpdated)
             latencies = []
             for _ in range(3):
-                await trio.sleep(3 * tick)  # idle: the reader waits for readiness
                 await rt.send(ev.InputAudioBufferAppend(audio=bytes(4800)))
+                await trio.sleep(3 * tick)  # idle: the reader waits for readiness
                 sent = trio.current_time()
-                await rt.send(ev.InputAudioBufferCommit())
+                await rt.send(ev.InputAudioBufferCommit())  # the one message after the pause
                 await until(rt, ev.InputAudioBufferCommitted)
                 latencies.append(trio.current_time() - sent)
         # Waiting for a tick first would take 50 ms every time.
