@@ -2,17 +2,17 @@
 
 The server runs in its own process with the ``echo`` backend; trio is
 single-threaded, so that is one core. This process opens N WebSocket
-sessions (``rtcore.wire.ClientConnection`` for the handshake and for reading)
-and streams real-time audio into each: a 20 ms pcm16 append every 20 ms, one
-second of speech then one second of silence, under server VAD. It times
-every ``speech_started`` and ``speech_stopped`` from the moment the frame that
-completes it was sent.
+sessions and streams real-time audio into each (``audio_load.load``): a 20 ms
+pcm16 append every 20 ms, one second of speech then one second of silence,
+under server VAD. It times every ``speech_started`` and ``speech_stopped``
+from the moment the frame that completes it was sent.
 
 A load is *sustained* when the server stays under one core and those events
 come back promptly (p99 under 100 ms) while the load generator keeps its own
 schedule (p99 lag under 20 ms; otherwise the figure says nothing about the
-server). The frames and the writes are ``rtcore loadtest``'s own
-(``rtcore_trio.loadtest``). The ratio reported is the server's CPU time against the real time
+server). The generator is a plain ``select.epoll`` loop writing frames
+encoded once (``audio_load.py``), so that it falls behind after the server
+does. The ratio reported is the server's CPU time against the real time
 that passed: below 1.0 means it keeps up.
 
 ``generator`` measures ``rtcore loadtest`` itself (``run_load`` in this
@@ -25,7 +25,6 @@ the steady state, and the most sessions one core keeps under 20 ms of lag.
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -34,182 +33,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import trio
 
-from rtcore import events as ev
-from rtcore.wire import ClientConnection, Connected
 from rtcore_trio.loadtest import LoadOptions, run_load
-from rtcore_trio.loadtest_link import write_fd
-from rtcore_trio.loadtest_scenario import client_frame, parse_scenario
+from rtcore_trio.loadtest_scenario import parse_scenario
 
+from .audio_load import load
 from .harness import Result
-from .processes import cpu_seconds, free_port
+from .processes import free_port
 
-FRAME_S = 0.020
-SPEECH_FRAMES = 50
-SILENCE_FRAMES = 50
 SUSTAINED_P99 = 0.100
 GENERATOR_P99 = 0.020
-STARTED = "input_audio_buffer.speech_started"
-STOPPED = "input_audio_buffer.speech_stopped"
-
-
-def _speech(ms: int) -> bytes:
-    """A 220 Hz tone at about -15 dBFS: speech to the energy detector."""
-    rate = 24000
-    t = np.arange(rate * ms // 1000)
-    return (8000 * np.sin(2 * np.pi * 220 * t / rate)).astype("<i2").tobytes()
-
-
-class _Session:
-    def __init__(self, index: int) -> None:
-        self.index = index
-        self.expected: list[tuple[str, float]] = []
-        self.latencies: list[float] = []
-        self.lag: list[float] = []
-        self.events = 0
-
-
-async def _connect(
-    port: int, session: _Session, update: bytes
-) -> tuple[trio.SocketStream, ClientConnection]:
-    conn = ClientConnection(f"ws://127.0.0.1:{port}/v1/realtime")
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    await stream.send_all(conn.data_to_send())
-    while not any(isinstance(e, Connected) for e in conn.events()):
-        conn.receive_data(await stream.receive_some(65536))
-    await stream.send_all(update)
-    return stream, conn
-
-
-async def _read(stream: trio.SocketStream, conn: ClientConnection, session: _Session) -> None:
-    fd = stream.socket.fileno()
-    while True:
-        await trio.lowlevel.wait_readable(fd)
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            continue
-        except OSError:
-            return
-        if not data:
-            return
-        conn.receive_data(data)
-        now = trio.current_time()
-        for event in conn.events():
-            session.events += 1
-            kind = getattr(event, "type", "")
-            if kind == "error":
-                # A refused update would leave automatic responses on: another workload.
-                raise RuntimeError(f"the server refused an event: {event}")
-            if kind not in (STARTED, STOPPED):
-                continue
-            # Match the oldest expectation of this kind; older ones of the other kind were missed.
-            while session.expected and session.expected[0][0] != kind:
-                session.expected.pop(0)
-            if session.expected:
-                session.latencies.append(now - session.expected.pop(0)[1])
-
-
-async def _send(
-    group: list[tuple[_Session, int]], frames: dict[str, bytes], phase: float, stop: float
-) -> None:
-    """One timer for a group of sessions: every 20 ms, one frame to each of them."""
-    n = 0
-    while (due := phase + n * FRAME_S) < stop:
-        await trio.sleep_until(due)
-        position = n % (SPEECH_FRAMES + SILENCE_FRAMES)
-        frame = frames["speech" if position < SPEECH_FRAMES else "silence"]
-        for session, fd in group:
-            sent = trio.current_time()
-            session.lag.append(sent - due)
-            # The 2nd speech frame opens a turn; the 10th frame of silence (200 ms) closes
-            # it. Noted before sending: the answer may arrive before send_all returns.
-            if position == 1:
-                session.expected.append((STARTED, sent))
-            elif position == SPEECH_FRAMES + 9:
-                session.expected.append((STOPPED, sent))
-            await write_fd(fd, frame)
-        n += 1
-
-
-GROUPS = 20
-
-
-async def _load(port: int, pid: int | list[int], count: int, seconds: float) -> dict[str, Any]:
-    """``count`` sessions for ``seconds``; ``server_cpu`` is the busiest of the ``pid`` processes'
-    (``rtcore serve --workers``: each worker's), ``server_cpu_total`` their sum."""
-    pids = pid if isinstance(pid, list) else [pid]
-    # GA, the dialect of a connection without the beta header.
-    update = ev.decode_client_event(
-        b'{"type":"session.update","session":{"type":"realtime","audio":{"input":'
-        b'{"turn_detection":{"type":"server_vad","create_response":false,'
-        b'"silence_duration_ms":200}}}}}',
-        dialect="ga",
-        strict=True,
-    )
-    assert isinstance(update, ev.EventBase)
-    frames = {
-        "speech": client_frame(ev.InputAudioBufferAppend(audio=_speech(20))),
-        "silence": client_frame(ev.InputAudioBufferAppend(audio=bytes(960))),
-    }
-    sessions = [_Session(i) for i in range(count)]
-    connections: list[tuple[_Session, int]] = []
-    streams: list[trio.SocketStream] = []
-    async with trio.open_nursery() as nursery:
-        with trio.fail_after(60):
-            for session in sessions:
-                stream, conn = await _connect(port, session, client_frame(update))
-                connections.append((session, stream.socket.fileno()))
-                streams.append(stream)
-                nursery.start_soon(_read, stream, conn, session)
-        start = trio.current_time() + 0.5
-        stop = start + seconds
-        async with trio.open_nursery() as senders:
-            for g in range(GROUPS):
-                # Groups are spread across the 20 ms period so the sends do not line up.
-                senders.start_soon(
-                    _send, connections[g::GROUPS], frames, start + FRAME_S * g / GROUPS, stop
-                )
-            await trio.sleep_until(start + 1.0)  # the first second is warm-up
-            cpu_start, wall_start = [cpu_seconds(p) for p in pids], time.monotonic()
-            sent_start = sum(len(s.lag) for s in sessions)
-            await trio.sleep_until(stop)
-            wall = time.monotonic() - wall_start
-            used = [cpu_seconds(p) - c for p, c in zip(pids, cpu_start, strict=True)]
-            cpus = [u / wall for u in used]
-            sent = sum(len(s.lag) for s in sessions) - sent_start
-        await trio.sleep(0.5)  # the last answers
-        nursery.cancel_scope.cancel()
-    for stream in streams:
-        await trio.aclose_forcefully(stream)
-    latencies = sorted(x for s in sessions for x in s.latencies)
-    lags = sorted(x for s in sessions for x in s.lag)
-
-    def pct(values: list[float], q: float) -> float:
-        return values[min(len(values) - 1, int(q * len(values)))] if values else float("inf")
-
-    cycles = int(seconds / ((SPEECH_FRAMES + SILENCE_FRAMES) * FRAME_S))
-    return {
-        "sessions": count,
-        "server_cpu": max(cpus),
-        "server_cpu_total": sum(cpus),
-        # CPU per frame sent: on a shared machine, steadier than the share of a core.
-        "server_us_per_frame": 1e6 * sum(used) / max(sent, 1),
-        "p50_ms": pct(latencies, 0.50) * 1000,
-        "p99_ms": pct(latencies, 0.99) * 1000,
-        "generator_p99_lag_ms": pct(lags, 0.99) * 1000,
-        "vad_events": len(latencies),
-        "vad_events_expected_about": count * 2 * cycles,
-    }
 
 
 def _serve(
-    port: int, profile: str | None = None, realtime: bool = False, io: str | None = None
+    port: int,
+    profile: str | None = None,
+    realtime: bool = False,
+    io: str | None = None,
+    options: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     prefix = [sys.executable] + (["-m", "cProfile", "-o", profile] if profile else [])
-    command = [*prefix, "-m", "rtcore_trio.cli", "serve", "--port", str(port)]
+    command = [*prefix, "-m", "rtcore_trio.cli", "serve", "--port", str(port), *options]
     if io is not None:
         command += ["--io", io]
     return _started(command + (["--realtime"] if realtime else []), port)
@@ -236,16 +81,17 @@ def measure(
     profile: str | None = None,
     io: str | None = None,
     command: list[str] | None = None,
+    options: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """``count`` sessions against ``rtcore serve`` (``--io io``), or against ``command``, a
-    server started with the port appended."""
+    """``count`` sessions against ``rtcore serve`` (``--io io``, then ``options``), or against
+    ``command``, a server started with the port appended."""
     port = free_port()
     if command is not None:
         server = _started([*command, str(port)], port)
     else:
-        server = _serve(port, profile, io=io)
+        server = _serve(port, profile, io=io, options=options)
     try:
-        return trio.run(_load, port, server.pid, count, seconds)
+        return load(port, server.pid, count, seconds)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -276,7 +122,7 @@ def load_row(
 
 
 def sustained(m: dict[str, Any]) -> bool:
-    return (
+    return bool(
         m["server_cpu"] < 0.95
         and m["p99_ms"] < SUSTAINED_P99 * 1000
         and m["generator_p99_lag_ms"] < GENERATOR_P99 * 1000

@@ -47,6 +47,7 @@ from rtcore_sim import Scenario, ScriptBackend, Turn
 from rtcore_trio import RealtimeServer, RelayServer, connect
 
 from . import bench_e2e
+from .audio_load import load
 from .harness import Result
 from .processes import free_port
 
@@ -179,7 +180,7 @@ def _relayed_audio(count: int, seconds: float) -> dict[str, Any]:
             env={"OPENAI_API_KEY": "sk-bench"},
         )
         try:
-            return trio.run(bench_e2e._load, relay_port, relay.pid, count, seconds)
+            return load(relay_port, relay.pid, count, seconds)
         finally:
             _stop(relay)
     finally:

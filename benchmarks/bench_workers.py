@@ -18,9 +18,8 @@ import sys
 import time
 from typing import Any
 
-import trio
-
-from .bench_e2e import GENERATOR_P99, _load, _started, load_row, sustained
+from .audio_load import load
+from .bench_e2e import GENERATOR_P99, _started, load_row, sustained
 from .harness import Result
 from .processes import free_port
 
@@ -46,7 +45,7 @@ def measure(workers: int, count: int, seconds: float) -> dict[str, Any]:
                     raise RuntimeError("the workers did not start")
                 time.sleep(0.05)
             time.sleep(0.5)  # every worker listening, not only the first
-        return trio.run(_load, port, pids, count, seconds)
+        return load(port, pids, count, seconds)
     finally:
         server.send_signal(signal.SIGINT)
         try:

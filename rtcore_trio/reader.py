@@ -26,6 +26,16 @@ that turns readable while its task is busy is taken out of the epoll set
 until the task waits again, so an unread client fills its kernel buffers and
 TCP slows it down exactly as on the per-task path.
 
+The read tick (``rtcore serve --read-tick MS``, ``RealtimeServer(read_tick=)``):
+after a wakeup has served the ready sockets, the reader sleeps until one tick
+has passed before it looks again, so that under load one wakeup serves the
+frames of many sessions and its cost (trio's ``wait_readable`` on the epoll
+descriptor, a pass of the scheduler, ``epoll_wait``, the process waking) is
+shared among them, as a network card's interrupt coalescing does. A read
+then waits at most one tick longer; a server that was idle reads at once
+(when nothing is ready the reader waits for readiness as without a tick).
+Zero: no tick, a wakeup for every readiness.
+
 Only plain TCP sockets are served here (TLS streams keep the per-task path:
 their bytes must go through the TLS object, whose reads and writes trio
 drives). ``select.epoll`` is Linux's; elsewhere ``io="auto"`` means the
@@ -46,12 +56,27 @@ from .fastio import READ_SIZE
 if TYPE_CHECKING:
     from .connection import _Connection
 
-__all__ = ["DEFAULT_IO", "IO_STRATEGIES", "OneReader", "resolve_io"]
+__all__ = [
+    "DEFAULT_IO",
+    "DEFAULT_READ_TICK",
+    "IO_STRATEGIES",
+    "MAX_READ_TICK",
+    "OneReader",
+    "resolve_io",
+    "resolve_read_tick",
+]
 
 IO_STRATEGIES = ("auto", "epoll", "per-task")
 """``auto``: ``epoll`` where the platform has it (Linux), else ``per-task``."""
 DEFAULT_IO = os.environ.get("RTCORE_IO", "auto")
 """The strategy when none is given: ``$RTCORE_IO``, else ``auto``."""
+MAX_READ_TICK = 0.05
+"""The longest read tick, seconds: a longer one would hold every read past the latency goals."""
+DEFAULT_READ_TICK = os.environ.get("RTCORE_READ_TICK", "0")
+"""The read tick when none is given, milliseconds: ``$RTCORE_READ_TICK``, else 0 (none: on the
+shared 2-core development machine, where the reader already serves several sockets per wakeup,
+no tick was measurably cheaper per frame, and a 2 ms tick cost more at 20 sessions;
+``benchmarks/bench_scale.py`` measures it against none)."""
 MAX_READY = 1024
 """Sockets served per wakeup; beyond that the next wakeup comes at once (after the other tasks)."""
 
@@ -71,10 +96,28 @@ def resolve_io(io: str | None) -> str:
     return io
 
 
-class OneReader:
-    """The one task that reads every plain-TCP session socket of a server (``run``)."""
+def resolve_read_tick(tick: float | None) -> float:
+    """The read tick ``tick`` (seconds) checked; ``None``: ``DEFAULT_READ_TICK`` (ms)."""
+    if tick is None:
+        try:
+            tick = float(DEFAULT_READ_TICK) / 1000
+        except ValueError:
+            raise ValueError(
+                f"RTCORE_READ_TICK must be milliseconds, not {DEFAULT_READ_TICK!r}"
+            ) from None
+    if not 0 <= tick <= MAX_READ_TICK:  # also refuses NaN
+        raise ValueError(f"the read tick must be 0 to {MAX_READ_TICK * 1000:g} ms, not {tick!r} s")
+    return tick
 
-    def __init__(self) -> None:
+
+class OneReader:
+    """The one task that reads every plain-TCP session socket of a server (``run``).
+
+    ``tick``: seconds between the wakeups of a busy reader (0: none; see the module's docstring).
+    """
+
+    def __init__(self, tick: float = 0.0) -> None:
+        self.tick = resolve_read_tick(tick)
         self._epoll = select.epoll()
         self._parked: dict[int, _Connection] = {}
         """Sockets whose task waits in ``wait``: the reader serves them."""
@@ -91,16 +134,37 @@ class OneReader:
         """Serve ready sockets until cancelled."""
         epoll = self._epoll
         try:
+            if self.tick:
+                await self._run_ticking()
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
-                ready = epoll.poll(0, MAX_READY)
-                self.wakeups += 1
-                now = trio.current_time()
-                for fd, _ in ready:
-                    self._serve(fd, now)
+                self._serve_ready(epoll.poll(0, MAX_READY))
         finally:
             trio.lowlevel.notify_closing(epoll.fileno())
             epoll.close()
+
+    async def _run_ticking(self) -> None:
+        epoll, tick = self._epoll, self.tick
+        while True:
+            # Whatever turned ready during the tick, without trio's wait (and its epoll_ctl);
+            # only an idle reader waits for readiness.
+            ready = epoll.poll(0, MAX_READY)
+            if not ready:
+                await trio.lowlevel.wait_readable(epoll.fileno())
+                ready = epoll.poll(0, MAX_READY)
+            now = self._serve_ready(ready)
+            if len(ready) < MAX_READY:
+                await trio.sleep_until(now + tick)
+            else:  # more are ready: the next wakeup comes at once, after the other tasks
+                await trio.lowlevel.checkpoint()
+
+    def _serve_ready(self, ready: list[tuple[int, int]]) -> float:
+        """Serve every socket of one wakeup; the time they were read."""
+        self.wakeups += 1
+        now = trio.current_time()
+        for fd, _ in ready:
+            self._serve(fd, now)
+        return now
 
     def _serve(self, fd: int, now: float) -> None:
         connection = self._parked.get(fd)

@@ -25,7 +25,7 @@ from rtcore.wire.server import DEFAULT_MAX_MESSAGE_VALUES, MAX_PENDING
 from rtcore_sim import BACKEND_THREADS, MAX_ECHO_CHARS
 
 from .connection import EVENTS_PER_STEP, PING_FLOOD_SECONDS, PINGS_PER_SECOND, WRITE_BATCH
-from .reader import IO_STRATEGIES
+from .reader import IO_STRATEGIES, MAX_READ_TICK, resolve_read_tick
 from .server import (
     DEFAULT_CLOSE_TIMEOUT,
     DEFAULT_FRAME_TIMEOUT,
@@ -206,6 +206,16 @@ def add_serve_limits(parser: argparse.ArgumentParser, *, sessions: bool = True) 
         "sessions keep a task each), per-task, a task each; auto: epoll where the platform "
         "has it (default: $RTCORE_IO, else auto)",
     )
+    parser.add_argument(
+        "--read-tick",
+        type=_read_tick,
+        default=None,
+        metavar="MS",
+        help="with --io epoll, under load the reader looks at the sockets once per tick so that "
+        "one wakeup serves many sessions; a read waits up to one tick longer, an idle server "
+        f"reads at once; 0: no tick, 0 to {MAX_READ_TICK * 1000:g} "
+        "(default: $RTCORE_READ_TICK, else 0)",
+    )
     session = parser.add_argument_group("per session (exceeding one gets an error event)")
     session.add_argument(
         "--retain-audio",
@@ -229,6 +239,16 @@ def add_serve_limits(parser: argparse.ArgumentParser, *, sessions: bool = True) 
             metavar="N",
             help=f"{described} (default: %(default)s)",
         )
+
+
+def _read_tick(text: str) -> float:
+    """``--read-tick MS``, in seconds."""
+    try:
+        return resolve_read_tick(float(text) / 1000)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected milliseconds from 0 to {MAX_READ_TICK * 1000:g}, got {text}"
+        ) from None
 
 
 def _fixed_bounds() -> str:
@@ -271,6 +291,7 @@ def server_options(args: argparse.Namespace) -> dict[str, Any]:
         "limits": ServerLimits(**limits),
         "retain_audio": getattr(args, "retain_audio", False),
         **({"io": args.io} if hasattr(args, "io") else {}),
+        **({"read_tick": args.read_tick} if hasattr(args, "read_tick") else {}),
     }
 
 

@@ -73,7 +73,7 @@ from .admission import Admission, ApiKeys
 from .connection import _Connection
 from .fastio import READ_SIZE
 from .faults import Fault, FaultPlan
-from .reader import OneReader, resolve_io
+from .reader import OneReader, resolve_io, resolve_read_tick
 from .throttle import DEFAULT_LOG_INTERVAL, DEFAULT_LOG_LINES, ThrottledLog
 
 __all__ = ["RealtimeServer", "serve", "DEFAULT_PATH", "DEFAULT_PATHS", "DEFAULT_MAX_CONNECTIONS"]
@@ -121,8 +121,8 @@ class RealtimeServer:
 
     ``faults`` (``Fault`` values, ``parse_fault("close=1011,after=5")``) are
     injected into every connection accepted from then on; ``faults`` may be
-    set again while the server runs. ``io``: how sessions' sockets are read,
-    ``"epoll"`` (one task for all, ``reader.py``), ``"per-task"`` or ``"auto"``.
+    set again while the server runs. ``io``: how sessions' sockets are read, ``"epoll"`` (one
+    task for all, ``reader.py``; ``read_tick`` s between its wakeups), ``"per-task"`` or ``"auto"``.
     """
 
     def __init__(
@@ -153,6 +153,7 @@ class RealtimeServer:
         max_connections_per_client: int | None = None,
         faults: Sequence[Fault] = (),
         io: str | None = None,
+        read_tick: float | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -200,7 +201,7 @@ class RealtimeServer:
         self.host: str | None = None
         self._fault_plan: FaultPlan | None = None
         self.faults = tuple(faults)
-        self.io = resolve_io(io)
+        self.io, self.read_tick = resolve_io(io), resolve_read_tick(read_tick)
         """How sessions' sockets are read: ``epoll`` (one reader, ``reader.py``) or ``per-task``."""
         self._reader: OneReader | None = None
 
@@ -252,7 +253,7 @@ class RealtimeServer:
         log.info("listening on %s", " ".join(base + path for path in self.paths))
         async with trio.open_nursery() as nursery:
             if self.io == "epoll":
-                self._reader = OneReader()
+                self._reader = OneReader(self.read_tick)
                 nursery.start_soon(self._reader.run)
             accept_scope = trio.CancelScope()
 

@@ -2,7 +2,8 @@
 
 Every socket-level server test runs over both I/O strategies (``conftest.py``);
 these tests are about the reader itself: that reads it serves need no task
-switch, that one wakeup serves many sockets, that a failure inside its step
+switch, that one wakeup serves many sockets (more of them with a read tick,
+and an idle server still reads at once), that a failure inside its step
 stays in its connection, that TLS keeps the per-task path, and the option.
 """
 
@@ -21,7 +22,7 @@ from rtcore import events as ev
 from rtcore.events import beta
 from rtcore.server import ServerSession
 from rtcore_trio import ConnectionClosedError, RealtimeServer, connect
-from rtcore_trio.reader import OneReader, resolve_io
+from rtcore_trio.reader import OneReader, resolve_io, resolve_read_tick
 from rtcore_trio.serve_options import add_serve_limits, server_options
 
 pytestmark = pytest.mark.skipif(not hasattr(select, "epoll"), reason="select.epoll is Linux's")
@@ -89,6 +90,73 @@ async def test_one_wakeup_serves_many_sockets() -> None:
             go.set()
         assert reader.reads - reads >= 100
         assert reader.wakeups - wakeups < (reader.reads - reads) / 2
+
+
+async def test_with_a_read_tick_a_busy_reader_wakes_once_per_tick() -> None:
+    tick = 0.02
+    async with running(RealtimeServer(io="epoll", read_tick=tick)) as (url, reader):
+        assert reader.tick == tick
+        async with trio.open_nursery() as nursery:
+            ready = trio.Semaphore(0)
+            go = trio.Event()
+
+            async def client() -> None:
+                async with connect(url, dialect="beta") as rt:
+                    await rt.send(NO_VAD)
+                    await until(rt, beta.SessionUpdated)
+                    ready.release()
+                    await go.wait()
+                    for _ in range(10):
+                        await rt.send(ev.InputAudioBufferAppend(audio=bytes(960)))
+                        await trio.sleep(0.005)
+                    await rt.send(ev.InputAudioBufferCommit())
+                    committed = await until(rt, ev.InputAudioBufferCommitted)
+                    assert committed.item_id
+
+            for _ in range(20):
+                nursery.start_soon(client)
+            for _ in range(20):
+                await ready.acquire()
+            wakeups, reads, began = reader.wakeups, reader.reads, trio.current_time()
+            go.set()
+        elapsed = trio.current_time() - began
+        # Every wakeup is followed by a tick's sleep: at most one per tick, whatever the load
+        # (without the tick, these 200 appends 5 ms apart wake the reader far more often).
+        assert reader.reads - reads >= 100
+        assert reader.wakeups - wakeups <= elapsed / tick + 1
+
+
+async def test_with_a_read_tick_an_idle_server_reads_at_once() -> None:
+    tick = 0.05
+    async with running(RealtimeServer(io="epoll", read_tick=tick)) as (url, reader):
+        async with connect(url, dialect="beta") as rt:
+            await rt.send(NO_VAD)
+            await until(rt, beta.SessionUpdated)
+            latencies = []
+            for _ in range(3):
+                await rt.send(ev.InputAudioBufferAppend(audio=bytes(4800)))
+                await trio.sleep(3 * tick)  # idle: the reader waits for readiness
+                sent = trio.current_time()
+                await rt.send(ev.InputAudioBufferCommit())  # the one message after the pause
+                await until(rt, ev.InputAudioBufferCommitted)
+                latencies.append(trio.current_time() - sent)
+        # Waiting for a tick first would take 50 ms every time.
+        assert min(latencies) < 0.8 * tick
+
+
+def test_the_read_tick_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_read_tick(0) == 0
+    assert resolve_read_tick(0.002) == 0.002
+    for bad in (-0.001, 0.051, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="read tick must be 0 to 50 ms"):
+            RealtimeServer(read_tick=bad)
+    import rtcore_trio.reader
+
+    monkeypatch.setattr(rtcore_trio.reader, "DEFAULT_READ_TICK", "3")
+    assert RealtimeServer().read_tick == 0.003
+    monkeypatch.setattr(rtcore_trio.reader, "DEFAULT_READ_TICK", "soon")
+    with pytest.raises(ValueError, match="RTCORE_READ_TICK must be milliseconds"):
+        RealtimeServer()
 
 
 async def test_a_failure_in_the_readers_step_closes_its_connection_alone(
@@ -170,3 +238,15 @@ def test_serve_takes_io_and_defaults_to_the_environment(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(rtcore_trio.reader, "DEFAULT_IO", "per-task")
     assert RealtimeServer().io == "per-task"
+
+
+def test_serve_takes_a_read_tick_in_milliseconds() -> None:
+    parser = argparse.ArgumentParser()
+    add_serve_limits(parser)
+    assert "--read-tick" in parser.format_help()
+    assert server_options(parser.parse_args(["--read-tick", "2"]))["read_tick"] == 0.002
+    assert server_options(parser.parse_args(["--read-tick", "0"]))["read_tick"] == 0
+    assert server_options(parser.parse_args([]))["read_tick"] is None
+    for bad in ("-1", "51", "soon"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--read-tick", bad])
