@@ -135,8 +135,8 @@ def format_table(results: list[Result]) -> str:
                 f"{r.subject} / {r.baseline}",
                 f"{r.ratio:.3f}",
                 f"{r.spread[0]:.3f}-{r.spread[1]:.3f}",
-                _human(r.subject_value, r.unit),
-                _human(r.baseline_value, r.unit),
+                human(r.subject_value, r.unit),
+                human(r.baseline_value, r.unit),
                 (r.goal + verdict).strip(),
             )
         )
@@ -149,7 +149,7 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def _human(value: float, unit: str = "us") -> str:
+def human(value: float, unit: str = "us") -> str:
     if unit != "us":
         return f"{value:.2f} {unit}"
     us = value

@@ -72,6 +72,7 @@ def document(results: Iterable[dict[str, Any]], argv: Sequence[str]) -> dict[str
         "python": sys.version,
         "machine": platform.machine(),
         "platform": platform.platform(),
+        "cpus": os.cpu_count(),
         "results": list(results),
     }
 
