@@ -14,9 +14,7 @@ the row's extra.
 
 from __future__ import annotations
 
-import signal
 import statistics
-import subprocess
 import sys
 import time
 
@@ -28,7 +26,7 @@ from rtcore_trio.client import RealtimeClient
 
 from .bench_e2e import _started
 from .harness import Result
-from .processes import cpu_seconds, free_port
+from .processes import cpu_seconds, free_port, stop
 
 _SETUP = (
     b'{"type":"session.update","session":{"type":"realtime","output_modalities":["text"],'
@@ -131,11 +129,7 @@ def run(quick: bool = False) -> list[Result]:
         times = trio.run(_compare, ports, pids, rounds, turns, appends)
     finally:
         for server in servers:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server)
     results = []
     for kind, what in (("turn", "text turn"), ("append", "20 ms audio append")):
         native = statistics.median(times["native"][kind])

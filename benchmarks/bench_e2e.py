@@ -25,7 +25,6 @@ the steady state, and the most sessions one core keeps under 20 ms of lag.
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from rtcore_trio.loadtest_scenario import parse_scenario
 
 from .audio_load import load
 from .harness import Result
-from .processes import free_port
+from .processes import free_port, stop
 
 SUSTAINED_P99 = 0.100
 GENERATOR_P99 = 0.020
@@ -93,11 +92,7 @@ def measure(
     try:
         return load(port, server.pid, count, seconds)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
 
 
 def load_row(
@@ -224,11 +219,7 @@ def _generator_run(count: int, seconds: float, sink: bool) -> dict[str, Any]:
     try:
         return trio.run(_generate, port, count, seconds, speak_ms)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
 
 
 def _generator_row(name: str, m: dict[str, Any], kept: bool) -> Result:

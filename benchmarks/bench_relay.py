@@ -29,7 +29,6 @@ with the relay, which makes the figure a lower bound.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -49,7 +48,7 @@ from rtcore_trio import RealtimeServer, RelayServer, connect
 from . import bench_e2e
 from .audio_load import load
 from .harness import Result
-from .processes import free_port
+from .processes import free_port, stop
 
 DELTAS = 2000
 
@@ -155,14 +154,6 @@ def _start(
             time.sleep(0.05)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def _relayed_audio(count: int, seconds: float) -> dict[str, Any]:
     """``bench_e2e``'s audio load through ``rtcore relay``; the relay process's CPU."""
     upstream_port, relay_port = free_port(), free_port()
@@ -182,9 +173,9 @@ def _relayed_audio(count: int, seconds: float) -> dict[str, Any]:
         try:
             return load(relay_port, relay.pid, count, seconds)
         finally:
-            _stop(relay)
+            stop(relay)
     finally:
-        _stop(upstream)
+        stop(upstream)
 
 
 def _audio_results(quick: bool) -> list[Result]:

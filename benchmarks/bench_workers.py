@@ -12,8 +12,6 @@ the figure is a floor: when the generator falls behind first, the row says so.
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 import time
 from typing import Any
@@ -21,7 +19,7 @@ from typing import Any
 from .audio_load import load
 from .bench_e2e import GENERATOR_P99, _started, load_row, sustained
 from .harness import Result
-from .processes import free_port
+from .processes import free_port, stop
 
 GOAL = 1.8
 
@@ -47,11 +45,7 @@ def measure(workers: int, count: int, seconds: float) -> dict[str, Any]:
             time.sleep(0.5)  # every worker listening, not only the first
         return load(port, pids, count, seconds)
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, 20)
 
 
 def run(quick: bool = False) -> list[Result]:

@@ -1,4 +1,4 @@
-"""What the end-to-end benchmarks read about a server process: a free port, CPU time, RSS.
+"""The end-to-end benchmarks' server processes: a free port, CPU time, RSS, and the stop.
 
 Linux only (``/proc``), like the benchmarks that start ``rtcore serve`` in a
 child process and measure it from outside.
@@ -7,7 +7,10 @@ child process and measure it from outside.
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+from typing import Any
 
 
 def free_port() -> int:
@@ -32,3 +35,13 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """End a server as Ctrl-C would (its sessions closed gracefully), killing it when it takes
+    longer than ``timeout`` seconds."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()

@@ -36,6 +36,20 @@ ATTACK_SECONDS = 300
 """The longest an attack may take (the heavy ones included)."""
 
 
+def wait_listening(port: int, process: subprocess.Popen[Any]) -> None:
+    """Return once ``process`` (a server starting on ``port``) accepts connections; fail if it
+    ends first or takes more than 20 s."""
+    deadline = time.monotonic() + 20
+    while True:
+        assert process.poll() is None, "the server did not start"
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+
+
 class Served:
     """A running ``rtcore serve`` process."""
 
@@ -78,15 +92,7 @@ def served(*options: str, descriptors: int | None = None) -> Iterator[Served]:
             preexec_fn=None if descriptors is None else lambda: _cap_descriptors(descriptors),
         )
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                assert process.poll() is None, "the server did not start"
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline, "the server did not start"
-                    time.sleep(0.05)
+            wait_listening(port, process)
             yield Served(process, port, log)
             assert process.poll() is None, "the server exited"
             process.send_signal(signal.SIGINT)

@@ -8,11 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import trio
+from servedkit import wait_listening
 
 from rtcore import events as ev
 from rtcore_trio import connect
@@ -70,14 +70,7 @@ def test_serve_runs_a_server_until_interrupted() -> None:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.05)
+        wait_listening(port, process)
 
         async def talk() -> str:
             async with connect(

@@ -27,13 +27,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
 from attackkit import TEXT_ONLY, Healthy, RawClient
+from servedkit import wait_listening
 from serverkit import silence, tone
 from wirekit import frame
 
@@ -294,7 +294,7 @@ def test_the_server_survives_random_traffic_from_many_clients() -> None:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
-            _wait_listening(port, process)
+            wait_listening(port, process)
             rss: list[float] = []
             turns: list[float] = []
 
@@ -338,15 +338,3 @@ def test_the_server_survives_random_traffic_from_many_clients() -> None:
     assert max(rss) < RSS_BOUND_MB, context
     assert "connection failed" not in stderr, context + "\n" + stderr[-5000:]
     assert "Traceback" not in stderr, context + "\n" + stderr[-5000:]
-
-
-def _wait_listening(port: int, process: subprocess.Popen[Any]) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        assert process.poll() is None, "the server did not start"
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)

@@ -443,13 +443,7 @@ class MessageSocket:
         """
         start, end = header + self._checked, len(buf)
         if masked:
-            view = memoryview(buf)
-            try:
-                key = _turned(bytes(view[header - 4 : header]), self._checked)
-                chunk = unmask(view[start:end], key)
-            finally:
-                view.release()
-            buf[start:end] = chunk
+            chunk = self._unmask_in_place(buf, header, start, end)
         else:
             chunk = bytes(buf[start:end])
         self._checked = end - header
@@ -470,13 +464,19 @@ class MessageSocket:
         copying on the event loop)."""
         start = header + self._checked
         if start < total:
-            view = memoryview(buf)
-            try:
-                key = _turned(bytes(view[header - 4 : header]), self._checked)
-                rest = unmask(view[start:total], key)
-            finally:
-                view.release()
-            buf[start:total] = rest
+            self._unmask_in_place(buf, header, start, total)
+
+    def _unmask_in_place(self, buf: bytearray, header: int, start: int, end: int) -> bytes:
+        """Unmask ``buf[start:end]``, the payload bytes after the ``_checked`` ones already
+        unmasked of the frame at the start of ``buf``, in place; return them."""
+        view = memoryview(buf)
+        try:
+            key = _turned(bytes(view[header - 4 : header]), self._checked)
+            chunk = unmask(view[start:end], key)
+        finally:
+            view.release()
+        buf[start:end] = chunk
+        return chunk
 
     def _from_wsproto(self) -> Iterator[bytes | str | ConnectionClosed | PongReceived]:
         """Messages and control events of the frames handed to wsproto."""
