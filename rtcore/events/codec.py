@@ -53,6 +53,7 @@ from msgspec.structs import force_setattr
 from . import beta, ga
 from ._base import EventBase
 from .client import ClientEvent, InputAudioBufferAppend
+from .depth import _ALWAYS, _holds_free_form, _schema_depth
 from .explain import (
     MAX_NESTING_DEPTH,
     DecodeError,
@@ -298,8 +299,13 @@ class _Table:
         """``decode(data)`` with the defaults (lenient, no bound on values), for a peer's
         messages one by one: the same events and errors, with the checks that only other
         inputs need (a bytes-like object, ``max_values``) left to ``decode`` itself, which
-        also answers every message the typed decode refuses."""
-        bulk, typed, free_form, decode = self.bulk, self.decoder.decode, self.free_form, self.decode
+        also answers every message the typed decode refuses.
+
+        The nesting of an event of a ``free_form`` class is measured only when the decoded
+        event holds a free-form value (``holds_free_form``): a GA item event carrying a
+        message, not an ``mcp_list_tools`` item, is bounded by its schema like any other."""
+        bulk, typed, decode = self.bulk, self.decoder.decode, self.decode
+        holds = self.holds_free_form()
         bulk_min = _BULK_MIN
 
         def received(data: bytes | str) -> Any:
@@ -311,11 +317,31 @@ class _Table:
                 event = typed(data)
             except Exception:
                 return decode(data)  # says why, or recovers, exactly as ever
-            if type(event) in free_form:
+            test = holds.get(type(event))
+            if test is not None and test(event):
                 _refuse_deep(data)
             return event
 
         return received
+
+    def holds_free_form(self) -> dict[type[EventBase], Callable[[Any], bool]]:
+        """For each ``free_form`` class, whether one decoded event of it holds a free-form value.
+
+        Made once per table (from the classes' descriptions, see ``_holds_free_form``). An
+        event for which the test is false is nested no deeper than its schema without its
+        free-form fields, which is checked here to be within ``MAX_NESTING_DEPTH``; a class
+        for which that cannot be shown is tested as always holding one.
+        """
+        tests: dict[type[EventBase], Callable[[Any], bool]] | None = getattr(self, "_holds", None)
+        if tests is None:
+            tests = {}
+            for cls in self.free_form:
+                info = self.info(cls)
+                bounded = _schema_depth(info, free_form_absent=True)
+                test = _holds_free_form(info) if bounded is not None else None
+                tests[cls] = _ALWAYS if test is None else test
+            self._holds = tests
+        return tests
 
     def info(self, cls: type[EventBase]) -> mi.StructType:
         """The msgspec description of one event class, for the slow path."""
@@ -406,55 +432,6 @@ def _refuse_deep(data: bytes | str) -> None:
 
 def _measured(data: bytes | str) -> None:
     """``_refuse_deep`` for a message whose nesting ``_check_structure`` has measured."""
-
-
-_SCALARS: Final = (
-    mi.NoneType,
-    mi.BoolType,
-    mi.IntType,
-    mi.FloatType,
-    mi.StrType,
-    mi.BytesType,
-    mi.ByteArrayType,
-    mi.MemoryViewType,
-    mi.LiteralType,
-    mi.EnumType,
-)
-
-
-def _schema_depth(info: mi.Type, seen: frozenset[int] = frozenset()) -> int | None:
-    """How deep a JSON value of this type can nest, or ``None`` when without bound.
-
-    Free-form values (``Any``, a dict of them), types that refer to themselves,
-    structs that accept (and skip) unknown fields, and any type not listed here
-    are unbounded: the decoder may accept a value nested arbitrarily deep.
-    """
-    if isinstance(info, _SCALARS):
-        return 0
-    if isinstance(info, mi.Metadata):
-        return _schema_depth(info.type, seen)
-    if isinstance(info, mi.UnionType):
-        depths = [_schema_depth(t, seen) for t in info.types]
-        return None if None in depths else max(d for d in depths if d is not None)
-    if isinstance(info, mi.ListType | mi.VarTupleType | mi.SetType | mi.FrozenSetType):
-        inner = _schema_depth(info.item_type, seen)
-        return None if inner is None else inner + 1
-    if isinstance(info, mi.TupleType):
-        depths = [_schema_depth(t, seen) for t in info.item_types]
-        return None if None in depths else 1 + max((d for d in depths if d is not None), default=0)
-    if isinstance(info, mi.DictType):
-        inner = _schema_depth(info.value_type, seen)
-        return None if inner is None else inner + 1
-    if isinstance(info, mi.StructType):
-        if not info.forbid_unknown_fields or id(info.cls) in seen:
-            return None
-        inside = seen | {id(info.cls)}
-        depths = [_schema_depth(f.type, inside) for f in info.fields]
-        if None in depths:
-            return None
-        deepest = 1 + max((d for d in depths if d is not None), default=0)
-        return deepest if deepest <= MAX_NESTING_DEPTH else None
-    return None
 
 
 class _Tables(dict[str, _Table]):
