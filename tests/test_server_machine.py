@@ -97,7 +97,7 @@ CHUNKS = st.one_of(
 
 def core(h: Harness) -> tuple[Any, ...]:
     s = h.server.state
-    return (s.session, s.order, s._slots, s.responses, s.pending_calls, h.server.session)
+    return (s.session, s.order, s._slots, s._newest, s.responses, s.pending_calls, h.server.session)
 
 
 class ServerStreams(RuleBasedStateMachine):

@@ -34,6 +34,7 @@ def core(s: Snapshot) -> tuple[Any, ...]:
         s.conversation_id,
         s.order,
         s._slots,
+        s._newest,
         s.responses,
         s.input_audio_buffer,
         s.pending_calls,

@@ -74,7 +74,7 @@ def on_item_added(
         raise fail(e, "missing_item_id", f"{e.type} without item.id")
     slot = s._index.get(item_id)
     if slot is not None:
-        known = s._slots[slot]
+        known = s._slot(slot)
         assert known is not None
         if known.in_conversation:
             raise fail(e, "duplicate_item", f"item {item_id!r} is already in the conversation")
@@ -87,10 +87,14 @@ def on_item_added(
         # The usual case, placed at the end: ``add_item``, ``place`` and
         # ``enter_conversation`` in one copy of the snapshot.
         item = replace(item, in_conversation=True)
+        slots, newest = s._slots, s._newest
+        if newest is not None:
+            slots = slots.append(newest)
         s = replace(
             s,
-            _slots=s._slots.append(item),
-            _index=s._index.set(item_id, len(s._slots)),
+            _slots=slots,
+            _newest=item,
+            _index=s._index.set(item_id, len(slots)),
             order=order.append(item_id),
         )
         s = track_call(s, item)
@@ -127,7 +131,7 @@ def on_item_done(s: Snapshot, e: ga.ConversationItemDone) -> Snapshot:
         )
         s = on_item_added(s, e)  # type: ignore[arg-type]  # same fields as added
         slot = s._index[item_id]
-    item = s._slots[slot]
+    item = s._slot(slot)
     assert item is not None
     return settle_item(s, e, slot, item, e.item)
 
@@ -143,9 +147,8 @@ def on_item_deleted(s: Snapshot, e: ev.ConversationItemDeleted) -> Snapshot:
     if item.type == "function_call" and item.call_id is not None:
         pending = pending.discard(item.call_id)
     return replace(
-        s,
+        put_item(s, slot, None),
         order=order,
-        _slots=s._slots.set(slot, None),
         _index=s._index.delete(item.id),  # item_at found it
         pending_calls=pending,
         pending_approvals=s.pending_approvals.discard(item.id),
@@ -198,7 +201,7 @@ def on_mcp_list_tools(
     slot = s._index.get(e.item_id)
     if slot is None:
         return hold_back(s, e)
-    item = s._slots[slot]
+    item = s._slot(slot)
     assert item is not None
     if item.type != "mcp_list_tools":
         raise fail(e, "not_mcp_list_tools", f"item {item.id!r} is a {item.type}")
@@ -219,7 +222,7 @@ def _transcribed_part(
     slot = s._index.get(e.item_id)
     if slot is None:
         return None
-    item = s._slots[slot]
+    item = s._slot(slot)
     assert item is not None
     if (
         not 0 <= content_index < len(item.content)

@@ -8,13 +8,17 @@ looks up (item and response ids, running responses, held-back events) are
 ``immutables.Map`` values, a persistent map written in C: a lookup costs a
 tenth of a pyrsistent ``PMap``'s, an update a quarter.
 
-Layout of the conversation: every item ever announced has a stable *slot* in
-``_slots`` (deleted items leave ``None`` behind); ``_index`` maps an item id
-to its slot and ``order`` lists the ids of the conversation's items in
-conversation order. Streaming a delta into an item therefore touches one
-vector slot, never the id map, which keeps the cost of a delta flat. Output
-items of out-of-band responses (``conversation: "none"``) have slots but are
-not in ``order``: they are not part of the conversation.
+Layout of the conversation: every item ever announced has a stable *slot*
+(deleted items leave ``None`` behind); ``_index`` maps an item id to its slot
+and ``order`` lists the ids of the conversation's items in conversation
+order. The newest item is held aside in ``_newest`` (its slot is
+``len(_slots)``) and the others in the vector ``_slots``: deltas stream into
+the newest item, so a delta replaces one field of the snapshot and touches
+neither the vector nor the id map, which keeps its cost flat and low. The
+newest item goes into the vector when the next one is announced; when it is
+deleted its slot goes with it (no id names it any more). Output items of
+out-of-band responses (``conversation: "none"``) have slots but are not in
+``order``: they are not part of the conversation.
 
 What a server can make a snapshot hold beyond its conversation is bounded:
 ``errors``, ``protocol_errors`` and ``anomalies`` keep their first
@@ -222,6 +226,8 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     conversation_id: str | None = None
     order: PVector[str] = pvector()
     _slots: PVector[ItemState | None] = pvector()
+    _newest: ItemState | None = None
+    """The item in slot ``len(_slots)``, the newest (``None``: there is no such slot)."""
     _index: Map[str, int] = _NO_IDS
     responses: PVector[ResponseState] = pvector()
     _response_index: Map[str, int] = _NO_IDS
@@ -266,7 +272,12 @@ class Snapshot(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     def item(self, item_id: str) -> ItemState | None:
         """An item by id: a conversation item or an output item of an out-of-band response."""
         slot = self._index.get(item_id)
-        return None if slot is None else self._slots[slot]
+        return None if slot is None else self._slot(slot)
+
+    def _slot(self, slot: int) -> ItemState | None:
+        """The item in ``slot`` (``None``: deleted)."""
+        slots = self._slots
+        return self._newest if slot == len(slots) else slots[slot]
 
     def response(self, response_id: str) -> ResponseState | None:
         pos = self._response_index.get(response_id)
@@ -330,17 +341,17 @@ class ConversationView(Sequence[ItemState]):
         return item
 
     def __iter__(self) -> Iterator[ItemState]:
-        slots, index = self._snapshot._slots, self._snapshot._index
+        at, index = self._snapshot._slot, self._snapshot._index
         for item_id in self._snapshot.order:
-            item = slots[index[item_id]]
+            item = at(index[item_id])
             assert item is not None
             yield item
 
     def __reversed__(self) -> Iterator[ItemState]:
-        slots, index = self._snapshot._slots, self._snapshot._index
+        at, index = self._snapshot._slot, self._snapshot._index
         order = self._snapshot.order
         for i in range(len(order) - 1, -1, -1):
-            item = slots[index[order[i]]]
+            item = at(index[order[i]])
             assert item is not None
             yield item
 

@@ -100,7 +100,7 @@ def on_response_done(s: Snapshot, e: beta.ResponseDone | ga.ResponseDone) -> Sna
             slot = s._index[wire.id]
         if wire.id not in output_ids:
             output_ids.append(wire.id)
-        item = s._slots[slot]
+        item = s._slot(slot)
         assert item is not None
         s = settle_item(s, e, slot, item, wire)
         s = _join_late(s, e, slot, response)
@@ -120,7 +120,7 @@ def on_response_done(s: Snapshot, e: beta.ResponseDone | ga.ResponseDone) -> Sna
 
 def _join_late(s: Snapshot, e: ev.ServerEvent, slot: int, response: ResponseState) -> Snapshot:
     """Put an in-conversation output item that was never announced at the end of the conversation."""
-    item = s._slots[slot]
+    item = s._slot(slot)
     assert item is not None
     if item.in_conversation or response.out_of_band:
         return s
@@ -148,7 +148,7 @@ def on_output_item_added(
     if slot is None:
         s = add_item(s, item_state(s, e.item, e, response_id=e.response_id, done=False))
     else:
-        known = s._slots[slot]
+        known = s._slot(slot)
         assert known is not None
         if known.response_id is not None:
             raise fail(e, "duplicate_item", f"item {item_id!r} already belongs to a response")
@@ -171,31 +171,30 @@ def on_output_item_done(
         slot = s._index[item_id]
         response = replace(response, output_item_ids=(*response.output_item_ids, item_id))
         s = put_response(s, response)
-    item = s._slots[slot]
+    item = s._slot(slot)
     assert item is not None
     if item.response_id != e.response_id:
         raise fail(e, "wrong_response", f"item {item_id!r} is not an output of {e.response_id!r}")
     s = _join_late(s, e, slot, response)
-    item = s._slots[slot]
+    item = s._slot(slot)
     assert item is not None
     return settle_item(s, e, slot, item, e.item)
 
 
 def _open_item(s: Snapshot, e: Any) -> tuple[int, ItemState]:
     """The output item a part or delta event is about; it must belong to an active response."""
-    slots, responses = s._slots, s.responses
-    if slots and responses:
+    item, responses = s._newest, s.responses
+    if item is not None and responses:
         # The usual case, as in ``_open_part``: the newest item of the newest response,
         # which is still in progress.
-        item, response = slots[-1], responses[-1]
+        response = responses[-1]
         if (
-            item is not None
-            and item.id == e.item_id
+            item.id == e.item_id
             and item.response_id == e.response_id
             and response.id == e.response_id
             and response.status == "in_progress"
         ):
-            return len(slots) - 1, item
+            return len(s._slots), item
     response_at(s, e.response_id, e)
     slot, item = item_at(s, e.item_id, e)
     if item.response_id != e.response_id:
@@ -219,18 +218,17 @@ def on_part_added(s: Snapshot, e: ev.ResponseContentPartAdded) -> Snapshot:
 
 def _open_part(s: Snapshot, e: Any, part_type: str) -> tuple[int, ItemState, PartState]:
     """The open part a delta streams into (the hot path: checks inlined for the usual case)."""
-    slots, responses = s._slots, s.responses
-    if slots and responses:
+    item, responses = s._newest, s.responses
+    if item is not None and responses:
         # The usual case, as in ``_open_item``: the newest item of the newest response,
         # which is still in progress.
-        item, response = slots[-1], responses[-1]
+        response = responses[-1]
         if (
-            item is not None
-            and item.id == e.item_id
+            item.id == e.item_id
             and item.response_id == response.id == e.response_id
             and response.status == "in_progress"
         ):
-            slot = len(slots) - 1
+            slot = len(s._slots)
         else:
             slot, item = _open_item(s, e)
     else:

@@ -42,26 +42,28 @@ def anomaly(s: Snapshot, event: ev.ServerEvent, kind: str, detail: str) -> Snaps
 
 
 def item_at(s: Snapshot, item_id: str, event: ev.ServerEvent) -> tuple[int, ItemState]:
-    slots = s._slots
-    if slots:
-        # Slots are append-only: a streamed delta almost always names the newest item.
-        newest = slots[-1]
-        if newest is not None and newest.id == item_id:
-            return len(slots) - 1, newest
+    # A streamed delta almost always names the newest item.
+    newest = s._newest
+    if newest is not None and newest.id == item_id:
+        return len(s._slots), newest
     slot = s._index.get(item_id)
     if slot is None:
         raise fail(event, "unknown_item", f"item {item_id!r} was never announced")
-    item = slots[slot]
+    item = s._slot(slot)
     assert item is not None
     return slot, item
 
 
-def put_item(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
-    return replace(s, _slots=s._slots.set(slot, item))
+def put_item(s: Snapshot, slot: int, item: ItemState | None) -> Snapshot:
+    """``s`` with ``item`` in ``slot`` (``None``: deleted; the newest slot then goes too)."""
+    slots = s._slots
+    if slot == len(slots):
+        return replace(s, _newest=item)
+    return replace(s, _slots=slots.set(slot, item))
 
 
 def put_part(s: Snapshot, slot: int, item: ItemState, index: int, part: PartState) -> Snapshot:
-    return replace(s, _slots=s._slots.set(slot, with_part(item, index, part)))
+    return put_item(s, slot, with_part(item, index, part))
 
 
 def with_part(item: ItemState, index: int, part: PartState) -> ItemState:
@@ -75,6 +77,8 @@ def with_part(item: ItemState, index: int, part: PartState) -> ItemState:
 
 def streamed(s: Snapshot, slot: int, item: ItemState) -> Snapshot:
     """The snapshot after a delta: ``item`` put back, and the event counted (see ``apply``)."""
+    if slot == len(s._slots):
+        return replace(s, _newest=item, events_applied=s.events_applied + 1)
     return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
 
 
@@ -86,6 +90,8 @@ def streamed_part(s: Snapshot, slot: int, item: ItemState, index: int, part: Par
         item = replace(item, content=(part,))
     else:
         item = replace(item, content=(*content[:index], part, *content[index + 1 :]))
+    if slot == len(s._slots):  # the newest item: the usual case
+        return replace(s, _newest=item, events_applied=s.events_applied + 1)
     return replace(s, _slots=s._slots.set(slot, item), events_applied=s.events_applied + 1)
 
 
@@ -139,8 +145,11 @@ def item_state(
 
 
 def add_item(s: Snapshot, item: ItemState) -> Snapshot:
-    slot = len(s._slots)
-    return replace(s, _slots=s._slots.append(item), _index=s._index.set(item.id, slot))
+    """``s`` with ``item`` in a new slot, the newest (the one before goes into the vector)."""
+    slots, newest = s._slots, s._newest
+    if newest is not None:
+        slots = slots.append(newest)
+    return replace(s, _slots=slots, _newest=item, _index=s._index.set(item.id, len(slots)))
 
 
 def settle(
