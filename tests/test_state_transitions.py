@@ -114,6 +114,56 @@ def test_deleting_an_item_removes_it_and_its_later_events_are_errors() -> None:
     assert ids(s) == ["b", "c"]
 
 
+def test_the_newest_item_held_aside_reads_and_streams_like_any_other() -> None:
+    """The newest item lives outside the slot vector (``Snapshot._newest``): deltas stream
+    into it there, the next item pushes it into the vector, deleting it drops its slot, and
+    every snapshot along the way keeps what it showed."""
+    srv = Server()
+    s = fold([srv.user_text("a", "x", None)])
+    assert s._newest is not None and s._newest.id == "a" and len(s._slots) == 0
+    events = audio_response(srv, "r1", "b", "a", ["one ", "two"], [b"\0\0" * 4] * 2)
+    partway = fold(events[:5], s)  # the first transcript delta
+    s = fold(events[5:], partway)
+    assert ids(s) == ["a", "b"]
+    assert s._newest is not None and s._newest.id == "b" and len(s._slots) == 1
+    part = s.conversation[1].content[0]
+    assert part.transcript is not None and part.transcript.value == "one two"
+    assert part.audio is not None and part.audio.size == 16
+    assert partway.item("b").content[0].transcript.value == "one "  # type: ignore[union-attr]
+    # Deleting the newest item drops its slot; the next item takes that slot.
+    deleted = apply(s, srv(ev.ConversationItemDeleted, item_id="b"))
+    assert ids(deleted) == ["a"] and deleted.item("b") is None and deleted._newest is None
+    s = fold([srv.user_text("c", "y"), srv.user_text("d", "z")], deleted)
+    assert ids(s) == ["a", "c", "d"] and [i.id for i in reversed(s.conversation)] == ["d", "c", "a"]
+    assert s.item("c") is not None and s.item("a") is not None
+    # Deleting an older item leaves a hole in the vector; the newest stays aside.
+    s = apply(s, srv(ev.ConversationItemDeleted, item_id="c"))
+    assert ids(s) == ["a", "d"] and s._newest is not None and s._newest.id == "d"
+    assert s.item("c") is None
+    # Events about an item in the vector find it there and change it there.
+    contradiction(
+        s,
+        srv(ev.ConversationItemTruncated, item_id="a", content_index=0, audio_end_ms=0),
+        "not_audio",
+    )
+    s = fold([srv.user_audio("u"), srv.user_text("e", "w")], s)
+    before = s
+    s = apply(
+        s,
+        srv(
+            ev.ConversationItemInputAudioTranscriptionCompleted,
+            item_id="u",
+            content_index=0,
+            transcript="heard",
+        ),
+    )
+    heard = s.item("u")
+    assert heard is not None and heard.content[0].transcript is not None
+    assert heard.content[0].transcript.value == "heard"
+    assert s._newest is before._newest and ids(s) == ["a", "d", "u", "e"]
+    assert before.item("u") is not None and before.item("u").content[0].transcript is None  # type: ignore[union-attr]
+
+
 def test_truncation_cuts_audio_and_clears_the_transcript_but_keeps_what_was_said() -> None:
     tested(ev.ConversationItemTruncated)
     srv = Server()
