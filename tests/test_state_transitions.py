@@ -609,3 +609,42 @@ def test_every_server_event_has_a_table_test() -> None:
     if not TESTED:
         pytest.skip("run together with the rest of the module")
     assert TESTED == set(beta.SERVER_EVENTS.values())
+
+
+def test_deltas_into_the_usual_part_and_any_other_part_agree() -> None:
+    """A delta into the only part of the newest item takes the delta steps' short way
+    (``responses._streaming``); into a second part, or into an older item, the general one.
+    Both give the same values and refuse the same things."""
+    srv = Server()
+    one = fold(
+        [srv.response_created("r1"), srv.assistant_added("r1", "a"), srv.part_added("r1", "a")]
+    )
+    two = fold(
+        [srv.part_added("r1", "a", "text", content=0), srv.part_added("r1", "a", content=1)],
+        fold([srv.response_created("r1"), srv.assistant_added("r1", "a")]),
+    )
+    for content, s in ((0, one), (1, two)):
+        for cls, delta in (
+            (beta.ResponseAudioTranscriptDelta, "hel"),
+            (beta.ResponseAudioDelta, b"\x01\x00"),
+            (beta.ResponseAudioTranscriptDelta, "lo"),
+            (beta.ResponseAudioDelta, b"\x02\x00\x03\x00"),
+        ):
+            s = apply(s, srv.part_event(cls, "r1", "a", content=content, delta=delta))
+        part = s.item("a").content[content]  # type: ignore[union-attr]
+        assert part.transcript.value == "hello"  # type: ignore[union-attr]
+        assert part.audio.value == b"\x01\x00\x02\x00\x03\x00"  # type: ignore[union-attr]
+        assert s.events_applied == (3 if content == 0 else 4) + 4
+        odd = srv.part_event(beta.ResponseAudioDelta, "r1", "a", content=content, delta=b"\x01")
+        contradiction(s, odd, "odd_length_audio")
+        text = srv.part_event(beta.ResponseTextDelta, "r1", "a", content=content, delta="x")
+        contradiction(s, text, "wrong_part_type")
+        done = srv.part_event(beta.ResponseAudioDone, "r1", "a", content=content)
+        late = srv.part_event(beta.ResponseAudioDelta, "r1", "a", content=content, delta=b"\0\0")
+        contradiction(apply(s, done), late, "stream_closed")
+    # An item of another response is not the one a delta of r1 streams into.
+    s = fold(
+        [srv.response_created("r2", conversation_id=None), srv.assistant_added("r2", "b")], one
+    )
+    s = apply(s, srv.part_event(beta.ResponseAudioTranscriptDelta, "r1", "a", delta="still"))
+    assert s.item("a").content[0].transcript.value == "still"  # type: ignore[union-attr]
