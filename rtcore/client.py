@@ -112,16 +112,15 @@ class ClientSession:
             base = replace(base, retain_audio=retain_audio)
         self._state = base
         # A session resumed from a snapshot: what it shows has been heard already.
-        for item in base.conversation:
+        for item in base.conversation if state is not None else ():
             if any(p.type == "audio" and p.audio is not None for p in item.content):
                 self._audio_produced = True
             if item.type == "function_call" and item.call_id is not None:
                 self._call_ids.add(item.call_id)
-        self._unwatched = dict(_UNWATCHED)
+        self._unwatched = _UNWATCHED_SPOKEN if self._audio_produced else _UNWATCHED
         """The steps ``receive_message`` takes without a watcher: ``_UNWATCHED``, and the audio
-        deltas once the model has spoken (the voice lock then has nothing left to note)."""
-        if self._audio_produced:
-            self._unwatched.update(_SPOKEN)
+        deltas once the model has spoken (the voice lock then has nothing left to note). Shared
+        by every session (never changed, only replaced): a session makes no copy of its own."""
         self._ids: IdFactory = id_factory or DeterministicIds(b"rtcore-client")
         self._sent: OrderedDict[str, ev.ClientEvent] = OrderedDict()
         self._remember = remember
@@ -228,7 +227,7 @@ class ClientSession:
 
     def _spoke(self, state: Snapshot, event: object) -> Snapshot:
         self._audio_produced = True
-        self._unwatched.update(_SPOKEN)
+        self._unwatched = _UNWATCHED_SPOKEN
         return state
 
     def _saw_item(self, state: Snapshot, event: object) -> Snapshot:
@@ -426,6 +425,7 @@ _STEPS: dict[type, Callable[[Snapshot, Any], Snapshot]] = {
 
 # Those the client does not watch: their step is all there is to receiving them.
 _UNWATCHED = {kind: step for kind, step in _STEPS.items() if kind not in _WATCHED}
+_UNWATCHED_SPOKEN = {**_UNWATCHED, **_SPOKEN}
 
 _SESSION_UPDATES = (beta.SessionUpdate, beta.TranscriptionSessionUpdate, ga.SessionUpdate)
 

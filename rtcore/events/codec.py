@@ -502,8 +502,15 @@ def server_decoder(
     The same decoding, errors and results as ``decode_server_event(data,
     dialect=dialect)``, without looking the dialect's tables up per message.
     """
-    decode: Callable[[bytes | str], ServerEvent | UnknownEvent] = _SERVER_TABLES[dialect].received()
+    decode = _RECEIVERS.get(dialect)
+    if decode is None:
+        # One function per dialect, shared by every session: it holds no state of its own.
+        decode = _RECEIVERS[dialect] = _SERVER_TABLES[dialect].received()
     return decode
+
+
+_RECEIVERS: dict[str, Callable[[bytes | str], ServerEvent | UnknownEvent]] = {}
+"""``server_decoder``'s functions, by dialect (made on first use, like the tables)."""
 
 
 def client_decoder(
