@@ -224,7 +224,7 @@ class MessageSocket:
         """
         return self.partial_since is not None
 
-    def _feed(self, data: bytes | bytearray | None) -> None:
+    def _feed(self, data: bytes | bytearray | memoryview | None) -> None:
         if self._failed or self._closed or self._eof:
             return  # nothing more is read once the connection is over
         self._pings_now = 0
