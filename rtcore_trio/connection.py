@@ -465,10 +465,12 @@ class _Connection(_Writes):
             if scope is not None:
                 scope.deadline = min(scope.deadline, now + frame_timeout)
 
-    def absorb(self, data: bytes, now: float) -> bool:
+    def absorb(self, data: bytes | memoryview, now: float) -> bool:
         """The one reader's step for this connection, its task parked: ``data`` was read at
         ``now``. True when it is all done; false when the task must take over (it goes on
         where this left off: events left, writes that must wait, pings, faults, the end).
+        ``data`` may be a view of the reader's buffer, valid during this call only:
+        ``receive_data`` copies it.
 
         What it does is the task's loop body, minus every wait.
         """

@@ -119,6 +119,10 @@ class OneReader:
     def __init__(self, tick: float = 0.0) -> None:
         self.tick = resolve_read_tick(tick)
         self._epoll = select.epoll()
+        self._buffer = bytearray(READ_SIZE)
+        self._buffers = [self._buffer]
+        self._view = memoryview(self._buffer)
+        """What each read fills; a connection is fed a view of the part it read."""
         self._parked: dict[int, _Connection] = {}
         """Sockets whose task waits in ``wait``: the reader serves them."""
         self._armed: set[int] = set()
@@ -174,11 +178,15 @@ class OneReader:
             self._disarm(fd)
             return
         try:
-            data = os.read(fd, READ_SIZE)
+            # Into the reader's one buffer: ``os.read`` would allocate READ_SIZE bytes for
+            # every read of a 1.3 kB append, then shrink them (a quarter of the read's cost).
+            # The connection copies what it keeps (``absorb``) before the next read.
+            size = os.readv(fd, self._buffers)
         except BlockingIOError:
             return  # woken without data
         except OSError:
-            data = b""  # a reset reads as the end, as on the per-task path
+            size = 0  # a reset reads as the end, as on the per-task path
+        data = self._view[:size]
         self.reads += 1
         result: outcome.Outcome[None]
         try:

@@ -250,3 +250,33 @@ def test_serve_takes_a_read_tick_in_milliseconds() -> None:
     for bad in ("-1", "51", "soon"):
         with pytest.raises(SystemExit):
             parser.parse_args(["--read-tick", bad])
+
+
+async def test_frames_cut_across_reads_of_many_sockets_arrive_whole() -> None:
+    # The reader reads every socket into one buffer: each connection must copy what it
+    # keeps of a read, or the first half of a frame would be overwritten by the next read.
+    async with running(RealtimeServer(io="epoll")) as (url, reader):
+        async with connect(url, dialect="beta") as a, connect(url, dialect="beta") as b:
+            for rt in (a, b):
+                await rt.send(NO_VAD)
+                await until(rt, beta.SessionUpdated)
+            sent = {}
+            halves = []
+            for rt, letter in ((a, "A"), (b, "B")):
+                text = letter * 900 + "é✓"
+                item = beta.MessageItem(role="user", content=(beta.InputTextContent(text=text),))
+                frame = rt._conn.send(beta.ConversationItemCreate(item=item))
+                sent[letter] = text
+                halves.append((rt, frame[: len(frame) // 2 + 1], frame[len(frame) // 2 + 1 :]))
+            reads = reader.reads
+            for rt, first, _ in halves:
+                await rt._stream.send_all(first)
+                await trio.sleep(0.02)  # a read each
+            for rt, _, rest in halves:
+                await rt._stream.send_all(rest)
+                await trio.sleep(0.02)
+            for rt, letter in ((a, "A"), (b, "B")):
+                created = await until(rt, beta.ConversationItemCreated)
+                [part] = created.item.content
+                assert part.text == sent[letter]
+            assert reader.reads - reads >= 4

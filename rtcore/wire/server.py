@@ -341,8 +341,10 @@ class ServerConnection:
     def data_to_send(self) -> bytes:
         return self._socket.data_to_send()
 
-    def receive_data(self, data: bytes | bytearray | None) -> None:
-        """Take bytes from the socket (any split); ``b""`` or ``None`` means end of file."""
+    def receive_data(self, data: bytes | bytearray | memoryview | None) -> None:
+        """Take bytes from the socket (any split); ``b""`` or ``None`` means end of file.
+
+        The bytes are copied: ``data`` may be reused once this returns."""
         if self._phase in ("rejected", "failed"):
             return
         if self._phase == "open":
