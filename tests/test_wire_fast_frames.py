@@ -1,6 +1,7 @@
 """The reading side's fast paths agree with the plain ones.
 
-``rtcore.wire.frames.mask`` is websockets' C XOR; ``xor_mask`` (numpy and
+``rtcore.wire.frames.mask`` is websockets' C XOR when the ``fast`` extra is
+installed (the test extra brings it), and ``xor_mask`` without it; ``xor_mask`` (numpy and
 Python's integers, the fallback) and a byte-by-byte XOR must give the same
 bytes for every key and length, whatever buffer the payload is in.
 ``MessageSocket`` reads a whole unfragmented text frame with a 7- or 16-bit
@@ -14,6 +15,8 @@ UTF-8 good, bad and cut), whole or cut into any pieces.
 from __future__ import annotations
 
 import struct
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -150,3 +153,23 @@ def test_a_16_bit_length_below_126_closes_1002_whole_or_byte_by_byte() -> None:
         assert out[0] == b"ok"
         assert isinstance(out[1], ConnectionClosed) and out[1].code == 1002
         assert len(out) == 2
+
+
+def test_without_the_fast_extra_frames_are_masked_by_xor_mask() -> None:
+    # A fresh interpreter in which websockets' C part cannot be imported, as when the
+    # extra is not installed (reloading the module here would leave other modules
+    # holding the first one's classes).
+    import rtcore.wire.frames as frames
+
+    assert frames.mask is not frames.xor_mask  # the test extra brings the C XOR
+    program = (
+        "import sys; sys.modules['websockets.speedups'] = None\n"
+        "from rtcore.wire import frames\n"
+        "assert frames.mask is frames.xor_mask and frames.unmask is frames.xor_mask\n"
+        "key = bytes([1, 128, 255, 16]); payload = bytes(range(256)) * 6\n"
+        "masked = frames.mask(payload, key)\n"
+        "assert masked == bytes(b ^ key[i % 4] for i, b in enumerate(payload))\n"
+        "assert frames.unmask(masked, key) == payload\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

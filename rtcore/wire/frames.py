@@ -8,12 +8,12 @@ with ``text_frame`` and a key from its ``MaskKeys`` (control frames and the
 handshake still go through wsproto). The reading side (``framing``) unmasks
 with the same XOR.
 
-The XOR is websockets' C function (``websockets.speedups.apply_mask``, 8 bytes
-at a time): an audio append's 1.3 kB costs a twelfth of what numpy takes for
-it (numpy's per-call costs dominate at that size) and a 60 kB frame a sixth.
-Where websockets was installed without its C extension (it builds one for
-every platform it ships wheels for), ``xor_mask`` does it with numpy and
-Python's integers.
+With the ``fast`` extra (``pip install 'rtcore[fast]'``) the XOR is websockets'
+C function (``websockets.speedups.apply_mask``, 8 bytes at a time): an audio
+append's 1.3 kB costs a twelfth of what numpy takes for it (numpy's per-call
+costs dominate at that size) and a 60 kB frame a sixth. Without websockets, or
+where it was installed without its C extension, ``xor_mask`` does it with numpy
+and Python's integers; the two give the same bytes (tests compare them).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ try:
     from websockets.speedups import apply_mask
 
     mask: _Xor = apply_mask
-except ImportError:  # pragma: no cover - websockets installed without its C extension
+except ImportError:  # pragma: no cover - no ``fast`` extra, or websockets without its C part
     mask = xor_mask
 
 unmask = mask
