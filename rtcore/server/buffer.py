@@ -63,7 +63,6 @@ class InputBuffer:
         "_emit",
         "_error",
         "_holdings",
-        "_idle_config",
         "_idle_from",
         "_idle_samples",
         "_ids",
@@ -107,10 +106,9 @@ class InputBuffer:
         self._interrupt = interrupt
         self._idle_from = 0
         """Where on the audio clock the current silence began (for ``idle_timeout_ms``)."""
-        self._idle_config: SessionState | None = None
         self._idle_samples: int | None = None
-        """``idle_timeout_ms`` in samples of the input format (``None``: no idle timeout), as
-        read from ``_idle_config``."""
+        """``idle_timeout_ms`` in samples of the input format (``None``: no idle timeout), read
+        from the configuration by ``configure``, not per append."""
 
     # -- following the session ---------------------------------------------------------------
 
@@ -120,6 +118,7 @@ class InputBuffer:
         self._audio.configure(
             config.input_format or "pcm16", config.turn_detection, self._detectors
         )
+        self._idle_samples = _idle_samples(config, self._audio.rate)
 
     def restart_idle(self) -> None:
         """The idle timeout counts anew from now (its configuration changed)."""
@@ -154,7 +153,7 @@ class InputBuffer:
         self._holdings.check(len(audio), "audio")
         boundaries = buffer.append(audio)
         if not boundaries:  # almost every append
-            return self._check_idle()
+            return [] if self._idle_samples is None else self._check_idle()
         effects: list[Effect] = []
         for kind, position in boundaries:
             if kind == "start":
@@ -174,14 +173,11 @@ class InputBuffer:
         kept (the buffer keeps only the prefix-padding window of silence) and
         starts a response.
         """
-        config = self._view.config
         audio = self._audio
-        if config is not self._idle_config:  # read once per configuration, not per append
-            self._idle_config = config
-            self._idle_samples = _idle_samples(config, audio.rate)
         limit = self._idle_samples
         if limit is None or audio.clock - self._idle_from < limit:
             return []
+        config = self._view.config
         detection = config.turn_detection
         assert isinstance(detection, ServerVad)
         if (

@@ -383,7 +383,7 @@ class ServerSession:
         except ev.DecodeError as err:
             self.reject_message(err)
             return []
-        if type(event) is ev.UnknownEvent:
+        if isinstance(event, ev.UnknownEvent):
             self.reject_unknown(event)
             return []
         return [event, *self.receive_event(event)]
@@ -410,9 +410,8 @@ class ServerSession:
         if self._ended:
             return []
         route = EVENT_TABLE.get(event.type)
-        event_id = event.event_id
-        if not isinstance(event_id, str):
-            event_id = None
+        raw_id = event.event_id
+        event_id = raw_id if isinstance(raw_id, str) else None
         edge = self._edge
         if route is None or type(event) not in edge.client_events:
             self._record.error(
@@ -423,7 +422,8 @@ class ServerSession:
             )
             return []
         try:
-            check_event_id(event, edge.max_event_id_length)
+            if event_id is not None:  # most events carry none (an append, say)
+                check_event_id(event, edge.max_event_id_length)
             part, name = route
             handler: Handler = getattr(getattr(self, part), name)
             return handler(event, event_id)
