@@ -35,7 +35,8 @@ base64 string: for large ones the JSON parser only sees the rest of the
 message, and the audio is validated and decoded by a SIMD base64 decoder
 (pybase64). Anything unusual about such a message (an escape inside the
 string, bad base64, unknown fields, another type) sends it down the ordinary
-path, which gives the same result and the same errors.
+path, which gives the same result and the same errors. A server's appends take
+that path from any size (``_lean_appends``): a 20 ms append is about 1.3 KB.
 """
 
 from __future__ import annotations
