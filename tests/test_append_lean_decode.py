@@ -1,6 +1,6 @@
 """The lean decode of ``input_audio_buffer.append`` gives exactly what the full decode gives.
 
-The client events' ``decode`` (``rtcore.events.codec._lean_appends``) cuts an
+The client events' ``decode`` (``rtcore.events.appends``) cuts an
 append's base64 string out of the message and lets msgspec read only the
 rest. Each test here decodes a message with it and with the full decode it
 sits in front of (a client table made without the lean path): the same event
@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcore.events import DecodeError, beta, codec, ga, unknown_fields
+from rtcore.events.appends import lean_appends
 from rtcore.events.client import InputAudioBufferAppend
 
 DIALECTS = ("ga", "beta")
@@ -186,7 +187,7 @@ def test_the_lean_path_answers_plain_appends(
         calls.append(data)
         return FULL[dialect](data, strict, max_values)
 
-    decode = codec._lean_appends(full, codec._CLIENT_TABLES[dialect].decoder)
+    decode = lean_appends(full, codec._CLIENT_TABLES[dialect].decoder, codec._MARKER_WITHIN)
     audio = bytes(range(256)) * 4
     for first in (True, False):
         message = _append(
