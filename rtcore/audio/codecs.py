@@ -83,7 +83,9 @@ def _alaw_encode_table() -> npt.NDArray[np.uint8]:
 def to_linear(data: bytes | bytearray | memoryview, fmt: AudioFormat) -> Samples:
     """16-bit linear samples of ``data`` in format ``fmt`` (a view for pcm16, no copy)."""
     if fmt == "pcm16":
-        return np.frombuffer(data, dtype="<i2")[: len(data) // 2]
+        if len(data) & 1:  # a partial last sample is left out
+            return np.frombuffer(data, "<i2", len(data) // 2)
+        return np.frombuffer(data, "<i2")
     codes = np.frombuffer(data, dtype=np.uint8)
     table = ulaw_decode_table() if fmt == "g711_ulaw" else alaw_decode_table()
     return table[codes]

@@ -32,6 +32,7 @@ from ..events.ga import ServerVad
 from ..ids import IdFactory
 from ..rules.audio import check_whole_samples
 from ..state import ItemState, PartState
+from ..state.session import SessionState
 from .config import ServerLimits
 from .core import Emit, ReportError, SessionView, check_room, full_message
 from .edge import Edge
@@ -63,6 +64,7 @@ class InputBuffer:
         "_error",
         "_holdings",
         "_idle_from",
+        "_idle_samples",
         "_ids",
         "_interrupt",
         "_limits",
@@ -104,6 +106,9 @@ class InputBuffer:
         self._interrupt = interrupt
         self._idle_from = 0
         """Where on the audio clock the current silence began (for ``idle_timeout_ms``)."""
+        self._idle_samples: int | None = None
+        """``idle_timeout_ms`` in samples of the input format (``None``: no idle timeout), read
+        from the configuration by ``configure``, not per append."""
 
     # -- following the session ---------------------------------------------------------------
 
@@ -113,6 +118,7 @@ class InputBuffer:
         self._audio.configure(
             config.input_format or "pcm16", config.turn_detection, self._detectors
         )
+        self._idle_samples = _idle_samples(config, self._audio.rate)
 
     def restart_idle(self) -> None:
         """The idle timeout counts anew from now (its configuration changed)."""
@@ -145,8 +151,11 @@ class InputBuffer:
                 "audio",
             )
         self._holdings.check(len(audio), "audio")
+        boundaries = buffer.append(audio)
+        if not boundaries:  # almost every append
+            return [] if self._idle_samples is None else self._check_idle()
         effects: list[Effect] = []
-        for kind, position in buffer.append(audio):
+        for kind, position in boundaries:
             if kind == "start":
                 effects += self._speech_started(position)
             else:
@@ -164,19 +173,18 @@ class InputBuffer:
         kept (the buffer keeps only the prefix-padding window of silence) and
         starts a response.
         """
+        audio = self._audio
+        limit = self._idle_samples
+        if limit is None or audio.clock - self._idle_from < limit:
+            return []
         config = self._view.config
         detection = config.turn_detection
-        audio = self._audio
+        assert isinstance(detection, ServerVad)
         if (
-            not isinstance(detection, ServerVad)
-            or not isinstance(detection.idle_timeout_ms, int)
-            or audio.segmenter is None
+            audio.segmenter is None
             or audio.segmenter.speaking
-            or config.kind == "transcription"
             or self._writer.active_in_conversation() is not None
         ):
-            return []
-        if audio.clock - self._idle_from < audio.rate * detection.idle_timeout_ms // 1000:
             return []
         start, end = self._idle_from, audio.clock
         self._idle_from = end
@@ -325,3 +333,16 @@ class InputBuffer:
             self._error("conversation_full", full_message(self._limits))
             return True
         return False
+
+
+def _idle_samples(config: SessionState, rate: int) -> int | None:
+    """The idle timeout of a configuration, in samples at ``rate``: only server VAD has one,
+    and a transcription session never times out (it starts no responses)."""
+    detection = config.turn_detection
+    if (
+        not isinstance(detection, ServerVad)
+        or not isinstance(detection.idle_timeout_ms, int)
+        or config.kind == "transcription"
+    ):
+        return None
+    return rate * detection.idle_timeout_ms // 1000

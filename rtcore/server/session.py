@@ -62,6 +62,7 @@ from .. import events as ev
 from ..audio.vad import DetectorFactory, EnergyDetector
 from ..errors import LocalProtocolError
 from ..events import ga
+from ..events.codec import client_decoder
 from ..ids import DeterministicIds, IdFactory
 from ..rules.event_id import check_event_id
 from ..rules.reading import Extras
@@ -162,6 +163,7 @@ class ServerSession:
     __slots__ = (
         "_buffer",
         "_configuration",
+        "_decode",
         "_edge",
         "_ended",
         "_extras",
@@ -202,6 +204,8 @@ class ServerSession:
         self.intent = intent
         self.limits = limits = limits or ServerLimits()
         self._edge: Edge = _EDGES[dialect]()
+        self._decode = client_decoder(dialect)
+        """``decode_client_event`` of the dialect, bound once: it runs once per message."""
         # Minted ids skip the ids a client chose for its items and calls (core.FreshIds); event
         # ids are the server's alone (a client's event ids are another namespace). No part holds
         # the session, nor the session's bound methods: a closed session is freed when its last
@@ -363,6 +367,8 @@ class ServerSession:
 
     def messages_to_send(self) -> list[bytes]:
         """The same as ``events_to_send``, encoded (one text frame each)."""
+        if not self._record.out:  # after most appends: nothing to say
+            return []
         encode = ev.encode_event
         return [encode(event) for event in self.events_to_send()]
 
@@ -373,7 +379,7 @@ class ServerSession:
         if self._ended:
             return []
         try:
-            event = ev.decode_client_event(data, dialect=self.dialect, strict=True)
+            event = self._decode(data, True)
         except ev.DecodeError as err:
             self.reject_message(err)
             return []
@@ -404,8 +410,10 @@ class ServerSession:
         if self._ended:
             return []
         route = EVENT_TABLE.get(event.type)
-        event_id = event.event_id if isinstance(event.event_id, str) else None
-        if route is None or type(event) not in self._edge.client_events:
+        raw_id = event.event_id
+        event_id = raw_id if isinstance(raw_id, str) else None
+        edge = self._edge
+        if route is None or type(event) not in edge.client_events:
             self._record.error(
                 "invalid_value",
                 f"Invalid value: {event.type!r} is not an event of the {self.dialect} dialect.",
@@ -414,8 +422,10 @@ class ServerSession:
             )
             return []
         try:
-            check_event_id(event, self._edge.max_event_id_length)
-            handler: Handler = getattr(getattr(self, route[0]), route[1])
+            if event_id is not None:  # most events carry none (an append, say)
+                check_event_id(event, edge.max_event_id_length)
+            part, name = route
+            handler: Handler = getattr(getattr(self, part), name)
             return handler(event, event_id)
         except Invalid as bad:
             self._record.error(bad.code, bad.message, bad.param, event_id)
