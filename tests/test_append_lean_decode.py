@@ -1,6 +1,6 @@
 """The lean decode of ``input_audio_buffer.append`` gives exactly what the full decode gives.
 
-The client events' ``decode`` (``rtcore.events.appends``) cuts an
+The client events' ``decode`` (``rtcore.events.bulk``) cuts an
 append's base64 string out of the message and lets msgspec read only the
 rest. Each test here decodes a message with it and with the full decode it
 sits in front of (a client table made without the lean path): the same event
@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rtcore.events import DecodeError, beta, codec, ga, unknown_fields
-from rtcore.events.appends import lean_appends
+from rtcore.events.bulk import lean_appends
 from rtcore.events.client import InputAudioBufferAppend
 
 DIALECTS = ("ga", "beta")
@@ -224,3 +224,33 @@ def test_base64_strings_agree(dialect: str, audio: str, layout: str) -> None:
     # The SIMD decoder must accept exactly what msgspec accepts, with the same bytes:
     # padding, stray characters, URL-safe letters, whitespace, escapes.
     _agree(dialect, (layout % audio).encode())
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("size", [20, 3000])
+@pytest.mark.parametrize("second", ['""', '"AAAA"', "null"])
+def test_a_second_audio_key_is_read_as_json_reads_it(dialect: str, size: int, second: str) -> None:
+    # JSON's last value wins. The audio fast paths (the lean append decode, and the
+    # shell decode of large audio in both directions) once took the first string.
+    audio = base64.b64encode(bytes(range(256)) * (size // 256 + 1)).decode()
+    append = f'{{"type":"input_audio_buffer.append","audio":"{audio}","audio":{second}}}'
+    kind = "response.output_audio.delta" if dialect == "ga" else "response.audio.delta"
+    delta = (
+        f'{{"type":"{kind}","event_id":"e","response_id":"r","item_id":"i",'
+        f'"output_index":0,"content_index":0,"delta":"{audio}","delta":{second}}}'
+    )
+    cases = [
+        (codec._CLIENT_TABLES[dialect], append.encode(), "audio"),
+        (codec._SERVER_TABLES[dialect], delta.encode(), "delta"),
+    ]
+    for table, message, field in cases:
+        try:
+            expected: Any = getattr(table.decoder.decode(message), field)
+        except Exception:
+            expected = DecodeError
+        try:
+            got: Any = getattr(table.decode(message), field)
+        except DecodeError:
+            got = DecodeError
+        assert got == expected, (field, size, second)
+        assert second != '""' or got == b""

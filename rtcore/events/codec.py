@@ -33,27 +33,24 @@ fields) runs only after that fast path has failed. Audio messages
 (``response.audio.delta``, ``input_audio_buffer.append``) are mostly one
 base64 string: for large ones the JSON parser only sees the rest of the
 message, and the audio is validated and decoded by a SIMD base64 decoder
-(pybase64). Anything unusual about such a message (an escape inside the
-string, bad base64, unknown fields, another type) sends it down the ordinary
-path, which gives the same result and the same errors. A server's appends take
-that path from any size (``rtcore.events.appends``): a 20 ms append is about 1.3 KB.
+(pybase64; ``rtcore.events.bulk``). Anything unusual about such a message (an
+escape, a second audio key, bad base64, another type) sends it down the
+ordinary path, which gives the same result and the same errors. A server's
+appends take that path from any size: a 20 ms append is about 1.3 KB.
 """
 
 from __future__ import annotations
 
-import binascii
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any, Final, Literal, TypeAlias, Union, cast
 
 import msgspec
 import msgspec.inspect as mi
-import pybase64
 from msgspec.structs import force_setattr
 
 from . import beta, ga
 from ._base import EventBase
-from .appends import lean_appends
+from .bulk import lean_appends, shell_decoder
 from .client import ClientEvent, InputAudioBufferAppend
 from .depth import _ALWAYS, _holds_free_form, _schema_depth
 from .explain import (
@@ -170,17 +167,9 @@ by the ordinary path, with the same result."""
 def _bulk_decoder(
     decoder: msgspec.json.Decoder[Any], classes: tuple[type[EventBase], ...], field: str
 ) -> Callable[[bytes | str], Any]:
-    """The audio fast path for event classes whose bulk is one base64 field of this name.
-
-    The returned function gives the event, or ``None`` when the ordinary path
-    must decide. It is a closure over its constants because it runs once per
-    audio message and attribute lookups are a measurable share of its cost.
-    """
-    marker = f'"{field}":"'.encode()
-    skip = len(marker)
-    b64decode = pybase64.b64decode
-    decode_shell = decoder.decode
-    read_field = attrgetter(field)
+    """The audio fast path (``shell_decoder``) for a message of either kind: the event, or
+    ``None`` when the ordinary path must decide."""
+    shell = shell_decoder(decoder, classes, field, _MARKER_WITHIN)
 
     def decode(data: bytes | str) -> Any:
         if type(data) is not bytes:
@@ -189,39 +178,7 @@ def _bulk_decoder(
             except (UnicodeError, AttributeError):
                 # Lone surrogates, or a bytearray / memoryview: the ordinary path.
                 return None
-        # The field follows a few short ids; looking further would cost every
-        # large message that is not audio a scan of its whole length.
-        start = data.find(marker, 0, _MARKER_WITHIN)
-        if start < 0:
-            return None
-        start += skip
-        # An escape inside the string (or an escaped quote) leaves a backslash in
-        # the payload, which is not base64: the decoder refuses it below and the
-        # JSON parser reads the message instead.
-        end = data.find(b'"', start)
-        if end < 0:
-            return None
-        shell = data[:start] + data[end:]
-        try:
-            audio = b64decode(data[start:end], None, True)  # validate; positional is faster
-            event = decode_shell(shell)
-        except (
-            binascii.Error,
-            ValueError,
-            msgspec.ValidationError,
-            msgspec.DecodeError,
-            RecursionError,
-        ):
-            return None
-        # The field was emptied in the shell; anything else means the marker was
-        # found somewhere other than the event's own field. These classes hold no
-        # free-form JSON (checked when the table is made), so the shell's nesting is
-        # bounded by their schema.
-        if type(event) not in classes or read_field(event) != b"":
-            return None
-        # The event was built a moment ago and nobody else holds it: fill it in place.
-        force_setattr(event, field, audio)
-        return event
+        return shell(data)
 
     return decode
 
