@@ -34,44 +34,53 @@ def shell_decoder(
     classes: tuple[type[Any], ...],
     field: str,
     marker_within: int,
-) -> Callable[[bytes], Any]:
+) -> Callable[[bytes | str], Any]:
     """``decode(raw)``: the event of one of ``classes`` whose base64 ``field`` holds the audio,
     or ``None`` when the full decode must decide.
 
     The field's key must start within ``marker_within`` bytes (its envelope is a type and
     a few ids: looking further would cost every large message that is not audio a scan of
     its whole length), written ``"field":"`` or ``"field": "``. ``None`` unless the string
-    is valid base64 and the shell holds no escape (a key may be spelled with one) and no
-    second key of that name (JSON's last value would win), decodes to one of ``classes``,
+    is valid base64, no escape (a key may be spelled with one) and no second key of that
+    name follows it (JSON's last value would win), the shell decodes to one of ``classes``,
     and has that field empty (else the key was found inside some other string). These
     classes hold no free-form JSON (the codec checks), so the shell's nesting is bounded
     by their schema. A closure over its constants: it runs once per audio message.
     """
     key = f'"{field}"'.encode()
-    after_key = len(key)
+    compact, spaced = key + b':"', key + b': "'
+    compact_size, spaced_size = len(compact), len(spaced)
     b64decode = pybase64.b64decode
     decode_shell = decoder.decode
     read_field = attrgetter(field)
 
-    def decode(raw: bytes) -> Any:
-        start = raw.find(key, 0, marker_within)
-        if start < 0:
-            return None
-        at = start + after_key
-        if raw[at : at + 2] == b':"':
-            at += 2
-        elif raw[at : at + 3] == b': "':
-            at += 3
+    def decode(raw: bytes | str) -> Any:
+        if type(raw) is not bytes:
+            try:
+                raw = raw.encode()  # type: ignore[union-attr]
+            except (UnicodeError, AttributeError):
+                # Lone surrogates, or a bytearray / memoryview: the full decode.
+                return None
+        at = raw.find(compact, 0, marker_within)
+        if at >= 0:
+            at += compact_size
         else:
-            return None
+            at = raw.find(spaced, 0, marker_within)
+            if at < 0:
+                return None
+            at += spaced_size
         end = raw.find(b'"', at)
         if end < 0:
             return None
-        shell = raw[:at] + raw[end:]
-        # (``find``, not ``in``: ``in`` first tries the needle as an integer, and pays for
-        # the error it formats.)
-        if shell.find(b"\\") >= 0 or shell.find(key, at) >= 0:
+        # JSON's last value wins, so only what follows the string can hold another value for
+        # the key: written plainly, or spelled with an escape. What precedes it cannot (the
+        # first plain key is this one; an escaped one before it is overridden), and these
+        # classes have no object-valued fields (an unknown one fails the typed decode), so
+        # no key is nested. Audio comes last in what servers and clients write: the tail is
+        # then ``"}`` and there is nothing to look through.
+        if len(raw) - end > 2 and (raw.find(b"\\", end) >= 0 or raw.find(key, end) >= 0):
             return None
+        shell = raw[:at] + raw[end:]
         try:
             event = decode_shell(shell)
             if type(event) not in classes or read_field(event) != b"":

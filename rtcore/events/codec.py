@@ -164,25 +164,6 @@ _MARKER_WITHIN = 1024
 by the ordinary path, with the same result."""
 
 
-def _bulk_decoder(
-    decoder: msgspec.json.Decoder[Any], classes: tuple[type[EventBase], ...], field: str
-) -> Callable[[bytes | str], Any]:
-    """The audio fast path (``shell_decoder``) for a message of either kind: the event, or
-    ``None`` when the ordinary path must decide."""
-    shell = shell_decoder(decoder, classes, field, _MARKER_WITHIN)
-
-    def decode(data: bytes | str) -> Any:
-        if type(data) is not bytes:
-            try:
-                data = data.encode()  # type: ignore[union-attr]
-            except (UnicodeError, AttributeError):
-                # Lone surrogates, or a bytearray / memoryview: the ordinary path.
-                return None
-        return shell(data)
-
-    return decode
-
-
 class _Table:
     """Decoding machinery for one direction (server events or client events)."""
 
@@ -203,7 +184,7 @@ class _Table:
         """The classes whose decoded value may nest deeper than ``MAX_NESTING_DEPTH``."""
         if self.free_form.intersection(bulk[0]):  # pragma: no cover - a vocabulary mistake
             raise TypeError("an audio event class holds free-form JSON")
-        self.bulk = _bulk_decoder(self.decoder, *bulk)
+        self.bulk = shell_decoder(self.decoder, *bulk, _MARKER_WITHIN)
         self.decode: Callable[..., Any] = self._fast_path()
         """``decode(data, strict=False)``: one message to one event (or ``DecodeError``)."""
 
