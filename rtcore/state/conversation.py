@@ -41,6 +41,7 @@ from .steps import (
     put_part,
     settle,
     settle_item,
+    slots_before_new,
     track_call,
 )
 
@@ -87,9 +88,7 @@ def on_item_added(
         # The usual case, placed at the end: ``add_item``, ``place`` and
         # ``enter_conversation`` in one copy of the snapshot.
         item = replace(item, in_conversation=True)
-        slots, newest = s._slots, s._newest
-        if newest is not None:
-            slots = slots.append(newest)
+        slots = slots_before_new(s)
         s = replace(
             s,
             _slots=slots,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from msgspec.structs import replace
 from pyrsistent import pvector
+from pyrsistent.typing import PVector
 
 from .. import events as ev
 from ..errors import RemoteProtocolError
@@ -144,11 +145,16 @@ def item_state(
     )
 
 
+def slots_before_new(s: Snapshot) -> PVector[ItemState | None]:
+    """The vector once another item is announced: the newest item goes into it (a deleted
+    newest item's slot goes, no id names it); the new item's slot is its length."""
+    newest = s._newest
+    return s._slots if newest is None else s._slots.append(newest)
+
+
 def add_item(s: Snapshot, item: ItemState) -> Snapshot:
     """``s`` with ``item`` in a new slot, the newest (the one before goes into the vector)."""
-    slots, newest = s._slots, s._newest
-    if newest is not None:
-        slots = slots.append(newest)
+    slots = slots_before_new(s)
     return replace(s, _slots=slots, _newest=item, _index=s._index.set(item.id, len(slots)))
 
 
