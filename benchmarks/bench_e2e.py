@@ -81,16 +81,18 @@ def measure(
     io: str | None = None,
     command: list[str] | None = None,
     options: tuple[str, ...] = (),
+    together: bool = False,
 ) -> dict[str, Any]:
     """``count`` sessions against ``rtcore serve`` (``--io io``, then ``options``), or against
-    ``command``, a server started with the port appended."""
+    ``command``, a server started with the port appended; ``together``: every turn in step
+    (``audio_load``)."""
     port = free_port()
     if command is not None:
         server = _started([*command, str(port)], port)
     else:
         server = _serve(port, profile, io=io, options=options)
     try:
-        return load(port, server.pid, count, seconds)
+        return load(port, server.pid, count, seconds, together=together)
     finally:
         stop(server)
 

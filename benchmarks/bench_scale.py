@@ -31,6 +31,11 @@ each path's measured CPU per frame: 0.9 of a core / (CPU per frame x 50
 frames per second), from the largest load the generator kept on schedule
 (CPU per frame falls as the load grows, so that is a floor; it says nothing
 about latency), next to the largest load measured.
+
+The speakers' turns are spread over time (``audio_load``: as many end in
+every 20 ms). At ``IN_STEP_AT`` sessions one more row puts every turn in
+step, so that all the sessions' commits fall in the same 20 ms: the VAD
+latency of that burst, next to the spread load's.
 """
 
 from __future__ import annotations
@@ -54,6 +59,10 @@ PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 """Each path's ``--io`` and further options of ``rtcore serve``."""
 ROUNDS = 2
+IN_STEP_AT = 250
+IN_STEP_PATH = "epoll --read-tick 0"
+"""The load and path also measured with every session's turns in step (``audio_load``): all
+commits in the same 20 ms, the worst case of VAD latency; not counted toward a path's goal."""
 
 # One task per connection, reading with receive_some and dropping the bytes: what trio itself
 # costs per session. It answers the handshake the same way (rtcore's sans-IO handshake).
@@ -78,7 +87,9 @@ def _kept(m: dict[str, Any]) -> bool:
     return bool(m["generator_p99_lag_ms"] < GENERATOR_P99 * 1000)
 
 
-def _row(count: int, path: str, runs: list[dict[str, Any]], bares: list[dict[str, Any]]) -> Result:
+def _row(
+    count: int, path: str, runs: list[dict[str, Any]], bares: list[dict[str, Any]], label: str = ""
+) -> Result:
     # CPU per frame sent, against the bare server's in the same round: the share of a core
     # also counts frames a lagging generator did not send.
     ratios = sorted(
@@ -96,7 +107,7 @@ def _row(count: int, path: str, runs: list[dict[str, Any]], bares: list[dict[str
         goal = "misses the latency goal"
     return Result(
         suite="scale",
-        name=f"{count} sessions, --io {path} (columns: VAD latency p50, p99 ms)",
+        name=f"{count} sessions{label}, --io {path} (columns: VAD latency p50, p99 ms)",
         subject=f"CPU per session, --io {path}",
         baseline="bare trio server, same load",
         ratio=ratio,
@@ -140,7 +151,7 @@ def _implied(path: str, runs: dict[int, list[dict[str, Any]]]) -> Result:
 
 def run(quick: bool = False) -> list[Result]:
     # 50: a load a shared machine's generator still keeps on schedule.
-    counts = [50] if quick else [50, 250, 500, 1000]
+    counts = [50] if quick else [50, 250, 350, 500, 1000]
     seconds = 3.0 if quick else 5.0
     results: list[Result] = []
     best = {path: 0 for path in PATHS}
@@ -153,11 +164,17 @@ def run(quick: bool = False) -> list[Result]:
             break  # every path missed the goal at a smaller load
         bares: list[dict[str, Any]] = []
         runs: dict[str, list[dict[str, Any]]] = {path: [] for path in paths}
+        in_step: list[dict[str, Any]] = []
         for _ in range(ROUNDS):  # the servers in turn, so that each sees the same machine
             bares.append(measure(count, seconds, command=[sys.executable, "-c", BARE]))
             for path in paths:
                 io, options = PATHS[path]
                 runs[path].append(measure(count, seconds, io=io, options=options))
+            if count == IN_STEP_AT and not quick:
+                io, options = PATHS[IN_STEP_PATH]
+                in_step.append(measure(count, seconds, io=io, options=options, together=True))
+        if in_step:
+            results.append(_row(count, IN_STEP_PATH, in_step, bares, ", every turn in step"))
         for path in paths:
             every[path][count] = runs[path]
             results.append(_row(count, path, runs[path], bares))
