@@ -83,6 +83,15 @@ def _plan(spec: str, frame_ms: int) -> tuple[Scenario, dict[int, tuple[list[byte
     return scenario, frames
 
 
+def _connect(host: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection whose small writes leave at once (``TCP_NODELAY``): with Nagle's
+    algorithm an audio frame written while the last one awaits the server's delayed
+    acknowledgement waits too, and the latencies measured would include it."""
+    sock = socket.create_connection((host, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 class _LocustRecorder(Recorder):
     """One user's figures, each handed to Locust as it comes; Locust keeps them over time."""
 
@@ -155,7 +164,7 @@ class RealtimeUser(User):
         conn = self._conn = ClientConnection(str(self.host), api_key=key, dialect=self.dialect)
         self._timeline.connecting(time.monotonic())
         try:
-            sock = socket.create_connection((conn.host, conn.port), timeout=self.turn_timeout)
+            sock = _connect(conn.host, conn.port, self.turn_timeout)
             if conn.secure:
                 context = self.ssl_context or ssl.create_default_context()
                 sock = context.wrap_socket(sock, server_hostname=conn.host)

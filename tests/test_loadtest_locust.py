@@ -117,3 +117,18 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("locust", "gevent")))
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_the_locust_user_sends_without_waiting_for_acknowledgements() -> None:
+    """Its frames leave when written (TCP_NODELAY), in its own process: locust patches the
+    standard library when imported."""
+    program = """
+import socket
+from rtcore_trio.locust import _connect
+listener = socket.create_server(("127.0.0.1", 0))
+sock = _connect("127.0.0.1", listener.getsockname()[1], 5)
+print(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-1] != "0"
