@@ -195,6 +195,11 @@ def settle_part(
     settled again by every later done event (``output_item.done``, GA's
     ``conversation.item.done``, ``response.done``), and most find nothing to change.
     """
+    if isinstance(wire, ev.InputAudioContent):
+        # Checked first: every spoken turn's item has one (the part classes are siblings).
+        # The input transcription arrives in its own events, never in the item
+        # (docs/protocol/ga.md#items).
+        return s, part if part.done else replace(part, done=True)
     if isinstance(wire, (ev.TextContent, ev.InputTextContent, ga.OutputTextContent)):
         text = part.text
         if isinstance(wire.text, str):
@@ -202,10 +207,6 @@ def settle_part(
         if text is part.text and part.text_done and part.done:
             return s, part
         return s, replace(part, text=text, text_done=True, done=True)
-    if isinstance(wire, ev.InputAudioContent):
-        # The input transcription arrives in its own events, never in the item
-        # (docs/protocol/ga.md#items).
-        return s, part if part.done else replace(part, done=True)
     if isinstance(wire, (ev.AudioContent, ga.OutputAudioContent)):
         transcript = part.transcript
         if isinstance(wire.transcript, str) and part.truncated_at_ms is None:

@@ -33,13 +33,9 @@ def part_from_wire(
     part: WirePart, input_format: ev.AudioFormat, output_format: ev.AudioFormat, done: bool
 ) -> PartState:
     """A content part as the snapshot holds it; ``done`` says whether it is complete."""
-    if isinstance(part, ev.InputTextContent):
-        return PartState(
-            type="input_text", text=TextChunks.of(part.text), text_done=True, done=True
-        )
-    if isinstance(part, (ev.TextContent, ga.OutputTextContent)):
-        text = TextChunks.of(_text_of(part.text))
-        return PartState(type="text", text=text, text_done=done, done=done)
+    # A user's audio first: every spoken turn's item has one. (The part classes are
+    # siblings, so the order of the checks changes nothing else; each isinstance against
+    # a struct class costs a metaclass __instancecheck__.)
     if isinstance(part, ev.InputAudioContent):
         return PartState(
             type="input_audio",
@@ -48,6 +44,13 @@ def part_from_wire(
             audio_format=input_format,
             done=True,
         )
+    if isinstance(part, ev.InputTextContent):
+        return PartState(
+            type="input_text", text=TextChunks.of(part.text), text_done=True, done=True
+        )
+    if isinstance(part, (ev.TextContent, ga.OutputTextContent)):
+        text = TextChunks.of(_text_of(part.text))
+        return PartState(type="text", text=text, text_done=done, done=done)
     if isinstance(part, (ev.AudioContent, ga.OutputAudioContent)):
         return PartState(
             type="audio",
@@ -98,7 +101,7 @@ def item_from_wire(
             type="message",
             status=status,
             role=item.role,
-            content=tuple(part_from_wire(p, input_format, output_format, done) for p in content),
+            content=tuple([part_from_wire(p, input_format, output_format, done) for p in content]),
             response_id=response_id,
         )
     if isinstance(item, ev.FunctionCallItem):
