@@ -46,21 +46,23 @@ class DeterministicIds:
     def __init__(self, seed: bytes | str = b"rtcore") -> None:
         self._seed = seed.encode() if isinstance(seed, str) else bytes(seed)
         self._counter = 0
-        self._started: dict[str, Any] = {}
-        """prefix -> keyed hasher fed ``prefix/`` (``hashlib`` exposes no type for it)."""
+        self._started: dict[str, tuple[Any, str]] = {}
+        """prefix -> (keyed hasher fed ``prefix/``, ``prefix_``); ``hashlib`` names no type
+        for the hasher."""
 
     def __call__(self, prefix: str) -> str:
         self._counter += 1
         started = self._started.get(prefix)
         if started is None:
-            started = hashlib.blake2b(
+            hasher = hashlib.blake2b(
                 prefix.encode() + b"/", digest_size=_LENGTHS.get(prefix, 21), key=self._seed[:64]
             )
+            started = (hasher, prefix + "_")
             if len(self._started) < _MAX_STARTED:
                 self._started[prefix] = started
-        hasher = started.copy()
+        hasher = started[0].copy()
         hasher.update(b"%d" % self._counter)
-        return prefix + "_" + hasher.digest().translate(_TO_ALNUM).decode()
+        return started[1] + hasher.digest().translate(_TO_ALNUM).decode()
 
 
 class SequentialIds:

@@ -136,12 +136,22 @@ def output_format(s: Snapshot, response_id: str | None) -> ev.AudioFormat:
 
 
 def item_state(
-    s: Snapshot, item: WireItem, event: ev.ServerEvent, response_id: str | None, done: bool
+    s: Snapshot,
+    item: WireItem,
+    event: ev.ServerEvent,
+    response_id: str | None,
+    done: bool,
+    in_conversation: bool = False,
 ) -> ItemState:
     if isinstance(item.id, ev.UnsetType):
         raise fail(event, "missing_item_id", f"a {item.type} item arrived without an id")
     return item_from_wire(
-        item, input_format(s), output_format(s, response_id), response_id=response_id, done=done
+        item,
+        input_format(s),
+        output_format(s, response_id),
+        response_id=response_id,
+        done=done,
+        in_conversation=in_conversation,
     )
 
 
@@ -232,9 +242,11 @@ def settle_item(
     settled = item
     wire_status = getattr(wire, "status", ev.UNSET)
     status = item.status if isinstance(wire_status, ev.UnsetType) else wire_status
-    if isinstance(wire, (beta.MessageItem, ga.MessageItem)) and not isinstance(
-        wire.content, ev.UnsetType
-    ):
+    if (
+        type(wire) is ga.MessageItem  # exact classes first: see item_from_wire
+        or type(wire) is beta.MessageItem
+        or isinstance(wire, (beta.MessageItem, ga.MessageItem))
+    ) and not isinstance(wire.content, ev.UnsetType):
         parts = list(item.content)
         changed = False
         for i, wire_part in enumerate(wire.content):

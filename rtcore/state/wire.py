@@ -25,6 +25,11 @@ WireItem = beta.Item | ga.Item
 WirePart = beta.ContentPart | ga.ContentPart
 
 
+_NO_AUDIO = ByteChunks.of()
+"""The audio of a part whose item came without it (every item a server announces): one
+shared value, as immutable as any, instead of a new one per part."""
+
+
 def _text_of(value: str | None | ev.UnsetType) -> str:
     return value if isinstance(value, str) else ""
 
@@ -40,7 +45,7 @@ def part_from_wire(
         return PartState(
             type="input_audio",
             transcript=TextChunks.of(part.transcript) if isinstance(part.transcript, str) else None,
-            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else ByteChunks.of(),
+            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else _NO_AUDIO,
             audio_format=input_format,
             done=True,
         )
@@ -55,7 +60,7 @@ def part_from_wire(
         return PartState(
             type="audio",
             transcript=TextChunks.of(_text_of(part.transcript)),
-            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else ByteChunks.of(),
+            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else _NO_AUDIO,
             audio_format=output_format,
             text_done=done,
             transcript_done=done,
@@ -83,16 +88,24 @@ def item_from_wire(
     *,
     response_id: str | None = None,
     done: bool = True,
+    in_conversation: bool = False,
 ) -> ItemState:
     """An item as the snapshot holds it, built from its wire form (either dialect).
 
     ``done`` says whether its parts and arguments are complete (an added
-    item) or still to be streamed (an output item just announced).
+    item) or still to be streamed (an output item just announced);
+    ``in_conversation`` whether it already has its place in the conversation.
     """
     if isinstance(item.id, ev.UnsetType):
         raise ValueError("an item needs an id to be held in a snapshot")
     status = _opt(getattr(item, "status", ev.UNSET))
-    if isinstance(item, (beta.MessageItem, ga.MessageItem)):
+    # The exact classes first (what the codec and the engines build): an isinstance against
+    # a struct class goes through its metaclass's __instancecheck__.
+    if (
+        type(item) is ga.MessageItem
+        or type(item) is beta.MessageItem
+        or isinstance(item, (beta.MessageItem, ga.MessageItem))
+    ):
         content: tuple[WirePart, ...] = (
             () if isinstance(item.content, ev.UnsetType) else item.content
         )
@@ -103,6 +116,7 @@ def item_from_wire(
             role=item.role,
             content=tuple([part_from_wire(p, input_format, output_format, done) for p in content]),
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ev.FunctionCallItem):
         return ItemState(
@@ -114,6 +128,7 @@ def item_from_wire(
             arguments=TextChunks.of(_text_of(item.arguments)),
             arguments_done=done,
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ev.FunctionCallOutputItem):
         return ItemState(
@@ -123,6 +138,7 @@ def item_from_wire(
             call_id=item.call_id,
             output=_opt(item.output),
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ga.McpCallItem):
         return ItemState(
@@ -136,6 +152,7 @@ def item_from_wire(
             output=_opt(item.output),
             error=_opt(item.error),
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ga.McpListToolsItem):
         return ItemState(
@@ -144,6 +161,7 @@ def item_from_wire(
             server_label=item.server_label,
             tools=item.tools,
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ga.McpApprovalRequestItem):
         return ItemState(
@@ -154,6 +172,7 @@ def item_from_wire(
             arguments=TextChunks.of(item.arguments),
             arguments_done=True,
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     return ItemState(
         id=item.id,
@@ -162,6 +181,7 @@ def item_from_wire(
         approve=item.approve,
         reason=_opt(item.reason),
         response_id=response_id,
+        in_conversation=in_conversation,
     )
 
 
