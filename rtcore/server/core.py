@@ -156,9 +156,11 @@ class FreshIds:
         self._in_use = in_use
 
     def __call__(self, prefix: str) -> str:
+        if prefix == "event":  # event ids are the server's alone: nothing to skip
+            return self._factory(prefix)
         while True:
             fresh = self._factory(prefix)
-            if prefix == "event" or not self._in_use(fresh):
+            if not self._in_use(fresh):
                 return fresh
 
 

@@ -205,8 +205,8 @@ def settle_part(
     settled again by every later done event (``output_item.done``, GA's
     ``conversation.item.done``, ``response.done``), and most find nothing to change.
     """
-    if isinstance(wire, ev.InputAudioContent):
-        # Checked first: every spoken turn's item has one (the part classes are siblings).
+    if type(wire) is ev.InputAudioContent or isinstance(wire, ev.InputAudioContent):
+        # Checked first (the exact class first, as in item_from_wire): every spoken turn's item has one (the part classes are siblings).
         # The input transcription arrives in its own events, never in the item
         # (docs/protocol/ga.md#items).
         return s, part if part.done else replace(part, done=True)

@@ -41,7 +41,7 @@ def part_from_wire(
     # A user's audio first: every spoken turn's item has one. (The part classes are
     # siblings, so the order of the checks changes nothing else; each isinstance against
     # a struct class costs a metaclass __instancecheck__.)
-    if isinstance(part, ev.InputAudioContent):
+    if type(part) is ev.InputAudioContent or isinstance(part, ev.InputAudioContent):
         return PartState(
             type="input_audio",
             transcript=TextChunks.of(part.transcript) if isinstance(part.transcript, str) else None,
