@@ -82,12 +82,11 @@ def on_item_added(
         # An output item announced by response.output_item.added now takes its place.
         s = place(s, item_id, e.previous_item_id, e)
         return enter_conversation(s, slot, known)
-    item = item_state(s, e.item, e, response_id=None, done=True)
     anchor, order = e.previous_item_id, s.order
     if isinstance(anchor, ev.UnsetType) or (order and order[-1] == anchor):
         # The usual case, placed at the end: ``add_item``, ``place`` and
-        # ``enter_conversation`` in one copy of the snapshot.
-        item = replace(item, in_conversation=True)
+        # ``enter_conversation`` in one copy of the snapshot (and the item built in place).
+        item = item_state(s, e.item, e, response_id=None, done=True, in_conversation=True)
         slots = slots_before_new(s)
         s = replace(
             s,
@@ -98,10 +97,12 @@ def on_item_added(
         )
         s = track_call(s, item)
     else:
+        item = item_state(s, e.item, e, response_id=None, done=True)
         s = add_item(s, item)
         s = place(s, item_id, anchor, e)
         s = enter_conversation(s, s._index[item_id], item)
-    return replay_held(s, item_id)
+    # Almost always nothing is held back: an empty map says so without a look-up.
+    return replay_held(s, item_id) if s._early else s
 
 
 def replay_held(s: Snapshot, item_id: str) -> Snapshot:

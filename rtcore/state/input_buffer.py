@@ -9,52 +9,59 @@ GA adds keypad tones on SIP calls (``dtmf_event_received``), recorded in order.
 
 from __future__ import annotations
 
-from typing import Any
-
 from msgspec.structs import replace
 
 from .. import events as ev
 from ..events import ga
 from .model import Snapshot
 
-
-def _buffer(s: Snapshot, **changes: Any) -> Snapshot:
-    return replace(s, input_audio_buffer=replace(s.input_audio_buffer, **changes))
+# Each transition replaces the buffer record in one call, its changes spelled out: a
+# helper taking ``**changes`` would build and unpack a dict for every VAD event.
 
 
 def on_speech_started(s: Snapshot, e: ev.InputAudioBufferSpeechStarted) -> Snapshot:
-    return _buffer(
-        s,
+    buffer = replace(
+        s.input_audio_buffer,
         speech_active=True,
         speech_item_id=e.item_id,
         audio_start_ms=e.audio_start_ms,
         audio_end_ms=None,
     )
+    return replace(s, input_audio_buffer=buffer)
 
 
 def on_speech_stopped(s: Snapshot, e: ev.InputAudioBufferSpeechStopped) -> Snapshot:
-    return _buffer(s, speech_active=False, speech_item_id=e.item_id, audio_end_ms=e.audio_end_ms)
+    buffer = replace(
+        s.input_audio_buffer,
+        speech_active=False,
+        speech_item_id=e.item_id,
+        audio_end_ms=e.audio_end_ms,
+    )
+    return replace(s, input_audio_buffer=buffer)
 
 
 def on_timeout_triggered(s: Snapshot, e: ev.InputAudioBufferTimeoutTriggered) -> Snapshot:
-    return _buffer(
-        s,
+    buffer = replace(
+        s.input_audio_buffer,
         speech_active=False,
         speech_item_id=e.item_id,
         audio_start_ms=e.audio_start_ms,
         audio_end_ms=e.audio_end_ms,
     )
+    return replace(s, input_audio_buffer=buffer)
 
 
 def on_committed(s: Snapshot, e: ev.InputAudioBufferCommitted) -> Snapshot:
-    buffer = s.input_audio_buffer
-    return _buffer(
-        s, speech_active=False, committed_item_ids=buffer.committed_item_ids.append(e.item_id)
+    old = s.input_audio_buffer
+    buffer = replace(
+        old, speech_active=False, committed_item_ids=old.committed_item_ids.append(e.item_id)
     )
+    return replace(s, input_audio_buffer=buffer)
 
 
 def on_cleared(s: Snapshot, e: ev.InputAudioBufferCleared) -> Snapshot:
-    return _buffer(s, speech_active=False, speech_item_id=None)
+    buffer = replace(s.input_audio_buffer, speech_active=False, speech_item_id=None)
+    return replace(s, input_audio_buffer=buffer)
 
 
 def on_dtmf(s: Snapshot, e: ga.InputAudioBufferDtmfEventReceived) -> Snapshot:

@@ -136,12 +136,22 @@ def output_format(s: Snapshot, response_id: str | None) -> ev.AudioFormat:
 
 
 def item_state(
-    s: Snapshot, item: WireItem, event: ev.ServerEvent, response_id: str | None, done: bool
+    s: Snapshot,
+    item: WireItem,
+    event: ev.ServerEvent,
+    response_id: str | None,
+    done: bool,
+    in_conversation: bool = False,
 ) -> ItemState:
     if isinstance(item.id, ev.UnsetType):
         raise fail(event, "missing_item_id", f"a {item.type} item arrived without an id")
     return item_from_wire(
-        item, input_format(s), output_format(s, response_id), response_id=response_id, done=done
+        item,
+        input_format(s),
+        output_format(s, response_id),
+        response_id=response_id,
+        done=done,
+        in_conversation=in_conversation,
     )
 
 
@@ -195,6 +205,11 @@ def settle_part(
     settled again by every later done event (``output_item.done``, GA's
     ``conversation.item.done``, ``response.done``), and most find nothing to change.
     """
+    if type(wire) is ev.InputAudioContent or isinstance(wire, ev.InputAudioContent):
+        # Checked first (the exact class first, as in item_from_wire): every spoken turn's item has one (the part classes are siblings).
+        # The input transcription arrives in its own events, never in the item
+        # (docs/protocol/ga.md#items).
+        return s, part if part.done else replace(part, done=True)
     if isinstance(wire, (ev.TextContent, ev.InputTextContent, ga.OutputTextContent)):
         text = part.text
         if isinstance(wire.text, str):
@@ -202,10 +217,6 @@ def settle_part(
         if text is part.text and part.text_done and part.done:
             return s, part
         return s, replace(part, text=text, text_done=True, done=True)
-    if isinstance(wire, ev.InputAudioContent):
-        # The input transcription arrives in its own events, never in the item
-        # (docs/protocol/ga.md#items).
-        return s, part if part.done else replace(part, done=True)
     if isinstance(wire, (ev.AudioContent, ga.OutputAudioContent)):
         transcript = part.transcript
         if isinstance(wire.transcript, str) and part.truncated_at_ms is None:
@@ -231,9 +242,11 @@ def settle_item(
     settled = item
     wire_status = getattr(wire, "status", ev.UNSET)
     status = item.status if isinstance(wire_status, ev.UnsetType) else wire_status
-    if isinstance(wire, (beta.MessageItem, ga.MessageItem)) and not isinstance(
-        wire.content, ev.UnsetType
-    ):
+    if (
+        type(wire) is ga.MessageItem  # exact classes first: see item_from_wire
+        or type(wire) is beta.MessageItem
+        or isinstance(wire, (beta.MessageItem, ga.MessageItem))
+    ) and not isinstance(wire.content, ev.UnsetType):
         parts = list(item.content)
         changed = False
         for i, wire_part in enumerate(wire.content):

@@ -25,6 +25,11 @@ WireItem = beta.Item | ga.Item
 WirePart = beta.ContentPart | ga.ContentPart
 
 
+_NO_AUDIO = ByteChunks.of()
+"""The audio of a part whose item came without it (every item a server announces): one
+shared value, as immutable as any, instead of a new one per part."""
+
+
 def _text_of(value: str | None | ev.UnsetType) -> str:
     return value if isinstance(value, str) else ""
 
@@ -33,6 +38,17 @@ def part_from_wire(
     part: WirePart, input_format: ev.AudioFormat, output_format: ev.AudioFormat, done: bool
 ) -> PartState:
     """A content part as the snapshot holds it; ``done`` says whether it is complete."""
+    # A user's audio first: every spoken turn's item has one. (The part classes are
+    # siblings, so the order of the checks changes nothing else; each isinstance against
+    # a struct class costs a metaclass __instancecheck__.)
+    if type(part) is ev.InputAudioContent or isinstance(part, ev.InputAudioContent):
+        return PartState(
+            type="input_audio",
+            transcript=TextChunks.of(part.transcript) if isinstance(part.transcript, str) else None,
+            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else _NO_AUDIO,
+            audio_format=input_format,
+            done=True,
+        )
     if isinstance(part, ev.InputTextContent):
         return PartState(
             type="input_text", text=TextChunks.of(part.text), text_done=True, done=True
@@ -40,19 +56,11 @@ def part_from_wire(
     if isinstance(part, (ev.TextContent, ga.OutputTextContent)):
         text = TextChunks.of(_text_of(part.text))
         return PartState(type="text", text=text, text_done=done, done=done)
-    if isinstance(part, ev.InputAudioContent):
-        return PartState(
-            type="input_audio",
-            transcript=TextChunks.of(part.transcript) if isinstance(part.transcript, str) else None,
-            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else ByteChunks.of(),
-            audio_format=input_format,
-            done=True,
-        )
     if isinstance(part, (ev.AudioContent, ga.OutputAudioContent)):
         return PartState(
             type="audio",
             transcript=TextChunks.of(_text_of(part.transcript)),
-            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else ByteChunks.of(),
+            audio=ByteChunks.of(part.audio) if isinstance(part.audio, bytes) else _NO_AUDIO,
             audio_format=output_format,
             text_done=done,
             transcript_done=done,
@@ -80,16 +88,24 @@ def item_from_wire(
     *,
     response_id: str | None = None,
     done: bool = True,
+    in_conversation: bool = False,
 ) -> ItemState:
     """An item as the snapshot holds it, built from its wire form (either dialect).
 
     ``done`` says whether its parts and arguments are complete (an added
-    item) or still to be streamed (an output item just announced).
+    item) or still to be streamed (an output item just announced);
+    ``in_conversation`` whether it already has its place in the conversation.
     """
     if isinstance(item.id, ev.UnsetType):
         raise ValueError("an item needs an id to be held in a snapshot")
     status = _opt(getattr(item, "status", ev.UNSET))
-    if isinstance(item, (beta.MessageItem, ga.MessageItem)):
+    # The exact classes first (what the codec and the engines build): an isinstance against
+    # a struct class goes through its metaclass's __instancecheck__.
+    if (
+        type(item) is ga.MessageItem
+        or type(item) is beta.MessageItem
+        or isinstance(item, (beta.MessageItem, ga.MessageItem))
+    ):
         content: tuple[WirePart, ...] = (
             () if isinstance(item.content, ev.UnsetType) else item.content
         )
@@ -98,8 +114,9 @@ def item_from_wire(
             type="message",
             status=status,
             role=item.role,
-            content=tuple(part_from_wire(p, input_format, output_format, done) for p in content),
+            content=tuple([part_from_wire(p, input_format, output_format, done) for p in content]),
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ev.FunctionCallItem):
         return ItemState(
@@ -111,6 +128,7 @@ def item_from_wire(
             arguments=TextChunks.of(_text_of(item.arguments)),
             arguments_done=done,
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ev.FunctionCallOutputItem):
         return ItemState(
@@ -120,6 +138,7 @@ def item_from_wire(
             call_id=item.call_id,
             output=_opt(item.output),
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ga.McpCallItem):
         return ItemState(
@@ -133,6 +152,7 @@ def item_from_wire(
             output=_opt(item.output),
             error=_opt(item.error),
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ga.McpListToolsItem):
         return ItemState(
@@ -141,6 +161,7 @@ def item_from_wire(
             server_label=item.server_label,
             tools=item.tools,
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     if isinstance(item, ga.McpApprovalRequestItem):
         return ItemState(
@@ -151,6 +172,7 @@ def item_from_wire(
             arguments=TextChunks.of(item.arguments),
             arguments_done=True,
             response_id=response_id,
+            in_conversation=in_conversation,
         )
     return ItemState(
         id=item.id,
@@ -159,6 +181,7 @@ def item_from_wire(
         approve=item.approve,
         reason=_opt(item.reason),
         response_id=response_id,
+        in_conversation=in_conversation,
     )
 
 
