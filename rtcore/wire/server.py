@@ -347,10 +347,10 @@ class ServerConnection:
         """Take bytes from the socket (any split); ``b""`` or ``None`` means end of file.
 
         The bytes are copied: ``data`` may be reused once this returns."""
-        if self._phase in ("rejected", "failed"):
-            return
-        if self._phase == "open":
+        if self._phase == "open":  # every read after the handshake
             self._socket._feed(data)
+            return
+        if self._phase in ("rejected", "failed"):
             return
         if data:
             self._pending += data
