@@ -472,10 +472,8 @@ class _Connection(_Writes):
         ``data`` may be a view of the reader's buffer, valid during this call only:
         ``receive_data`` copies it.
 
-        What it does is the task's loop body, minus every wait. It runs for nearly every
-        read of the ``epoll`` path (a 20 ms audio append, 50 a second per session), so the
-        common case (client events that produce no effect, nothing to write, no frame left
-        unfinished) is written out here without the helpers' calls; the rest take them.
+        What it does is the task's loop body, minus every wait; its common case (nearly
+        every read: an append) without the helpers' calls.
         """
         conn = self.conn
         self.last_activity = now
@@ -495,12 +493,10 @@ class _Connection(_Writes):
                 self._unfinished = itertools.chain((event,), events)
                 self._began = now
                 return False
-            if isinstance(event, ev.ClientEvent):
-                effects = session.receive_event(event)
-                if effects:  # an append has none
-                    self.handle(nursery, effects)
-            else:
+            if not isinstance(event, ev.ClientEvent):
                 self._dispatch(nursery, event)
+            elif effects := session.receive_event(event):  # an append has none
+                self.handle(nursery, effects)
             handled += 1 + size // STEP_BYTES
             if handled >= EVENTS_PER_STEP:
                 # One read can hold thousands of events: the task takes the rest, a batch
@@ -517,13 +513,9 @@ class _Connection(_Writes):
             if pending:
                 self._backlog += pending
                 return False
-        # ``_track_partial``'s work, called only when there is some: a frame begun and not
-        # finished, or one that was and now is (``_partial_at`` is None exactly when
-        # ``frame_started`` is).
-        if conn.partial_since != self._partial_at:
-            frame_timeout = self.server.frame_timeout
-            if frame_timeout is not None:
-                self._track_partial(frame_timeout, now)
+        # Only when a frame was begun or finished (``_partial_at`` is None iff ``frame_started`` is).
+        if conn.partial_since != self._partial_at and self.server.frame_timeout is not None:
+            self._track_partial(self.server.frame_timeout, now)
         return True
 
     async def _pace_pings(self) -> None:
