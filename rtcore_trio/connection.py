@@ -472,7 +472,8 @@ class _Connection(_Writes):
         ``data`` may be a view of the reader's buffer, valid during this call only:
         ``receive_data`` copies it.
 
-        What it does is the task's loop body, minus every wait.
+        What it does is the task's loop body, minus every wait; its common case (nearly
+        every read: an append) without the helpers' calls.
         """
         conn = self.conn
         self.last_activity = now
@@ -481,17 +482,22 @@ class _Connection(_Writes):
             return False
         nursery = self._nursery
         assert nursery is not None
+        session = self.session
         events = conn.events()
         handled = 0
         for event in events:
-            if conn.message_size >= STEP_BYTES and isinstance(event, _DECODED):
+            size = conn.message_size
+            if size >= STEP_BYTES and isinstance(event, _DECODED):
                 # A large message: the task handles it, once it has given the loop back for
                 # as long as this step took (``_read``).
                 self._unfinished = itertools.chain((event,), events)
                 self._began = now
                 return False
-            self._dispatch(nursery, event)
-            handled += 1 + conn.message_size // STEP_BYTES
+            if not isinstance(event, ev.ClientEvent):
+                self._dispatch(nursery, event)
+            elif effects := session.receive_event(event):  # an append has none
+                self.handle(nursery, effects)
+            handled += 1 + size // STEP_BYTES
             if handled >= EVENTS_PER_STEP:
                 # One read can hold thousands of events: the task takes the rest, a batch
                 # at a time, and every other session gets the loop between batches.
@@ -499,7 +505,7 @@ class _Connection(_Writes):
                 return False
         if conn.closed or conn.pings_received != self._pings.seen:
             return False
-        if self.session.has_output:
+        if session.has_output:
             if not self.write_now():
                 return False
         else:
@@ -507,9 +513,9 @@ class _Connection(_Writes):
             if pending:
                 self._backlog += pending
                 return False
-        frame_timeout = self.server.frame_timeout
-        if frame_timeout is not None:
-            self._track_partial(frame_timeout, now)
+        # Only when a frame was begun or finished (``_partial_at`` is None iff ``frame_started`` is).
+        if conn.partial_since != self._partial_at and self.server.frame_timeout is not None:
+            self._track_partial(self.server.frame_timeout, now)
         return True
 
     async def _pace_pings(self) -> None:

@@ -272,41 +272,49 @@ class MessageSocket:
         buf = self._in
         key_size = 4 if self._masked else 0
         mask_bit = 0x80 if self._masked else 0
+        short_header, medium_header = 2 + key_size, 4 + key_size
+        max_size = self.max_message_size
         while not (self._failed or self._closed):
-            if not (self._owed or self._checked or self._message_at is not None) and self._fast:
+            if self._fast and not (self._owed or self._checked or self._message_at is not None):
                 # The frame of nearly every message: one whole unfragmented text frame, its
                 # length in 7 or 16 bits, its masking as the role asks. Read here in a few
-                # steps; anything else (or too large) takes the general path below, which
+                # steps, one after another (only this loop changes the state it needs in
+                # between); anything else (or too large) takes the general path below, which
                 # reads this kind of frame the same way.
-                size = len(buf)
-                if not size:
-                    break  # between frames: the usual end of a read
-                if size >= 2 and buf[0] == 0x81 and buf[1] & 0x80 == mask_bit:
+                while True:
+                    size = len(buf)
+                    if size < 2 or buf[0] != 0x81 or buf[1] & 0x80 != mask_bit:
+                        break
                     length = buf[1] & 0x7F
-                    header = 0  # none: a 64-bit length, a header not all here, a bad one
                     if length < 126:
-                        header = 2 + key_size
+                        header = short_header
                     elif length == 126 and size >= 4:
                         length = (buf[2] << 8) | buf[3]
-                        if length >= 126:  # else not in its shortest form: 1002, below
-                            header = 4 + key_size
+                        if length < 126:
+                            break  # not in its shortest form: 1002, below
+                        header = medium_header
+                    else:
+                        break  # a 64-bit length, or a header not all here
                     total = header + length
-                    if header and total <= size and length <= self.max_message_size:
-                        if key_size:
-                            payload = unmask(buf[header:total], buf[header - 4 : header])
-                        else:
-                            payload = bytes(buf[header:total])
-                        del buf[:total]
-                        self._consumed += total
-                        if payload.isascii():
-                            yield payload
-                            continue
-                        try:
-                            yield payload.decode("utf-8")
-                        except UnicodeDecodeError as exc:
-                            yield self._fail(1007, _utf8_reason(exc))
-                            return
+                    if total > size or length > max_size:
+                        break
+                    if key_size:
+                        payload = unmask(buf[header:total], buf[header - 4 : header])
+                    else:
+                        payload = bytes(buf[header:total])
+                    del buf[:total]
+                    self._consumed += total
+                    if payload.isascii():
+                        yield payload
                         continue
+                    try:
+                        text = payload.decode("utf-8")
+                    except UnicodeDecodeError as exc:
+                        yield self._fail(1007, _utf8_reason(exc))
+                        return
+                    yield text
+                if not buf:
+                    break  # between frames: the usual end of a read
             if self._owed:
                 # A frame wsproto is reading: pass it exactly its bytes, as they come.
                 take = min(self._owed, len(buf))

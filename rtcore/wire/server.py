@@ -278,6 +278,8 @@ class ServerConnection:
         self.subprotocol: str | None = None
         self.message_size = 0
         """The size of the last message ``events`` decoded (an adapter may weigh its work by it)."""
+        self._dialect: ev.Dialect = "ga"
+        """``dialect``, fixed once the handshake is accepted (``events`` reads it per read)."""
 
     # -- state ------------------------------------------------------------------------------
 
@@ -345,10 +347,10 @@ class ServerConnection:
         """Take bytes from the socket (any split); ``b""`` or ``None`` means end of file.
 
         The bytes are copied: ``data`` may be reused once this returns."""
-        if self._phase in ("rejected", "failed"):
-            return
-        if self._phase == "open":
+        if self._phase == "open":  # every read after the handshake
             self._socket._feed(data)
+            return
+        if self._phase in ("rejected", "failed"):
             return
         if data:
             self._pending += data
@@ -418,6 +420,26 @@ class ServerConnection:
 
     def events(self) -> Iterator[ServerConnectionEvent]:
         """The handshake request, then client events (decoded) and the end of the connection."""
+        if self._phase == "open":  # after the handshake, every read: the client's events
+            return self._client_events()
+        return self._handshake_events()
+
+    def _client_events(self) -> Iterator[ServerConnectionEvent]:
+        strict = self._strict
+        dialect = self._dialect
+        max_values = self._max_values
+        decode = ev.decode_client_event
+        for message in self._socket._messages():
+            if type(message) is bytes or type(message) is str:
+                self.message_size = len(message)
+                try:
+                    yield decode(message, dialect=dialect, strict=strict, max_values=max_values)
+                except ev.DecodeError as err:
+                    yield ClientMessageError(error=err, data=message)
+            else:
+                yield message  # type: ignore[misc]
+
+    def _handshake_events(self) -> Iterator[ServerConnectionEvent]:
         if self._failure is not None:
             failure, self._failure = self._failure, None
             yield failure
@@ -441,23 +463,6 @@ class ServerConnection:
                     self._phase = "requested"
                     yield self.request
                     return
-            return
-        if self._phase != "open":
-            return
-        strict = self._strict
-        dialect = self.dialect
-        max_values = self._max_values
-        for message in self._socket._messages():
-            if type(message) is bytes or type(message) is str:
-                self.message_size = len(message)
-                try:
-                    yield ev.decode_client_event(
-                        message, dialect=dialect, strict=strict, max_values=max_values
-                    )
-                except ev.DecodeError as err:
-                    yield ClientMessageError(error=err, data=message)
-            else:
-                yield message  # type: ignore[misc]
 
     def _describe(self, request: Request) -> HandshakeRequest:
         headers = tuple(
@@ -511,6 +516,7 @@ class ServerConnection:
             )
         )
         self.subprotocol = subprotocol
+        self._dialect = self.dialect
         self._phase = "open"
         # The request ends where h11 ended it: at its first blank line, which h11
         # also finds after bare LF line ends ("\n\n", "\n\r\n").
