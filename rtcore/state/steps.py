@@ -24,10 +24,10 @@ from pyrsistent.typing import PVector
 
 from .. import events as ev
 from ..errors import RemoteProtocolError
-from ..events import beta, ga
+from ..events import ga
 from .chunks import TextChunks
 from .model import MAX_RECORDS, Anomaly, ItemState, PartState, ResponseState, Snapshot
-from .wire import WireItem, WirePart, item_from_wire, part_from_wire
+from .wire import WireItem, WirePart, is_message_item, item_from_wire, part_from_wire
 
 
 def fail(event: ev.ServerEvent, code: str, message: str) -> RemoteProtocolError:
@@ -205,9 +205,9 @@ def settle_part(
     settled again by every later done event (``output_item.done``, GA's
     ``conversation.item.done``, ``response.done``), and most find nothing to change.
     """
-    if type(wire) is ev.InputAudioContent or isinstance(wire, ev.InputAudioContent):
-        # Checked first (the exact class first, as in item_from_wire): every spoken turn's item has one (the part classes are siblings).
-        # The input transcription arrives in its own events, never in the item
+    if isinstance(wire, ev.InputAudioContent):
+        # First, as in part_from_wire: every spoken turn's item has one. The input
+        # transcription arrives in its own events, never in the item
         # (docs/protocol/ga.md#items).
         return s, part if part.done else replace(part, done=True)
     if isinstance(wire, (ev.TextContent, ev.InputTextContent, ga.OutputTextContent)):
@@ -242,11 +242,7 @@ def settle_item(
     settled = item
     wire_status = getattr(wire, "status", ev.UNSET)
     status = item.status if isinstance(wire_status, ev.UnsetType) else wire_status
-    if (
-        type(wire) is ga.MessageItem  # exact classes first: see item_from_wire
-        or type(wire) is beta.MessageItem
-        or isinstance(wire, (beta.MessageItem, ga.MessageItem))
-    ) and not isinstance(wire.content, ev.UnsetType):
+    if is_message_item(wire) and not isinstance(wire.content, ev.UnsetType):
         parts = list(item.content)
         changed = False
         for i, wire_part in enumerate(wire.content):

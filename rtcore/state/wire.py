@@ -11,7 +11,7 @@ output format for assistant audio.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import events as ev
 from ..events import beta, ga
@@ -19,10 +19,30 @@ from .chunks import ByteChunks, TextChunks
 from .model import ItemState, PartState
 from .session import format_from_ga, modalities_from_beta
 
-__all__ = ["item_from_wire", "part_from_wire", "response_fields", "WireItem", "WirePart"]
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+__all__ = [
+    "is_message_item",
+    "item_from_wire",
+    "part_from_wire",
+    "response_fields",
+    "WireItem",
+    "WirePart",
+]
 
 WireItem = beta.Item | ga.Item
 WirePart = beta.ContentPart | ga.ContentPart
+
+
+_MESSAGE_ITEMS = frozenset({ga.MessageItem, beta.MessageItem})
+
+
+def is_message_item(item: WireItem) -> TypeIs[beta.MessageItem | ga.MessageItem]:
+    """A message item of either dialect. Its class is looked up first: ``isinstance``
+    against a tuple of struct classes pays a metaclass ``__instancecheck__`` for every
+    class it does not match (about 0.2 us each), and a message is the usual item."""
+    return type(item) in _MESSAGE_ITEMS or isinstance(item, (beta.MessageItem, ga.MessageItem))
 
 
 _NO_AUDIO = ByteChunks.of()
@@ -39,9 +59,9 @@ def part_from_wire(
 ) -> PartState:
     """A content part as the snapshot holds it; ``done`` says whether it is complete."""
     # A user's audio first: every spoken turn's item has one. (The part classes are
-    # siblings, so the order of the checks changes nothing else; each isinstance against
-    # a struct class costs a metaclass __instancecheck__.)
-    if type(part) is ev.InputAudioContent or isinstance(part, ev.InputAudioContent):
+    # siblings, so the order changes nothing else; an isinstance that does not match a
+    # struct class costs a metaclass __instancecheck__, one that does is a pointer check.)
+    if isinstance(part, ev.InputAudioContent):
         return PartState(
             type="input_audio",
             transcript=TextChunks.of(part.transcript) if isinstance(part.transcript, str) else None,
@@ -99,13 +119,7 @@ def item_from_wire(
     if isinstance(item.id, ev.UnsetType):
         raise ValueError("an item needs an id to be held in a snapshot")
     status = _opt(getattr(item, "status", ev.UNSET))
-    # The exact classes first (what the codec and the engines build): an isinstance against
-    # a struct class goes through its metaclass's __instancecheck__.
-    if (
-        type(item) is ga.MessageItem
-        or type(item) is beta.MessageItem
-        or isinstance(item, (beta.MessageItem, ga.MessageItem))
-    ):
+    if is_message_item(item):
         content: tuple[WirePart, ...] = (
             () if isinstance(item.content, ev.UnsetType) else item.content
         )
