@@ -27,14 +27,17 @@ until the task waits again, so an unread client fills its kernel buffers and
 TCP slows it down exactly as on the per-task path.
 
 The read tick (``rtcore serve --read-tick MS``, ``RealtimeServer(read_tick=)``):
-after a wakeup has served the ready sockets, the reader sleeps until one tick
-has passed before it looks again, so that under load one wakeup serves the
-frames of many sessions and its cost (trio's ``wait_readable`` on the epoll
-descriptor, a pass of the scheduler, ``epoll_wait``, the process waking) is
-shared among them, as a network card's interrupt coalescing does. A read
-then waits at most one tick longer; a server that was idle reads at once
-(when nothing is ready the reader waits for readiness as without a tick).
-Zero: no tick, a wakeup for every readiness.
+after a wakeup has served the ready sockets, the reader waits for the next
+tick of a periodic timer before it looks again, so that under load one wakeup
+serves the frames of many sessions and its cost (trio's ``wait_readable`` on
+the epoll descriptor, a pass of the scheduler, ``epoll_wait``, the process
+waking) is shared among them, as a network card's interrupt coalescing does.
+A read then waits at most one tick longer; a server that was idle reads at
+once (when nothing is ready the reader waits for readiness as without a tick,
+and the timer's phase starts again from that wakeup). The timer is a
+``timerfd`` the reader waits on like a socket (``ticker.py``: trio's
+``sleep_until`` cost a lightly loaded server a tenth of its CPU). Zero: no
+tick, a wakeup for every readiness.
 
 Only plain TCP sockets are served here (TLS streams keep the per-task path:
 their bytes must go through the TLS object, whose reads and writes trio
@@ -52,6 +55,7 @@ import outcome
 import trio
 
 from .fastio import READ_SIZE
+from .ticker import make_ticker
 
 if TYPE_CHECKING:
     from .connection import _Connection
@@ -133,6 +137,9 @@ class OneReader:
         """Reads it made."""
         self.handovers = 0
         """Reads after which a session's task had to take over (the rest needed no task)."""
+        self.ticker = ""
+        """What paces the read tick once the reader runs with one (``ticker.py``): the
+        class's name, for tests and benchmarks."""
 
     async def run(self) -> None:
         """Serve ready sockets until cancelled."""
@@ -150,19 +157,27 @@ class OneReader:
             epoll.close()
 
     async def _run_ticking(self) -> None:
-        epoll, tick = self._epoll, self.tick
-        while True:
-            # Whatever turned ready during the tick, without trio's wait (and its epoll_ctl);
-            # only an idle reader waits for readiness.
-            ready = epoll.poll(0, MAX_READY)
-            if not ready:
-                await trio.lowlevel.wait_readable(epoll.fileno())
-                ready = epoll.poll(0, MAX_READY)
-            now = self._serve_ready(ready)
-            if len(ready) < MAX_READY:
-                await trio.sleep_until(now + tick)
-            else:  # more are ready: the next wakeup comes at once, after the other tasks
-                await trio.lowlevel.checkpoint()
+        poll, fileno = self._epoll.poll, self._epoll.fileno()
+        wait_readable, checkpoint = trio.lowlevel.wait_readable, trio.lowlevel.checkpoint
+        ticker = make_ticker(self.tick)
+        self.ticker = type(ticker).__name__
+        try:
+            while True:
+                # Whatever turned ready during the tick, without trio's wait (and its
+                # epoll_ctl); only an idle reader waits for readiness, and then reads at
+                # once: its next pass comes a whole tick later.
+                ready = poll(0, MAX_READY)
+                if not ready:
+                    await wait_readable(fileno)
+                    ticker.restart()
+                    ready = poll(0, MAX_READY)
+                self._serve_ready(ready)
+                if len(ready) < MAX_READY:
+                    await ticker.wait()
+                else:  # more are ready: the next wakeup comes at once, after the other tasks
+                    await checkpoint()
+        finally:
+            ticker.close()
 
     def _serve_ready(self, ready: list[tuple[int, int]]) -> float:
         """Serve every socket of one wakeup; the time they were read.
