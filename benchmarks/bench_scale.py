@@ -31,7 +31,8 @@ of its own too), the last rows say how many sessions one core would hold on
 each path's measured CPU per frame: 0.9 of a core / (CPU per frame x 50
 frames per second), from the largest load the generator kept on schedule
 (CPU per frame falls as the load grows, so that is a floor; it says nothing
-about latency), next to the largest load measured.
+about latency), next to the largest load measured; and the same for the bare
+server, the most any trio server that reads every frame could hold here.
 
 The speakers' turns are spread over time (``audio_load``: as many end in
 every 20 ms). At ``IN_STEP_AT`` sessions one more row puts every turn in
@@ -79,6 +80,9 @@ trio.run(trio.serve_tcp, handle, int(sys.argv[1]))
 )
 
 
+BARE_NAME = "bare trio server (reads and drops the bytes)"
+
+
 def _at_goal(m: dict[str, Any]) -> bool:
     return m["server_cpu"] < GOAL_CPU and m["p99_ms"] < GOAL_P99_MS and _kept(m)
 
@@ -122,9 +126,10 @@ def _row(
     )
 
 
-def _implied(path: str, runs: dict[int, list[dict[str, Any]]]) -> Result:
+def _implied(path: str, runs: dict[int, list[dict[str, Any]]], server: str = "") -> Result:
     """The sessions one core would hold on ``path``'s CPU per frame at the largest load the
-    generator kept on schedule (``runs``: the rounds of each load)."""
+    generator kept on schedule (``runs``: the rounds of each load); ``server`` names another
+    server than ``rtcore serve --io path``."""
     kept = {count: [m for m in ms if _kept(m)] for count, ms in runs.items()}
     kept = {count: ms for count, ms in kept.items() if ms}
     largest = max(runs, default=0)
@@ -136,7 +141,7 @@ def _implied(path: str, runs: dict[int, list[dict[str, Any]]]) -> Result:
         implied = int(GOAL_CPU / (per_frame * 1e-6) * FRAME_S)
     return Result(
         suite="scale",
-        name=f"sessions per core implied by CPU per frame, --io {path}",
+        name=f"sessions per core implied by CPU per frame, {server or f'--io {path}'}",
         subject=f"0.9 core / CPU per frame at {at} sessions / 50 frames per s",
         baseline="aim",
         ratio=implied / GOAL_SESSIONS,
@@ -159,6 +164,7 @@ def run(quick: bool = False) -> list[Result]:
     stopped: set[str] = set()
     measured: set[str] = set()  # paths with a run where the generator kept its schedule
     every: dict[str, dict[int, list[dict[str, Any]]]] = {path: {} for path in PATHS}
+    every_bare: dict[int, list[dict[str, Any]]] = {}
     for count in counts:
         paths = [path for path in PATHS if path not in stopped]
         if not paths:
@@ -174,6 +180,7 @@ def run(quick: bool = False) -> list[Result]:
             if count == IN_STEP_AT and not quick:
                 io, options = PATHS[IN_STEP_PATH]
                 in_step.append(measure(count, seconds, io=io, options=options, together=True))
+        every_bare[count] = bares
         if in_step:
             results.append(_row(count, IN_STEP_PATH, in_step, bares, ", every turn in step"))
         for path in paths:
@@ -214,4 +221,6 @@ def run(quick: bool = False) -> list[Result]:
             )
         )
     results += [_implied(path, every[path]) for path in PATHS]
+    # The ceiling of the measure on this machine: a trio server that does nothing but read.
+    results.append(_implied("bare", every_bare, BARE_NAME))
     return results
