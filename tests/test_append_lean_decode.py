@@ -164,6 +164,10 @@ AUDIO = base64.b64encode(bytes(range(256)) * 4).decode()
         '[{"type":"input_audio","audio":"' + AUDIO + '"}]}}',
         '{"type":"input_audio_buffer.append","audio":""}',
         '{"type":"input_audio_buffer.append"}',
+        # The quote before the closing brace opens the audio's string: it never closes.
+        '{"type":"input_audio_buffer.append","audio":"}',
+        '{"type": "input_audio_buffer.append", "audio": "}',
+        '{"type":"input_audio_buffer.append","event_id":"e","audio":"}',
     ],
     ids=lambda message: message.replace(AUDIO, "...").replace(AUDIO.replace("/", "\\/"), "...")[
         :80

@@ -146,7 +146,9 @@ def lean_appends(
                 if raw[:spaced_end] == spaced
                 else 0
             )
-            if at:
+            # ``at`` past the quote before the brace: that quote opened the string, which
+            # then never closes (``...,"audio":"}``): not an append, whatever the rest says.
+            if at and at <= len(raw) - 2:
                 try:
                     return append(audio=b64decode(raw[at:-2], None, True))
                 except (binascii.Error, ValueError):
