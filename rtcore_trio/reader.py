@@ -77,10 +77,11 @@ DEFAULT_IO = os.environ.get("RTCORE_IO", "auto")
 MAX_READ_TICK = 0.05
 """The longest read tick, seconds: a longer one would hold every read past the latency goals."""
 DEFAULT_READ_TICK = os.environ.get("RTCORE_READ_TICK", "0")
-"""The read tick when none is given, milliseconds: ``$RTCORE_READ_TICK``, else 0 (none: on the
-shared 2-core development machine, where the reader already serves several sockets per wakeup,
-no tick was measurably cheaper per frame, and a 2 ms tick cost more at 20 sessions;
-``benchmarks/bench_scale.py`` measures it against none)."""
+"""The read tick when none is given, milliseconds: ``$RTCORE_READ_TICK``, else 0 (none: every
+read as soon as it can be. A tick trades latency for CPU, and pays only where wakeups are dear:
+on the shared 2-core development machine a 5 ms tick saved little, 10 ms brought a lightly
+loaded server below the bare trio server's CPU per frame, for up to 10 ms more per read;
+``benchmarks/bench_scale.py`` measures 0, 5 and 10 side by side, docs/guide/io.md)."""
 MAX_READY = 1024
 """Sockets served per wakeup; beyond that the next wakeup comes at once (after the other tasks)."""
 
