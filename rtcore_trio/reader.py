@@ -36,7 +36,7 @@ A read then waits at most one tick longer; a server that was idle reads at
 once (when nothing is ready the reader waits for readiness as without a tick,
 and the timer's phase starts again from that wakeup). The timer is a
 ``timerfd`` the reader waits on like a socket (``ticker.py``: trio's
-``sleep_until`` cost a lightly loaded server a tenth of its CPU). Zero: no
+``sleep_until`` cost a lightly loaded server up to 7% more CPU per frame). Zero: no
 tick, a wakeup for every readiness.
 
 Only plain TCP sockets are served here (TLS streams keep the per-task path:

@@ -4,10 +4,11 @@
 by a ``Cancelled`` raised into the sleeping task and caught again: about 45 us
 of CPU per sleep on the development machine, and about 435 us when the process
 wakes from idle for it, where a wait for a readable descriptor costs 20 and
-300 us. A reader that ticks every 5 ms sleeps 200 times a second, which was a
-tenth of a lightly loaded server's CPU (``benchmarks/bench_scale.py``: 50
-sessions, CPU per frame 97-100 us with ``sleep_until``, 86-98 with this
-timer; the bare trio server 86-91). Linux's ``timerfd`` turns the tick into a
+300 us. A reader that ticks every 5 ms sleeps 200 times a second: with this
+timer instead, a lightly loaded server's CPU per frame was up to 7% lower (the
+``benchmarks/bench_scale.py`` load in alternated rounds: 50 sessions, a 5 ms
+tick, 101-103 us with ``sleep_until`` and 96-97 with the timer; 250 sessions
+58-61 and 54-56). Linux's ``timerfd`` turns the tick into a
 descriptor that becomes readable once per period: the reader waits for it as
 for any socket and reads its count of expirations.
 
