@@ -106,11 +106,16 @@ class _Held:
 
 async def _hold_sessions(port: int, count: int, holding: trio.Event) -> list[_Held]:
     """Open ``count`` sessions, each with a spoken answer running (paced in real time), and
-    hold them until the server closes them."""
+    hold them until the server closes them.
+
+    The sessions open one after the other (each once the last has its ``session.created``),
+    so that every connection is a race the workers run afresh: with ``inherit``, a burst of
+    connections on a loaded machine could all go to the one worker that happened to be
+    running, which the test would read as the workers not sharing the port."""
     held: list[_Held] = []
     answering = 0
 
-    async def one() -> None:
+    async def one(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         nonlocal answering
         seen = _Held()
         async with connect(f"ws://127.0.0.1:{port}/v1/realtime?model=m") as rt:
@@ -119,6 +124,7 @@ async def _hold_sessions(port: int, count: int, holding: trio.Event) -> list[_He
                     seen.session_id = event.session.id
                     await rt.send(_STORY)  # type: ignore[arg-type]
                     await rt.send(_CREATE)  # type: ignore[arg-type]
+                    task_status.started()
                 elif isinstance(event, ev.ga.ResponseOutputAudioDelta) and seen.done is None:
                     if not answering == count:
                         answering += 1
@@ -134,7 +140,7 @@ async def _hold_sessions(port: int, count: int, holding: trio.Event) -> list[_He
 
     async with trio.open_nursery() as nursery:
         for _ in range(count):
-            nursery.start_soon(one)
+            await nursery.start(one)
     return held
 
 
