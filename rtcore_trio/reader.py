@@ -78,10 +78,10 @@ MAX_READ_TICK = 0.05
 """The longest read tick, seconds: a longer one would hold every read past the latency goals."""
 DEFAULT_READ_TICK = os.environ.get("RTCORE_READ_TICK", "0")
 """The read tick when none is given, milliseconds: ``$RTCORE_READ_TICK``, else 0 (none: every
-read as soon as it can be. A tick trades latency for CPU, and pays only where wakeups are dear:
-on the shared 2-core development machine a 5 ms tick saved little, 10 ms brought a lightly
-loaded server below the bare trio server's CPU per frame, for up to 10 ms more per read;
-``benchmarks/bench_scale.py`` measures 0, 5 and 10 side by side, docs/guide/io.md)."""
+read as soon as it can be). A tick trades latency for CPU where wakeups are dear: on the shared
+2-core development machine 5 and 10 ms cut the CPU per frame by 15-29% at 50 and 250 sessions,
+to the bare trio server's or below, for up to a tick more per read (VAD p99 6-12 ms, 1-2 without);
+``benchmarks/bench_scale.py`` measures 0, 5 and 10 side by side (docs/guide/io.md)."""
 MAX_READY = 1024
 """Sockets served per wakeup; beyond that the next wakeup comes at once (after the other tasks)."""
 

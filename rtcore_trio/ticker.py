@@ -5,12 +5,13 @@ by a ``Cancelled`` raised into the sleeping task and caught again: about 45 us
 of CPU per sleep on the development machine, and about 435 us when the process
 wakes from idle for it, where a wait for a readable descriptor costs 20 and
 300 us. A reader that ticks every 5 ms sleeps 200 times a second: with this
-timer instead, a lightly loaded server's CPU per frame was up to 7% lower (the
-``benchmarks/bench_scale.py`` load in alternated rounds: 50 sessions, a 5 ms
-tick, 101-103 us with ``sleep_until`` and 96-97 with the timer; 250 sessions
-58-61 and 54-56). Linux's ``timerfd`` turns the tick into a
-descriptor that becomes readable once per period: the reader waits for it as
-for any socket and reads its count of expirations.
+timer instead, a lightly loaded server's CPU per frame was 4-7% lower in each
+of five alternated rounds (the ``benchmarks/bench_scale.py`` load, a 5 ms tick:
+50 sessions 101-103 us with ``sleep_until``, 96-97 with the timer; 250
+sessions 58-61 and 54-56); with a 10 ms tick, half as many sleeps, 1-8% lower
+in four rounds of five. Linux's ``timerfd`` turns the tick into a descriptor
+that becomes readable once per period: the reader waits for it as for any
+socket and reads its count of expirations.
 
 ``Ticker(period)`` uses ``os.timerfd_create`` (Python 3.13 and later) or, on
 older Pythons, the C library's ``timerfd_create`` and ``timerfd_settime``
@@ -140,13 +141,17 @@ class TimerTicker:
         try:
             os.read(self._fd, 8)  # the expirations since the last read: counted, not needed
         except BlockingIOError:
-            pass  # restarted between the wakeup and the read: the wait was for nothing
+            # Readable but nothing to read: only a re-arm in between could do that, and only
+            # the waiting task re-arms; should it ever happen, the wait was merely short.
+            pass
 
     def close(self) -> None:
-        if self._fd >= 0:
-            trio.lowlevel.notify_closing(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            try:
+                trio.lowlevel.notify_closing(fd)
+            finally:
+                os.close(fd)  # even outside trio.run, where notify_closing raises
 
 
 class _SleepingTicker:

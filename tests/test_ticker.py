@@ -5,22 +5,42 @@ from __future__ import annotations
 
 import os
 import select
-import sys
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import trio
 
-from rtcore_trio import RealtimeServer, ticker
+from rtcore import events as ev
+from rtcore.events import beta
+from rtcore_trio import RealtimeServer, connect, ticker
+from rtcore_trio import reader as reader_module
 from rtcore_trio.ticker import Ticker, TimerTicker, make_ticker, sleeping_ticker
 
-HAS_TIMERFD = sys.platform.startswith("linux")
+
+def _has_timerfd() -> bool:
+    try:
+        ticker._system_timer()
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+HAS_TIMERFD = _has_timerfd()
 
 KINDS: list[Callable[[float], Ticker]] = [sleeping_ticker]
 if HAS_TIMERFD:
     KINDS.insert(0, TimerTicker)
 
 PERIOD = 0.02
+NO_VAD = beta.SessionUpdate(session=beta.SessionConfig(turn_detection=None))
+
+
+async def until(rt: Any, kind: type[Any]) -> Any:
+    async for event, _ in rt:
+        if isinstance(event, kind):
+            return event
+    raise AssertionError(f"no {kind!r}")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -53,6 +73,21 @@ async def test_a_pass_longer_than_a_period_goes_on_at_once(
         began = trio.current_time()
         await tick.wait()
         assert trio.current_time() - began <= PERIOD * 1.5
+    finally:
+        tick.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_the_next_tick_keeps_the_phase(kind: Callable[[float], Ticker]) -> None:
+    period = 0.05
+    tick = kind(period)
+    try:
+        await tick.wait()
+        await trio.sleep(0.5 * period)  # a pass of half a period
+        began = trio.current_time()
+        await tick.wait()
+        # The rest of the period, not a whole one counted from the end of the pass.
+        assert trio.current_time() - began < 0.8 * period
     finally:
         tick.close()
 
@@ -103,6 +138,51 @@ async def test_without_a_timerfd_the_ticker_sleeps(monkeypatch: pytest.MonkeyPat
     await tick.wait()
     assert trio.current_time() - began >= PERIOD * 0.9
     tick.close()
+
+
+class _Counting:
+    """A ticker that counts its restarts (the reader's, after each idle wait)."""
+
+    def __init__(self, inner: Ticker) -> None:
+        self.inner, self.period, self.restarts = inner, inner.period, 0
+
+    def restart(self) -> None:
+        self.restarts += 1
+        self.inner.restart()
+
+    async def wait(self) -> None:
+        await self.inner.wait()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="the one reader is Linux's")
+async def test_a_reader_woken_from_idle_restarts_the_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[_Counting] = []
+
+    def counting(period: float) -> Ticker:
+        made.append(_Counting(make_ticker(period)))
+        return made[-1]
+
+    monkeypatch.setattr(reader_module, "make_ticker", counting)
+    tick = 0.01
+    server = RealtimeServer(io="epoll", read_tick=tick)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve, "127.0.0.1", 0)
+        async with connect(f"ws://127.0.0.1:{server.port}/v1/realtime", dialect="beta") as rt:
+            await rt.send(NO_VAD)
+            await until(rt, beta.SessionUpdated)
+            [ticker_of_reader] = made
+            for _ in range(3):
+                restarts = ticker_of_reader.restarts
+                await trio.sleep(5 * tick)  # idle: the reader waits for readiness
+                await rt.send(ev.InputAudioBufferCommit())  # nothing buffered: an error back
+                await until(rt, ev.ErrorEvent)
+                # Woken by the message, the reader read it at once and started the tick
+                # again, so that its next pass is a tick later and not on a stale expiry.
+                assert ticker_of_reader.restarts > restarts
+        server.shutdown()
 
 
 @pytest.mark.skipif(not hasattr(select, "epoll"), reason="the one reader is Linux's")
