@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         changes = history.compare_runs(earlier, run)
         regressions = sum(c.regression for c in changes)
         print()
-        print(history.format_changes(changes, earlier))
+        print(history.format_changes(changes, earlier, run))
     missed = [r for r in results if r.ok is False]
     return 1 if missed or regressions else 0
 

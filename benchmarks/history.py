@@ -148,7 +148,29 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     return changes
 
 
-def format_changes(changes: Sequence[Change], old: dict[str, Any]) -> str:
+def unmatched(
+    old: dict[str, Any], new: dict[str, Any]
+) -> tuple[list[tuple[str, str, str, str]], list[tuple[str, str, str, str]]]:
+    """The rows that found no counterpart: ``new``'s that ``old`` lacks, and ``old``'s that
+    ``new`` lacks among the suites ``new`` ran (a suite left out of a run is not gone).
+
+    A row whose name or columns changed is both: it was not compared, and the report says so
+    rather than leave it out in silence."""
+    before = {_key(row) for row in old["results"]}
+    after = {_key(row) for row in new["results"]}
+    suites = {key[0] for key in after}
+    added = [_key(row) for row in new["results"] if _key(row) not in before]
+    gone = [
+        _key(row) for row in old["results"] if _key(row) not in after and row["suite"] in suites
+    ]
+    return added, gone
+
+
+def format_changes(
+    changes: Sequence[Change], old: dict[str, Any], new: dict[str, Any] | None = None
+) -> str:
+    """The comparison as the command line prints it; with ``new``, also the rows of either run
+    that were not compared (``unmatched``)."""
     label = f"{old.get('commit', '?')[:12]}{' (dirty)' if old.get('dirty') else ''}"
     lines = [f"compared with {label} ({old.get('time', 'unknown time')}):"]
     width = max((len(f"{c.key[0]}: {c.key[1]} [{c.key[3]}]") for c in changes), default=10)
@@ -160,8 +182,16 @@ def format_changes(changes: Sequence[Change], old: dict[str, Any]) -> str:
             f"  {where.ljust(width)}  {c.old:.3f} -> {c.new:.3f}  "
             f"({moved}, noise {c.noise:.3f})  {verdict}".rstrip()
         )
+    added, gone = unmatched(old, new) if new is not None else ([], [])
+    if added or gone:
+        lines.append("not compared (no row of the same suite, name and columns in the other run):")
+        lines += [f"  new:  {key[0]}: {key[1]} [{key[3]}]" for key in added]
+        lines += [f"  gone: {key[0]}: {key[1]} [{key[3]}]" for key in gone]
     count = sum(c.regression for c in changes)
-    lines.append(f"{count} regression{'s' if count != 1 else ''} in {len(changes)} rows compared")
+    summary = f"{count} regression{'s' if count != 1 else ''} in {len(changes)} rows compared"
+    if added or gone:
+        summary += f"; {len(added)} new and {len(gone)} gone, not compared"
+    lines.append(summary)
     return "\n".join(lines)
 
 
@@ -208,9 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("old", type=Path, help="the earlier run")
     parser.add_argument("new", type=Path, help="the later run")
     args = parser.parse_args(argv)
-    old = load(args.old)
-    changes = compare_runs(old, load(args.new))
-    print(format_changes(changes, old))
+    old, new = load(args.old), load(args.new)
+    changes = compare_runs(old, new)
+    print(format_changes(changes, old, new))
     return 1 if any(c.regression for c in changes) else 0
 
 

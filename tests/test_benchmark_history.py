@@ -73,7 +73,10 @@ def test_a_row_slower_than_its_noise_is_a_regression_and_noise_is_not(
     report = capsys.readouterr().out
     flagged = [line for line in report.splitlines() if line.endswith("REGRESSION")]
     assert len(flagged) == 2 and "real trace" in flagged[0]
-    assert "2 regressions in 4 rows compared" in report
+    assert "2 regressions in 4 rows compared; 1 new and 1 gone, not compared" in report
+    # A row that was renamed (or is new, or gone) is named, not left out in silence.
+    assert "  new:  client: only in the new run [json.loads]" in report
+    assert "  gone: client: only in the old run [json.loads]" in report
     # The same run against itself: nothing moved.
     assert history.main([str(new), str(new)]) == 0
 
@@ -93,3 +96,12 @@ def test_saved_runs_name_their_commit_and_keep_the_repeats(tmp_path: Path) -> No
     assert kept.parent == tmp_path / "runs" and doc["commit"][:12] in kept.name
     assert json.loads(kept.read_text()) == json.loads((tmp_path / "latest.json").read_text())
     assert history.load(kept)["results"][0]["samples"] == result.samples
+
+
+def test_a_suite_left_out_of_a_run_is_not_gone(tmp_path: Path) -> None:
+    other = {**_row("x", 1.0, 0.01), "suite": "scale"}
+    old = history.load(_write(tmp_path / "a.json", "a" * 40, [_row("trace", 1.0, 0.01), other]))
+    new = history.load(_write(tmp_path / "b.json", "b" * 40, [_row("trace", 1.0, 0.01)]))
+    assert history.unmatched(old, new) == ([], [])
+    report = history.format_changes(history.compare_runs(old, new), old, new)
+    assert report.endswith("0 regressions in 1 rows compared")
