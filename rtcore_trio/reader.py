@@ -180,8 +180,8 @@ class OneReader:
         finally:
             ticker.close()
 
-    def _serve_ready(self, ready: list[tuple[int, int]]) -> float:
-        """Serve every socket of one wakeup; the time they were read.
+    def _serve_ready(self, ready: list[tuple[int, int]]) -> None:
+        """Serve every socket of one wakeup.
 
         Each is read once and its bytes fed to its connection (``absorb``); written out in
         one loop, as this runs for nearly every frame a client sends.
@@ -216,7 +216,6 @@ class OneReader:
                 result = outcome.Error(exc)
             self._hand_over(fd, connection, result)
         self.reads += reads
-        return now
 
     def _hand_over(self, fd: int, connection: _Connection, result: outcome.Outcome[None]) -> None:
         """Wake ``connection``'s task with ``result``: it goes on where ``absorb`` left off."""

@@ -121,8 +121,7 @@ class TimerTicker:
     system has none."""
 
     def __init__(self, period: float) -> None:
-        if not period > 0:
-            raise ValueError(f"a ticker needs a period above 0, not {period!r}")
+        _check_period(period)
         self.period = period
         self._period_ns = max(1, round(period * _NS))
         self._timer = _system_timer()
@@ -158,8 +157,7 @@ class _SleepingTicker:
     """The same interface over ``trio.sleep_until``, where there is no ``timerfd``."""
 
     def __init__(self, period: float) -> None:
-        if not period > 0:
-            raise ValueError(f"a ticker needs a period above 0, not {period!r}")
+        _check_period(period)
         self.period = period
         self._next = trio.current_time() + period
 
@@ -178,6 +176,11 @@ class _SleepingTicker:
 
     def close(self) -> None:
         pass
+
+
+def _check_period(period: float) -> None:
+    if not period > 0:  # also refuses NaN
+        raise ValueError(f"a ticker needs a period above 0, not {period!r}")
 
 
 def sleeping_ticker(period: float) -> Ticker:
